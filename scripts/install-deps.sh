@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sluice builds, tests and benchmarks with.
+# Idempotent: only missing packages are installed. Runs apt-get as root or via sudo.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  clang libclang-rt-14-dev lld
+  librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev libbz2-dev zlib1g-dev
+  libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libabsl-dev
+  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libmemcached-tools memcached python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "installing: ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

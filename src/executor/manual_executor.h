@@ -1,0 +1,53 @@
+// File: executor/manual_executor.h
+//
+// ManualExecutor: an Executor for deterministic tests. Nothing runs until the test asks; then
+// tasks run on the test's thread, in wake-time order (ties in scheduling order), against the
+// clock the test passed in (usually a FakeClock it advances).
+//
+// Ownership: owned by the test. Thread safety: thread-safe (Schedule/Notify may come from other
+// threads, e.g. a real network thread in an integration-style test), but Run* calls must come from
+// one thread at a time.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "common/mutex.h"
+#include "executor/executor.h"
+
+namespace sluice::executor {
+
+class ManualExecutor final : public Executor {
+ public:
+  explicit ManualExecutor(Clock* clock);
+  ~ManualExecutor() override;
+
+  void Schedule(std::shared_ptr<Task> task) override;
+  void Shutdown() override;
+  size_t NumTasks() const override;
+  Clock& clock() const override { return *clock_; }
+  void Notify(Task& task) override;
+
+  // Runs the earliest ready task (wake time <= now) of `group` (any group if nullopt).
+  // Returns false if none was ready.
+  bool RunOne(std::optional<TaskGroup> group = std::nullopt);
+  // Runs ready tasks until none is ready or `max_runs` runs happened. Returns runs done.
+  size_t RunReady(std::optional<TaskGroup> group = std::nullopt, size_t max_runs = 100000);
+  // Number of tasks ready to run now in `group` (any if nullopt).
+  size_t NumReady(std::optional<TaskGroup> group = std::nullopt) const;
+  // The earliest wake time of any held task of `group`, if any (SteadyTime::max() if parked).
+  std::optional<SteadyTime> NextWakeTime(std::optional<TaskGroup> group = std::nullopt) const;
+  // True if a task with this name is held.
+  bool HasTask(std::string_view name) const;
+
+ private:
+  Clock* const clock_;
+  mutable Mutex mu_;
+  // All held tasks by id (scheduling order = id order).
+  std::map<uint64_t, std::shared_ptr<Task>> tasks_ GUARDED_BY(mu_);
+  bool shutdown_ GUARDED_BY(mu_) = false;
+};
+
+}  // namespace sluice::executor

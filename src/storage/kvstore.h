@@ -1,0 +1,174 @@
+// File: storage/kvstore.h
+//
+// KVStore: the durable store under the engine. One instance per bucket holds every vbucket's
+// documents and state. The RocksDB implementation (rocksdb_kvstore.h) keeps three column
+// families:
+//
+//   seq   : vbid(u16 BE) + seqno(u64 BE)  -> the document (key, meta, value)   [backfill scans]
+//   key   : vbid(u16 BE) + key bytes      -> seqno + deleted bit               [point lookups]
+//   local : named records                 -> vbucket states, clean-shutdown marker
+//
+// Invariants:
+//   1. Each key of a vbucket has at most one entry in `seq`: Commit() deletes the entry of the
+//      key's previous seqno in the same atomic batch that writes the new one. A seqno-ordered scan
+//      therefore yields the latest version of every key exactly once.
+//   2. A vbucket's state record is written in the same atomic batch as the documents it
+//      describes, so the persisted high seqno never points past the persisted data.
+//   3. A SeqnoScan reads one consistent snapshot: its documents and its state record agree.
+//
+// Ownership: the engine's Bucket owns the KVStore (unique_ptr). A SeqnoScan holds a RocksDB
+// snapshot and must be destroyed before the KVStore; the bucket guarantees that by ending every
+// scan (DCP backfills) before it closes the store.
+//
+// Thread safety: thread-safe, with one rule: commits for one vbucket are serialised by the
+// caller (the engine gives each vbucket to one flusher shard). Reads and scans may run from any
+// thread at any time. A SeqnoScan is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/types.h"
+
+namespace sluice::storage {
+
+// A document as stored on disk (also a tombstone when `deleted`).
+struct DiskDoc {
+  Vbid vbid = 0;
+  std::string key;
+  uint64_t seqno = 0;
+  uint64_t rev_seqno = 0;
+  uint64_t cas = 0;
+  uint32_t flags = 0;          // client flags, stored verbatim
+  uint32_t expiry = 0;         // absolute unix seconds, 0 = never; for tombstones: delete time
+  uint8_t datatype = 0;        // wire datatype bits (JSON, XATTR, ...)
+  bool deleted = false;
+  DeleteSource delete_source = DeleteSource::kExplicit;
+  std::string value;           // empty for tombstones without xattrs / for key-only scans
+};
+
+struct FailoverEntry {
+  uint64_t uuid = 0;
+  uint64_t seqno = 0;
+  friend bool operator==(const FailoverEntry&, const FailoverEntry&) = default;
+};
+
+// Everything the engine persists about a vbucket besides its documents.
+struct VBucketStateRecord {
+  VBucketState state = VBucketState::kActive;
+  uint64_t high_seqno = 0;        // highest seqno persisted
+  uint64_t snap_start = 0;        // persisted snapshot range containing high_seqno
+  uint64_t snap_end = 0;
+  uint64_t purge_seqno = 0;       // tombstones at or below this were purged
+  uint64_t max_cas = 0;           // highest CAS persisted (HLC recovery)
+  uint64_t max_deleted_rev_seqno = 0;
+  std::vector<FailoverEntry> failover;  // newest first
+  friend bool operator==(const VBucketStateRecord&, const VBucketStateRecord&) = default;
+};
+
+// The documents and state of one or more vbuckets committed atomically. Documents of one vbucket
+// must be added in increasing seqno order; a key may appear more than once (the last wins).
+class FlushBatch {
+ public:
+  void Add(DiskDoc doc) { docs_.push_back(std::move(doc)); }
+  void SetState(Vbid vbid, VBucketStateRecord state) { states_[vbid] = std::move(state); }
+  const std::vector<DiskDoc>& docs() const { return docs_; }
+  const std::map<Vbid, VBucketStateRecord>& states() const { return states_; }
+  bool empty() const { return docs_.empty() && states_.empty(); }
+  size_t size() const { return docs_.size(); }
+
+ private:
+  std::vector<DiskDoc> docs_;
+  std::map<Vbid, VBucketStateRecord> states_;
+};
+
+struct ScanOptions {
+  bool key_only = false;       // leave DiskDoc::value empty
+  bool skip_deleted = false;   // do not yield tombstones
+};
+
+// What the scan callback tells the scan to do next.
+enum class ScanControl { kContinue, kYield };
+
+// A forward scan of one vbucket's `seq` column family, by seqno, over one snapshot.
+class SeqnoScan {
+ public:
+  virtual ~SeqnoScan() = default;
+  // The vbucket state as of the snapshot (its high_seqno bounds the scan; purge_seqno for the
+  // DCP rollback check).
+  virtual const VBucketStateRecord& state() const = 0;
+  // Number of documents (including tombstones unless skip_deleted) in [start, end] — an estimate
+  // for progress reporting ("backfill remaining").
+  virtual uint64_t EstimateCount() const = 0;
+  // Calls `fn` for each document with start <= seqno <= end in seqno order, resuming after the
+  // last document delivered by a previous call. Stops early when `fn` returns kYield (the next
+  // call resumes after that document). Returns OK when the range is exhausted or on yield;
+  // `*done` says which.
+  virtual Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) = 0;
+  // The seqno of the last document delivered (0 if none yet).
+  virtual uint64_t last_seqno() const = 0;
+};
+
+struct KVStoreStats {
+  uint64_t commits = 0;
+  uint64_t commit_failures = 0;
+  uint64_t docs_written = 0;
+  uint64_t bytes_written = 0;
+  uint64_t gets = 0;
+  uint64_t scans_opened = 0;
+  uint64_t disk_size = 0;       // live SST + WAL bytes (approximate)
+};
+
+class KVStore {
+ public:
+  virtual ~KVStore() = default;
+
+  // Writes `batch` atomically (invariants 1 and 2). `sync` fsyncs the WAL before returning.
+  virtual Status Commit(const FlushBatch& batch, bool sync) = 0;
+
+  // The latest persisted version of `key` (tombstones included: check `deleted`).
+  // NotFound if the key has no entry.
+  virtual StatusOr<DiskDoc> Get(Vbid vbid, std::string_view key) = 0;
+
+  // Every persisted vbucket state.
+  virtual StatusOr<std::map<Vbid, VBucketStateRecord>> LoadVBucketStates() = 0;
+  // Writes one vbucket's state alone (e.g. a SET_VBUCKET while it has no dirty items).
+  virtual Status SaveVBucketState(Vbid vbid, const VBucketStateRecord& state, bool sync) = 0;
+
+  // Opens a scan of vbid's documents with start <= seqno <= end over a fresh snapshot. `end` is
+  // clamped to the snapshot's persisted high seqno. Range errors are not errors: an empty range
+  // yields nothing.
+  virtual StatusOr<std::unique_ptr<SeqnoScan>> OpenSeqnoScan(Vbid vbid, uint64_t start,
+                                                             uint64_t end,
+                                                             ScanOptions options) = 0;
+
+  // Removes every document and the state record of vbid.
+  virtual Status DeleteVBucket(Vbid vbid) = 0;
+
+  // The clean-shutdown marker: set (synced) as the last write of a clean stop, cleared at start.
+  virtual StatusOr<bool> HasCleanShutdownMarker() = 0;
+  virtual Status SetCleanShutdownMarker(bool clean) = 0;
+
+  virtual KVStoreStats GetStats() const = 0;
+
+  // Flushes memtables and closes the database. Further calls fail. Idempotent.
+  virtual Status Close() = 0;
+};
+
+struct RocksDBOptions {
+  uint64_t block_cache_size = 64ULL << 20;
+  uint64_t write_buffer_size = 64ULL << 20;
+  bool read_only = false;   // for tools that read a data dir (bench raw scan)
+};
+
+// Opens (creating if needed) the RocksDB store in `dir`.
+StatusOr<std::unique_ptr<KVStore>> OpenRocksDBKVStore(const std::string& dir,
+                                                      const RocksDBOptions& options);
+
+}  // namespace sluice::storage
