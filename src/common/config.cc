@@ -35,6 +35,10 @@ const std::vector<Entry>& Entries() {
         "Above this share of max_size DCP backfills pause and new streams are refused with "
         "ENOMEM."},
        &Config::backfill_mem_threshold},
+      {{"mutation_mem_ratio", ParamType::kDouble, "ratio",
+        "Above this share of max_size writes are refused with TMPFAIL (retry later) while the "
+        "item pager and the flusher free memory."},
+       &Config::mutation_mem_ratio},
       {{"max_vbuckets", ParamType::kUInt, "count",
         "Number of vbuckets (also --vbuckets). Fixed for the life of a data directory."},
        &Config::max_vbuckets},
@@ -277,6 +281,9 @@ Status Config::Validate() const {
       mem_low_wat_percent >= mem_high_wat_percent) {
     return Status(Errc::kInvalid,
                   "need 0 < mem_low_wat_percent < mem_high_wat_percent <= 1");
+  }
+  if (!ratio(mutation_mem_ratio) || mutation_mem_ratio < mem_high_wat_percent) {
+    return Status(Errc::kInvalid, "mutation_mem_ratio must be in [mem_high_wat_percent, 1]");
   }
   if (!ratio(backfill_mem_threshold)) {
     return Status(Errc::kInvalid, "backfill_mem_threshold must be in (0, 1]");

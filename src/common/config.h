@@ -28,6 +28,7 @@ struct Config {
   double mem_low_wat_percent = 0.75;       // the item pager evicts down to this share of max_size
   double mem_high_wat_percent = 0.85;      // the item pager starts above this share of max_size
   double backfill_mem_threshold = 0.96;    // share of max_size above which backfills pause
+  double mutation_mem_ratio = 0.93;        // share of max_size above which writes get TMPFAIL
 
   // ---- vbuckets, items ----
   uint64_t max_vbuckets = 1024;

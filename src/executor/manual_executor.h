@@ -4,6 +4,12 @@
 // tasks run on the test's thread, in wake-time order (ties in scheduling order), against the
 // clock the test passed in (usually a FakeClock it advances).
 //
+// "Scheduling order" counts every time a task is (re)queued: Schedule(), the end of a run that
+// returned true, and a Wake()/Snooze() while queued. So with a clock that does not move, a task
+// that keeps returning true takes turns with the other ready tasks instead of starving them.
+// Wake/Snooze/Cancel semantics are the same as ThreadPoolExecutor's (see wake_policy.h); a
+// cancelled queued task is released at once.
+//
 // Ownership: owned by the test. Thread safety: thread-safe (Schedule/Notify may come from other
 // threads, e.g. a real network thread in an integration-style test), but Run* calls must come from
 // one thread at a time.
@@ -13,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "common/mutex.h"
 #include "executor/executor.h"
@@ -43,10 +50,27 @@ class ManualExecutor final : public Executor {
   bool HasTask(std::string_view name) const;
 
  private:
+  struct Entry {
+    std::shared_ptr<Task> task;  // the executor's reference
+    bool running = false;        // inside RunOne(); not eligible to run, Notify() defers
+    SteadyTime wake;             // when it may run next (meaningful while not running)
+    uint64_t seq = 0;            // when it was last (re)queued; breaks wake-time ties
+  };
+  using TaskMap = std::map<uint64_t, Entry>;
+
+  // The ready task of `group` with the earliest (wake, seq), or end().
+  TaskMap::iterator FindReady(std::optional<TaskGroup> group, SteadyTime now) REQUIRES(mu_);
+  void Requeue(Entry& entry, SteadyTime when) REQUIRES(mu_);
+  static bool InGroup(const Entry& entry, std::optional<TaskGroup> group);
+
+  // ---- Constant after construction ----
   Clock* const clock_;
+
+  // ---- Protected by mu_ ----
   mutable Mutex mu_;
-  // All held tasks by id (scheduling order = id order).
-  std::map<uint64_t, std::shared_ptr<Task>> tasks_ GUARDED_BY(mu_);
+  // All held tasks (queued or running) by id.
+  TaskMap tasks_ GUARDED_BY(mu_);
+  uint64_t next_seq_ GUARDED_BY(mu_) = 0;
   bool shutdown_ GUARDED_BY(mu_) = false;
 };
 

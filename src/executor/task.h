@@ -11,12 +11,18 @@
 //   - Returning false, or Cancel() from any thread, ends the task: the executor drops its reference
 //     and never runs it again. A run already in progress completes first.
 //   - A task is scheduled at most once; schedule a new Task object to run the work again.
+//   - Snooze()/SnoozeForever() before Schedule() delay the first run (measured on the executor's
+//     clock from Schedule()); Wake() before Schedule() clears such a delay.
+//   - Run() must not throw, and must not call Executor::Shutdown().
 //
 // Ownership: shared. The executor holds a shared_ptr from Schedule() until the task ends (returns
 // false or is cancelled); whoever created it may keep its own shared_ptr to wake or cancel it. A
 // task that needs its owner holds a weak_ptr to it, promotes it once at the start of Run() and
 // drops it before returning, and cancels itself if the owner is gone. Never hold a strong
 // reference to the owner between runs (that would be a cycle: owner -> task -> owner).
+// Whoever calls Wake()/Cancel()/Snooze() must hold a reference to the task (or be its Run()):
+// Cancel() may drop the executor's reference before it returns. The executor must outlive every
+// such call (a task remembers the executor it was scheduled on).
 //
 // Thread safety: Wake(), Cancel(), Snooze() and the accessors are thread-safe. Run() is called by
 // one executor thread at a time.
@@ -65,15 +71,19 @@ class Task : public std::enable_shared_from_this<Task> {
   // The executor releases its reference promptly, without waiting for any snooze to expire.
   void Cancel();
 
-  bool IsCancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  // Sequentially consistent (as are executor() and AttachExecutor()): a Cancel() racing with
+  // Schedule() is seen either by Cancel() (it notifies the executor) or by Schedule().
+  bool IsCancelled() const { return cancelled_.load(); }
   TaskGroup group() const { return group_; }
   const std::string& name() const { return name_; }
   uint64_t id() const { return id_; }
 
   // ---- for Executor implementations only ----
   // The executor this task was scheduled on (null before Schedule()).
-  Executor* executor() const { return executor_.load(std::memory_order_acquire); }
-  void AttachExecutor(Executor* e) { executor_.store(e, std::memory_order_release); }
+  Executor* executor() const { return executor_.load(); }
+  // Called once, by Schedule(), before the executor reads WakeTime(): records `e` and turns a
+  // delay requested before scheduling into a wake time on e's clock (now if none).
+  void AttachExecutor(Executor* e);
   // The time the task asked to run next; SteadyTime::max() when parked.
   SteadyTime WakeTime() const { return SteadyTime(Duration(wake_time_.load())); }
   void SetWakeTime(SteadyTime t) { wake_time_.store(t.time_since_epoch().count()); }
@@ -83,10 +93,16 @@ class Task : public std::enable_shared_from_this<Task> {
   bool ConsumeSnoozeRequest() { return snooze_requested_.exchange(false); }
 
  private:
+  // ---- Constant after construction ----
   const TaskGroup group_;
   const std::string name_;
   const uint64_t id_;
+
+  // ---- Atomics: set from any thread, read and consumed by the executor under its own lock ----
   std::atomic<Executor*> executor_{nullptr};
+  // Delay asked for before Schedule(), as a Duration count; kForever when parked.
+  static constexpr Duration::rep kForever = Duration::max().count();
+  std::atomic<Duration::rep> initial_delay_{0};
   std::atomic<Duration::rep> wake_time_{0};
   std::atomic<bool> wake_requested_{false};
   std::atomic<bool> snooze_requested_{false};

@@ -20,9 +20,17 @@
 // snapshot and must be destroyed before the KVStore; the bucket guarantees that by ending every
 // scan (DCP backfills) before it closes the store.
 //
-// Thread safety: thread-safe, with one rule: commits for one vbucket are serialised by the
-// caller (the engine gives each vbucket to one flusher shard). Reads and scans may run from any
-// thread at any time. A SeqnoScan is used by one thread at a time.
+// Thread safety: thread-safe, with two rules: (a) writes touching one vbucket (Commit,
+// SaveVBucketState, DeleteVBucket) are serialised by the caller (the engine gives each vbucket to
+// one flusher shard); (b) Close() runs after every other call has returned (the owner stops its
+// users first). Reads and scans may run from any thread at any time. A SeqnoScan is used by one
+// thread at a time.
+//
+// Errors (one translation from rocksdb::Status, storage/rocksdb_status.h): a full disk is
+// Errc::kTempFail, never a crash; the failed write left nothing behind, and the next write call
+// first asks RocksDB to resume, so the engine simply retries the flush. kIoError and kCorruption
+// are real faults. Calls after Close() return kCancelled; writes on a read-only store return
+// kNotSupported.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +44,10 @@
 #include "common/status.h"
 #include "common/types.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace sluice::storage {
 
 // A document as stored on disk (also a tombstone when `deleted`).
@@ -45,12 +57,12 @@ struct DiskDoc {
   uint64_t seqno = 0;
   uint64_t rev_seqno = 0;
   uint64_t cas = 0;
-  uint32_t flags = 0;          // client flags, stored verbatim
-  uint32_t expiry = 0;         // absolute unix seconds, 0 = never; for tombstones: delete time
-  uint8_t datatype = 0;        // wire datatype bits (JSON, XATTR, ...)
+  uint32_t flags = 0;    // client flags, stored verbatim
+  uint32_t expiry = 0;   // absolute unix seconds, 0 = never; for tombstones: delete time
+  uint8_t datatype = 0;  // wire datatype bits (JSON, XATTR, ...)
   bool deleted = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
-  std::string value;           // empty for tombstones without xattrs / for key-only scans
+  std::string value;  // empty for tombstones without xattrs / for key-only scans
 };
 
 struct FailoverEntry {
@@ -62,11 +74,11 @@ struct FailoverEntry {
 // Everything the engine persists about a vbucket besides its documents.
 struct VBucketStateRecord {
   VBucketState state = VBucketState::kActive;
-  uint64_t high_seqno = 0;        // highest seqno persisted
-  uint64_t snap_start = 0;        // persisted snapshot range containing high_seqno
+  uint64_t high_seqno = 0;  // highest seqno persisted
+  uint64_t snap_start = 0;  // persisted snapshot range containing high_seqno
   uint64_t snap_end = 0;
-  uint64_t purge_seqno = 0;       // tombstones at or below this were purged
-  uint64_t max_cas = 0;           // highest CAS persisted (HLC recovery)
+  uint64_t purge_seqno = 0;  // tombstones at or below this were purged
+  uint64_t max_cas = 0;      // highest CAS persisted (HLC recovery)
   uint64_t max_deleted_rev_seqno = 0;
   std::vector<FailoverEntry> failover;  // newest first
   friend bool operator==(const VBucketStateRecord&, const VBucketStateRecord&) = default;
@@ -89,8 +101,8 @@ class FlushBatch {
 };
 
 struct ScanOptions {
-  bool key_only = false;       // leave DiskDoc::value empty
-  bool skip_deleted = false;   // do not yield tombstones
+  bool key_only = false;      // leave DiskDoc::value empty
+  bool skip_deleted = false;  // do not yield tombstones
 };
 
 // What the scan callback tells the scan to do next.
@@ -104,7 +116,8 @@ class SeqnoScan {
   // DCP rollback check).
   virtual const VBucketStateRecord& state() const = 0;
   // Number of documents (including tombstones unless skip_deleted) in [start, end] — an estimate
-  // for progress reporting ("backfill remaining").
+  // for progress reporting ("backfill remaining"). The RocksDB scan returns the size of the
+  // clamped range, an upper bound (exact when no key in the range was rewritten later).
   virtual uint64_t EstimateCount() const = 0;
   // Calls `fn` for each document with start <= seqno <= end in seqno order, resuming after the
   // last document delivered by a previous call. Stops early when `fn` returns kYield (the next
@@ -116,13 +129,15 @@ class SeqnoScan {
 };
 
 struct KVStoreStats {
-  uint64_t commits = 0;
-  uint64_t commit_failures = 0;
-  uint64_t docs_written = 0;
-  uint64_t bytes_written = 0;
+  uint64_t commits = 0;          // Commit() calls with a non-empty batch, failed ones included
+  uint64_t commit_failures = 0;  // of those, the ones that returned an error (nothing written)
+  uint64_t docs_written = 0;     // documents that reached disk (older versions in a batch excluded)
+  uint64_t bytes_written = 0;    // RocksDB batch bytes (keys + values + batch framing)
   uint64_t gets = 0;
   uint64_t scans_opened = 0;
-  uint64_t disk_size = 0;       // live SST + WAL bytes (approximate)
+  uint64_t scan_docs = 0;   // documents delivered by scans
+  uint64_t open_scans = 0;  // SeqnoScans alive now
+  uint64_t disk_size = 0;   // SST (including files kept for snapshots) + WAL bytes
 };
 
 class KVStore {
@@ -130,6 +145,10 @@ class KVStore {
   virtual ~KVStore() = default;
 
   // Writes `batch` atomically (invariants 1 and 2). `sync` fsyncs the WAL before returning.
+  // Only the last version of a key in the batch is written. kInvalid (and nothing written) if a
+  // document has an empty key, seqno 0, or a seqno not above the previous one of its vbucket in
+  // the batch. Documents above the vbucket's persisted high seqno are invisible to scans (which
+  // clamp to it), so the engine puts the state record in the same batch (invariant 2).
   virtual Status Commit(const FlushBatch& batch, bool sync) = 0;
 
   // The latest persisted version of `key` (tombstones included: check `deleted`).
@@ -143,31 +162,42 @@ class KVStore {
 
   // Opens a scan of vbid's documents with start <= seqno <= end over a fresh snapshot. `end` is
   // clamped to the snapshot's persisted high seqno. Range errors are not errors: an empty range
-  // yields nothing.
+  // yields nothing. A vbucket without a persisted state record scans empty, and the scan's
+  // state() is a default-constructed record (high_seqno 0).
   virtual StatusOr<std::unique_ptr<SeqnoScan>> OpenSeqnoScan(Vbid vbid, uint64_t start,
-                                                             uint64_t end,
-                                                             ScanOptions options) = 0;
+                                                             uint64_t end, ScanOptions options) = 0;
 
   // Removes every document and the state record of vbid.
   virtual Status DeleteVBucket(Vbid vbid) = 0;
 
-  // The clean-shutdown marker: set (synced) as the last write of a clean stop, cleared at start.
+  // The clean-shutdown marker: set (synced) as the last write of a clean stop, cleared by the
+  // engine at start (opening the store never touches it). Both writes are synced.
   virtual StatusOr<bool> HasCleanShutdownMarker() = 0;
   virtual Status SetCleanShutdownMarker(bool clean) = 0;
 
   virtual KVStoreStats GetStats() const = 0;
 
-  // Flushes memtables and closes the database. Further calls fail. Idempotent.
+  // Flushes memtables and closes the database. Further calls fail. Idempotent (a second call
+  // returns OK). Refused with kInternal, leaving the store open, while a SeqnoScan is alive. The
+  // store is closed whatever else happens; an error means the final WAL sync or flush failed
+  // (what reached the WAL is replayed at the next open).
   virtual Status Close() = 0;
 };
 
 struct RocksDBOptions {
-  uint64_t block_cache_size = 64ULL << 20;
-  uint64_t write_buffer_size = 64ULL << 20;
-  bool read_only = false;   // for tools that read a data dir (bench raw scan)
+  uint64_t block_cache_size = 64ULL << 20;   // one LRU cache shared by `seq` and `key`
+  uint64_t write_buffer_size = 64ULL << 20;  // per memtable; all memtables together <= 2x this
+  bool read_only = false;                    // for tools that read a data dir (bench raw scan)
+  // Test seam: a RocksDB Env (e.g. one that fails writes with "no space") used instead of the
+  // default one. Not owned; must outlive the store. Production code leaves it null.
+  rocksdb::Env* env = nullptr;
 };
 
-// Opens (creating if needed) the RocksDB store in `dir`.
+// Opens the RocksDB store in `dir`, creating the directory (and its parents) and the database if
+// needed. With options.read_only, opens an existing database read-only (RocksDB's
+// OpenForReadOnly: nothing is written in `dir`, no LOCK is taken, so it works beside a running
+// writer; writes return kNotSupported); a missing one is kIoError. Opening for writing a database
+// that another store (or process) has open for writing is kIoError.
 StatusOr<std::unique_ptr<KVStore>> OpenRocksDBKVStore(const std::string& dir,
                                                       const RocksDBOptions& options);
 

@@ -1,0 +1,173 @@
+// File: engine/bucket.h
+//
+// Bucket: the storage engine of one named bucket — its vbuckets, its KVStore, its flushers and
+// background tasks — and the document API the front end calls.
+//
+// Life cycle:
+//   Bucket::Open()  opens the store, warms up (every vbucket's state, failover log and documents;
+//                   after an unclean stop each vbucket gets a new failover entry at its persisted
+//                   high seqno), starts the flushers, expiry pager, item pager and checkpoint
+//                   remover. A fresh data directory gets max_vbuckets active vbuckets.
+//   Shutdown()      stops the background tasks, persists every outstanding write, writes the
+//                   clean-shutdown marker and closes the store. Destroying a bucket without
+//                   Shutdown() drops unpersisted writes, exactly like a crash (tests use that).
+//
+// Ownership: shared_ptr (Open returns one). The server owns it; background tasks hold a weak_ptr
+// (a queued task must not keep a closed bucket alive) and promote it once per run, so the last
+// reference may be dropped on an executor thread: the destructor takes no lock of another object
+// and never waits for a task. The executor and clock are borrowed and must outlive the bucket.
+//
+// Thread safety: thread-safe. Document operations come from network threads; tasks run on the
+// executor's groups.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/status.h"
+#include "engine/engine_stats.h"
+#include "engine/engine_types.h"
+#include "engine/flusher.h"
+#include "engine/vbucket.h"
+#include "engine/vbucket_map.h"
+#include "executor/executor.h"
+#include "storage/kvstore.h"
+
+namespace sluice::engine {
+
+struct BucketOptions {
+  std::string name = "default";
+  std::string data_dir;          // the bucket's files live in <data_dir>/<name>
+  Config config;
+  executor::Executor* executor = nullptr;
+  const Clock* clock = Clock::Real();
+};
+
+struct WarmupStats {
+  uint64_t vbuckets = 0;
+  uint64_t documents = 0;
+  uint64_t values_loaded = 0;
+  uint64_t duration_ms = 0;
+  bool clean_shutdown = false;
+  bool fresh = false;
+};
+
+// Receives "vbucket vbid has a new seqno" from every write, on the writing thread, without any
+// vbucket lock held. DCP registers one to wake its streams. Must be cheap and must not block.
+class SeqnoListener {
+ public:
+  virtual ~SeqnoListener() = default;
+  virtual void OnSeqnoAdvanced(Vbid vbid, uint64_t seqno) = 0;
+};
+
+class Bucket final : public VBucketListener, public std::enable_shared_from_this<Bucket> {
+ public:
+  static StatusOr<std::shared_ptr<Bucket>> Open(BucketOptions options);
+  ~Bucket() override;
+  Bucket(const Bucket&) = delete;
+  Bucket& operator=(const Bucket&) = delete;
+
+  Status Shutdown();
+
+  const std::string& name() const { return options_.name; }
+  const Config& config() const { return options_.config; }
+  size_t num_vbuckets() const { return vbuckets_.size(); }
+  const WarmupStats& warmup_stats() const { return warmup_; }
+  EngineStats& stats() { return stats_; }
+  storage::KVStore& store() { return *store_; }
+  executor::Executor& executor() { return *options_.executor; }
+  const Clock& clock() const { return *options_.clock; }
+
+  // The vbucket, or null if it does not exist.
+  std::shared_ptr<VBucket> GetVBucket(Vbid vbid) const { return vbuckets_.Get(vbid); }
+
+  // ---- documents: kNotMyVbucket if vbid is missing or not active ----
+  StatusOr<GetResult> Get(Vbid vbid, std::string_view key, const Waiter& waiter);
+  StatusOr<GetResult> GetMeta(Vbid vbid, std::string_view key);
+  StatusOr<MutationResult> Store(Vbid vbid, const StoreRequest& req);
+  StatusOr<MutationResult> Delete(Vbid vbid, std::string_view key, uint64_t cas);
+  StatusOr<ArithmeticResult> Arithmetic(Vbid vbid, const ArithmeticRequest& req,
+                                        const Waiter& waiter);
+  StatusOr<MutationResult> AppendPrepend(Vbid vbid, std::string_view key, std::string_view data,
+                                         bool append, uint64_t cas, const Waiter& waiter);
+  StatusOr<GetResult> Touch(Vbid vbid, std::string_view key, uint32_t expiry, bool fetch,
+                            const Waiter& waiter);
+  // Notify `waiter` once `seqno` of vbid is persisted.
+  Status WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waiter);
+
+  // ---- vbuckets ----
+  // Creates the vbucket if missing (with a new failover entry), or changes its state.
+  Status SetVBucketState(Vbid vbid, VBucketState state);
+  StatusOr<VBucketState> GetVBucketState(Vbid vbid) const;
+  // Removes the vbucket and its data. Refused for an active vbucket unless `force`.
+  Status DeleteVBucket(Vbid vbid);
+  // (vbid, high seqno) of vbuckets in `state` (nullopt = all alive ones), ascending vbid.
+  std::vector<std::pair<Vbid, uint64_t>> GetAllVbSeqnos(std::optional<VBucketState> state) const;
+  StatusOr<ObserveSeqnoResult> ObserveSeqno(Vbid vbid, uint64_t uuid) const;
+  StatusOr<std::vector<FailoverEntry>> GetFailoverLog(Vbid vbid) const;
+
+  // ---- stats ----
+  // group: "" (default), "vbucket", "vbucket-details [vb]", "vbucket-seqno [vb]",
+  // "failovers [vb]", "checkpoint [vb]", "memory". kNotFound for an unknown group.
+  Status GetStats(std::string_view group, const AddStatFn& add) const;
+  int64_t MemUsed() const override;
+  uint64_t QueueSize() const;  // ep_queue_size: writes not yet persisted
+
+  // Changes whenever the vbucket map changes (a state change, creation or deletion), so the
+  // cluster config's "rev" moves and clients refetch it.
+  uint64_t config_revision() const { return config_revision_.load(std::memory_order_relaxed); }
+
+  // ---- DCP hook ----
+  // At most one listener; set it before serving traffic and clear it before it is destroyed.
+  void SetSeqnoListener(SeqnoListener* listener) { seqno_listener_.store(listener); }
+
+  // ---- VBucketListener ----
+  void OnQueued(VBucket& vb, uint64_t seqno) override;
+  void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) override;
+
+  // ---- for the background tasks (called with a promoted shared_ptr) ----
+  Flusher& flusher_for(Vbid vbid) { return *flushers_[vbid % flushers_.size()]; }
+  void RunItemPager();
+  void RunExpiryPager();
+  void RunCheckpointRemover();
+
+ private:
+  explicit Bucket(BucketOptions options);
+  Status Warmup();
+  void StartTasks();
+  void CancelTasks();
+  std::shared_ptr<VBucket> MakeVBucket(Vbid vbid, const storage::VBucketStateRecord& state);
+  StatusOr<std::shared_ptr<VBucket>> ActiveVBucket(Vbid vbid) const;
+
+  // ---- constant after Open ----
+  const BucketOptions options_;
+  VBucketContext vb_context_;
+  std::unique_ptr<storage::KVStore> store_;
+  std::vector<std::unique_ptr<Flusher>> flushers_;
+  WarmupStats warmup_;
+
+  // ---- self-synchronised ----
+  EngineStats stats_;
+  VBucketMap vbuckets_;
+  std::atomic<SeqnoListener*> seqno_listener_{nullptr};
+  std::atomic<bool> shut_down_{false};
+  std::atomic<bool> pager_wake_pending_{false};
+  std::atomic<bool> remover_wake_pending_{false};
+  std::atomic<uint64_t> config_revision_{1};
+
+  // Serialises vbucket creation and deletion (SET_VBUCKET / DEL_VBUCKET).
+  Mutex lifecycle_mu_;
+
+  // Background tasks other than the flushers'; set in StartTasks, cancelled in CancelTasks.
+  Mutex tasks_mu_;
+  std::vector<std::shared_ptr<executor::Task>> tasks_ GUARDED_BY(tasks_mu_);
+  std::shared_ptr<executor::Task> item_pager_ GUARDED_BY(tasks_mu_);
+  std::shared_ptr<executor::Task> checkpoint_remover_ GUARDED_BY(tasks_mu_);
+};
+
+}  // namespace sluice::engine

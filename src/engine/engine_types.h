@@ -1,0 +1,82 @@
+// File: engine/engine_types.h
+//
+// The vocabulary of the engine's front-end API: what a command passes in and gets back, and the
+// IoCompletion interface through which the engine resumes a command it answered kWouldBlock for
+// (a value fetched back from disk, a durable write persisted).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/types.h"
+#include "engine/blob.h"
+
+namespace sluice::engine {
+
+// Implemented by whoever issues commands (a connection). When the engine answers kWouldBlock it
+// keeps only a weak reference (the connection may close meanwhile) and calls
+// NotifyIoComplete from a background thread when the command can be run again.
+class IoCompletion {
+ public:
+  virtual ~IoCompletion() = default;
+  // Thread-safe; called from any thread, at most once per kWouldBlock answer.
+  virtual void NotifyIoComplete(Status status) = 0;
+};
+// Weak: a pending background fetch or durability wait must not keep a closed connection alive.
+using Waiter = std::weak_ptr<IoCompletion>;
+
+using AddStatFn = std::function<void(std::string_view key, std::string_view value)>;
+
+enum class StoreOp : uint8_t { kSet, kAdd, kReplace };
+
+struct StoreRequest {
+  StoreOp op = StoreOp::kSet;
+  std::string_view key;
+  std::string_view value;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;    // absolute unix seconds (see ExpiryFromWire), 0 = never
+  uint8_t datatype = 0;
+  uint64_t cas = 0;       // 0 = no CAS check
+};
+
+struct MutationResult {
+  uint64_t cas = 0;
+  uint64_t seqno = 0;
+  uint64_t vbucket_uuid = 0;
+};
+
+struct GetResult {
+  BlobPtr value;
+  uint64_t cas = 0;
+  uint64_t seqno = 0;
+  uint64_t rev_seqno = 0;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;
+  uint8_t datatype = 0;
+  bool deleted = false;
+};
+
+struct ArithmeticRequest {
+  std::string_view key;
+  bool increment = true;
+  uint64_t delta = 0;
+  uint64_t initial = 0;
+  uint32_t expiry = 0;  // absolute
+  bool create = true;   // false: a missing key is NotFound (wire expiry 0xffffffff)
+  uint64_t cas = 0;
+};
+
+struct ArithmeticResult {
+  uint64_t value = 0;
+  MutationResult mutation;
+};
+
+// Memcached expiry semantics: 0 = never; up to 30 days = seconds from now; larger = absolute
+// unix time. Returns absolute unix seconds (0 = never). A past absolute time stays in the past
+// (the item expires immediately).
+uint32_t ExpiryFromWire(uint32_t wire, uint32_t now_unix_seconds);
+
+}  // namespace sluice::engine

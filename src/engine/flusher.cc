@@ -1,0 +1,124 @@
+#include "engine/flusher.h"
+
+#include "common/logging.h"
+
+namespace sluice::engine {
+
+namespace {
+constexpr size_t kMaxItemsPerVBucket = 10000;
+}  // namespace
+
+Flusher::Flusher(size_t shard, const VBucketMap* vbuckets, storage::KVStore* store,
+                 EngineStats* stats, const Config* config)
+    : shard_(shard), vbuckets_(vbuckets), store_(store), stats_(stats), config_(config) {}
+
+void Flusher::SetTask(std::shared_ptr<executor::Task> task) {
+  MutexLock lock(&dirty_mu_);
+  task_ = std::move(task);
+}
+
+void Flusher::CancelTask() {
+  std::shared_ptr<executor::Task> task;
+  {
+    MutexLock lock(&dirty_mu_);
+    task = std::move(task_);
+  }
+  if (task) task->Cancel();
+}
+
+size_t Flusher::NumQueued() const {
+  MutexLock lock(&dirty_mu_);
+  return dirty_.size();
+}
+
+void Flusher::Enqueue(VBucket& vb, bool wake) {
+  if (vb.SetFlushPending(true)) return;  // already queued: the flusher will see the change
+  std::shared_ptr<executor::Task> task;
+  {
+    MutexLock lock(&dirty_mu_);
+    dirty_.push_back(vb.id());
+    task = task_;
+  }
+  if (task && wake) task->Wake();
+}
+
+FlushOutcome Flusher::FlushOnce() {
+  MutexLock serial(&flush_mu_);
+  std::vector<Vbid> taken;
+  {
+    MutexLock lock(&dirty_mu_);
+    if (dirty_.empty()) return FlushOutcome::kIdle;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  storage::FlushBatch batch;
+  std::vector<std::pair<std::shared_ptr<VBucket>, FlushPlan>> plans;
+  size_t bytes = 0;
+  bool sync = config_->flusher_sync;
+  while (bytes < config_->flusher_total_batch_limit) {
+    Vbid vbid;
+    {
+      MutexLock lock(&dirty_mu_);
+      if (dirty_.empty()) break;
+      vbid = dirty_.front();
+      dirty_.pop_front();
+    }
+    auto vb = vbuckets_->Get(vbid);
+    if (!vb) continue;  // deleted meanwhile
+    // Clear the flag before collecting: a change queued from here on re-queues the vbucket.
+    vb->SetFlushPending(false);
+    const size_t before = batch.docs().size();
+    FlushPlan plan = vb->CollectForFlush(kMaxItemsPerVBucket, batch);
+    for (size_t i = before; i < batch.docs().size(); ++i) {
+      bytes += batch.docs()[i].key.size() + batch.docs()[i].value.size() + 64;
+    }
+    sync = sync || vb->HasPersistenceWaiters();
+    plans.emplace_back(std::move(vb), std::move(plan));
+  }
+  if (plans.empty()) return FlushOutcome::kIdle;
+
+  Status s = store_->Commit(batch, sync);
+  if (!s.ok()) {
+    stats_->flusher_failures.fetch_add(1, std::memory_order_relaxed);
+    LOG_WARN("flusher {}: commit of {} items over {} vbuckets failed: {}", shard_, batch.size(),
+             plans.size(), s.ToString());
+    for (auto& [vb, plan] : plans) {
+      vb->FlushFailed(plan);
+      Enqueue(*vb, /*wake=*/false);  // retried after the task's backoff, not right away
+    }
+    return FlushOutcome::kFailed;
+  }
+  stats_->flusher_commits.fetch_add(1, std::memory_order_relaxed);
+  for (auto& [vb, plan] : plans) {
+    vb->FlushSucceeded(plan);
+    if (plan.more) NotifyDirty(*vb);
+  }
+  stats_->flush_duration_us.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            start)
+          .count(),
+      std::memory_order_relaxed);
+  MutexLock lock(&dirty_mu_);
+  return dirty_.empty() ? FlushOutcome::kDone : FlushOutcome::kMore;
+}
+
+Status Flusher::FlushAll(int max_failures) {
+  int failures = 0;
+  while (true) {
+    switch (FlushOnce()) {
+      case FlushOutcome::kIdle:
+      case FlushOutcome::kDone:
+        if (NumQueued() == 0) return Status::Ok();
+        break;
+      case FlushOutcome::kMore:
+        break;
+      case FlushOutcome::kFailed:
+        if (++failures >= max_failures) {
+          return Status(Errc::kIoError, "flusher gave up after repeated commit failures");
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,150 @@
+// File: engine/hash_table.h
+//
+// HashTable: a vbucket's in-memory index of documents, key -> StoredValue. Metadata of every live
+// document is always resident (value eviction): a value may be evicted once persisted and is
+// fetched back from disk on demand. Tombstones stay here only until they are persisted.
+//
+// The table is split into lock stripes (key hash % num_stripes), each a flat hash map under its
+// own mutex, so reads and writes of different keys proceed in parallel. Every operation on a key
+// takes a KeyLock on that key's stripe; the lock is held across the read-check-write sequence of
+// a command (and, by the vbucket, across queueing the change into the checkpoint, so the entry's
+// seqno and the checkpoint order agree).
+//
+// Locking note: clang's analysis cannot name "the stripe of this key", so map accesses are checked
+// at runtime (a KeyLock must belong to the key's stripe) rather than with GUARDED_BY. This is the
+// one place in the engine that uses a lock token.
+//
+// Memory: the table adds its footprint (entries, keys, resident values) to a bucket-wide counter
+// and subtracts it on every change and in its destructor, so the counter never drifts.
+//
+// Ownership: a VBucket owns its HashTable (unique_ptr). Thread safety: thread-safe through
+// KeyLocks; the counters are atomics readable without a lock.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/mutex.h"
+#include "common/types.h"
+#include "engine/blob.h"
+#include "engine/string_hash.h"
+
+namespace sluice::engine {
+
+struct StoredValue {
+  BlobPtr value;               // null when the body is empty or the value is evicted
+  uint64_t cas = 0;
+  uint64_t by_seqno = 0;
+  uint64_t rev_seqno = 0;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;         // absolute unix seconds, 0 = never; tombstones: delete time
+  uint8_t datatype = 0;
+  bool deleted = false;
+  bool dirty = true;           // this version is not persisted yet
+  bool resident = true;        // the value is in memory
+  DeleteSource delete_source = DeleteSource::kExplicit;
+
+  bool IsExpired(uint32_t now) const { return !deleted && expiry != 0 && expiry <= now; }
+};
+
+class HashTable {
+ private:
+  struct Stripe;
+
+ public:
+  // Holds the stripe lock of one key for its scope.
+  class KeyLock {
+   public:
+    KeyLock(HashTable& table, std::string_view key);
+    ~KeyLock();
+    KeyLock(const KeyLock&) = delete;
+    KeyLock& operator=(const KeyLock&) = delete;
+
+   private:
+    friend class HashTable;
+    KeyLock(HashTable& table, size_t stripe);
+    HashTable& table_;
+    const size_t stripe_;
+  };
+
+  struct Counters {
+    int64_t items = 0;         // live documents (not deleted)
+    int64_t deleted = 0;       // tombstones not yet persisted/removed
+    int64_t non_resident = 0;  // live documents whose value is evicted
+    int64_t memory = 0;        // bytes: entries, keys, resident values
+    int64_t ejects = 0;        // values evicted so far
+  };
+
+  // `bucket_memory` (may be null) receives the table's memory changes.
+  HashTable(size_t num_stripes, std::atomic<int64_t>* bucket_memory);
+  ~HashTable();
+  HashTable(const HashTable&) = delete;
+  HashTable& operator=(const HashTable&) = delete;
+
+  // The entry for `key`, or null. Valid while `lock` is held and the entry is not changed.
+  const StoredValue* Find(const KeyLock& lock, std::string_view key) const;
+  // Inserts or replaces the entry of `key`.
+  void Upsert(const KeyLock& lock, std::string_view key, StoredValue sv);
+  // Removes the entry of `key` (no-op if absent).
+  void Erase(const KeyLock& lock, std::string_view key);
+  // The flusher persisted `seqno` of `key`: marks the entry clean if it is still that version,
+  // and removes it if it is a tombstone. Returns true if the entry was that version.
+  bool MarkPersisted(const KeyLock& lock, std::string_view key, uint64_t seqno);
+  // Drops the value of a clean, live, resident entry. Returns bytes freed (0 if not evictable).
+  size_t EvictValue(const KeyLock& lock, std::string_view key);
+  // Restores an evicted value if the entry is still version `seqno` and non-resident.
+  bool RestoreValue(const KeyLock& lock, std::string_view key, uint64_t seqno, BlobPtr value);
+
+  // Evicts clean, live, resident values of stripe `stripe` until `max_bytes` are freed or the
+  // stripe is exhausted. Returns bytes freed.
+  size_t EvictFromStripe(size_t stripe, size_t max_bytes);
+
+  // Calls `fn` for every entry of every stripe, one stripe at a time under its lock. `fn` must not
+  // modify the table; collect keys and act on them afterwards with a KeyLock.
+  void ForEach(const std::function<void(std::string_view key, const StoredValue&)>& fn) const;
+  // As ForEach, for stripe `stripe` only (0 <= stripe < num_stripes()).
+  void ForEachInStripe(size_t stripe,
+                       const std::function<void(std::string_view, const StoredValue&)>& fn) const;
+  size_t num_stripes() const { return num_stripes_; }
+
+  Counters GetCounters() const;
+  int64_t NumItems() const { return items_.load(std::memory_order_relaxed); }
+  int64_t MemoryUsage() const { return memory_.load(std::memory_order_relaxed); }
+
+  // Removes everything (vbucket deletion).
+  void Clear();
+
+  // Bytes one entry accounts for.
+  static size_t Footprint(std::string_view key, const StoredValue& sv);
+
+ private:
+  struct Stripe {
+    mutable Mutex mu;
+    // Guarded by mu; accessed only with a KeyLock or inside ForEach* (see file comment).
+    absl::flat_hash_map<std::string, StoredValue, StringViewHash, StringViewEq> map;
+  };
+
+  size_t StripeOf(std::string_view key) const;
+  Stripe& StripeFor(const KeyLock& lock, std::string_view key) const;
+  void Account(const StoredValue* before, std::string_view key, const StoredValue* after);
+
+  const size_t num_stripes_;
+  std::atomic<int64_t>* const bucket_memory_;
+  std::unique_ptr<Stripe[]> stripes_;
+
+  // Atomics: read lock-free by stats and pagers.
+  std::atomic<int64_t> items_{0};
+  std::atomic<int64_t> deleted_{0};
+  std::atomic<int64_t> non_resident_{0};
+  std::atomic<int64_t> memory_{0};
+  std::atomic<int64_t> ejects_{0};
+};
+
+}  // namespace sluice::engine

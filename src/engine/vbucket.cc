@@ -1,0 +1,691 @@
+#include "engine/vbucket.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "common/json_check.h"
+#include "common/logging.h"
+
+namespace sluice::engine {
+namespace {
+
+constexpr uint8_t kDatatypeJson = 0x01;
+
+uint32_t kThirtyDays = 30 * 24 * 3600;
+
+}  // namespace
+
+uint32_t ExpiryFromWire(uint32_t wire, uint32_t now) {
+  if (wire == 0) return 0;
+  if (wire <= kThirtyDays) return now + wire;
+  return wire;
+}
+
+VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VBucketContext& ctx)
+    : id_(id),
+      ctx_(ctx),
+      ht_(ctx.config->ht_locks, &ctx.stats->ht_memory),
+      checkpoints_(id, ctx.checkpoint_config, persisted.high_seqno, &ctx.stats->checkpoint_memory),
+      failover_(persisted.failover),
+      hlc_(ctx.clock, persisted.max_cas),
+      state_(persisted.state),
+      persisted_seqno_(persisted.high_seqno),
+      persisted_snap_start_(persisted.snap_start),
+      persisted_snap_end_(persisted.snap_end),
+      purge_seqno_(persisted.purge_seqno),
+      max_deleted_rev_seqno_(persisted.max_deleted_rev_seqno) {}
+
+VBucket::~VBucket() = default;
+
+Status VBucket::CheckMemoryForWrite(size_t value_size) const {
+  const double limit =
+      static_cast<double>(ctx_.config->max_size) * ctx_.config->mutation_mem_ratio;
+  if (static_cast<double>(ctx_.listener->MemUsed()) + static_cast<double>(value_size) > limit) {
+    ctx_.stats->tmp_oom_errors.fetch_add(1, std::memory_order_relaxed);
+    ops_reject_.fetch_add(1, std::memory_order_relaxed);
+    return Status(Errc::kTempFail, "memory above the mutation threshold");
+  }
+  return Status::Ok();
+}
+
+void VBucket::NotifyQueued(uint64_t seqno) const {
+  if (seqno != 0) ctx_.listener->OnQueued(const_cast<VBucket&>(*this), seqno);
+}
+
+uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key,
+                              StoredValue sv, bool deleted) {
+  auto item = std::make_shared<Item>();
+  item->op = QueueOp::kMutation;
+  item->vbid = id_;
+  item->key.assign(key);
+  item->value = sv.value;
+  item->cas = sv.cas;
+  item->rev_seqno = sv.rev_seqno;
+  item->flags = sv.flags;
+  item->expiry = sv.expiry;
+  item->datatype = sv.datatype;
+  item->deleted = deleted;
+  item->delete_source = sv.delete_source;
+  const uint64_t seqno = checkpoints_.Queue(std::move(item));
+  sv.by_seqno = seqno;
+  sv.deleted = deleted;
+  sv.dirty = true;
+  ht_.Upsert(lock, key, std::move(sv));
+  return seqno;
+}
+
+void VBucket::ExpireLocked(const HashTable::KeyLock& lock, std::string_view key,
+                           const StoredValue& sv) {
+  StoredValue t;
+  t.cas = hlc_.NextCas();
+  t.rev_seqno = sv.rev_seqno + 1;
+  t.flags = sv.flags;
+  t.expiry = Now();  // delete time
+  t.delete_source = DeleteSource::kTtl;
+  t.resident = true;
+  uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
+  while (t.rev_seqno > prev &&
+         !max_deleted_rev_seqno_.compare_exchange_weak(prev, t.rev_seqno)) {
+  }
+  ops_delete_.fetch_add(1, std::memory_order_relaxed);
+  QueueLocked(lock, key, std::move(t), /*deleted=*/true);
+}
+
+StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  uint64_t queued = 0;
+  uint64_t fetch_seqno = 0;
+  {
+    HashTable::KeyLock lock(ht_, key);
+    const StoredValue* sv = ht_.Find(lock, key);
+    if (sv == nullptr || sv->deleted) return Errc::kNotFound;
+    if (sv->IsExpired(Now())) {
+      ExpireLocked(lock, key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      queued = ht_.Find(lock, key)->by_seqno;
+    } else if (!sv->resident) {
+      fetch_seqno = sv->by_seqno;
+    } else {
+      ops_get_.fetch_add(1, std::memory_order_relaxed);
+      return GetResult{sv->value,  sv->cas,   sv->by_seqno, sv->rev_seqno,
+                       sv->flags,  sv->expiry, sv->datatype, false};
+    }
+  }
+  if (queued != 0) {
+    NotifyQueued(queued);
+    return Errc::kNotFound;
+  }
+  ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
+  return Errc::kWouldBlock;
+}
+
+StatusOr<GetResult> VBucket::GetMeta(std::string_view key) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  uint64_t queued = 0;
+  GetResult result;
+  {
+    HashTable::KeyLock lock(ht_, key);
+    const StoredValue* sv = ht_.Find(lock, key);
+    if (sv == nullptr) return Errc::kNotFound;
+    if (sv->IsExpired(Now())) {
+      ExpireLocked(lock, key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      sv = ht_.Find(lock, key);
+      queued = sv->by_seqno;
+    }
+    result = GetResult{nullptr,   sv->cas,    sv->by_seqno, sv->rev_seqno,
+                       sv->flags, sv->expiry, sv->datatype, sv->deleted};
+  }
+  NotifyQueued(queued);
+  return result;
+}
+
+StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
+  if (req.value.size() > ctx_.config->max_item_size) return Errc::kTooBig;
+  // Copy the value before taking any lock.
+  BlobPtr value = req.value.empty() ? BlobPtr() : Blob::Make(req.value);
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  RETURN_IF_ERROR(CheckMemoryForWrite(req.value.size()));
+  uint64_t seqno = 0;
+  uint64_t expired_seqno = 0;
+  Status verdict;
+  StoredValue nsv;
+  {
+    HashTable::KeyLock lock(ht_, req.key);
+    const StoredValue* sv = ht_.Find(lock, req.key);
+    if (sv != nullptr && sv->IsExpired(Now())) {
+      ExpireLocked(lock, req.key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      sv = ht_.Find(lock, req.key);
+      expired_seqno = sv->by_seqno;
+    }
+    const bool exists = sv != nullptr && !sv->deleted;
+    if (req.cas != 0) {
+      if (!exists) {
+        verdict = Errc::kNotFound;
+        ctx_.stats->cas_misses.fetch_add(1, std::memory_order_relaxed);
+      } else if (sv->cas != req.cas) {
+        verdict = Errc::kExists;
+        ctx_.stats->cas_badval.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        ctx_.stats->cas_hits.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (verdict.ok() && req.op == StoreOp::kAdd && exists) verdict = Errc::kExists;
+    if (verdict.ok() && req.op == StoreOp::kReplace && !exists) verdict = Errc::kNotFound;
+    if (verdict.ok()) {
+      nsv.value = std::move(value);
+      nsv.flags = req.flags;
+      nsv.expiry = req.expiry;
+      nsv.datatype = req.datatype;
+      nsv.rev_seqno = sv != nullptr
+                          ? sv->rev_seqno + 1
+                          : max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
+      nsv.cas = hlc_.NextCas();
+      (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
+      seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false);
+    }
+  }
+  // A lazy expiry above queued a change even when the store itself failed.
+  NotifyQueued(seqno != 0 ? seqno : expired_seqno);
+  if (!verdict.ok()) return verdict;
+  return MutationResult{nsv.cas, seqno, uuid()};
+}
+
+StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  uint64_t seqno = 0;
+  uint64_t new_cas = 0;
+  Status verdict;
+  {
+    HashTable::KeyLock lock(ht_, key);
+    const StoredValue* sv = ht_.Find(lock, key);
+    if (sv == nullptr || sv->deleted) return Errc::kNotFound;
+    if (sv->IsExpired(Now())) {
+      ExpireLocked(lock, key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      seqno = ht_.Find(lock, key)->by_seqno;
+      verdict = Errc::kNotFound;
+    } else if (cas != 0 && sv->cas != cas) {
+      return Errc::kExists;
+    } else {
+      StoredValue t;
+      t.cas = new_cas = hlc_.NextCas();
+      t.rev_seqno = sv->rev_seqno + 1;
+      t.flags = sv->flags;
+      t.expiry = Now();
+      t.delete_source = DeleteSource::kExplicit;
+      uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
+      while (t.rev_seqno > prev &&
+             !max_deleted_rev_seqno_.compare_exchange_weak(prev, t.rev_seqno)) {
+      }
+      ops_delete_.fetch_add(1, std::memory_order_relaxed);
+      seqno = QueueLocked(lock, key, std::move(t), /*deleted=*/true);
+    }
+  }
+  NotifyQueued(seqno);
+  if (!verdict.ok()) return verdict;
+  return MutationResult{new_cas, seqno, uuid()};
+}
+
+namespace {
+
+// memcached's rule: the value must be an unsigned decimal of at most 20 digits that fits u64.
+bool ParseCounter(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+}  // namespace
+
+StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req,
+                                               const Waiter& waiter) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  RETURN_IF_ERROR(CheckMemoryForWrite(20));
+  uint64_t expired_seqno = 0;
+  uint64_t fetch_seqno = 0;
+  uint64_t seqno = 0;
+  ArithmeticResult result;
+  Status verdict;
+  {
+    HashTable::KeyLock lock(ht_, req.key);
+    const StoredValue* sv = ht_.Find(lock, req.key);
+    if (sv != nullptr && sv->IsExpired(Now())) {
+      ExpireLocked(lock, req.key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      sv = ht_.Find(lock, req.key);
+      expired_seqno = sv->by_seqno;
+    }
+    const bool exists = sv != nullptr && !sv->deleted;
+    if (exists && !sv->resident) {
+      fetch_seqno = sv->by_seqno;
+    } else if (req.cas != 0 && (!exists || sv->cas != req.cas)) {
+      verdict = exists ? Errc::kExists : Errc::kNotFound;
+    } else if (!exists && !req.create) {
+      verdict = Errc::kNotFound;
+    } else {
+      uint64_t value = req.initial;
+      StoredValue nsv;
+      if (exists) {
+        uint64_t current = 0;
+        if (!ParseCounter(sv->value.view(), &current)) {
+          verdict = Errc::kDeltaBadval;
+        } else if (req.increment) {
+          value = current + req.delta;  // wraps, as memcached
+        } else {
+          value = req.delta > current ? 0 : current - req.delta;
+        }
+        nsv.flags = sv->flags;
+        nsv.expiry = sv->expiry;
+        nsv.rev_seqno = sv->rev_seqno + 1;
+      } else {
+        nsv.expiry = req.expiry;
+        nsv.rev_seqno = sv != nullptr ? sv->rev_seqno + 1
+                                      : max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
+      }
+      if (verdict.ok()) {
+        const std::string text = std::to_string(value);
+        nsv.value = Blob::Make(text);
+        nsv.datatype = kDatatypeJson;  // a decimal number is a JSON document
+        nsv.cas = hlc_.NextCas();
+        (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
+        seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false);
+        result.value = value;
+        result.mutation = MutationResult{nsv.cas, seqno, 0};
+      }
+    }
+  }
+  NotifyQueued(seqno != 0 ? seqno : expired_seqno);
+  if (fetch_seqno != 0) {
+    ctx_.listener->ScheduleBgFetch(id_, std::string(req.key), fetch_seqno, waiter);
+    return Errc::kWouldBlock;
+  }
+  if (!verdict.ok()) return verdict;
+  result.mutation.vbucket_uuid = uuid();
+  return result;
+}
+
+StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::string_view data,
+                                                bool append, uint64_t cas, const Waiter& waiter) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  RETURN_IF_ERROR(CheckMemoryForWrite(data.size()));
+  uint64_t expired_seqno = 0;
+  uint64_t fetch_seqno = 0;
+  uint64_t seqno = 0;
+  Status verdict;
+  StoredValue nsv;
+  {
+    HashTable::KeyLock lock(ht_, key);
+    const StoredValue* sv = ht_.Find(lock, key);
+    if (sv != nullptr && sv->IsExpired(Now())) {
+      ExpireLocked(lock, key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      sv = ht_.Find(lock, key);
+      expired_seqno = sv->by_seqno;
+    }
+    const bool exists = sv != nullptr && !sv->deleted;
+    if (!exists) {
+      verdict = Errc::kNotStored;
+    } else if (!sv->resident) {
+      fetch_seqno = sv->by_seqno;
+    } else if (cas != 0 && sv->cas != cas) {
+      verdict = Errc::kExists;
+    } else if (sv->value.size() + data.size() > ctx_.config->max_item_size) {
+      verdict = Errc::kTooBig;
+    } else {
+      nsv = *sv;
+      nsv.value = append ? Blob::Concat(sv->value.view(), data)
+                         : Blob::Concat(data, sv->value.view());
+      nsv.datatype = IsValidJson(nsv.value.view()) ? kDatatypeJson : 0;
+      nsv.rev_seqno = sv->rev_seqno + 1;
+      nsv.cas = hlc_.NextCas();
+      nsv.resident = true;
+      ops_update_.fetch_add(1, std::memory_order_relaxed);
+      seqno = QueueLocked(lock, key, nsv, /*deleted=*/false);
+    }
+  }
+  NotifyQueued(seqno != 0 ? seqno : expired_seqno);
+  if (fetch_seqno != 0) {
+    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
+    return Errc::kWouldBlock;
+  }
+  if (!verdict.ok()) return verdict;
+  return MutationResult{nsv.cas, seqno, uuid()};
+}
+
+StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool fetch,
+                                   const Waiter& waiter) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  uint64_t expired_seqno = 0;
+  uint64_t fetch_seqno = 0;
+  uint64_t seqno = 0;
+  GetResult result;
+  {
+    HashTable::KeyLock lock(ht_, key);
+    const StoredValue* sv = ht_.Find(lock, key);
+    if (sv != nullptr && sv->IsExpired(Now())) {
+      ExpireLocked(lock, key, *sv);
+      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+      expired_seqno = ht_.Find(lock, key)->by_seqno;
+      sv = nullptr;
+    }
+    if (sv == nullptr || sv->deleted) {
+      // fall through to the NotFound answer below
+    } else if (!sv->resident) {
+      // The new version is queued with its value, so the value must be in memory.
+      fetch_seqno = sv->by_seqno;
+    } else {
+      StoredValue nsv = *sv;
+      nsv.expiry = expiry;
+      nsv.rev_seqno = sv->rev_seqno + 1;
+      nsv.cas = hlc_.NextCas();
+      ops_update_.fetch_add(1, std::memory_order_relaxed);
+      seqno = QueueLocked(lock, key, nsv, /*deleted=*/false);
+      result = GetResult{fetch ? nsv.value : BlobPtr(), nsv.cas, seqno, nsv.rev_seqno,
+                         nsv.flags, nsv.expiry, nsv.datatype, false};
+    }
+  }
+  NotifyQueued(seqno != 0 ? seqno : expired_seqno);
+  if (fetch_seqno != 0) {
+    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
+    return Errc::kWouldBlock;
+  }
+  if (seqno == 0) return Errc::kNotFound;
+  return result;
+}
+
+void VBucket::SetState(VBucketState new_state) {
+  uint64_t high = 0;
+  {
+    WriterLock lock(&state_lock_);
+    const VBucketState old = state_.load(std::memory_order_relaxed);
+    if (old == new_state) return;
+    high = checkpoints_.GetHighSeqno();
+    if (new_state == VBucketState::kActive) failover_.CreateEntry(high);
+    state_.store(new_state, std::memory_order_release);
+    checkpoints_.QueueSetVBucketState(new_state);
+    LOG_INFO("vb:{} state {} -> {}", id_, VBucketStateName(old), VBucketStateName(new_state));
+  }
+  // Have the flusher persist the new state record.
+  ctx_.listener->OnQueued(*this, high);
+}
+
+ObserveSeqnoResult VBucket::ObserveSeqno(uint64_t uuid) const {
+  ObserveSeqnoResult r;
+  r.uuid = failover_.Latest().uuid;
+  r.last_persisted_seqno = persisted_seqno();
+  r.current_seqno = high_seqno();
+  if (uuid != r.uuid) {
+    r.failover = true;
+    r.old_uuid = uuid;
+    r.old_last_seqno = failover_.LastSeqnoForUuid(uuid).value_or(0);
+  }
+  return r;
+}
+
+VBucketCounters VBucket::counters() const {
+  return VBucketCounters{ops_create_.load(), ops_update_.load(), ops_delete_.load(),
+                         ops_get_.load(), ops_reject_.load()};
+}
+
+FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch) {
+  FlushPlan plan;
+  plan.vbid = id_;
+  CursorItems ci = checkpoints_.GetItemsForPersistence(max_items);
+  plan.more = ci.more_available;
+  uint64_t snap_start = persisted_snap_start_.load(std::memory_order_relaxed);
+  uint64_t snap_end = persisted_snap_end_.load(std::memory_order_relaxed);
+  uint64_t high = persisted_seqno_.load(std::memory_order_relaxed);
+  for (auto& snapshot : ci.snapshots) {
+    for (auto& item : snapshot.items) {
+      storage::DiskDoc doc;
+      doc.vbid = id_;
+      doc.key = item->key;
+      doc.seqno = item->by_seqno;
+      doc.rev_seqno = item->rev_seqno;
+      doc.cas = item->cas;
+      doc.flags = item->flags;
+      doc.expiry = item->expiry;
+      doc.datatype = item->datatype;
+      doc.deleted = item->deleted;
+      doc.delete_source = item->delete_source;
+      doc.value.assign(item->value.view());
+      batch.Add(std::move(doc));
+      high = std::max(high, item->by_seqno);
+      plan.items.push_back(std::move(item));
+    }
+    snap_start = snapshot.start;
+    snap_end = snapshot.end;
+  }
+  plan.high_seqno = high;
+  plan.state.state = state();
+  plan.state.high_seqno = high;
+  plan.state.snap_start = std::min(snap_start, high);
+  plan.state.snap_end = std::max(snap_end, high);
+  plan.state.purge_seqno = purge_seqno();
+  plan.state.max_cas = hlc_.max_cas();
+  plan.state.max_deleted_rev_seqno = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
+  plan.state.failover = failover_.Entries();
+  batch.SetState(id_, plan.state);
+  return plan;
+}
+
+void VBucket::FlushSucceeded(const FlushPlan& plan) {
+  checkpoints_.PersistenceCommitted();
+  for (const auto& item : plan.items) {
+    HashTable::KeyLock lock(ht_, item->key);
+    ht_.MarkPersisted(lock, item->key, item->by_seqno);
+  }
+  persisted_snap_start_.store(plan.state.snap_start, std::memory_order_relaxed);
+  persisted_snap_end_.store(plan.state.snap_end, std::memory_order_relaxed);
+  persisted_seqno_.store(plan.high_seqno, std::memory_order_release);
+  ctx_.stats->total_persisted.fetch_add(plan.items.size(), std::memory_order_relaxed);
+
+  std::vector<Waiter> ready;
+  {
+    MutexLock lock(&waiters_mu_);
+    auto it = std::partition(persistence_waiters_.begin(), persistence_waiters_.end(),
+                             [&](const auto& w) { return w.first > plan.high_seqno; });
+    for (auto i = it; i != persistence_waiters_.end(); ++i) ready.push_back(std::move(i->second));
+    persistence_waiters_.erase(it, persistence_waiters_.end());
+  }
+  for (auto& w : ready) {
+    if (auto waiter = w.lock()) waiter->NotifyIoComplete(Status::Ok());
+  }
+}
+
+void VBucket::FlushFailed(const FlushPlan& plan) { checkpoints_.PersistenceFailed(); }
+
+void VBucket::AddPersistenceWaiter(uint64_t seqno, Waiter waiter) {
+  {
+    MutexLock lock(&waiters_mu_);
+    if (persisted_seqno() < seqno) {
+      persistence_waiters_.emplace_back(seqno, std::move(waiter));
+      return;
+    }
+  }
+  if (auto w = waiter.lock()) w->NotifyIoComplete(Status::Ok());
+}
+
+bool VBucket::HasPersistenceWaiters() const {
+  MutexLock lock(&waiters_mu_);
+  return !persistence_waiters_.empty();
+}
+
+void VBucket::WarmupLoad(storage::DiskDoc&& doc, bool with_value) {
+  hlc_.ForceAtLeast(doc.cas);
+  if (doc.deleted) {
+    uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
+    while (doc.rev_seqno > prev &&
+           !max_deleted_rev_seqno_.compare_exchange_weak(prev, doc.rev_seqno)) {
+    }
+    return;
+  }
+  StoredValue sv;
+  sv.value = with_value && !doc.value.empty() ? Blob::Make(doc.value) : BlobPtr();
+  sv.cas = doc.cas;
+  sv.by_seqno = doc.seqno;
+  sv.rev_seqno = doc.rev_seqno;
+  sv.flags = doc.flags;
+  sv.expiry = doc.expiry;
+  sv.datatype = doc.datatype;
+  sv.dirty = false;
+  sv.resident = with_value || doc.value.empty();
+  HashTable::KeyLock lock(ht_, doc.key);
+  ht_.Upsert(lock, doc.key, std::move(sv));
+}
+
+void VBucket::BgFetchCompleted(std::string_view key, uint64_t seqno,
+                               const storage::DiskDoc& doc) {
+  if (doc.deleted || doc.seqno != seqno) return;
+  BlobPtr value = Blob::Make(doc.value);
+  HashTable::KeyLock lock(ht_, key);
+  if (ht_.RestoreValue(lock, key, seqno, std::move(value))) {
+    ctx_.stats->bg_fetched.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+size_t VBucket::ExpireItems(uint32_t now) {
+  ReaderLock state(&state_lock_);
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) return 0;
+  size_t expired = 0;
+  uint64_t last_seqno = 0;
+  std::vector<std::string> keys;
+  for (size_t stripe = 0; stripe < ht_.num_stripes(); ++stripe) {
+    keys.clear();
+    ht_.ForEachInStripe(stripe, [&](std::string_view key, const StoredValue& sv) {
+      if (sv.IsExpired(now)) keys.emplace_back(key);
+    });
+    for (const auto& key : keys) {
+      HashTable::KeyLock lock(ht_, key);
+      const StoredValue* sv = ht_.Find(lock, key);
+      if (sv == nullptr || !sv->IsExpired(now)) continue;
+      ExpireLocked(lock, key, *sv);
+      last_seqno = ht_.Find(lock, key)->by_seqno;
+      ++expired;
+    }
+  }
+  ctx_.stats->expired_pager.fetch_add(expired, std::memory_order_relaxed);
+  NotifyQueued(last_seqno);
+  return expired;
+}
+
+size_t VBucket::EvictValues(size_t target_bytes) {
+  size_t freed = 0;
+  const size_t n = ht_.num_stripes();
+  size_t stripe = evict_stripe_.load(std::memory_order_relaxed) % n;
+  for (size_t visited = 0; visited < n && freed < target_bytes; ++visited) {
+    freed += ht_.EvictFromStripe(stripe, target_bytes - freed);
+    stripe = (stripe + 1) % n;
+  }
+  evict_stripe_.store(stripe, std::memory_order_relaxed);
+  return freed;
+}
+
+void VBucket::Clear() { ht_.Clear(); }
+
+void VBucket::AddStats(std::string_view prefix, bool details, const AddStatFn& add) const {
+  add(prefix, VBucketStateName(state()));
+  if (!details) return;
+  fmt::memory_buffer buf;
+  auto stat = [&](std::string_view name, auto value) {
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), "{}:{}", prefix, name);
+    add(std::string_view(buf.data(), buf.size()), fmt::format("{}", value));
+  };
+  const auto c = ht_.GetCounters();
+  const auto ops = counters();
+  stat("num_items", c.items);
+  stat("num_temp_items", 0);
+  stat("num_non_resident", c.non_resident);
+  stat("ht_memory", c.memory);
+  stat("ht_num_items", c.items + c.deleted);
+  stat("ht_num_deleted_items", c.deleted);
+  stat("ops_create", ops.ops_create);
+  stat("ops_delete", ops.ops_delete);
+  stat("ops_get", ops.ops_get);
+  stat("ops_reject", ops.ops_reject);
+  stat("ops_update", ops.ops_update);
+  stat("queue_size", DirtyQueueSize());
+  stat("high_seqno", high_seqno());
+  stat("uuid", uuid());
+  stat("purge_seqno", purge_seqno());
+  stat("max_cas", max_cas());
+  stat("max_deleted_revid", max_deleted_rev_seqno_.load(std::memory_order_relaxed));
+  stat("persistence_seqno", persisted_seqno());
+}
+
+void VBucket::AddSeqnoStats(const AddStatFn& add) const {
+  fmt::memory_buffer buf;
+  auto stat = [&](std::string_view name, uint64_t value) {
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), "vb_{}:{}", id_, name);
+    add(std::string_view(buf.data(), buf.size()), std::to_string(value));
+  };
+  const uint64_t high = high_seqno();
+  stat("high_seqno", high);
+  stat("abs_high_seqno", high);
+  stat("last_persisted_seqno", persisted_seqno());
+  stat("uuid", uuid());
+  stat("purge_seqno", purge_seqno());
+  stat("last_persisted_snap_start", persisted_snap_start_.load(std::memory_order_relaxed));
+  stat("last_persisted_snap_end", persisted_snap_end_.load(std::memory_order_relaxed));
+  stat("high_prepared_seqno", 0);
+  stat("high_completed_seqno", 0);
+  stat("max_visible_seqno", high);
+}
+
+void VBucket::AddFailoverStats(const AddStatFn& add) const {
+  const auto entries = failover_.Entries();
+  add(fmt::format("vb_{}:num_entries", id_), std::to_string(entries.size()));
+  add(fmt::format("vb_{}:num_erroneous_entries_erased", id_), "0");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    add(fmt::format("vb_{}:{}:id", id_, i), std::to_string(entries[i].uuid));
+    add(fmt::format("vb_{}:{}:seq", id_, i), std::to_string(entries[i].seqno));
+  }
+}
+
+void VBucket::AddCheckpointStats(const AddStatFn& add) const {
+  const CheckpointStats s = checkpoints_.GetStats();
+  fmt::memory_buffer buf;
+  auto stat = [&](std::string_view name, auto value) {
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), "vb_{}:{}", id_, name);
+    add(std::string_view(buf.data(), buf.size()), fmt::format("{}", value));
+  };
+  stat("state", VBucketStateName(state()));
+  stat("open_checkpoint_id", s.open_checkpoint_id);
+  stat("num_conn_cursors", s.num_cursors);
+  stat("num_checkpoint_items", s.num_items);
+  stat("num_open_checkpoint_items", s.num_open_checkpoint_items);
+  stat("num_checkpoints", s.num_checkpoints);
+  stat("num_items_for_persistence", s.items_for_persistence);
+  stat("mem_usage", s.memory_bytes);
+  stat("high_seqno", s.high_seqno);
+  stat("persistence_seqno", persisted_seqno());
+}
+
+}  // namespace sluice::engine

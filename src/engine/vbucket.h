@@ -1,0 +1,220 @@
+// File: engine/vbucket.h
+//
+// VBucket: one partition of a bucket — its state (active/replica/pending/dead), hash table,
+// checkpoint manager, failover table, seqno counter and CAS clock — and every document operation
+// on it.
+//
+// A write, under the key's hash-table stripe lock:  check CAS/existence -> new CAS (HLC) ->
+// CheckpointManager::Queue assigns the seqno -> hash-table entry updated (dirty). After the lock
+// is released the listener is told (flusher wake-up, DCP notification). The flusher later takes
+// the persistence cursor's items (CollectForFlush), commits them with the vbucket state record,
+// and reports back (FlushSucceeded): entries become clean, tombstones leave the table, waiters for
+// persistence are notified.
+//
+// Lock order: state_lock_ (shared, taken by every operation) -> hash-table stripe lock ->
+// checkpoint manager lock. flush_mu_ serialises the flusher's collect/commit/ack sequence and is
+// taken before any of them.
+//
+// Ownership: the Bucket owns vbuckets through shared_ptr, because a vbucket can be deleted
+// (DEL_VBUCKET) while a command or a background task still uses it; each of those holds a
+// shared_ptr for the duration of one operation only. The VBucket holds a plain pointer to its
+// Listener and Context, which the bucket guarantees outlive it.
+//
+// Thread safety: thread-safe. Operations may come from any network thread, the flusher and the
+// pagers concurrently.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/mutex.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "engine/checkpoint_manager.h"
+#include "engine/engine_stats.h"
+#include "engine/engine_types.h"
+#include "engine/failover_table.h"
+#include "engine/hash_table.h"
+#include "engine/hlc.h"
+#include "storage/kvstore.h"
+
+namespace sluice::engine {
+
+class VBucket;
+
+// What a vbucket tells its bucket. Implemented by Bucket; called without any vbucket lock held.
+class VBucketListener {
+ public:
+  virtual ~VBucketListener() = default;
+  // The vbucket queued a change with this seqno (flusher wake-up, DCP notification).
+  virtual void OnQueued(VBucket& vb, uint64_t seqno) = 0;
+  // The value of `key` (version `seqno`) is not resident: fetch it and notify `waiter`.
+  virtual void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) = 0;
+  // Bytes of memory in use in the bucket (for write admission).
+  virtual int64_t MemUsed() const = 0;
+};
+
+// Bucket-wide things a vbucket uses; owned by the Bucket, which outlives its vbuckets.
+struct VBucketContext {
+  const Config* config = nullptr;
+  const Clock* clock = nullptr;
+  EngineStats* stats = nullptr;
+  VBucketListener* listener = nullptr;
+  CheckpointConfig checkpoint_config;
+};
+
+struct VBucketCounters {
+  uint64_t ops_create = 0;
+  uint64_t ops_update = 0;
+  uint64_t ops_delete = 0;
+  uint64_t ops_get = 0;
+  uint64_t ops_reject = 0;
+};
+
+// One vbucket's part of a flusher commit, kept until the commit's outcome is known.
+struct FlushPlan {
+  Vbid vbid = 0;
+  std::vector<QueuedItem> items;   // the mutations written (may include superseded versions)
+  uint64_t high_seqno = 0;         // persisted high seqno once committed
+  storage::VBucketStateRecord state;
+  bool more = false;               // the persistence cursor has more items
+};
+
+struct ObserveSeqnoResult {
+  bool failover = false;           // the uuid asked for is not the current one
+  uint64_t uuid = 0;               // current uuid
+  uint64_t last_persisted_seqno = 0;
+  uint64_t current_seqno = 0;
+  uint64_t old_uuid = 0;           // when failover: the uuid asked for ...
+  uint64_t old_last_seqno = 0;     // ... and the last seqno of its branch
+};
+
+class VBucket {
+ public:
+  // A vbucket from its persisted state (warmup) or a fresh one (state.high_seqno = 0, no
+  // failover entries: one is created).
+  VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VBucketContext& ctx);
+  ~VBucket();
+  VBucket(const VBucket&) = delete;
+  VBucket& operator=(const VBucket&) = delete;
+
+  Vbid id() const { return id_; }
+
+  // ---- documents (state must be active: else kNotMyVbucket) ----
+  StatusOr<GetResult> Get(std::string_view key, const Waiter& waiter);
+  // GET_META: metadata of a live document or an in-memory tombstone (deleted = true).
+  StatusOr<GetResult> GetMeta(std::string_view key);
+  StatusOr<MutationResult> Store(const StoreRequest& req);
+  StatusOr<MutationResult> Delete(std::string_view key, uint64_t cas);
+  StatusOr<ArithmeticResult> Arithmetic(const ArithmeticRequest& req, const Waiter& waiter);
+  // APPEND (append = true) / PREPEND. Keeps flags and expiry; NotStored if the key is missing.
+  StatusOr<MutationResult> AppendPrepend(std::string_view key, std::string_view data, bool append,
+                                         uint64_t cas, const Waiter& waiter);
+  // TOUCH (new expiry; a mutation with a new seqno and CAS). With `fetch`, the result carries
+  // the value (GAT), which may need a background fetch.
+  StatusOr<GetResult> Touch(std::string_view key, uint32_t expiry, bool fetch,
+                            const Waiter& waiter);
+
+  // ---- state ----
+  VBucketState state() const { return state_.load(std::memory_order_acquire); }
+  // Changes state; becoming active from another state adds a failover entry. Persisted by the
+  // flusher (queued as a meta item).
+  void SetState(VBucketState state);
+  uint64_t high_seqno() const { return checkpoints_.GetHighSeqno(); }
+  uint64_t persisted_seqno() const { return persisted_seqno_.load(std::memory_order_acquire); }
+  uint64_t purge_seqno() const { return purge_seqno_.load(std::memory_order_relaxed); }
+  uint64_t uuid() const { return failover_.Latest().uuid; }
+  FailoverTable& failover_table() { return failover_; }
+  CheckpointManager& checkpoints() { return checkpoints_; }
+  const HashTable& hash_table() const { return ht_; }
+  ObserveSeqnoResult ObserveSeqno(uint64_t uuid) const;
+  VBucketCounters counters() const;
+  uint64_t max_cas() const { return hlc_.max_cas(); }
+
+  // ---- persistence ----
+  // Moves up to `max_items` from the persistence cursor into `batch` and returns the plan to
+  // pass to FlushSucceeded/FlushFailed. Call under the flusher's serialisation only.
+  FlushPlan CollectForFlush(size_t max_items, storage::FlushBatch& batch);
+  void FlushSucceeded(const FlushPlan& plan);
+  void FlushFailed(const FlushPlan& plan);
+  // Items not yet persisted (ep_queue_size share).
+  size_t DirtyQueueSize() const { return checkpoints_.NumItemsForPersistence(); }
+  // Notify `waiter` once `seqno` is persisted (immediately if it already is).
+  void AddPersistenceWaiter(uint64_t seqno, Waiter waiter);
+  bool HasPersistenceWaiters() const;
+  // The flusher's "this vbucket is queued for flushing" flag; returns the previous value.
+  bool SetFlushPending(bool pending) { return flush_pending_.exchange(pending); }
+
+  // ---- warmup, pagers, bg fetch ----
+  // Loads a persisted document into the hash table (clean). Tombstones only raise
+  // max_deleted_rev_seqno. `with_value` false leaves the entry non-resident.
+  void WarmupLoad(storage::DiskDoc&& doc, bool with_value);
+  // A background fetch read `doc` for `key`: restore the value if the entry is still that
+  // version and evicted.
+  void BgFetchCompleted(std::string_view key, uint64_t seqno, const storage::DiskDoc& doc);
+  // Expires every live document whose TTL passed by `now`. Returns how many expired.
+  size_t ExpireItems(uint32_t now);
+  // Evicts clean values, starting where the last call stopped, until `target_bytes` are freed
+  // or every stripe was visited once. Returns bytes freed.
+  size_t EvictValues(size_t target_bytes);
+  // Drops every document (DEL_VBUCKET); the vbucket must be dead and unreachable.
+  void Clear();
+
+  void AddStats(std::string_view prefix, bool details, const AddStatFn& add) const;
+  void AddSeqnoStats(const AddStatFn& add) const;
+  void AddFailoverStats(const AddStatFn& add) const;
+  void AddCheckpointStats(const AddStatFn& add) const;
+
+ private:
+  // A change to `key` prepared under its stripe lock: queued into the checkpoint and applied to
+  // the hash table. Returns the seqno.
+  uint64_t QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
+                       bool deleted);
+  // Turns an expired entry into a TTL tombstone (under its stripe lock).
+  void ExpireLocked(const HashTable::KeyLock& lock, std::string_view key, const StoredValue& sv);
+  // Write admission: TempFail when memory is above the mutation threshold.
+  Status CheckMemoryForWrite(size_t value_size) const;
+  void NotifyQueued(uint64_t seqno) const;
+  uint32_t Now() const { return ctx_.clock->WallSeconds(); }
+
+  // ---- constant after construction ----
+  const Vbid id_;
+  const VBucketContext ctx_;
+
+  // ---- self-synchronised members ----
+  HashTable ht_;
+  CheckpointManager checkpoints_;
+  FailoverTable failover_;
+  HybridLogicalClock hlc_;
+
+  // Held shared by every document operation and exclusively by SetState, so no write lands in a
+  // vbucket after it stopped being active.
+  mutable SharedMutex state_lock_;
+  std::atomic<VBucketState> state_;
+
+  // ---- atomics: independent values read without locks by stats and the front end ----
+  std::atomic<uint64_t> persisted_seqno_;
+  std::atomic<uint64_t> persisted_snap_start_;
+  std::atomic<uint64_t> persisted_snap_end_;
+  std::atomic<uint64_t> purge_seqno_;
+  std::atomic<uint64_t> max_deleted_rev_seqno_;
+  std::atomic<bool> flush_pending_{false};
+  std::atomic<size_t> evict_stripe_{0};  // where EvictValues resumes
+  mutable std::atomic<uint64_t> ops_create_{0};
+  mutable std::atomic<uint64_t> ops_update_{0};
+  mutable std::atomic<uint64_t> ops_delete_{0};
+  mutable std::atomic<uint64_t> ops_get_{0};
+  mutable std::atomic<uint64_t> ops_reject_{0};
+
+  // ---- persistence waiters ----
+  mutable Mutex waiters_mu_;
+  std::vector<std::pair<uint64_t, Waiter>> persistence_waiters_ GUARDED_BY(waiters_mu_);
+};
+
+}  // namespace sluice::engine

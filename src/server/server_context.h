@@ -1,0 +1,81 @@
+// File: server/server_context.h
+//
+// ServerContext: what every connection of the server shares — the configuration, the bucket, the
+// user database, the front-end counters and the cluster-config cache.
+//
+// Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
+// connections hold a plain reference. The bucket is shared (the bucket's own tasks hold weak
+// references to it). The user database is an immutable snapshot behind a mutex-protected
+// shared_ptr so it can be swapped (reload) while SASL exchanges keep the one they started with.
+//
+// Thread safety: thread-safe. Counters are relaxed atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/mutex.h"
+#include "engine/bucket.h"
+#include "sasl/users.h"
+
+namespace sluice::server {
+
+struct ServerStats {
+  std::atomic<int64_t> curr_connections{0};
+  std::atomic<uint64_t> total_connections{0};
+  std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> bytes_read{0};
+  std::atomic<uint64_t> bytes_written{0};
+  std::atomic<uint64_t> auth_cmds{0};
+  std::atomic<uint64_t> auth_errors{0};
+  std::atomic<uint64_t> malformed_frames{0};
+};
+
+class ServerContext {
+ public:
+  ServerContext(Config config, std::shared_ptr<engine::Bucket> bucket,
+                std::shared_ptr<const sasl::UserDatabase> users);
+
+  const Config& config() const { return config_; }
+  // The bucket connections may select. Null only in tests of the front end alone.
+  const std::shared_ptr<engine::Bucket>& bucket() const { return bucket_; }
+  std::shared_ptr<const sasl::UserDatabase> users() const;
+  void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
+  ServerStats& stats() { return stats_; }
+  const Clock& clock() const { return *Clock::Real(); }
+  // Seconds since the context was built (the server's uptime).
+  uint64_t UptimeSeconds() const;
+
+  // The port clients reach the server on (known once it listens).
+  void set_port(uint16_t port) { port_.store(port); }
+  uint16_t port() const { return port_.load(); }
+
+  // The bucket's terse cluster config as seen by a client that connected to `host` (the local
+  // address of its connection), with the current revision. Cached per (host, revision).
+  std::string ClusterConfig(const std::string& host);
+  // The revision ClusterConfig() currently reports.
+  int64_t ConfigRevision() const;
+  static constexpr int64_t kConfigEpoch = 1;
+
+ private:
+  const Config config_;
+  const std::shared_ptr<engine::Bucket> bucket_;
+  const SteadyTime start_;
+  const std::string bucket_uuid_;
+  ServerStats stats_;
+  std::atomic<uint16_t> port_{0};
+
+  mutable Mutex users_mu_;
+  std::shared_ptr<const sasl::UserDatabase> users_ GUARDED_BY(users_mu_);
+
+  Mutex config_mu_;
+  // host -> (revision, JSON)
+  std::map<std::string, std::pair<int64_t, std::string>> config_cache_ GUARDED_BY(config_mu_);
+};
+
+}  // namespace sluice::server

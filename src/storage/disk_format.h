@@ -1,0 +1,84 @@
+// File: storage/disk_format.h
+//
+// The byte formats of the RocksDB store (internal to storage/; README.md has the tables):
+//
+//   seq   key  : vbid u16 BE | seqno u64 BE                    (10 bytes; sorts by (vb, seqno))
+//         value: EncodeDoc()                                   (version byte 1)
+//   key   key  : vbid u16 BE | document key bytes
+//         value: EncodeKeyEntry()                              (version byte 1)
+//   local key  : "vbstate/<vbid decimal>" | "clean_shutdown"
+//         value: EncodeVBucketState() (version byte 1)        | "1"
+//
+// Every value starts with a version byte. Decoders accept only the versions they know and reject
+// anything else (unknown version, unknown flag bits, truncation, trailing bytes) with
+// Errc::kCorruption, so a format change is a new version byte plus a decoder for it, never a
+// silent reinterpretation.
+//
+// Integers inside values are LEB128 varints where they are usually small (rev seqno, flags,
+// expiry, lengths, seqnos in state records) and fixed 8 bytes BE where they are usually large
+// (CAS, failover uuids). Keys use fixed big-endian so byte order is numeric order.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/types.h"
+#include "storage/kvstore.h"
+
+namespace sluice::storage {
+
+inline constexpr uint8_t kDocFormatV1 = 1;
+inline constexpr uint8_t kKeyEntryFormatV1 = 1;
+inline constexpr uint8_t kVBucketStateFormatV1 = 1;
+
+inline constexpr size_t kSeqKeySize = 10;
+inline constexpr std::string_view kVBucketStatePrefix = "vbstate/";
+inline constexpr std::string_view kCleanShutdownKey = "clean_shutdown";
+inline constexpr std::string_view kCleanShutdownValue = "1";
+
+// ---- keys ----
+
+// vbid u16 BE: the prefix every `seq` and `key` entry of the vbucket starts with.
+std::string VBucketPrefix(Vbid vbid);
+// The smallest 2-byte string above every key with vbid's prefix, or nullopt for vbid 0xffff
+// (no such string exists: callers bound that vbucket another way).
+std::optional<std::string> VBucketPrefixEnd(Vbid vbid);
+
+std::string SeqKey(Vbid vbid, uint64_t seqno);
+// Splits a `seq` key; false if it is not exactly kSeqKeySize bytes.
+bool DecodeSeqKey(std::string_view key, Vbid* vbid, uint64_t* seqno);
+
+std::string KeyKey(Vbid vbid, std::string_view doc_key);
+
+// "vbstate/<vbid>"; ParseVBucketStateKey is its inverse (nullopt for anything else).
+std::string VBucketStateKey(Vbid vbid);
+std::optional<Vbid> ParseVBucketStateKey(std::string_view key);
+
+// ---- values ----
+
+// A document's `seq` value. vbid and seqno live in the `seq` key, not here.
+std::string EncodeDoc(const DiskDoc& doc);
+// Fills every field of *doc except vbid and seqno (the caller takes those from the key). With
+// key_only, leaves doc->value empty without copying it.
+Status DecodeDoc(std::string_view value, bool key_only, DiskDoc* doc);
+// Reads only the deleted bit (cheap filter for skip_deleted scans).
+StatusOr<bool> DecodeDocDeleted(std::string_view value);
+
+// A `key` entry: where the latest version of the key lives.
+struct KeyEntry {
+  uint64_t seqno = 0;
+  bool deleted = false;
+  friend bool operator==(const KeyEntry&, const KeyEntry&) = default;
+};
+std::string EncodeKeyEntry(const KeyEntry& entry);
+StatusOr<KeyEntry> DecodeKeyEntry(std::string_view value);
+
+std::string EncodeVBucketState(const VBucketStateRecord& state);
+StatusOr<VBucketStateRecord> DecodeVBucketState(std::string_view value);
+
+}  // namespace sluice::storage

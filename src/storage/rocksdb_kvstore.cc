@@ -1,0 +1,393 @@
+#include "storage/rocksdb_kvstore.h"
+
+#include <rocksdb/snapshot.h>
+#include <rocksdb/transaction_log.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <unordered_map>
+
+#include "common/logging.h"
+#include "storage/disk_format.h"
+#include "storage/rocksdb_options.h"
+#include "storage/rocksdb_status.h"
+
+namespace sluice::storage {
+namespace {
+
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// The exclusive end of vbid's `seq` range: the next vbucket's prefix, or for vbid 0xffff a key
+// above (0xffff, 2^64-1) — every `seq` key is exactly 10 bytes, so 10 x 0xff then 0x00 is above.
+std::string SeqRangeEnd(Vbid vbid) {
+  if (std::optional<std::string> end = VBucketPrefixEnd(vbid)) return *end;
+  std::string end = SeqKey(vbid, std::numeric_limits<uint64_t>::max());
+  end.push_back('\0');
+  return end;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<KVStore>> OpenRocksDBKVStore(const std::string& dir,
+                                                      const RocksDBOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksDBKVStore> store, RocksDBKVStore::Open(dir, options));
+  return std::unique_ptr<KVStore>(std::move(store));
+}
+
+StatusOr<std::unique_ptr<RocksDBKVStore>> RocksDBKVStore::Open(const std::string& dir,
+                                                               const RocksDBOptions& options) {
+  std::error_code ec;
+  if (options.read_only) {
+    // RocksDB would create a missing directory even for a read-only open.
+    if (!std::filesystem::is_directory(dir, ec)) {
+      return Status(Errc::kIoError, "open " + dir + ": no such directory");
+    }
+  } else {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status(Errc::kIoError, "create " + dir + ": " + ec.message());
+  }
+  RocksDBSetup setup = MakeRocksDBSetup(options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(setup.db, dir, setup.column_families, &handles, &raw)
+          : rocksdb::DB::Open(setup.db, dir, setup.column_families, &handles, &raw);
+  if (!s.ok()) return FromRocksDB(s, "open " + dir);
+  return std::unique_ptr<RocksDBKVStore>(
+      new RocksDBKVStore(dir, options.read_only, std::move(setup.block_cache),
+                         std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
+}
+
+RocksDBKVStore::RocksDBKVStore(std::string dir, bool read_only,
+                               std::shared_ptr<rocksdb::Cache> block_cache,
+                               std::unique_ptr<rocksdb::DB> db,
+                               std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : dir_(std::move(dir)),
+      read_only_(read_only),
+      block_cache_(std::move(block_cache)),
+      db_(std::move(db)),
+      handles_(std::move(handles)),
+      seq_cf_(handles_.at(1)),
+      key_cf_(handles_.at(2)),
+      local_cf_(handles_.at(3)) {}
+
+RocksDBKVStore::~RocksDBKVStore() {
+  if (closed_.load(std::memory_order_acquire)) return;
+  const uint64_t open_scans = scan_counters_.open.load(std::memory_order_relaxed);
+  if (open_scans > 0) {
+    // A scan would release its snapshot into a destroyed DB: a use-after-free waiting to happen.
+    LOG_CRITICAL("storage {}: destroyed with {} scan(s) still open", dir_, open_scans);
+    std::abort();
+  }
+  if (Status s = Close(); !s.ok()) {
+    LOG_WARN("storage {}: close on destruction: {}", dir_, s.ToString());
+  }
+}
+
+Status RocksDBKVStore::CheckOpen() const {
+  if (closed_.load(std::memory_order_acquire)) return Status(Errc::kCancelled, "store closed");
+  return Status::Ok();
+}
+
+Status RocksDBKVStore::CheckWritable() const {
+  RETURN_IF_ERROR(CheckOpen());
+  if (read_only_) return Status(Errc::kNotSupported, "store opened read-only");
+  return Status::Ok();
+}
+
+Status RocksDBKVStore::Write(rocksdb::WriteBatch* batch, bool sync, std::string_view context) {
+  if (write_failed_.load(std::memory_order_relaxed)) {
+    // A failed write (typically a full disk) leaves RocksDB refusing writes until resumed.
+    // Resume() is a no-op when there is nothing to recover and Busy while RocksDB's own
+    // recovery runs; either way its answer is this write's answer.
+    const rocksdb::Status resumed = db_->Resume();
+    if (!resumed.ok()) return FromRocksDB(resumed, std::string(context) + ": resume");
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  const rocksdb::Status s = db_->Write(options, batch);
+  write_failed_.store(!s.ok(), std::memory_order_relaxed);
+  if (!s.ok()) return FromRocksDB(s, context);
+  bytes_written_.fetch_add(batch->GetDataSize(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
+  RETURN_IF_ERROR(CheckWritable());
+  if (batch.empty()) return Status::Ok();
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  auto fail = [this](Status s) {
+    commit_failures_.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  };
+
+  // Validate, and encode every document's `key` key.
+  const std::vector<DiskDoc>& docs = batch.docs();
+  std::vector<std::string> key_keys;
+  key_keys.reserve(docs.size());
+  std::unordered_map<Vbid, uint64_t> last_seqno;
+  for (const DiskDoc& doc : docs) {
+    if (doc.key.empty()) return fail(Status(Errc::kInvalid, "commit: empty key"));
+    if (doc.seqno == 0) return fail(Status(Errc::kInvalid, "commit: seqno 0"));
+    auto [it, inserted] = last_seqno.try_emplace(doc.vbid, doc.seqno);
+    if (!inserted) {
+      if (doc.seqno <= it->second) {
+        return fail(Status(Errc::kInvalid,
+                           "commit: seqnos not increasing in vb:" + std::to_string(doc.vbid)));
+      }
+      it->second = doc.seqno;
+    }
+    key_keys.push_back(KeyKey(doc.vbid, doc.key));
+  }
+
+  // Only the last version of each key is written; earlier ones never reach disk.
+  std::unordered_map<std::string_view, size_t> last_version;
+  last_version.reserve(docs.size());
+  for (size_t i = 0; i < docs.size(); ++i) last_version[key_keys[i]] = i;
+  std::vector<size_t> winners;
+  winners.reserve(last_version.size());
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (last_version[key_keys[i]] == i) winners.push_back(i);
+  }
+
+  // Where does each key's previous version live?
+  std::vector<rocksdb::Slice> lookup;
+  lookup.reserve(winners.size());
+  for (size_t i : winners) lookup.emplace_back(key_keys[i]);
+  std::vector<rocksdb::PinnableSlice> previous(winners.size());
+  std::vector<rocksdb::Status> found(winners.size());
+  db_->MultiGet(rocksdb::ReadOptions(), key_cf_, lookup.size(), lookup.data(), previous.data(),
+                found.data());
+
+  rocksdb::WriteBatch wb;
+  // All deletes before all puts: a delete never hides a put of this batch.
+  for (size_t w = 0; w < winners.size(); ++w) {
+    if (found[w].IsNotFound()) continue;
+    if (!found[w].ok()) return fail(FromRocksDB(found[w], "commit: key lookup"));
+    StatusOr<KeyEntry> entry = DecodeKeyEntry(View(previous[w]));
+    if (!entry.ok()) return fail(entry.status());
+    const DiskDoc& doc = docs[winners[w]];
+    if (entry->seqno != doc.seqno) wb.Delete(seq_cf_, SeqKey(doc.vbid, entry->seqno));
+  }
+  for (size_t i : winners) {
+    const DiskDoc& doc = docs[i];
+    wb.Put(seq_cf_, SeqKey(doc.vbid, doc.seqno), EncodeDoc(doc));
+    wb.Put(key_cf_, key_keys[i], EncodeKeyEntry({.seqno = doc.seqno, .deleted = doc.deleted}));
+  }
+  for (const auto& [vbid, state] : batch.states()) {
+    wb.Put(local_cf_, VBucketStateKey(vbid), EncodeVBucketState(state));
+  }
+
+  if (Status s = Write(&wb, sync, "commit"); !s.ok()) return fail(std::move(s));
+  docs_written_.fetch_add(winners.size(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status RocksDBKVStore::GetAt(const rocksdb::Snapshot* snapshot, Vbid vbid, std::string_view key,
+                             DiskDoc* doc, bool* moved) {
+  *moved = false;
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(read, key_cf_, KeyKey(vbid, key), &value);
+  if (!s.ok()) return FromRocksDB(s, "get: key");
+  ASSIGN_OR_RETURN(const KeyEntry entry, DecodeKeyEntry(View(value)));
+
+  value.Reset();
+  s = db_->Get(read, seq_cf_, SeqKey(vbid, entry.seqno), &value);
+  if (s.IsNotFound()) {
+    *moved = true;
+    return Status(Errc::kCorruption, "get: key entry points at a missing seq entry");
+  }
+  if (!s.ok()) return FromRocksDB(s, "get: seq");
+  RETURN_IF_ERROR(DecodeDoc(View(value), /*key_only=*/false, doc));
+  if (doc->key != key) return Status(Errc::kCorruption, "get: seq entry holds another key");
+  doc->vbid = vbid;
+  doc->seqno = entry.seqno;
+  return Status::Ok();
+}
+
+StatusOr<DiskDoc> RocksDBKVStore::Get(Vbid vbid, std::string_view key) {
+  RETURN_IF_ERROR(CheckOpen());
+  gets_.fetch_add(1, std::memory_order_relaxed);
+  DiskDoc doc;
+  bool moved = false;
+  // Without a snapshot first (the common case). A commit between the two reads may have moved
+  // the key to a new seqno; then read both through one snapshot, where a missing seq entry is
+  // real corruption.
+  Status s = GetAt(nullptr, vbid, key, &doc, &moved);
+  if (moved) {
+    rocksdb::ManagedSnapshot snapshot(db_.get());
+    s = GetAt(snapshot.snapshot(), vbid, key, &doc, &moved);
+  }
+  if (!s.ok()) return s;
+  return doc;
+}
+
+StatusOr<std::map<Vbid, VBucketStateRecord>> RocksDBKVStore::LoadVBucketStates() {
+  RETURN_IF_ERROR(CheckOpen());
+  std::map<Vbid, VBucketStateRecord> states;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), local_cf_));
+  for (it->Seek(rocksdb::Slice(kVBucketStatePrefix.data(), kVBucketStatePrefix.size()));
+       it->Valid() && View(it->key()).starts_with(kVBucketStatePrefix); it->Next()) {
+    const std::optional<Vbid> vbid = ParseVBucketStateKey(View(it->key()));
+    if (!vbid) {
+      return Status(Errc::kCorruption, "local: bad state key " + it->key().ToString(true));
+    }
+    ASSIGN_OR_RETURN(VBucketStateRecord state, DecodeVBucketState(View(it->value())));
+    states.emplace(*vbid, std::move(state));
+  }
+  if (!it->status().ok()) return FromRocksDB(it->status(), "load vbucket states");
+  return states;
+}
+
+Status RocksDBKVStore::SaveVBucketState(Vbid vbid, const VBucketStateRecord& state, bool sync) {
+  RETURN_IF_ERROR(CheckWritable());
+  rocksdb::WriteBatch wb;
+  wb.Put(local_cf_, VBucketStateKey(vbid), EncodeVBucketState(state));
+  return Write(&wb, sync, "save vbucket state");
+}
+
+StatusOr<std::unique_ptr<SeqnoScan>> RocksDBKVStore::OpenSeqnoScan(Vbid vbid, uint64_t start,
+                                                                   uint64_t end,
+                                                                   ScanOptions options) {
+  RETURN_IF_ERROR(CheckOpen());
+  // Snapshot first, then the state from it: the state and the documents agree (invariant 3).
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s = db_->Get(read, local_cf_, VBucketStateKey(vbid), &value);
+  VBucketStateRecord state;
+  if (s.ok()) {
+    StatusOr<VBucketStateRecord> decoded = DecodeVBucketState(View(value));
+    if (!decoded.ok()) {
+      db_->ReleaseSnapshot(snapshot);
+      return decoded.status();
+    }
+    state = std::move(decoded).value();
+  } else if (!s.IsNotFound()) {
+    db_->ReleaseSnapshot(snapshot);
+    return FromRocksDB(s, "open scan: state");
+  }
+  scans_opened_.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t clamped_end = std::min(end, state.high_seqno);
+  return std::unique_ptr<SeqnoScan>(
+      std::make_unique<RocksDBSeqnoScan>(db_.get(), seq_cf_, snapshot, &scan_counters_, vbid, start,
+                                         clamped_end, options, std::move(state)));
+}
+
+Status RocksDBKVStore::DeleteKeyEntries(Vbid vbid, rocksdb::WriteBatch* batch) {
+  const std::string begin = VBucketPrefix(vbid);
+  if (std::optional<std::string> end = VBucketPrefixEnd(vbid)) {
+    return FromRocksDB(batch->DeleteRange(key_cf_, begin, *end), "delete vbucket: key range");
+  }
+  // vbid 0xffff: document keys have no length bound, so no key is above every key of this
+  // prefix. Delete the entries one by one instead.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), key_cf_));
+  for (it->Seek(begin); it->Valid() && View(it->key()).starts_with(begin); it->Next()) {
+    RETURN_IF_ERROR(FromRocksDB(batch->Delete(key_cf_, it->key()), "delete vbucket: key"));
+  }
+  return FromRocksDB(it->status(), "delete vbucket: key scan");
+}
+
+Status RocksDBKVStore::DeleteVBucket(Vbid vbid) {
+  RETURN_IF_ERROR(CheckWritable());
+  rocksdb::WriteBatch wb;
+  RETURN_IF_ERROR(FromRocksDB(wb.DeleteRange(seq_cf_, VBucketPrefix(vbid), SeqRangeEnd(vbid)),
+                              "delete vbucket: seq range"));
+  RETURN_IF_ERROR(DeleteKeyEntries(vbid, &wb));
+  wb.Delete(local_cf_, VBucketStateKey(vbid));
+  return Write(&wb, /*sync=*/true, "delete vbucket");
+}
+
+StatusOr<bool> RocksDBKVStore::HasCleanShutdownMarker() {
+  RETURN_IF_ERROR(CheckOpen());
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), local_cf_,
+               rocksdb::Slice(kCleanShutdownKey.data(), kCleanShutdownKey.size()), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocksDB(s, "clean shutdown marker");
+  if (View(value) != kCleanShutdownValue) {
+    return Status(Errc::kCorruption, "clean shutdown marker: unexpected value");
+  }
+  return true;
+}
+
+Status RocksDBKVStore::SetCleanShutdownMarker(bool clean) {
+  RETURN_IF_ERROR(CheckWritable());
+  const rocksdb::Slice key(kCleanShutdownKey.data(), kCleanShutdownKey.size());
+  rocksdb::WriteBatch wb;
+  if (clean) {
+    wb.Put(local_cf_, key, rocksdb::Slice(kCleanShutdownValue.data(), kCleanShutdownValue.size()));
+  } else {
+    wb.Delete(local_cf_, key);
+  }
+  return Write(&wb, /*sync=*/true, "clean shutdown marker");
+}
+
+uint64_t RocksDBKVStore::DiskSize() const {
+  uint64_t total = 0;
+  uint64_t sst = 0;
+  if (db_->GetAggregatedIntProperty("rocksdb.total-sst-files-size", &sst)) total += sst;
+  rocksdb::VectorLogPtr wal_files;
+  // Best effort: a WAL file may be deleted while listed, and read-only DBs do not list them.
+  if (db_->GetSortedWalFiles(wal_files).ok()) {
+    for (const auto& file : wal_files) total += file->SizeFileBytes();
+  }
+  return total;
+}
+
+KVStoreStats RocksDBKVStore::GetStats() const {
+  KVStoreStats stats;
+  stats.commits = commits_.load(std::memory_order_relaxed);
+  stats.commit_failures = commit_failures_.load(std::memory_order_relaxed);
+  stats.docs_written = docs_written_.load(std::memory_order_relaxed);
+  stats.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+  stats.gets = gets_.load(std::memory_order_relaxed);
+  stats.scans_opened = scans_opened_.load(std::memory_order_relaxed);
+  stats.scan_docs = scan_counters_.docs.load(std::memory_order_relaxed);
+  stats.open_scans = scan_counters_.open.load(std::memory_order_relaxed);
+  if (CheckOpen().ok()) stats.disk_size = DiskSize();
+  return stats;
+}
+
+Status RocksDBKVStore::Close() {
+  MutexLock lock(&close_mu_);
+  if (close_done_) return Status::Ok();
+  const uint64_t open_scans = scan_counters_.open.load(std::memory_order_relaxed);
+  if (open_scans > 0) {
+    return Status(Errc::kInternal, "close: " + std::to_string(open_scans) + " scan(s) still open");
+  }
+  // Refuse new calls from here on (none should be running: KVStore rule b).
+  closed_.store(true, std::memory_order_release);
+
+  Status result;
+  auto keep_first = [&result](const rocksdb::Status& s, std::string_view context) {
+    if (!s.ok() && result.ok()) result = FromRocksDB(s, context);
+  };
+  if (!read_only_) {
+    // Sync the WAL first so that everything written is durable even if the flush fails, then
+    // flush the memtables so the next open has no WAL to replay.
+    keep_first(db_->SyncWAL(), "close: sync WAL");
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    keep_first(db_->Flush(flush, {seq_cf_, key_cf_, local_cf_}), "close: flush");
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    keep_first(db_->DestroyColumnFamilyHandle(handle), "close: column family handle");
+  }
+  handles_.clear();
+  keep_first(db_->Close(), "close");
+  db_.reset();
+  close_done_ = true;
+  if (!result.ok()) LOG_WARN("storage {}: {}", dir_, result.ToString());
+  return result;
+}
+
+}  // namespace sluice::storage

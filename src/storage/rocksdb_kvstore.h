@@ -1,0 +1,108 @@
+// File: storage/rocksdb_kvstore.h
+//
+// RocksDBKVStore: the KVStore on one RocksDB database with the column families `seq`, `key` and
+// `local` (kvstore.h has the layout and invariants, disk_format.h the bytes, rocksdb_options.h
+// the tuning). Users get it through OpenRocksDBKVStore(); this header is internal to storage/.
+//
+// How the invariants are kept:
+//   1. Commit() builds one rocksdb::WriteBatch for the whole FlushBatch: it keeps only the last
+//      version of each (vbid, key) in the batch, looks up every such key's previous seqno with one
+//      MultiGet on `key`, then deletes those `seq` entries and puts the new `seq` and `key`
+//      entries (all deletes before all puts, so a delete never hides a put of the same batch).
+//      Because writes to one vbucket are serialised by the caller, nothing can change a key's
+//      `key` entry between the MultiGet and the write.
+//   2. The FlushBatch's state records go into the same WriteBatch.
+//   3. OpenSeqnoScan() takes a snapshot first and reads the state record from it.
+//
+// Ownership: returned to the caller as unique_ptr<KVStore>. It owns the DB, its column family
+// handles and the block cache. Scans point at the DB (see rocksdb_seqno_scan.h); Close() refuses
+// while any is alive, and destroying the store with a live scan is a fatal bug (abort).
+//
+// Thread safety: thread-safe under KVStore's rules. Counters are atomics; Close() is serialised
+// by close_mu_; the DB pointer is constant from Open() until Close(), which (KVStore rule b)
+// never races other calls.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/mutex.h"
+#include "storage/kvstore.h"
+#include "storage/rocksdb_seqno_scan.h"
+
+namespace sluice::storage {
+
+class RocksDBKVStore final : public KVStore {
+ public:
+  static StatusOr<std::unique_ptr<RocksDBKVStore>> Open(const std::string& dir,
+                                                        const RocksDBOptions& options);
+  ~RocksDBKVStore() override;
+  RocksDBKVStore(const RocksDBKVStore&) = delete;
+  RocksDBKVStore& operator=(const RocksDBKVStore&) = delete;
+
+  Status Commit(const FlushBatch& batch, bool sync) override;
+  StatusOr<DiskDoc> Get(Vbid vbid, std::string_view key) override;
+  StatusOr<std::map<Vbid, VBucketStateRecord>> LoadVBucketStates() override;
+  Status SaveVBucketState(Vbid vbid, const VBucketStateRecord& state, bool sync) override;
+  StatusOr<std::unique_ptr<SeqnoScan>> OpenSeqnoScan(Vbid vbid, uint64_t start, uint64_t end,
+                                                     ScanOptions options) override;
+  Status DeleteVBucket(Vbid vbid) override;
+  StatusOr<bool> HasCleanShutdownMarker() override;
+  Status SetCleanShutdownMarker(bool clean) override;
+  KVStoreStats GetStats() const override;
+  Status Close() override;
+
+ private:
+  RocksDBKVStore(std::string dir, bool read_only, std::shared_ptr<rocksdb::Cache> block_cache,
+                 std::unique_ptr<rocksdb::DB> db,
+                 std::vector<rocksdb::ColumnFamilyHandle*> handles);
+
+  // kCancelled once closed.
+  Status CheckOpen() const;
+  // CheckOpen(), then kNotSupported on a read-only store.
+  Status CheckWritable() const;
+  // Writes `batch` (the only write path). After a failed write, first asks RocksDB to resume
+  // from its background error (a full disk stops all writes until resumed).
+  Status Write(rocksdb::WriteBatch* batch, bool sync, std::string_view context);
+  // Adds the deletion of every `key` entry of vbid to *batch.
+  Status DeleteKeyEntries(Vbid vbid, rocksdb::WriteBatch* batch);
+  // Reads a key's document at `snapshot` (null: the latest state). Sets *moved when the key's
+  // `key` entry points at a `seq` entry that is not there — without a snapshot, a concurrent
+  // commit moving the key; with one, corruption.
+  Status GetAt(const rocksdb::Snapshot* snapshot, Vbid vbid, std::string_view key, DiskDoc* doc,
+               bool* moved);
+  uint64_t DiskSize() const;
+
+  // ---- Constant after construction ----
+  const std::string dir_;
+  const bool read_only_;
+  const std::shared_ptr<rocksdb::Cache> block_cache_;  // shared with the table factories
+
+  // ---- Set by Open(), released by Close() (which never races other calls) ----
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, seq, key, local
+  rocksdb::ColumnFamilyHandle* const seq_cf_;          // these three point into handles_
+  rocksdb::ColumnFamilyHandle* const key_cf_;
+  rocksdb::ColumnFamilyHandle* const local_cf_;
+
+  // ---- Protected by close_mu_ ----
+  Mutex close_mu_;
+  bool close_done_ GUARDED_BY(close_mu_) = false;
+
+  // ---- Atomics (lock-free: read on every call, or plain counters) ----
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> write_failed_{false};  // the last write failed: Resume() before the next
+  ScanCounters scan_counters_;             // updated by the scans themselves
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> commit_failures_{0};
+  std::atomic<uint64_t> docs_written_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  std::atomic<uint64_t> gets_{0};
+  std::atomic<uint64_t> scans_opened_{0};
+};
+
+}  // namespace sluice::storage
