@@ -133,29 +133,4 @@ StatusOr<ObserveSeqnoReply> DecodeObserveSeqnoReply(std::string_view value) {
   return reply;
 }
 
-std::string EncodeSaslPlain(std::string_view user, std::string_view password,
-                            std::string_view authzid) {
-  std::string message;
-  message.reserve(authzid.size() + user.size() + password.size() + 2);
-  message.append(authzid);
-  message.push_back('\0');
-  message.append(user);
-  message.push_back('\0');
-  message.append(password);
-  return message;
-}
-
-StatusOr<SaslPlain> DecodeSaslPlain(std::string_view message) {
-  const size_t first = message.find('\0');
-  if (first == std::string_view::npos) return SizeError("PLAIN message lacks separators");
-  const size_t second = message.find('\0', first + 1);
-  if (second == std::string_view::npos) return SizeError("PLAIN message lacks separators");
-  SaslPlain plain;
-  plain.authzid = message.substr(0, first);
-  plain.user = message.substr(first + 1, second - first - 1);
-  plain.password = message.substr(second + 1);
-  if (plain.user.empty()) return SizeError("PLAIN message has an empty user");
-  return plain;
-}
-
 }  // namespace sluice::protocol

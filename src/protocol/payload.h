@@ -86,14 +86,4 @@ struct ObserveSeqnoReply {
 void AppendObserveSeqnoReply(std::string* out, const ObserveSeqnoReply& reply);
 StatusOr<ObserveSeqnoReply> DecodeObserveSeqnoReply(std::string_view value);
 
-// SASL PLAIN client message: authzid \0 user \0 password.
-std::string EncodeSaslPlain(std::string_view user, std::string_view password,
-                            std::string_view authzid = {});
-struct SaslPlain {
-  std::string_view authzid;
-  std::string_view user;
-  std::string_view password;
-};
-StatusOr<SaslPlain> DecodeSaslPlain(std::string_view message);
-
 }  // namespace sluice::protocol

@@ -94,9 +94,9 @@ TEST(ValidateTest, SimpleCommands) {
 }
 
 TEST(ValidateTest, HelloSaslSelectBucket) {
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kHello).Key("agent").Value("\x00\x07").Build()),
+  EXPECT_EQ(Check(RequestBuilder(Opcode::kHello).Key("agent").Value(std::string("\x00\x07", 2)).Build()),
             Errc::kOk);
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kHello).Key("agent").Value("\x00").Build()),
+  EXPECT_EQ(Check(RequestBuilder(Opcode::kHello).Key("agent").Value(std::string(1, '\0')).Build()),
             Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kSaslAuth).Key("PLAIN").Value("x").Build()), Errc::kOk);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kSaslStep).Value("x").Build()), Errc::kInvalid);
@@ -139,7 +139,7 @@ TEST(ValidateTest, VbucketCommands) {
             Errc::kOk);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(U32(5)).Build()),
             Errc::kInvalid);
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras("\x00\x00").Build()),
+  EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(std::string(2, '\0')).Build()),
             Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kObserveSeqno).Value(std::string(8, '\0')).Build()),
             Errc::kOk);

@@ -13,7 +13,7 @@ namespace {
 constexpr size_t kClientNonceBytes = 24;  // 32 base64 characters, no padding
 constexpr std::string_view kGs2Header = "n,,";
 
-bool IsValidTransition(ScramClient::State from, ScramClient::State to) {
+[[maybe_unused]] bool IsValidTransition(ScramClient::State from, ScramClient::State to) {
   using State = ScramClient::State;
   if (to == State::kFailed) return from != State::kDone && from != State::kFailed;
   switch (from) {

@@ -10,7 +10,7 @@ namespace {
 
 constexpr size_t kServerNonceBytes = 18;  // 24 base64 characters, no padding
 
-bool IsValidTransition(ServerSession::State from, ServerSession::State to) {
+[[maybe_unused]] bool IsValidTransition(ServerSession::State from, ServerSession::State to) {
   using State = ServerSession::State;
   switch (from) {
     case State::kInitial:

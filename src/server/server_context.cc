@@ -1,5 +1,7 @@
 #include "server/server_context.h"
 
+#include "server/connection.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -33,6 +35,25 @@ std::shared_ptr<const sasl::UserDatabase> ServerContext::users() const {
 void ServerContext::SetUsers(std::shared_ptr<const sasl::UserDatabase> users) {
   MutexLock lock(&users_mu_);
   users_ = std::move(users);
+}
+
+void ServerContext::RegisterConnection(uint64_t id, std::weak_ptr<Connection> conn) {
+  MutexLock lock(&conns_mu_);
+  conns_[id] = std::move(conn);
+}
+
+void ServerContext::UnregisterConnection(uint64_t id) {
+  MutexLock lock(&conns_mu_);
+  conns_.erase(id);
+}
+
+std::vector<std::shared_ptr<Connection>> ServerContext::Connections() const {
+  std::vector<std::shared_ptr<Connection>> out;
+  MutexLock lock(&conns_mu_);
+  for (const auto& [id, weak] : conns_) {
+    if (auto c = weak.lock()) out.push_back(std::move(c));
+  }
+  return out;
 }
 
 uint64_t ServerContext::UptimeSeconds() const {

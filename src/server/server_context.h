@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -51,6 +52,12 @@ class ServerContext {
   // Seconds since the context was built (the server's uptime).
   uint64_t UptimeSeconds() const;
 
+  // Live connections, so the server can close them all at shutdown. A connection registers
+  // itself when created and unregisters in its destructor.
+  void RegisterConnection(uint64_t id, std::weak_ptr<class Connection> conn);
+  void UnregisterConnection(uint64_t id);
+  std::vector<std::shared_ptr<class Connection>> Connections() const;
+
   // The port clients reach the server on (known once it listens).
   void set_port(uint16_t port) { port_.store(port); }
   uint16_t port() const { return port_.load(); }
@@ -72,6 +79,9 @@ class ServerContext {
 
   mutable Mutex users_mu_;
   std::shared_ptr<const sasl::UserDatabase> users_ GUARDED_BY(users_mu_);
+
+  mutable Mutex conns_mu_;
+  std::map<uint64_t, std::weak_ptr<class Connection>> conns_ GUARDED_BY(conns_mu_);
 
   Mutex config_mu_;
   // host -> (revision, JSON)

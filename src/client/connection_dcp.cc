@@ -1,0 +1,135 @@
+// File: client/connection_dcp.cc
+//
+// Connection's DCP consumer side: open, control, stream requests, the message loop with automatic
+// NOOP replies and buffer acknowledgements.
+#include <fmt/format.h>
+
+#include "client/connection.h"
+#include "protocol/dcp_codec.h"
+
+namespace sluice::client {
+
+using protocol::Frame;
+using protocol::McbpStatus;
+using protocol::Opcode;
+using protocol::RequestFields;
+
+Status Connection::DcpOpen(std::string_view name, uint32_t flags, std::string_view json_value) {
+  std::string wire;
+  const uint32_t opaque = NextOpaque();
+  protocol::AppendDcpOpen(&wire, {.opaque = opaque,
+                                  .seqno = 0,
+                                  .flags = flags,
+                                  .name = name,
+                                  .json_value = json_value});
+  RETURN_IF_ERROR(SendRaw(wire));
+  ASSIGN_OR_RETURN(Frame frame, AwaitResponse(opaque));
+  if (frame.status() != McbpStatus::kSuccess) {
+    return Status(protocol::ErrcFromMcbpStatus(frame.status()),
+                  fmt::format("DCP_OPEN failed: {}", protocol::McbpStatusName(frame.status())));
+  }
+  dcp_ = true;
+  dcp_collections_ = HasFeature(protocol::Feature::kCollections);
+  return Status::Ok();
+}
+
+Status Connection::DcpControl(std::string_view key, std::string_view value) {
+  RequestFields request;
+  request.opcode = Opcode::kDcpControl;
+  request.key = key;
+  request.value = value;
+  return ExecuteExpectSuccess(request).status();
+}
+
+StatusOr<StreamReqResult> Connection::DcpStreamReq(protocol::DcpStreamReqRequest request) {
+  if (request.opaque == 0) request.opaque = NextOpaque();
+  std::string wire;
+  protocol::AppendDcpStreamReq(&wire, request);
+  RETURN_IF_ERROR(SendRaw(wire));
+  ASSIGN_OR_RETURN(Frame frame, AwaitResponse(request.opaque));
+  StreamReqResult result;
+  result.status = frame.status();
+  result.opaque = frame.opaque;
+  if (result.status == McbpStatus::kSuccess) {
+    ASSIGN_OR_RETURN(result.failover_log, protocol::DecodeFailoverLog(frame.value));
+  } else if (result.status == McbpStatus::kRollback) {
+    ASSIGN_OR_RETURN(result.rollback_seqno, protocol::DecodeRollbackSeqno(frame.value));
+  } else {
+    result.value.assign(frame.value);
+  }
+  return result;
+}
+
+StatusOr<McbpStatus> Connection::DcpCloseStream(Vbid vbucket) {
+  const uint32_t opaque = NextOpaque();
+  std::string wire;
+  protocol::AppendDcpCloseStream(&wire, vbucket, opaque);
+  RETURN_IF_ERROR(SendRaw(wire));
+  ASSIGN_OR_RETURN(Frame frame, AwaitResponse(opaque));
+  return frame.status();
+}
+
+StatusOr<std::vector<protocol::FailoverEntry>> Connection::DcpGetFailoverLog(Vbid vbucket) {
+  RequestFields request;
+  request.opcode = Opcode::kDcpGetFailoverLog;
+  request.vbucket = vbucket;
+  ASSIGN_OR_RETURN(Response response, ExecuteExpectSuccess(request));
+  return protocol::DecodeFailoverLog(response.value);
+}
+
+Status Connection::EnableDcpFlowControl(uint32_t buffer_size) {
+  RETURN_IF_ERROR(DcpControl("connection_buffer_size", std::to_string(buffer_size)));
+  SetDcpAutoAck(buffer_size);
+  return Status::Ok();
+}
+
+void Connection::SetDcpAutoAck(uint32_t buffer_size) {
+  ack_window_ = buffer_size;
+  if (buffer_size == 0) unacked_bytes_ = 0;
+}
+
+Status Connection::AccountDcpBytes(uint32_t bytes) {
+  if (ack_window_ == 0) return Status::Ok();
+  unacked_bytes_ += bytes;
+  if (unacked_bytes_ < ack_window_ / 2) return Status::Ok();
+  std::string wire;
+  protocol::AppendDcpBufferAck(&wire, unacked_bytes_);
+  RETURN_IF_ERROR(SendRaw(wire));
+  bytes_acked_ += unacked_bytes_;
+  unacked_bytes_ = 0;
+  return Status::Ok();
+}
+
+StatusOr<DcpMessage> Connection::ReadDcpMessage() {
+  if (!broken_.ok()) return broken_;
+  std::string held;  // backs `frame` when it comes from the stash
+  Frame frame;
+  if (!stashed_.empty()) {
+    held = std::move(stashed_.front());
+    stashed_.pop_front();
+    const protocol::DecodeResult d = protocol::DecodeFrame(held, ~uint32_t{0});
+    if (d.status != protocol::DecodeStatus::kOk) {
+      return Break(Status(Errc::kInternal, "stashed frame does not decode"));
+    }
+    frame = d.frame;
+  } else {
+    while (true) {
+      std::string_view raw;
+      ASSIGN_OR_RETURN(frame, ReadFrameInternal(&raw));
+      if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest &&
+          frame.client_opcode() == Opcode::kDcpNoop) {
+        RETURN_IF_ERROR(AnswerNoop(frame.opaque));
+        continue;
+      }
+      break;
+    }
+  }
+  // Copy out before anything else touches the read buffer (the ack below writes).
+  ASSIGN_OR_RETURN(DcpMessage message, ToDcpMessage(frame, dcp_collections_));
+  if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest) {
+    RETURN_IF_ERROR(AccountDcpBytes(frame.size));
+  }
+  return message;
+}
+
+}  // namespace sluice::client

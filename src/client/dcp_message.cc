@@ -1,0 +1,89 @@
+// File: client/dcp_message.cc
+#include "client/dcp_message.h"
+
+#include <fmt/format.h>
+
+namespace sluice::client {
+
+using protocol::Opcode;
+
+StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections) {
+  if (frame.is_response()) return DcpMessage(Response::FromFrame(frame));
+  if (frame.magic == protocol::Magic::kServerRequest) {
+    return DcpMessage(DcpOtherRequest{frame.magic, frame.opcode, frame.vbucket(), frame.opaque,
+                                      frame.cas, frame.datatype, std::string(frame.extras),
+                                      std::string(frame.key), std::string(frame.value)});
+  }
+  switch (frame.client_opcode()) {
+    case Opcode::kDcpSnapshotMarker: {
+      ASSIGN_OR_RETURN(protocol::DcpSnapshotMarker marker,
+                       protocol::DecodeDcpSnapshotMarker(frame));
+      return DcpMessage(marker);
+    }
+    case Opcode::kDcpMutation: {
+      ASSIGN_OR_RETURN(protocol::DcpMutation m, protocol::DecodeDcpMutation(frame, collections));
+      return DcpMessage(DcpMutation{m.vbucket, m.opaque, m.cas, m.datatype, m.by_seqno,
+                                    m.rev_seqno, m.flags, m.expiration, m.lock_time,
+                                    m.collection_id, std::string(m.key), std::string(m.value),
+                                    m.stream_id});
+    }
+    case Opcode::kDcpDeletion: {
+      ASSIGN_OR_RETURN(protocol::DcpDeletion d, protocol::DecodeDcpDeletion(frame, collections));
+      return DcpMessage(DcpDeletion{d.vbucket, d.opaque, d.cas, d.datatype, d.version,
+                                    d.by_seqno, d.rev_seqno, d.delete_time, d.collection_id,
+                                    std::string(d.key), std::string(d.value), d.stream_id});
+    }
+    case Opcode::kDcpExpiration: {
+      ASSIGN_OR_RETURN(protocol::DcpExpiration x,
+                       protocol::DecodeDcpExpiration(frame, collections));
+      return DcpMessage(DcpExpiration{x.vbucket, x.opaque, x.cas, x.by_seqno, x.rev_seqno,
+                                      x.delete_time, x.collection_id, std::string(x.key),
+                                      x.stream_id});
+    }
+    case Opcode::kDcpStreamEnd: {
+      ASSIGN_OR_RETURN(protocol::DcpStreamEnd end, protocol::DecodeDcpStreamEnd(frame));
+      return DcpMessage(end);
+    }
+    default:
+      return DcpMessage(DcpOtherRequest{frame.magic, frame.opcode, frame.vbucket(), frame.opaque,
+                                        frame.cas, frame.datatype, std::string(frame.extras),
+                                        std::string(frame.key), std::string(frame.value)});
+  }
+}
+
+namespace {
+
+struct Describer {
+  std::string operator()(const protocol::DcpSnapshotMarker& m) const {
+    return fmt::format("DCP_SNAPSHOT_MARKER vb:{} start:{} end:{} flags:{:#x}", m.vbucket,
+                       m.start_seqno, m.end_seqno, m.flags);
+  }
+  std::string operator()(const DcpMutation& m) const {
+    return fmt::format("DCP_MUTATION vb:{} seqno:{} key:{}", m.vbucket, m.by_seqno, m.key);
+  }
+  std::string operator()(const DcpDeletion& d) const {
+    return fmt::format("DCP_DELETION vb:{} seqno:{} key:{}", d.vbucket, d.by_seqno, d.key);
+  }
+  std::string operator()(const DcpExpiration& x) const {
+    return fmt::format("DCP_EXPIRATION vb:{} seqno:{} key:{}", x.vbucket, x.by_seqno, x.key);
+  }
+  std::string operator()(const protocol::DcpStreamEnd& e) const {
+    return fmt::format("DCP_STREAM_END vb:{} status:{}", e.vbucket,
+                       protocol::DcpStreamEndStatusName(e.status));
+  }
+  std::string operator()(const Response& r) const {
+    return fmt::format("response {} opaque:{} status:{}", protocol::OpcodeName(r.opcode),
+                       r.opaque, protocol::McbpStatusName(r.status));
+  }
+  std::string operator()(const DcpOtherRequest& r) const {
+    return fmt::format("request opcode:{:#x} vb:{} opaque:{}", r.opcode, r.vbucket, r.opaque);
+  }
+};
+
+}  // namespace
+
+std::string DescribeDcpMessage(const DcpMessage& message) {
+  return std::visit(Describer{}, message);
+}
+
+}  // namespace sluice::client

@@ -1,0 +1,66 @@
+// File: client/socket.h
+//
+// Socket: an owned, connected TCP (or socketpair) file descriptor with deadline-bounded I/O, the
+// only place in the client that touches POSIX sockets. The descriptor is non-blocking; every wait
+// goes through poll() with the caller's timeout, so a peer that stops answering turns into a
+// kTempFail ("timed out") status instead of a hung test. errno values become Status in exactly one
+// function (PosixError in socket.cc): kIoError for socket failures and end of stream.
+//
+// Ownership: a Socket owns its fd and closes it on destruction; movable, not copyable.
+// Thread safety: thread-compatible (one owner thread at a time).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace sluice::client {
+
+class Socket {
+ public:
+  Socket() = default;
+  // Adopts a connected descriptor (switches it to non-blocking).
+  explicit Socket(int fd);
+  ~Socket();
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // Resolves `host` (name or literal) and connects to the first address that answers within
+  // `timeout`; sets TCP_NODELAY.
+  static StatusOr<Socket> Connect(const std::string& host, uint16_t port,
+                                  std::chrono::milliseconds timeout);
+
+  bool valid() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+
+  // Reads whatever is available (at least one byte) into [data, data + capacity), waiting up to
+  // `timeout` for the first byte. Returns the count; kIoError on end of stream or error.
+  StatusOr<size_t> ReadSome(char* data, size_t capacity, std::chrono::milliseconds timeout);
+
+  // Writes as much of `data` as the socket takes without blocking; returns the count (0 if the
+  // socket buffer is full). kIoError on error.
+  StatusOr<size_t> WriteSome(std::string_view data);
+
+  // Waits until the socket is writable (want_write) and/or readable; reports which. kTempFail
+  // after `timeout` with neither.
+  struct Ready {
+    bool readable = false;
+    bool writable = false;
+  };
+  StatusOr<Ready> Wait(bool want_read, bool want_write, std::chrono::milliseconds timeout);
+
+  // Half-closes the write side (the peer sees end of stream); the socket stays readable.
+  void ShutdownWrite();
+  void Close();
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace sluice::client

@@ -1,0 +1,226 @@
+// Admin commands: STAT, vbucket state, sequence numbers, failover logs and the cluster config.
+#include <fmt/format.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include "common/types.h"
+#include "protocol/byte_order.h"
+#include "protocol/dcp_codec.h"
+#include "protocol/encode.h"
+#include "protocol/payload.h"
+#include "server/command_util.h"
+#include "server/dispatcher.h"
+
+namespace sluice::server {
+
+using protocol::Feature;
+using protocol::Frame;
+using protocol::McbpStatus;
+using protocol::Opcode;
+
+namespace {
+
+void AddServerStats(Connection& conn, const engine::AddStatFn& add) {
+  ServerContext& ctx = conn.ctx();
+  ServerStats& s = ctx.stats();
+  auto num = [&](std::string_view k, auto v) { add(k, fmt::format("{}", v)); };
+  num("pid", getpid());
+  num("uptime", ctx.UptimeSeconds());
+  num("time", ctx.clock().WallSeconds());
+  add("version", SLUICE_VERSION);
+  num("pointer_size", sizeof(void*) * 8);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  add("rusage_user", fmt::format("{}.{:06}", usage.ru_utime.tv_sec, usage.ru_utime.tv_usec));
+  add("rusage_system", fmt::format("{}.{:06}", usage.ru_stime.tv_sec, usage.ru_stime.tv_usec));
+  num("curr_connections", s.curr_connections.load());
+  num("total_connections", s.total_connections.load());
+  num("rejected_conns", s.rejected_connections.load());
+  num("threads", ctx.config().io_threads);
+  num("auth_cmds", s.auth_cmds.load());
+  num("auth_errors", s.auth_errors.load());
+  num("bytes_read", s.bytes_read.load());
+  num("bytes_written", s.bytes_written.load());
+  num("malformed_frames", s.malformed_frames.load());
+  num("max_connections", ctx.config().max_connections);
+}
+
+CommandResult Stat(Connection& conn, const Frame& req) {
+  const std::string_view group = req.key;
+  // Each stat is one response (key = name, value = text) with the request's opaque, then an
+  // empty response ends the list.
+  std::string* out = conn.out();
+  const size_t rollback = out->size();
+  engine::AddStatFn add = [&](std::string_view key, std::string_view value) {
+    conn.Respond(req, McbpStatus::kSuccess, {}, key, value);
+  };
+  if (group.empty()) AddServerStats(conn, add);
+  if (engine::Bucket* bucket = conn.bucket()) {
+    Status s = bucket->GetStats(group, add);
+    if (!s.ok()) {
+      out->resize(rollback);  // no partial list: just the error
+      conn.RespondError(req, s);
+      return CommandResult::kDone;
+    }
+  } else if (!group.empty()) {
+    out->resize(rollback);
+    conn.Respond(req, McbpStatus::kNoBucket);
+    return CommandResult::kDone;
+  }
+  conn.Respond(req, McbpStatus::kSuccess);
+  return CommandResult::kDone;
+}
+
+CommandResult SetVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  const uint8_t wire = static_cast<uint8_t>(req.extras[0]);
+  if (!IsValidVBucketState(wire)) {
+    conn.RespondError(req, Status(Errc::kInvalid, "invalid vbucket state"));
+    return CommandResult::kDone;
+  }
+  Status s = bucket.SetVBucketState(req.vbucket(), static_cast<VBucketState>(wire));
+  if (s.ok()) {
+    conn.Respond(req, McbpStatus::kSuccess);
+  } else {
+    conn.RespondError(req, s);
+  }
+  return CommandResult::kDone;
+}
+
+CommandResult GetVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  auto state = bucket.GetVBucketState(req.vbucket());
+  if (!state.ok()) {
+    conn.RespondError(req, state.status());
+    return CommandResult::kDone;
+  }
+  std::string value;
+  protocol::AppendBe32(&value, static_cast<uint32_t>(*state));
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, value);
+  return CommandResult::kDone;
+}
+
+CommandResult DelVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  Status s = bucket.DeleteVBucket(req.vbucket());
+  if (s.ok()) {
+    conn.Respond(req, McbpStatus::kSuccess);
+  } else {
+    conn.RespondError(req, s);
+  }
+  return CommandResult::kDone;
+}
+
+CommandResult GetAllVbSeqnos(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  auto filter = protocol::DecodeAllVbSeqnosExtras(req.extras);
+  if (!filter.ok()) {
+    conn.RespondError(req, filter.status());
+    return CommandResult::kDone;
+  }
+  std::optional<VBucketState> state;
+  if (*filter) {
+    if ((*filter)->collection_id && *(*filter)->collection_id != 0) {
+      conn.RespondError(req, Status(Errc::kUnknownCollection));
+      return CommandResult::kDone;
+    }
+    if ((*filter)->state != 0) {
+      if (!IsValidVBucketState((*filter)->state)) {
+        conn.RespondError(req, Status(Errc::kInvalid, "invalid vbucket state filter"));
+        return CommandResult::kDone;
+      }
+      state = static_cast<VBucketState>((*filter)->state);
+    }
+  }
+  std::string value;
+  for (const auto& [vb, seqno] : bucket.GetAllVbSeqnos(state)) {
+    protocol::AppendVbSeqnoEntry(&value, vb, seqno);
+  }
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, value);
+  return CommandResult::kDone;
+}
+
+CommandResult ObserveSeqno(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  auto uuid = protocol::DecodeU64(req.value);
+  if (!uuid.ok()) {
+    conn.RespondError(req, uuid.status());
+    return CommandResult::kDone;
+  }
+  auto r = bucket.ObserveSeqno(req.vbucket(), *uuid);
+  if (!r.ok()) {
+    conn.RespondError(req, r.status());
+    return CommandResult::kDone;
+  }
+  protocol::ObserveSeqnoReply reply;
+  reply.failover = r->failover;
+  reply.vbucket = req.vbucket();
+  reply.vbucket_uuid = r->uuid;
+  reply.last_persisted_seqno = r->last_persisted_seqno;
+  reply.current_seqno = r->current_seqno;
+  reply.old_vbucket_uuid = r->old_uuid;
+  reply.last_received_seqno = r->old_last_seqno;
+  std::string value;
+  protocol::AppendObserveSeqnoReply(&value, reply);
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, value);
+  return CommandResult::kDone;
+}
+
+CommandResult GetFailoverLog(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  auto log = bucket.GetFailoverLog(req.vbucket());
+  if (!log.ok()) {
+    conn.RespondError(req, log.status());
+    return CommandResult::kDone;
+  }
+  std::vector<protocol::FailoverEntry> entries;
+  for (const auto& e : *log) entries.push_back({e.uuid, e.seqno});
+  std::string value;
+  protocol::AppendFailoverLog(&value, entries);
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, value);
+  return CommandResult::kDone;
+}
+
+CommandResult GetClusterConfig(Connection& conn, const Frame& req) {
+  if (!req.extras.empty()) {
+    auto known = protocol::DecodeClusterConfigVersion(req.extras);
+    if (!known.ok()) {
+      conn.RespondError(req, known.status());
+      return CommandResult::kDone;
+    }
+    const int64_t rev = conn.ctx().ConfigRevision();
+    if (known->epoch > ServerContext::kConfigEpoch ||
+        (known->epoch == ServerContext::kConfigEpoch && known->revision >= rev)) {
+      conn.Respond(req, McbpStatus::kSuccess);  // the client's copy is current
+      return CommandResult::kDone;
+    }
+  }
+  const uint8_t datatype =
+      conn.HasFeature(Feature::kJson) ? protocol::kDatatypeJson : protocol::kDatatypeRaw;
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, conn.ctx().ClusterConfig(conn.local_host()),
+               datatype);
+  return CommandResult::kDone;
+}
+
+}  // namespace
+
+std::optional<CommandResult> DispatchAdmin(Connection& conn, const Frame& req) {
+  const Opcode op = req.client_opcode();
+  if (op == Opcode::kStat) return Stat(conn, req);
+  switch (op) {
+    case Opcode::kSetVbucket: case Opcode::kGetVbucket: case Opcode::kDelVbucket:
+    case Opcode::kGetAllVbSeqnos: case Opcode::kObserveSeqno: case Opcode::kGetFailoverLog:
+    case Opcode::kGetClusterConfig:
+      break;
+    default:
+      return std::nullopt;
+  }
+  engine::Bucket* bucket = RequireBucket(conn, req);
+  if (bucket == nullptr) return CommandResult::kDone;
+  switch (op) {
+    case Opcode::kSetVbucket: return SetVBucket(conn, req, *bucket);
+    case Opcode::kGetVbucket: return GetVBucket(conn, req, *bucket);
+    case Opcode::kDelVbucket: return DelVBucket(conn, req, *bucket);
+    case Opcode::kGetAllVbSeqnos: return GetAllVbSeqnos(conn, req, *bucket);
+    case Opcode::kObserveSeqno: return ObserveSeqno(conn, req, *bucket);
+    case Opcode::kGetFailoverLog: return GetFailoverLog(conn, req, *bucket);
+    case Opcode::kGetClusterConfig: return GetClusterConfig(conn, req);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace sluice::server

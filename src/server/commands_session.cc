@@ -1,0 +1,184 @@
+// Session commands: HELLO, SASL, bucket selection, and the small always-allowed ones.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/logging.h"
+#include "protocol/datatype.h"
+#include "protocol/error_map.h"
+#include "protocol/payload.h"
+#include "sasl/mechanism.h"
+#include "server/dispatcher.h"
+
+namespace sluice::server {
+
+using protocol::Feature;
+using protocol::Frame;
+using protocol::McbpStatus;
+using protocol::Opcode;
+
+namespace {
+
+constexpr std::string_view kNoBucket = "@no bucket@";
+
+// The features sluice really implements; HELLO agrees to no others.
+bool Supported(Feature f) {
+  switch (f) {
+    case Feature::kTcpNoDelay:
+    case Feature::kMutationSeqno:
+    case Feature::kXerror:
+    case Feature::kSelectBucket:
+    case Feature::kJson:
+    case Feature::kAltRequestSupport:
+    case Feature::kCollections:
+      return true;
+    default:
+      return false;
+  }
+}
+
+CommandResult Hello(Connection& conn, const Frame& req) {
+  // HELLO replaces whatever an earlier HELLO enabled.
+  conn.ClearFeatures();
+  std::string agreed;
+  for (size_t i = 0; i + 1 < req.value.size(); i += 2) {
+    const auto f = static_cast<Feature>((static_cast<uint8_t>(req.value[i]) << 8) |
+                                        static_cast<uint8_t>(req.value[i + 1]));
+    if (!Supported(f) || conn.HasFeature(f)) continue;
+    conn.EnableFeature(f);
+    agreed.push_back(req.value[i]);
+    agreed.push_back(req.value[i + 1]);
+  }
+  LOG_DEBUG("conn {}: HELLO from '{}', {} features agreed", conn.id(), req.key,
+            agreed.size() / 2);
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, agreed);
+  return CommandResult::kDone;
+}
+
+// After authentication, connections are associated with the server's bucket if the user may use
+// it, so memcached clients (which never send SELECT_BUCKET) can work right away.
+void AutoSelectBucket(Connection& conn) {
+  const auto& bucket = conn.ctx().bucket();
+  if (!bucket) return;
+  auto users = conn.ctx().users();
+  const sasl::User* user = users ? users->Find(conn.user()) : nullptr;
+  if (user != nullptr && user->MayAccessBucket(bucket->name())) conn.SelectBucket(bucket);
+}
+
+CommandResult SaslReply(Connection& conn, const Frame& req, const sasl::AuthStep& step) {
+  switch (step.result) {
+    case sasl::AuthResult::kOk:
+      conn.sasl_session().reset();
+      conn.SetAuthenticated(step.user);
+      AutoSelectBucket(conn);
+      LOG_DEBUG("conn {}: authenticated as '{}'", conn.id(), step.user);
+      conn.Respond(req, McbpStatus::kSuccess, {}, {}, step.response);
+      break;
+    case sasl::AuthResult::kContinue:
+      conn.Respond(req, McbpStatus::kAuthContinue, {}, {}, step.response);
+      break;
+    case sasl::AuthResult::kError:
+      conn.sasl_session().reset();
+      conn.ctx().stats().auth_errors.fetch_add(1, std::memory_order_relaxed);
+      LOG_WARN("conn {} ({}): authentication failed: {}", conn.id(), conn.peer(), step.reason);
+      conn.Respond(req, McbpStatus::kAuthError);
+      break;
+  }
+  return CommandResult::kDone;
+}
+
+CommandResult SaslAuth(Connection& conn, const Frame& req) {
+  conn.ctx().stats().auth_cmds.fetch_add(1, std::memory_order_relaxed);
+  // A new attempt drops any earlier identity.
+  conn.ResetAuthentication();
+  conn.sasl_session() = std::make_unique<sasl::ServerSession>(conn.ctx().users());
+  return SaslReply(conn, req, conn.sasl_session()->Start(req.key, req.value));
+}
+
+CommandResult SaslStep(Connection& conn, const Frame& req) {
+  if (!conn.sasl_session()) {
+    conn.RespondError(req, Status(Errc::kInvalid, "SASL_STEP without SASL_AUTH"));
+    return CommandResult::kDone;
+  }
+  return SaslReply(conn, req, conn.sasl_session()->Step(req.value));
+}
+
+CommandResult SelectBucket(Connection& conn, const Frame& req) {
+  if (req.key == kNoBucket) {
+    conn.SelectBucket(nullptr);
+    conn.Respond(req, McbpStatus::kSuccess);
+    return CommandResult::kDone;
+  }
+  const auto& bucket = conn.ctx().bucket();
+  auto users = conn.ctx().users();
+  const sasl::User* user = users ? users->Find(conn.user()) : nullptr;
+  // Unknown bucket and no access look the same (kv_engine: EACCESS), so bucket names do not leak.
+  if (!bucket || req.key != bucket->name() || user == nullptr ||
+      !user->MayAccessBucket(bucket->name())) {
+    conn.Respond(req, McbpStatus::kEaccess);
+    return CommandResult::kDone;
+  }
+  conn.SelectBucket(bucket);
+  conn.Respond(req, McbpStatus::kSuccess);
+  return CommandResult::kDone;
+}
+
+CommandResult ListBuckets(Connection& conn, const Frame& req) {
+  const auto& bucket = conn.ctx().bucket();
+  auto users = conn.ctx().users();
+  const sasl::User* user = users ? users->Find(conn.user()) : nullptr;
+  std::string names;
+  if (bucket && user != nullptr && user->MayAccessBucket(bucket->name())) names = bucket->name();
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, names);
+  return CommandResult::kDone;
+}
+
+CommandResult GetErrorMap(Connection& conn, const Frame& req) {
+  auto version = protocol::DecodeU16(req.value);
+  if (!version.ok() || *version == 0) {
+    conn.RespondError(req, Status(Errc::kInvalid, "error map version must be at least 1"));
+    return CommandResult::kDone;
+  }
+  const int v = std::min<int>(*version, protocol::kErrorMapMaxVersion);
+  const uint8_t datatype = conn.HasFeature(Feature::kJson) ? protocol::kDatatypeJson : 0;
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, protocol::ErrorMapJson(v), datatype);
+  return CommandResult::kDone;
+}
+
+}  // namespace
+
+std::optional<CommandResult> DispatchSession(Connection& conn, const Frame& req) {
+  switch (req.client_opcode()) {
+    case Opcode::kHello:
+      return Hello(conn, req);
+    case Opcode::kSaslListMechs:
+      conn.Respond(req, McbpStatus::kSuccess, {}, {}, sasl::SupportedMechanisms());
+      return CommandResult::kDone;
+    case Opcode::kSaslAuth:
+      return SaslAuth(conn, req);
+    case Opcode::kSaslStep:
+      return SaslStep(conn, req);
+    case Opcode::kSelectBucket:
+      return SelectBucket(conn, req);
+    case Opcode::kListBuckets:
+      return ListBuckets(conn, req);
+    case Opcode::kVersion:
+      conn.Respond(req, McbpStatus::kSuccess, {}, {}, SLUICE_VERSION);
+      return CommandResult::kDone;
+    case Opcode::kNoop:
+    case Opcode::kVerbosity:
+      conn.Respond(req, McbpStatus::kSuccess);
+      return CommandResult::kDone;
+    case Opcode::kQuit:
+      conn.Respond(req, McbpStatus::kSuccess);
+      return CommandResult::kClose;
+    case Opcode::kQuitq:
+      return CommandResult::kClose;
+    case Opcode::kGetErrorMap:
+      return GetErrorMap(conn, req);
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,246 @@
+#include "server/connection.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "protocol/datatype.h"
+#include "protocol/encode.h"
+#include "server/dispatcher.h"
+
+namespace sluice::server {
+
+using protocol::McbpStatus;
+
+namespace {
+
+std::string EndpointHost(const asio::ip::tcp::endpoint& ep) {
+  return ep.address().to_string();
+}
+
+// Codes a client that did not negotiate XERROR may not understand, mapped as kv_engine does
+// (daemon/connection.cc remapErrorCode); EACCESS and NO_BUCKET are sent as they are.
+McbpStatus RemapForLegacyClient(McbpStatus status, bool collections) {
+  switch (status) {
+    case McbpStatus::kLocked:
+      return McbpStatus::kKeyEexists;
+    case McbpStatus::kUnknownCollection:
+      return collections ? status : McbpStatus::kEinval;
+    case McbpStatus::kSyncWriteInProgress:
+    case McbpStatus::kSyncWriteReCommitInProgress:
+      return McbpStatus::kEtmpfail;
+    default:
+      return status;
+  }
+}
+
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id)
+    : ctx_(ctx), id_(id), socket_(std::move(socket)) {
+  asio::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  peer_ = ec ? "?" : fmt::format("{}:{}", EndpointHost(remote), remote.port());
+  const auto local = socket_.local_endpoint(ec);
+  local_host_ = ec ? "127.0.0.1" : EndpointHost(local);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  ctx_.stats().curr_connections.fetch_add(1, std::memory_order_relaxed);
+  ctx_.stats().total_connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+Connection::~Connection() {
+  ctx_.UnregisterConnection(id_);
+  ctx_.stats().curr_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::Start() {
+  ctx_.RegisterConnection(id_, weak_from_this());
+  LOG_DEBUG("conn {} from {}", id_, peer_);
+  DoRead();
+}
+
+void Connection::SetAuthenticated(std::string user) {
+  authenticated_ = true;
+  user_ = std::move(user);
+}
+
+void Connection::ResetAuthentication() {
+  authenticated_ = false;
+  user_.clear();
+  bucket_.reset();
+}
+
+void Connection::Close(std::string_view why) {
+  if (closed_) return;
+  closed_ = true;
+  LOG_DEBUG("conn {} ({}) closed: {}", id_, peer_, why);
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  bucket_.reset();
+  sasl_.reset();
+  blocked_self_.reset();
+}
+
+void Connection::CloseFromAnyThread(std::string why) {
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), why = std::move(why)] { self->Close(why); });
+}
+
+void Connection::NotifyIoComplete(Status status) {
+  // Weak: a connection closed while the engine worked must simply be dropped.
+  std::weak_ptr<Connection> weak = weak_from_this();
+  asio::post(socket_.get_executor(), [weak, status = std::move(status)]() mutable {
+    if (auto self = weak.lock()) self->Resume(std::move(status));
+  });
+}
+
+void Connection::Resume(Status status) {
+  if (closed_ || !blocked_) return;
+  blocked_ = false;
+  auto keep_alive = std::move(blocked_self_);
+  if (!status.ok()) {
+    // The command cannot complete: answer its frame with the error and move past it.
+    auto r = protocol::DecodeFrame(in_.data(), static_cast<uint32_t>(ctx_.config().max_packet_size));
+    if (r.status == protocol::DecodeStatus::kOk) {
+      RespondError(r.frame, status);
+      in_.Consume(r.size);
+    }
+  }
+  ProcessInput();
+}
+
+void Connection::DoRead() {
+  if (read_in_flight_ || closed_ || blocked_ || out_.size() >= kMaxPendingOutput) return;
+  size_t free_bytes = 0;
+  char* dst = in_.Reserve(4096, &free_bytes);
+  read_in_flight_ = true;
+  socket_.async_read_some(
+      asio::buffer(dst, free_bytes),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(const asio::error_code& ec, size_t n) {
+  read_in_flight_ = false;
+  if (closed_) return;
+  if (ec) {
+    Close(ec == asio::error::eof ? "peer closed" : ec.message());
+    return;
+  }
+  in_.Commit(n);
+  ctx_.stats().bytes_read.fetch_add(n, std::memory_order_relaxed);
+  ProcessInput();
+}
+
+void Connection::ProcessInput() {
+  const auto max_body = static_cast<uint32_t>(ctx_.config().max_packet_size);
+  while (!closed_ && !blocked_ && !close_after_write_ && out_.size() < kMaxPendingOutput) {
+    auto r = protocol::DecodeFrame(in_.data(), max_body);
+    if (r.status == protocol::DecodeStatus::kNeedMore) {
+      // Make room for the whole frame so the next reads can complete it.
+      size_t free_bytes = 0;
+      if (r.size > in_.size()) in_.Reserve(r.size - in_.size(), &free_bytes);
+      break;
+    }
+    if (r.status == protocol::DecodeStatus::kMalformed) {
+      ctx_.stats().malformed_frames.fetch_add(1, std::memory_order_relaxed);
+      LOG_WARN("conn {} ({}): malformed frame ({}); closing", id_, peer_, r.reason);
+      Close("malformed frame");
+      return;
+    }
+    if (r.status == protocol::DecodeStatus::kInvalid) {
+      ctx_.stats().malformed_frames.fetch_add(1, std::memory_order_relaxed);
+      RespondError(r.frame, Status(Errc::kInvalid, r.reason));
+      in_.Consume(r.size);
+      continue;
+    }
+    const CommandResult result = RunFrame(r.frame);
+    if (result == CommandResult::kWouldBlock) {
+      blocked_ = true;  // the frame stays at the head of in_ until Resume()
+      blocked_self_ = shared_from_this();
+      break;
+    }
+    in_.Consume(r.size);
+    if (result == CommandResult::kClose) close_after_write_ = true;
+  }
+  in_.ShrinkIfIdle();
+  FlushOutput();
+  if (close_after_write_ && !write_in_flight_ && out_.empty()) {
+    Close("quit");
+    return;
+  }
+  DoRead();
+}
+
+CommandResult Connection::RunFrame(const protocol::Frame& frame) {
+  return Dispatch(*this, frame);
+}
+
+void Connection::FlushOutput() {
+  if (write_in_flight_ || out_.empty() || closed_) return;
+  writing_.swap(out_);
+  out_.clear();
+  write_in_flight_ = true;
+  asio::async_write(
+      socket_, asio::buffer(writing_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWrite(ec, n); });
+}
+
+void Connection::OnWrite(const asio::error_code& ec, size_t n) {
+  write_in_flight_ = false;
+  if (closed_) return;
+  if (ec) {
+    Close(ec.message());
+    return;
+  }
+  ctx_.stats().bytes_written.fetch_add(n, std::memory_order_relaxed);
+  // Keep a moderate buffer for reuse; drop a huge one.
+  if (writing_.capacity() > (1 << 20)) {
+    std::string().swap(writing_);
+  } else {
+    writing_.clear();
+  }
+  if (close_after_write_ && out_.empty()) {
+    Close("quit");
+    return;
+  }
+  // Output drained: continue with buffered input (processing may have paused on back-pressure).
+  ProcessInput();
+}
+
+void Connection::Respond(const protocol::Frame& req, McbpStatus status, std::string_view extras,
+                         std::string_view key, std::string_view value, uint8_t datatype,
+                         uint64_t cas) {
+  protocol::ResponseFields f;
+  f.opcode = req.client_opcode();
+  f.status = status;
+  f.opaque = req.opaque;
+  f.cas = cas;
+  f.datatype = datatype;
+  f.extras = extras;
+  f.key = key;
+  f.value = value;
+  protocol::AppendResponse(&out_, f);
+}
+
+void Connection::RespondError(const protocol::Frame& req, const Status& status) {
+  McbpStatus code = protocol::ToMcbpStatus(status.code());
+  const bool xerror = HasFeature(protocol::Feature::kXerror);
+  if (!xerror) code = RemapForLegacyClient(code, HasFeature(protocol::Feature::kCollections));
+  const uint8_t json =
+      HasFeature(protocol::Feature::kJson) ? protocol::kDatatypeJson : protocol::kDatatypeRaw;
+  if (code == McbpStatus::kNotMyVbucket && ctx_.bucket()) {
+    // Couchbase clients refresh their map from the body of NOT_MY_VBUCKET.
+    Respond(req, code, {}, {}, ctx_.ClusterConfig(local_host_), json);
+    return;
+  }
+  if (xerror && code == McbpStatus::kEinval && !status.message().empty()) {
+    const std::string body =
+        nlohmann::json{{"error", {{"context", std::string(status.message())}}}}.dump();
+    Respond(req, code, {}, {}, body, json);
+    return;
+  }
+  Respond(req, code);
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,57 @@
+#include "server/dispatcher.h"
+
+#include "common/logging.h"
+#include "protocol/validate.h"
+
+namespace sluice::server {
+
+using protocol::Opcode;
+
+namespace {
+
+// What a connection may do before SASL succeeds (kv_engine's list).
+bool AllowedBeforeAuth(Opcode op) {
+  switch (op) {
+    case Opcode::kHello:
+    case Opcode::kSaslListMechs:
+    case Opcode::kSaslAuth:
+    case Opcode::kSaslStep:
+    case Opcode::kVersion:
+    case Opcode::kNoop:
+    case Opcode::kGetErrorMap:
+    case Opcode::kQuit:
+    case Opcode::kQuitq:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
+  if (!request.is_request() || protocol::IsServerMagic(request.magic)) {
+    // A response from the client: only DCP consumers send those (to our NOOPs); without a DCP
+    // stream there is nothing to match it with.
+    LOG_DEBUG("conn {}: ignoring a response frame (opcode {:#x})", conn.id(), request.opcode);
+    return CommandResult::kDone;
+  }
+  protocol::ValidationContext vctx;
+  vctx.collections = conn.HasFeature(protocol::Feature::kCollections);
+  if (Status v = protocol::ValidateRequest(request, vctx); !v.ok()) {
+    conn.RespondError(request, v);
+    return CommandResult::kDone;
+  }
+  const Opcode op = request.client_opcode();
+  if (!conn.authenticated() && !AllowedBeforeAuth(op)) {
+    conn.Respond(request, protocol::McbpStatus::kEaccess);
+    return CommandResult::kDone;
+  }
+  if (auto r = DispatchSession(conn, request)) return *r;
+  if (auto r = DispatchKv(conn, request)) return *r;
+  if (auto r = DispatchAdmin(conn, request)) return *r;
+  conn.Respond(request, protocol::McbpStatus::kUnknownCommand);
+  return CommandResult::kDone;
+}
+
+}  // namespace sluice::server
