@@ -4,10 +4,10 @@
 // Handshake, KV and DCP conversations live in connection_{auth,kv,dcp}.cc.
 #include "client/connection.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "protocol/dcp_codec.h"
 
@@ -133,8 +133,8 @@ StatusOr<Frame> Connection::ReadFrameInternal(std::string_view* raw) {
         break;
       case DecodeStatus::kMalformed:
       case DecodeStatus::kInvalid:
-        return Break(Status(Errc::kIoError,
-                            fmt::format("malformed frame from the server: {}", d.reason)));
+        return Break(
+            Status(Errc::kIoError, fmt::format("malformed frame from the server: {}", d.reason)));
     }
   }
 }
@@ -180,10 +180,10 @@ StatusOr<Frame> Connection::AwaitResponse(uint32_t opaque) {
       Stash(raw);
       continue;
     }
-    return Break(Status(Errc::kInternal,
-                        fmt::format("unexpected response {} opaque {} while waiting for opaque {}",
-                                    protocol::OpcodeName(frame.client_opcode()), frame.opaque,
-                                    opaque)));
+    return Break(
+        Status(Errc::kInternal,
+               fmt::format("unexpected response {} opaque {} while waiting for opaque {}",
+                           protocol::OpcodeName(frame.client_opcode()), frame.opaque, opaque)));
   }
 }
 

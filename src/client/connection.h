@@ -248,8 +248,8 @@ class Connection {
   uint32_t next_opaque_ = 1;
   std::string send_buf_;
   std::vector<char> rbuf_;
-  size_t rpos_ = 0;  // start of unconsumed bytes in rbuf_
-  size_t rend_ = 0;  // end of received bytes in rbuf_
+  size_t rpos_ = 0;                  // start of unconsumed bytes in rbuf_
+  size_t rend_ = 0;                  // end of received bytes in rbuf_
   std::deque<std::string> stashed_;  // whole frames kept for ReadDcpMessage, arrival order
   uint64_t features_ = 0;            // bit n = feature code n agreed (codes < 64)
 

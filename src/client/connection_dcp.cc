@@ -17,11 +17,9 @@ using protocol::RequestFields;
 Status Connection::DcpOpen(std::string_view name, uint32_t flags, std::string_view json_value) {
   std::string wire;
   const uint32_t opaque = NextOpaque();
-  protocol::AppendDcpOpen(&wire, {.opaque = opaque,
-                                  .seqno = 0,
-                                  .flags = flags,
-                                  .name = name,
-                                  .json_value = json_value});
+  protocol::AppendDcpOpen(
+      &wire,
+      {.opaque = opaque, .seqno = 0, .flags = flags, .name = name, .json_value = json_value});
   RETURN_IF_ERROR(SendRaw(wire));
   ASSIGN_OR_RETURN(Frame frame, AwaitResponse(opaque));
   if (frame.status() != McbpStatus::kSuccess) {

@@ -175,9 +175,9 @@ StatusOr<std::vector<std::pair<std::string, std::string>>> Connection::Stats(
   while (true) {
     ASSIGN_OR_RETURN(protocol::Frame frame, AwaitResponse(opaque));
     if (frame.status() != McbpStatus::kSuccess) {
-      return Status(protocol::ErrcFromMcbpStatus(frame.status()),
-                    fmt::format("STAT {} failed: {}", group,
-                                protocol::McbpStatusName(frame.status())));
+      return Status(
+          protocol::ErrcFromMcbpStatus(frame.status()),
+          fmt::format("STAT {} failed: {}", group, protocol::McbpStatusName(frame.status())));
     }
     if (frame.key.empty() && frame.value.empty()) return stats;  // the terminator
     stats.emplace_back(std::string(frame.key), std::string(frame.value));

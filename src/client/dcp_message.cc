@@ -22,16 +22,15 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
     }
     case Opcode::kDcpMutation: {
       ASSIGN_OR_RETURN(protocol::DcpMutation m, protocol::DecodeDcpMutation(frame, collections));
-      return DcpMessage(DcpMutation{m.vbucket, m.opaque, m.cas, m.datatype, m.by_seqno,
-                                    m.rev_seqno, m.flags, m.expiration, m.lock_time,
-                                    m.collection_id, std::string(m.key), std::string(m.value),
-                                    m.stream_id});
+      return DcpMessage(DcpMutation{m.vbucket, m.opaque, m.cas, m.datatype, m.by_seqno, m.rev_seqno,
+                                    m.flags, m.expiration, m.lock_time, m.collection_id,
+                                    std::string(m.key), std::string(m.value), m.stream_id});
     }
     case Opcode::kDcpDeletion: {
       ASSIGN_OR_RETURN(protocol::DcpDeletion d, protocol::DecodeDcpDeletion(frame, collections));
-      return DcpMessage(DcpDeletion{d.vbucket, d.opaque, d.cas, d.datatype, d.version,
-                                    d.by_seqno, d.rev_seqno, d.delete_time, d.collection_id,
-                                    std::string(d.key), std::string(d.value), d.stream_id});
+      return DcpMessage(DcpDeletion{d.vbucket, d.opaque, d.cas, d.datatype, d.version, d.by_seqno,
+                                    d.rev_seqno, d.delete_time, d.collection_id, std::string(d.key),
+                                    std::string(d.value), d.stream_id});
     }
     case Opcode::kDcpExpiration: {
       ASSIGN_OR_RETURN(protocol::DcpExpiration x,
@@ -72,8 +71,8 @@ struct Describer {
                        protocol::DcpStreamEndStatusName(e.status));
   }
   std::string operator()(const Response& r) const {
-    return fmt::format("response {} opaque:{} status:{}", protocol::OpcodeName(r.opcode),
-                       r.opaque, protocol::McbpStatusName(r.status));
+    return fmt::format("response {} opaque:{} status:{}", protocol::OpcodeName(r.opcode), r.opaque,
+                       protocol::McbpStatusName(r.status));
   }
   std::string operator()(const DcpOtherRequest& r) const {
     return fmt::format("request opcode:{:#x} vb:{} opaque:{}", r.opcode, r.vbucket, r.opaque);

@@ -86,8 +86,8 @@ class FakePeer {
 
   // A response to `request` with the given status and sections.
   void Respond(const protocol::Frame& request, protocol::McbpStatus status,
-               std::string_view value = {}, std::string_view extras = {},
-               std::string_view key = {}, uint64_t cas = 0, uint8_t datatype = 0) {
+               std::string_view value = {}, std::string_view extras = {}, std::string_view key = {},
+               uint64_t cas = 0, uint8_t datatype = 0) {
     std::string out;
     protocol::ResponseFields r;
     r.opcode = request.client_opcode();

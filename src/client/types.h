@@ -60,12 +60,12 @@ struct Response {
 struct KvResult {
   protocol::McbpStatus status = protocol::McbpStatus::kSuccess;
   uint64_t cas = 0;
-  uint32_t flags = 0;      // GET/GAT hits
+  uint32_t flags = 0;  // GET/GAT hits
   uint8_t datatype = 0;
-  Vbid vbucket = 0;        // the vbucket the request was sent to
-  std::string key;         // GETK
-  std::string value;       // document (GET), error context (XERROR), counter text, ...
-  uint64_t counter = 0;    // INCR/DECR: the new value
+  Vbid vbucket = 0;      // the vbucket the request was sent to
+  std::string key;       // GETK
+  std::string value;     // document (GET), error context (XERROR), counter text, ...
+  uint64_t counter = 0;  // INCR/DECR: the new value
   // Successful mutations after HELLO MutationSeqno.
   std::optional<protocol::MutationToken> token;
 

@@ -400,7 +400,13 @@ Status Bucket::SetVBucketState(Vbid vbid, VBucketState state) {
   MutexLock lock(&lifecycle_mu_);
   config_revision_.fetch_add(1, std::memory_order_relaxed);
   if (auto vb = vbuckets_.Get(vbid)) {
+    const VBucketState old = vb->state();
     vb->SetState(state);
+    if (old != state) {
+      if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
+        l->OnVBucketStateChanged(vbid, state, /*deleted=*/false);
+      }
+    }
     return Status::Ok();
   }
   storage::VBucketStateRecord rec;
@@ -433,6 +439,9 @@ Status Bucket::DeleteVBucket(Vbid vbid) {
   if (result.ok()) {
     config_revision_.fetch_add(1, std::memory_order_relaxed);
     LOG_INFO("vb:{} deleted", vbid);
+    if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
+      l->OnVBucketStateChanged(vbid, VBucketState::kDead, /*deleted=*/true);
+    }
   }
   return result;
 }

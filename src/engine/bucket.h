@@ -57,12 +57,17 @@ struct WarmupStats {
   bool fresh = false;
 };
 
-// Receives "vbucket vbid has a new seqno" from every write, on the writing thread, without any
-// vbucket lock held. DCP registers one to wake its streams. Must be cheap and must not block.
+// What DCP needs to hear from the engine. Called on the thread that made the change, without any
+// vbucket lock held; implementations must be cheap and must not block or call back into the
+// bucket's vbucket lifecycle methods.
 class SeqnoListener {
  public:
   virtual ~SeqnoListener() = default;
+  // vbid queued a change with this seqno (every write).
   virtual void OnSeqnoAdvanced(Vbid vbid, uint64_t seqno) = 0;
+  // vbid changed state (SET_VBUCKET) or was deleted (`deleted`, state is then kDead): streams on
+  // it must end.
+  virtual void OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted) = 0;
 };
 
 class Bucket final : public VBucketListener, public std::enable_shared_from_this<Bucket> {

@@ -39,9 +39,9 @@ Status Invalid(const char* what) { return Status(Errc::kInvalid, what); }
 
 // Appends a DCP request, adding the stream-id frame info (and so the alt magic) when asked.
 void AppendDcpRequest(std::string* out, Opcode opcode, Vbid vb, uint32_t opaque, uint64_t cas,
-                      uint8_t datatype, std::optional<uint16_t> stream_id,
-                      std::string_view extras, std::optional<uint32_t> collection,
-                      std::string_view key, std::string_view value) {
+                      uint8_t datatype, std::optional<uint16_t> stream_id, std::string_view extras,
+                      std::optional<uint32_t> collection, std::string_view key,
+                      std::string_view value) {
   char fe[3];
   RequestFields fields;
   fields.opcode = opcode;
@@ -62,8 +62,7 @@ void AppendDcpRequest(std::string* out, Opcode opcode, Vbid vb, uint32_t opaque,
 }
 
 // Splits the key of a collection-aware message; leaves it whole otherwise.
-Status SplitKey(std::string_view wire_key, bool collections, uint32_t* cid,
-                std::string_view* key) {
+Status SplitKey(std::string_view wire_key, bool collections, uint32_t* cid, std::string_view* key) {
   if (!collections) {
     *cid = kDefaultCollectionId;
     *key = wire_key;
@@ -198,15 +197,15 @@ void AppendDcpCloseStream(std::string* out, Vbid vbucket, uint32_t opaque,
 }
 
 void AppendDcpGetFailoverLog(std::string* out, Vbid vbucket, uint32_t opaque) {
-  AppendDcpRequest(out, Opcode::kDcpGetFailoverLog, vbucket, opaque, 0, kDatatypeRaw,
-                   std::nullopt, {}, std::nullopt, {}, {});
+  AppendDcpRequest(out, Opcode::kDcpGetFailoverLog, vbucket, opaque, 0, kDatatypeRaw, std::nullopt,
+                   {}, std::nullopt, {}, {});
 }
 
 void AppendDcpBufferAck(std::string* out, uint32_t bytes, uint32_t opaque) {
   char extras[kDcpBufferAckExtrasSize];
   StoreBe32(extras, bytes);
-  AppendDcpRequest(out, Opcode::kDcpBufferAcknowledgement, 0, opaque, 0, kDatatypeRaw,
-                   std::nullopt, std::string_view(extras, sizeof(extras)), std::nullopt, {}, {});
+  AppendDcpRequest(out, Opcode::kDcpBufferAcknowledgement, 0, opaque, 0, kDatatypeRaw, std::nullopt,
+                   std::string_view(extras, sizeof(extras)), std::nullopt, {}, {});
 }
 
 StatusOr<uint32_t> DecodeDcpBufferAck(const Frame& frame) {
@@ -391,8 +390,8 @@ void AppendDcpExpiration(std::string* out, const DcpExpiration& x, bool collecti
   StoreBe64(extras, x.by_seqno);
   StoreBe64(extras + 8, x.rev_seqno);
   StoreBe32(extras + 16, x.delete_time);
-  AppendDcpRequest(out, Opcode::kDcpExpiration, x.vbucket, x.opaque, x.cas, x.datatype,
-                   x.stream_id, std::string_view(extras, sizeof(extras)),
+  AppendDcpRequest(out, Opcode::kDcpExpiration, x.vbucket, x.opaque, x.cas, x.datatype, x.stream_id,
+                   std::string_view(extras, sizeof(extras)),
                    collections ? std::optional<uint32_t>(x.collection_id) : std::nullopt, x.key,
                    x.value);
 }
@@ -456,9 +455,9 @@ StatusOr<DcpSetVbucketState> DecodeDcpSetVbucketState(const Frame& frame) {
 void AppendDcpSeqnoAdvanced(std::string* out, const DcpSeqnoAdvanced& message) {
   char extras[8];
   StoreBe64(extras, message.by_seqno);
-  AppendDcpRequest(out, Opcode::kDcpSeqnoAdvanced, message.vbucket, message.opaque, 0,
-                   kDatatypeRaw, message.stream_id, std::string_view(extras, sizeof(extras)),
-                   std::nullopt, {}, {});
+  AppendDcpRequest(out, Opcode::kDcpSeqnoAdvanced, message.vbucket, message.opaque, 0, kDatatypeRaw,
+                   message.stream_id, std::string_view(extras, sizeof(extras)), std::nullopt, {},
+                   {});
 }
 
 StatusOr<DcpSeqnoAdvanced> DecodeDcpSeqnoAdvanced(const Frame& frame) {

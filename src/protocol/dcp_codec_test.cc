@@ -243,8 +243,14 @@ TEST(DcpCodecTest, DeletionV1AndV2) {
 
 TEST(DcpCodecTest, Expiration) {
   std::string wire;
-  AppendDcpExpiration(&wire, {.vbucket = 7, .opaque = 1, .cas = 2, .by_seqno = 10,
-                              .rev_seqno = 11, .delete_time = 12, .key = "ttl"},
+  AppendDcpExpiration(&wire,
+                      {.vbucket = 7,
+                       .opaque = 1,
+                       .cas = 2,
+                       .by_seqno = 10,
+                       .rev_seqno = 11,
+                       .delete_time = 12,
+                       .key = "ttl"},
                       false);
   const Frame f = Decode(wire);
   EXPECT_EQ(f.extras.size(), kDcpExpirationExtrasSize);
@@ -260,8 +266,8 @@ TEST(DcpCodecTest, Expiration) {
 TEST(DcpCodecTest, StreamEnd) {
   for (uint32_t s = 0; s <= 8; ++s) {
     std::string wire;
-    AppendDcpStreamEnd(&wire, {.vbucket = 3, .opaque = 4,
-                               .status = static_cast<DcpStreamEndStatus>(s)});
+    AppendDcpStreamEnd(&wire,
+                       {.vbucket = 3, .opaque = 4, .status = static_cast<DcpStreamEndStatus>(s)});
     auto end = DecodeDcpStreamEnd(Decode(wire));
     ASSERT_TRUE(end.ok());
     EXPECT_EQ(static_cast<uint32_t>(end->status), s);

@@ -35,8 +35,8 @@ namespace {
 
 // One resize, then header and sections copied in place. `key_prefix` is the optional LEB128
 // collection prefix that goes in front of the key.
-void AppendImpl(std::string* out, Magic magic, uint8_t opcode, uint16_t specific,
-                uint8_t datatype, uint32_t opaque, uint64_t cas, std::string_view framing_extras,
+void AppendImpl(std::string* out, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
+                uint32_t opaque, uint64_t cas, std::string_view framing_extras,
                 std::string_view extras, std::string_view key_prefix, std::string_view key,
                 std::string_view value) {
   const size_t key_len = key_prefix.size() + key.size();
@@ -60,8 +60,8 @@ void AppendImpl(std::string* out, Magic magic, uint8_t opcode, uint16_t specific
 
 }  // namespace
 
-void AppendFrame(std::string* out, Magic magic, uint8_t opcode, uint16_t specific,
-                 uint8_t datatype, uint32_t opaque, uint64_t cas, std::string_view framing_extras,
+void AppendFrame(std::string* out, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
+                 uint32_t opaque, uint64_t cas, std::string_view framing_extras,
                  std::string_view extras, std::string_view key, std::string_view value) {
   AppendImpl(out, magic, opcode, specific, datatype, opaque, cas, framing_extras, extras, {}, key,
              value);
@@ -77,8 +77,7 @@ void AppendRequest(std::string* out, const RequestFields& r) {
 }
 
 void AppendResponse(std::string* out, const ResponseFields& r) {
-  const Magic magic =
-      r.framing_extras.empty() ? Magic::kClientResponse : Magic::kAltClientResponse;
+  const Magic magic = r.framing_extras.empty() ? Magic::kClientResponse : Magic::kAltClientResponse;
   AppendImpl(out, magic, static_cast<uint8_t>(r.opcode), static_cast<uint16_t>(r.status),
              r.datatype, r.opaque, r.cas, r.framing_extras, r.extras, {}, r.key, r.value);
 }

@@ -60,8 +60,8 @@ void WriteHeader(char* dst, Magic magic, uint8_t opcode, uint16_t specific, uint
                  uint32_t opaque, uint64_t cas, size_t framing_len, size_t extras_len,
                  size_t key_len, size_t value_len);
 
-void AppendFrame(std::string* out, Magic magic, uint8_t opcode, uint16_t specific,
-                 uint8_t datatype, uint32_t opaque, uint64_t cas, std::string_view framing_extras,
+void AppendFrame(std::string* out, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
+                 uint32_t opaque, uint64_t cas, std::string_view framing_extras,
                  std::string_view extras, std::string_view key, std::string_view value);
 
 void AppendRequest(std::string* out, const RequestFields& request);
@@ -84,14 +84,38 @@ class RequestBuilder {
   RequestBuilder(const RequestBuilder&) = delete;
   RequestBuilder& operator=(const RequestBuilder&) = delete;
 
-  RequestBuilder& Vbucket(Vbid vb) { fields_.vbucket = vb; return *this; }
-  RequestBuilder& Opaque(uint32_t opaque) { fields_.opaque = opaque; return *this; }
-  RequestBuilder& Cas(uint64_t cas) { fields_.cas = cas; return *this; }
-  RequestBuilder& Datatype(uint8_t datatype) { fields_.datatype = datatype; return *this; }
-  RequestBuilder& Key(std::string_view key) { fields_.key = key; return *this; }
-  RequestBuilder& Collection(uint32_t cid) { fields_.collection = cid; return *this; }
-  RequestBuilder& Value(std::string_view value) { fields_.value = value; return *this; }
-  RequestBuilder& FramingExtras(std::string_view fe) { fields_.framing_extras = fe; return *this; }
+  RequestBuilder& Vbucket(Vbid vb) {
+    fields_.vbucket = vb;
+    return *this;
+  }
+  RequestBuilder& Opaque(uint32_t opaque) {
+    fields_.opaque = opaque;
+    return *this;
+  }
+  RequestBuilder& Cas(uint64_t cas) {
+    fields_.cas = cas;
+    return *this;
+  }
+  RequestBuilder& Datatype(uint8_t datatype) {
+    fields_.datatype = datatype;
+    return *this;
+  }
+  RequestBuilder& Key(std::string_view key) {
+    fields_.key = key;
+    return *this;
+  }
+  RequestBuilder& Collection(uint32_t cid) {
+    fields_.collection = cid;
+    return *this;
+  }
+  RequestBuilder& Value(std::string_view value) {
+    fields_.value = value;
+    return *this;
+  }
+  RequestBuilder& FramingExtras(std::string_view fe) {
+    fields_.framing_extras = fe;
+    return *this;
+  }
   // Copied when <= kInlineExtras bytes, else viewed.
   RequestBuilder& Extras(std::string_view extras);
   // SET/ADD/REPLACE: flags u32 + expiry u32.

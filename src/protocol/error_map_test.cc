@@ -174,17 +174,23 @@ TEST(OpcodeTest, NamesMatchKvEngine) {
 }
 
 TEST(OpcodeTest, QuietVariants) {
-  const std::pair<Opcode, Opcode> pairs[] = {
-      {Opcode::kGetq, Opcode::kGet},         {Opcode::kGetkq, Opcode::kGetk},
-      {Opcode::kSetq, Opcode::kSet},         {Opcode::kAddq, Opcode::kAdd},
-      {Opcode::kReplaceq, Opcode::kReplace}, {Opcode::kDeleteq, Opcode::kDelete},
-      {Opcode::kIncrementq, Opcode::kIncrement}, {Opcode::kDecrementq, Opcode::kDecrement},
-      {Opcode::kQuitq, Opcode::kQuit},       {Opcode::kFlushq, Opcode::kFlush},
-      {Opcode::kAppendq, Opcode::kAppend},   {Opcode::kPrependq, Opcode::kPrepend},
-      {Opcode::kGatq, Opcode::kGat},         {Opcode::kGetqMeta, Opcode::kGetMeta},
-      {Opcode::kSetqWithMeta, Opcode::kSetWithMeta},
-      {Opcode::kAddqWithMeta, Opcode::kAddWithMeta},
-      {Opcode::kDelqWithMeta, Opcode::kDelWithMeta}};
+  const std::pair<Opcode, Opcode> pairs[] = {{Opcode::kGetq, Opcode::kGet},
+                                             {Opcode::kGetkq, Opcode::kGetk},
+                                             {Opcode::kSetq, Opcode::kSet},
+                                             {Opcode::kAddq, Opcode::kAdd},
+                                             {Opcode::kReplaceq, Opcode::kReplace},
+                                             {Opcode::kDeleteq, Opcode::kDelete},
+                                             {Opcode::kIncrementq, Opcode::kIncrement},
+                                             {Opcode::kDecrementq, Opcode::kDecrement},
+                                             {Opcode::kQuitq, Opcode::kQuit},
+                                             {Opcode::kFlushq, Opcode::kFlush},
+                                             {Opcode::kAppendq, Opcode::kAppend},
+                                             {Opcode::kPrependq, Opcode::kPrepend},
+                                             {Opcode::kGatq, Opcode::kGat},
+                                             {Opcode::kGetqMeta, Opcode::kGetMeta},
+                                             {Opcode::kSetqWithMeta, Opcode::kSetWithMeta},
+                                             {Opcode::kAddqWithMeta, Opcode::kAddWithMeta},
+                                             {Opcode::kDelqWithMeta, Opcode::kDelWithMeta}};
   for (const auto& [quiet, loud] : pairs) {
     EXPECT_TRUE(IsQuiet(quiet)) << OpcodeName(quiet);
     EXPECT_FALSE(IsQuiet(loud)) << OpcodeName(loud);

@@ -87,9 +87,7 @@ std::string_view FeatureName(Feature feature) {
   return "Unknown";
 }
 
-bool IsKnownFeature(uint16_t code) {
-  return code >= 0x01 && code <= 0x26;
-}
+bool IsKnownFeature(uint16_t code) { return code >= 0x01 && code <= 0x26; }
 
 void AppendFeatures(std::string* out, const std::vector<Feature>& features) {
   out->reserve(out->size() + 2 * features.size());

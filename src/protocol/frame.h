@@ -79,7 +79,7 @@ struct Frame {
   bool is_response() const { return !IsRequestMagic(magic); }
   Opcode client_opcode() const { return static_cast<Opcode>(opcode); }
   ServerOpcode server_opcode() const { return static_cast<ServerOpcode>(opcode); }
-  Vbid vbucket() const { return specific; }  // requests
+  Vbid vbucket() const { return specific; }                                // requests
   McbpStatus status() const { return static_cast<McbpStatus>(specific); }  // responses
   uint32_t body_size() const { return size - static_cast<uint32_t>(kHeaderSize); }
 };

@@ -69,9 +69,8 @@ TEST(FrameInfoTest, IdEscapeComesBeforeLengthEscape) {
 }
 
 TEST(FrameInfoTest, TruncatedEntriesAreRejected) {
-  for (const std::string& fe :
-       {Bytes({0x22, 0x12}), Bytes({0xf0}), Bytes({0x0f}), Bytes({0x4f, 0x05, 'a'}),
-        Bytes({0x00, 0x13})}) {
+  for (const std::string& fe : {Bytes({0x22, 0x12}), Bytes({0xf0}), Bytes({0x0f}),
+                                Bytes({0x4f, 0x05, 'a'}), Bytes({0x00, 0x13})}) {
     Status s = ForEachFrameInfo(fe, [](const FrameInfoEntry&) { return true; });
     EXPECT_EQ(s.code(), Errc::kInvalid);
     EXPECT_EQ(ParseRequestFrameInfos(fe).status().code(), Errc::kInvalid);

@@ -71,10 +71,11 @@ TEST(FrameTest, AltRequestMagicCarriesFramingExtras) {
   std::string fe;
   AppendDurabilityFrameInfo(&fe, {DurabilityLevel::kMajority, 500});
   std::string buf;
+  const std::string extras(8, '\0');
   RequestFields r;
   r.opcode = Opcode::kSet;
   r.framing_extras = fe;
-  r.extras = std::string(8, '\0');
+  r.extras = extras;
   r.key = "k";
   r.value = "v";
   AppendRequest(&buf, r);
@@ -119,8 +120,8 @@ TEST(FrameTest, ServerInitiatedMagics) {
               static_cast<uint8_t>(ServerOpcode::kClustermapChangeNotification), 0, 0, 9, 0, {},
               std::string_view("\0\0\0\x05", 4), "default", "{}");
   AppendFrame(&buf, Magic::kServerResponse,
-              static_cast<uint8_t>(ServerOpcode::kClustermapChangeNotification), 0, 0, 9, 0, {},
-              {}, {}, {});
+              static_cast<uint8_t>(ServerOpcode::kClustermapChangeNotification), 0, 0, 9, 0, {}, {},
+              {}, {});
   DecodeResult d = DecodeFrame(buf, kMaxBody);
   ASSERT_EQ(d.status, DecodeStatus::kOk);
   EXPECT_TRUE(d.frame.is_request());
@@ -291,8 +292,8 @@ TEST(FrameTest, RandomMutationsStayInBounds) {
     if (d.status == DecodeStatus::kOk) {
       const char* begin = input.data();
       const char* end = input.data() + input.size();
-      for (std::string_view s : {d.frame.framing_extras, d.frame.extras, d.frame.key,
-                                 d.frame.value}) {
+      for (std::string_view s :
+           {d.frame.framing_extras, d.frame.extras, d.frame.key, d.frame.value}) {
         if (s.empty()) continue;
         EXPECT_GE(s.data(), begin);
         EXPECT_LE(s.data() + s.size(), end);

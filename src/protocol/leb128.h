@@ -34,7 +34,8 @@ struct Leb128Value {
 // 32 bits or is not canonical.
 std::optional<Leb128Value> DecodeLeb128(std::string_view input);
 
-// Writes the encoding of `value` to `out` (room for kMaxLeb128U32Size bytes) and returns its length.
+// Writes the encoding of `value` to `out` (room for kMaxLeb128U32Size bytes) and returns its
+// length.
 size_t EncodeLeb128(uint32_t value, char* out);
 void AppendLeb128(std::string* out, uint32_t value);
 

@@ -159,9 +159,9 @@ enum class Opcode : uint8_t {
   kGetLocked = 0x94,
   kUnlockKey = 0x95,
   kGetFailoverLog = 0x96,
-  kLastClosedCheckpoint = 0x97,        // unsupported
-  kDeregisterTapClient = 0x9e,         // unsupported
-  kResetReplicationChain = 0x9f,       // unsupported
+  kLastClosedCheckpoint = 0x97,   // unsupported
+  kDeregisterTapClient = 0x9e,    // unsupported
+  kResetReplicationChain = 0x9f,  // unsupported
 
   kGetMeta = 0xa0,
   kGetqMeta = 0xa1,
@@ -169,17 +169,17 @@ enum class Opcode : uint8_t {
   kSetqWithMeta = 0xa3,
   kAddWithMeta = 0xa4,
   kAddqWithMeta = 0xa5,
-  kSnapshotVbStates = 0xa6,            // unsupported
-  kVbucketBatchCount = 0xa7,           // unsupported
+  kSnapshotVbStates = 0xa6,   // unsupported
+  kVbucketBatchCount = 0xa7,  // unsupported
   kDelWithMeta = 0xa8,
   kDelqWithMeta = 0xa9,
-  kCreateCheckpoint = 0xaa,            // unsupported
-  kNotifyVbucketUpdate = 0xac,         // unsupported
+  kCreateCheckpoint = 0xaa,     // unsupported
+  kNotifyVbucketUpdate = 0xac,  // unsupported
   kEnableTraffic = 0xad,
   kDisableTraffic = 0xae,
   kIfconfig = 0xaf,
-  kChangeVbFilter = 0xb0,              // unsupported
-  kCheckpointPersistence = 0xb1,       // unsupported
+  kChangeVbFilter = 0xb0,         // unsupported
+  kCheckpointPersistence = 0xb1,  // unsupported
   kReturnMeta = 0xb2,
   kCompactDb = 0xb3,
   kSetClusterConfig = 0xb4,
@@ -192,8 +192,8 @@ enum class Opcode : uint8_t {
   kCollectionsGetId = 0xbb,
   kCollectionsGetScopeId = 0xbc,
 
-  kSetDriftCounterState = 0xc1,        // unsupported
-  kGetAdjustedTime = 0xc2,             // unsupported
+  kSetDriftCounterState = 0xc1,  // unsupported
+  kGetAdjustedTime = 0xc2,       // unsupported
 
   kSubdocGet = 0xc5,
   kSubdocExists = 0xc6,
@@ -220,9 +220,9 @@ enum class Opcode : uint8_t {
   kDownloadSnapshot = 0xe2,
   kGetFileFragment = 0xe3,
 
-  kScrub = 0xf0,                       // unsupported
+  kScrub = 0xf0,  // unsupported
   kIsaslRefresh = 0xf1,
-  kSslCertsRefresh = 0xf2,             // unsupported
+  kSslCertsRefresh = 0xf2,  // unsupported
   kGetCmdTimer = 0xf3,
   kSetCtrlToken = 0xf4,
   kGetCtrlToken = 0xf5,
@@ -236,7 +236,8 @@ enum class Opcode : uint8_t {
   kInvalid = 0xff,  // reserved: never a valid command
 };
 
-// Server-initiated requests (magic 0x82, answered by the client with 0x83); only after HELLO Duplex.
+// Server-initiated requests (magic 0x82, answered by the client with 0x83); only after HELLO
+// Duplex.
 enum class ServerOpcode : uint8_t {
   kClustermapChangeNotification = 0x01,
   kAuthenticate = 0x02,

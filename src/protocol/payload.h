@@ -80,7 +80,7 @@ struct ObserveSeqnoReply {
   uint64_t vbucket_uuid = 0;
   uint64_t last_persisted_seqno = 0;
   uint64_t current_seqno = 0;
-  uint64_t old_vbucket_uuid = 0;  // format 1 only
+  uint64_t old_vbucket_uuid = 0;     // format 1 only
   uint64_t last_received_seqno = 0;  // format 1 only
 };
 void AppendObserveSeqnoReply(std::string* out, const ObserveSeqnoReply& reply);

@@ -10,7 +10,8 @@ struct StatusDef {
   std::string_view name;
 };
 
-#define SLUICE_STATUS(x) {McbpStatus::k##x, #x}
+#define SLUICE_STATUS(x) \
+  { McbpStatus::k##x, #x }
 constexpr StatusDef kStatusDefs[] = {
     SLUICE_STATUS(Success),
     SLUICE_STATUS(KeyEnoent),
@@ -169,8 +170,7 @@ McbpStatus ToMcbpStatus(Errc code, ToMcbpOptions options) {
     case Errc::kAuthContinue:
       return McbpStatus::kAuthContinue;
     case Errc::kStreamNotFound:
-      return options.v7_dcp_status_codes ? McbpStatus::kDcpStreamNotFound
-                                         : McbpStatus::kKeyEnoent;
+      return options.v7_dcp_status_codes ? McbpStatus::kDcpStreamNotFound : McbpStatus::kKeyEnoent;
     case Errc::kDurabilityInvalidLevel:
       return McbpStatus::kDurabilityInvalidLevel;
     case Errc::kDurabilityImpossible:

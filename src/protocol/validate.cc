@@ -2,7 +2,6 @@
 #include "protocol/validate.h"
 
 #include <array>
-
 #include <nlohmann/json.hpp>
 
 #include "protocol/byte_order.h"
@@ -50,8 +49,8 @@ Status CheckDocumentKey(std::string_view key) {
   const size_t logical = key.size() - leb->length;
   if (logical == 0) return Invalid("No logical key found");
   if (leb->value >= 1 && leb->value <= 7) return Invalid("Invalid (reserved) collection-id");
-  const size_t max = leb->value == kDefaultCollectionId ? kMaxKeyLength
-                                                        : kMaxCollectionsLogicalKeyLength;
+  const size_t max =
+      leb->value == kDefaultCollectionId ? kMaxKeyLength : kMaxCollectionsLogicalKeyLength;
   if (logical > max) return Invalid("Logical key exceeds the maximum length");
   return Status::Ok();
 }
@@ -172,8 +171,9 @@ Status CheckDcpOpen(const Frame& f, const ValidationContext&) {
     return Invalid("SkipDeletesInInitialBackfill may only be requested on a producer stream");
   }
   if ((flags & kDcpOpenNoValue) != 0 && (flags & kDcpOpenNoValueWithUnderlyingDatatype) != 0) {
-    return Invalid("Request contains invalid flags combination (NO_VALUE && "
-                   "NO_VALUE_WITH_UNDERLYING_DATATYPE)");
+    return Invalid(
+        "Request contains invalid flags combination (NO_VALUE && "
+        "NO_VALUE_WITH_UNDERLYING_DATATYPE)");
   }
   if ((flags & kDcpOpenIncludeDeletedUserXattrs) != 0 && (flags & kDcpOpenIncludeXattrs) == 0) {
     return Invalid("IncludeDeletedUserXattrs requires IncludeXattrs");
@@ -182,7 +182,8 @@ Status CheckDcpOpen(const Frame& f, const ValidationContext&) {
     if (f.datatype != kDatatypeRaw) return Invalid("datatype should be set to RAW");
     return Status::Ok();
   }
-  if (f.datatype != kDatatypeJson) return Invalid("datatype should be set to JSON for non-empty value");
+  if (f.datatype != kDatatypeJson)
+    return Invalid("datatype should be set to JSON for non-empty value");
   nlohmann::json json;
   if (!IsJsonObject(f.value, &json)) return Invalid("value must be JSON of type object");
   for (const auto& item : json.items()) {
@@ -391,8 +392,7 @@ constexpr std::array<Rule, 256> BuildTable() {
       Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false, CheckGetAllVbSeqnos));
   set(Opcode::kListBuckets, Make(0, K::kZero, V::kZero, C::kAny, kRaw, false));
   set(Opcode::kSelectBucket, Make(0, K::kAny, V::kZero, C::kAny, kRaw, false));
-  set(Opcode::kObserveSeqno,
-      Make(0, K::kZero, V::kAny, C::kAny, kRaw, false, CheckObserveSeqno));
+  set(Opcode::kObserveSeqno, Make(0, K::kZero, V::kAny, C::kAny, kRaw, false, CheckObserveSeqno));
   set(Opcode::kObserve, Make(0, K::kZero, V::kNonZero, C::kNotSet, kRaw, false));
   set(Opcode::kEvictKey, Make(0, K::kNonZero, V::kZero, C::kNotSet, kRaw, true));
   set(Opcode::kGetLocked,
@@ -403,10 +403,10 @@ constexpr std::array<Rule, 256> BuildTable() {
       Make(kCheckedLater, K::kNonZero, V::kZero, C::kNotSet, kRaw, true, CheckGetMeta));
   set(Opcode::kGetqMeta,
       Make(kCheckedLater, K::kNonZero, V::kZero, C::kNotSet, kRaw, true, CheckGetMeta));
-  set(Opcode::kGetClusterConfig, Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false,
-                                      CheckGetClusterConfig));
-  set(Opcode::kGetRandomKey, Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false,
-                                  CheckGetRandomKey));
+  set(Opcode::kGetClusterConfig,
+      Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false, CheckGetClusterConfig));
+  set(Opcode::kGetRandomKey,
+      Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false, CheckGetRandomKey));
   set(Opcode::kSeqnoPersistence, Make(8, K::kZero, V::kZero, C::kNotSet, kRaw, false));
   set(Opcode::kCollectionsGetManifest,
       Make(0, K::kZero, V::kZero, C::kNotSet, kRaw, false, CheckVbucketZero));
@@ -419,22 +419,21 @@ constexpr std::array<Rule, 256> BuildTable() {
   // DCP.
   set(Opcode::kDcpOpen,
       Make(kDcpOpenExtrasSize, K::kNonZero, V::kAny, C::kAny, kRawJson, false, CheckDcpOpen));
-  set(Opcode::kDcpAddStream,
-      Make(4, K::kZero, V::kZero, C::kAny, kRaw, false, CheckDcpAddStream));
+  set(Opcode::kDcpAddStream, Make(4, K::kZero, V::kZero, C::kAny, kRaw, false, CheckDcpAddStream));
   set(Opcode::kDcpCloseStream, kDcpNoBody);
-  set(Opcode::kDcpStreamReq, Make(kDcpStreamReqExtrasSize, K::kZero, V::kAny, C::kAny, kRaw,
-                                  false, CheckDcpStreamReq));
+  set(Opcode::kDcpStreamReq,
+      Make(kDcpStreamReqExtrasSize, K::kZero, V::kAny, C::kAny, kRaw, false, CheckDcpStreamReq));
   set(Opcode::kDcpGetFailoverLog, kDcpNoBody);
-  set(Opcode::kDcpStreamEnd, Make(kDcpStreamEndExtrasSize, K::kZero, V::kZero, C::kAny, kRaw,
-                                  false));
-  set(Opcode::kDcpSnapshotMarker, Make(kCheckedLater, K::kZero, V::kAny, C::kAny, kRaw, false,
-                                       CheckDcpSnapshotMarker));
-  set(Opcode::kDcpMutation, Make(kDcpMutationExtrasSize, K::kNonZero, V::kAny, C::kAny,
-                                 kAllTypes, true, CheckDcpMutation));
-  set(Opcode::kDcpDeletion, Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kAllTypes, true,
-                                 CheckDcpDeletion));
-  set(Opcode::kDcpExpiration, Make(kDcpExpirationExtrasSize, K::kNonZero, V::kAny, C::kAny,
-                                   kAllTypes, true));
+  set(Opcode::kDcpStreamEnd,
+      Make(kDcpStreamEndExtrasSize, K::kZero, V::kZero, C::kAny, kRaw, false));
+  set(Opcode::kDcpSnapshotMarker,
+      Make(kCheckedLater, K::kZero, V::kAny, C::kAny, kRaw, false, CheckDcpSnapshotMarker));
+  set(Opcode::kDcpMutation, Make(kDcpMutationExtrasSize, K::kNonZero, V::kAny, C::kAny, kAllTypes,
+                                 true, CheckDcpMutation));
+  set(Opcode::kDcpDeletion,
+      Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kAllTypes, true, CheckDcpDeletion));
+  set(Opcode::kDcpExpiration,
+      Make(kDcpExpirationExtrasSize, K::kNonZero, V::kAny, C::kAny, kAllTypes, true));
   set(Opcode::kDcpSetVbucketState,
       Make(1, K::kZero, V::kZero, C::kAny, kRaw, false, CheckDcpSetVbucketState));
   set(Opcode::kDcpNoop, kDcpNoBody);
@@ -444,19 +443,41 @@ constexpr std::array<Rule, 256> BuildTable() {
   set(Opcode::kDcpFlush, Unsupported());
 
   // Retired opcodes kv_engine answers with NotSupported.
-  for (Opcode op : {Opcode::kRget, Opcode::kRset, Opcode::kRsetq, Opcode::kRappend,
-                    Opcode::kRappendq, Opcode::kRprepend, Opcode::kRprependq, Opcode::kRdelete,
-                    Opcode::kRdeleteq, Opcode::kRincr, Opcode::kRincrq, Opcode::kRdecr,
-                    Opcode::kRdecrq, Opcode::kTapConnect, Opcode::kTapMutation,
-                    Opcode::kTapDelete, Opcode::kTapFlush, Opcode::kTapOpaque,
-                    Opcode::kTapVbucketSet, Opcode::kTapCheckpointStart,
-                    Opcode::kTapCheckpointEnd, Opcode::kDeregisterTapClient,
-                    Opcode::kResetReplicationChain, Opcode::kNotifyVbucketUpdate,
-                    Opcode::kSnapshotVbStates, Opcode::kVbucketBatchCount,
-                    Opcode::kChangeVbFilter, Opcode::kCheckpointPersistence,
-                    Opcode::kCreateCheckpoint, Opcode::kLastClosedCheckpoint,
-                    Opcode::kSslCertsRefresh, Opcode::kScrub, Opcode::kSetNodeThrottleProperties,
-                    Opcode::kGetAdjustedTime, Opcode::kSetDriftCounterState}) {
+  for (Opcode op : {Opcode::kRget,
+                    Opcode::kRset,
+                    Opcode::kRsetq,
+                    Opcode::kRappend,
+                    Opcode::kRappendq,
+                    Opcode::kRprepend,
+                    Opcode::kRprependq,
+                    Opcode::kRdelete,
+                    Opcode::kRdeleteq,
+                    Opcode::kRincr,
+                    Opcode::kRincrq,
+                    Opcode::kRdecr,
+                    Opcode::kRdecrq,
+                    Opcode::kTapConnect,
+                    Opcode::kTapMutation,
+                    Opcode::kTapDelete,
+                    Opcode::kTapFlush,
+                    Opcode::kTapOpaque,
+                    Opcode::kTapVbucketSet,
+                    Opcode::kTapCheckpointStart,
+                    Opcode::kTapCheckpointEnd,
+                    Opcode::kDeregisterTapClient,
+                    Opcode::kResetReplicationChain,
+                    Opcode::kNotifyVbucketUpdate,
+                    Opcode::kSnapshotVbStates,
+                    Opcode::kVbucketBatchCount,
+                    Opcode::kChangeVbFilter,
+                    Opcode::kCheckpointPersistence,
+                    Opcode::kCreateCheckpoint,
+                    Opcode::kLastClosedCheckpoint,
+                    Opcode::kSslCertsRefresh,
+                    Opcode::kScrub,
+                    Opcode::kSetNodeThrottleProperties,
+                    Opcode::kGetAdjustedTime,
+                    Opcode::kSetDriftCounterState}) {
     set(op, Unsupported());
   }
   return t;

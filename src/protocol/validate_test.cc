@@ -36,8 +36,7 @@ TEST(ValidateTest, Get) {
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGet).Key("k").Cas(1).Build()), Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGetkq).Key("k").Build()), Errc::kOk);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGet).Key(std::string(250, 'k')).Build()), Errc::kOk);
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kGet).Key(std::string(251, 'k')).Build()),
-            Errc::kInvalid);
+  EXPECT_EQ(Check(RequestBuilder(Opcode::kGet).Key(std::string(251, 'k')).Build()), Errc::kInvalid);
 }
 
 TEST(ValidateTest, SetAddReplace) {
@@ -94,8 +93,9 @@ TEST(ValidateTest, SimpleCommands) {
 }
 
 TEST(ValidateTest, HelloSaslSelectBucket) {
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kHello).Key("agent").Value(std::string("\x00\x07", 2)).Build()),
-            Errc::kOk);
+  EXPECT_EQ(
+      Check(RequestBuilder(Opcode::kHello).Key("agent").Value(std::string("\x00\x07", 2)).Build()),
+      Errc::kOk);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kHello).Key("agent").Value(std::string(1, '\0')).Build()),
             Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kSaslAuth).Key("PLAIN").Value("x").Build()), Errc::kOk);
@@ -137,8 +137,7 @@ TEST(ValidateTest, VbucketCommands) {
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(U32(1)).Build()), Errc::kOk);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(U32(1) + U32(8)).Build()),
             Errc::kOk);
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(U32(5)).Build()),
-            Errc::kInvalid);
+  EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(U32(5)).Build()), Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGetAllVbSeqnos).Extras(std::string(2, '\0')).Build()),
             Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kObserveSeqno).Value(std::string(8, '\0')).Build()),
@@ -212,12 +211,10 @@ TEST(ValidateTest, FrameInfosPerOpcode) {
   std::string ttl;
   AppendPreserveTtlFrameInfo(&ttl);
   EXPECT_EQ(
-      Check(
-          RequestBuilder(Opcode::kSet).Key("k").MutationExtras(0, 0).FramingExtras(ttl).Build()),
+      Check(RequestBuilder(Opcode::kSet).Key("k").MutationExtras(0, 0).FramingExtras(ttl).Build()),
       Errc::kOk);
   EXPECT_EQ(
-      Check(
-          RequestBuilder(Opcode::kAdd).Key("k").MutationExtras(0, 0).FramingExtras(ttl).Build()),
+      Check(RequestBuilder(Opcode::kAdd).Key("k").MutationExtras(0, 0).FramingExtras(ttl).Build()),
       Errc::kNotSupported);
   std::string truncated("\x22\x00", 2);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kGet).Key("k").FramingExtras(truncated).Build()),
@@ -262,21 +259,19 @@ TEST(ValidateTest, DcpOpen) {
   AppendDcpOpen(&wire, {.flags = kDcpOpenSkipDeletesInInitialBackfill, .name = "c"});
   EXPECT_EQ(Check(wire), Errc::kInvalid);
   wire.clear();
-  AppendDcpOpen(&wire, {.flags = kDcpOpenProducer | kDcpOpenNoValue |
-                                 kDcpOpenNoValueWithUnderlyingDatatype,
-                        .name = "c"});
+  AppendDcpOpen(
+      &wire, {.flags = kDcpOpenProducer | kDcpOpenNoValue | kDcpOpenNoValueWithUnderlyingDatatype,
+              .name = "c"});
   EXPECT_EQ(Check(wire), Errc::kInvalid);
   wire.clear();
-  AppendDcpOpen(&wire, {.flags = kDcpOpenProducer | kDcpOpenIncludeDeletedUserXattrs,
-                        .name = "c"});
+  AppendDcpOpen(&wire, {.flags = kDcpOpenProducer | kDcpOpenIncludeDeletedUserXattrs, .name = "c"});
   EXPECT_EQ(Check(wire), Errc::kInvalid);
   wire.clear();
   AppendDcpOpen(&wire, {.flags = 0, .name = "c", .json_value = R"({"consumer_name":"x"})"});
   EXPECT_EQ(Check(wire), Errc::kOk);
   wire.clear();
-  AppendDcpOpen(&wire, {.flags = kDcpOpenProducer,
-                        .name = "c",
-                        .json_value = R"({"consumer_name":"x"})"});
+  AppendDcpOpen(&wire,
+                {.flags = kDcpOpenProducer, .name = "c", .json_value = R"({"consumer_name":"x"})"});
   EXPECT_EQ(Check(wire), Errc::kInvalid);
   wire.clear();
   AppendDcpOpen(&wire, {.flags = kDcpOpenProducer});  // no name
@@ -346,8 +341,7 @@ TEST(ValidateTest, DcpProducerMessages) {
   EXPECT_EQ(Check(wire), Errc::kOk);
   EXPECT_EQ(Check(wire, {.dcp_delete_v2 = true}), Errc::kInvalid);
   wire.clear();
-  AppendDcpDeletion(&wire, {.version = DcpDeletionVersion::kV2, .by_seqno = 2, .key = "k"},
-                    false);
+  AppendDcpDeletion(&wire, {.version = DcpDeletionVersion::kV2, .by_seqno = 2, .key = "k"}, false);
   EXPECT_EQ(Check(wire, {.dcp_delete_v2 = true}), Errc::kOk);
   wire.clear();
   AppendDcpDeletion(&wire, {.datatype = kDatatypeJson, .by_seqno = 2, .key = "k"}, false);
