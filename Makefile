@@ -10,7 +10,7 @@ C_COMPILER ?= clang
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test clean format
+.PHONY: all deps build run test bench clean format
 
 all: build
 
@@ -29,6 +29,10 @@ run: build
 
 test: build
 	./scripts/run-tests.sh $(BUILD_DIR)
+
+# Benchmarks (not part of `make test`): append figures to bench/RESULTS.md.
+bench: build
+	./bench/run-all.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

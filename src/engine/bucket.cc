@@ -267,16 +267,8 @@ void Bucket::OnQueued(VBucket& vb, uint64_t seqno) {
       l->OnSeqnoAdvanced(vb.id(), seqno);
     }
   }
+  WakeItemPagerIfOverHighWatermark();
   const Config& c = options_.config;
-  if (MemUsed() > static_cast<int64_t>(c.MemHighWatBytes()) &&
-      !pager_wake_pending_.exchange(true)) {
-    std::shared_ptr<executor::Task> pager;
-    {
-      MutexLock lock(&tasks_mu_);
-      pager = item_pager_;
-    }
-    if (pager) pager->Wake();
-  }
   const double ckpt_quota = static_cast<double>(c.max_size) * c.checkpoint_memory_ratio;
   if (static_cast<double>(stats_.checkpoint_memory.load(std::memory_order_relaxed)) >
           ckpt_quota * c.checkpoint_memory_recovery_upper_mark &&
@@ -287,6 +279,18 @@ void Bucket::OnQueued(VBucket& vb, uint64_t seqno) {
       remover = checkpoint_remover_;
     }
     if (remover) remover->Wake();
+  }
+}
+
+void Bucket::WakeItemPagerIfOverHighWatermark() {
+  if (MemUsed() > static_cast<int64_t>(options_.config.MemHighWatBytes()) &&
+      !pager_wake_pending_.exchange(true)) {
+    std::shared_ptr<executor::Task> pager;
+    {
+      MutexLock lock(&tasks_mu_);
+      pager = item_pager_;
+    }
+    if (pager) pager->Wake();
   }
 }
 
@@ -301,6 +305,16 @@ void Bucket::ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter 
             auto doc = bucket->store_->Get(vbid, key);
             if (doc.ok()) {
               vb->BgFetchCompleted(key, seqno, *doc);
+              // A restored value takes memory like a write does: reads alone must not push
+              // memory past the quota while the pager sleeps.
+              bucket->WakeItemPagerIfOverHighWatermark();
+              // Past the level where writes get TMPFAIL the pager is lagging (a busy machine):
+              // free memory here, so that reads cannot outrun it towards the quota.
+              const Config& c = bucket->config();
+              if (static_cast<double>(bucket->MemUsed()) >
+                  static_cast<double>(c.max_size) * c.mutation_mem_ratio) {
+                bucket->RunItemPager();
+              }
             } else if (doc.status().code() != Errc::kNotFound) {
               status = Status(Errc::kTempFail, doc.status().ToString());
             }
@@ -512,10 +526,14 @@ void Bucket::RunCheckpointRemover() {
   auto used = [&] { return static_cast<double>(stats_.checkpoint_memory.load()); };
   if (used() <= quota * c.checkpoint_memory_recovery_upper_mark) return;
   // Memory recovery: drop slow DCP cursors from the vbuckets holding the most checkpoint memory.
-  std::sort(vbs.begin(), vbs.end(), [](const auto& a, const auto& b) {
-    return a->checkpoints().MemoryUsage() > b->checkpoints().MemoryUsage();
-  });
-  for (const auto& vb : vbs) {
+  // Sort on a snapshot of the usages: writers change them meanwhile, and a comparator whose
+  // answers change during std::sort breaks its ordering contract (it then runs off the range).
+  std::vector<std::pair<size_t, std::shared_ptr<VBucket>>> by_usage;
+  by_usage.reserve(vbs.size());
+  for (auto& vb : vbs) by_usage.emplace_back(vb->checkpoints().MemoryUsage(), std::move(vb));
+  std::sort(by_usage.begin(), by_usage.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [usage, vb] : by_usage) {
     if (used() <= quota * c.checkpoint_memory_recovery_lower_mark) break;
     const size_t dropped = vb->checkpoints().DropCursorsInOldestCheckpoint();
     stats_.cursors_dropped.fetch_add(dropped, std::memory_order_relaxed);

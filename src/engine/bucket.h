@@ -148,6 +148,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   void CancelTasks();
   std::shared_ptr<VBucket> MakeVBucket(Vbid vbid, const storage::VBucketStateRecord& state);
   StatusOr<std::shared_ptr<VBucket>> ActiveVBucket(Vbid vbid) const;
+  // Wakes the item pager (once until it runs) when memory use is above the high watermark.
+  void WakeItemPagerIfOverHighWatermark();
 
   // ---- constant after Open ----
   const BucketOptions options_;

@@ -1,5 +1,7 @@
 #include "engine/flusher.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace sluice::engine {
@@ -44,7 +46,12 @@ void Flusher::Enqueue(VBucket& vb, bool wake) {
 
 FlushOutcome Flusher::FlushOnce() {
   MutexLock serial(&flush_mu_);
+  // A vbucket re-queued by a writer while this batch is being collected must wait for the next
+  // batch: a second plan for it would be built from the persisted state the first plan has not
+  // updated yet, and would overwrite the first plan's state record in the batch and move the
+  // persisted seqno back when acknowledged (losing the first plan's items at the next restart).
   std::vector<Vbid> taken;
+  std::vector<Vbid> next_batch;  // still flush-pending and queued; re-queued below
   {
     MutexLock lock(&dirty_mu_);
     if (dirty_.empty()) return FlushOutcome::kIdle;
@@ -65,6 +72,11 @@ FlushOutcome Flusher::FlushOnce() {
     }
     auto vb = vbuckets_->Get(vbid);
     if (!vb) continue;  // deleted meanwhile
+    if (std::find(taken.begin(), taken.end(), vbid) != taken.end()) {
+      next_batch.push_back(vbid);  // its flush-pending flag stays set: it is queued
+      continue;
+    }
+    taken.push_back(vbid);
     // Clear the flag before collecting: a change queued from here on re-queues the vbucket.
     vb->SetFlushPending(false);
     const size_t before = batch.docs().size();
@@ -78,6 +90,10 @@ FlushOutcome Flusher::FlushOnce() {
   if (plans.empty()) return FlushOutcome::kIdle;
 
   Status s = store_->Commit(batch, sync);
+  if (!next_batch.empty()) {
+    MutexLock lock(&dirty_mu_);
+    dirty_.insert(dirty_.begin(), next_batch.begin(), next_batch.end());
+  }
   if (!s.ok()) {
     stats_->flusher_failures.fetch_add(1, std::memory_order_relaxed);
     LOG_WARN("flusher {}: commit of {} items over {} vbuckets failed: {}", shard_, batch.size(),

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,10 @@
 
 namespace sluice::testing {
 namespace {
+
+int DecodeExit(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout, int* status) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -63,14 +68,15 @@ std::string ServerProcess::Log() const {
 }
 
 bool ServerProcess::Start(std::chrono::seconds timeout) {
+  exit_status_ = -1;
   int out_pipe[2];
   if (pipe(out_pipe) != 0) {
     error_ = "pipe failed";
     return false;
   }
-  std::vector<std::string> args = {BinaryPath(), "--port", "0", "--host", host_,
-                                   "--data-dir", data_dir_, "--users", users_path_,
-                                   "--log-level", options_.log_level};
+  std::vector<std::string> args = {
+      BinaryPath(), "--port",    "0",           "--host",          host_, "--data-dir", data_dir_,
+      "--users",    users_path_, "--log-level", options_.log_level};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = fork();
   if (pid < 0) {
@@ -78,6 +84,8 @@ bool ServerProcess::Start(std::chrono::seconds timeout) {
     return false;
   }
   if (pid == 0) {
+    // If the test process dies (a crash, an abort), the server must not outlive it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(out_pipe[1], STDOUT_FILENO);
     const int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
@@ -125,8 +133,18 @@ bool ServerProcess::Start(std::chrono::seconds timeout) {
   return true;
 }
 
+bool ServerProcess::Alive() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  exit_status_ = r == pid_ ? DecodeExit(status) : -1;
+  pid_ = -1;
+  return false;
+}
+
 int ServerProcess::Stop(std::chrono::seconds timeout) {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) return exit_status_;
   kill(pid_, SIGTERM);
   int status = 0;
   if (!WaitForExit(pid_, timeout, &status)) {
@@ -134,14 +152,15 @@ int ServerProcess::Stop(std::chrono::seconds timeout) {
     return -1;
   }
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  exit_status_ = DecodeExit(status);
+  return exit_status_;
 }
 
 void ServerProcess::Kill() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   int status = 0;
-  waitpid(pid_, &status, 0);
+  if (waitpid(pid_, &status, 0) == pid_) exit_status_ = DecodeExit(status);
   pid_ = -1;
 }
 

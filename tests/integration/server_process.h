@@ -38,11 +38,17 @@ class ServerProcess {
   // Starts sluiced and waits for its listening line (fails the test on timeout or early exit).
   // Returns false if it could not start (the reason is in error()).
   bool Start(std::chrono::seconds timeout = std::chrono::seconds(60));
-  // SIGTERM, then waits for exit; returns the exit status (-1 on timeout, after a SIGKILL).
+  // SIGTERM, then waits for exit; returns the exit status (-1 on timeout, after a SIGKILL; 128 +
+  // signal if it died by a signal; if it had already exited by itself, how it exited).
   int Stop(std::chrono::seconds timeout = std::chrono::seconds(60));
   // SIGKILL and reap.
   void Kill();
+  // True while a started server has not exited (false before Start and after Stop/Kill).
   bool running() const { return pid_ > 0; }
+  // Checks whether the process is still alive; if it exited on its own (a crash), reaps it and
+  // remembers how (Stop() then returns that status). Use it to assert "no crash".
+  bool Alive();
+  pid_t pid() const { return pid_; }
 
   uint16_t port() const { return port_; }
   const std::string& host() const { return host_; }
@@ -55,11 +61,12 @@ class ServerProcess {
 
  private:
   ServerOptions options_;
-  std::string dir_;       // temp root: data/, users.json, stderr.log
+  std::string dir_;  // temp root: data/, users.json, stderr.log
   std::string data_dir_;
   std::string users_path_;
   std::string log_path_;
   pid_t pid_ = -1;
+  int exit_status_ = -1;  // how a server that died by itself exited (see Alive())
   uint16_t port_ = 0;
   std::string host_ = "127.0.0.1";
   std::string error_;

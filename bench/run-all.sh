@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ in turn; each appends its dated figures to bench/RESULTS.md.
+# Not part of `make test` (several minutes, and the figures need a quiet machine).
+#
+# Usage: bench/run-all.sh [BUILD_DIR]   (default: build, which should be a RelWithDebInfo build)
+# Each script's own knobs pass through the environment (e.g. QUICK=1 for a short smoke run).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${1:-${BUILD_DIR:-build}}"
+
+BENCHMARKS=(
+  kv_throughput.sh  # 1. pipelined GET/SET vs memcached (issue 5, benchmark 1)
+)
+
+failed=0
+for bench in "${BENCHMARKS[@]}"; do
+  echo "== bench/$bench" >&2
+  if ! "$ROOT/bench/$bench" "$BUILD_DIR"; then
+    echo "== bench/$bench FAILED" >&2
+    failed=1
+  fi
+done
+exit "$failed"

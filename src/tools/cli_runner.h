@@ -1,0 +1,59 @@
+// File: tools/cli_runner.h
+//
+// Test support for the end-to-end tests of the `sluice` binary: runs a program as a subprocess
+// with the given arguments (and extra environment variables), captures its stdout and stderr and
+// returns them with its exit code. Also starts plain memcached for the --no-auth tests.
+//
+// The binary under test is $SLUICE_BIN (set by sluice_test()), else the one built in the same build
+// tree as the test (compiled in as SLUICE_DEFAULT_BIN), else ./build/sluice.
+//
+// Ownership: RunResult is a value; MemcachedProcess owns its child and kills it on destruction.
+// Thread safety: thread-compatible (the test's thread).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::tools::testing {
+
+struct RunResult {
+  int exit_code = -1;  // 128 + signal if it was killed
+  std::string out;
+  std::string err;
+};
+
+// Path of the sluice binary under test.
+std::string SluiceBinary();
+
+// Runs `program` with `args`; `env` entries are added to (or replace in) the environment.
+RunResult RunProgram(const std::string& program, const std::vector<std::string>& args,
+                     const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// RunProgram(SluiceBinary(), ...).
+RunResult RunSluice(const std::vector<std::string>& args,
+                    const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// A plain memcached on 127.0.0.1 at a free port (memcached cannot report a port it picked, so a
+// free one is found first), ready once Start() returns true.
+class MemcachedProcess {
+ public:
+  MemcachedProcess() = default;
+  ~MemcachedProcess();
+  MemcachedProcess(const MemcachedProcess&) = delete;
+  MemcachedProcess& operator=(const MemcachedProcess&) = delete;
+
+  // False if memcached is not installed or does not accept connections in time.
+  bool Start();
+  uint16_t port() const { return port_; }
+  static std::string BinaryPath();  // $MEMCACHED_BIN, else /usr/bin/memcached
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace sluice::tools::testing

@@ -1,0 +1,180 @@
+// File: tools/command_line.cc
+//
+// CLI11 set-up for every subcommand. CLI11 reports help and usage errors by throwing; both are
+// caught here and turned into a ParseResult.
+#include "tools/command_line.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <sstream>
+
+#include "tools/failure.h"
+
+namespace sluice::tools {
+namespace {
+
+constexpr const char* kFooter =
+    "Exit codes: 0 ok, 1 key not found, 2 usage error, 3 connection error, 4 authentication\n"
+    "failed or no access, 5 not my vbucket, 6 other server error (or load errors).";
+
+// Flags whose final value is decided after parsing.
+struct Deferred {
+  std::optional<std::string> password;
+};
+
+void AddConnectionFlags(CLI::App* sub, ConnectionFlags* flags, Deferred* deferred) {
+  sub->add_option("--host", flags->host, "Server address")->capture_default_str();
+  sub->add_option("--port", flags->port, "Server port")->capture_default_str();
+  sub->add_option("--user", flags->user, "SASL user (development default)")->capture_default_str();
+  // Not CLI11's envname(): every subcommand binds the same variable, and the environment would be
+  // applied through the subcommands not chosen too, overriding the flag. See FinishPassword().
+  sub->add_option("--password", deferred->password,
+                  "SASL password (default: $SLUICE_PASSWORD, else \"password\" as in "
+                  "etc/dev-users.json)");
+  sub->add_option("--bucket", flags->bucket, "Bucket to select")->capture_default_str();
+  sub->add_flag("--no-auth", flags->no_auth,
+                "Skip HELLO, SASL and bucket selection (plain memcached)");
+  sub->add_flag("--json", flags->json, "Machine-readable output (one JSON object)");
+  sub->add_option("--timeout", flags->timeout_seconds,
+                  "Seconds to wait for the connection and for each reply")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+void AddVbucketFlag(CLI::App* sub, CommandLine* cmd) {
+  sub->add_option("--vbucket", cmd->vbucket,
+                  "vbucket to address (default: computed from the key with the server's "
+                  "vbucket count, or 0 if the server has no cluster config)");
+}
+
+CLI::App* AddSubcommand(CLI::App& app, const char* name, const char* description, Command command,
+                        CommandLine* cmd, Deferred* deferred) {
+  CLI::App* sub = app.add_subcommand(name, description);
+  // A flag given twice: the last one wins (so wrappers and aliases can override their defaults).
+  sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  AddConnectionFlags(sub, &cmd->connection, deferred);
+  sub->callback([cmd, command] { cmd->command = command; });
+  sub->footer(kFooter);
+  return sub;
+}
+
+void AddLoad(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
+  LoadOptions& load = cmd->load;
+  CLI::App* sub = AddSubcommand(
+      app, "load", "Pipelined GET/SET load generator: prints ops/s and latency percentiles (µs)",
+      Command::kLoad, cmd, deferred);
+  sub->add_option("--keys", load.keys, "Number of distinct keys")->capture_default_str();
+  sub->add_option("--value-size", load.value_size, "Bytes per value")->capture_default_str();
+  sub->add_option("--set-ratio", load.set_ratio, "Fraction of requests that are SETs (0..1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  CLI::Option* ops = sub->add_option("--ops", load.ops, "Stop after this many requests");
+  CLI::Option* duration = sub->add_option("--duration", load.duration_seconds,
+                                          "Stop after this many seconds (default 10)");
+  ops->excludes(duration);
+  sub->add_option("--connections", load.connections, "Connections, one thread each")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  sub->add_option("--pipeline", load.pipeline, "Requests in flight per connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 65536u));
+  sub->add_option("--key-prefix", load.key_prefix, "Prefix of the generated keys")
+      ->capture_default_str();
+  sub->add_flag("--populate", load.populate, "Write every key once before measuring");
+  sub->add_option_function<std::string>(
+         "--vbuckets-mode",
+         [&load](const std::string& mode) {
+           load.vbucket_mode = mode == "zero" ? VBucketMode::kZero : VBucketMode::kCrc;
+         },
+         "crc: vbucket from the key (needs the server's vbucket count, as a Couchbase client); "
+         "zero: vbucket 0 (memcached)")
+      ->check(CLI::IsMember({"crc", "zero"}))
+      ->default_str("crc");
+  sub->add_option("--seed", load.seed, "Random seed (keys and operation mix)")
+      ->capture_default_str();
+}
+
+void BuildApp(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
+  app.require_subcommand(1);
+  app.footer(kFooter);
+
+  CLI::App* get =
+      AddSubcommand(app, "get", "Print a document's value", Command::kGet, cmd, deferred);
+  get->add_option("key", cmd->key, "Key")->required();
+  AddVbucketFlag(get, cmd);
+
+  CLI::App* set = AddSubcommand(app, "set", "Store a document", Command::kSet, cmd, deferred);
+  set->add_option("key", cmd->key, "Key")->required();
+  set->add_option("value", cmd->value, "Value")->required();
+  set->add_option("--flags", cmd->flags, "Flags stored with the document");
+  set->add_option("--expiry", cmd->expiry, "Expiry (seconds from now, or a Unix time)");
+  AddVbucketFlag(set, cmd);
+
+  CLI::App* rm = AddSubcommand(app, "rm", "Delete a document", Command::kRm, cmd, deferred);
+  rm->add_option("key", cmd->key, "Key")->required();
+  AddVbucketFlag(rm, cmd);
+
+  CLI::App* touch =
+      AddSubcommand(app, "touch", "Change a document's expiry", Command::kTouch, cmd, deferred);
+  touch->add_option("key", cmd->key, "Key")->required();
+  touch->add_option("--expiry", cmd->expiry, "New expiry (seconds from now, or a Unix time)")
+      ->required();
+  AddVbucketFlag(touch, cmd);
+
+  CLI::App* stats = AddSubcommand(app, "stats", "Print a stats group (default group if none)",
+                                  Command::kStats, cmd, deferred);
+  stats->add_option("group", cmd->stats_group, "Stats group, e.g. vbucket-seqno, memory");
+
+  AddSubcommand(app, "vbucket-seqnos", "Print every vbucket's high seqno", Command::kVbucketSeqnos,
+                cmd, deferred);
+
+  CLI::App* failover = AddSubcommand(app, "failover-log", "Print a vbucket's failover log",
+                                     Command::kFailoverLog, cmd, deferred);
+  failover->add_option("vbucket", cmd->failover_vbucket, "vbucket")->required();
+
+  AddLoad(app, cmd, deferred);
+}
+
+}  // namespace
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args) {
+  ParseResult result;
+  CommandLine cmd;
+  Deferred deferred;
+  CLI::App app{"sluice: command-line client of sluiced (and of memcached for `load --no-auth`)",
+               "sluice"};
+  BuildApp(app, &cmd, &deferred);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses from the back
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = app.exit(e, out, err);
+    result.output = out.str();
+    result.error = err.str();
+    result.exit_code = code == 0 ? 0 : ToInt(ExitCode::kUsage);
+    return result;
+  }
+  // --password, else $SLUICE_PASSWORD, else the development default.
+  if (deferred.password) {
+    cmd.connection.password = *deferred.password;
+  } else if (const char* env = std::getenv("SLUICE_PASSWORD")) {
+    cmd.connection.password = env;
+  }
+  if (cmd.command == Command::kLoad) {
+    if (!cmd.load.ops && !cmd.load.duration_seconds) cmd.load.duration_seconds = 10.0;
+    const Status valid = ValidateLoadOptions(cmd.load);
+    if (!valid.ok()) {
+      result.error = std::string(valid.message()) + "\nRun with --help for more information.\n";
+      result.exit_code = ToInt(ExitCode::kUsage);
+      return result;
+    }
+  }
+  result.command = std::move(cmd);
+  return result;
+}
+
+}  // namespace sluice::tools

@@ -1,0 +1,88 @@
+// File: tools/command_line.h
+//
+// The `sluice` command line: what every subcommand accepts, parsed by CLI11 into one plain
+// CommandLine value that the subcommands then run from (commands.h). Parsing is separate from
+// running so that tests can check it without a server, and so that CLI11's exceptions stay inside
+// command_line.cc (ParseCommandLine catches them and returns a ParseResult).
+//
+//   sluice [--help] SUBCOMMAND [connection flags] [subcommand arguments]
+//
+// Connection flags, accepted by every subcommand:
+//   --host H (127.0.0.1)  --port P (11210)  --bucket B (default)
+//   --user U (Administrator)  --password P (env SLUICE_PASSWORD, else "password": the development
+//   users file etc/dev-users.json)  --no-auth (skip HELLO, SASL and bucket selection: plain
+//   memcached)
+//   --json (machine-readable output)  --timeout SECONDS (30: connect and each I/O wait)
+//
+// Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, load (see --help of
+// each). Exit codes: tools/failure.h.
+//
+// Thread safety: ParseCommandLine is a pure function of its arguments and the environment.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/types.h"
+#include "tools/load_generator.h"
+
+namespace sluice::tools {
+
+struct ConnectionFlags {
+  std::string host = "127.0.0.1";
+  uint16_t port = 11210;
+  std::string user = "Administrator";
+  std::string password = "password";
+  std::string bucket = "default";
+  bool no_auth = false;
+  bool json = false;
+  double timeout_seconds = 30;
+};
+
+enum class Command : uint8_t {
+  kGet,
+  kSet,
+  kRm,
+  kTouch,
+  kStats,
+  kVbucketSeqnos,
+  kFailoverLog,
+  kLoad,
+};
+
+struct CommandLine {
+  Command command = Command::kGet;
+  ConnectionFlags connection;
+
+  // get / set / rm / touch
+  std::string key;
+  std::string value;               // set
+  std::optional<Vbid> vbucket;     // default: VBucketForKey with the server's vbucket count
+  uint32_t flags = 0;              // set
+  std::optional<uint32_t> expiry;  // set (default 0), touch (required)
+
+  // stats
+  std::string stats_group;  // "" = the default group
+
+  // failover-log
+  Vbid failover_vbucket = 0;
+
+  // load
+  LoadOptions load;
+};
+
+struct ParseResult {
+  // Set when the arguments name a command to run; otherwise exit with exit_code after printing
+  // `output` to stdout (--help) and `error` to stderr (usage errors, exit code 2).
+  std::optional<CommandLine> command;
+  int exit_code = 0;
+  std::string output;
+  std::string error;
+};
+
+// `args` excludes the program name.
+ParseResult ParseCommandLine(const std::vector<std::string>& args);
+
+}  // namespace sluice::tools

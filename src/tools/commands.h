@@ -1,0 +1,40 @@
+// File: tools/commands.h
+//
+// The `sluice` subcommands. Each opens its own session (tools/session.h) from the parsed command
+// line, does its work, writes its answer to `out` (text or JSON, tools/output.h) and returns the
+// process exit code (tools/failure.h).
+//
+//   get KEY            the value, then a newline (JSON: key, value, flags, cas, datatype, vbucket)
+//   set KEY VALUE      "stored KEY (vbucket V, cas C[, seqno S])"
+//   rm KEY             "deleted KEY (...)"
+//   touch KEY          "touched KEY (...)"
+//   stats [GROUP]      two aligned columns (JSON: one object; integer values as numbers)
+//   vbucket-seqnos     vbucket and high seqno per line (JSON: {"vbuckets":[{vbucket,high_seqno}]})
+//   failover-log VB    entry, vbucket uuid, seqno per line, newest first
+//                      (JSON: {"vbucket":VB,"entries":[{"uuid","seqno"}]})
+//   load               see tools/load_generator.h; text table or one JSON object with ops, seconds,
+//                      ops_per_sec, p50_us, p90_us, p99_us, p999_us, max_us, errors, ...
+//
+// Thread safety: each call runs on the caller's thread (load starts and joins its own threads).
+#pragma once
+
+#include <ostream>
+
+#include "tools/command_line.h"
+#include "tools/output.h"
+
+namespace sluice::tools {
+
+// Runs `cmd`, writing to `out` / `err`; returns the exit code.
+int RunCommand(const CommandLine& cmd, std::ostream& out, std::ostream& err);
+
+int RunGet(const CommandLine& cmd, Output& out);
+int RunSet(const CommandLine& cmd, Output& out);
+int RunRm(const CommandLine& cmd, Output& out);
+int RunTouch(const CommandLine& cmd, Output& out);
+int RunStats(const CommandLine& cmd, Output& out);
+int RunVbucketSeqnos(const CommandLine& cmd, Output& out);
+int RunFailoverLog(const CommandLine& cmd, Output& out);
+int RunLoad(const CommandLine& cmd, Output& out);
+
+}  // namespace sluice::tools
