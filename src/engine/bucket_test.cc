@@ -347,6 +347,52 @@ TEST_F(BucketTest, StatGroups) {
   EXPECT_EQ(bucket_->GetStats("vbucket-seqno x", [](auto, auto) {}).code(), Errc::kInvalid);
 }
 
+// Storage invariant 1 through the engine: after any sequence of writes, flushes, deletes,
+// re-creations and restarts, each key has exactly one entry in the by-seqno data (the engine
+// tells the store where the previous version is instead of the store reading it).
+TEST_F(BucketTest, EachKeyHasOneSeqEntryAcrossFlushesDeletesAndRestarts) {
+  auto seq_keys = [&](Vbid vb) {
+    std::vector<std::string> keys;
+    auto scan = bucket_->store().OpenSeqnoScan(vb, 1, UINT64_MAX, {});
+    EXPECT_TRUE(scan.ok());
+    bool done = false;
+    while (!done) {
+      EXPECT_TRUE((*scan)
+                      ->Scan(
+                          [&](storage::DiskDoc&& d) {
+                            keys.push_back(d.key);
+                            return storage::ScanControl::kContinue;
+                          },
+                          &done)
+                      .ok());
+    }
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  };
+  Open();
+  ASSERT_TRUE(Set(0, "k", "1").ok());
+  ASSERT_TRUE(Set(0, "other", "1").ok());
+  Flush();
+  ASSERT_TRUE(Set(0, "k", "2").ok());
+  ASSERT_TRUE(Set(0, "k", "3").ok());  // two versions in one flush
+  Flush();
+  EXPECT_EQ(seq_keys(0), (std::vector<std::string>{"k", "other"}));
+  ASSERT_TRUE(bucket_->Delete(0, "k", 0).ok());
+  Flush();  // the tombstone is persisted and leaves the hash table
+  EXPECT_EQ(seq_keys(0), (std::vector<std::string>{"k", "other"}));
+  ASSERT_TRUE(Set(0, "k", "4", 0, StoreOp::kAdd).ok());  // re-created: previous version unknown
+  Flush();
+  EXPECT_EQ(seq_keys(0), (std::vector<std::string>{"k", "other"}));
+  ASSERT_TRUE(bucket_->Shutdown().ok());
+  bucket_.reset();
+  Open();  // warmup learns where every key is on disk
+  ASSERT_TRUE(Set(0, "k", "5").ok());
+  ASSERT_TRUE(Set(0, "other", "2").ok());
+  Flush();
+  EXPECT_EQ(seq_keys(0), (std::vector<std::string>{"k", "other"}));
+  EXPECT_EQ(GetValue(0, "k"), "5");
+}
+
 TEST_F(BucketTest, PersistenceWaiterIsNotifiedAfterFlush) {
   Open();
   auto r = Set(0, "k", "v");

@@ -84,6 +84,7 @@ void HashTable::Upsert(const KeyLock& lock, std::string_view key, StoredValue sv
     Account(nullptr, key, &sv);
     s.map.emplace(std::string(key), std::move(sv));
   } else {
+    sv.disk_seqno = it->second.disk_seqno;
     Account(&it->second, key, &sv);
     it->second = std::move(sv);
   }
@@ -101,7 +102,9 @@ bool HashTable::MarkPersisted(const KeyLock& lock, std::string_view key, uint64_
     NO_THREAD_SAFETY_ANALYSIS {
   Stripe& s = StripeFor(lock, key);
   auto it = s.map.find(key);
-  if (it == s.map.end() || it->second.by_seqno != seqno) return false;
+  if (it == s.map.end()) return false;
+  it->second.disk_seqno = seqno;  // whatever version is in memory, this one is on disk now
+  if (it->second.by_seqno != seqno) return false;
   if (it->second.deleted) {
     Account(&it->second, key, nullptr);
     s.map.erase(it);

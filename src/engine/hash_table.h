@@ -50,6 +50,11 @@ struct StoredValue {
   bool dirty = true;           // this version is not persisted yet
   bool resident = true;        // the value is in memory
   DeleteSource delete_source = DeleteSource::kExplicit;
+  // The seqno of this key's version on disk, so the flusher can delete it without reading the
+  // store: storage::DiskDoc::kNoPreviousVersion (none) or kUnknownPreviousSeqno (a new entry
+  // whose key may still have a persisted tombstone). Kept by Upsert across versions and set by
+  // MarkPersisted; only a new entry (or warmup) chooses it.
+  uint64_t disk_seqno = UINT64_MAX;
 
   bool IsExpired(uint32_t now) const { return !deleted && expiry != 0 && expiry <= now; }
 };
@@ -90,12 +95,13 @@ class HashTable {
 
   // The entry for `key`, or null. Valid while `lock` is held and the entry is not changed.
   const StoredValue* Find(const KeyLock& lock, std::string_view key) const;
-  // Inserts or replaces the entry of `key`.
+  // Inserts or replaces the entry of `key`. Replacing keeps the old entry's disk_seqno.
   void Upsert(const KeyLock& lock, std::string_view key, StoredValue sv);
   // Removes the entry of `key` (no-op if absent).
   void Erase(const KeyLock& lock, std::string_view key);
-  // The flusher persisted `seqno` of `key`: marks the entry clean if it is still that version,
-  // and removes it if it is a tombstone. Returns true if the entry was that version.
+  // The flusher persisted `seqno` of `key`: records it as the entry's disk_seqno, marks the entry
+  // clean if it is still that version, and removes it if that version is a tombstone. Returns
+  // true if the entry was that version.
   bool MarkPersisted(const KeyLock& lock, std::string_view key, uint64_t seqno);
   // Drops the value of a clean, live, resident entry. Returns bytes freed (0 if not evictable).
   size_t EvictValue(const KeyLock& lock, std::string_view key);

@@ -462,6 +462,13 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
   for (auto& snapshot : ci.snapshots) {
     for (auto& item : snapshot.items) {
       storage::DiskDoc doc;
+      {
+        // The hash table knows where the key's previous version is on disk (the entry exists:
+        // it is only removed once a tombstone newer than this item is persisted).
+        HashTable::KeyLock lock(ht_, item->key);
+        const StoredValue* sv = ht_.Find(lock, item->key);
+        doc.previous_seqno = sv ? sv->disk_seqno : storage::DiskDoc::kUnknownPreviousSeqno;
+      }
       doc.vbid = id_;
       doc.key = item->key;
       doc.seqno = item->by_seqno;
@@ -554,6 +561,7 @@ void VBucket::WarmupLoad(storage::DiskDoc&& doc, bool with_value) {
   sv.datatype = doc.datatype;
   sv.dirty = false;
   sv.resident = with_value || doc.value.empty();
+  sv.disk_seqno = doc.seqno;
   HashTable::KeyLock lock(ht_, doc.key);
   ht_.Upsert(lock, doc.key, std::move(sv));
 }

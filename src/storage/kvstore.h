@@ -63,6 +63,14 @@ struct DiskDoc {
   bool deleted = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
   std::string value;  // empty for tombstones without xattrs / for key-only scans
+  // Commit only: where the key's previous version lives in `seq`, when the caller knows it
+  // (the engine tracks it per key), which saves Commit a read of the `key` column family.
+  // kNoPreviousVersion: the key has no entry on disk; kUnknownPreviousSeqno: look it up.
+  // Every version of one key in a batch carries the same value (the state before the batch).
+  uint64_t previous_seqno = kUnknownPreviousSeqno;
+
+  static constexpr uint64_t kNoPreviousVersion = 0;
+  static constexpr uint64_t kUnknownPreviousSeqno = UINT64_MAX;
 };
 
 struct FailoverEntry {

@@ -154,24 +154,36 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
     if (last_version[key_keys[i]] == i) winners.push_back(i);
   }
 
-  // Where does each key's previous version live?
-  std::vector<rocksdb::Slice> lookup;
-  lookup.reserve(winners.size());
-  for (size_t i : winners) lookup.emplace_back(key_keys[i]);
-  std::vector<rocksdb::PinnableSlice> previous(winners.size());
-  std::vector<rocksdb::Status> found(winners.size());
-  db_->MultiGet(rocksdb::ReadOptions(), key_cf_, lookup.size(), lookup.data(), previous.data(),
-                found.data());
-
+  // Where does each key's previous version live? The caller usually knows (previous_seqno);
+  // only unknown ones are read from the `key` column family, in one MultiGet.
   rocksdb::WriteBatch wb;
+  std::vector<size_t> unknown;  // indexes into winners
   // All deletes before all puts: a delete never hides a put of this batch.
   for (size_t w = 0; w < winners.size(); ++w) {
-    if (found[w].IsNotFound()) continue;
-    if (!found[w].ok()) return fail(FromRocksDB(found[w], "commit: key lookup"));
-    StatusOr<KeyEntry> entry = DecodeKeyEntry(View(previous[w]));
-    if (!entry.ok()) return fail(entry.status());
     const DiskDoc& doc = docs[winners[w]];
-    if (entry->seqno != doc.seqno) wb.Delete(seq_cf_, SeqKey(doc.vbid, entry->seqno));
+    if (doc.previous_seqno == DiskDoc::kUnknownPreviousSeqno) {
+      unknown.push_back(w);
+    } else if (doc.previous_seqno != DiskDoc::kNoPreviousVersion &&
+               doc.previous_seqno != doc.seqno) {
+      wb.Delete(seq_cf_, SeqKey(doc.vbid, doc.previous_seqno));
+    }
+  }
+  if (!unknown.empty()) {
+    std::vector<rocksdb::Slice> lookup;
+    lookup.reserve(unknown.size());
+    for (size_t w : unknown) lookup.emplace_back(key_keys[winners[w]]);
+    std::vector<rocksdb::PinnableSlice> previous(unknown.size());
+    std::vector<rocksdb::Status> found(unknown.size());
+    db_->MultiGet(rocksdb::ReadOptions(), key_cf_, lookup.size(), lookup.data(),
+                  previous.data(), found.data());
+    for (size_t u = 0; u < unknown.size(); ++u) {
+      if (found[u].IsNotFound()) continue;
+      if (!found[u].ok()) return fail(FromRocksDB(found[u], "commit: key lookup"));
+      StatusOr<KeyEntry> entry = DecodeKeyEntry(View(previous[u]));
+      if (!entry.ok()) return fail(entry.status());
+      const DiskDoc& doc = docs[winners[unknown[u]]];
+      if (entry->seqno != doc.seqno) wb.Delete(seq_cf_, SeqKey(doc.vbid, entry->seqno));
+    }
   }
   for (size_t i : winners) {
     const DiskDoc& doc = docs[i];

@@ -83,6 +83,25 @@ TEST_F(RocksDBKVStoreTest, RewriteWithinOneBatchWritesOnlyTheLast) {
   EXPECT_THAT(Seqnos(ScanRange(0, 0, 100)), ElementsAre(5, 7));
 }
 
+TEST_F(RocksDBKVStoreTest, KnownPreviousSeqnosNeedNoLookup) {
+  auto with_previous = [](DiskDoc doc, uint64_t previous) {
+    doc.previous_seqno = previous;
+    return doc;
+  };
+  CommitOk({with_previous(MakeDoc(0, "a", 1, "a1"), DiskDoc::kNoPreviousVersion),
+            with_previous(MakeDoc(0, "b", 2, "b1"), DiskDoc::kNoPreviousVersion)},
+           {{0, MakeState(2)}});
+  // The caller says where the previous versions are; mixed with an unknown one.
+  CommitOk({with_previous(MakeDoc(0, "a", 3, "a2"), 1),
+            MakeDoc(0, "b", 4, "b2"),  // previous_seqno unknown: looked up
+            with_previous(MakeDoc(0, "a", 5, "a3"), 1)},
+           {{0, MakeState(5)}});
+  const std::vector<DiskDoc> docs = ScanRange(0, 0, 100);
+  EXPECT_THAT(Seqnos(docs), ElementsAre(4, 5));
+  EXPECT_THAT(Keys(docs), ElementsAre("b", "a"));
+  EXPECT_EQ(store_->Get(0, "a")->value, "a3");
+}
+
 TEST_F(RocksDBKVStoreTest, SameKeyInTwoVbucketsIsTwoDocuments) {
   CommitOk({MakeDoc(1, "k", 1, "vb1"), MakeDoc(2, "k", 1, "vb2")},
            {{1, MakeState(1)}, {2, MakeState(1)}});
