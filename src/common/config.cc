@@ -109,6 +109,52 @@ const std::vector<Entry>& Entries() {
         "Largest request body; a larger frame is answered E2BIG/EINVAL and the connection "
         "closed."},
        &Config::max_packet_size},
+      {{"dcp_backfill_byte_limit", ParamType::kSize, "bytes",
+        "Per DCP connection: bytes read from disk by backfills and queued in its streams but not "
+        "yet sent. At the limit the connection's backfills pause until its consumer drains."},
+       &Config::dcp_backfill_byte_limit},
+      {{"dcp_backfill_byte_drain_ratio", ParamType::kDouble, "ratio",
+        "A paused backfill resumes once the backfill buffer drained below (1 - this ratio) of "
+        "dcp_backfill_byte_limit (or is empty)."},
+       &Config::dcp_backfill_byte_drain_ratio},
+      {{"dcp_scan_item_limit", ParamType::kUInt, "count",
+        "Documents one backfill run reads before yielding the auxio thread."},
+       &Config::dcp_scan_item_limit},
+      {{"dcp_scan_byte_limit", ParamType::kSize, "bytes",
+        "Bytes one backfill run reads before yielding the auxio thread."},
+       &Config::dcp_scan_byte_limit},
+      {{"dcp_backfill_run_duration_limit", ParamType::kDouble, "seconds",
+        "Time one backfill run may take before yielding (kv_engine gives it in ms: 300)."},
+       &Config::dcp_backfill_run_duration_limit},
+      {{"dcp_backfill_in_progress_per_connection_limit", ParamType::kUInt, "count",
+        "Backfills of one DCP connection admitted at once; more wait as pending."},
+       &Config::dcp_backfill_in_progress_per_connection_limit},
+      {{"dcp_max_running_backfills", ParamType::kUInt, "count",
+        "Backfills admitted at once in the bucket (ep_dcp_max_running_backfills); 0 derives it "
+        "from max_size: max(2, min(max_size * 1% / 10 KiB, 4096))."},
+       &Config::dcp_max_running_backfills},
+      {{"dcp_backfill_idle_protection_enabled", ParamType::kBool, "bool",
+        "End a stream with TooSlow when its backfill made no progress for "
+        "dcp_backfill_idle_limit_seconds while the connection's backfill buffer is full."},
+       &Config::dcp_backfill_idle_protection_enabled},
+      {{"dcp_backfill_idle_limit_seconds", ParamType::kDouble, "seconds",
+        "See dcp_backfill_idle_protection_enabled."},
+       &Config::dcp_backfill_idle_limit_seconds},
+      {{"dcp_backfill_snooze_interval", ParamType::kDouble, "seconds",
+        "How long a backfill waits before checking again that the flusher persisted its range."},
+       &Config::dcp_backfill_snooze_interval},
+      {{"dcp_idle_timeout", ParamType::kDouble, "seconds",
+        "A DCP producer with noops enabled disconnects a consumer silent for this long."},
+       &Config::dcp_idle_timeout},
+      {{"dcp_noop_tx_interval", ParamType::kDouble, "seconds",
+        "Default interval between the DCP_NOOPs a producer sends once enable_noop is on "
+        "(set_noop_interval overrides it per connection). kv_engine's parameter of this name is "
+        "its consumer's interval; its producers default to 20 s, as here."},
+       &Config::dcp_noop_tx_interval},
+      {{"connection_manager_interval", ParamType::kDouble, "seconds",
+        "Interval of the DCP connection manager (noops, idle disconnects); set_noop_interval "
+        "must not be below it."},
+       &Config::connection_manager_interval},
   };
   return entries;
 }
@@ -316,6 +362,27 @@ Status Config::Validate() const {
   if (max_packet_size < 1024) return Status(Errc::kInvalid, "max_packet_size must be >= 1K");
   if (max_item_size == 0 || max_item_size > max_packet_size) {
     return Status(Errc::kInvalid, "max_item_size must be in 1..max_packet_size");
+  }
+  if (dcp_backfill_byte_limit == 0 || dcp_scan_byte_limit == 0 || dcp_scan_item_limit == 0) {
+    return Status(Errc::kInvalid,
+                  "dcp_backfill_byte_limit, dcp_scan_byte_limit and dcp_scan_item_limit must be "
+                  "positive");
+  }
+  if (!(dcp_backfill_byte_drain_ratio >= 0.0 && dcp_backfill_byte_drain_ratio < 1.0)) {
+    return Status(Errc::kInvalid, "dcp_backfill_byte_drain_ratio must be in [0, 1)");
+  }
+  if (dcp_backfill_in_progress_per_connection_limit == 0) {
+    return Status(Errc::kInvalid,
+                  "dcp_backfill_in_progress_per_connection_limit must be at least 1");
+  }
+  if (dcp_backfill_run_duration_limit <= 0 || dcp_backfill_idle_limit_seconds <= 0 ||
+      dcp_backfill_snooze_interval <= 0 || connection_manager_interval <= 0) {
+    return Status(Errc::kInvalid, "DCP task intervals and limits must be positive");
+  }
+  if (dcp_idle_timeout < 1) return Status(Errc::kInvalid, "dcp_idle_timeout must be >= 1");
+  if (dcp_noop_tx_interval < connection_manager_interval) {
+    return Status(Errc::kInvalid,
+                  "dcp_noop_tx_interval must not be below connection_manager_interval");
   }
   return Status::Ok();
 }

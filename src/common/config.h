@@ -64,6 +64,21 @@ struct Config {
   uint64_t max_connections = 4096;
   uint64_t max_packet_size = 30ULL << 20;  // bytes of one request body; larger closes the conn
 
+  // ---- DCP (names and defaults as kv_engine's configuration.json unless noted) ----
+  uint64_t dcp_backfill_byte_limit = 20ULL << 20;  // bytes a connection may backfill unsent
+  double dcp_backfill_byte_drain_ratio = 0.25;     // share of the limit to drain before resuming
+  uint64_t dcp_scan_item_limit = 4096;             // items per backfill run before yielding
+  uint64_t dcp_scan_byte_limit = 4ULL << 20;       // bytes per backfill run before yielding
+  double dcp_backfill_run_duration_limit = 0.3;    // seconds per backfill run before yielding
+  uint64_t dcp_backfill_in_progress_per_connection_limit = 64;
+  uint64_t dcp_max_running_backfills = 0;          // bucket-wide; 0 = derive from max_size
+  bool dcp_backfill_idle_protection_enabled = true;
+  double dcp_backfill_idle_limit_seconds = 720.0;  // no progress this long with a full buffer
+  double dcp_backfill_snooze_interval = 1.0;       // seconds a backfill waits for the flusher
+  double dcp_idle_timeout = 360.0;                 // seconds of consumer silence (noop on)
+  double dcp_noop_tx_interval = 20.0;              // producer's default noop interval, seconds
+  double connection_manager_interval = 1.0;        // seconds between DCP housekeeping runs
+
   // Sets one parameter from text ("1G", "0.8", "true", "round-robin"). Errors name the parameter.
   Status Set(std::string_view name, std::string_view value);
   // Applies a JSON object {"name": value, ...}; values may be numbers, booleans or strings.
@@ -77,6 +92,13 @@ struct Config {
   }
   uint64_t MemLowWatBytes() const {
     return static_cast<uint64_t>(static_cast<double>(max_size) * mem_low_wat_percent);
+  }
+  // ep_dcp_max_running_backfills: dcp_max_running_backfills, or when 0 kv_engine's
+  // max(2, min(max_size * 1% / 10 KiB, 4096)).
+  uint64_t MaxRunningBackfills() const {
+    if (dcp_max_running_backfills != 0) return dcp_max_running_backfills;
+    const uint64_t derived = max_size / 100 / (10 * 1024);
+    return derived < 2 ? 2 : (derived > 4096 ? 4096 : derived);
   }
   // Text of a parameter's current value, as Set() accepts it.
   StatusOr<std::string> Get(std::string_view name) const;

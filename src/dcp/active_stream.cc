@@ -1,0 +1,500 @@
+#include "dcp/active_stream.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "common/logging.h"
+#include "dcp/producer.h"
+
+namespace sluice::dcp {
+
+using protocol::DcpStreamEndStatus;
+
+std::string_view ActiveStream::StateName(State state) {
+  switch (state) {
+    case State::kPending:
+      return "pending";
+    case State::kBackfilling:
+      return "backfilling";
+    case State::kInMemory:
+      return "in-memory";
+    case State::kDead:
+      return "dead";
+  }
+  return "unknown";
+}
+
+ActiveStream::ActiveStream(std::weak_ptr<Producer> producer, std::string_view conn_name,
+                           const std::shared_ptr<engine::VBucket>& vb, StreamParams params,
+                           StreamOptions options)
+    : producer_(std::move(producer)),
+      vb_(vb),
+      vbid_(vb->id()),
+      cursor_name_(fmt::format("{}:{}", conn_name, vb->id())),
+      params_(params),
+      options_(options),
+      initial_backfill_(params.start_seqno == 0) {
+  MutexLock lock(&mu_);
+  last_read_seqno_ = params_.start_seqno;
+  last_sent_seqno_ = params_.start_seqno;
+}
+
+ActiveStream::~ActiveStream() {
+  // Only our own cursor (the checkpoint manager's lock is a leaf for us).
+  MutexLock lock(&mu_);
+  RemoveCursorLocked();
+}
+
+void ActiveStream::RemoveCursorLocked() {
+  if (cursor_.expired()) return;
+  if (std::shared_ptr<engine::VBucket> vb = vb_.lock()) vb->checkpoints().RemoveCursor(cursor_);
+  cursor_.reset();
+}
+
+void ActiveStream::TransitionLocked(State next) {
+  bool valid = false;
+  switch (state_) {
+    case State::kPending:
+      valid = next == State::kBackfilling || next == State::kDead;
+      break;
+    case State::kBackfilling:
+      valid = next == State::kInMemory || next == State::kDead;
+      break;
+    case State::kInMemory:
+      valid = next == State::kBackfilling || next == State::kDead;
+      break;
+    case State::kDead:
+      valid = false;
+      break;
+  }
+  if (!valid) {
+    LOG_CRITICAL("dcp stream {}: invalid transition {} -> {}", cursor_name_, StateName(state_),
+                 StateName(next));
+    std::abort();
+  }
+  LOG_DEBUG("dcp stream {}: {} -> {}", cursor_name_, StateName(state_), StateName(next));
+  state_ = next;
+  state_mirror_.store(next, std::memory_order_release);
+  switch (next) {
+    case State::kInMemory:
+      // The consumer may see keys again that the disk snapshot had: start a new checkpoint.
+      next_snapshot_is_checkpoint_ = true;
+      initial_backfill_ = false;
+      break;
+    case State::kDead:
+      RemoveCursorLocked();
+      break;
+    case State::kPending:
+    case State::kBackfilling:
+      break;
+  }
+}
+
+// ---- producer side ----
+
+void ActiveStream::Activate(Producer& producer) {
+  std::optional<BackfillSpec> schedule;
+  {
+    MutexLock lock(&mu_);
+    if (state_ != State::kPending) return;
+    if (params_.start_seqno >= params_.end_seqno) {
+      EndStreamLocked(DcpStreamEndStatus::kOk);
+    } else {
+      TransitionLocked(State::kBackfilling);
+      ScheduleBackfillLocked(&schedule);
+    }
+  }
+  if (schedule.has_value()) producer.ScheduleBackfill(std::move(*schedule));
+  NotifyReady(/*force=*/true);
+}
+
+std::optional<DcpMessage> ActiveStream::Next(Producer& producer) {
+  std::optional<BackfillSpec> schedule;
+  std::optional<DcpMessage> message;
+  {
+    MutexLock lock(&mu_);
+    // Cleared before looking, so a message queued after we found nothing notifies again.
+    items_ready_.store(false);
+    // A phase may change the state (backfill done -> in memory, dropped cursor -> backfill);
+    // then the new state's phase runs too. Three passes cover every chain of transitions.
+    for (int pass = 0; pass < 3 && !message.has_value() && !schedule.has_value(); ++pass) {
+      const State before = state_;
+      switch (state_) {
+        case State::kPending:
+          break;
+        case State::kBackfilling:
+          message = BackfillPhaseLocked(&schedule);
+          break;
+        case State::kInMemory:
+          message = InMemoryPhaseLocked(&schedule);
+          break;
+        case State::kDead:
+          message = PopLocked();
+          break;
+      }
+      if (state_ == before) break;
+    }
+    if (message.has_value()) items_ready_.store(true);
+  }
+  if (schedule.has_value()) producer.ScheduleBackfill(std::move(*schedule));
+  return message;
+}
+
+std::optional<DcpMessage> ActiveStream::BackfillPhaseLocked(std::optional<BackfillSpec>* schedule) {
+  if (!ready_.empty()) return PopLocked();
+  if (backfill_running_) return std::nullopt;  // CompleteBackfill() notifies
+  if (pending_backfill_) {
+    pending_backfill_ = false;
+    ScheduleBackfillLocked(schedule);
+    return PopLocked();
+  }
+  if (last_read_seqno_ >= params_.end_seqno || disk_only()) {
+    EndStreamLocked(DcpStreamEndStatus::kOk);
+    return PopLocked();
+  }
+  TransitionLocked(State::kInMemory);
+  return std::nullopt;
+}
+
+std::optional<DcpMessage> ActiveStream::InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule) {
+  if (!ready_.empty()) return PopLocked();
+  if (pending_backfill_ || cursor_.expired()) {
+    // Dropped (its callback may still be on its way: the weak_ptr expires first).
+    pending_backfill_ = false;
+    TransitionLocked(State::kBackfilling);
+    ScheduleBackfillLocked(schedule);
+    // Backfilling (or ended); or the checkpoints still cover everything: then read them now.
+    if (state_ != State::kInMemory) return PopLocked();
+  }
+  std::shared_ptr<engine::VBucket> vb = vb_.lock();
+  if (vb == nullptr) {
+    EndStreamLocked(DcpStreamEndStatus::kStateChanged);
+    return PopLocked();
+  }
+  ProcessItemsLocked(vb->checkpoints().GetItemsForCursor(cursor_, kMemoryBatchItems));
+  return PopLocked();
+}
+
+void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule) {
+  const uint64_t start = last_read_seqno_ + 1;
+  uint64_t backfill_end = params_.end_seqno;
+  bool needed = true;
+  if (!disk_only()) {
+    std::shared_ptr<engine::VBucket> vb = vb_.lock();
+    if (vb == nullptr) {
+      EndStreamLocked(DcpStreamEndStatus::kStateChanged);
+      return;
+    }
+    const uint64_t generation = ++cursor_generation_;
+    // Weak: the callback is owned by the checkpoint manager's cursor and must not keep us alive.
+    std::weak_ptr<ActiveStream> weak = weak_from_this();
+    engine::CursorRegistration reg = vb->checkpoints().RegisterCursor(
+        cursor_name_, last_read_seqno_, options_.cursor_droppable, [weak, generation] {
+          if (std::shared_ptr<ActiveStream> stream = weak.lock()) {
+            stream->OnCursorDropped(generation);
+          }
+        });
+    cursor_ = reg.cursor;
+    needed = reg.needs_backfill;
+    backfill_end = std::min(params_.end_seqno, reg.next_seqno - 1);
+  }
+  if (!needed) {
+    TransitionLocked(State::kInMemory);
+    return;
+  }
+  if (start > backfill_end) {
+    EndStreamLocked(DcpStreamEndStatus::kOk);  // the end seqno was already read
+    return;
+  }
+  backfill_running_ = true;
+  ++backfills_scheduled_;
+  BackfillSpec spec;
+  spec.stream = weak_from_this();
+  spec.vbid = vbid_;
+  spec.start = start;
+  spec.end = backfill_end;
+  spec.stream_end = params_.end_seqno;
+  spec.key_only = !options_.include_value;
+  spec.skip_deleted = options_.skip_deletes_in_initial_backfill && initial_backfill_;
+  spec.ignore_purged_tombstones = (params_.flags & protocol::kDcpStreamIgnorePurgedTombstones) != 0;
+  spec.remote_purge_seqno = params_.remote_purge_seqno;
+  *schedule = std::move(spec);
+}
+
+void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
+  for (engine::CheckpointSnapshot& snap : items.snapshots) {
+    if (!snap.items.empty()) {
+      cursor_last_seqno_ = std::max(cursor_last_seqno_, snap.items.back()->by_seqno);
+    }
+    // Skip what the disk snapshot already sent, and never go past the end seqno.
+    const uint64_t after = last_read_seqno_;
+    const uint64_t end_seqno = params_.end_seqno;
+    auto first = std::find_if(snap.items.begin(), snap.items.end(),
+                              [after](const auto& item) { return item->by_seqno > after; });
+    auto last = std::find_if(first, snap.items.end(),
+                             [end_seqno](const auto& item) { return item->by_seqno > end_seqno; });
+    if (first == last) continue;
+    // A closed checkpoint read only partly (the batch limit) continues in the next read with
+    // the rest of its items: the marker already sent covers them.
+    const bool continuation = first_marker_sent_ && (*first)->by_seqno <= last_marker_end_;
+    if (!continuation) {
+      uint64_t start = snap.start;
+      if (first_marker_sent_) {
+        start = std::max(start, last_marker_end_ + 1);
+      } else {
+        start = std::min(params_.snap_start_seqno, start);
+        first_marker_sent_ = true;
+      }
+      const uint64_t end = std::min(snap.end, params_.end_seqno);
+      uint32_t flags = protocol::kDcpSnapshotMemory;
+      if (next_snapshot_is_checkpoint_) {
+        flags |= protocol::kDcpSnapshotCheckpoint;
+        next_snapshot_is_checkpoint_ = false;
+      }
+      PushLocked(DcpMessage::SnapshotMarker(start, end, flags));
+      last_marker_end_ = end;
+    }
+    for (auto it = first; it != last; ++it) {
+      last_read_seqno_ = (*it)->by_seqno;
+      PushLocked(ItemMessage(std::move(*it)));
+    }
+  }
+  if (last_read_seqno_ >= params_.end_seqno || cursor_last_seqno_ >= params_.end_seqno) {
+    EndStreamLocked(DcpStreamEndStatus::kOk);
+  }
+}
+
+DcpMessage ActiveStream::ItemMessage(engine::QueuedItem item) const {
+  DcpMessage m;
+  if (!item->deleted) {
+    m.type = DcpMessage::Type::kMutation;
+  } else if (item->delete_source == DeleteSource::kTtl && options_.expiry_opcode) {
+    m.type = DcpMessage::Type::kExpiration;
+  } else {
+    m.type = DcpMessage::Type::kDeletion;
+  }
+  m.item = std::move(item);
+  return m;
+}
+
+void ActiveStream::PushLocked(DcpMessage message) {
+  ready_memory_ += message.MemorySize();
+  ready_.push_back(std::move(message));
+}
+
+std::optional<DcpMessage> ActiveStream::PopLocked() {
+  if (ready_.empty()) return std::nullopt;
+  DcpMessage m = std::move(ready_.front());
+  ready_.pop_front();
+  ready_memory_ -= m.MemorySize();
+  if (m.backfill_bytes != 0) {
+    buffered_bytes_ -= m.backfill_bytes;
+    --buffered_items_;
+  }
+  if (m.is_item()) {
+    last_sent_seqno_ = m.item->by_seqno;
+    if (m.from_backfill) {
+      ++backfill_sent_;
+    } else {
+      ++memory_phase_items_;
+    }
+  }
+  return m;
+}
+
+size_t ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
+  if (state_ == State::kDead) return 0;
+  size_t freed = 0;
+  if (state_ == State::kBackfilling || reason == DcpStreamEndStatus::kDisconnected) {
+    // Nothing more of it will be sent: release the memory and the backfill-buffer bytes.
+    freed = buffered_bytes_;
+    buffered_bytes_ = 0;
+    buffered_items_ = 0;
+    ready_.clear();
+    ready_memory_ = 0;
+  }
+  pending_backfill_ = false;
+  end_reason_ = reason;
+  TransitionLocked(State::kDead);
+  if (reason != DcpStreamEndStatus::kDisconnected) PushLocked(DcpMessage::StreamEnd(reason));
+  const bool normal = reason == DcpStreamEndStatus::kOk || reason == DcpStreamEndStatus::kClosed ||
+                      reason == DcpStreamEndStatus::kStateChanged;
+  if (normal) {
+    LOG_INFO("dcp stream {}: closing ({}), last sent seqno {}", cursor_name_,
+             protocol::DcpStreamEndStatusName(reason), last_sent_seqno_);
+  } else {
+    LOG_WARN("dcp stream {}: closing ({}), last sent seqno {}", cursor_name_,
+             protocol::DcpStreamEndStatusName(reason), last_sent_seqno_);
+  }
+  return freed;
+}
+
+void ActiveStream::EndStream(DcpStreamEndStatus reason) {
+  size_t freed = 0;
+  {
+    MutexLock lock(&mu_);
+    if (state_ == State::kDead) return;
+    freed = EndStreamLocked(reason);
+  }
+  if (freed != 0) {
+    // `producer` may be the last reference: it is released at the end of this block, with no
+    // lock of ours held.
+    if (std::shared_ptr<Producer> producer = producer_.lock()) producer->BackfillBytesSent(freed);
+  }
+  if (reason != DcpStreamEndStatus::kDisconnected) NotifyReady(/*force=*/true);
+}
+
+void ActiveStream::NotifySeqnoAvailable() {
+  if (state() == State::kInMemory) NotifyReady(/*force=*/false);
+}
+
+void ActiveStream::NotifyReady(bool force) {
+  bool expected = false;
+  if (!force && !items_ready_.compare_exchange_strong(expected, true)) return;
+  if (force) items_ready_.store(true);
+  // Promoted only for the call; if it is the last reference, ~Producer runs at the end of this
+  // statement, on this thread, with no lock of ours held.
+  if (std::shared_ptr<Producer> producer = producer_.lock()) producer->NotifyStreamReady(vbid_);
+}
+
+void ActiveStream::OnCursorDropped(uint64_t generation) {
+  {
+    MutexLock lock(&mu_);
+    if (generation != cursor_generation_) return;  // a cursor we replaced meanwhile
+    if (state_ != State::kBackfilling && state_ != State::kInMemory) return;
+    pending_backfill_ = true;
+    cursor_.reset();
+    ++cursor_drops_;
+    LOG_INFO("dcp stream {}: cursor dropped at seqno {}; will backfill", cursor_name_,
+             last_read_seqno_);
+  }
+  NotifyReady(/*force=*/true);
+}
+
+// ---- backfill side ----
+
+bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end) {
+  {
+    MutexLock lock(&mu_);
+    if (state_ != State::kBackfilling) return false;
+    uint64_t marker_start = start;
+    if (!first_marker_sent_) {
+      marker_start = std::min(params_.snap_start_seqno, start);
+      first_marker_sent_ = true;
+    }
+    PushLocked(DcpMessage::SnapshotMarker(
+        marker_start, end, protocol::kDcpSnapshotDisk | protocol::kDcpSnapshotCheckpoint));
+    last_marker_end_ = end;
+  }
+  NotifyReady(/*force=*/false);
+  return true;
+}
+
+ActiveStream::BackfillDelivery ActiveStream::BackfillReceived(engine::QueuedItem item,
+                                                              BackfillBuffer& buffer) {
+  bool full = false;
+  {
+    MutexLock lock(&mu_);
+    if (state_ != State::kBackfilling) return BackfillDelivery::kStreamNotBackfilling;
+    const uint64_t seqno = item->by_seqno;
+    const size_t bytes = DcpMessage::ItemWireSize(*item);
+    DcpMessage m = ItemMessage(std::move(item));
+    m.from_backfill = true;
+    m.backfill_bytes = bytes;
+    // Stream and buffer counts move together under mu_: EndStreamLocked returns exactly what
+    // was charged here and not yet popped.
+    buffered_bytes_ += bytes;
+    ++buffered_items_;
+    full = !buffer.Read(bytes);
+    last_backfilled_seqno_ = std::max(last_backfilled_seqno_, seqno);
+    ++backfill_disk_items_;
+    PushLocked(std::move(m));
+  }
+  NotifyReady(/*force=*/false);
+  return full ? BackfillDelivery::kBufferFull : BackfillDelivery::kQueued;
+}
+
+void ActiveStream::CompleteBackfill(uint64_t scan_end) {
+  {
+    MutexLock lock(&mu_);
+    last_read_seqno_ = std::max({last_read_seqno_, last_backfilled_seqno_, scan_end});
+    backfill_running_ = false;
+    initial_backfill_ = false;
+  }
+  // Forced: a producer that just found the ready queue empty must look again.
+  NotifyReady(/*force=*/true);
+}
+
+// ---- stats ----
+
+void ActiveStream::AddStats(std::string_view prefix, const engine::AddStatFn& add) const {
+  std::string state;
+  uint64_t last_read = 0, last_sent = 0, disk_items = 0, sent = 0, memory = 0, drops = 0;
+  uint64_t backfills = 0;
+  size_t ready_items = 0, ready_memory = 0, buffered_bytes = 0, buffered_items = 0;
+  bool cursor_registered = false;
+  {
+    MutexLock lock(&mu_);
+    state = std::string(StateName(state_));
+    last_read = last_read_seqno_;
+    last_sent = last_sent_seqno_;
+    disk_items = backfill_disk_items_;
+    sent = backfill_sent_;
+    memory = memory_phase_items_;
+    drops = cursor_drops_;
+    backfills = backfills_scheduled_;
+    ready_items = ready_.size();
+    ready_memory = ready_memory_;
+    buffered_bytes = buffered_bytes_;
+    buffered_items = buffered_items_;
+    cursor_registered = !cursor_.expired();
+  }
+  fmt::memory_buffer key;
+  auto stat = [&](std::string_view name, const auto& value) {
+    key.clear();
+    fmt::format_to(std::back_inserter(key), "{}stream_{}_{}", prefix, vbid_, name);
+    add(std::string_view(key.data(), key.size()), fmt::format("{}", value));
+  };
+  stat("state", state);
+  stat("flags", params_.flags);
+  stat("opaque", params_.opaque);
+  stat("start_seqno", params_.start_seqno);
+  stat("end_seqno", params_.end_seqno);
+  stat("vb_uuid", params_.vbucket_uuid);
+  stat("snap_start_seqno", params_.snap_start_seqno);
+  stat("snap_end_seqno", params_.snap_end_seqno);
+  stat("items_ready", items_ready_.load() ? "true" : "false");
+  stat("readyQ_items", ready_items);
+  stat("last_sent_seqno", last_sent);
+  stat("last_read_seqno", last_read);
+  stat("backfill_disk_items", disk_items);
+  stat("backfill_sent", sent);
+  stat("memory_phase", memory);
+  stat("ready_queue_memory", ready_memory);
+  stat("backfill_buffer_bytes", buffered_bytes);
+  stat("backfill_buffer_items", buffered_items);
+  stat("backfill_pauses", backfill_pauses_.load());
+  stat("backfills_scheduled", backfills);
+  stat("cursor_registered", cursor_registered ? "true" : "false");
+  stat("cursor_drops", drops);
+}
+
+void ActiveStream::Aggregate(StreamAggregate* agg) const {
+  std::weak_ptr<engine::Cursor> cursor;
+  {
+    MutexLock lock(&mu_);
+    agg->ready_queue_items += ready_.size();
+    agg->ready_queue_memory += ready_memory_;
+    agg->backfill_disk_items += backfill_disk_items_;
+    agg->items_remaining += ready_.size();
+    cursor = cursor_;
+  }
+  if (std::shared_ptr<engine::VBucket> vb = vb_.lock()) {
+    agg->items_remaining += vb->checkpoints().NumItemsForCursor(cursor);
+  }
+}
+
+}  // namespace sluice::dcp

@@ -1,0 +1,225 @@
+// File: dcp/active_stream.h
+//
+// ActiveStream: one DCP stream of one vbucket for one producer connection - its state machine,
+// its ready queue of messages, and the snapshot markers it announces.
+//
+//   kPending ──Activate──▶ kBackfilling ──backfill complete, ready queue drained──▶ kInMemory
+//       │                     ▲   │                                                   │
+//       │                     │   └──────── (or: nothing on disk to read) ────────────┤
+//       │                     └───────────── cursor dropped ──────────────────────────┘
+//       └── start == end ──┐
+//   any state ─────────────┴──EndStream(reason)──▶ kDead
+//
+// Activation (and every re-backfill) registers a checkpoint cursor at the last seqno read. If the
+// checkpoints no longer hold everything after it (or the stream is DiskOnly), the stream schedules
+// a Backfill of [last_read + 1, min(end, cursor's next seqno - 1)] through its producer. The
+// backfill reads from disk up to the snapshot's persisted high seqno (clamped to the stream's
+// end), queues a marker with flags Disk|Checkpoint - the first marker of a stream starts at
+// min(request snap_start, start) so it continues the consumer's partial snapshot - and then the
+// documents. When it completes, last_read moves to the end of the disk snapshot; once the ready
+// queue drains the stream goes in-memory (or ends Ok at its end seqno; DiskOnly streams end Ok).
+// In memory, the stream reads its cursor when the ready queue is empty: each checkpoint snapshot
+// becomes a marker with flag Memory, plus Checkpoint on the first one after every entry into
+// kInMemory (kv_engine sets it on every transition to in-memory, also when no backfill ran),
+// followed by its items. Items at or below last_read (already sent from disk, because the disk
+// snapshot may reach past where the cursor resumed) are skipped, so nothing is sent twice and
+// nothing is skipped: the cursor resumed no later than the backfill's range ended.
+//
+// End seqno: a stream never sends a seqno above its end; a marker crossing it is clamped to it.
+// It ends Ok once the last seqno read reaches the end, or the cursor has read past it (the end
+// seqno itself may have been deduplicated away). A stream with start == end ends Ok at once.
+//
+// End reasons: Ok, Closed (client CLOSE_STREAM), StateChanged (vbucket state change or deletion),
+// Disconnected (no STREAM_END queued), TooSlow (backfill idle protection), BackfillFailed,
+// Rollback (start below the purge seqno found by the backfill). Ending a backfilling stream
+// discards its ready queue and returns its bytes to the connection's backfill buffer.
+//
+// Cursor dropping: the cursor is registered droppable only when the consumer sent control
+// supports_cursor_dropping=true (kv_engine drops cursors only of such connections). A dropped
+// cursor sends the stream back to kBackfilling from its last read seqno, after any running
+// backfill completes.
+//
+// Ownership: shared. The Producer owns its streams (map vbid -> shared_ptr). Weak references:
+// a Backfill (promotes it for one run: a queued backfill must not keep a closed stream alive), the
+// ConnMap's per-vbucket directory (a notification directory, not an owner), the cursor's drop
+// callback. The stream holds its producer weakly (the producer owns it; it promotes it only to
+// notify it, with no lock held, so ~Producer may run inside such a notification on whatever
+// thread) and its vbucket weakly (a deleted vbucket must be freed; the stream then ends).
+// Whatever thread drops the last reference runs ~ActiveStream, which only removes its own cursor.
+//
+// Thread safety: thread-safe. Activate/Next on the producer's connection thread; backfill methods
+// on auxio threads; NotifySeqnoAvailable/EndStream on writer, nonio, connection threads. Lock
+// order: ActiveStream::mu_ -> CheckpointManager -> BackfillBuffer / BackfillManager. The stream
+// never calls its producer (or anything that may destroy it) while holding mu_.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/mutex.h"
+#include "common/types.h"
+#include "dcp/backfill.h"
+#include "dcp/backfill_buffer.h"
+#include "dcp/dcp_message.h"
+#include "engine/checkpoint_manager.h"
+#include "engine/engine_types.h"
+#include "engine/vbucket.h"
+#include "protocol/dcp_codec.h"
+
+namespace sluice::dcp {
+
+class Producer;
+
+// The stream request as the producer accepted it (seqnos already adjusted: FromLatest, ToLatest,
+// DiskOnly).
+struct StreamParams {
+  uint32_t flags = 0;  // DCP_STREAM_REQ flags
+  uint32_t opaque = 0;
+  uint64_t start_seqno = 0;
+  uint64_t end_seqno = 0;
+  uint64_t vbucket_uuid = 0;
+  uint64_t snap_start_seqno = 0;
+  uint64_t snap_end_seqno = 0;
+  uint64_t remote_purge_seqno = 0;  // JSON "purge_seqno"
+};
+
+// Connection settings captured when the stream is created.
+struct StreamOptions {
+  bool include_value = true;   // not DCP_OPEN NoValue
+  bool expiry_opcode = false;  // control enable_expiry_opcode (needs delete times)
+  bool skip_deletes_in_initial_backfill = false;
+  bool cursor_droppable = false;  // control supports_cursor_dropping
+};
+
+// Totals a producer sums over its streams (dcpagg, ep_dcp_* aggregates).
+struct StreamAggregate {
+  size_t ready_queue_items = 0;
+  size_t ready_queue_memory = 0;
+  uint64_t backfill_disk_items = 0;
+  size_t items_remaining = 0;  // queued + left in the checkpoints for the cursor
+};
+
+class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
+ public:
+  enum class State : uint8_t { kPending, kBackfilling, kInMemory, kDead };
+  static std::string_view StateName(State state);
+
+  // Items read from the cursor per step when the ready queue is empty.
+  static constexpr size_t kMemoryBatchItems = 1024;
+
+  // `conn_name` is the producer's "eq_dcpq:<name>"; the cursor is named "<conn_name>:<vb>".
+  ActiveStream(std::weak_ptr<Producer> producer, std::string_view conn_name,
+               const std::shared_ptr<engine::VBucket>& vb, StreamParams params,
+               StreamOptions options);
+  ~ActiveStream();
+  ActiveStream(const ActiveStream&) = delete;
+  ActiveStream& operator=(const ActiveStream&) = delete;
+
+  // ---- the producer (connection thread), after inserting the stream in its map ----
+  // kPending -> kBackfilling (-> kInMemory), or kDead (start == end). Schedules a backfill
+  // through `producer` if one is needed.
+  void Activate(Producer& producer);
+  // The next message to send, or nullopt (the stream notifies its producer when one is ready).
+  // Drives the state machine: may schedule a backfill through `producer` and may end the stream.
+  std::optional<DcpMessage> Next(Producer& producer);
+
+  // ---- any thread ----
+  // The vbucket has a new seqno (ConnMap, on the writer's thread): wake the producer if in memory.
+  void NotifySeqnoAvailable();
+  // Ends the stream (no-op if dead). Queues STREAM_END(reason) unless reason is Disconnected.
+  void EndStream(protocol::DcpStreamEndStatus reason);
+  bool IsDead() const { return state_mirror_.load(std::memory_order_acquire) == State::kDead; }
+  State state() const { return state_mirror_.load(std::memory_order_acquire); }
+  Vbid vbid() const { return vbid_; }
+  uint32_t opaque() const { return params_.opaque; }
+  // "<prefix>stream_<vb>_<stat>" for each stream stat.
+  void AddStats(std::string_view prefix, const engine::AddStatFn& add) const;
+  void Aggregate(StreamAggregate* agg) const;
+
+  // ---- the backfill (auxio thread) ----
+  // Queues the disk snapshot marker; false if the stream is no longer backfilling.
+  bool MarkDiskSnapshot(uint64_t start, uint64_t end);
+  enum class BackfillDelivery : uint8_t { kQueued, kBufferFull, kStreamNotBackfilling };
+  // Queues a document read from disk and charges `buffer` (both under mu_). kBufferFull: queued,
+  // and the backfill must yield.
+  BackfillDelivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer);
+  // The scan covered everything up to `scan_end`.
+  void CompleteBackfill(uint64_t scan_end);
+  // The backfill yielded because the buffer was full (stats).
+  void BackfillPaused() { backfill_pauses_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  bool disk_only() const { return (params_.flags & protocol::kDcpStreamDiskOnly) != 0; }
+
+  // The single transition check (see the diagram). Entering kInMemory sets the Checkpoint flag
+  // for the next marker; entering kDead removes the cursor.
+  void TransitionLocked(State next) REQUIRES(mu_);
+  // Registers the cursor and decides whether a backfill is needed; sets *schedule if so.
+  void ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule) REQUIRES(mu_);
+  std::optional<DcpMessage> BackfillPhaseLocked(std::optional<BackfillSpec>* schedule)
+      REQUIRES(mu_);
+  std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule)
+      REQUIRES(mu_);
+  // Turns cursor snapshots into markers and item messages.
+  void ProcessItemsLocked(engine::CursorItems&& items) REQUIRES(mu_);
+  // Returns the backfill-buffer bytes it discarded (the caller returns them to the producer).
+  size_t EndStreamLocked(protocol::DcpStreamEndStatus reason) REQUIRES(mu_);
+  void PushLocked(DcpMessage message) REQUIRES(mu_);
+  std::optional<DcpMessage> PopLocked() REQUIRES(mu_);
+  DcpMessage ItemMessage(engine::QueuedItem item) const;
+  void RemoveCursorLocked() REQUIRES(mu_);
+  // The cursor registered with generation `generation` was dropped by the checkpoint manager.
+  void OnCursorDropped(uint64_t generation);
+  // Tells the producer this stream has something to send (unless it already knows, or `force`).
+  // Must be called without mu_ held.
+  void NotifyReady(bool force);
+
+  // ---- constant after construction ----
+  // Weak: the producer owns this stream; promoted only to notify it (see the file comment).
+  const std::weak_ptr<Producer> producer_;
+  // Weak: a deleted vbucket must be freed even while streams linger; the stream then ends.
+  const std::weak_ptr<engine::VBucket> vb_;
+  const Vbid vbid_;
+  const std::string cursor_name_;
+  const StreamParams params_;
+  const StreamOptions options_;
+
+  // ---- atomics: read without the lock (hot checks, stats) ----
+  std::atomic<State> state_mirror_{State::kPending};  // state_, for IsDead() on the scan path
+  std::atomic<bool> items_ready_{false};  // the producer has been told / will call Next again
+  std::atomic<uint64_t> backfill_pauses_{0};
+
+  // ---- protected by mu_ ----
+  mutable Mutex mu_;
+  State state_ GUARDED_BY(mu_) = State::kPending;
+  std::deque<DcpMessage> ready_ GUARDED_BY(mu_);
+  size_t ready_memory_ GUARDED_BY(mu_) = 0;
+  size_t buffered_bytes_ GUARDED_BY(mu_) = 0;  // backfill-buffer bytes of queued messages
+  size_t buffered_items_ GUARDED_BY(mu_) = 0;
+  uint64_t last_read_seqno_ GUARDED_BY(mu_) = 0;
+  uint64_t last_backfilled_seqno_ GUARDED_BY(mu_) = 0;
+  uint64_t last_sent_seqno_ GUARDED_BY(mu_) = 0;
+  uint64_t last_marker_end_ GUARDED_BY(mu_) = 0;    // end of the last marker queued
+  uint64_t cursor_last_seqno_ GUARDED_BY(mu_) = 0;  // highest seqno the cursor returned
+  bool first_marker_sent_ GUARDED_BY(mu_) = false;
+  bool next_snapshot_is_checkpoint_ GUARDED_BY(mu_) = false;
+  bool backfill_running_ GUARDED_BY(mu_) = false;
+  bool pending_backfill_ GUARDED_BY(mu_) = false;  // cursor dropped: backfill again
+  bool initial_backfill_ GUARDED_BY(mu_);          // started at 0 and no backfill completed yet
+  std::weak_ptr<engine::Cursor> cursor_ GUARDED_BY(mu_);  // weak: the manager may drop it
+  uint64_t cursor_generation_ GUARDED_BY(mu_) = 0;
+  std::optional<protocol::DcpStreamEndStatus> end_reason_ GUARDED_BY(mu_);
+  uint64_t backfill_disk_items_ GUARDED_BY(mu_) = 0;
+  uint64_t backfill_sent_ GUARDED_BY(mu_) = 0;
+  uint64_t memory_phase_items_ GUARDED_BY(mu_) = 0;
+  uint64_t cursor_drops_ GUARDED_BY(mu_) = 0;
+  uint64_t backfills_scheduled_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace sluice::dcp

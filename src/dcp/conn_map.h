@@ -1,0 +1,132 @@
+// File: dcp/conn_map.h
+//
+// ConnMap: the DCP side of one bucket - the directory of its producers (by name) and of its
+// streams (by vbucket), the bucket-wide BackfillTracker, the engine's SeqnoListener, the
+// connection-manager task, the "dcp" / "dcpagg" stats, and shutdown.
+//
+//   NewProducer(options)   creates and registers a producer; an older live producer with the same
+//                          name is disconnected and its connection asked to close (kv_engine).
+//   OnSeqnoAdvanced        (engine, every write) wakes the in-memory streams of that vbucket. An
+//                          atomic per-vbucket stream count is checked first, so a write to a
+//                          vbucket nobody streams costs one relaxed load.
+//   OnVBucketStateChanged  ends that vbucket's streams with StateChanged (state change, deletion).
+//   connection manager     every connection_manager_interval (nonio): producers due a noop are
+//                          notified so their Step runs; consumers silent past dcp_idle_timeout
+//                          (with noops on) are disconnected.
+//   Shutdown()             call before Bucket::Shutdown(): stops listening, disconnects every
+//                          producer (their connections are asked to close) and waits, bounded,
+//                          until no backfill token or scan is alive, because the bucket cannot
+//                          close its store while a scan is open.
+//
+// Ownership: shared (Create returns one); the server owns it beside its bucket, and every
+// Producer holds it strongly. It holds the bucket strongly and registers itself as the bucket's
+// SeqnoListener (a raw pointer inside the bucket, cleared by Shutdown()/the destructor). Weak
+// references: producers and streams (a directory for notifications, not an owner), and its task
+// holds it weakly (the weak-owner pattern). Shutdown() must be called before the last reference
+// is dropped; the destructor does not wait (it may run on a backfill thread).
+//
+// Thread safety: thread-safe. The listener methods run on writer / front-end threads; the locks
+// here are leaves: nothing is called and no producer or stream reference is dropped under them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/mutex.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "dcp/backfill_tracker.h"
+#include "dcp/producer.h"
+#include "engine/bucket.h"
+#include "engine/engine_types.h"
+#include "executor/task.h"
+
+namespace sluice::dcp {
+
+class ActiveStream;
+
+class ConnMap final : public engine::SeqnoListener, public std::enable_shared_from_this<ConnMap> {
+ public:
+  // Registers with the bucket as its SeqnoListener and schedules the connection manager.
+  static std::shared_ptr<ConnMap> Create(std::shared_ptr<engine::Bucket> bucket);
+  ~ConnMap() override;
+  ConnMap(const ConnMap&) = delete;
+  ConnMap& operator=(const ConnMap&) = delete;
+
+  // For DCP_OPEN. kInvalid for unknown or invalid open flags or an empty name, kNotSupported for
+  // a consumer (not implemented), kDisconnect after Shutdown().
+  StatusOr<std::shared_ptr<Producer>> NewProducer(ProducerOptions options);
+  // Forgets `producer` (its connection closed). Optional: dead entries are pruned anyway.
+  void Unregister(const Producer& producer);
+
+  // See the file comment. Returns false (and logs) if backfills were still alive at `timeout`.
+  bool Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  // group "dcp" (aggregates, then every connection's and stream's stats) or "dcpagg [sep]"
+  // (per connection type: the part of the name before `sep`, ":" by default). A JSON argument
+  // after the group is ignored. kNotFound for other groups.
+  Status GetStats(std::string_view group, const engine::AddStatFn& add) const;
+
+  // ---- engine::SeqnoListener ----
+  void OnSeqnoAdvanced(Vbid vbid, uint64_t seqno) override;
+  void OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted) override;
+
+  // ---- for producers ----
+  const std::shared_ptr<engine::Bucket>& bucket() const { return bucket_; }
+  const std::shared_ptr<BackfillTracker>& tracker() const { return tracker_; }
+  bool shut_down() const { return shut_down_.load(); }
+  void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream);
+  void RemoveStream(Vbid vbid, const ActiveStream* stream);
+
+  // ---- the connection manager task / tests ----
+  void ManageConnections();
+  size_t num_producers() const;
+  // Streams registered for vbid (dead ones not yet pruned included).
+  size_t num_streams(Vbid vbid) const;
+
+ private:
+  explicit ConnMap(std::shared_ptr<engine::Bucket> bucket);
+
+  struct ProducerEntry {
+    // Weak: the connection owns its producer; this is a directory.
+    std::weak_ptr<Producer> producer;
+    const Producer* raw = nullptr;  // identity, compared without promoting
+  };
+  struct VbStreams {
+    mutable Mutex mu;
+    struct Entry {
+      // Weak: the producer owns its streams; this is a directory.
+      std::weak_ptr<ActiveStream> stream;
+      const ActiveStream* raw = nullptr;
+    };
+    std::vector<Entry> entries GUARDED_BY(mu);
+    std::atomic<uint32_t> count{0};  // entries.size(), read without the lock
+  };
+
+  std::vector<std::shared_ptr<Producer>> LiveProducers() const;
+  // Live streams of vbid; prunes expired and dead entries.
+  std::vector<std::shared_ptr<ActiveStream>> StreamsOf(Vbid vbid);
+
+  // ---- constant after Create ----
+  const std::shared_ptr<engine::Bucket> bucket_;
+  const std::shared_ptr<BackfillTracker> tracker_;
+  const size_t num_vbuckets_;
+  std::unique_ptr<VbStreams[]> vbs_;  // [num_vbuckets_]; entries self-synchronised
+  std::shared_ptr<executor::Task> task_;
+
+  // ---- self-synchronised ----
+  std::atomic<bool> shut_down_{false};
+
+  // ---- protected by mu_ ----
+  mutable Mutex mu_;
+  std::map<std::string, ProducerEntry> producers_ GUARDED_BY(mu_);
+};
+
+}  // namespace sluice::dcp
