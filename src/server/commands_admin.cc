@@ -56,7 +56,12 @@ CommandResult Stat(Connection& conn, const Frame& req) {
   };
   if (group.empty()) AddServerStats(conn, add);
   if (engine::Bucket* bucket = conn.bucket()) {
-    Status s = bucket->GetStats(group, add);
+    // "dcp" / "dcpagg ..." belong to the bucket's DCP directory (a JSON value, as cbstats
+    // sends, asks for nothing we do not already give).
+    const bool dcp_group = group == "dcp" || group.rfind("dcp ", 0) == 0 ||
+                           group.rfind("dcpagg", 0) == 0;
+    Status s = dcp_group && conn.ctx().conn_map() ? conn.ctx().conn_map()->GetStats(group, add)
+                                                  : bucket->GetStats(group, add);
     if (!s.ok()) {
       out->resize(rollback);  // no partial list: just the error
       conn.RespondError(req, s);

@@ -80,6 +80,12 @@ void Connection::Close(std::string_view why) {
   bucket_.reset();
   sasl_.reset();
   blocked_self_.reset();
+  if (producer_) {
+    // Ends the streams and releases the backfills now, not when the last reference goes.
+    producer_->Disconnect();
+    if (ctx_.conn_map()) ctx_.conn_map()->Unregister(*producer_);
+    producer_.reset();
+  }
 }
 
 void Connection::CloseFromAnyThread(std::string why) {
@@ -93,6 +99,28 @@ void Connection::NotifyIoComplete(Status status) {
   asio::post(socket_.get_executor(), [weak, status = std::move(status)]() mutable {
     if (auto self = weak.lock()) self->Resume(std::move(status));
   });
+}
+
+void Connection::NotifyProducerReady() {
+  // Weak: a notification must not keep a closed connection alive.
+  std::weak_ptr<Connection> weak = weak_from_this();
+  asio::post(socket_.get_executor(), [weak] {
+    if (auto self = weak.lock()) {
+      self->PumpProducer();
+      self->FlushOutput();
+    }
+  });
+}
+
+void Connection::RequestDisconnect(std::string_view reason) {
+  CloseFromAnyThread(std::string(reason));
+}
+
+void Connection::PumpProducer() {
+  if (!producer_ || closed_ || close_after_write_) return;
+  if (out_.size() >= kDcpOutputBudget) return;  // OnWrite pumps again once it drained
+  const dcp::StepResult r = producer_->Step(&out_, kDcpOutputBudget - out_.size());
+  if (r == dcp::StepResult::kDisconnect) close_after_write_ = true;
 }
 
 void Connection::Resume(Status status) {
@@ -164,6 +192,7 @@ void Connection::ProcessInput() {
     if (result == CommandResult::kClose) close_after_write_ = true;
   }
   in_.ShrinkIfIdle();
+  PumpProducer();
   FlushOutput();
   if (close_after_write_ && !write_in_flight_ && out_.empty()) {
     Close("quit");

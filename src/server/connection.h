@@ -23,8 +23,15 @@
 // Server's registry holds a weak_ptr (to close everything at shutdown); the engine holds only
 // weak_ptrs (as a Waiter), so a closed connection is freed as soon as its last I/O completes.
 //
+// DCP. After DCP_OPEN the connection owns a dcp::Producer. Whenever the output has room (after
+// the commands of a read, after a write completed, or when the producer notifies that its streams
+// have something), the connection asks the producer to append messages, up to kDcpOutputBudget
+// at a time; flow control and the producer's own limits decide the rest. Closing the connection
+// disconnects the producer (which ends its streams and frees its backfills).
+//
 // Thread safety: every method runs on the connection's I/O thread (its socket's executor), except
-// NotifyIoComplete() and CloseFromAnyThread(), which post to it.
+// NotifyIoComplete(), NotifyProducerReady(), RequestDisconnect() and CloseFromAnyThread(), which
+// post to it.
 #pragma once
 
 #include <asio.hpp>
@@ -36,6 +43,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "dcp/producer.h"
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
 #include "protocol/feature.h"
@@ -54,9 +62,12 @@ enum class CommandResult {
 };
 
 class Connection final : public std::enable_shared_from_this<Connection>,
-                         public engine::IoCompletion {
+                         public engine::IoCompletion,
+                         public dcp::ProducerNotifier {
  public:
   static constexpr size_t kMaxPendingOutput = 4 << 20;
+  // Bytes of DCP messages a producer may add to the output before it waits for the write.
+  static constexpr size_t kDcpOutputBudget = 512 << 10;
 
   Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id);
   ~Connection() override;
@@ -71,6 +82,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void CloseFromAnyThread(std::string why);
   // engine::IoCompletion: any thread.
   void NotifyIoComplete(Status status) override;
+  // dcp::ProducerNotifier: any thread; both post to the I/O thread.
+  void NotifyProducerReady() override;
+  void RequestDisconnect(std::string_view reason) override;
 
   // The connection's I/O thread.
   asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -97,6 +111,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void ClearFeatures() { features_.reset(); }
   void EnableFeature(protocol::Feature f) { features_.set(static_cast<uint16_t>(f) & 0xff); }
 
+  // DCP: the producer this connection became with DCP_OPEN (null otherwise).
+  const std::shared_ptr<dcp::Producer>& producer() const { return producer_; }
+  void SetProducer(std::shared_ptr<dcp::Producer> producer) { producer_ = std::move(producer); }
+
   // The engine's handle back to this connection for kWouldBlock answers.
   engine::Waiter waiter() { return weak_from_this(); }
 
@@ -120,6 +138,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void FlushOutput();
   void OnWrite(const asio::error_code& ec, size_t n);
   void Resume(Status status);
+  // Lets the producer append what its streams have ready, within kDcpOutputBudget.
+  void PumpProducer();
 
   // ---- constant after construction ----
   ServerContext& ctx_;
@@ -146,6 +166,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::unique_ptr<sasl::ServerSession> sasl_;
   std::shared_ptr<engine::Bucket> bucket_;
   std::bitset<256> features_;
+  // Owned: a DCP connection owns its producer (see src/dcp/README.md).
+  std::shared_ptr<dcp::Producer> producer_;
 };
 
 }  // namespace sluice::server

@@ -31,9 +31,14 @@ bool AllowedBeforeAuth(Opcode op) {
 
 CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
   if (!request.is_request() || protocol::IsServerMagic(request.magic)) {
-    // A response from the client: only DCP consumers send those (to our NOOPs); without a DCP
-    // stream there is nothing to match it with.
-    LOG_DEBUG("conn {}: ignoring a response frame (opcode {:#x})", conn.id(), request.opcode);
+    // A response from the client: DCP consumers answer our NOOPs; anything else has nothing
+    // to match and is dropped.
+    if (request.magic == protocol::Magic::kClientResponse) {
+      OnClientResponse(conn, request);
+    } else {
+      LOG_DEBUG("conn {}: ignoring frame with magic {:#x}", conn.id(),
+                static_cast<int>(request.magic));
+    }
     return CommandResult::kDone;
   }
   protocol::ValidationContext vctx;
@@ -50,6 +55,7 @@ CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
   if (auto r = DispatchSession(conn, request)) return *r;
   if (auto r = DispatchKv(conn, request)) return *r;
   if (auto r = DispatchAdmin(conn, request)) return *r;
+  if (auto r = DispatchDcp(conn, request)) return *r;
   conn.Respond(request, protocol::McbpStatus::kUnknownCommand);
   return CommandResult::kDone;
 }

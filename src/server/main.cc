@@ -1,8 +1,9 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
-// Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> listen ->
-// print "sluiced listening on HOST:PORT". SIGTERM/SIGINT: stop accepting and close connections ->
-// bucket shutdown (persist everything, clean-shutdown marker, close RocksDB) -> exit 0.
+// Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
+// listen -> print "sluiced listening on HOST:PORT". SIGTERM/SIGINT: stop accepting and close
+// connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
+// clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "dcp/conn_map.h"
 #include "engine/bucket.h"
 #include "executor/executor.h"
 #include "sasl/users.h"
@@ -141,11 +143,13 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  server::ServerContext ctx(config, *bucket, std::shared_ptr<const sasl::UserDatabase>(
-                                                 std::move(*users)));
+  std::shared_ptr<dcp::ConnMap> conn_map = dcp::ConnMap::Create(*bucket);
+  server::ServerContext ctx(config, *bucket, conn_map,
+                            std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
   server::Server server(ctx);
   if (Status s = server.Listen(host, port); !s.ok()) {
     LOG_CRITICAL("{}", s.ToString());
+    conn_map->Shutdown();
     (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
     executor->Shutdown();
     return 1;
@@ -160,7 +164,11 @@ int Run(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   LOG_INFO("signal {} received: shutting down", sig);
+  // Order matters: no connection may start new work, then every DCP backfill (and its RocksDB
+  // snapshot) is gone, then the bucket persists everything and closes its store, then the
+  // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
   server.Stop();
+  if (!conn_map->Shutdown()) LOG_WARN("DCP backfills still alive at shutdown");
   Status s = (*bucket)->Shutdown();
   executor->Shutdown();
   if (!s.ok()) {

@@ -20,9 +20,11 @@ std::string RandomHex(size_t bytes) {
 }  // namespace
 
 ServerContext::ServerContext(Config config, std::shared_ptr<engine::Bucket> bucket,
+                             std::shared_ptr<dcp::ConnMap> conn_map,
                              std::shared_ptr<const sasl::UserDatabase> users)
     : config_(std::move(config)),
       bucket_(std::move(bucket)),
+      conn_map_(std::move(conn_map)),
       start_(std::chrono::steady_clock::now()),
       bucket_uuid_(RandomHex(16)),
       users_(std::move(users)) {}

@@ -4,8 +4,8 @@
 // user database, the front-end counters and the cluster-config cache.
 //
 // Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
-// connections hold a plain reference. The bucket is shared (the bucket's own tasks hold weak
-// references to it). The user database is an immutable snapshot behind a mutex-protected
+// connections hold a plain reference. The bucket and its DCP ConnMap are shared (their own tasks
+// hold weak references to them; producers hold the ConnMap). The user database is an immutable snapshot behind a mutex-protected
 // shared_ptr so it can be swapped (reload) while SASL exchanges keep the one they started with.
 //
 // Thread safety: thread-safe. Counters are relaxed atomics.
@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/mutex.h"
+#include "dcp/conn_map.h"
 #include "engine/bucket.h"
 #include "sasl/users.h"
 
@@ -40,11 +41,15 @@ struct ServerStats {
 class ServerContext {
  public:
   ServerContext(Config config, std::shared_ptr<engine::Bucket> bucket,
+                std::shared_ptr<dcp::ConnMap> conn_map,
                 std::shared_ptr<const sasl::UserDatabase> users);
 
   const Config& config() const { return config_; }
   // The bucket connections may select. Null only in tests of the front end alone.
   const std::shared_ptr<engine::Bucket>& bucket() const { return bucket_; }
+  // The bucket's DCP directory (producers, streams, backfill admission). Null only in tests of
+  // the front end alone.
+  const std::shared_ptr<dcp::ConnMap>& conn_map() const { return conn_map_; }
   std::shared_ptr<const sasl::UserDatabase> users() const;
   void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
   ServerStats& stats() { return stats_; }
@@ -72,6 +77,7 @@ class ServerContext {
  private:
   const Config config_;
   const std::shared_ptr<engine::Bucket> bucket_;
+  const std::shared_ptr<dcp::ConnMap> conn_map_;
   const SteadyTime start_;
   const std::string bucket_uuid_;
   ServerStats stats_;

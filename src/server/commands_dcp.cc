@@ -1,0 +1,189 @@
+// DCP commands of a producer connection: DCP_OPEN, DCP_CONTROL, DCP_STREAM_REQ,
+// DCP_CLOSE_STREAM, DCP_GET_FAILOVER_LOG, DCP_BUFFER_ACKNOWLEDGEMENT, DCP_NOOP, and the
+// consumer's responses to our NOOPs. The stream machinery is in src/dcp/.
+#include "common/logging.h"
+#include "protocol/dcp_codec.h"
+#include "protocol/payload.h"
+#include "server/command_util.h"
+#include "server/dispatcher.h"
+
+namespace sluice::server {
+
+using protocol::Frame;
+using protocol::McbpStatus;
+using protocol::Opcode;
+
+namespace {
+
+std::vector<protocol::FailoverEntry> ToWire(const std::vector<storage::FailoverEntry>& log) {
+  std::vector<protocol::FailoverEntry> out;
+  out.reserve(log.size());
+  for (const auto& e : log) out.push_back({e.uuid, e.seqno});
+  return out;
+}
+
+// The producer of this connection, or null after answering EINVAL.
+dcp::Producer* RequireProducer(Connection& conn, const Frame& req) {
+  if (!conn.producer()) {
+    conn.RespondError(req, Status(Errc::kInvalid, "not a DCP producer connection (DCP_OPEN first)"));
+    return nullptr;
+  }
+  return conn.producer().get();
+}
+
+CommandResult Open(Connection& conn, const Frame& req) {
+  if (conn.producer()) {
+    conn.RespondError(req, Status(Errc::kInvalid, "DCP_OPEN on a connection already open"));
+    return CommandResult::kDone;
+  }
+  auto open = protocol::DecodeDcpOpen(req);
+  if (!open.ok()) {
+    conn.RespondError(req, open.status());
+    return CommandResult::kDone;
+  }
+  const auto& conn_map = conn.ctx().conn_map();
+  if (!conn_map) {
+    conn.RespondError(req, Status(Errc::kNotSupported));
+    return CommandResult::kDone;
+  }
+  dcp::ProducerOptions options;
+  options.name = std::string(open->name);
+  options.open_flags = open->flags;
+  options.collections = conn.HasFeature(protocol::Feature::kCollections);
+  options.notifier = std::weak_ptr<dcp::ProducerNotifier>(conn.shared_from_this());
+  auto producer = conn_map->NewProducer(std::move(options));
+  if (!producer.ok()) {
+    conn.RespondError(req, producer.status());
+    return CommandResult::kDone;
+  }
+  LOG_DEBUG("conn {}: DCP_OPEN '{}' flags {:#x}", conn.id(), open->name, open->flags);
+  conn.SetProducer(std::move(*producer));
+  conn.Respond(req, McbpStatus::kSuccess);
+  return CommandResult::kDone;
+}
+
+CommandResult Control(Connection& conn, const Frame& req) {
+  dcp::Producer* producer = RequireProducer(conn, req);
+  if (producer == nullptr) return CommandResult::kDone;
+  Status s = producer->Control(req.key, req.value);
+  if (s.ok()) {
+    conn.Respond(req, McbpStatus::kSuccess);
+  } else {
+    conn.RespondError(req, s);
+  }
+  return CommandResult::kDone;
+}
+
+CommandResult StreamReq(Connection& conn, const Frame& req) {
+  dcp::Producer* producer = RequireProducer(conn, req);
+  if (producer == nullptr) return CommandResult::kDone;
+  auto decoded = protocol::DecodeDcpStreamReq(req);
+  if (!decoded.ok()) {
+    conn.RespondError(req, decoded.status());
+    return CommandResult::kDone;
+  }
+  dcp::StreamRequestArgs args;
+  args.vbucket = req.vbucket();
+  args.opaque = req.opaque;
+  args.flags = decoded->flags;
+  args.start_seqno = decoded->start_seqno;
+  args.end_seqno = decoded->end_seqno;
+  args.vbucket_uuid = decoded->vbucket_uuid;
+  args.snap_start_seqno = decoded->snap_start_seqno;
+  args.snap_end_seqno = decoded->snap_end_seqno;
+  args.json_value = req.value;
+  dcp::StreamRequestResult r = producer->StreamRequest(args);
+  std::string value;
+  if (r.status.ok()) {
+    // The answer goes out before any message of the new stream: Step runs after this handler.
+    protocol::AppendFailoverLog(&value, ToWire(r.failover_log));
+    conn.Respond(req, McbpStatus::kSuccess, {}, {}, value);
+  } else if (r.status.code() == Errc::kRollback) {
+    protocol::AppendRollbackSeqno(&value, r.rollback_seqno);
+    conn.Respond(req, McbpStatus::kRollback, {}, {}, value);
+  } else if (r.status.code() == Errc::kDisconnect) {
+    return CommandResult::kClose;
+  } else {
+    conn.RespondError(req, r.status);
+  }
+  return CommandResult::kDone;
+}
+
+CommandResult CloseStream(Connection& conn, const Frame& req) {
+  dcp::Producer* producer = RequireProducer(conn, req);
+  if (producer == nullptr) return CommandResult::kDone;
+  Status s = producer->CloseStream(req.vbucket());
+  if (s.ok()) {
+    conn.Respond(req, McbpStatus::kSuccess);
+  } else if (s.code() == Errc::kStreamNotFound) {
+    conn.Respond(req, protocol::ToMcbpStatus(s.code(), {producer->v7_dcp_status_codes()}));
+  } else {
+    conn.RespondError(req, s);
+  }
+  return CommandResult::kDone;
+}
+
+CommandResult GetFailoverLog(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+  auto log = conn.producer() ? conn.producer()->GetFailoverLog(req.vbucket())
+                             : bucket.GetFailoverLog(req.vbucket());
+  if (!log.ok()) {
+    conn.RespondError(req, log.status());
+    return CommandResult::kDone;
+  }
+  std::string value;
+  protocol::AppendFailoverLog(&value, ToWire(*log));
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, value);
+  return CommandResult::kDone;
+}
+
+CommandResult BufferAck(Connection& conn, const Frame& req) {
+  // No response, as kv_engine.
+  auto bytes = protocol::DecodeDcpBufferAck(req);
+  if (!bytes.ok()) {
+    conn.RespondError(req, bytes.status());
+    return CommandResult::kDone;
+  }
+  if (conn.producer()) conn.producer()->BufferAcknowledged(*bytes);
+  return CommandResult::kDone;
+}
+
+}  // namespace
+
+void OnClientResponse(Connection& conn, const Frame& response) {
+  const auto& producer = conn.producer();
+  if (!producer) return;
+  if (response.client_opcode() == Opcode::kDcpNoop) {
+    producer->NoopResponse();
+  } else {
+    producer->MessageReceived();
+  }
+}
+
+std::optional<CommandResult> DispatchDcp(Connection& conn, const Frame& req) {
+  const Opcode op = req.client_opcode();
+  switch (op) {
+    case Opcode::kDcpOpen: case Opcode::kDcpControl: case Opcode::kDcpStreamReq:
+    case Opcode::kDcpCloseStream: case Opcode::kDcpGetFailoverLog:
+    case Opcode::kDcpBufferAcknowledgement: case Opcode::kDcpNoop:
+      break;
+    default:
+      return std::nullopt;
+  }
+  engine::Bucket* bucket = RequireBucket(conn, req);
+  if (bucket == nullptr) return CommandResult::kDone;
+  if (conn.producer()) conn.producer()->MessageReceived();
+  switch (op) {
+    case Opcode::kDcpOpen: return Open(conn, req);
+    case Opcode::kDcpControl: return Control(conn, req);
+    case Opcode::kDcpStreamReq: return StreamReq(conn, req);
+    case Opcode::kDcpCloseStream: return CloseStream(conn, req);
+    case Opcode::kDcpGetFailoverLog: return GetFailoverLog(conn, req, *bucket);
+    case Opcode::kDcpBufferAcknowledgement: return BufferAck(conn, req);
+    case Opcode::kDcpNoop:
+      conn.Respond(req, McbpStatus::kSuccess);
+      return CommandResult::kDone;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace sluice::server
