@@ -25,8 +25,13 @@ function(sluice_test)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
+  # Where tests find the source tree (docs, fixtures) and the binaries they run.
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    SLUICE_SOURCE_DIR="${PROJECT_SOURCE_DIR}" SLUICE_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  # One variable only: gtest_discover_tests passes a list property on as separate arguments.
+  # SLUICE_BIN (the CLI) lives beside it.
   gtest_discover_tests(${ARG_NAME}
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS "${labels}" TIMEOUT 300
-    ENVIRONMENT "SLUICED_BIN=${CMAKE_BINARY_DIR}/sluiced\\;SLUICE_BIN=${CMAKE_BINARY_DIR}/sluice\\;SLUICE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    ENVIRONMENT "SLUICED_BIN=${CMAKE_BINARY_DIR}/sluiced")
 endfunction()

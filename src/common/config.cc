@@ -235,6 +235,25 @@ const std::vector<ParamInfo>& ConfigParams() {
   return params;
 }
 
+std::string ConfigReferenceMarkdown() {
+  const Config defaults;
+  std::string out = "| parameter | type | unit | default | what it changes |\n";
+  out += "|---|---|---|---|---|\n";
+  for (const auto& e : Entries()) {
+    const char* type = "";
+    switch (e.info.type) {
+      case ParamType::kBool: type = "bool"; break;
+      case ParamType::kUInt: type = "integer"; break;
+      case ParamType::kSize: type = "size"; break;
+      case ParamType::kDouble: type = "number"; break;
+      case ParamType::kString: type = "string"; break;
+    }
+    out += fmt::format("| `{}` | {} | {} | `{}` | {} |\n", e.info.name, type, e.info.unit,
+                       defaults.Get(e.info.name).value(), e.info.description);
+  }
+  return out;
+}
+
 Status Config::Set(std::string_view name, std::string_view value) {
   const Entry* e = Find(name);
   if (e == nullptr) {

@@ -116,6 +116,11 @@ struct ParamInfo {
 // Every parameter, in declaration order.
 const std::vector<ParamInfo>& ConfigParams();
 
+// The parameter reference as a Markdown table (name, type, unit, default, meaning), in registry
+// order: docs/configuration.md embeds it between <!-- BEGIN PARAMS --> and <!-- END PARAMS -->
+// (a test keeps the two equal; `sluiced --config-doc` prints it).
+std::string ConfigReferenceMarkdown();
+
 // "64M" -> 67108864. Accepts K/M/G/T (powers of 1024, optional trailing B/iB), no suffix = bytes.
 StatusOr<uint64_t> ParseSize(std::string_view text);
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace sluice {
 namespace {
 
@@ -71,6 +74,24 @@ TEST(ConfigTest, EveryParamHasDocsAndRoundTrips) {
     ASSERT_TRUE(v.ok()) << p.name;
     EXPECT_TRUE(c.Set(p.name, *v).ok()) << p.name << "=" << *v;
   }
+}
+
+// docs/configuration.md must describe exactly the parameters the server has: its table is the
+// generated reference (regenerate with `build/sluiced --config-doc`).
+TEST(ConfigTest, DocumentationListsEveryParameter) {
+  std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(in) << "docs/configuration.md missing";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const std::string begin = "<!-- BEGIN PARAMS -->\n";
+  const std::string end = "<!-- END PARAMS -->";
+  const size_t b = doc.find(begin);
+  const size_t e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), ConfigReferenceMarkdown())
+      << "docs/configuration.md is stale: regenerate its table with `sluiced --config-doc`";
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ int Run(int argc, char** argv) {
   std::optional<uint64_t> vbuckets;
   std::optional<std::string> memory_quota;
   std::vector<std::string> sets;
+  bool config_doc = false;
 
   CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
   app.add_option("--host", host, "Address to listen on")->capture_default_str();
@@ -69,7 +70,16 @@ int Run(int argc, char** argv) {
   app.add_option("--set", sets, "Set an engine parameter: NAME=VALUE (repeatable)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  app.add_flag("--config-doc", config_doc,
+               "Print the engine parameter reference (Markdown) and exit");
   app.footer(ParamHelp());
+  // --config-doc needs no users file.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--config-doc") {
+      std::cout << ConfigReferenceMarkdown();
+      return 0;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
