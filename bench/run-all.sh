@@ -11,6 +11,8 @@ BUILD_DIR="${1:-${BUILD_DIR:-build}}"
 
 BENCHMARKS=(
   kv_throughput.sh  # 1. pipelined GET/SET vs memcached (issue 5, benchmark 1)
+  drain_vs_scan.sh  # 2. backfill: drain after restart vs raw RocksDB scan, vs loopback bandwidth
+  live_latency.sh   # 3. write -> sluice tail receipt latency at 20k writes/s
 )
 
 failed=0

@@ -3,7 +3,9 @@
 #   sluice_library(NAME <name> SRCS <files...> DEPS <targets...>)
 #     A static library target `sluice_<name>`; PUBLIC deps so users inherit include paths.
 #   sluice_test(NAME <name> SRCS <files...> DEPS <targets...> [LABELS <labels...>])
-#     A GoogleTest executable registered with CTest (each TEST is discovered separately).
+#     A GoogleTest executable registered with CTest (each TEST is discovered separately). Its tests
+#     are labelled LABELS (default `unit`) and the binary's name: `ctest -L integration`,
+#     `ctest -L '^dcp_test$'`.
 
 function(sluice_library)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
@@ -34,4 +36,31 @@ function(sluice_test)
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS "${labels}" TIMEOUT 300
     ENVIRONMENT "SLUICED_BIN=${CMAKE_BINARY_DIR}/sluiced")
+  # Every test also carries its binary's name as a label, so `ctest -L '^(dcp_test|...)$'` picks
+  # test binaries (scripts/run-tests.sh and `make test-tsan` select the TSan set that way).
+  # gtest_discover_tests flattens list-valued PROPERTIES, so this CTest include file, read after the
+  # discovered tests (in ${NAME}_TESTS), sets both labels.
+  set(label_file "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_labels.cmake")
+  file(WRITE "${label_file}"
+    "foreach(t IN LISTS ${ARG_NAME}_TESTS)\n"
+    "  set_tests_properties(\"\${t}\" PROPERTIES LABELS \"${labels};${ARG_NAME}\")\n"
+    "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${label_file}")
 endfunction()
+
+# ThreadSanitizer builds keep the std:: template instantiations out of the executables' dynamic
+# symbol tables, so uninstrumented RocksDB and libstdc++ do not run our instrumented copies of them
+# (scripts/tsan-no-interpose.ver says why; scripts/tsan.supp is the other half).
+if(SLUICE_SANITIZE MATCHES "thread")
+  add_link_options(LINKER:--version-script=${PROJECT_SOURCE_DIR}/scripts/tsan-no-interpose.ver)
+endif()
+
+# SLUICE_FUZZ: every library is compiled with libFuzzer's coverage instrumentation, so the fuzz
+# targets in fuzz/ (linked with -fsanitize=fuzzer) are guided through our code. Clang only; the
+# Makefile's build-fuzz directory also sets SLUICE_SANITIZE=address,undefined.
+if(SLUICE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "SLUICE_FUZZ needs clang (libFuzzer)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -108,6 +108,11 @@ void Connection::NotifyProducerReady() {
     if (auto self = weak.lock()) {
       self->PumpProducer();
       self->FlushOutput();
+      // The producer gave up (Step found the consumer idle): with nothing left to write, no
+      // OnWrite will close us, and a silent consumer sends no input that would. Close now.
+      if (self->close_after_write_ && !self->write_in_flight_ && self->out_.empty()) {
+        self->Close("DCP producer disconnected");
+      }
     }
   });
 }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -126,6 +127,121 @@ RunResult RunProgram(const std::string& program, const std::vector<std::string>&
 RunResult RunSluice(const std::vector<std::string>& args,
                     const std::vector<std::pair<std::string, std::string>>& env) {
   return RunProgram(SluiceBinary(), args, env);
+}
+
+// ---- BackgroundProcess ----
+
+bool BackgroundProcess::Start(const std::string& program, const std::vector<std::string>& args) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return false;
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    return false;
+  }
+  std::vector<std::string> argv_strings = {program};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (pid_ < 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return false;
+  }
+  out_fd_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+  return true;
+}
+
+bool BackgroundProcess::Pump(std::chrono::milliseconds timeout) {
+  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  int* owned[2] = {&out_fd_, &err_fd_};
+  std::string* sinks[2] = {&result_.out, &result_.err};
+  if (out_fd_ < 0 && err_fd_ < 0) return false;
+  const int rc = poll(fds, 2, static_cast<int>(timeout.count()));
+  if (rc <= 0) return true;  // timeout (or EINTR): still open
+  char buf[65536];
+  for (int i = 0; i < 2; ++i) {
+    if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+    const ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+    if (n > 0) {
+      sinks[i]->append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      close(fds[i].fd);
+      *owned[i] = -1;
+    }
+  }
+  return out_fd_ >= 0 || err_fd_ >= 0;
+}
+
+bool BackgroundProcess::WaitFor(const std::string* text, std::string_view needle,
+                                std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (text->find(needle) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (!Pump(std::min(left, std::chrono::milliseconds(100)))) {
+      return text->find(needle) != std::string::npos;
+    }
+  }
+  return true;
+}
+
+bool BackgroundProcess::WaitForOut(std::string_view needle, std::chrono::milliseconds timeout) {
+  return WaitFor(&result_.out, needle, timeout);
+}
+
+bool BackgroundProcess::WaitForErr(std::string_view needle, std::chrono::milliseconds timeout) {
+  return WaitFor(&result_.err, needle, timeout);
+}
+
+void BackgroundProcess::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+RunResult BackgroundProcess::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return result_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool killed = false;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 && !killed) {
+      kill(pid_, SIGKILL);
+      killed = true;
+    }
+    if (!Pump(std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(100)))) {
+      break;
+    }
+  }
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  result_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result_;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
 }
 
 // ---- MemcachedProcess ----

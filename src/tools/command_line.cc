@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tools/failure.h"
+#include "tools/vbucket_list.h"
 
 namespace sluice::tools {
 namespace {
@@ -19,9 +20,13 @@ constexpr const char* kFooter =
     "Exit codes: 0 ok, 1 key not found, 2 usage error, 3 connection error, 4 authentication\n"
     "failed or no access, 5 not my vbucket, 6 other server error (or load errors).";
 
-// Flags whose final value is decided after parsing.
+// Flags whose final value is decided after parsing (and whose errors are reported then).
 struct Deferred {
   std::optional<std::string> password;
+  std::optional<std::string> tail_vbuckets;
+  std::string tail_from = "latest";
+  std::optional<std::string> drain_vbuckets;
+  std::string drain_to = "latest";
 };
 
 void AddConnectionFlags(CLI::App* sub, ConnectionFlags* flags, Deferred* deferred) {
@@ -94,6 +99,101 @@ void AddLoad(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
       ->default_str("crc");
   sub->add_option("--seed", load.seed, "Random seed (keys and operation mix)")
       ->capture_default_str();
+  sub->add_option("--rate", load.rate,
+                  "Requests per second in total (paced batches; default: as fast as possible)");
+  sub->add_flag("--timestamp-values", load.timestamp_values,
+                "Start every SET value with its send time (steady clock, ns, little-endian), "
+                "for sluice tail --latency");
+}
+
+// --buffer: bytes, with an optional size suffix (k/KB = 1024 bytes, m/MB = 1024 k).
+void AddBufferFlag(CLI::App* sub, uint32_t* target, const char* what) {
+  sub->add_option("--buffer", *target, what)
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{0}, uint64_t{UINT32_MAX}));
+}
+
+void AddTail(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
+  TailOptions& tail = cmd->tail;
+  CLI::App* sub = AddSubcommand(
+      app, "tail",
+      "Follow the change stream (DCP): one line per change (vbucket, seqno, kind, key, value "
+      "size); runs until Ctrl-C",
+      Command::kTail, cmd, deferred);
+  sub->add_option("--vbuckets", deferred->tail_vbuckets,
+                  "vbuckets to follow, e.g. 0-3,7 (default: every active vbucket)");
+  sub->add_option("--from", deferred->tail_from,
+                  "latest (changes from now on), 0 (everything) or SEQNO (changes after it)")
+      ->capture_default_str();
+  sub->add_flag("--show-values", tail.show_values, "Print values instead of their sizes");
+  sub->add_flag("-v,--verbose", tail.verbose,
+                "Also print snapshot markers and stream ends (and, on stderr, when the streams "
+                "are open)");
+  sub->add_option("--count", tail.count, "Exit after this many changes");
+  sub->add_option("--name", tail.name, "DCP connection name (default: sluice-tail-PID)");
+  AddBufferFlag(sub, &tail.buffer_size,
+                "Flow-control window in bytes (acknowledged automatically; 0 = none)");
+  sub->add_flag("--latency", tail.latency,
+                "Print no changes; report write-to-receipt latency of mutations whose values "
+                "carry a send timestamp (sluice load --timestamp-values)");
+}
+
+void AddDrain(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
+  DrainOptions& drain = cmd->drain;
+  CLI::App* sub = AddSubcommand(
+      app, "drain",
+      "Stream every vbucket to its current high seqno (DCP) and report items, bytes, items/s "
+      "and MB/s",
+      Command::kDrain, cmd, deferred);
+  sub->add_option("--vbuckets", deferred->drain_vbuckets,
+                  "vbuckets to drain, e.g. 0-3,7 (default: every active vbucket)");
+  sub->add_option("--from", drain.from, "Start after this seqno (0 = everything)")
+      ->capture_default_str();
+  sub->add_option("--to", deferred->drain_to,
+                  "latest (each vbucket's high seqno when its stream opens) or SEQNO")
+      ->capture_default_str();
+  sub->add_flag("--verify", drain.verify,
+                "Check seqno order, snapshot markers and that every stream ended Ok");
+  AddBufferFlag(sub, &drain.buffer_size, "Flow-control window per connection in bytes (0 = none)");
+  sub->add_option("--connections", drain.connections,
+                  "DCP connections, one thread each; vbuckets dealt round-robin")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  sub->add_option("--name", drain.name,
+                  "DCP connection name (default: sluice-drain-PID; -N appended per connection)");
+  sub->add_option_function<std::string>(
+         "--progress",
+         [&drain](const std::string& mode) {
+           drain.progress = mode == "always"  ? ProgressMode::kAlways
+                            : mode == "never" ? ProgressMode::kNever
+                                              : ProgressMode::kAuto;
+         },
+         "Live progress line on stderr: auto (when stderr is a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->default_str("auto");
+}
+
+// Turns the deferred strings of tail / drain into options; a usage message on error.
+Status FinishDcpOptions(const Deferred& deferred, CommandLine* cmd) {
+  if (cmd->command == Command::kTail) {
+    if (deferred.tail_vbuckets) {
+      ASSIGN_OR_RETURN(cmd->tail.vbuckets, ParseVBucketList(*deferred.tail_vbuckets));
+    }
+    ASSIGN_OR_RETURN(cmd->tail.from, ParseStartPosition(deferred.tail_from));
+    if (cmd->tail.count && *cmd->tail.count == 0) {
+      return Status(Errc::kInvalid, "--count must be at least 1");
+    }
+  } else if (cmd->command == Command::kDrain) {
+    if (deferred.drain_vbuckets) {
+      ASSIGN_OR_RETURN(cmd->drain.vbuckets, ParseVBucketList(*deferred.drain_vbuckets));
+    }
+    ASSIGN_OR_RETURN(cmd->drain.to, ParseEndPosition(deferred.drain_to));
+    if (cmd->drain.to && *cmd->drain.to < cmd->drain.from) {
+      return Status(Errc::kInvalid, "--to must not be below --from");
+    }
+  }
+  return Status::Ok();
 }
 
 void BuildApp(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
@@ -135,6 +235,8 @@ void BuildApp(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
   failover->add_option("vbucket", cmd->failover_vbucket, "vbucket")->required();
 
   AddLoad(app, cmd, deferred);
+  AddTail(app, cmd, deferred);
+  AddDrain(app, cmd, deferred);
 }
 
 }  // namespace
@@ -172,6 +274,11 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args) {
       result.exit_code = ToInt(ExitCode::kUsage);
       return result;
     }
+  }
+  if (const Status dcp = FinishDcpOptions(deferred, &cmd); !dcp.ok()) {
+    result.error = std::string(dcp.message()) + "\nRun with --help for more information.\n";
+    result.exit_code = ToInt(ExitCode::kUsage);
+    return result;
   }
   result.command = std::move(cmd);
   return result;

@@ -14,8 +14,8 @@
 //   memcached)
 //   --json (machine-readable output)  --timeout SECONDS (30: connect and each I/O wait)
 //
-// Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, load (see --help of
-// each). Exit codes: tools/failure.h.
+// Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, load, tail, drain (see
+// --help of each). Exit codes: tools/failure.h.
 //
 // Thread safety: ParseCommandLine is a pure function of its arguments and the environment.
 #pragma once
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/types.h"
+#include "tools/dcp_options.h"
 #include "tools/load_generator.h"
 
 namespace sluice::tools {
@@ -50,6 +51,8 @@ enum class Command : uint8_t {
   kVbucketSeqnos,
   kFailoverLog,
   kLoad,
+  kTail,
+  kDrain,
 };
 
 struct CommandLine {
@@ -71,6 +74,10 @@ struct CommandLine {
 
   // load
   LoadOptions load;
+
+  // tail / drain
+  TailOptions tail;
+  DrainOptions drain;
 };
 
 struct ParseResult {

@@ -72,7 +72,8 @@ TEST(CommandLineTest, ConnectionFlagsOnEverySubcommand) {
                                           "--json", "--timeout",  "2.5"};
   const std::vector<std::vector<std::string>> commands = {
       {"get", "k"}, {"set", "k", "v"},  {"rm", "k"},           {"touch", "k", "--expiry", "5"},
-      {"stats"},    {"vbucket-seqnos"}, {"failover-log", "3"}, {"load", "--ops", "10"}};
+      {"stats"},    {"vbucket-seqnos"}, {"failover-log", "3"}, {"load", "--ops", "10"},
+      {"tail"},     {"drain"}};
   for (const auto& command : commands) {
     std::vector<std::string> args = command;
     args.insert(args.end(), flags.begin(), flags.end());
@@ -177,6 +178,93 @@ TEST(CommandLineTest, LoadFlags) {
   EXPECT_EQ(ParseOk({"load", "--duration", "2.5"}).load.duration_seconds, 2.5);
 }
 
+TEST(CommandLineTest, LoadRateAndTimestamps) {
+  const LoadOptions plain = ParseOk({"load"}).load;
+  EXPECT_FALSE(plain.rate.has_value());
+  EXPECT_FALSE(plain.timestamp_values);
+  const LoadOptions o = ParseOk({"load", "--rate", "20000", "--timestamp-values"}).load;
+  EXPECT_EQ(o.rate, 20000.0);
+  EXPECT_TRUE(o.timestamp_values);
+  ExpectUsageError({"load", "--rate", "0"}, "--rate");
+  ExpectUsageError({"load", "--timestamp-values", "--value-size", "4"}, "--value-size");
+}
+
+TEST(CommandLineTest, TailDefaults) {
+  const CommandLine cmd = ParseOk({"tail"});
+  EXPECT_EQ(cmd.command, Command::kTail);
+  const TailOptions& o = cmd.tail;
+  EXPECT_FALSE(o.vbuckets.has_value());
+  EXPECT_EQ(o.from, (StartPosition{.latest = true, .seqno = 0}));
+  EXPECT_FALSE(o.show_values);
+  EXPECT_FALSE(o.verbose);
+  EXPECT_FALSE(o.count.has_value());
+  EXPECT_EQ(o.name, "");
+  EXPECT_EQ(o.buffer_size, 1u << 20);
+  EXPECT_FALSE(o.latency);
+}
+
+TEST(CommandLineTest, TailFlags) {
+  const CommandLine cmd =
+      ParseOk({"tail", "--vbuckets", "0-3,7", "--from", "42", "--show-values", "-v", "--count", "5",
+               "--name", "watcher", "--buffer", "64k", "--latency"});
+  const TailOptions& o = cmd.tail;
+  EXPECT_EQ(o.vbuckets, (std::vector<Vbid>{0, 1, 2, 3, 7}));
+  EXPECT_EQ(o.from, (StartPosition{.latest = false, .seqno = 42}));
+  EXPECT_TRUE(o.show_values);
+  EXPECT_TRUE(o.verbose);
+  EXPECT_EQ(o.count, 5u);
+  EXPECT_EQ(o.name, "watcher");
+  EXPECT_EQ(o.buffer_size, 64u * 1024);
+  EXPECT_TRUE(o.latency);
+  EXPECT_EQ(ParseOk({"tail", "--from", "0"}).tail.from,
+            (StartPosition{.latest = false, .seqno = 0}));
+  EXPECT_EQ(ParseOk({"tail", "--buffer", "0"}).tail.buffer_size, 0u);
+}
+
+TEST(CommandLineTest, DrainDefaults) {
+  const CommandLine cmd = ParseOk({"drain"});
+  EXPECT_EQ(cmd.command, Command::kDrain);
+  const DrainOptions& o = cmd.drain;
+  EXPECT_FALSE(o.vbuckets.has_value());
+  EXPECT_EQ(o.from, 0u);
+  EXPECT_FALSE(o.to.has_value());
+  EXPECT_FALSE(o.verify);
+  EXPECT_EQ(o.buffer_size, 10u << 20);
+  EXPECT_EQ(o.connections, 1u);
+  EXPECT_EQ(o.progress, ProgressMode::kAuto);
+}
+
+TEST(CommandLineTest, DrainFlags) {
+  const CommandLine cmd =
+      ParseOk({"drain", "--vbuckets", "5,1-2", "--from", "10", "--to", "99", "--verify", "--buffer",
+               "2m", "--connections", "3", "--name", "d", "--progress", "never"});
+  const DrainOptions& o = cmd.drain;
+  EXPECT_EQ(o.vbuckets, (std::vector<Vbid>{1, 2, 5}));
+  EXPECT_EQ(o.from, 10u);
+  EXPECT_EQ(o.to, 99u);
+  EXPECT_TRUE(o.verify);
+  EXPECT_EQ(o.buffer_size, 2u << 20);
+  EXPECT_EQ(o.connections, 3u);
+  EXPECT_EQ(o.name, "d");
+  EXPECT_EQ(o.progress, ProgressMode::kNever);
+  EXPECT_FALSE(ParseOk({"drain", "--to", "latest"}).drain.to.has_value());
+  EXPECT_EQ(ParseOk({"drain", "--progress", "always"}).drain.progress, ProgressMode::kAlways);
+}
+
+TEST(CommandLineTest, TailAndDrainUsageErrors) {
+  ExpectUsageError({"tail", "--vbuckets", "3-1"}, "'3-1'");
+  ExpectUsageError({"tail", "--vbuckets", ""}, "vbucket");
+  ExpectUsageError({"tail", "--from", "yesterday"}, "--from");
+  ExpectUsageError({"tail", "--count", "0"}, "--count");
+  ExpectUsageError({"tail", "--buffer", "5G"}, "--buffer");
+  ExpectUsageError({"drain", "--vbuckets", "x"}, "'x'");
+  ExpectUsageError({"drain", "--from", "latest"}, "--from");
+  ExpectUsageError({"drain", "--to", "soon"}, "--to");
+  ExpectUsageError({"drain", "--from", "10", "--to", "5"}, "--to");
+  ExpectUsageError({"drain", "--connections", "0"}, "--connections");
+  ExpectUsageError({"drain", "--progress", "sometimes"}, "--progress");
+}
+
 TEST(CommandLineTest, UsageErrorsExitWithTwo) {
   ExpectUsageError({}, "subcommand");
   ExpectUsageError({"frobnicate"}, "subcommand");
@@ -203,6 +291,8 @@ TEST(CommandLineTest, HelpExitsWithZero) {
   EXPECT_FALSE(top.command.has_value());
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_NE(top.output.find("vbucket-seqnos"), std::string::npos);
+  EXPECT_NE(top.output.find("tail"), std::string::npos);
+  EXPECT_NE(top.output.find("drain"), std::string::npos);
   EXPECT_NE(top.output.find("Exit codes"), std::string::npos);
 
   ParseResult load = Parse({"load", "--help"});

@@ -14,8 +14,13 @@
 //                      (JSON: {"vbucket":VB,"entries":[{"uuid","seqno"}]})
 //   load               see tools/load_generator.h; text table or one JSON object with ops, seconds,
 //                      ops_per_sec, p50_us, p90_us, p99_us, p999_us, max_us, errors, ...
+//   tail               one line per change (tools/change_format.h; JSON: one object per line)
+//                      until Ctrl-C / --count; --latency: a latency table or one JSON object
+//   drain              see tools/drainer.h; a table or one JSON object with items, bytes,
+//                      seconds, items_per_sec, mb_per_sec, vbuckets, ... (+ verify)
 //
-// Thread safety: each call runs on the caller's thread (load starts and joins its own threads).
+// Thread safety: each call runs on the caller's thread (load and drain start and join their own
+// threads; tail starts a signal-watching thread, tools/interrupt.h).
 #pragma once
 
 #include <ostream>
@@ -36,5 +41,7 @@ int RunStats(const CommandLine& cmd, Output& out);
 int RunVbucketSeqnos(const CommandLine& cmd, Output& out);
 int RunFailoverLog(const CommandLine& cmd, Output& out);
 int RunLoad(const CommandLine& cmd, Output& out);
+int RunTail(const CommandLine& cmd, Output& out);
+int RunDrain(const CommandLine& cmd, Output& out);
 
 }  // namespace sluice::tools

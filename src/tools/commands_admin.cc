@@ -134,6 +134,10 @@ int RunCommand(const CommandLine& cmd, std::ostream& out_stream, std::ostream& e
       return RunFailoverLog(cmd, out);
     case Command::kLoad:
       return RunLoad(cmd, out);
+    case Command::kTail:
+      return RunTail(cmd, out);
+    case Command::kDrain:
+      return RunDrain(cmd, out);
   }
   return out.Fail({ExitCode::kUsage, "unknown command"});
 }

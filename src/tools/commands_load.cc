@@ -40,7 +40,9 @@ void Report(const CommandLine& cmd, const LoadResult& r, uint32_t server_vbucket
               {"connections", o.connections},
               {"pipeline", o.pipeline},
               {"vbuckets_mode", o.vbucket_mode == VBucketMode::kCrc ? "crc" : "zero"},
-              {"server_vbuckets", server_vbuckets}});
+              {"server_vbuckets", server_vbuckets},
+              {"rate", o.rate ? nlohmann::json(*o.rate) : nlohmann::json(nullptr)},
+              {"timestamp_values", o.timestamp_values}});
     return;
   }
   Rows rows;

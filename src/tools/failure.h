@@ -11,8 +11,9 @@
 //      broke (closed by the server, I/O timeout, malformed frame)
 //   4  authentication failed, or the user may not access the bucket / command
 //   5  not my vbucket: the vbucket is not active on this server
-//   6  any other failure status from the server (exists, too big, temporary failure, ...), and
-//      `load` runs that finished but saw failure statuses
+//   6  any other failure status from the server (exists, too big, temporary failure, ...),
+//      `load` runs that finished but saw failure statuses, and `tail` / `drain` runs in which a
+//      stream ended other than Ok or `drain --verify` found a violation
 //
 // Thread safety: pure functions over values.
 #pragma once

@@ -67,6 +67,14 @@ uint64_t Nanos(Clock::duration d) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Writes the current steady-clock time into the first 8 bytes of `value` (see the header).
+void StampValue(std::string& value) {
+  const auto now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count());
+  std::memcpy(value.data(), &now, sizeof(now));
+}
+
 std::string MakeValue(uint32_t size) {
   std::string value(size, '\0');
   for (uint32_t i = 0; i < size; ++i) value[i] = static_cast<char>('a' + i % 26);
@@ -92,6 +100,12 @@ Status ValidateLoadOptions(const LoadOptions& options) {
   }
   if (options.connections == 0) return Status(Errc::kInvalid, "--connections must be at least 1");
   if (options.pipeline == 0) return Status(Errc::kInvalid, "--pipeline must be at least 1");
+  if (options.rate && !(*options.rate > 0.0)) {
+    return Status(Errc::kInvalid, "--rate must be positive");
+  }
+  if (options.timestamp_values && options.value_size < sizeof(uint64_t)) {
+    return Status(Errc::kInvalid, "--timestamp-values needs --value-size of at least 8");
+  }
   if (options.key_prefix.size() + DecimalDigits(options.keys - 1) > 250) {
     return Status(Errc::kInvalid, "--key-prefix is too long (keys are at most 250 bytes)");
   }
@@ -121,6 +135,8 @@ struct LoadGenerator::Worker {
       : conn(std::move(c)), random(seed), opaques(pipeline), is_set(pipeline) {}
 
   std::unique_ptr<client::Connection> conn;
+  // --timestamp-values: this worker's copy of the value, stamped before each batch.
+  std::string stamped_value;
   Random random;
   LoadResult result;  // this worker's share
   Status status;      // a transport failure stops the worker
@@ -140,6 +156,7 @@ LoadGenerator::LoadGenerator(LoadOptions options, uint32_t num_vbuckets,
     const uint64_t seed = options_.seed * 0x100000001b3ULL + i;
     workers_.push_back(std::make_unique<Worker>(std::move(connections[i]), seed,
                                                 std::max<uint32_t>(options_.pipeline, 1)));
+    if (options_.timestamp_values) workers_.back()->stamped_value = value_;
   }
 }
 
@@ -162,10 +179,12 @@ void LoadGenerator::Populate(Worker& w, uint64_t begin, uint64_t end) {
   protocol::RequestFields set;
   set.opcode = Opcode::kSet;
   set.extras = std::string_view(extras, sizeof(extras));
-  set.value = value_;
+  const bool stamp = options_.timestamp_values;
+  set.value = stamp ? std::string_view(w.stamped_value) : std::string_view(value_);
   const uint64_t pipeline = options_.pipeline;
   for (uint64_t next = begin; next < end;) {
     const uint64_t batch = std::min(pipeline, end - next);
+    if (stamp) StampValue(w.stamped_value);
     for (uint64_t i = 0; i < batch; ++i) {
       set.key = keys_.Key(next + i);
       set.vbucket = keys_.VBucket(next + i);
@@ -186,19 +205,31 @@ void LoadGenerator::Populate(Worker& w, uint64_t begin, uint64_t end) {
   }
 }
 
-void LoadGenerator::Measure(Worker& w) {
+void LoadGenerator::Measure(Worker& w, size_t index) {
   char extras[8] = {};  // flags 0, expiry 0
   protocol::RequestFields get;
   get.opcode = Opcode::kGet;
   protocol::RequestFields set;
   set.opcode = Opcode::kSet;
   set.extras = std::string_view(extras, sizeof(extras));
-  set.value = value_;
+  const bool stamp = options_.timestamp_values;
+  set.value = stamp ? std::string_view(w.stamped_value) : std::string_view(value_);
 
   const SetChance set_chance(options_.set_ratio);
   const uint64_t pipeline = options_.pipeline;
   const bool by_ops = options_.ops.has_value();
   LoadResult& r = w.result;
+
+  // --rate: this worker's batches are `interval` apart, offset by its share of one interval.
+  const bool paced = options_.rate.has_value();
+  Clock::duration interval{};
+  Clock::time_point next_batch = measure_start_;
+  if (paced) {
+    const double seconds =
+        static_cast<double>(pipeline) * static_cast<double>(workers_.size()) / *options_.rate;
+    interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    next_batch += interval * static_cast<int64_t>(index) / static_cast<int64_t>(workers_.size());
+  }
   while (true) {
     uint64_t batch = pipeline;
     if (by_ops) {
@@ -209,6 +240,12 @@ void LoadGenerator::Measure(Worker& w) {
     } else if (Clock::now() >= deadline_) {
       break;
     }
+    if (paced) {
+      if (Clock::now() < next_batch) std::this_thread::sleep_until(next_batch);
+      next_batch += interval;
+      if (!by_ops && Clock::now() >= deadline_) break;
+    }
+    if (stamp) StampValue(w.stamped_value);
 
     for (uint64_t i = 0; i < batch; ++i) {
       const uint64_t k = w.random.Below(keys_.size());
@@ -280,11 +317,12 @@ StatusOr<LoadResult> LoadGenerator::Run() {
   }
 
   if (options_.ops) unclaimed_ops_.store(static_cast<int64_t>(*options_.ops));
+  measure_start_ = Clock::now();
   if (options_.duration_seconds) {
-    deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(*options_.duration_seconds));
+    deadline_ = measure_start_ + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(*options_.duration_seconds));
   }
-  total.seconds = RunWorkers([this](Worker& w, size_t) { Measure(w); });
+  total.seconds = RunWorkers([this](Worker& w, size_t i) { Measure(w, i); });
   RETURN_IF_ERROR(first_failure());
 
   for (const auto& w : workers_) {

@@ -16,6 +16,16 @@
 //               counter, so the total is exact) or `duration` has passed (checked between
 //               batches, so a run ends at most one batch late)
 //
+// Pacing (--rate): the measured phase issues at most `rate` requests per second in total. Each
+// worker sends its batches on a fixed schedule (batch size x connections / rate apart, the workers
+// staggered evenly); a worker that falls behind sends at once until it is back on schedule, so
+// the average rate holds even when individual sleeps overshoot.
+//
+// Timestamped values (--timestamp-values): every SET's value starts with the steady-clock time
+// (nanoseconds since the clock's epoch, little-endian u64) at which its batch was encoded, so a
+// DCP consumer on the same machine (`sluice tail --latency`) can measure write -> receipt latency.
+// Each worker then has its own copy of the value to stamp.
+//
 // Hot path, per request: no allocation, no string building. Keys are prebuilt in one contiguous
 // buffer (KeySpace), with their vbucket (CRC32 mapping as Couchbase clients compute, or 0 for
 // memcached) precomputed; the value is one prebuilt buffer shared by every SET; random numbers come
@@ -66,6 +76,8 @@ struct LoadOptions {
   bool populate = false;
   VBucketMode vbucket_mode = VBucketMode::kCrc;
   uint64_t seed = 1;
+  std::optional<double> rate;     // requests per second in the measured phase (all connections)
+  bool timestamp_values = false;  // SET values start with the send time (needs value_size >= 8)
 };
 
 // Checks ranges and combinations (e.g. keys > 0, set_ratio in [0, 1], ops xor duration).
@@ -129,7 +141,7 @@ class LoadGenerator {
   template <class Fn>
   double RunWorkers(Fn&& fn);
   void Populate(Worker& worker, uint64_t begin, uint64_t end);
-  void Measure(Worker& worker);
+  void Measure(Worker& worker, size_t index);
 
   // ---- Constant after construction ----
   const LoadOptions options_;
@@ -139,6 +151,7 @@ class LoadGenerator {
   // ---- Run()'s thread; each Worker is then used by its own thread only ----
   std::vector<std::unique_ptr<Worker>> workers_;
   // Set before the measuring threads start (thread creation orders it), read-only meanwhile.
+  std::chrono::steady_clock::time_point measure_start_;
   std::chrono::steady_clock::time_point deadline_;
 
   // ---- Atomics ----

@@ -32,6 +32,8 @@ class Output {
 
   bool json() const { return json_; }
   std::ostream& out() { return out_; }
+  // Where diagnostics and progress go (stderr).
+  std::ostream& err() { return err_; }
 
   // Text mode: writes `text` as is. JSON mode: ignored (use Json()).
   void Text(std::string_view text);

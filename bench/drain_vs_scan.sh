@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Backfill throughput: a full DCP drain of every vbucket after a restart (a pure disk backfill)
+# against a raw RocksDB scan of the same data directory, and the drain's MB/s against the
+# loopback TCP bandwidth, all measured in one run on this machine. (Issue 3's bench/ requirement;
+# benchmark 2 of issue 5.)
+#
+#   1. A fresh sluiced (1024 vbuckets) is loaded with ITEMS distinct keys of VALUE_SIZE bytes by
+#      `sluice load --populate` (crc routing, as a Couchbase client), persisted, and stopped.
+#   2. sluiced restarts on the same data dir: its checkpoints are empty, so every stream from
+#      seqno 0 backfills from disk. `sluice drain --json` streams all vbuckets to their high seqno
+#      (one connection, the default 10 MiB flow-control window). The server's peak RSS during the
+#      drain is read from /proc/PID/status VmHWM (reset first via clear_refs; a 50 ms VmRSS sampler
+#      backs it up), with its RSS before the drain as the baseline.
+#   3. With sluiced stopped, bench/sluice_raw_scan opens the same data dir read-only and scans
+#      every vbucket with the SeqnoScan a backfill uses (one thread, like the server's one auxio
+#      thread): the ceiling for a backfill without DCP, network and consumer.
+#   4. bench/sluice_loopback_bw: one TCP connection's bandwidth over 127.0.0.1.
+# Both reads find the data in the OS page cache (just written, and read by the warmup): the
+# comparison is CPU-bound on both sides, as a drain of a warm node is.
+#
+# Target (issue 5): drain items/s >= 0.7x raw scan items/s.
+#
+# Usage: bench/drain_vs_scan.sh [BUILD_DIR]            (default: build; a RelWithDebInfo build)
+# Environment (defaults in brackets):
+#   ITEMS [5000000]  VALUE_SIZE [100]  VBUCKETS [1024]
+#   DRAIN_CONNECTIONS [1]  DRAIN_BUFFER [10485760] (flow-control window per connection)
+#   MAX_SIZE [4294967296] (sluiced's quota: the whole data set fits, no eviction while loading)
+#   LOAD_CONNECTIONS [4]  LOAD_PIPELINE [32]  LOOPBACK_SECONDS [3]
+#   QUICK=1            ITEMS=200000 (a smoke run; RESULTS.md says so)
+#   PROFILE=1          also sample sluiced with `perf record` (999 Hz software clock, call graphs)
+#                      during the drain and print its CPU by thread and top symbols to stderr;
+#                      PERF_DATA=FILE keeps the samples
+#   RESULTS [bench/RESULTS.md]; RESULTS=/dev/null to not record
+set -euo pipefail
+
+BENCH=drain_vs_scan
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${1:-${BUILD_DIR:-build}}"
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+SLUICE="$BUILD_DIR/sluice"
+RAW_SCAN="$BUILD_DIR/bench/sluice_raw_scan"
+LOOPBACK="$BUILD_DIR/bench/sluice_loopback_bw"
+
+[[ "${QUICK:-0}" = 1 ]] && ITEMS="${ITEMS:-200000}"
+ITEMS="${ITEMS:-5000000}"
+VALUE_SIZE="${VALUE_SIZE:-100}"
+VBUCKETS="${VBUCKETS:-1024}"
+DRAIN_CONNECTIONS="${DRAIN_CONNECTIONS:-1}"
+DRAIN_BUFFER="${DRAIN_BUFFER:-10485760}"
+MAX_SIZE="${MAX_SIZE:-4294967296}"
+LOAD_CONNECTIONS="${LOAD_CONNECTIONS:-4}"
+LOAD_PIPELINE="${LOAD_PIPELINE:-32}"
+LOOPBACK_SECONDS="${LOOPBACK_SECONDS:-3}"
+RESULTS="${RESULTS:-$ROOT/bench/RESULTS.md}"
+
+WORK="$(mktemp -d /tmp/sluice-bench.XXXXXX)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+SAMPLER_PID=""
+cleanup() {
+  [[ -z "$SAMPLER_PID" ]] || kill "$SAMPLER_PID" 2>/dev/null || true
+  kill_sluiced
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for bin in "$SLUICE" "$BUILD_DIR/sluiced" "$RAW_SCAN" "$LOOPBACK"; do
+  [[ -x "$bin" ]] || die "no $bin: build first (make build)"
+done
+machine_info
+[[ "$BUILD_TYPE" != Debug ]] || log "warning: $BUILD_DIR is a Debug build; figures will not be representative"
+
+declare -A R
+COMMANDS=()
+DATA="$WORK/data"
+SERVER_ARGS=(--vbuckets "$VBUCKETS" --set "max_size=$MAX_SIZE" --log-level warn)
+record() { COMMANDS+=("$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g" <<<"$*")"); }
+
+# ---- 1. load ----
+start_sluiced "$DATA" "${SERVER_ARGS[@]}"
+R[server.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g" <<<"$SERVER_CMD")"
+LOAD=("$SLUICE" load --port "$PORT" "${AUTH[@]}" --keys "$ITEMS" --value-size "$VALUE_SIZE"
+  --populate --set-ratio 1 --ops 1 --connections "$LOAD_CONNECTIONS" --pipeline "$LOAD_PIPELINE"
+  --json)
+record "${LOAD[@]}"
+log "loading $ITEMS items: ${LOAD[*]}"
+out="$("${LOAD[@]}")" || die "sluice load failed"
+R[load.seconds]="$(json_field "$out" populate_seconds)"
+R[load.errors]="$(json_field "$out" populate_errors)"
+[[ "${R[load.errors]}" = 0 ]] || die "the load had ${R[load.errors]} failed writes"
+R[load.persist]="$(wait_persisted)"
+log "  loaded in ${R[load.seconds]} s, persisted ${R[load.persist]} s later"
+stop_sluiced load
+R[disk]="$(du -sm "$DATA" | cut -f1)"
+
+# ---- 2. restart, drain ----
+start="$(now)"
+start_sluiced "$DATA" "${SERVER_ARGS[@]}"
+R[restart.seconds]="$(since "$start")"
+stats="$("$SLUICE" stats --port "$PORT" "${AUTH[@]}" --json)"
+R[curr_items]="$(json_field "$stats" curr_items)"
+log "  restarted (warmup included) in ${R[restart.seconds]} s; curr_items ${R[curr_items]}"
+
+echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null && R[hwm_reset]=1 || R[hwm_reset]=0
+R[rss.before]="$(vm_kib "$SERVER_PID" VmRSS)"
+( while kill -0 "$SERVER_PID" 2>/dev/null; do vm_kib "$SERVER_PID" VmRSS; sleep 0.05; done ) \
+  >"$WORK/rss.txt" &
+SAMPLER_PID=$!
+
+DRAIN=("$SLUICE" drain --port "$PORT" "${AUTH[@]}" --json --progress never
+  --connections "$DRAIN_CONNECTIONS" --buffer "$DRAIN_BUFFER")
+record "${DRAIN[@]}"
+log "drain: ${DRAIN[*]}"
+PERF_PID=""
+if [[ "${PROFILE:-0}" = 1 ]]; then
+  command -v perf >/dev/null || die "PROFILE=1 needs perf (apt-get install linux-perf)"
+  PERF_DATA="${PERF_DATA:-$WORK/perf.data}"
+  perf record -e cpu-clock -F 999 -g -o "$PERF_DATA" -p "$SERVER_PID" 2>"$WORK/perf.err" &
+  PERF_PID=$!
+  sleep 1  # perf attaches
+fi
+server_before="$(cpu_ticks "$SERVER_PID")"
+thread_ticks "$SERVER_PID" >"$WORK/threads.before"
+all_before="$(machine_busy_ticks)"
+TIMEFORMAT="%U %S"
+{ time "${DRAIN[@]}" >"$WORK/drain.json" 2>"$WORK/drain.err"; } 2>"$WORK/drain.time" ||
+  { cat "$WORK/drain.err" >&2; die "sluice drain failed"; }
+server_after="$(cpu_ticks "$SERVER_PID")"
+thread_ticks "$SERVER_PID" >"$WORK/threads.after"
+all_after="$(machine_busy_ticks)"
+if [[ -n "$PERF_PID" ]]; then
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  report() { perf report -i "$PERF_DATA" --stdio -g none "$@" 2>/dev/null | grep '%' || true; }
+  {
+    echo "== sluiced during the drain: CPU samples by thread (threads are unnamed: see the symbols)"
+    report --no-children --sort tid
+    echo "== top symbols (self)"
+    report --no-children --sort tid,dso,symbol | head -45 | cut -c1-170
+    echo "== inclusive (children), top 60"
+    report --children --sort symbol | head -60 | cut -c1-170
+  } >&2 || true
+fi
+kill "$SAMPLER_PID" 2>/dev/null || true
+wait "$SAMPLER_PID" 2>/dev/null || true
+SAMPLER_PID=""
+R[rss.hwm]="$(vm_kib "$SERVER_PID" VmHWM)"
+R[rss.sampled]="$(sort -n "$WORK/rss.txt" | tail -1)"
+drain="$(cat "$WORK/drain.json")"
+for f in items bytes seconds items_per_sec mb_per_sec vbuckets snapshot_markers; do
+  R[drain.$f]="$(json_field "$drain" "$f")"
+done
+# CPU over the drain: server, client, everything else (a noisy-run flag).
+R[drain.server_cpu]="$(awk -v t=$((server_after - server_before)) -v hz="$CLK_TCK" -v s="${R[drain.seconds]}" 'BEGIN {printf "%.2f", t / hz / s}')"
+THREADS_CPU="$(thread_cpu "$WORK/threads.before" "$WORK/threads.after" "${R[drain.seconds]}" "${R[drain.items]}" | head -6)"
+R[drain.client_cpu]="$(awk -v s="${R[drain.seconds]}" '{printf "%.2f", ($1 + $2) / s}' "$WORK/drain.time")"
+R[drain.other_cpu]="$(awk -v all=$((all_after - all_before)) -v hz="$CLK_TCK" -v s="${R[drain.seconds]}" \
+  -v a="${R[drain.server_cpu]}" -v b="${R[drain.client_cpu]}" 'BEGIN {o = all / hz / s - a - b; printf "%.2f", (o < 0 ? 0 : o)}')"
+log "  -> ${R[drain.items]} items in ${R[drain.seconds]} s: ${R[drain.items_per_sec]} items/s, ${R[drain.mb_per_sec]} MB/s; server RSS ${R[rss.before]} KiB before, peak ${R[rss.hwm]} KiB"
+[[ "${R[drain.items]}" = "$ITEMS" ]] || log "warning: the drain delivered ${R[drain.items]} items, not $ITEMS"
+stop_sluiced drain
+
+# ---- 3. raw scan of the same data dir (sluiced stopped) ----
+SCAN=("$RAW_SCAN" "$DATA/default" --json)
+record "${SCAN[@]}"
+log "raw scan: ${SCAN[*]}"
+{ time "${SCAN[@]}" >"$WORK/scan.json"; } 2>"$WORK/scan.time" || die "raw scan failed"
+scan="$(cat "$WORK/scan.json")"
+for f in items dcp_bytes seconds items_per_sec mb_per_sec open_seconds; do
+  R[scan.$f]="$(json_field "$scan" "$f")"
+done
+R[scan.cpu]="$(awk -v s="${R[scan.seconds]}" -v o="${R[scan.open_seconds]}" '{printf "%.2f", ($1 + $2) / (s + o)}' "$WORK/scan.time")"
+R[scan.us_per_item]="$(awk -v n="${R[scan.items]}" '{printf "%.3f", ($1 + $2) * 1e6 / n}' "$WORK/scan.time")"
+R[drain.client_us_per_item]="$(awk -v n="${R[drain.items]}" '{printf "%.3f", ($1 + $2) * 1e6 / n}' "$WORK/drain.time")"
+log "  -> ${R[scan.items]} items in ${R[scan.seconds]} s: ${R[scan.items_per_sec]} items/s"
+
+# ---- 4. loopback bandwidth ----
+BW=("$LOOPBACK" --seconds "$LOOPBACK_SECONDS" --json)
+record "${BW[@]}"
+bw="$("${BW[@]}")" || die "loopback measurement failed"
+R[bw.mb_per_sec]="$(json_field "$bw" mb_per_sec)"
+log "loopback: ${R[bw.mb_per_sec]} MB/s"
+
+# ---- report ----
+ITEMS_RATIO="$(ratio "${R[drain.items_per_sec]}" "${R[scan.items_per_sec]}")"
+BW_SHARE="$(awk -v a="${R[drain.mb_per_sec]}" -v b="${R[bw.mb_per_sec]}" 'BEGIN {printf "%.1f", (b > 0 ? 100 * a / b : 0)}')"
+MIB() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
+if [[ "${R[hwm_reset]}" = 1 ]]; then
+  PEAK="$(MIB "${R[rss.hwm]}") MiB (VmHWM, reset just before the drain; 50 ms samples: $(MIB "${R[rss.sampled]}") MiB)"
+  PEAK_KIB="${R[rss.hwm]}"
+else
+  PEAK="$(MIB "${R[rss.sampled]}") MiB (50 ms VmRSS samples; VmHWM could not be reset, since start: $(MIB "${R[rss.hwm]}") MiB)"
+  PEAK_KIB="${R[rss.sampled]}"
+fi
+QUICK_NOTE=""
+[[ "$ITEMS" = 5000000 ]] || QUICK_NOTE=" — reduced run ($ITEMS items instead of 5,000,000)"
+
+REPORT="$WORK/report.md"
+{
+  echo
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — Backfill: drain after restart vs raw RocksDB scan, $ITEMS x ${VALUE_SIZE}-byte values${QUICK_NOTE}"
+  echo
+  echo "- Machine: $(nproc) cores ($CPU_MODEL), ${RAM_GB} GB RAM, $(uname -sr); client and server share the cores; load average at start $LOADAVG"
+  echo "- Commit: $COMMIT; build: ${BUILD_TYPE:-unknown} ($(basename "$BUILD_DIR"))"
+  echo "- Server: \`${R[server.cmd]}\` (defaults otherwise: 1 auxio thread for backfills, 20 MiB backfill buffer per connection); data dir ${R[disk]} MB on disk"
+  echo "- Load: $(fmt1 "${R[load.seconds]}") s for $ITEMS distinct keys (crc routing), persisted ${R[load.persist]} s later; restart with warmup ${R[restart.seconds]} s, curr_items ${R[curr_items]}"
+  echo "- Drain: $DRAIN_CONNECTIONS connection(s), flow-control window $DRAIN_BUFFER bytes; ${R[drain.vbuckets]} vbuckets, ${R[drain.snapshot_markers]} snapshot markers; CPU during the drain: server ${R[drain.server_cpu]}, client ${R[drain.client_cpu]}, other ${R[drain.other_cpu]} cores"
+  echo "- Raw scan: one thread, store opened read-only in ${R[scan.open_seconds]} s (not counted), ${R[scan.cpu]} cores, ${R[scan.us_per_item]} µs CPU per item (open included)"
+  echo "- CPU per thread during the drain (sluiced: io:N = network threads, unnamed = executor threads, the busy one being the auxio backfill thread; client: ${R[drain.client_us_per_item]} µs/item):"
+  sed 's/^/  - /' <<<"$THREADS_CPU"
+  echo "- Server RSS: $(MIB "${R[rss.before]}") MiB before the drain, peak $PEAK during it (+$(MIB $((PEAK_KIB - R[rss.before]))) MiB)"
+  echo
+  echo "| side | items | seconds | items/s | MB/s |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| \`sluice drain\` (DCP backfill over TCP) | ${R[drain.items]} | $(fmt2 "${R[drain.seconds]}") | $(fmt0 "${R[drain.items_per_sec]}") | $(fmt1 "${R[drain.mb_per_sec]}") |"
+  echo "| raw RocksDB scan (\`sluice_raw_scan\`) | ${R[scan.items]} | $(fmt2 "${R[scan.seconds]}") | $(fmt0 "${R[scan.items_per_sec]}") | $(fmt1 "${R[scan.mb_per_sec]}") |"
+  echo "| loopback TCP, one connection (\`sluice_loopback_bw\`) | | | | $(fmt1 "${R[bw.mb_per_sec]}") |"
+  echo
+  echo "MB/s: 10^6 bytes of DCP messages per second (the raw scan's items weighed as the DCP messages they would become)."
+  echo
+  echo "| figure | measured | target | verdict |"
+  echo "|---|---:|---:|---|"
+  echo "| drain / raw scan items/s | ${ITEMS_RATIO}x | 0.7x | $(verdict "$ITEMS_RATIO" 0.7) |"
+  echo "| drain MB/s / loopback MB/s | ${BW_SHARE}% | (reported) | |"
+  echo
+  echo "Commands (\$TMP is a fresh temporary directory; ports as in this run):"
+  echo
+  echo '```'
+  echo "${R[server.cmd]}"
+  printf '%s\n' "${COMMANDS[@]}"
+  echo '```'
+} >"$REPORT"
+append_report "$REPORT"

@@ -1,0 +1,139 @@
+# Helpers shared by the benchmark scripts in bench/ (sourced, not run). The caller sets BENCH (its
+# name, for messages), ROOT, BUILD_DIR and WORK (a temporary directory it removes), and
+# `declare -A R` for recorded figures.
+#
+#   start_sluiced DATA_DIR [ARGS...]   start sluiced on a free port (--port 0) with DATA_DIR kept as
+#                                      is (fresh or existing); sets SERVER_PID, PORT, AUTH, SERVER_CMD
+#   stop_sluiced NAME                  SIGTERM, wait up to 120 s (records R[NAME.stop])
+#   wait_persisted                     until ep_queue_size is 0; prints the seconds waited
+#   json_field JSON NAME               a top-level scalar of a flat one-line JSON object
+#   cpu_ticks PID / machine_busy_ticks CPU time used so far (ticks of CLK_TCK)
+#   thread_ticks PID / thread_cpu      per-thread CPU snapshots and their difference
+#   vm_kib PID FIELD                   a /proc/PID/status figure in KiB (VmRSS, VmHWM)
+#   machine_info                       sets CPU_MODEL, RAM_GB, COMMIT, BUILD_TYPE, LOADAVG
+#   ratio A B / verdict RATIO TARGET / fmt0 / fmt1 / fmt2
+#   append_report FILE                 print FILE and append it to $RESULTS (unless /dev/null)
+
+die() { echo "$BENCH: $*" >&2; exit 1; }
+log() { echo "$BENCH: $*" >&2; }
+
+json_field() { sed -n "s/.*\"$2\":\\([^,}]*\\).*/\\1/p" <<<"$1" | tr -d '"'; }
+
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+machine_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+vm_kib() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# thread_ticks PID: one line per thread, "TID COMM TICKS" (user + system).
+thread_ticks() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    awk -v tid="${task##*/}" -v comm="$(cat "$task/comm" 2>/dev/null)" \
+      '{sub(/^.*\) /, ""); print tid, comm, $12 + $13}' "$task/stat" 2>/dev/null || true
+  done
+}
+# thread_cpu BEFORE AFTER SECONDS ITEMS: the threads that used CPU between two thread_ticks
+# snapshots, busiest first: "comm (tid): CPU s, share of the wall time, µs per item".
+thread_cpu() {
+  awk -v hz="$CLK_TCK" -v s="$3" -v n="$4" '
+    NR == FNR { before[$1] = $3; next }
+    { d = $3 - before[$1]; if (d > 0) printf "%d %s %d\n", d, $2, $1 }' "$1" "$2" |
+    sort -rn | awk -v hz="$CLK_TCK" -v s="$3" -v n="$4" '
+      { cpu = $1 / hz; printf "%s (tid %s): %.2f CPU s, busy %.0f%% of the drain, %.3f µs/item\n", $2, $3, cpu, 100 * cpu / s, (n > 0 ? cpu * 1e6 / n : 0) }'
+}
+
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v n="$(now)" 'BEGIN {printf "%.2f", n - s}'; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+verdict() {  # verdict RATIO TARGET (higher is better)
+  awk -v r="$1" -v t="$2" 'BEGIN {
+    if (r >= t) printf "met"; else printf "**missed** by %.0f%% (%.2fx of %.2fx)", (t - r) / t * 100, r, t }'
+}
+fmt0() { awk -v v="$1" 'BEGIN {printf "%.0f", v}'; }
+fmt1() { awk -v v="$1" 'BEGIN {printf "%.1f", v}'; }
+fmt2() { awk -v v="$1" 'BEGIN {printf "%.2f", v}'; }
+
+SERVER_PID=""
+start_sluiced() {  # start_sluiced DATA_DIR [ARGS...]
+  local data_dir="$1"
+  shift
+  echo '{"users":[{"name":"bench","password":"bench"}]}' >"$WORK/users.json"
+  SERVER_CMD="$BUILD_DIR/sluiced --port 0 --data-dir $data_dir --users $WORK/users.json $*"
+  : >"$WORK/sluiced.out"
+  $SERVER_CMD >"$WORK/sluiced.out" 2>>"$WORK/sluiced.err" &
+  SERVER_PID=$!
+  for _ in $(seq 1 3000); do
+    if grep -q '^sluiced listening on ' "$WORK/sluiced.out" 2>/dev/null; then
+      PORT="$(sed -n 's/^sluiced listening on .*:\([0-9]*\)$/\1/p' "$WORK/sluiced.out")"
+      AUTH=(--user bench --password bench)
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -20 "$WORK/sluiced.err" >&2
+  die "sluiced did not start"
+}
+
+stop_sluiced() {  # stop_sluiced NAME
+  local start
+  start="$(now)"
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 1200); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    R[$1.stop]="did not exit within 120 s of SIGTERM (killed)"
+    log "  sluiced did not exit within 120 s of SIGTERM: killed"
+  else
+    R[$1.stop]="exited $(since "$start") s after SIGTERM"
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+kill_sluiced() {  # for EXIT traps: an interrupted run needs no clean stop
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+wait_persisted() {
+  local start queue
+  start="$(now)"
+  while true; do
+    queue="$(json_field "$("$BUILD_DIR/sluice" stats --port "$PORT" "${AUTH[@]}" --json)" ep_queue_size)"
+    [[ "$queue" = 0 ]] && break
+    awk -v s="$start" -v n="$(now)" 'BEGIN {exit !(n - s < 900)}' ||
+      die "sluiced did not persist its queue within 900 s"
+    sleep 0.2
+  done
+  since "$start"
+}
+
+machine_info() {
+  CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+  RAM_GB="$(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
+  COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+    COMMIT="$COMMIT (with uncommitted changes)"
+  fi
+  BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)"
+  LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+append_report() {
+  cat "$1"
+  if [[ "$RESULTS" != /dev/null ]]; then
+    if [[ ! -s "$RESULTS" ]]; then
+      printf '# Benchmark results\n\nAppended by the scripts in bench/ (see bench/run-all.sh); newest last.\n' >"$RESULTS"
+    fi
+    cat "$1" >>"$RESULTS"
+    log "appended to $RESULTS"
+  fi
+}
