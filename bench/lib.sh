@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the benchmark scripts in bench/ (sourced, not run). The caller sets BENCH (its
 # name, for messages), ROOT, BUILD_DIR and WORK (a temporary directory it removes), and
 # `declare -A R` for recorded figures.
@@ -5,7 +6,8 @@
 #   start_sluiced DATA_DIR [ARGS...]   start sluiced on a free port (--port 0) with DATA_DIR kept as
 #                                      is (fresh or existing); sets SERVER_PID, PORT, AUTH, SERVER_CMD
 #   stop_sluiced NAME                  SIGTERM, wait up to 120 s (records R[NAME.stop])
-#   wait_persisted                     until ep_queue_size is 0; prints the seconds waited
+#   wait_persisted                     until ep_queue_size is 0 (at most PERSIST_TIMEOUT s, default
+#                                      900); prints the seconds waited
 #   json_field JSON NAME               a top-level scalar of a flat one-line JSON object
 #   cpu_ticks PID / machine_busy_ticks CPU time used so far (ticks of CLK_TCK)
 #   thread_ticks PID / thread_cpu      per-thread CPU snapshots and their difference
@@ -109,8 +111,8 @@ wait_persisted() {
   while true; do
     queue="$(json_field "$("$BUILD_DIR/sluice" stats --port "$PORT" "${AUTH[@]}" --json)" ep_queue_size)"
     [[ "$queue" = 0 ]] && break
-    awk -v s="$start" -v n="$(now)" 'BEGIN {exit !(n - s < 900)}' ||
-      die "sluiced did not persist its queue within 900 s"
+    awk -v s="$start" -v n="$(now)" -v t="${PERSIST_TIMEOUT:-900}" 'BEGIN {exit !(n - s < t)}' ||
+      die "sluiced did not persist its queue within ${PERSIST_TIMEOUT:-900} s (PERSIST_TIMEOUT)"
     sleep 0.2
   done
   since "$start"
@@ -137,3 +139,55 @@ append_report() {
     log "appended to $RESULTS"
   fi
 }
+
+# ---- Helpers of the drain benchmarks (many_consumers.sh, early_termination.sh, scaling.sh) ----
+#
+#   record CMD...                      remember a command for the report ($WORK -> $TMP)
+#   load_items ITEMS VALUE_SIZE        `sluice load --populate` of ITEMS distinct keys into the
+#                                      running sluiced, then wait until persisted; sets
+#                                      R[load.seconds], R[load.persist]; dies on failed writes
+#   rss_watch_start / rss_watch_stop   reset the server's VmHWM (clear_refs) and sample VmRSS
+#                                      every 50 ms; stop sets R[rss.peak] (KiB: VmHWM when the
+#                                      reset worked, else the sampled maximum) and R[rss.how]
+#   mib KIB                            KiB -> MiB, rounded
+#   cores_between TICKS SECONDS        CPU ticks -> cores used on average
+record() { COMMANDS+=("$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g" <<<"$*")"); }
+
+load_items() {  # load_items ITEMS VALUE_SIZE
+  local load out
+  load=("$BUILD_DIR/sluice" load --port "$PORT" "${AUTH[@]}" --keys "$1" --value-size "$2"
+    --populate --set-ratio 1 --ops 1 --connections "${LOAD_CONNECTIONS:-4}"
+    --pipeline "${LOAD_PIPELINE:-32}" --json)
+  record "${load[@]}"
+  log "loading $1 items: ${load[*]}"
+  out="$("${load[@]}")" || die "sluice load failed"
+  R[load.seconds]="$(json_field "$out" populate_seconds)"
+  [[ "$(json_field "$out" populate_errors)" = 0 ]] ||
+    die "the load had $(json_field "$out" populate_errors) failed writes (quota too small? MAX_SIZE)"
+  R[load.persist]="$(wait_persisted)"
+  log "  loaded in ${R[load.seconds]} s, persisted ${R[load.persist]} s later"
+}
+
+RSS_SAMPLER_PID=""
+rss_watch_start() {
+  if echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null; then R[rss.hwm_reset]=1; else R[rss.hwm_reset]=0; fi
+  (while kill -0 "$SERVER_PID" 2>/dev/null; do vm_kib "$SERVER_PID" VmRSS; sleep 0.05; done) \
+    >"$WORK/rss.samples" &
+  RSS_SAMPLER_PID=$!
+}
+rss_watch_stop() {
+  local sampled hwm
+  [[ -z "$RSS_SAMPLER_PID" ]] || { kill "$RSS_SAMPLER_PID" 2>/dev/null || true; wait "$RSS_SAMPLER_PID" 2>/dev/null || true; }
+  RSS_SAMPLER_PID=""
+  sampled="$(sort -n "$WORK/rss.samples" | tail -1)"
+  hwm="$(vm_kib "$SERVER_PID" VmHWM)"
+  if [[ "${R[rss.hwm_reset]}" = 1 ]]; then
+    R[rss.peak]="$hwm"
+    R[rss.how]="VmHWM reset before the phase; 50 ms samples peaked at $(mib "${sampled:-0}") MiB"
+  else
+    R[rss.peak]="${sampled:-0}"
+    R[rss.how]="50 ms VmRSS samples (VmHWM could not be reset)"
+  fi
+}
+mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
+cores_between() { awk -v t="$1" -v hz="$CLK_TCK" -v s="$2" 'BEGIN {printf "%.2f", (s > 0 ? t / hz / s : 0)}'; }

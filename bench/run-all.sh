@@ -13,7 +13,15 @@ BENCHMARKS=(
   kv_throughput.sh  # 1. pipelined GET/SET vs memcached (issue 5, benchmark 1)
   drain_vs_scan.sh  # 2. backfill: drain after restart vs raw RocksDB scan, vs loopback bandwidth
   live_latency.sh   # 3. write -> sluice tail receipt latency at 20k writes/s
+  many_consumers.sh     # 4. 8 concurrent drains: aggregate items/s, peak RSS within the buffers
+  early_termination.sh  # 5. consumers disconnecting mid-backfill: time to no running backfills
+  scaling.sh            # 6. drain items/s, CPU and RSS per item at growing data sizes (plot)
 )
+# ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
+[[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"
+
+"$ROOT/bench/install-bench-deps.sh" ||
+  echo "bench-only packages could not be installed: no plot, no perf profile" >&2
 
 failed=0
 for bench in "${BENCHMARKS[@]}"; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sluice builds, tests and benchmarks with.
+# Installs the Debian packages sluice builds, tests and benchmarks with, then the npm packages of
+# the client compatibility tests (scripts/install-node-deps.sh).
 # Idempotent: only missing packages are installed. Runs apt-get as root or via sudo.
 set -euo pipefail
 
@@ -9,7 +10,8 @@ PACKAGES=(
   librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev libbz2-dev zlib1g-dev
   libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libabsl-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libmemcached-tools memcached python3
+  libmemcached-tools memcached python3 nodejs
+  libcpp-httplib-dev python3-pylibmc
 )
 
 missing=()
@@ -19,13 +21,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "installing: ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The npm packages of the client compatibility tests (tests/compat).
+"$(dirname "$0")/install-node-deps.sh"

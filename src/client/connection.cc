@@ -35,6 +35,9 @@ Response Response::FromFrame(const Frame& frame) {
 StatusOr<std::unique_ptr<Connection>> Connection::Connect(const std::string& host, uint16_t port,
                                                           const ConnectOptions& options) {
   ASSIGN_OR_RETURN(Socket socket, Socket::Connect(host, port, options.connect_timeout));
+  if (!options.tls_ca_file.empty()) {
+    RETURN_IF_ERROR(socket.StartTls(options.tls_ca_file, host, options.connect_timeout));
+  }
   return FromSocket(std::move(socket), options);
 }
 

@@ -37,6 +37,9 @@ struct ConnectOptions {
   // When > 0, KV helpers without an explicit vbucket send the key's vbucket
   // (VBucketForKey(key, num_vbuckets)); when 0 they use vbucket 0, as memcached clients do.
   uint32_t num_vbuckets = 0;
+  // Non-empty: speak TLS (sluiced's --tls-port). The server's certificate must verify against
+  // the PEM certificates in this file and name the host connected to.
+  std::string tls_ca_file;
 };
 
 // An owned copy of one response frame.
@@ -77,6 +80,16 @@ struct KeyOptions {
   std::optional<Vbid> vbucket;  // default: see ConnectOptions::num_vbuckets
   uint32_t collection_id = 0;   // used only when HELLO Collections was agreed
 };
+
+// Durable writes (SyncWrites): a mutation with options.durability set is answered only once the
+// server met the level — on a single node kMajority once in memory, kMajorityAndPersistOnMaster
+// and kPersistToMajority once the write is on disk (fsynced). E.g.
+//   conn->Set(key, value, {.durability =
+//   DurabilityRequirement{DurabilityLevel::kPersistToMajority}})
+// Statuses: kDurabilityImpossible, kSyncWriteAmbiguous (the durability timeout passed: the write
+// may or may not be durable), kDurabilityInvalidLevel.
+using DurabilityLevel = protocol::DurabilityLevel;
+using DurabilityRequirement = protocol::DurabilityRequirement;
 
 struct MutationOptions {
   uint64_t cas = 0;

@@ -1,17 +1,17 @@
 #include "common/config.h"
 
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <variant>
 
 namespace sluice {
 namespace {
 
-using Field = std::variant<bool Config::*, uint64_t Config::*, double Config::*,
-                           std::string Config::*>;
+using Field =
+    std::variant<bool Config::*, uint64_t Config::*, double Config::*, std::string Config::*>;
 
 struct Entry {
   ParamInfo info;
@@ -103,12 +103,25 @@ const std::vector<Entry>& Entries() {
        &Config::pager_sleep_time_ms},
       {{"io_threads", ParamType::kUInt, "count", "Network I/O threads."}, &Config::io_threads},
       {{"max_connections", ParamType::kUInt, "count",
-        "Connections accepted at once; more are refused with a log line."},
+        "Connections served at once, plain and TLS together (also --max-connections); more are "
+        "accepted, logged and closed at once."},
        &Config::max_connections},
       {{"max_packet_size", ParamType::kSize, "bytes",
         "Largest request body; a larger frame is answered E2BIG/EINVAL and the connection "
         "closed."},
        &Config::max_packet_size},
+      {{"connection_idle_time", ParamType::kDouble, "seconds",
+        "Close a (non-DCP) connection that neither sent a byte nor drained any of its output "
+        "for this long, e.g. one holding half a frame; 0 never closes (kv_engine's default)."},
+       &Config::connection_idle_time},
+      {{"auth_failure_limit", ParamType::kUInt, "count",
+        "Failed SASL attempts a connection may make: the last one is answered and the "
+        "connection closed."},
+       &Config::auth_failure_limit},
+      {{"auth_failure_delay_ms", ParamType::kDouble, "milliseconds",
+        "Every failed SASL attempt after a connection's first is answered only after this delay "
+        "(the connection pauses; other connections are served meanwhile)."},
+       &Config::auth_failure_delay_ms},
       {{"dcp_backfill_byte_limit", ParamType::kSize, "bytes",
         "Per DCP connection: bytes read from disk by backfills and queued in its streams but not "
         "yet sent. At the limit the connection's backfills pause until its consumer drains."},
@@ -198,8 +211,7 @@ StatusOr<uint64_t> ParseSize(std::string_view text) {
   std::string_view digits = text;
   uint64_t mult = 1;
   auto strip = [&](std::string_view suffix) {
-    if (digits.size() > suffix.size() &&
-        digits.substr(digits.size() - suffix.size()) == suffix) {
+    if (digits.size() > suffix.size() && digits.substr(digits.size() - suffix.size()) == suffix) {
       digits.remove_suffix(suffix.size());
       return true;
     }
@@ -208,11 +220,24 @@ StatusOr<uint64_t> ParseSize(std::string_view text) {
   if (!strip("iB")) strip("B");
   if (!digits.empty()) {
     switch (digits.back()) {
-      case 'K': case 'k': mult = 1ULL << 10; break;
-      case 'M': case 'm': mult = 1ULL << 20; break;
-      case 'G': case 'g': mult = 1ULL << 30; break;
-      case 'T': case 't': mult = 1ULL << 40; break;
-      default: break;
+      case 'K':
+      case 'k':
+        mult = 1ULL << 10;
+        break;
+      case 'M':
+      case 'm':
+        mult = 1ULL << 20;
+        break;
+      case 'G':
+      case 'g':
+        mult = 1ULL << 30;
+        break;
+      case 'T':
+      case 't':
+        mult = 1ULL << 40;
+        break;
+      default:
+        break;
     }
     if (mult != 1) digits.remove_suffix(1);
   }
@@ -242,11 +267,21 @@ std::string ConfigReferenceMarkdown() {
   for (const auto& e : Entries()) {
     const char* type = "";
     switch (e.info.type) {
-      case ParamType::kBool: type = "bool"; break;
-      case ParamType::kUInt: type = "integer"; break;
-      case ParamType::kSize: type = "size"; break;
-      case ParamType::kDouble: type = "number"; break;
-      case ParamType::kString: type = "string"; break;
+      case ParamType::kBool:
+        type = "bool";
+        break;
+      case ParamType::kUInt:
+        type = "integer";
+        break;
+      case ParamType::kSize:
+        type = "size";
+        break;
+      case ParamType::kDouble:
+        type = "number";
+        break;
+      case ParamType::kString:
+        type = "string";
+        break;
     }
     out += fmt::format("| `{}` | {} | {} | `{}` | {} |\n", e.info.name, type, e.info.unit,
                        defaults.Get(e.info.name).value(), e.info.description);
@@ -344,8 +379,7 @@ Status Config::Validate() const {
   if (max_size < (16ULL << 20)) return Status(Errc::kInvalid, "max_size must be at least 16M");
   if (!ratio(mem_low_wat_percent) || !ratio(mem_high_wat_percent) ||
       mem_low_wat_percent >= mem_high_wat_percent) {
-    return Status(Errc::kInvalid,
-                  "need 0 < mem_low_wat_percent < mem_high_wat_percent <= 1");
+    return Status(Errc::kInvalid, "need 0 < mem_low_wat_percent < mem_high_wat_percent <= 1");
   }
   if (!ratio(mutation_mem_ratio) || mutation_mem_ratio < mem_high_wat_percent) {
     return Status(Errc::kInvalid, "mutation_mem_ratio must be in [mem_high_wat_percent, 1]");
@@ -378,6 +412,13 @@ Status Config::Validate() const {
     return Status(Errc::kInvalid, "thread counts must be at most 64");
   }
   if (max_connections == 0) return Status(Errc::kInvalid, "max_connections must be positive");
+  if (!(connection_idle_time >= 0)) {
+    return Status(Errc::kInvalid, "connection_idle_time must not be negative");
+  }
+  if (auth_failure_limit == 0) return Status(Errc::kInvalid, "auth_failure_limit must be >= 1");
+  if (!(auth_failure_delay_ms >= 0 && auth_failure_delay_ms <= 60000)) {
+    return Status(Errc::kInvalid, "auth_failure_delay_ms must be in [0, 60000]");
+  }
   if (max_packet_size < 1024) return Status(Errc::kInvalid, "max_packet_size must be >= 1K");
   if (max_item_size == 0 || max_item_size > max_packet_size) {
     return Status(Errc::kInvalid, "max_item_size must be in 1..max_packet_size");

@@ -24,45 +24,48 @@ namespace sluice {
 
 struct Config {
   // ---- memory ----
-  uint64_t max_size = 1ULL << 30;          // bucket memory quota, bytes
-  double mem_low_wat_percent = 0.75;       // the item pager evicts down to this share of max_size
-  double mem_high_wat_percent = 0.85;      // the item pager starts above this share of max_size
-  double backfill_mem_threshold = 0.96;    // share of max_size above which backfills pause
-  double mutation_mem_ratio = 0.93;        // share of max_size above which writes get TMPFAIL
+  uint64_t max_size = 1ULL << 30;        // bucket memory quota, bytes
+  double mem_low_wat_percent = 0.75;     // the item pager evicts down to this share of max_size
+  double mem_high_wat_percent = 0.85;    // the item pager starts above this share of max_size
+  double backfill_mem_threshold = 0.96;  // share of max_size above which backfills pause
+  double mutation_mem_ratio = 0.93;      // share of max_size above which writes get TMPFAIL
 
   // ---- vbuckets, items ----
   uint64_t max_vbuckets = 1024;
-  uint64_t max_num_shards = 4;             // flusher shards: vbucket v belongs to shard v % shards
-  uint64_t max_item_size = 20ULL << 20;    // bytes of one document value
-  uint64_t ht_locks = 47;                  // lock stripes per vbucket hash table
+  uint64_t max_num_shards = 4;           // flusher shards: vbucket v belongs to shard v % shards
+  uint64_t max_item_size = 20ULL << 20;  // bytes of one document value
+  uint64_t ht_locks = 47;                // lock stripes per vbucket hash table
 
   // ---- checkpoints ----
-  uint64_t checkpoint_max_size = 0;        // bytes per checkpoint before a new one opens; 0 = auto
-  uint64_t max_checkpoints = 10;           // per vbucket, before the open one is extended
-  double checkpoint_memory_ratio = 0.2;    // share of max_size checkpoints may use
+  uint64_t checkpoint_max_size = 0;      // bytes per checkpoint before a new one opens; 0 = auto
+  uint64_t max_checkpoints = 10;         // per vbucket, before the open one is extended
+  double checkpoint_memory_ratio = 0.2;  // share of max_size checkpoints may use
   double checkpoint_memory_recovery_upper_mark = 0.9;  // of checkpoint quota: start freeing
   double checkpoint_memory_recovery_lower_mark = 0.6;  // of checkpoint quota: stop freeing
-  double chk_remover_stime = 1.0;          // seconds between checkpoint remover runs
+  double chk_remover_stime = 1.0;                      // seconds between checkpoint remover runs
 
   // ---- persistence ----
   uint64_t flusher_total_batch_limit = 16ULL << 20;  // bytes per flusher commit
-  bool flusher_sync = false;               // fsync every flush (durable writes always fsync)
-  uint64_t rocksdb_block_cache_size = 64ULL << 20;    // bytes
-  uint64_t rocksdb_write_buffer_size = 64ULL << 20;   // bytes per memtable
+  bool flusher_sync = false;  // fsync every flush (durable writes always fsync)
+  uint64_t rocksdb_block_cache_size = 64ULL << 20;   // bytes
+  uint64_t rocksdb_write_buffer_size = 64ULL << 20;  // bytes per memtable
 
   // ---- background tasks ----
   uint64_t num_reader_threads = 2;
   uint64_t num_writer_threads = 2;
   uint64_t num_auxio_threads = 1;
   uint64_t num_nonio_threads = 1;
-  double exp_pager_stime = 3600.0;         // seconds between expiry pager runs
+  double exp_pager_stime = 3600.0;  // seconds between expiry pager runs
   bool exp_pager_enabled = true;
-  double pager_sleep_time_ms = 5000.0;     // ms between item pager checks
+  double pager_sleep_time_ms = 5000.0;  // ms between item pager checks
 
   // ---- front end ----
-  uint64_t io_threads = 2;                 // network threads
+  uint64_t io_threads = 2;  // network threads
   uint64_t max_connections = 4096;
   uint64_t max_packet_size = 30ULL << 20;  // bytes of one request body; larger closes the conn
+  double connection_idle_time = 0.0;       // seconds without progress before closing; 0 = never
+  uint64_t auth_failure_limit = 5;         // failed SASL attempts per connection; the last closes
+  double auth_failure_delay_ms = 500.0;    // delay of each failed SASL answer after the first
 
   // ---- DCP (names and defaults as kv_engine's configuration.json unless noted) ----
   uint64_t dcp_backfill_byte_limit = 20ULL << 20;  // bytes a connection may backfill unsent
@@ -71,7 +74,7 @@ struct Config {
   uint64_t dcp_scan_byte_limit = 4ULL << 20;       // bytes per backfill run before yielding
   double dcp_backfill_run_duration_limit = 0.3;    // seconds per backfill run before yielding
   uint64_t dcp_backfill_in_progress_per_connection_limit = 64;
-  uint64_t dcp_max_running_backfills = 0;          // bucket-wide; 0 = derive from max_size
+  uint64_t dcp_max_running_backfills = 0;  // bucket-wide; 0 = derive from max_size
   bool dcp_backfill_idle_protection_enabled = true;
   double dcp_backfill_idle_limit_seconds = 720.0;  // no progress this long with a full buffer
   double dcp_backfill_snooze_interval = 1.0;       // seconds a backfill waits for the flusher

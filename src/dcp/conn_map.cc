@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "common/logging.h"
@@ -229,7 +230,32 @@ void ConnMap::OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted)
 
 // ---- stats ----
 
-Status ConnMap::GetStats(std::string_view group, const engine::AddStatFn& add) const {
+namespace {
+
+Producer::StreamStatsFormat ParseStreamStatsFormat(std::string_view options) {
+  using Format = Producer::StreamStatsFormat;
+  if (options.empty()) return Format::kLegacy;
+  const nlohmann::json json = nlohmann::json::parse(options, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) {
+    LOG_WARN("STAT dcp: ignoring options that are not a JSON object: {}", options);
+    return Format::kLegacy;
+  }
+  const auto it = json.find("stream_format");
+  if (it == json.end()) return Format::kLegacy;
+  if (it->is_string()) {
+    const auto& name = it->get_ref<const std::string&>();
+    if (name == "legacy") return Format::kLegacy;
+    if (name == "json") return Format::kJson;
+    if (name == "skip") return Format::kSkip;
+  }
+  LOG_WARN("STAT dcp: ignoring unknown stream_format {}", it->dump());
+  return Format::kLegacy;
+}
+
+}  // namespace
+
+Status ConnMap::GetStats(std::string_view group, std::string_view options,
+                         const engine::AddStatFn& add) const {
   // "dcp [json]" or "dcpagg [sep]".
   std::string_view name = group;
   std::string_view arg;
@@ -255,7 +281,12 @@ Status ConnMap::GetStats(std::string_view group, const engine::AddStatFn& add) c
     stat("ep_dcp_max_running_backfills", tracker_->max_running());
     stat("ep_dcp_backfill_scans_started", tracker_->scans_started());
     stat("ep_dcp_backfill_open_scans", tracker_->open_scans());
-    for (const auto& p : producers) p->AddStats(add);
+    // The JSON may also follow the group name ("dcp {...}", as mcstat sends it).
+    const std::string_view json_options =
+        !options.empty() ? options
+                         : (!arg.empty() && arg.front() == '{' ? arg : std::string_view());
+    const Producer::StreamStatsFormat format = ParseStreamStatsFormat(json_options);
+    for (const auto& p : producers) p->AddStats(add, format);
     return Status::Ok();
   }
   if (name == "dcpagg") {

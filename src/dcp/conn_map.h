@@ -70,9 +70,17 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   bool Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // group "dcp" (aggregates, then every connection's and stream's stats) or "dcpagg [sep]"
-  // (per connection type: the part of the name before `sep`, ":" by default). A JSON argument
-  // after the group is ignored. kNotFound for other groups.
-  Status GetStats(std::string_view group, const engine::AddStatFn& add) const;
+  // (per connection type: the part of the name before `sep`, ":" by default). kNotFound for other
+  // groups. For "dcp", `options` is kv_engine's JSON parameter object - the STAT request's value
+  // (cbstats sends {"stream_format":"json"}) or, if that is empty, a JSON argument after the
+  // group: {"stream_format": "legacy"|"json"|"skip"} picks Producer::StreamStatsFormat (legacy
+  // when absent). As in kv_engine, options that do not parse are ignored (logged), and the
+  // "filter" member is accepted but not applied (every connection is listed).
+  Status GetStats(std::string_view group, std::string_view options,
+                  const engine::AddStatFn& add) const;
+  Status GetStats(std::string_view group, const engine::AddStatFn& add) const {
+    return GetStats(group, {}, add);
+  }
 
   // ---- engine::SeqnoListener ----
   void OnSeqnoAdvanced(Vbid vbid, uint64_t seqno) override;

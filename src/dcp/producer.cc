@@ -528,17 +528,19 @@ void Producer::Disconnect() {
     in_ready_.assign(in_ready_.size(), false);
     manager = std::move(manager_);
   }
-  // A run in progress stops at its next item.
+  // A run in progress stops at its next item. The manager goes first, before the streams free
+  // their ready queues (megabytes for a fast backfill), so the bucket's running-backfill slots
+  // are given back at once. Its backfills hold the streams only weakly. This is the last
+  // reference unless a backfill run pins it: then ~BackfillManager runs when that run ends, on
+  // its thread.
   if (manager != nullptr) manager->Cancel();
+  manager.reset();
   for (auto& [vb, stream] : streams) {
     stream->EndStream(DcpStreamEndStatus::kDisconnected);
     conn_map_->RemoveStream(vb, stream.get());
   }
   LOG_INFO("dcp {}: disconnected ({} streams closed)", conn_name_, streams.size());
   streams.clear();
-  // The last reference unless a backfill run pins it: then ~BackfillManager runs when that run
-  // ends, on its thread.
-  manager.reset();
 }
 
 void Producer::RequestDisconnect(std::string_view reason) {

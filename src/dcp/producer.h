@@ -160,8 +160,13 @@ class Producer : public std::enable_shared_from_this<Producer> {
   void Disconnect();
   // Asks the connection to close (through the notifier).
   void RequestDisconnect(std::string_view reason);
+  // How the per-stream stats of the "dcp" group are given (kv_engine's stream_format):
+  // kLegacy one stat per value ("eq_dcpq:<name>:stream_<vb>_<stat>"), kJson one stat per stream
+  // ("eq_dcpq:<name>:stream_<vb>", a JSON object of the same stats, values as strings), kSkip none.
+  enum class StreamStatsFormat { kLegacy, kJson, kSkip };
   // "eq_dcpq:<name>:<stat>" for the connection, its backfills, flow control and each stream.
-  void AddStats(const engine::AddStatFn& add) const;
+  void AddStats(const engine::AddStatFn& add,
+                StreamStatsFormat format = StreamStatsFormat::kLegacy) const;
 
   struct Aggregate {
     uint64_t items_sent = 0;

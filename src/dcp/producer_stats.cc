@@ -4,13 +4,14 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "dcp/producer.h"
 
 namespace sluice::dcp {
 
-void Producer::AddStats(const engine::AddStatFn& add) const {
+void Producer::AddStats(const engine::AddStatFn& add, StreamStatsFormat format) const {
   const std::string prefix = conn_name_ + ":";
   fmt::memory_buffer key;
   auto stat = [&](std::string_view name, const auto& value) {
@@ -92,7 +93,29 @@ void Producer::AddStats(const engine::AddStatFn& add) const {
   stat("items_remaining", agg.items_remaining);
   stat("num_streams", streams.size());
   stat("num_dead_streams", dead);
-  for (const auto& stream : streams) stream->AddStats(prefix, add);
+  switch (format) {
+    case StreamStatsFormat::kLegacy:
+      for (const auto& stream : streams) stream->AddStats(prefix, add);
+      break;
+    case StreamStatsFormat::kJson:
+      // kv_engine's ConnHandler::doStreamStatsJson: the stream's stats, unprefixed, as one JSON
+      // object under "<name>:stream_<vb>".
+      for (const auto& stream : streams) {
+        nlohmann::json object = nlohmann::json::object();
+        std::string stream_key;
+        stream->AddStats({}, [&](std::string_view k, std::string_view v) {
+          // k is "stream_<vb>_<stat>".
+          const size_t cut = k.find('_', sizeof("stream_") - 1);
+          if (cut == std::string_view::npos) return;
+          if (stream_key.empty()) stream_key = prefix + std::string(k.substr(0, cut));
+          object[std::string(k.substr(cut + 1))] = std::string(v);
+        });
+        if (!stream_key.empty()) add(stream_key, object.dump());
+      }
+      break;
+    case StreamStatsFormat::kSkip:
+      break;
+  }
 }
 
 void Producer::AddAggregate(Aggregate* agg) const {

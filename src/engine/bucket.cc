@@ -51,13 +51,13 @@ Bucket::~Bucket() {
   CancelTasks();
   if (!shut_down_.load() && store_ != nullptr) {
     const uint64_t lost = QueueSize();
-    if (lost != 0) LOG_WARN("bucket {} closed without shutdown: {} writes not persisted", name(), lost);
+    if (lost != 0)
+      LOG_WARN("bucket {} closed without shutdown: {} writes not persisted", name(), lost);
     store_->Close().IgnoreError();  // nothing more to do on failure; the WAL has the commits
   }
 }
 
-std::shared_ptr<VBucket> Bucket::MakeVBucket(Vbid vbid,
-                                             const storage::VBucketStateRecord& state) {
+std::shared_ptr<VBucket> Bucket::MakeVBucket(Vbid vbid, const storage::VBucketStateRecord& state) {
   return std::make_shared<VBucket>(vbid, state, vb_context_);
 }
 
@@ -72,9 +72,10 @@ Status Bucket::Warmup() {
   ropts.block_cache_size = options_.config.rocksdb_block_cache_size;
   ropts.write_buffer_size = options_.config.rocksdb_write_buffer_size;
   ASSIGN_OR_RETURN(store_, storage::OpenRocksDBKVStore(dir, ropts));
+  if (options_.wrap_store) store_ = options_.wrap_store(std::move(store_));
   for (size_t shard = 0; shard < options_.config.max_num_shards; ++shard) {
     flushers_.push_back(std::make_unique<Flusher>(shard, &vbuckets_, store_.get(), &stats_,
-                                                  &options_.config));
+                                                  &options_.config, options_.clock));
   }
 
   ASSIGN_OR_RETURN(auto states, store_->LoadVBucketStates());
@@ -141,8 +142,7 @@ Status Bucket::Warmup() {
                             std::chrono::steady_clock::now() - start)
                             .count();
   LOG_INFO("bucket {}: warmup of {} vbuckets, {} documents ({} values) in {} ms ({} shutdown)",
-           name(), warmup_.vbuckets, warmup_.documents, warmup_.values_loaded,
-           warmup_.duration_ms,
+           name(), warmup_.vbuckets, warmup_.documents, warmup_.values_loaded, warmup_.duration_ms,
            warmup_.fresh ? "fresh" : (clean ? "after a clean" : "after an unclean"));
   return Status::Ok();
 }
@@ -156,28 +156,12 @@ void Bucket::StartTasks() {
   const Config& c = options_.config;
 
   for (size_t shard = 0; shard < flushers_.size(); ++shard) {
-    int failures = 0;
-    auto task = MakeTask(TaskGroup::kWriter, fmt::format("flusher:{}", shard),
-                         [weak, shard, failures](Task& self) mutable {
-                           auto bucket = weak.lock();
-                           if (!bucket) return false;
-                           switch (bucket->flushers_[shard]->FlushOnce()) {
-                             case FlushOutcome::kMore:
-                               failures = 0;
-                               return true;
-                             case FlushOutcome::kFailed: {
-                               failures = std::min(failures + 1, 6);
-                               self.Snooze(std::chrono::milliseconds(100) * (1 << failures));
-                               return true;
-                             }
-                             case FlushOutcome::kIdle:
-                             case FlushOutcome::kDone:
-                               failures = 0;
-                               self.SnoozeForever();
-                               return true;
-                           }
-                           return true;
-                         });
+    auto task =
+        MakeTask(TaskGroup::kWriter, fmt::format("flusher:{}", shard), [weak, shard](Task& self) {
+          auto bucket = weak.lock();
+          if (!bucket) return false;
+          return bucket->flushers_[shard]->RunTask(self);
+        });
     flushers_[shard]->SetTask(task);
     options_.executor->Schedule(std::move(task));
   }
@@ -186,8 +170,8 @@ void Bucket::StartTasks() {
     auto bucket = weak.lock();
     if (!bucket) return false;
     bucket->RunItemPager();
-    self.Snooze(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(
-        bucket->config().pager_sleep_time_ms)));
+    self.Snooze(std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double, std::milli>(bucket->config().pager_sleep_time_ms)));
     return true;
   });
   auto remover = MakeTask(TaskGroup::kNonIO, "checkpoint_remover", [weak](Task& self) {
@@ -354,7 +338,11 @@ StatusOr<GetResult> Bucket::GetMeta(Vbid vbid, std::string_view key) {
 StatusOr<MutationResult> Bucket::Store(Vbid vbid, const StoreRequest& req) {
   stats_.cmd_set.fetch_add(1, std::memory_order_relaxed);
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  return vb->Store(req);
+  auto r = vb->Store(req);
+  // Refused for memory: make sure the pager runs now rather than at its next period (after a
+  // storage fault clears, the values it can evict become clean only when the flusher caught up).
+  if (r.status().code() == Errc::kTempFail) WakeItemPagerIfOverHighWatermark();
+  return r;
 }
 
 StatusOr<MutationResult> Bucket::Delete(Vbid vbid, std::string_view key, uint64_t cas) {
@@ -404,8 +392,11 @@ StatusOr<GetResult> Bucket::Touch(Vbid vbid, std::string_view key, uint32_t expi
 
 Status Bucket::WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waiter) {
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  if (vb->persisted_seqno() >= seqno) return Status::Ok();
+  if (vb->synced_seqno() >= seqno) return Status::Ok();
   vb->AddPersistenceWaiter(seqno, waiter);
+  // Persisted but not yet synced, or not yet queued by a commit in progress: make sure a
+  // (synced) flush comes.
+  flusher_for(vbid).NotifyDirty(*vb);
   return Errc::kWouldBlock;
 }
 

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,10 +43,13 @@ namespace sluice::engine {
 
 struct BucketOptions {
   std::string name = "default";
-  std::string data_dir;          // the bucket's files live in <data_dir>/<name>
+  std::string data_dir;  // the bucket's files live in <data_dir>/<name>
   Config config;
   executor::Executor* executor = nullptr;
   const Clock* clock = Clock::Real();
+  // Test seam: given the opened store, returns the store the bucket uses (tests wrap it in a
+  // storage::FaultInjectingKVStore). Production code leaves it empty.
+  std::function<std::unique_ptr<storage::KVStore>(std::unique_ptr<storage::KVStore>)> wrap_store;
 };
 
 struct WarmupStats {

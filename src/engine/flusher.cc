@@ -11,8 +11,48 @@ constexpr size_t kMaxItemsPerVBucket = 10000;
 }  // namespace
 
 Flusher::Flusher(size_t shard, const VBucketMap* vbuckets, storage::KVStore* store,
-                 EngineStats* stats, const Config* config)
-    : shard_(shard), vbuckets_(vbuckets), store_(store), stats_(stats), config_(config) {}
+                 EngineStats* stats, const Config* config, const Clock* clock)
+    : shard_(shard),
+      vbuckets_(vbuckets),
+      store_(store),
+      stats_(stats),
+      config_(config),
+      clock_(clock) {}
+
+bool Flusher::RunTask(executor::Task& task) {
+  MutexLock lock(&retry_mu_);
+  const SteadyTime now = clock_->Now();
+  if (consecutive_failures_ != 0 && now < retry_at_) {
+    // Woken (by a write) during the back-off: no attempt before it ends.
+    task.Snooze(retry_at_ - now);
+    return true;
+  }
+  switch (FlushOnce()) {
+    case FlushOutcome::kMore:
+      consecutive_failures_ = 0;
+      return true;
+    case FlushOutcome::kFailed: {
+      ++consecutive_failures_;
+      Duration delay = kMinRetryDelay;
+      for (uint64_t i = 1; i < consecutive_failures_ && delay < kMaxRetryDelay; ++i) delay *= 2;
+      delay = std::min(delay, kMaxRetryDelay);
+      retry_at_ = now + delay;
+      task.Snooze(delay);
+      return true;
+    }
+    case FlushOutcome::kIdle:
+    case FlushOutcome::kDone:
+      consecutive_failures_ = 0;
+      task.SnoozeForever();
+      return true;
+  }
+  return true;
+}
+
+uint64_t Flusher::consecutive_failures() const {
+  MutexLock lock(&retry_mu_);
+  return consecutive_failures_;
+}
 
 void Flusher::SetTask(std::shared_ptr<executor::Task> task) {
   MutexLock lock(&dirty_mu_);
@@ -106,14 +146,13 @@ FlushOutcome Flusher::FlushOnce() {
   }
   stats_->flusher_commits.fetch_add(1, std::memory_order_relaxed);
   for (auto& [vb, plan] : plans) {
-    vb->FlushSucceeded(plan);
-    if (plan.more) NotifyDirty(*vb);
+    const bool waiters_need_sync = vb->FlushSucceeded(plan, sync);
+    if (plan.more || waiters_need_sync) NotifyDirty(*vb);
   }
-  stats_->flush_duration_us.fetch_add(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                            start)
-          .count(),
-      std::memory_order_relaxed);
+  stats_->flush_duration_us.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - start)
+                                          .count(),
+                                      std::memory_order_relaxed);
   MutexLock lock(&dirty_mu_);
   return dirty_.empty() ? FlushOutcome::kDone : FlushOutcome::kMore;
 }

@@ -47,8 +47,7 @@ size_t HashTable::Footprint(std::string_view key, const StoredValue& sv) {
   return bytes;
 }
 
-void HashTable::Account(const StoredValue* before, std::string_view key,
-                        const StoredValue* after) {
+void HashTable::Account(const StoredValue* before, std::string_view key, const StoredValue* after) {
   int64_t mem = 0, items = 0, deleted = 0, non_resident = 0;
   if (before != nullptr) {
     mem -= static_cast<int64_t>(Footprint(key, *before));
@@ -69,15 +68,15 @@ void HashTable::Account(const StoredValue* before, std::string_view key,
   if (non_resident != 0) non_resident_.fetch_add(non_resident, std::memory_order_relaxed);
 }
 
-const StoredValue* HashTable::Find(const KeyLock& lock, std::string_view key) const
-    NO_THREAD_SAFETY_ANALYSIS {
+const StoredValue* HashTable::Find(const KeyLock& lock,
+                                   std::string_view key) const NO_THREAD_SAFETY_ANALYSIS {
   const Stripe& s = StripeFor(lock, key);
   auto it = s.map.find(key);
   return it == s.map.end() ? nullptr : &it->second;
 }
 
-void HashTable::Upsert(const KeyLock& lock, std::string_view key, StoredValue sv)
-    NO_THREAD_SAFETY_ANALYSIS {
+void HashTable::Upsert(const KeyLock& lock, std::string_view key,
+                       StoredValue sv) NO_THREAD_SAFETY_ANALYSIS {
   Stripe& s = StripeFor(lock, key);
   auto it = s.map.find(key);
   if (it == s.map.end()) {
@@ -98,8 +97,8 @@ void HashTable::Erase(const KeyLock& lock, std::string_view key) NO_THREAD_SAFET
   s.map.erase(it);
 }
 
-bool HashTable::MarkPersisted(const KeyLock& lock, std::string_view key, uint64_t seqno)
-    NO_THREAD_SAFETY_ANALYSIS {
+bool HashTable::MarkPersisted(const KeyLock& lock, std::string_view key,
+                              uint64_t seqno) NO_THREAD_SAFETY_ANALYSIS {
   Stripe& s = StripeFor(lock, key);
   auto it = s.map.find(key);
   if (it == s.map.end()) return false;
@@ -114,8 +113,7 @@ bool HashTable::MarkPersisted(const KeyLock& lock, std::string_view key, uint64_
   return true;
 }
 
-size_t HashTable::EvictValue(const KeyLock& lock, std::string_view key)
-    NO_THREAD_SAFETY_ANALYSIS {
+size_t HashTable::EvictValue(const KeyLock& lock, std::string_view key) NO_THREAD_SAFETY_ANALYSIS {
   Stripe& s = StripeFor(lock, key);
   auto it = s.map.find(key);
   if (it == s.map.end()) return 0;
@@ -141,9 +139,16 @@ bool HashTable::RestoreValue(const KeyLock& lock, std::string_view key, uint64_t
   StoredValue after = sv;
   after.value = std::move(value);
   after.resident = true;
+  after.fetched_unread = true;
   Account(&sv, key, &after);
   sv = std::move(after);
   return true;
+}
+
+void HashTable::MarkRead(const KeyLock& lock, std::string_view key) NO_THREAD_SAFETY_ANALYSIS {
+  Stripe& s = StripeFor(lock, key);
+  auto it = s.map.find(key);
+  if (it != s.map.end()) it->second.fetched_unread = false;
 }
 
 size_t HashTable::EvictFromStripe(size_t stripe, size_t max_bytes) {
@@ -152,7 +157,7 @@ size_t HashTable::EvictFromStripe(size_t stripe, size_t max_bytes) {
   size_t freed = 0;
   for (auto& [key, sv] : s.map) {
     if (freed >= max_bytes) break;
-    if (sv.deleted || sv.dirty || !sv.resident || !sv.value) continue;
+    if (sv.deleted || sv.dirty || !sv.resident || !sv.value || sv.fetched_unread) continue;
     StoredValue after = sv;
     after.value = nullptr;
     after.resident = false;
@@ -179,8 +184,7 @@ void HashTable::ForEach(
 HashTable::Counters HashTable::GetCounters() const {
   return Counters{items_.load(std::memory_order_relaxed), deleted_.load(std::memory_order_relaxed),
                   non_resident_.load(std::memory_order_relaxed),
-                  memory_.load(std::memory_order_relaxed),
-                  ejects_.load(std::memory_order_relaxed)};
+                  memory_.load(std::memory_order_relaxed), ejects_.load(std::memory_order_relaxed)};
 }
 
 void HashTable::Clear() {

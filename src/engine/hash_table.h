@@ -39,16 +39,20 @@
 namespace sluice::engine {
 
 struct StoredValue {
-  BlobPtr value;               // null when the body is empty or the value is evicted
+  BlobPtr value;  // null when the body is empty or the value is evicted
   uint64_t cas = 0;
   uint64_t by_seqno = 0;
   uint64_t rev_seqno = 0;
   uint32_t flags = 0;
-  uint32_t expiry = 0;         // absolute unix seconds, 0 = never; tombstones: delete time
+  uint32_t expiry = 0;  // absolute unix seconds, 0 = never; tombstones: delete time
   uint8_t datatype = 0;
   bool deleted = false;
-  bool dirty = true;           // this version is not persisted yet
-  bool resident = true;        // the value is in memory
+  bool dirty = true;     // this version is not persisted yet
+  bool resident = true;  // the value is in memory
+  // Restored by a background fetch and not read yet: the pager leaves it alone, or a reader of a
+  // clean value could be starved when memory is full of dirty items the pager cannot evict (a
+  // full disk): fetch, evict, fetch again, forever. Cleared by the read (MarkRead) or a rewrite.
+  bool fetched_unread = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
   // The seqno of this key's version on disk, so the flusher can delete it without reading the
   // store: storage::DiskDoc::kNoPreviousVersion (none) or kUnknownPreviousSeqno (a new entry
@@ -107,6 +111,8 @@ class HashTable {
   size_t EvictValue(const KeyLock& lock, std::string_view key);
   // Restores an evicted value if the entry is still version `seqno` and non-resident.
   bool RestoreValue(const KeyLock& lock, std::string_view key, uint64_t seqno, BlobPtr value);
+  // The value of `key` was read: a value restored by a background fetch may be evicted again.
+  void MarkRead(const KeyLock& lock, std::string_view key);
 
   // Evicts clean, live, resident values of stripe `stripe` until `max_bytes` are freed or the
   // stripe is exhausted. Returns bytes freed.

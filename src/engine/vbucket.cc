@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/json_check.h"
@@ -31,6 +32,7 @@ VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VB
       hlc_(ctx.clock, persisted.max_cas),
       state_(persisted.state),
       persisted_seqno_(persisted.high_seqno),
+      synced_seqno_(persisted.high_seqno),
       persisted_snap_start_(persisted.snap_start),
       persisted_snap_end_(persisted.snap_end),
       purge_seqno_(persisted.purge_seqno),
@@ -39,8 +41,7 @@ VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VB
 VBucket::~VBucket() = default;
 
 Status VBucket::CheckMemoryForWrite(size_t value_size) const {
-  const double limit =
-      static_cast<double>(ctx_.config->max_size) * ctx_.config->mutation_mem_ratio;
+  const double limit = static_cast<double>(ctx_.config->max_size) * ctx_.config->mutation_mem_ratio;
   if (static_cast<double>(ctx_.listener->MemUsed()) + static_cast<double>(value_size) > limit) {
     ctx_.stats->tmp_oom_errors.fetch_add(1, std::memory_order_relaxed);
     ops_reject_.fetch_add(1, std::memory_order_relaxed);
@@ -53,8 +54,8 @@ void VBucket::NotifyQueued(uint64_t seqno) const {
   if (seqno != 0) ctx_.listener->OnQueued(const_cast<VBucket&>(*this), seqno);
 }
 
-uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key,
-                              StoredValue sv, bool deleted) {
+uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
+                              bool deleted) {
   auto item = std::make_shared<Item>();
   item->op = QueueOp::kMutation;
   item->vbid = id_;
@@ -71,6 +72,7 @@ uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view k
   sv.by_seqno = seqno;
   sv.deleted = deleted;
   sv.dirty = true;
+  sv.fetched_unread = false;
   ht_.Upsert(lock, key, std::move(sv));
   return seqno;
 }
@@ -85,8 +87,7 @@ void VBucket::ExpireLocked(const HashTable::KeyLock& lock, std::string_view key,
   t.delete_source = DeleteSource::kTtl;
   t.resident = true;
   uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
-  while (t.rev_seqno > prev &&
-         !max_deleted_rev_seqno_.compare_exchange_weak(prev, t.rev_seqno)) {
+  while (t.rev_seqno > prev && !max_deleted_rev_seqno_.compare_exchange_weak(prev, t.rev_seqno)) {
   }
   ops_delete_.fetch_add(1, std::memory_order_relaxed);
   QueueLocked(lock, key, std::move(t), /*deleted=*/true);
@@ -111,8 +112,10 @@ StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter) {
       fetch_seqno = sv->by_seqno;
     } else {
       ops_get_.fetch_add(1, std::memory_order_relaxed);
-      return GetResult{sv->value,  sv->cas,   sv->by_seqno, sv->rev_seqno,
-                       sv->flags,  sv->expiry, sv->datatype, false};
+      GetResult result{sv->value, sv->cas,    sv->by_seqno, sv->rev_seqno,
+                       sv->flags, sv->expiry, sv->datatype, false};
+      if (sv->fetched_unread) ht_.MarkRead(lock, key);
+      return result;
     }
   }
   if (queued != 0) {
@@ -188,9 +191,8 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
       nsv.flags = req.flags;
       nsv.expiry = req.expiry;
       nsv.datatype = req.datatype;
-      nsv.rev_seqno = sv != nullptr
-                          ? sv->rev_seqno + 1
-                          : max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
+      nsv.rev_seqno = sv != nullptr ? sv->rev_seqno + 1
+                                    : max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
       nsv.cas = hlc_.NextCas();
       (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
       seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false);
@@ -252,8 +254,7 @@ bool ParseCounter(std::string_view text, uint64_t* out) {
 
 }  // namespace
 
-StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req,
-                                               const Waiter& waiter) {
+StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
   if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
     return Errc::kNotMyVbucket;
@@ -354,8 +355,8 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
       verdict = Errc::kTooBig;
     } else {
       nsv = *sv;
-      nsv.value = append ? Blob::Concat(sv->value.view(), data)
-                         : Blob::Concat(data, sv->value.view());
+      nsv.value =
+          append ? Blob::Concat(sv->value.view(), data) : Blob::Concat(data, sv->value.view());
       nsv.datatype = IsValidJson(nsv.value.view()) ? kDatatypeJson : 0;
       nsv.rev_seqno = sv->rev_seqno + 1;
       nsv.cas = hlc_.NextCas();
@@ -404,8 +405,14 @@ StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool f
       nsv.cas = hlc_.NextCas();
       ops_update_.fetch_add(1, std::memory_order_relaxed);
       seqno = QueueLocked(lock, key, nsv, /*deleted=*/false);
-      result = GetResult{fetch ? nsv.value : BlobPtr(), nsv.cas, seqno, nsv.rev_seqno,
-                         nsv.flags, nsv.expiry, nsv.datatype, false};
+      result = GetResult{fetch ? nsv.value : BlobPtr(),
+                         nsv.cas,
+                         seqno,
+                         nsv.rev_seqno,
+                         nsv.flags,
+                         nsv.expiry,
+                         nsv.datatype,
+                         false};
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
@@ -468,6 +475,10 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
         HashTable::KeyLock lock(ht_, item->key);
         const StoredValue* sv = ht_.Find(lock, item->key);
         doc.previous_seqno = sv ? sv->disk_seqno : storage::DiskDoc::kUnknownPreviousSeqno;
+        if (doc.previous_seqno == storage::DiskDoc::kUnknownPreviousSeqno &&
+            !disk_may_hide_keys_.load(std::memory_order_relaxed)) {
+          doc.previous_seqno = storage::DiskDoc::kNoPreviousVersion;
+        }
       }
       doc.vbid = id_;
       doc.key = item->key;
@@ -500,8 +511,14 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
   return plan;
 }
 
-void VBucket::FlushSucceeded(const FlushPlan& plan) {
+bool VBucket::FlushSucceeded(const FlushPlan& plan, bool synced) {
   checkpoints_.PersistenceCommitted();
+  // Before MarkPersisted drops a persisted tombstone from the hash table (this flusher runs the
+  // next CollectForFlush of this vbucket, so it sees the flag).
+  if (std::any_of(plan.items.begin(), plan.items.end(),
+                  [](const auto& item) { return item->deleted; })) {
+    disk_may_hide_keys_.store(true, std::memory_order_relaxed);
+  }
   for (const auto& item : plan.items) {
     HashTable::KeyLock lock(ht_, item->key);
     ht_.MarkPersisted(lock, item->key, item->by_seqno);
@@ -509,11 +526,17 @@ void VBucket::FlushSucceeded(const FlushPlan& plan) {
   persisted_snap_start_.store(plan.state.snap_start, std::memory_order_relaxed);
   persisted_snap_end_.store(plan.state.snap_end, std::memory_order_relaxed);
   persisted_seqno_.store(plan.high_seqno, std::memory_order_release);
+  // An fsync of the WAL covers every earlier commit too.
+  if (synced) synced_seqno_.store(plan.high_seqno, std::memory_order_release);
   ctx_.stats->total_persisted.fetch_add(plan.items.size(), std::memory_order_relaxed);
 
   std::vector<Waiter> ready;
   {
     MutexLock lock(&waiters_mu_);
+    if (!synced) {
+      return std::any_of(persistence_waiters_.begin(), persistence_waiters_.end(),
+                         [&](const auto& w) { return w.first <= plan.high_seqno; });
+    }
     auto it = std::partition(persistence_waiters_.begin(), persistence_waiters_.end(),
                              [&](const auto& w) { return w.first > plan.high_seqno; });
     for (auto i = it; i != persistence_waiters_.end(); ++i) ready.push_back(std::move(i->second));
@@ -522,6 +545,7 @@ void VBucket::FlushSucceeded(const FlushPlan& plan) {
   for (auto& w : ready) {
     if (auto waiter = w.lock()) waiter->NotifyIoComplete(Status::Ok());
   }
+  return false;
 }
 
 void VBucket::FlushFailed(const FlushPlan& plan) { checkpoints_.PersistenceFailed(); }
@@ -529,7 +553,7 @@ void VBucket::FlushFailed(const FlushPlan& plan) { checkpoints_.PersistenceFaile
 void VBucket::AddPersistenceWaiter(uint64_t seqno, Waiter waiter) {
   {
     MutexLock lock(&waiters_mu_);
-    if (persisted_seqno() < seqno) {
+    if (synced_seqno() < seqno) {
       persistence_waiters_.emplace_back(seqno, std::move(waiter));
       return;
     }
@@ -545,6 +569,7 @@ bool VBucket::HasPersistenceWaiters() const {
 void VBucket::WarmupLoad(storage::DiskDoc&& doc, bool with_value) {
   hlc_.ForceAtLeast(doc.cas);
   if (doc.deleted) {
+    disk_may_hide_keys_.store(true, std::memory_order_relaxed);
     uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
     while (doc.rev_seqno > prev &&
            !max_deleted_rev_seqno_.compare_exchange_weak(prev, doc.rev_seqno)) {
@@ -566,8 +591,7 @@ void VBucket::WarmupLoad(storage::DiskDoc&& doc, bool with_value) {
   ht_.Upsert(lock, doc.key, std::move(sv));
 }
 
-void VBucket::BgFetchCompleted(std::string_view key, uint64_t seqno,
-                               const storage::DiskDoc& doc) {
+void VBucket::BgFetchCompleted(std::string_view key, uint64_t seqno, const storage::DiskDoc& doc) {
   if (doc.deleted || doc.seqno != seqno) return;
   BlobPtr value = Blob::Make(doc.value);
   HashTable::KeyLock lock(ht_, key);
@@ -613,7 +637,10 @@ size_t VBucket::EvictValues(size_t target_bytes) {
   return freed;
 }
 
-void VBucket::Clear() { ht_.Clear(); }
+void VBucket::Clear() {
+  disk_may_hide_keys_.store(true, std::memory_order_relaxed);  // whatever is on disk stays
+  ht_.Clear();
+}
 
 void VBucket::AddStats(std::string_view prefix, bool details, const AddStatFn& add) const {
   add(prefix, VBucketStateName(state()));

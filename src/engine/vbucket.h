@@ -80,19 +80,19 @@ struct VBucketCounters {
 // One vbucket's part of a flusher commit, kept until the commit's outcome is known.
 struct FlushPlan {
   Vbid vbid = 0;
-  std::vector<QueuedItem> items;   // the mutations written (may include superseded versions)
-  uint64_t high_seqno = 0;         // persisted high seqno once committed
+  std::vector<QueuedItem> items;  // the mutations written (may include superseded versions)
+  uint64_t high_seqno = 0;        // persisted high seqno once committed
   storage::VBucketStateRecord state;
-  bool more = false;               // the persistence cursor has more items
+  bool more = false;  // the persistence cursor has more items
 };
 
 struct ObserveSeqnoResult {
-  bool failover = false;           // the uuid asked for is not the current one
-  uint64_t uuid = 0;               // current uuid
+  bool failover = false;  // the uuid asked for is not the current one
+  uint64_t uuid = 0;      // current uuid
   uint64_t last_persisted_seqno = 0;
   uint64_t current_seqno = 0;
-  uint64_t old_uuid = 0;           // when failover: the uuid asked for ...
-  uint64_t old_last_seqno = 0;     // ... and the last seqno of its branch
+  uint64_t old_uuid = 0;        // when failover: the uuid asked for ...
+  uint64_t old_last_seqno = 0;  // ... and the last seqno of its branch
 };
 
 class VBucket {
@@ -128,6 +128,10 @@ class VBucket {
   void SetState(VBucketState state);
   uint64_t high_seqno() const { return checkpoints_.GetHighSeqno(); }
   uint64_t persisted_seqno() const { return persisted_seqno_.load(std::memory_order_acquire); }
+  // The highest seqno covered by an fsynced commit (<= persisted_seqno(); equal at warmup).
+  // Persistence waiters wait for this one: persisted_seqno() survives a process crash, this one
+  // also a power loss.
+  uint64_t synced_seqno() const { return synced_seqno_.load(std::memory_order_acquire); }
   uint64_t purge_seqno() const { return purge_seqno_.load(std::memory_order_relaxed); }
   uint64_t uuid() const { return failover_.Latest().uuid; }
   FailoverTable& failover_table() { return failover_; }
@@ -141,11 +145,17 @@ class VBucket {
   // Moves up to `max_items` from the persistence cursor into `batch` and returns the plan to
   // pass to FlushSucceeded/FlushFailed. Call under the flusher's serialisation only.
   FlushPlan CollectForFlush(size_t max_items, storage::FlushBatch& batch);
-  void FlushSucceeded(const FlushPlan& plan);
+  // The plan's commit succeeded; `synced`: it was fsynced. Persistence waiters are released only
+  // by a synced commit (a durable write must survive a power loss, not just a process crash):
+  // returns true when some waiter is due but the commit was not synced (one registered after
+  // the batch was collected) — the flusher then queues the vbucket again, and that next commit
+  // is synced because a waiter exists.
+  bool FlushSucceeded(const FlushPlan& plan, bool synced);
   void FlushFailed(const FlushPlan& plan);
   // Items not yet persisted (ep_queue_size share).
   size_t DirtyQueueSize() const { return checkpoints_.NumItemsForPersistence(); }
-  // Notify `waiter` once `seqno` is persisted (immediately if it already is).
+  // Notify `waiter` once `seqno` is persisted by a synced commit (immediately if it already is).
+  // The caller queues the vbucket for flushing afterwards (the next commit is then synced).
   void AddPersistenceWaiter(uint64_t seqno, Waiter waiter);
   bool HasPersistenceWaiters() const;
   // The flusher's "this vbucket is queued for flushing" flag; returns the previous value.
@@ -200,11 +210,16 @@ class VBucket {
 
   // ---- atomics: independent values read without locks by stats and the front end ----
   std::atomic<uint64_t> persisted_seqno_;
+  std::atomic<uint64_t> synced_seqno_;
   std::atomic<uint64_t> persisted_snap_start_;
   std::atomic<uint64_t> persisted_snap_end_;
   std::atomic<uint64_t> purge_seqno_;
   std::atomic<uint64_t> max_deleted_rev_seqno_;
   std::atomic<bool> flush_pending_{false};
+  // The store may hold a key the hash table does not know: a tombstone persisted and then
+  // dropped from memory, or found by warmup. Until then a key new to the hash table is new to
+  // the store too, and the flusher need not look up its previous version. Never cleared.
+  std::atomic<bool> disk_may_hide_keys_{false};
   std::atomic<size_t> evict_stripe_{0};  // where EvictValues resumes
   mutable std::atomic<uint64_t> ops_create_{0};
   mutable std::atomic<uint64_t> ops_update_{0};

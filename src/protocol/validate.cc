@@ -270,6 +270,21 @@ Status CheckGetMeta(const Frame& f, const ValidationContext&) {
   return Status::Ok();
 }
 
+// Subdoc lookups (protocol/subdoc.h): single path extras = path length u16, flags u8 [, doc
+// flags u8]; multi lookup extras = [doc flags u8]. The specs are checked by the handler.
+Status CheckSubdocSingleLookup(const Frame& f, const ValidationContext&) {
+  if (f.extras.size() != 3 && f.extras.size() != 4) {
+    return Invalid("Request extras must be of length 3 or 4");
+  }
+  if (LoadBe16(f.extras.data()) != f.value.size()) return Invalid("Invalid path length");
+  return Status::Ok();
+}
+
+Status CheckSubdocMultiLookup(const Frame& f, const ValidationContext&) {
+  if (f.extras.size() > 1) return Invalid("Request extras must be of length 0 or 1");
+  return Status::Ok();
+}
+
 Status CheckGetClusterConfig(const Frame& f, const ValidationContext&) {
   if (f.extras.empty()) return Status::Ok();
   if (f.extras.size() != 16) return Invalid("Request extras must be of length 0 or 16");
@@ -403,6 +418,15 @@ constexpr std::array<Rule, 256> BuildTable() {
       Make(kCheckedLater, K::kNonZero, V::kZero, C::kNotSet, kRaw, true, CheckGetMeta));
   set(Opcode::kGetqMeta,
       Make(kCheckedLater, K::kNonZero, V::kZero, C::kNotSet, kRaw, true, CheckGetMeta));
+  // Subdoc lookups only; the mutations stay unknown commands.
+  set(Opcode::kSubdocGet,
+      Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocSingleLookup));
+  set(Opcode::kSubdocExists,
+      Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocSingleLookup));
+  set(Opcode::kSubdocGetCount,
+      Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocSingleLookup));
+  set(Opcode::kSubdocMultiLookup,
+      Make(kCheckedLater, K::kNonZero, V::kNonZero, C::kAny, kRaw, true, CheckSubdocMultiLookup));
   set(Opcode::kGetClusterConfig,
       Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false, CheckGetClusterConfig));
   set(Opcode::kGetRandomKey,

@@ -342,6 +342,47 @@ TEST_F(SaslExchangeTest, RejectsATamperedClientFinal) {
   EXPECT_NE(step.reason.find("wrong password"), std::string::npos) << step.reason;
 }
 
+// A recorded successful client-final replayed into a new session (same client-first, so the
+// same client nonce): the new session issued another server nonce, so the replay fails.
+TEST_F(SaslExchangeTest, RejectsAReplayedClientFinal) {
+  ScramClient client(Mechanism::kScramSha256, "alice", "s3cret");
+  const std::string client_first = *client.Start();
+  ServerSession original(users_);
+  AuthStep first = original.Start("SCRAM-SHA256", client_first);
+  ASSERT_EQ(first.result, AuthResult::kContinue);
+  const std::string recorded = *client.Step(first.response);
+  ASSERT_EQ(original.Step(recorded).result, AuthResult::kOk);
+
+  ServerSession replay(users_);
+  AuthStep again = replay.Start("SCRAM-SHA256", client_first);
+  ASSERT_EQ(again.result, AuthResult::kContinue);
+  AuthStep step = replay.Step(recorded);
+  EXPECT_EQ(step.result, AuthResult::kError);
+  EXPECT_TRUE(step.response.empty());
+  EXPECT_NE(step.reason.find("nonce"), std::string::npos) << step.reason;
+}
+
+// A proof made for one user presented in another user's exchange fails.
+TEST_F(SaslExchangeTest, RejectsAProofForAnotherUsersExchange) {
+  ScramClient client(Mechanism::kScramSha512, "alice", "s3cret");
+  ServerSession session(users_);
+  AuthStep first = session.Start("SCRAM-SHA512", *client.Start());
+  ASSERT_EQ(first.result, AuthResult::kContinue);
+  std::string final_message = *client.Step(first.response);
+  // The same session, then a second one for another user reusing alice's proof.
+  ScramClient other(Mechanism::kScramSha512, "odd,name=x", "p,w=\"");
+  ServerSession other_session(users_);
+  AuthStep other_first = other_session.Start("SCRAM-SHA512", *other.Start());
+  ASSERT_EQ(other_first.result, AuthResult::kContinue);
+  std::string other_final = *other.Step(other_first.response);
+  // other's channel binding and nonce, alice's proof.
+  other_final = other_final.substr(0, other_final.find(",p=")) +
+                final_message.substr(final_message.find(",p="));
+  AuthStep step = other_session.Step(other_final);
+  EXPECT_EQ(step.result, AuthResult::kError);
+  EXPECT_TRUE(step.response.empty());
+}
+
 TEST_F(SaslExchangeTest, RejectsMalformedClientFirst) {
   for (std::string bad : {
            "p=tls-unique,,n=alice,r=abc"s,  // channel binding

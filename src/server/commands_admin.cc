@@ -1,13 +1,14 @@
 // Admin commands: STAT, vbucket state, sequence numbers, failover logs and the cluster config.
 #include <fmt/format.h>
-#include <unistd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "common/types.h"
 #include "protocol/byte_order.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/encode.h"
 #include "protocol/payload.h"
+#include "server/command_timings.h"
 #include "server/command_util.h"
 #include "server/dispatcher.h"
 
@@ -39,6 +40,8 @@ void AddServerStats(Connection& conn, const engine::AddStatFn& add) {
   num("threads", ctx.config().io_threads);
   num("auth_cmds", s.auth_cmds.load());
   num("auth_errors", s.auth_errors.load());
+  num("auth_failure_disconnects", s.auth_failure_disconnects.load());
+  num("idle_disconnects", s.idle_disconnects.load());
   num("bytes_read", s.bytes_read.load());
   num("bytes_written", s.bytes_written.load());
   num("malformed_frames", s.malformed_frames.load());
@@ -56,12 +59,22 @@ CommandResult Stat(Connection& conn, const Frame& req) {
   };
   if (group.empty()) AddServerStats(conn, add);
   if (engine::Bucket* bucket = conn.bucket()) {
-    // "dcp" / "dcpagg ..." belong to the bucket's DCP directory (a JSON value, as cbstats
-    // sends, asks for nothing we do not already give).
-    const bool dcp_group = group == "dcp" || group.rfind("dcp ", 0) == 0 ||
-                           group.rfind("dcpagg", 0) == 0;
-    Status s = dcp_group && conn.ctx().conn_map() ? conn.ctx().conn_map()->GetStats(group, add)
-                                                  : bucket->GetStats(group, add);
+    // "dcp" / "dcpagg ..." belong to the bucket's DCP directory; the request's value carries
+    // the "dcp" group's JSON options (cbstats sends {"stream_format":"json"}). "timings" is the
+    // per-opcode latency (server/command_timings.h): text histograms for cbstats, JSON
+    // (HdrHistogram::to_json) for every other client, chosen by the HELLO agent as kv_engine.
+    const bool dcp_group =
+        group == "dcp" || group.rfind("dcp ", 0) == 0 || group.rfind("dcpagg", 0) == 0;
+    Status s = Status::Ok();
+    if (group == "timings") {
+      const bool cbstats = conn.agent().find("cbstat") != std::string::npos;
+      AddTimingStats(conn.ctx().timings(), cbstats ? TimingsFormat::kCbstats : TimingsFormat::kJson,
+                     add);
+    } else if (dcp_group && conn.ctx().conn_map()) {
+      s = conn.ctx().conn_map()->GetStats(group, req.value, add);
+    } else {
+      s = bucket->GetStats(group, add);
+    }
     if (!s.ok()) {
       out->resize(rollback);  // no partial list: just the error
       conn.RespondError(req, s);
@@ -207,8 +220,12 @@ std::optional<CommandResult> DispatchAdmin(Connection& conn, const Frame& req) {
   const Opcode op = req.client_opcode();
   if (op == Opcode::kStat) return Stat(conn, req);
   switch (op) {
-    case Opcode::kSetVbucket: case Opcode::kGetVbucket: case Opcode::kDelVbucket:
-    case Opcode::kGetAllVbSeqnos: case Opcode::kObserveSeqno: case Opcode::kGetFailoverLog:
+    case Opcode::kSetVbucket:
+    case Opcode::kGetVbucket:
+    case Opcode::kDelVbucket:
+    case Opcode::kGetAllVbSeqnos:
+    case Opcode::kObserveSeqno:
+    case Opcode::kGetFailoverLog:
     case Opcode::kGetClusterConfig:
       break;
     default:
@@ -217,14 +234,22 @@ std::optional<CommandResult> DispatchAdmin(Connection& conn, const Frame& req) {
   engine::Bucket* bucket = RequireBucket(conn, req);
   if (bucket == nullptr) return CommandResult::kDone;
   switch (op) {
-    case Opcode::kSetVbucket: return SetVBucket(conn, req, *bucket);
-    case Opcode::kGetVbucket: return GetVBucket(conn, req, *bucket);
-    case Opcode::kDelVbucket: return DelVBucket(conn, req, *bucket);
-    case Opcode::kGetAllVbSeqnos: return GetAllVbSeqnos(conn, req, *bucket);
-    case Opcode::kObserveSeqno: return ObserveSeqno(conn, req, *bucket);
-    case Opcode::kGetFailoverLog: return GetFailoverLog(conn, req, *bucket);
-    case Opcode::kGetClusterConfig: return GetClusterConfig(conn, req);
-    default: return std::nullopt;
+    case Opcode::kSetVbucket:
+      return SetVBucket(conn, req, *bucket);
+    case Opcode::kGetVbucket:
+      return GetVBucket(conn, req, *bucket);
+    case Opcode::kDelVbucket:
+      return DelVBucket(conn, req, *bucket);
+    case Opcode::kGetAllVbSeqnos:
+      return GetAllVbSeqnos(conn, req, *bucket);
+    case Opcode::kObserveSeqno:
+      return ObserveSeqno(conn, req, *bucket);
+    case Opcode::kGetFailoverLog:
+      return GetFailoverLog(conn, req, *bucket);
+    case Opcode::kGetClusterConfig:
+      return GetClusterConfig(conn, req);
+    default:
+      return std::nullopt;
   }
 }
 

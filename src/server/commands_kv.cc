@@ -1,12 +1,15 @@
 // Document commands: GET/SET/ADD/REPLACE/DELETE/INCR/DECR/APPEND/PREPEND/TOUCH/GAT/GET_META and
-// their quiet forms.
+// their quiet forms. Mutations with a durability frame info are SyncWrites
+// (server/durable_write.h); the subdoc lookups live in commands_subdoc.cc.
 #include "common/json_check.h"
 #include "protocol/byte_order.h"
 #include "protocol/frame_info.h"
 #include "protocol/leb128.h"
 #include "protocol/payload.h"
 #include "server/command_util.h"
+#include "server/commands_subdoc.h"
 #include "server/dispatcher.h"
+#include "server/durable_write.h"
 
 namespace sluice::server {
 
@@ -51,16 +54,6 @@ std::string U64(uint64_t v) {
 
 uint32_t Now(Connection& conn) { return conn.ctx().clock().WallSeconds(); }
 
-// Durable writes need SyncReplication, which this connection did not negotiate: refuse rather
-// than silently acknowledge a write as durable.
-bool RejectDurability(Connection& conn, const Frame& req) {
-  if (req.framing_extras.empty()) return false;
-  auto infos = protocol::ParseRequestFrameInfos(req.framing_extras);
-  if (infos.ok() && !infos->durability) return false;
-  conn.RespondError(req, Status(Errc::kDurabilityImpossible));
-  return true;
-}
-
 // The response to a successful mutation; the mutation token as extras with MutationSeqno.
 void RespondMutation(Connection& conn, const Frame& req, const engine::MutationResult& r,
                      std::string_view value = {}) {
@@ -70,6 +63,55 @@ void RespondMutation(Connection& conn, const Frame& req, const engine::MutationR
   }
   conn.Respond(req, McbpStatus::kSuccess, extras, {}, value, 0, r.cas);
 }
+
+// A mutation's durability (server/durable_write.h). Begin() runs before the mutation: it answers
+// a frame whose durable wait resolved (the mutation was done on an earlier run) or a requirement
+// this node cannot meet, and then returns false. Finish() runs after a successful mutation: it
+// answers now or parks the frame until the flusher persisted it.
+class Durability {
+ public:
+  Durability(Connection& conn, const Frame& req, bool quiet)
+      : conn_(conn), req_(req), quiet_(quiet), requirement_(RequestedDurability(req)) {}
+
+  bool Begin(engine::Bucket& bucket) {
+    if (auto done = DurableWrite::Take(conn_, req_)) {
+      const Status outcome = done->outcome();
+      if (!outcome.ok()) {
+        conn_.RespondError(req_, outcome);
+      } else if (!quiet_) {
+        RespondMutation(conn_, req_, done->result(), done->value());
+      }
+      return false;
+    }
+    if (!requirement_) return true;
+    if (Status s = CheckDurabilityPossible(bucket, req_.vbucket(), *requirement_); !s.ok()) {
+      conn_.RespondError(req_, s);
+      return false;
+    }
+    return true;
+  }
+
+  CommandResult Finish(engine::Bucket& bucket, const engine::MutationResult& r,
+                       std::string_view value = {}) {
+    if (requirement_) {
+      Status s = DurableWrite::Start(conn_, req_, bucket, req_.vbucket(), *requirement_, r,
+                                     std::string(value));
+      if (s.code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
+      if (!s.ok()) {
+        conn_.RespondError(req_, s);
+        return CommandResult::kDone;
+      }
+    }
+    if (!quiet_) RespondMutation(conn_, req_, r, value);
+    return CommandResult::kDone;
+  }
+
+ private:
+  Connection& conn_;
+  const Frame& req_;
+  const bool quiet_;
+  const std::optional<protocol::DurabilityRequirement> requirement_;
+};
 
 CommandResult Get(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet,
                   bool with_key) {
@@ -91,9 +133,10 @@ CommandResult Get(Connection& conn, const Frame& req, engine::Bucket& bucket, bo
   return CommandResult::kDone;
 }
 
-CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket,
-                    engine::StoreOp op, bool quiet) {
-  if (RejectDurability(conn, req)) return CommandResult::kDone;
+CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket, engine::StoreOp op,
+                    bool quiet) {
+  Durability durability(conn, req, quiet);
+  if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   auto extras = protocol::DecodeMutationExtras(req.extras);
@@ -114,28 +157,28 @@ CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket,
   auto r = bucket.Store(req.vbucket(), sr);
   if (!r.ok()) {
     conn.RespondError(req, r.status());
-  } else if (!quiet) {
-    RespondMutation(conn, req, *r);
+    return CommandResult::kDone;
   }
-  return CommandResult::kDone;
+  return durability.Finish(bucket, *r);
 }
 
 CommandResult Delete(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet) {
-  if (RejectDurability(conn, req)) return CommandResult::kDone;
+  Durability durability(conn, req, quiet);
+  if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   auto r = bucket.Delete(req.vbucket(), *key, req.cas);
   if (!r.ok()) {
     conn.RespondError(req, r.status());
-  } else if (!quiet) {
-    RespondMutation(conn, req, *r);
+    return CommandResult::kDone;
   }
-  return CommandResult::kDone;
+  return durability.Finish(bucket, *r);
 }
 
-CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& bucket,
-                         bool increment, bool quiet) {
-  if (RejectDurability(conn, req)) return CommandResult::kDone;
+CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& bucket, bool increment,
+                         bool quiet) {
+  Durability durability(conn, req, quiet);
+  if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   auto extras = protocol::DecodeArithmeticExtras(req.extras);
@@ -155,25 +198,24 @@ CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& buc
   if (!r.ok()) {
     if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     conn.RespondError(req, r.status());
-  } else if (!quiet) {
-    RespondMutation(conn, req, r->mutation, U64(r->value));
+    return CommandResult::kDone;
   }
-  return CommandResult::kDone;
+  return durability.Finish(bucket, r->mutation, U64(r->value));
 }
 
-CommandResult AppendPrepend(Connection& conn, const Frame& req, engine::Bucket& bucket,
-                            bool append, bool quiet) {
-  if (RejectDurability(conn, req)) return CommandResult::kDone;
+CommandResult AppendPrepend(Connection& conn, const Frame& req, engine::Bucket& bucket, bool append,
+                            bool quiet) {
+  Durability durability(conn, req, quiet);
+  if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   auto r = bucket.AppendPrepend(req.vbucket(), *key, req.value, append, req.cas, conn.waiter());
   if (!r.ok()) {
     if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     conn.RespondError(req, r.status());
-  } else if (!quiet) {
-    RespondMutation(conn, req, *r);
+    return CommandResult::kDone;
   }
-  return CommandResult::kDone;
+  return durability.Finish(bucket, *r);
 }
 
 CommandResult Touch(Connection& conn, const Frame& req, engine::Bucket& bucket, bool gat,
@@ -225,46 +267,90 @@ std::optional<CommandResult> DispatchKv(Connection& conn, const Frame& req) {
   using engine::StoreOp;
   const Opcode op = req.client_opcode();
   switch (op) {
-    case Opcode::kGet: case Opcode::kGetq: case Opcode::kGetk: case Opcode::kGetkq:
-    case Opcode::kSet: case Opcode::kSetq: case Opcode::kAdd: case Opcode::kAddq:
-    case Opcode::kReplace: case Opcode::kReplaceq: case Opcode::kDelete: case Opcode::kDeleteq:
-    case Opcode::kIncrement: case Opcode::kIncrementq: case Opcode::kDecrement:
-    case Opcode::kDecrementq: case Opcode::kAppend: case Opcode::kAppendq:
-    case Opcode::kPrepend: case Opcode::kPrependq: case Opcode::kTouch: case Opcode::kGat:
-    case Opcode::kGatq: case Opcode::kGetMeta: case Opcode::kGetqMeta:
+    case Opcode::kGet:
+    case Opcode::kGetq:
+    case Opcode::kGetk:
+    case Opcode::kGetkq:
+    case Opcode::kSet:
+    case Opcode::kSetq:
+    case Opcode::kAdd:
+    case Opcode::kAddq:
+    case Opcode::kReplace:
+    case Opcode::kReplaceq:
+    case Opcode::kDelete:
+    case Opcode::kDeleteq:
+    case Opcode::kIncrement:
+    case Opcode::kIncrementq:
+    case Opcode::kDecrement:
+    case Opcode::kDecrementq:
+    case Opcode::kAppend:
+    case Opcode::kAppendq:
+    case Opcode::kPrepend:
+    case Opcode::kPrependq:
+    case Opcode::kTouch:
+    case Opcode::kGat:
+    case Opcode::kGatq:
+    case Opcode::kGetMeta:
+    case Opcode::kGetqMeta:
       break;
     default:
-      return std::nullopt;
+      return DispatchSubdoc(conn, req);
   }
   engine::Bucket* bucket = RequireBucket(conn, req);
   if (bucket == nullptr) return CommandResult::kDone;
   switch (op) {
-    case Opcode::kGet: return Get(conn, req, *bucket, false, false);
-    case Opcode::kGetq: return Get(conn, req, *bucket, true, false);
-    case Opcode::kGetk: return Get(conn, req, *bucket, false, true);
-    case Opcode::kGetkq: return Get(conn, req, *bucket, true, true);
-    case Opcode::kSet: return Store(conn, req, *bucket, StoreOp::kSet, false);
-    case Opcode::kSetq: return Store(conn, req, *bucket, StoreOp::kSet, true);
-    case Opcode::kAdd: return Store(conn, req, *bucket, StoreOp::kAdd, false);
-    case Opcode::kAddq: return Store(conn, req, *bucket, StoreOp::kAdd, true);
-    case Opcode::kReplace: return Store(conn, req, *bucket, StoreOp::kReplace, false);
-    case Opcode::kReplaceq: return Store(conn, req, *bucket, StoreOp::kReplace, true);
-    case Opcode::kDelete: return Delete(conn, req, *bucket, false);
-    case Opcode::kDeleteq: return Delete(conn, req, *bucket, true);
-    case Opcode::kIncrement: return Arithmetic(conn, req, *bucket, true, false);
-    case Opcode::kIncrementq: return Arithmetic(conn, req, *bucket, true, true);
-    case Opcode::kDecrement: return Arithmetic(conn, req, *bucket, false, false);
-    case Opcode::kDecrementq: return Arithmetic(conn, req, *bucket, false, true);
-    case Opcode::kAppend: return AppendPrepend(conn, req, *bucket, true, false);
-    case Opcode::kAppendq: return AppendPrepend(conn, req, *bucket, true, true);
-    case Opcode::kPrepend: return AppendPrepend(conn, req, *bucket, false, false);
-    case Opcode::kPrependq: return AppendPrepend(conn, req, *bucket, false, true);
-    case Opcode::kTouch: return Touch(conn, req, *bucket, false, false);
-    case Opcode::kGat: return Touch(conn, req, *bucket, true, false);
-    case Opcode::kGatq: return Touch(conn, req, *bucket, true, true);
-    case Opcode::kGetMeta: return GetMeta(conn, req, *bucket, false);
-    case Opcode::kGetqMeta: return GetMeta(conn, req, *bucket, true);
-    default: return std::nullopt;
+    case Opcode::kGet:
+      return Get(conn, req, *bucket, false, false);
+    case Opcode::kGetq:
+      return Get(conn, req, *bucket, true, false);
+    case Opcode::kGetk:
+      return Get(conn, req, *bucket, false, true);
+    case Opcode::kGetkq:
+      return Get(conn, req, *bucket, true, true);
+    case Opcode::kSet:
+      return Store(conn, req, *bucket, StoreOp::kSet, false);
+    case Opcode::kSetq:
+      return Store(conn, req, *bucket, StoreOp::kSet, true);
+    case Opcode::kAdd:
+      return Store(conn, req, *bucket, StoreOp::kAdd, false);
+    case Opcode::kAddq:
+      return Store(conn, req, *bucket, StoreOp::kAdd, true);
+    case Opcode::kReplace:
+      return Store(conn, req, *bucket, StoreOp::kReplace, false);
+    case Opcode::kReplaceq:
+      return Store(conn, req, *bucket, StoreOp::kReplace, true);
+    case Opcode::kDelete:
+      return Delete(conn, req, *bucket, false);
+    case Opcode::kDeleteq:
+      return Delete(conn, req, *bucket, true);
+    case Opcode::kIncrement:
+      return Arithmetic(conn, req, *bucket, true, false);
+    case Opcode::kIncrementq:
+      return Arithmetic(conn, req, *bucket, true, true);
+    case Opcode::kDecrement:
+      return Arithmetic(conn, req, *bucket, false, false);
+    case Opcode::kDecrementq:
+      return Arithmetic(conn, req, *bucket, false, true);
+    case Opcode::kAppend:
+      return AppendPrepend(conn, req, *bucket, true, false);
+    case Opcode::kAppendq:
+      return AppendPrepend(conn, req, *bucket, true, true);
+    case Opcode::kPrepend:
+      return AppendPrepend(conn, req, *bucket, false, false);
+    case Opcode::kPrependq:
+      return AppendPrepend(conn, req, *bucket, false, true);
+    case Opcode::kTouch:
+      return Touch(conn, req, *bucket, false, false);
+    case Opcode::kGat:
+      return Touch(conn, req, *bucket, true, false);
+    case Opcode::kGatq:
+      return Touch(conn, req, *bucket, true, true);
+    case Opcode::kGetMeta:
+      return GetMeta(conn, req, *bucket, false);
+    case Opcode::kGetqMeta:
+      return GetMeta(conn, req, *bucket, true);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -2,6 +2,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/logging.h"
 #include "protocol/datatype.h"
@@ -31,15 +34,27 @@ bool Supported(Feature f) {
     case Feature::kJson:
     case Feature::kAltRequestSupport:
     case Feature::kCollections:
+    case Feature::kSyncReplication:  // durability frame infos (server/durable_write.h)
       return true;
     default:
       return false;
   }
 }
 
+// HELLO's key: the agent name, or {"a": agent, "i": connection id} (kv_engine).
+std::string AgentName(std::string_view key) {
+  const auto json = nlohmann::json::parse(key, nullptr, /*allow_exceptions=*/false);
+  if (json.is_object()) {
+    auto a = json.find("a");
+    if (a != json.end() && a->is_string()) return a->get<std::string>();
+  }
+  return std::string(key);
+}
+
 CommandResult Hello(Connection& conn, const Frame& req) {
   // HELLO replaces whatever an earlier HELLO enabled.
   conn.ClearFeatures();
+  conn.set_agent(AgentName(req.key));
   std::string agreed;
   for (size_t i = 0; i + 1 < req.value.size(); i += 2) {
     const auto f = static_cast<Feature>((static_cast<uint8_t>(req.value[i]) << 8) |
@@ -49,8 +64,7 @@ CommandResult Hello(Connection& conn, const Frame& req) {
     agreed.push_back(req.value[i]);
     agreed.push_back(req.value[i + 1]);
   }
-  LOG_DEBUG("conn {}: HELLO from '{}', {} features agreed", conn.id(), req.key,
-            agreed.size() / 2);
+  LOG_DEBUG("conn {}: HELLO from '{}', {} features agreed", conn.id(), req.key, agreed.size() / 2);
   conn.Respond(req, McbpStatus::kSuccess, {}, {}, agreed);
   return CommandResult::kDone;
 }
@@ -63,6 +77,30 @@ void AutoSelectBucket(Connection& conn) {
   auto users = conn.ctx().users();
   const sasl::User* user = users ? users->Find(conn.user()) : nullptr;
   if (user != nullptr && user->MayAccessBucket(bucket->name())) conn.SelectBucket(bucket);
+}
+
+// A failed SASL attempt: the same AUTH_ERROR whatever went wrong (the reason only goes to the
+// log). The first failure on a connection is answered at once; later ones after
+// auth_failure_delay_ms (the connection pauses on a timer); the auth_failure_limit-th closes the
+// connection once answered.
+CommandResult AuthFailed(Connection& conn, const Frame& req, std::string_view reason) {
+  conn.sasl_session().reset();
+  conn.ctx().stats().auth_errors.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t failures = conn.NoteAuthFailure();
+  const Config& config = conn.ctx().config();
+  LOG_WARN("conn {} ({}): authentication failed ({} of {} allowed): {}", conn.id(), conn.peer(),
+           failures, config.auth_failure_limit, reason);
+  conn.Respond(req, McbpStatus::kAuthError);
+  if (failures >= config.auth_failure_limit) {
+    conn.ctx().stats().auth_failure_disconnects.fetch_add(1, std::memory_order_relaxed);
+    LOG_WARN("conn {} ({}): {} failed authentication attempts; closing the connection", conn.id(),
+             conn.peer(), failures);
+    return CommandResult::kClose;
+  }
+  if (failures > 1) {
+    conn.PauseFor(std::chrono::milliseconds(static_cast<int64_t>(config.auth_failure_delay_ms)));
+  }
+  return CommandResult::kDone;
 }
 
 CommandResult SaslReply(Connection& conn, const Frame& req, const sasl::AuthStep& step) {
@@ -78,11 +116,7 @@ CommandResult SaslReply(Connection& conn, const Frame& req, const sasl::AuthStep
       conn.Respond(req, McbpStatus::kAuthContinue, {}, {}, step.response);
       break;
     case sasl::AuthResult::kError:
-      conn.sasl_session().reset();
-      conn.ctx().stats().auth_errors.fetch_add(1, std::memory_order_relaxed);
-      LOG_WARN("conn {} ({}): authentication failed: {}", conn.id(), conn.peer(), step.reason);
-      conn.Respond(req, McbpStatus::kAuthError);
-      break;
+      return AuthFailed(conn, req, step.reason);
   }
   return CommandResult::kDone;
 }

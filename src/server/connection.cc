@@ -1,6 +1,7 @@
 #include "server/connection.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
@@ -14,9 +15,7 @@ using protocol::McbpStatus;
 
 namespace {
 
-std::string EndpointHost(const asio::ip::tcp::endpoint& ep) {
-  return ep.address().to_string();
-}
+std::string EndpointHost(const asio::ip::tcp::endpoint& ep) { return ep.address().to_string(); }
 
 // Codes a client that did not negotiate XERROR may not understand, mapped as kv_engine does
 // (daemon/connection.cc remapErrorCode); EACCESS and NO_BUCKET are sent as they are.
@@ -36,8 +35,17 @@ McbpStatus RemapForLegacyClient(McbpStatus status, bool collections) {
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id)
-    : ctx_(ctx), id_(id), socket_(std::move(socket)) {
+Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id,
+                       asio::ssl::context* tls)
+    : ctx_(ctx),
+      id_(id),
+      socket_(std::move(socket)),
+      idle_timer_(socket_.get_executor()),
+      pause_timer_(socket_.get_executor()),
+      last_progress_(std::chrono::steady_clock::now()) {
+  if (tls != nullptr) {
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls);
+  }
   asio::error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
   peer_ = ec ? "?" : fmt::format("{}:{}", EndpointHost(remote), remote.port());
@@ -55,8 +63,67 @@ Connection::~Connection() {
 
 void Connection::Start() {
   ctx_.RegisterConnection(id_, weak_from_this());
-  LOG_DEBUG("conn {} from {}", id_, peer_);
+  LOG_DEBUG("conn {} from {}{}", id_, peer_, tls_ ? " (TLS)" : "");
+  if (ctx_.config().connection_idle_time > 0) {
+    ArmIdleTimer(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(ctx_.config().connection_idle_time)));
+  }
+  if (tls_) {
+    tls_->async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](const asio::error_code& ec) { self->OnHandshake(ec); });
+    return;
+  }
   DoRead();
+}
+
+void Connection::OnHandshake(const asio::error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    LOG_INFO("conn {} ({}): TLS handshake failed: {}", id_, peer_, ec.message());
+    Close("TLS handshake failed");
+    return;
+  }
+  last_progress_ = std::chrono::steady_clock::now();
+  tls_usable_ = true;
+  DoRead();
+}
+
+void Connection::ArmIdleTimer(std::chrono::steady_clock::duration after) {
+  idle_timer_.expires_after(after);
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) self->OnIdleTimer();
+  });
+}
+
+void Connection::OnIdleTimer() {
+  if (closed_) return;
+  const auto limit = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(ctx_.config().connection_idle_time));
+  const auto idle_for = std::chrono::steady_clock::now() - last_progress_;
+  // DCP connections have their own liveness rules; a blocked command waits for the engine.
+  if (idle_for >= limit && producer_ == nullptr && !blocked_) {
+    ctx_.stats().idle_disconnects.fetch_add(1, std::memory_order_relaxed);
+    LOG_INFO("conn {} ({}): no progress for {:.1f} s (connection_idle_time); closing", id_, peer_,
+             std::chrono::duration<double>(idle_for).count());
+    Close("idle");
+    return;
+  }
+  ArmIdleTimer(idle_for >= limit ? limit : limit - idle_for);
+}
+
+void Connection::PauseFor(std::chrono::milliseconds delay) {
+  if (closed_ || delay.count() <= 0) return;
+  paused_ = true;
+  pause_timer_.expires_after(delay);
+  pause_timer_.async_wait(
+      [self = shared_from_this()](const asio::error_code& ec) { self->OnPauseEnd(ec); });
+}
+
+void Connection::OnPauseEnd(const asio::error_code& ec) {
+  if (ec || closed_ || !paused_) return;
+  paused_ = false;
+  ProcessInput();
 }
 
 void Connection::SetAuthenticated(std::string user) {
@@ -74,9 +141,14 @@ void Connection::Close(std::string_view why) {
   if (closed_) return;
   closed_ = true;
   LOG_DEBUG("conn {} ({}) closed: {}", id_, peer_, why);
-  asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  idle_timer_.cancel();
+  pause_timer_.cancel();
+  paused_ = false;
+  if (tls_ && tls_usable_ && !write_in_flight_) {
+    ShutdownTls();
+  } else {
+    CloseSocket();
+  }
   bucket_.reset();
   sasl_.reset();
   blocked_self_.reset();
@@ -86,6 +158,27 @@ void Connection::Close(std::string_view why) {
     if (ctx_.conn_map()) ctx_.conn_map()->Unregister(*producer_);
     producer_.reset();
   }
+}
+
+void Connection::CloseSocket() {
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  idle_timer_.cancel();
+}
+
+void Connection::ShutdownTls() {
+  tls_usable_ = false;
+  // The pending read (if any) ends; its handler sees closed_. Then close_notify, and the
+  // socket closes when the peer answered with its own, hung up, or kTlsShutdownTimeout passed.
+  asio::error_code ec;
+  socket_.cancel(ec);
+  tls_->async_shutdown(
+      [self = shared_from_this()](const asio::error_code&) { self->CloseSocket(); });
+  idle_timer_.expires_after(kTlsShutdownTimeout);
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) self->CloseSocket();
+  });
 }
 
 void Connection::CloseFromAnyThread(std::string why) {
@@ -134,7 +227,8 @@ void Connection::Resume(Status status) {
   auto keep_alive = std::move(blocked_self_);
   if (!status.ok()) {
     // The command cannot complete: answer its frame with the error and move past it.
-    auto r = protocol::DecodeFrame(in_.data(), static_cast<uint32_t>(ctx_.config().max_packet_size));
+    auto r =
+        protocol::DecodeFrame(in_.data(), static_cast<uint32_t>(ctx_.config().max_packet_size));
     if (r.status == protocol::DecodeStatus::kOk) {
       RespondError(r.frame, status);
       in_.Consume(r.size);
@@ -145,21 +239,31 @@ void Connection::Resume(Status status) {
 
 void Connection::DoRead() {
   if (read_in_flight_ || closed_ || blocked_ || out_.size() >= kMaxPendingOutput) return;
+  // Paused: keep reading (to notice a peer that hangs up) but buffer at most kReadChunk.
+  if (paused_ && in_.size() >= kReadChunk) return;
   size_t free_bytes = 0;
   char* dst = in_.Reserve(4096, &free_bytes);
   read_in_flight_ = true;
-  socket_.async_read_some(
-      asio::buffer(dst, free_bytes),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  auto on_read = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->OnRead(ec, n);
+  };
+  if (tls_) {
+    tls_->async_read_some(asio::buffer(dst, free_bytes), std::move(on_read));
+  } else {
+    socket_.async_read_some(asio::buffer(dst, free_bytes), std::move(on_read));
+  }
 }
 
 void Connection::OnRead(const asio::error_code& ec, size_t n) {
   read_in_flight_ = false;
   if (closed_) return;
   if (ec) {
-    Close(ec == asio::error::eof ? "peer closed" : ec.message());
+    tls_usable_ = false;  // the stream ended or failed: no close_notify exchange
+    const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+    Close(eof ? "peer closed" : ec.message());
     return;
   }
+  last_progress_ = std::chrono::steady_clock::now();
   in_.Commit(n);
   ctx_.stats().bytes_read.fetch_add(n, std::memory_order_relaxed);
   ProcessInput();
@@ -167,12 +271,14 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
 
 void Connection::ProcessInput() {
   const auto max_body = static_cast<uint32_t>(ctx_.config().max_packet_size);
-  while (!closed_ && !blocked_ && !close_after_write_ && out_.size() < kMaxPendingOutput) {
+  while (!closed_ && !blocked_ && !paused_ && !close_after_write_ &&
+         out_.size() < kMaxPendingOutput) {
     auto r = protocol::DecodeFrame(in_.data(), max_body);
     if (r.status == protocol::DecodeStatus::kNeedMore) {
-      // Make room for the whole frame so the next reads can complete it.
+      // Make room for more of the frame, but only as much as a read can fill soon: memory grows
+      // with the bytes that really arrive, not with what a (possibly lying) header announces.
       size_t free_bytes = 0;
-      if (r.size > in_.size()) in_.Reserve(r.size - in_.size(), &free_bytes);
+      if (r.size > in_.size()) in_.Reserve(std::min(r.size - in_.size(), kReadChunk), &free_bytes);
       break;
     }
     if (r.status == protocol::DecodeStatus::kMalformed) {
@@ -197,6 +303,10 @@ void Connection::ProcessInput() {
     if (result == CommandResult::kClose) close_after_write_ = true;
   }
   in_.ShrinkIfIdle();
+  if (paused_) {  // OnPauseEnd resumes; the output waits with the input
+    DoRead();
+    return;
+  }
   PumpProducer();
   FlushOutput();
   if (close_after_write_ && !write_in_flight_ && out_.empty()) {
@@ -206,27 +316,32 @@ void Connection::ProcessInput() {
   DoRead();
 }
 
-CommandResult Connection::RunFrame(const protocol::Frame& frame) {
-  return Dispatch(*this, frame);
-}
+CommandResult Connection::RunFrame(const protocol::Frame& frame) { return Dispatch(*this, frame); }
 
 void Connection::FlushOutput() {
-  if (write_in_flight_ || out_.empty() || closed_) return;
+  if (write_in_flight_ || out_.empty() || closed_ || paused_) return;
   writing_.swap(out_);
   out_.clear();
   write_in_flight_ = true;
-  asio::async_write(
-      socket_, asio::buffer(writing_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWrite(ec, n); });
+  auto on_write = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->OnWrite(ec, n);
+  };
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(writing_), std::move(on_write));
+  } else {
+    asio::async_write(socket_, asio::buffer(writing_), std::move(on_write));
+  }
 }
 
 void Connection::OnWrite(const asio::error_code& ec, size_t n) {
   write_in_flight_ = false;
   if (closed_) return;
   if (ec) {
+    tls_usable_ = false;
     Close(ec.message());
     return;
   }
+  last_progress_ = std::chrono::steady_clock::now();
   ctx_.stats().bytes_written.fetch_add(n, std::memory_order_relaxed);
   // Keep a moderate buffer for reuse; drop a huge one.
   if (writing_.capacity() > (1 << 20)) {

@@ -15,6 +15,23 @@
 // processing input and stops reading; a client that does not read its responses cannot make the
 // server buffer without bound.
 //
+// TLS. A connection accepted on the TLS port wraps its socket in an asio::ssl::stream: Start()
+// runs the server handshake first, then every read and write goes through the stream; the
+// protocol above is unchanged. Close() on a healthy TLS stream with no write in flight sends a
+// close_notify and closes the socket once the peer answered (or kTlsShutdownTimeout passed);
+// after a TLS or socket error the socket is simply closed.
+//
+// Idle connections. With connection_idle_time > 0, a connection that made no progress — no byte
+// read and no write completed — for that long is closed (kv_engine's connection_idle_time),
+// unless it is a DCP connection (the producer's noop/idle timeout governs those) or waits for the
+// engine. That also ends a client that holds half a frame forever. Input memory follows the
+// bytes actually received: a header announcing a large body does not reserve it up front.
+//
+// Failed authentication. Each failed SASL attempt is counted per connection (PauseFor and
+// NoteAuthFailure, used by the SASL handler): every failure after the first is answered only
+// after auth_failure_delay_ms — the connection pauses on a timer, never blocking its I/O thread
+// — and the auth_failure_limit-th failure closes the connection.
+//
 // Malformed input. A frame whose lengths do not add up but can be skipped gets EINVAL and the
 // connection continues; a stream that cannot be delimited (bad magic, body over max_packet_size)
 // is logged and the connection closed.
@@ -35,8 +52,9 @@
 #pragma once
 
 #include <asio.hpp>
-
+#include <asio/ssl.hpp>
 #include <bitset>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,13 +86,20 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   static constexpr size_t kMaxPendingOutput = 4 << 20;
   // Bytes of DCP messages a producer may add to the output before it waits for the write.
   static constexpr size_t kDcpOutputBudget = 512 << 10;
+  // Most input room reserved ahead of the bytes received while a frame is incomplete.
+  static constexpr size_t kReadChunk = 256 << 10;
+  // How long a closing TLS connection waits for the peer's close_notify.
+  static constexpr std::chrono::seconds kTlsShutdownTimeout{1};
 
-  Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id);
+  // `tls`: the server's TLS context for a connection accepted on the TLS port (it must outlive
+  // the connection), null for plain TCP.
+  Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id,
+             asio::ssl::context* tls = nullptr);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts reading. I/O thread.
+  // Starts reading (after the TLS handshake on a TLS connection). I/O thread.
   void Start();
   // Closes the socket (idempotent). I/O thread.
   void Close(std::string_view why);
@@ -96,11 +121,18 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // The local address the client connected to (the host in cluster configs we send it).
   const std::string& local_host() const { return local_host_; }
 
+  bool tls() const { return tls_ != nullptr; }
+
   bool authenticated() const { return authenticated_; }
   const std::string& user() const { return user_; }
   void SetAuthenticated(std::string user);
   void ResetAuthentication();
   std::unique_ptr<sasl::ServerSession>& sasl_session() { return sasl_; }
+  // Counts a failed SASL attempt and returns how many this connection made.
+  uint32_t NoteAuthFailure() { return ++auth_failures_; }
+  // Holds the output produced so far and stops processing input for `delay`; the I/O thread
+  // serves other connections meanwhile (a timer, never a sleep).
+  void PauseFor(std::chrono::milliseconds delay);
 
   engine::Bucket* bucket() const { return bucket_.get(); }
   void SelectBucket(std::shared_ptr<engine::Bucket> bucket) { bucket_ = std::move(bucket); }
@@ -109,6 +141,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
     return features_.test(static_cast<uint16_t>(f) & 0xff);
   }
   void ClearFeatures() { features_.reset(); }
+  // The client's name from HELLO (its "a" member when the key is JSON); "" before HELLO. STAT
+  // "timings" answers cbstats ("cbstat" in the name) in text, everyone else in JSON (kv_engine).
+  const std::string& agent() const { return agent_; }
+  void set_agent(std::string agent) { agent_ = std::move(agent); }
   void EnableFeature(protocol::Feature f) { features_.set(static_cast<uint16_t>(f) & 0xff); }
 
   // DCP: the producer this connection became with DCP_OPEN (null otherwise).
@@ -118,12 +154,23 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // The engine's handle back to this connection for kWouldBlock answers.
   engine::Waiter waiter() { return weak_from_this(); }
 
+  // What a blocked command already did (kv_engine: the cookie's engine storage). A handler that
+  // answers kWouldBlock may park its progress here and finds it again when its frame is run
+  // again (a durable write keeps its mutation while it waits for the flusher; see
+  // server/durable_write.h); the handler clears it when it answers. Shared: the engine and timers
+  // hold weak references to what is parked.
+  class Continuation {
+   public:
+    virtual ~Continuation() = default;
+  };
+  std::shared_ptr<Continuation>& continuation() { return continuation_; }
+
   // The response buffer; handlers append complete frames (see protocol/encode.h).
   std::string* out() { return &out_; }
   // A response with the request's opcode and opaque.
   void Respond(const protocol::Frame& req, protocol::McbpStatus status,
-               std::string_view extras = {}, std::string_view key = {},
-               std::string_view value = {}, uint8_t datatype = 0, uint64_t cas = 0);
+               std::string_view extras = {}, std::string_view key = {}, std::string_view value = {},
+               uint8_t datatype = 0, uint64_t cas = 0);
   // An error response for an engine status: translated once (protocol::ToMcbpStatus), remapped
   // for clients without XERROR, with the cluster config as body for NOT_MY_VBUCKET and an
   // error context body for EINVAL when XERROR is on.
@@ -140,6 +187,15 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void Resume(Status status);
   // Lets the producer append what its streams have ready, within kDcpOutputBudget.
   void PumpProducer();
+  void OnHandshake(const asio::error_code& ec);
+  // connection_idle_time: (re)arms the idle check `after` from now; OnIdleTimer closes the
+  // connection or re-arms.
+  void ArmIdleTimer(std::chrono::steady_clock::duration after);
+  void OnIdleTimer();
+  void OnPauseEnd(const asio::error_code& ec);
+  void CloseSocket();
+  // TLS close_notify exchange, then CloseSocket (see "TLS" above).
+  void ShutdownTls();
 
   // ---- constant after construction ----
   ServerContext& ctx_;
@@ -149,12 +205,20 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   // ---- I/O thread only ----
   asio::ip::tcp::socket socket_;
+  // Set on a TLS connection: the stream over socket_ (declared after it: it refers to it).
+  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+  asio::steady_timer idle_timer_;
+  asio::steady_timer pause_timer_;
+  std::chrono::steady_clock::time_point last_progress_;  // last read or completed write
+  bool tls_usable_ = false;  // handshake done and no error on the stream since
+  bool paused_ = false;      // PauseFor: output held and input not processed until the timer fires
+  uint32_t auth_failures_ = 0;
   ReadBuffer in_;
   std::string out_;      // responses not yet handed to the socket
   std::string writing_;  // the buffer of the write in flight
   bool read_in_flight_ = false;
   bool write_in_flight_ = false;
-  bool blocked_ = false;           // the frame at the head of in_ waits for NotifyIoComplete
+  bool blocked_ = false;  // the frame at the head of in_ waits for NotifyIoComplete
   // Set while blocked: no socket operation is pending then, and the engine holds only a weak
   // reference, so the connection keeps itself alive until Resume() or Close().
   std::shared_ptr<Connection> blocked_self_;
@@ -163,11 +227,13 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   bool authenticated_ = false;
   std::string user_;
+  std::string agent_;
   std::unique_ptr<sasl::ServerSession> sasl_;
   std::shared_ptr<engine::Bucket> bucket_;
   std::bitset<256> features_;
   // Owned: a DCP connection owns its producer (see src/dcp/README.md).
   std::shared_ptr<dcp::Producer> producer_;
+  std::shared_ptr<Continuation> continuation_;  // see continuation()
 };
 
 }  // namespace sluice::server

@@ -1,5 +1,7 @@
 #include "server/dispatcher.h"
 
+#include <chrono>
+
 #include "common/logging.h"
 #include "protocol/validate.h"
 
@@ -27,9 +29,7 @@ bool AllowedBeforeAuth(Opcode op) {
   }
 }
 
-}  // namespace
-
-CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
+CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) {
   if (!request.is_request() || protocol::IsServerMagic(request.magic)) {
     // A response from the client: DCP consumers answer our NOOPs; anything else has nothing
     // to match and is dropped.
@@ -58,6 +58,20 @@ CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
   if (auto r = DispatchDcp(conn, request)) return *r;
   conn.Respond(request, protocol::McbpStatus::kUnknownCommand);
   return CommandResult::kDone;
+}
+
+}  // namespace
+
+// Times every client request into the server's CommandTimings. A request answered kWouldBlock
+// is timed on the run that completes it (from that run's start).
+CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult result = DispatchRequest(conn, request);
+  if (result != CommandResult::kWouldBlock && request.is_request() &&
+      !protocol::IsServerMagic(request.magic)) {
+    conn.ctx().timings().Record(request.client_opcode(), std::chrono::steady_clock::now() - start);
+  }
+  return result;
 }
 
 }  // namespace sluice::server

@@ -4,9 +4,18 @@
 // listen -> print "sluiced listening on HOST:PORT". SIGTERM/SIGINT: stop accepting and close
 // connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
 // clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
-#include <CLI/CLI.hpp>
+//
+// Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
+// test harness read the port from it), plus, only with --tls-port, a second line
+// "sluiced listening (tls) on HOST:PORT". Everything else goes to the log on stderr.
+//
+// TLS: --tls-port PORT (0 picks a free port; absent, no TLS) with --tls-cert FILE (PEM
+// certificate chain) and --tls-key FILE (PEM private key) serves the same protocol over TLS on a
+// second port. --host defaults to the loopback address; listening anywhere else without TLS logs
+// a warning. --max-connections N sets max_connections (plain and TLS connections together).
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +28,7 @@
 #include "engine/bucket.h"
 #include "executor/executor.h"
 #include "sasl/users.h"
+#include "server/metrics_server.h"
 #include "server/server.h"
 #include "server/server_context.h"
 
@@ -27,12 +37,31 @@ namespace {
 
 constexpr int kUsageError = 2;
 
+// Every engine parameter with its default and unit, the description wrapped under it (the
+// --help footer and --help-params; docs/configuration.md is the same registry as Markdown).
 std::string ParamHelp() {
-  std::string out = "\nEngine parameters (--set NAME=VALUE, or a JSON object in --config FILE):\n";
+  constexpr size_t kWidth = 100;
+  constexpr std::string_view kIndent = "      ";
+  std::string out =
+      "\nEngine parameters: --set NAME=VALUE, or a JSON object in --config FILE\n"
+      "(sluiced --help-params lists only these; docs/configuration.md has them too):\n";
   const Config defaults;
   for (const auto& p : ConfigParams()) {
-    out += fmt::format("  {:<40} {} [{}], default {}\n", p.name, p.description, p.unit,
-                       defaults.Get(p.name).value());
+    out += fmt::format("  {} = {} ({})\n", p.name, defaults.Get(p.name).value(), p.unit);
+    std::string line(kIndent);
+    std::string_view rest = p.description;
+    while (!rest.empty()) {
+      const size_t space = rest.find(' ');
+      const std::string_view word = rest.substr(0, space);
+      rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+      if (line.size() > kIndent.size() && line.size() + 1 + word.size() > kWidth) {
+        out += line + "\n";
+        line = kIndent;
+      }
+      if (line.size() > kIndent.size()) line += ' ';
+      line += word;
+    }
+    if (line.size() > kIndent.size()) out += line + "\n";
   }
   return out;
 }
@@ -57,6 +86,11 @@ int Run(int argc, char** argv) {
   std::optional<std::string> memory_quota;
   std::vector<std::string> sets;
   bool config_doc = false;
+  std::optional<uint64_t> max_connections;
+  std::optional<uint16_t> tls_port;
+  std::string tls_cert;
+  std::string tls_key;
+  uint16_t metrics_port = 11280;
 
   CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
   app.add_option("--host", host, "Address to listen on")->capture_default_str();
@@ -68,15 +102,32 @@ int Run(int argc, char** argv) {
   app.add_option("--users", users_file, "Users file (JSON)")->required();
   app.add_option("--config", config_file, "Engine parameters as a JSON object");
   app.add_option("--set", sets, "Set an engine parameter: NAME=VALUE (repeatable)");
+  app.add_option("--max-connections", max_connections,
+                 "Connections served at once (max_connections); more are accepted and closed");
+  app.add_option("--tls-port", tls_port, "Also serve TLS on this port (0 picks a free port)");
+  app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM file), with --tls-port");
+  app.add_option("--tls-key", tls_key, "TLS private key (PEM file), with --tls-port");
+  CLI::Option* metrics_opt =
+      app.add_option("--metrics-port", metrics_port,
+                     "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
+                     "--metrics-port, a free port, named on stderr)")
+          ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_flag("--config-doc", config_doc,
                "Print the engine parameter reference (Markdown) and exit");
+  bool help_params = false;
+  app.add_flag("--help-params", help_params,
+               "Print every engine parameter with its default and unit, and exit");
   app.footer(ParamHelp());
-  // --config-doc needs no users file.
+  // --config-doc and --help-params need no users file.
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--config-doc") {
       std::cout << ConfigReferenceMarkdown();
+      return 0;
+    }
+    if (std::string_view(argv[i]) == "--help-params") {
+      std::cout << ParamHelp();
       return 0;
     }
   }
@@ -113,6 +164,13 @@ int Run(int argc, char** argv) {
     }
   }
   if (vbuckets) config.max_vbuckets = *vbuckets;
+  if (max_connections) config.max_connections = *max_connections;
+  if (tls_port && (tls_cert.empty() || tls_key.empty())) {
+    return usage_error("--tls-port needs --tls-cert and --tls-key");
+  }
+  if (!tls_port && (!tls_cert.empty() || !tls_key.empty())) {
+    return usage_error("--tls-cert and --tls-key need --tls-port");
+  }
   if (memory_quota) {
     auto size = ParseSize(*memory_quota);
     if (!size.ok()) return usage_error("--memory-quota: " + std::string(size.status().message()));
@@ -123,9 +181,8 @@ int Run(int argc, char** argv) {
 
   auto users = sasl::UserDatabase::LoadFile(users_file);
   if (!users.ok()) return usage_error(users.status().ToString());
-  if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
-    LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear",
-             host);
+  if (host != "127.0.0.1" && host != "::1" && host != "localhost" && !tls_port) {
+    LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear", host);
   }
 
   // Signals are taken synchronously by this thread; block them before any thread starts.
@@ -137,8 +194,8 @@ int Run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   executor::ThreadCounts counts;
-  counts.threads = {config.num_reader_threads, config.num_writer_threads,
-                    config.num_auxio_threads, config.num_nonio_threads};
+  counts.threads = {config.num_reader_threads, config.num_writer_threads, config.num_auxio_threads,
+                    config.num_nonio_threads};
   auto executor = executor::MakeThreadPoolExecutor(counts);
 
   engine::BucketOptions bopts;
@@ -157,7 +214,9 @@ int Run(int argc, char** argv) {
   server::ServerContext ctx(config, *bucket, conn_map,
                             std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
   server::Server server(ctx);
-  if (Status s = server.Listen(host, port); !s.ok()) {
+  std::optional<server::TlsListenOptions> tls;
+  if (tls_port) tls = server::TlsListenOptions{*tls_port, tls_cert, tls_key};
+  if (Status s = server.Listen(host, port, tls); !s.ok()) {
     LOG_CRITICAL("{}", s.ToString());
     conn_map->Shutdown();
     (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
@@ -166,10 +225,25 @@ int Run(int argc, char** argv) {
   }
   const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
+  if (tls) std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
   std::fflush(stdout);
-  LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)",
-           SLUICE_VERSION, shown_host, server.port(), bucket_name, config.max_vbuckets,
-           config.max_size);
+  // The metrics endpoint. Its port goes to stderr only: stdout keeps the listening line(s).
+  // With --port 0 (tests, several servers at once) the default would collide, so it is a free
+  // port unless --metrics-port was given.
+  server::MetricsServer metrics(ctx);
+  const bool metrics_explicit = metrics_opt->count() > 0;
+  if (!metrics_explicit || metrics_port != 0) {
+    const uint16_t want = !metrics_explicit && port == 0 ? 0 : metrics_port;
+    if (Status ms = metrics.Start(host, want); !ms.ok()) {
+      LOG_ERROR("{} (continuing without /metrics)", ms.ToString());
+    } else {
+      std::fprintf(stderr, "sluiced metrics on http://%s:%u/metrics\n", shown_host.c_str(),
+                   metrics.port());
+      std::fflush(stderr);
+    }
+  }
+  LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
+           shown_host, server.port(), bucket_name, config.max_vbuckets, config.max_size);
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -177,6 +251,7 @@ int Run(int argc, char** argv) {
   // Order matters: no connection may start new work, then every DCP backfill (and its RocksDB
   // snapshot) is gone, then the bucket persists everything and closes its store, then the
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
+  metrics.Stop();
   server.Stop();
   if (!conn_map->Shutdown()) LOG_WARN("DCP backfills still alive at shutdown");
   Status s = (*bucket)->Shutdown();

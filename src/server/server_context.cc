@@ -1,11 +1,11 @@
 #include "server/server_context.h"
 
-#include "server/connection.h"
-
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <random>
+
+#include "server/connection.h"
 
 namespace sluice::server {
 namespace {
@@ -59,8 +59,7 @@ std::vector<std::shared_ptr<Connection>> ServerContext::Connections() const {
 }
 
 uint64_t ServerContext::UptimeSeconds() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                          start_)
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_)
       .count();
 }
 
@@ -79,9 +78,9 @@ std::string ServerContext::ClusterConfig(const std::string& host) {
   // cluster_framework builds the same): every active vbucket maps to this node (index 0),
   // others to -1 (no node).
   const uint16_t kv_port = port();
-  const std::string host_port =
-      host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, kv_port)
-                                          : fmt::format("{}:{}", host, kv_port);
+  const std::string host_port = host.find(':') != std::string::npos
+                                    ? fmt::format("[{}]:{}", host, kv_port)
+                                    : fmt::format("{}:{}", host, kv_port);
   nlohmann::json vbmap = nlohmann::json::array();
   const size_t nvb = bucket_ ? bucket_->num_vbuckets() : 0;
   for (size_t vb = 0; vb < nvb; ++vb) {
@@ -97,12 +96,11 @@ std::string ServerContext::ClusterConfig(const std::string& host) {
       {"nodeLocator", "vbucket"},
       {"bucketCapabilitiesVer", ""},
       {"bucketCapabilities",
-       {"cccp", "dcp", "cbhello", "touch", "nodesExt", "collections", "xattr"}},
+       {"cccp", "dcp", "cbhello", "touch", "nodesExt", "collections", "xattr", "durableWrite"}},
       {"collectionsManifestUid", "0"},
       {"nodes",
-       {{{"hostname", fmt::format("{}:8091", host.find(':') != std::string::npos
-                                                    ? "[" + host + "]"
-                                                    : host)},
+       {{{"hostname",
+          fmt::format("{}:8091", host.find(':') != std::string::npos ? "[" + host + "]" : host)},
          {"ports", {{"direct", kv_port}}}}}},
       {"nodesExt", {{{"services", {{"kv", kv_port}}}, {"thisNode", true}, {"hostname", host}}}},
       {"vBucketServerMap",

@@ -5,8 +5,9 @@
 //
 // Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
 // connections hold a plain reference. The bucket and its DCP ConnMap are shared (their own tasks
-// hold weak references to them; producers hold the ConnMap). The user database is an immutable snapshot behind a mutex-protected
-// shared_ptr so it can be swapped (reload) while SASL exchanges keep the one they started with.
+// hold weak references to them; producers hold the ConnMap). The user database is an immutable
+// snapshot behind a mutex-protected shared_ptr so it can be swapped (reload) while SASL exchanges
+// keep the one they started with.
 //
 // Thread safety: thread-safe. Counters are relaxed atomics.
 #pragma once
@@ -24,6 +25,7 @@
 #include "dcp/conn_map.h"
 #include "engine/bucket.h"
 #include "sasl/users.h"
+#include "server/command_timings.h"
 
 namespace sluice::server {
 
@@ -31,10 +33,12 @@ struct ServerStats {
   std::atomic<int64_t> curr_connections{0};
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> idle_disconnects{0};  // closed by connection_idle_time
   std::atomic<uint64_t> bytes_read{0};
   std::atomic<uint64_t> bytes_written{0};
   std::atomic<uint64_t> auth_cmds{0};
   std::atomic<uint64_t> auth_errors{0};
+  std::atomic<uint64_t> auth_failure_disconnects{0};  // closed at auth_failure_limit
   std::atomic<uint64_t> malformed_frames{0};
 };
 
@@ -53,6 +57,8 @@ class ServerContext {
   std::shared_ptr<const sasl::UserDatabase> users() const;
   void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
   ServerStats& stats() { return stats_; }
+  // Per-opcode execution latency, recorded by the dispatcher.
+  CommandTimings& timings() { return timings_; }
   const Clock& clock() const { return *Clock::Real(); }
   // Seconds since the context was built (the server's uptime).
   uint64_t UptimeSeconds() const;
@@ -81,6 +87,7 @@ class ServerContext {
   const SteadyTime start_;
   const std::string bucket_uuid_;
   ServerStats stats_;
+  CommandTimings timings_;
   std::atomic<uint16_t> port_{0};
 
   mutable Mutex users_mu_;

@@ -353,6 +353,39 @@ TEST_F(CliTest, LoadInZeroModeUsesVbucketZero) {
   EXPECT_EQ(Sluice({"get", "zero-3", "--vbucket", "0"}).exit_code, 0);
 }
 
+TEST_F(CliTest, LoadDurableWritesCarryTheRequirement) {
+  RunResult r = Sluice({"load", "--populate", "--keys", "50", "--ops", "100", "--set-ratio", "1",
+                        "--key-prefix", "dur-", "--durability", "majority", "--json"});
+  const nlohmann::json json = ParseJson(r.out);
+  ASSERT_TRUE(json.is_object()) << r.out << r.err;
+  EXPECT_EQ(json["durability"], "majority");
+  EXPECT_EQ(json["sets"], 100);
+  // The requirement reaches the server: it either honours it (every SET succeeds) or refuses
+  // every one with DurabilityImpossible (a server without synchronous writes), which the load
+  // reports as failed requests (exit 6) and names.
+  if (r.exit_code == 0) {
+    EXPECT_EQ(json["errors"], 0);
+    EXPECT_EQ(json["populate_errors"], 0);
+    EXPECT_EQ(Sluice({"get", "dur-07"}).exit_code, 0);  // populated: every key was written
+  } else {
+    EXPECT_EQ(r.exit_code, 6) << r.err;
+    EXPECT_EQ(json["errors"], 100);
+    EXPECT_EQ(json["populate_errors"], 50);
+    EXPECT_NE(r.err.find("DurabilityImpossible"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--durability majority"), std::string::npos) << r.err;
+    EXPECT_EQ(Sluice({"get", "dur-07"}).exit_code, 1);  // refused writes store nothing
+  }
+}
+
+TEST_F(CliTest, LoadDurabilityUsageErrors) {
+  RunResult bad = Sluice({"load", "--ops", "1", "--durability", "eventually"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--durability"), std::string::npos) << bad.err;
+  RunResult no_auth = Sluice({"load", "--ops", "1", "--durability", "majority", "--no-auth"});
+  EXPECT_EQ(no_auth.exit_code, 2);
+  EXPECT_NE(no_auth.err.find("--no-auth"), std::string::npos) << no_auth.err;
+}
+
 TEST(CliMemcachedTest, LoadAgainstPlainMemcached) {
   testing::MemcachedProcess memcached;
   if (!memcached.Start()) {

@@ -104,6 +104,14 @@ void AddLoad(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
   sub->add_flag("--timestamp-values", load.timestamp_values,
                 "Start every SET value with its send time (steady clock, ns, little-endian), "
                 "for sluice tail --latency");
+  sub->add_option_function<std::string>(
+         "--durability",
+         [&load](const std::string& name) {
+           load.durability = protocol::DurabilityRequirement{.level = *ParseDurabilityLevel(name),
+                                                             .timeout_ms = std::nullopt};
+         },
+         "Every SET is a durable write at this level (the server's default timeout)")
+      ->check(CLI::IsMember({"majority", "majority_and_persist_on_master", "persist_to_majority"}));
 }
 
 // --buffer: bytes, with an optional size suffix (k/KB = 1024 bytes, m/MB = 1024 k).
@@ -268,7 +276,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args) {
   }
   if (cmd.command == Command::kLoad) {
     if (!cmd.load.ops && !cmd.load.duration_seconds) cmd.load.duration_seconds = 10.0;
-    const Status valid = ValidateLoadOptions(cmd.load);
+    Status valid = ValidateLoadOptions(cmd.load);
+    if (valid.ok() && cmd.load.durability && cmd.connection.no_auth) {
+      valid = Status(Errc::kInvalid,
+                     "--durability needs a sluiced session (HELLO SyncReplication): not with "
+                     "--no-auth");
+    }
     if (!valid.ok()) {
       result.error = std::string(valid.message()) + "\nRun with --help for more information.\n";
       result.exit_code = ToInt(ExitCode::kUsage);

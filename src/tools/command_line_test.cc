@@ -189,6 +189,22 @@ TEST(CommandLineTest, LoadRateAndTimestamps) {
   ExpectUsageError({"load", "--timestamp-values", "--value-size", "4"}, "--value-size");
 }
 
+TEST(CommandLineTest, LoadDurability) {
+  EXPECT_FALSE(ParseOk({"load"}).load.durability.has_value());
+  for (const auto& [name, level] : std::vector<std::pair<std::string, protocol::DurabilityLevel>>{
+           {"majority", protocol::DurabilityLevel::kMajority},
+           {"majority_and_persist_on_master",
+            protocol::DurabilityLevel::kMajorityAndPersistOnMaster},
+           {"persist_to_majority", protocol::DurabilityLevel::kPersistToMajority}}) {
+    const LoadOptions o = ParseOk({"load", "--durability", name}).load;
+    ASSERT_TRUE(o.durability.has_value()) << name;
+    EXPECT_EQ(o.durability->level, level) << name;
+    EXPECT_FALSE(o.durability->timeout_ms.has_value()) << name;
+  }
+  ExpectUsageError({"load", "--durability", "none"}, "--durability");
+  ExpectUsageError({"load", "--durability", "majority", "--no-auth"}, "--no-auth");
+}
+
 TEST(CommandLineTest, TailDefaults) {
   const CommandLine cmd = ParseOk({"tail"});
   EXPECT_EQ(cmd.command, Command::kTail);

@@ -5,6 +5,8 @@
 
 #include <variant>
 
+#include "protocol/feature.h"
+#include "protocol/frame_info.h"
 #include "tools/commands.h"
 #include "tools/load_generator.h"
 #include "tools/session.h"
@@ -42,7 +44,10 @@ void Report(const CommandLine& cmd, const LoadResult& r, uint32_t server_vbucket
               {"vbuckets_mode", o.vbucket_mode == VBucketMode::kCrc ? "crc" : "zero"},
               {"server_vbuckets", server_vbuckets},
               {"rate", o.rate ? nlohmann::json(*o.rate) : nlohmann::json(nullptr)},
-              {"timestamp_values", o.timestamp_values}});
+              {"timestamp_values", o.timestamp_values},
+              {"durability", o.durability ? nlohmann::json(std::string(
+                                                protocol::DurabilityLevelName(o.durability->level)))
+                                          : nlohmann::json(nullptr)}});
     return;
   }
   Rows rows;
@@ -72,6 +77,7 @@ int RunLoad(const CommandLine& cmd, Output& out) {
   session_options.agent = "sluice-load";
   // Mutation tokens add 16 bytes to every SET answer; memcached has none. Keep it like-for-like.
   session_options.mutation_seqno = false;
+  session_options.durable_writes = options.durability.has_value();
 
   std::vector<std::unique_ptr<client::Connection>> connections;
   connections.reserve(options.connections);
@@ -79,6 +85,12 @@ int RunLoad(const CommandLine& cmd, Output& out) {
     auto session = OpenSession(cmd.connection, session_options);
     if (auto* failure = std::get_if<Failure>(&session)) return out.Fail(*failure);
     connections.push_back(std::move(std::get<std::unique_ptr<client::Connection>>(session)));
+  }
+  if (options.durability && !connections.front()->HasFeature(protocol::Feature::kSyncReplication)) {
+    // Sent anyway: the server's answer (DurabilityImpossible, if it cannot) is the report.
+    out.Warn(
+        "the server did not agree to HELLO SyncReplication: it will probably refuse "
+        "durable writes");
   }
 
   uint32_t server_vbuckets = 0;
@@ -108,6 +120,12 @@ int RunLoad(const CommandLine& cmd, Output& out) {
     // The figures above are the answer (one JSON object with --json); the failure goes to stderr.
     out.Warn(fmt::format("{} requests failed; the first failure status was {} ({:#04x})", errors,
                          protocol::McbpStatusName(first), static_cast<uint16_t>(first)));
+    if (first == protocol::McbpStatus::kDurabilityImpossible && options.durability) {
+      out.Warn(
+          fmt::format("the server cannot meet --durability {} (DurabilityImpossible): it "
+                      "does not support durable writes at that level",
+                      protocol::DurabilityLevelName(options.durability->level)));
+    }
     return ToInt(ExitCode::kServerError);
   }
   return ToInt(ExitCode::kOk);

@@ -81,6 +81,12 @@ std::string MakeValue(uint32_t size) {
   return value;
 }
 
+std::string MakeFraming(const std::optional<protocol::DurabilityRequirement>& durability) {
+  std::string framing;
+  if (durability) protocol::AppendDurabilityFrameInfo(&framing, *durability);
+  return framing;
+}
+
 }  // namespace
 
 Status ValidateLoadOptions(const LoadOptions& options) {
@@ -110,6 +116,16 @@ Status ValidateLoadOptions(const LoadOptions& options) {
     return Status(Errc::kInvalid, "--key-prefix is too long (keys are at most 250 bytes)");
   }
   return Status::Ok();
+}
+
+std::optional<protocol::DurabilityLevel> ParseDurabilityLevel(std::string_view name) {
+  for (const protocol::DurabilityLevel level :
+       {protocol::DurabilityLevel::kMajority,
+        protocol::DurabilityLevel::kMajorityAndPersistOnMaster,
+        protocol::DurabilityLevel::kPersistToMajority}) {
+    if (name == protocol::DurabilityLevelName(level)) return level;
+  }
+  return std::nullopt;
 }
 
 // ---- KeySpace ----
@@ -150,7 +166,8 @@ LoadGenerator::LoadGenerator(LoadOptions options, uint32_t num_vbuckets,
     : options_(std::move(options)),
       keys_(options_.key_prefix, options_.keys,
             options_.vbucket_mode == VBucketMode::kCrc ? num_vbuckets : 0),
-      value_(MakeValue(options_.value_size)) {
+      value_(MakeValue(options_.value_size)),
+      framing_(MakeFraming(options_.durability)) {
   for (size_t i = 0; i < connections.size(); ++i) {
     // Distinct, reproducible streams per connection.
     const uint64_t seed = options_.seed * 0x100000001b3ULL + i;
@@ -179,6 +196,7 @@ void LoadGenerator::Populate(Worker& w, uint64_t begin, uint64_t end) {
   protocol::RequestFields set;
   set.opcode = Opcode::kSet;
   set.extras = std::string_view(extras, sizeof(extras));
+  set.framing_extras = framing_;
   const bool stamp = options_.timestamp_values;
   set.value = stamp ? std::string_view(w.stamped_value) : std::string_view(value_);
   const uint64_t pipeline = options_.pipeline;
@@ -212,6 +230,7 @@ void LoadGenerator::Measure(Worker& w, size_t index) {
   protocol::RequestFields set;
   set.opcode = Opcode::kSet;
   set.extras = std::string_view(extras, sizeof(extras));
+  set.framing_extras = framing_;
   const bool stamp = options_.timestamp_values;
   set.value = stamp ? std::string_view(w.stamped_value) : std::string_view(value_);
 

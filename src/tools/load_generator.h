@@ -31,6 +31,11 @@
 // memcached) precomputed; the value is one prebuilt buffer shared by every SET; random numbers come
 // from a per-worker xorshift generator.
 //
+// Durability (--durability): every SET (populate included) carries a durability-requirement frame
+// info, encoded once (the requests go out with the alternative request magic; the session agrees
+// AltRequestSupport and SyncReplication in HELLO). A server that cannot honour it answers
+// DurabilityImpossible, which counts as an error like any other failure status.
+//
 // Responses: Success counts as done; KEY_ENOENT for a GET counts as a miss (the key was never
 // written, e.g. without --populate); any other status counts as an error (the first one is kept
 // for the report). A transport failure (connection closed, timeout) stops that worker and makes
@@ -52,6 +57,7 @@
 #include "client/connection.h"
 #include "common/status.h"
 #include "common/types.h"
+#include "protocol/frame_info.h"
 #include "protocol/status.h"
 #include "tools/histogram.h"
 
@@ -78,7 +84,13 @@ struct LoadOptions {
   uint64_t seed = 1;
   std::optional<double> rate;     // requests per second in the measured phase (all connections)
   bool timestamp_values = false;  // SET values start with the send time (needs value_size >= 8)
+  // SETs carry this durability requirement (nullopt: plain writes).
+  std::optional<protocol::DurabilityRequirement> durability;
 };
+
+// "majority", "majority_and_persist_on_master", "persist_to_majority" (kv_engine's spellings);
+// nullopt for anything else.
+std::optional<protocol::DurabilityLevel> ParseDurabilityLevel(std::string_view name);
 
 // Checks ranges and combinations (e.g. keys > 0, set_ratio in [0, 1], ops xor duration).
 Status ValidateLoadOptions(const LoadOptions& options);
@@ -146,7 +158,8 @@ class LoadGenerator {
   // ---- Constant after construction ----
   const LoadOptions options_;
   const KeySpace keys_;
-  const std::string value_;  // the prebuilt value of every SET
+  const std::string value_;    // the prebuilt value of every SET
+  const std::string framing_;  // the SETs' framing extras (the durability requirement) or empty
 
   // ---- Run()'s thread; each Worker is then used by its own thread only ----
   std::vector<std::unique_ptr<Worker>> workers_;

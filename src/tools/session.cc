@@ -52,6 +52,10 @@ std::variant<std::unique_ptr<client::Connection>, Failure> OpenSession(
   std::vector<Feature> features = {Feature::kTcpNoDelay, Feature::kXerror, Feature::kSelectBucket,
                                    Feature::kJson};
   if (options.mutation_seqno) features.push_back(Feature::kMutationSeqno);
+  if (options.durable_writes) {
+    features.push_back(Feature::kAltRequestSupport);
+    features.push_back(Feature::kSyncReplication);
+  }
   StatusOr<std::vector<Feature>> hello = conn->Hello(options.agent, features);
   if (!hello.ok()) {
     Failure failure = FailureFromStatus(hello.status(), conn.get());

@@ -30,6 +30,8 @@ struct SessionOptions {
   std::string_view agent = "sluice-cli";
   // HELLO MutationSeqno: mutations answer with (vbucket uuid, seqno).
   bool mutation_seqno = true;
+  // HELLO AltRequestSupport and SyncReplication: requests may carry durability frame infos.
+  bool durable_writes = false;
 };
 
 // A connection ready for commands, or why not.

@@ -204,6 +204,72 @@ TEST_F(DcpTooSlowTest, AStalledBackfillEndsTooSlow) {
   EXPECT_LT(consumer->stream(vb).items.size(), 2000u / vbuckets());
 }
 
+// A consumer that never reads anything, not even its stream-request answers, and sets no flow
+// control window: only the server's own limits (dcp_backfill_byte_limit, the connection's
+// pending-output cap, the socket buffers) bound what the server holds for it. Its streams end
+// TooSlow (idle protection, above), the server's resident memory grows by far less than the data
+// streamed, others are served meanwhile, and closing the consumer leaves memory near its start.
+class DcpNeverReadsTest : public DcpTooSlowTest {
+ protected:
+  ServerOptions Options() const override {
+    ServerOptions o = DcpTooSlowTest::Options();
+    o.extra_args.insert(o.extra_args.end(), {"--set", "rocksdb_block_cache_size=8M"});
+    return o;
+  }
+};
+
+TEST_F(DcpNeverReadsTest, ServerMemoryStaysBoundedAndReturns) {
+  constexpr int kKeys = 640;
+  constexpr size_t kValueSize = 100000;  // 64 MB in all
+  ASSERT_NO_FATAL_FAILURE(WriteKeys(kKeys, kValueSize));
+  RestartClean();  // the streams backfill from disk
+  const uint64_t rss_before = ResidentBytes(server().pid());
+  ASSERT_GT(rss_before, 0u);
+
+  auto raw = ConnectRawDcp();
+  ASSERT_TRUE(raw);
+  ASSERT_TRUE(raw->DcpOpen("never-reads", protocol::kDcpOpenProducer).ok());
+  std::string requests;
+  for (Vbid vb = 0; vb < vbuckets(); ++vb) {
+    auto request = StreamRequest(0);
+    request.vbucket = vb;
+    request.opaque = 1000 + vb;
+    protocol::AppendDcpStreamReq(&requests, request);
+  }
+  ASSERT_TRUE(raw->Send(requests).ok());  // and nothing is ever read
+
+  auto stats_conn = Connect();
+  ASSERT_TRUE(stats_conn);
+  const std::string prefix = DcpConnStatPrefix("never-reads");
+  ASSERT_TRUE(WaitForDcpStats(
+      *stats_conn,
+      [&](const StatMap& s) {
+        for (Vbid vb = 0; vb < vbuckets(); ++vb) {
+          auto it = s.find(prefix + "stream_" + std::to_string(vb) + "_state");
+          if (it == s.end() || it->second != "dead") return false;
+        }
+        return true;
+      },
+      "every stream of the stalled consumer ended"))
+      << DescribeDcpConnection(*stats_conn, "never-reads");
+  const uint64_t rss_stalled = ResidentBytes(server().pid());
+  EXPECT_LT(rss_stalled, rss_before + (40ull << 20))
+      << "the server holds " << (rss_stalled - rss_before) << " bytes for a consumer of "
+      << kKeys * kValueSize << " bytes";
+  std::printf("consumer that never reads: server RSS %+lld KiB while stalled\n",
+              (static_cast<long long>(rss_stalled) - static_cast<long long>(rss_before)) / 1024);
+  // Others are served meanwhile.
+  EXPECT_EQ(Must(stats_conn->Set("while-stalled", "v")).status, McbpStatus::kSuccess);
+  EXPECT_EQ(Must(stats_conn->Get("while-stalled")).value, "v");
+
+  raw.reset();
+  EXPECT_TRUE(WaitForDcpStats(
+      *stats_conn, [&](const StatMap& s) { return s.find(prefix + "type") == s.end(); },
+      "the consumer's connection is gone"));
+  const uint64_t rss_after = ResidentBytes(server().pid());
+  EXPECT_LT(rss_after, rss_before + (40ull << 20));
+}
+
 // ---- noops and idle disconnects ----
 
 class DcpNoopTest : public DcpTest {

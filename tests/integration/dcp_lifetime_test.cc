@@ -112,6 +112,7 @@ class DcpLifetimeTest : public DcpTest {
 TEST_F(DcpLifetimeTest, DisconnectMidScanReleasesEverything) {
   uint64_t scans_at_rest = ScansStarted();
   int disconnects_with_open_scans = 0;
+  int disconnects_with_backfills = 0;
   for (int i = 0; i < 15; ++i) {
     SCOPED_TRACE("iteration " + std::to_string(i));
     EXPECT_EQ(ScansStarted(), scans_at_rest) << "a scan started with no consumer connected";
@@ -122,13 +123,17 @@ TEST_F(DcpLifetimeTest, DisconnectMidScanReleasesEverything) {
     // the rest (the socket fills) nor read more than 256 KiB ahead, so the scans cannot finish.
     ASSERT_TRUE(consumer->ReadUntil([&] { return consumer->items_received() >= 50; }).ok());
     const StatMap before = DcpStats();
-    ASSERT_GT(BackfillsInProgress(before, name), 0u) << "the backfills finished already";
     ASSERT_EQ(before.at(DcpConnStatPrefix(name) + "type"), "producer");
+    // On a loaded machine the client may have buffered the whole data set before it stopped
+    // reading, so a given iteration may find its backfills done; across 15 iterations some
+    // must not be (checked below).
+    disconnects_with_backfills += BackfillsInProgress(before, name) > 0u;
     disconnects_with_open_scans += StatU64(before, "ep_dcp_backfill_open_scans") > 0u;
     consumer.reset();  // closes the socket
     ASSERT_TRUE(WaitForDcpConnectionGone(*stats_, name));
     scans_at_rest = ScansStarted();
   }
+  EXPECT_GT(disconnects_with_backfills, 0);
   EXPECT_GT(disconnects_with_open_scans, 0);
   // A new consumer still gets everything, and exactly one scan per vbucket more.
   auto probe = StreamEverything({.name = "probe"});

@@ -165,11 +165,12 @@ TEST_F(KvFeaturesTest, AltRequestsWithFrameInfos) {
       {.opcode = Opcode::kGet, .vbucket = VbOf("alt"), .framing_extras = barrier, .key = "alt"});
   EXPECT_EQ(get.status, McbpStatus::kSuccess);
   EXPECT_EQ(get.value, "v");
-  // A durable write cannot be honoured on a single node without SyncReplication: refused.
+  // A durable write (majority: in memory on a single node) is a SyncWrite, acknowledged
+  // (durability_test.cc covers the levels).
   auto durable = alt->Set("alt", "w", {.durability = protocol::DurabilityRequirement{}});
   ASSERT_TRUE(durable.ok());
-  EXPECT_EQ(durable->status, McbpStatus::kDurabilityImpossible);
-  EXPECT_EQ(Must(alt->Get("alt")).value, "v");
+  EXPECT_EQ(durable->status, McbpStatus::kSuccess);
+  EXPECT_EQ(Must(alt->Get("alt")).value, "w");
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // closed. Truncated frames, byte-by-byte frames and 100 connections of random garbage must leave
 // the server serving everyone else, with its connection count back where it was — and the server
 // must still exit 0 on SIGTERM (checked by the fixture after every test).
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -255,16 +254,6 @@ TEST_F(MalformedTest, FramesArrivingOneByteAtATime) {
   ExpectServerHealthy();
 }
 
-// The resident set size of process `pid` in bytes (0 if unknown).
-uint64_t RssOf(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
 TEST_F(MalformedTest, AClientThatNeverReadsIsNotBufferedWithoutBound) {
   const std::string key = "one-megabyte";
   const Vbid vb = VBucketForKey(key, vbuckets());
@@ -273,7 +262,7 @@ TEST_F(MalformedTest, AClientThatNeverReadsIsNotBufferedWithoutBound) {
     ASSERT_NE(writer, nullptr);
     ASSERT_EQ(Must(writer->Set(key, std::string(1000000, 'z'))).status, McbpStatus::kSuccess);
   }
-  const uint64_t rss_before = RssOf(server().pid());
+  const uint64_t rss_before = ResidentBytes(server().pid());
   ASSERT_GT(rss_before, 0u);
 
   // Authenticate on a raw socket, then ask for the document a million times (a terabyte of
@@ -310,7 +299,7 @@ TEST_F(MalformedTest, AClientThatNeverReadsIsNotBufferedWithoutBound) {
     }
   }
   EXPECT_TRUE(stalled) << "the server read every request while its answers piled up";
-  const uint64_t rss_stalled = RssOf(server().pid());
+  const uint64_t rss_stalled = ResidentBytes(server().pid());
   EXPECT_LT(rss_stalled, rss_before + (200ull << 20))
       << "the server buffered " << (rss_stalled - rss_before) << " bytes for a stalled client";
   std::printf("stalled client: %zu of %zu request bytes accepted, server RSS +%lld KiB\n",

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -75,8 +76,8 @@ bool ServerProcess::Start(std::chrono::seconds timeout) {
     return false;
   }
   std::vector<std::string> args = {
-      BinaryPath(), "--port",    "0",           "--host",          host_, "--data-dir", data_dir_,
-      "--users",    users_path_, "--log-level", options_.log_level};
+      BinaryPath(), "--port",  "0",         "--host",      options_.listen_host, "--data-dir",
+      data_dir_,    "--users", users_path_, "--log-level", options_.log_level};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = fork();
   if (pid < 0) {
@@ -100,7 +101,8 @@ bool ServerProcess::Start(std::chrono::seconds timeout) {
   close(out_pipe[1]);
   pid_ = pid;
 
-  // Read the listening line.
+  // Read the listening line (and, with --tls-port, the TLS one after it).
+  const bool tls = std::find(args.begin(), args.end(), "--tls-port") != args.end();
   std::string line;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool ok = false;
@@ -115,11 +117,19 @@ bool ServerProcess::Start(std::chrono::seconds timeout) {
     line.append(buf, static_cast<size_t>(n));
     const size_t nl = line.find('\n');
     if (nl != std::string::npos) {
+      if (tls && line.find('\n', nl + 1) == std::string::npos) continue;
       const std::string first = line.substr(0, nl);
       const size_t colon = first.rfind(':');
       if (first.rfind("sluiced listening on ", 0) == 0 && colon != std::string::npos) {
         port_ = static_cast<uint16_t>(std::stoi(first.substr(colon + 1)));
         ok = true;
+      }
+      if (tls) {
+        const std::string second = line.substr(nl + 1, line.find('\n', nl + 1) - nl - 1);
+        const size_t tls_colon = second.rfind(':');
+        ok = ok && second.rfind("sluiced listening (tls) on ", 0) == 0 &&
+             tls_colon != std::string::npos;
+        if (ok) tls_port_ = static_cast<uint16_t>(std::stoi(second.substr(tls_colon + 1)));
       }
       break;
     }

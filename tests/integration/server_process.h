@@ -1,7 +1,8 @@
 // File: tests/integration/server_process.h
 //
 // ServerProcess: runs the real `sluiced` binary for an integration test — on a free port
-// (--port 0, the port read back from its "sluiced listening on HOST:PORT" line), with a data
+// (--port 0, the port read back from its "sluiced listening on HOST:PORT" line; with --tls-port
+// in the extra arguments also the "sluiced listening (tls) on HOST:PORT" line), with a data
 // directory of its own and a users file written for the test. Stop() sends SIGTERM and waits for
 // a clean exit; Kill() sends SIGKILL (a crash); Start() again reuses the same data directory, so
 // restarts and crash recovery can be tested.
@@ -22,6 +23,8 @@ struct ServerOptions {
   std::vector<std::string> extra_args;  // e.g. {"--vbuckets", "64", "--set", "max_size=64M"}
   std::string users_json;               // empty: one user "admin"/"password" with every bucket
   std::string log_level = "warn";
+  // --host; clients still connect to 127.0.0.1 (so a wildcard address works too).
+  std::string listen_host = "127.0.0.1";
   bool keep_data_dir = false;
 };
 
@@ -51,6 +54,8 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
 
   uint16_t port() const { return port_; }
+  // The TLS port from the second listening line when started with --tls-port, else 0.
+  uint16_t tls_port() const { return tls_port_; }
   const std::string& host() const { return host_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& error() const { return error_; }
@@ -68,6 +73,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int exit_status_ = -1;  // how a server that died by itself exited (see Alive())
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   std::string host_ = "127.0.0.1";
   std::string error_;
 };

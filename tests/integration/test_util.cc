@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <fstream>
 
 namespace sluice::testing {
 
@@ -38,6 +39,16 @@ client::KvResult Must(StatusOr<client::KvResult> result) {
   client::KvResult failed;
   failed.status = kNoAnswer;
   return failed;
+}
+
+uint64_t ProcStatusBytes(pid_t pid, std::string_view field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  const std::string prefix = std::string(field) + ":";
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stoull(line.substr(prefix.size())) * 1024;
+  }
+  return 0;
 }
 
 std::vector<protocol::Feature> DefaultFeatures() {

@@ -61,6 +61,12 @@ inline constexpr auto kNoAnswer = static_cast<protocol::McbpStatus>(0xffff);
 // dereferencing an error.
 client::KvResult Must(StatusOr<client::KvResult> result);
 
+// A size field of /proc/<pid>/status ("VmRSS", "VmData", ...) in bytes; 0 if unknown.
+uint64_t ProcStatusBytes(pid_t pid, std::string_view field);
+// The resident set size of process `pid` in bytes (VmRSS). Memory checks compare it before and
+// after with generous bounds.
+inline uint64_t ResidentBytes(pid_t pid) { return ProcStatusBytes(pid, "VmRSS"); }
+
 // The HELLO features most tests ask for (the KV helpers then decode mutation tokens and XERROR
 // bodies).
 std::vector<protocol::Feature> DefaultFeatures();

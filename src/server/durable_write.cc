@@ -1,0 +1,115 @@
+// File: server/durable_write.cc
+#include "server/durable_write.h"
+
+#include "common/logging.h"
+
+namespace sluice::server {
+
+using protocol::DurabilityLevel;
+using protocol::DurabilityRequirement;
+using protocol::Frame;
+
+std::optional<DurabilityRequirement> RequestedDurability(const Frame& req) {
+  if (req.framing_extras.empty()) return std::nullopt;
+  auto infos = protocol::ParseRequestFrameInfos(req.framing_extras);
+  if (!infos.ok()) return std::nullopt;
+  return infos->durability;
+}
+
+Status CheckDurabilityPossible(const engine::Bucket& bucket, Vbid vbid,
+                               const DurabilityRequirement& requirement) {
+  switch (requirement.level) {
+    case DurabilityLevel::kMajority:
+    case DurabilityLevel::kMajorityAndPersistOnMaster:
+    case DurabilityLevel::kPersistToMajority:
+      break;
+    default:
+      return Status(Errc::kDurabilityInvalidLevel);
+  }
+  // The chain is this node alone: a majority of one. Only a vbucket this node does not own
+  // cannot take the write (answered like any other write to it).
+  auto state = bucket.GetVBucketState(vbid);
+  if (!state.ok()) return state.status();
+  if (*state != VBucketState::kActive) return Status(Errc::kNotMyVbucket);
+  return Status::Ok();
+}
+
+DurableWrite::DurableWrite(Connection& conn, const Frame& req, const engine::MutationResult& result,
+                           std::string value)
+    : conn_(conn.waiter()),
+      opaque_(req.opaque),
+      opcode_(req.opcode),
+      result_(result),
+      value_(std::move(value)),
+      timer_(conn.executor()) {}
+
+Status DurableWrite::Start(Connection& conn, const Frame& req, engine::Bucket& bucket, Vbid vbid,
+                           const DurabilityRequirement& requirement,
+                           const engine::MutationResult& result, std::string value) {
+  // In memory is enough for majority on a chain of one.
+  if (requirement.level == DurabilityLevel::kMajority) return Status::Ok();
+  auto write = std::make_shared<DurableWrite>(conn, req, result, std::move(value));
+  Status s = bucket.WaitForPersistence(vbid, result.seqno, write);
+  if (s.ok()) return s;
+  if (s.code() != Errc::kWouldBlock) {
+    // Applied, but its persistence cannot be tracked (the vbucket went away meanwhile).
+    LOG_WARN("conn {}: durable write vb:{} seqno {}: {}", conn.id(), vbid, result.seqno,
+             s.ToString());
+    return Status(Errc::kSyncWriteAmbiguous);
+  }
+  const std::chrono::milliseconds timeout =
+      requirement.timeout_ms ? std::chrono::milliseconds(*requirement.timeout_ms) : kDefaultTimeout;
+  write->timer_.expires_after(timeout);
+  // Weak: the timer must not keep a write whose connection closed.
+  write->timer_.async_wait([weak = std::weak_ptr<DurableWrite>(write)](const asio::error_code& ec) {
+    if (ec) return;
+    if (auto w = weak.lock()) {
+      w->Resolve(State::kTimedOut,
+                 Status(Errc::kSyncWriteAmbiguous, "durability timeout: not yet persisted"));
+    }
+  });
+  conn.continuation() = std::move(write);
+  return Status(Errc::kWouldBlock);
+}
+
+std::shared_ptr<DurableWrite> DurableWrite::Take(Connection& conn, const Frame& req) {
+  if (!conn.continuation()) return nullptr;
+  auto write = std::dynamic_pointer_cast<DurableWrite>(conn.continuation());
+  if (write == nullptr || write->opaque_ != req.opaque || write->opcode_ != req.opcode) {
+    return nullptr;
+  }
+  {
+    MutexLock lock(&write->mu_);
+    // A frame is only run again once its wait resolved; anything else is not ours to take.
+    if (write->state_ == State::kWaiting) return nullptr;
+  }
+  conn.continuation().reset();
+  write->timer_.cancel();
+  return write;
+}
+
+Status DurableWrite::outcome() const {
+  MutexLock lock(&mu_);
+  return outcome_;
+}
+
+void DurableWrite::NotifyIoComplete(Status status) {
+  if (status.ok()) {
+    Resolve(State::kPersisted, Status::Ok());
+  } else {
+    Resolve(State::kFailed, Status(Errc::kSyncWriteAmbiguous, status.ToString()));
+  }
+}
+
+void DurableWrite::Resolve(State to, Status outcome) {
+  {
+    MutexLock lock(&mu_);
+    if (state_ != State::kWaiting) return;  // the first resolution wins
+    state_ = to;
+    outcome_ = std::move(outcome);
+  }
+  // The connection runs the frame again; Take() hands this write to the handler then.
+  if (auto conn = conn_.lock()) conn->NotifyIoComplete(Status::Ok());
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,104 @@
+#include "storage/fault_injecting_kvstore.h"
+
+#include <string>
+
+namespace sluice::storage {
+
+void FaultInjector::FailNextWrites(uint64_t count, Errc code) {
+  MutexLock lock(&mu_);
+  pending_failures_ += count;
+  code_ = code;
+}
+
+void FaultInjector::FailWritesUntilCleared(Errc code) {
+  MutexLock lock(&mu_);
+  fail_until_cleared_ = true;
+  code_ = code;
+}
+
+void FaultInjector::FailOnlySynced(bool only_synced) {
+  MutexLock lock(&mu_);
+  only_synced_ = only_synced;
+}
+
+void FaultInjector::Clear() {
+  MutexLock lock(&mu_);
+  pending_failures_ = 0;
+  fail_until_cleared_ = false;
+}
+
+FaultCounters FaultInjector::counters() const {
+  MutexLock lock(&mu_);
+  return counters_;
+}
+
+void FaultInjector::SetWriteHook(std::function<void(bool sync)> hook) {
+  MutexLock lock(&mu_);
+  hook_ = std::move(hook);
+}
+
+Status FaultInjector::OnWrite(bool sync) {
+  std::function<void(bool)> hook;
+  {
+    MutexLock lock(&mu_);
+    hook = hook_;
+  }
+  if (hook) hook(sync);
+  MutexLock lock(&mu_);
+  ++counters_.write_attempts;
+  const bool armed = fail_until_cleared_ || pending_failures_ > 0;
+  if (!armed || (only_synced_ && !sync)) {
+    ++counters_.writes_passed;
+    return Status::Ok();
+  }
+  if (pending_failures_ > 0) --pending_failures_;
+  ++counters_.injected_failures;
+  return Status(code_, code_ == Errc::kTempFail ? "injected fault: no space left on device"
+                                                : "injected fault: I/O error");
+}
+
+FaultInjectingKVStore::FaultInjectingKVStore(std::unique_ptr<KVStore> inner,
+                                             std::shared_ptr<FaultInjector> faults)
+    : inner_(std::move(inner)), faults_(std::move(faults)) {}
+
+Status FaultInjectingKVStore::Commit(const FlushBatch& batch, bool sync) {
+  if (batch.empty()) return inner_->Commit(batch, sync);
+  RETURN_IF_ERROR(faults_->OnWrite(sync));
+  return inner_->Commit(batch, sync);
+}
+
+StatusOr<DiskDoc> FaultInjectingKVStore::Get(Vbid vbid, std::string_view key) {
+  return inner_->Get(vbid, key);
+}
+
+StatusOr<std::map<Vbid, VBucketStateRecord>> FaultInjectingKVStore::LoadVBucketStates() {
+  return inner_->LoadVBucketStates();
+}
+
+Status FaultInjectingKVStore::SaveVBucketState(Vbid vbid, const VBucketStateRecord& state,
+                                               bool sync) {
+  RETURN_IF_ERROR(faults_->OnWrite(sync));
+  return inner_->SaveVBucketState(vbid, state, sync);
+}
+
+StatusOr<std::unique_ptr<SeqnoScan>> FaultInjectingKVStore::OpenSeqnoScan(Vbid vbid, uint64_t start,
+                                                                          uint64_t end,
+                                                                          ScanOptions options) {
+  return inner_->OpenSeqnoScan(vbid, start, end, options);
+}
+
+Status FaultInjectingKVStore::DeleteVBucket(Vbid vbid) { return inner_->DeleteVBucket(vbid); }
+
+StatusOr<bool> FaultInjectingKVStore::HasCleanShutdownMarker() {
+  return inner_->HasCleanShutdownMarker();
+}
+
+Status FaultInjectingKVStore::SetCleanShutdownMarker(bool clean) {
+  return inner_->SetCleanShutdownMarker(clean);
+}
+
+KVStoreStats FaultInjectingKVStore::GetStats() const { return inner_->GetStats(); }
+
+Status FaultInjectingKVStore::Close() { return inner_->Close(); }
+
+}  // namespace sluice::storage
