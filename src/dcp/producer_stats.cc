@@ -110,7 +110,8 @@ void Producer::AddStats(const engine::AddStatFn& add, StreamStatsFormat format) 
           if (stream_key.empty()) stream_key = prefix + std::string(k.substr(0, cut));
           object[std::string(k.substr(cut + 1))] = std::string(v);
         });
-        if (!stream_key.empty()) add(stream_key, object.dump());
+        if (!stream_key.empty())
+          add(stream_key, object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
       break;
     case StreamStatsFormat::kSkip:

@@ -108,7 +108,7 @@ std::string HdrHistogramJson(const LatencyHistogram::Snapshot& s) {
   root["overflowed"] = s.overflowed;
   root["overflowed_sum"] = s.overflowed_sum_us;
   root["max_trackable"] = LatencyHistogram::kMaxTrackable;
-  return root.dump();
+  return root.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace sluice::server

@@ -79,7 +79,8 @@ LookupResult Evaluate(const nlohmann::json* doc, std::string_view raw,
   if (node == nullptr) return {status, {}};
   switch (spec.opcode) {
     case Opcode::kSubdocGet:
-      return {McbpStatus::kSuccess, node->dump()};
+      return {McbpStatus::kSuccess,
+              node->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
     case Opcode::kSubdocExists:
       return {McbpStatus::kSuccess, {}};
     case Opcode::kSubdocGetCount:

@@ -385,7 +385,8 @@ void Connection::RespondError(const protocol::Frame& req, const Status& status) 
   }
   if (xerror && code == McbpStatus::kEinval && !status.message().empty()) {
     const std::string body =
-        nlohmann::json{{"error", {{"context", std::string(status.message())}}}}.dump();
+        nlohmann::json{{"error", {{"context", std::string(status.message())}}}}.dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace);
     Respond(req, code, {}, {}, body, json);
     return;
   }

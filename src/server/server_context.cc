@@ -109,7 +109,7 @@ std::string ServerContext::ClusterConfig(const std::string& host) {
         {"serverList", {host_port}},
         {"vBucketMap", std::move(vbmap)}}},
   };
-  std::string json = config.dump();
+  std::string json = config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   MutexLock lock(&config_mu_);
   config_cache_[host] = {rev, json};
   return json;

@@ -398,5 +398,24 @@ TEST_F(MalformedTest, HundredConnectionsOfRandomGarbage) {
   EXPECT_EQ(seqnos->size(), vbuckets());
 }
 
+// Found by the live-server fuzzer: an error context echoing client bytes that are not UTF-8 (a
+// DCP control key) made the JSON error body throw and abort the server. Now the bytes are
+// replaced in the body, the answer is EINVAL and everyone goes on.
+TEST_F(MalformedTest, ErrorContextsWithInvalidUtf8AreAnsweredNotFatal) {
+  auto conn = Connect();
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->DcpOpen("bad-utf8-\xfe\xff", protocol::kDcpOpenProducer).ok());
+  Status s = conn->DcpControl("enab,e_n\xfeop", "true");
+  EXPECT_FALSE(s.ok());
+  s = conn->DcpControl("\xc3\x28\xa0\xa1", "\xf0\x28\x8c\x28");
+  EXPECT_FALSE(s.ok());
+  // The connection still works, and so do the stats that list it (its name is not UTF-8).
+  EXPECT_TRUE(conn->DcpControl("enable_noop", "true").ok());
+  auto stats = FetchStats(*monitor_, "dcp");
+  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+  conn.reset();
+  ExpectServerHealthy();
+}
+
 }  // namespace
 }  // namespace sluice::testing
