@@ -242,7 +242,7 @@ void Connection::DoRead() {
   // Paused: keep reading (to notice a peer that hangs up) but buffer at most kReadChunk.
   if (paused_ && in_.size() >= kReadChunk) return;
   size_t free_bytes = 0;
-  char* dst = in_.Reserve(4096, &free_bytes);
+  char* dst = in_.StartRead(4096, &free_bytes);
   read_in_flight_ = true;
   auto on_read = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
     self->OnRead(ec, n);
@@ -256,6 +256,7 @@ void Connection::DoRead() {
 
 void Connection::OnRead(const asio::error_code& ec, size_t n) {
   read_in_flight_ = false;
+  in_.FinishRead(ec ? 0 : n);
   if (closed_) return;
   if (ec) {
     tls_usable_ = false;  // the stream ended or failed: no close_notify exchange
@@ -264,7 +265,6 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
     return;
   }
   last_progress_ = std::chrono::steady_clock::now();
-  in_.Commit(n);
   ctx_.stats().bytes_read.fetch_add(n, std::memory_order_relaxed);
   ProcessInput();
 }
