@@ -11,8 +11,11 @@ PACKAGES=(
   libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libabsl-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libmemcached-tools memcached python3 nodejs
-  libcpp-httplib-dev python3-pylibmc
+  libcpp-httplib-dev python3-pylibmc openssl
 )
+# Debian's nodejs comes without npm (the npm package); a nodejs that bundles it (e.g. NodeSource's)
+# conflicts with that package, so it is only asked for when there is no npm command.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
