@@ -464,6 +464,19 @@ StepResult Producer::Step(std::string* out, size_t budget) {
   }
 }
 
+namespace {
+// The fields every item message (mutation, deletion, expiration) takes from its item.
+template <typename Message>
+void FillItemFields(const engine::Item& item, Vbid vb, uint32_t opaque, Message& message) {
+  message.vbucket = vb;
+  message.opaque = opaque;
+  message.cas = item.cas;
+  message.by_seqno = item.by_seqno;
+  message.rev_seqno = item.rev_seqno;
+  message.key = item.key;
+}
+}  // namespace
+
 void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string* out) const {
   switch (m.type) {
     case DcpMessage::Type::kSnapshotMarker: {
@@ -479,20 +492,12 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
     case DcpMessage::Type::kMutation: {
       const engine::Item& item = *m.item;
       protocol::DcpMutation mutation;
-      mutation.vbucket = vb;
-      mutation.opaque = opaque;
-      mutation.cas = item.cas;
-      mutation.by_seqno = item.by_seqno;
-      mutation.rev_seqno = item.rev_seqno;
+      FillItemFields(item, vb, opaque, mutation);
       mutation.flags = item.flags;
       mutation.expiration = item.expiry;
-      mutation.key = item.key;
-      if ((open_flags_ & protocol::kDcpOpenNoValue) != 0) {
-        mutation.datatype = 0;
-      } else if ((open_flags_ & protocol::kDcpOpenNoValueWithUnderlyingDatatype) != 0) {
-        mutation.datatype = item.datatype;
-      } else {
-        mutation.datatype = item.datatype;
+      mutation.datatype = (open_flags_ & protocol::kDcpOpenNoValue) != 0 ? 0 : item.datatype;
+      if ((open_flags_ &
+           (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0) {
         mutation.value = item.value.view();
       }
       protocol::AppendDcpMutation(out, mutation, collections_);
@@ -501,12 +506,7 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
     case DcpMessage::Type::kDeletion: {
       const engine::Item& item = *m.item;
       protocol::DcpDeletion deletion;
-      deletion.vbucket = vb;
-      deletion.opaque = opaque;
-      deletion.cas = item.cas;
-      deletion.by_seqno = item.by_seqno;
-      deletion.rev_seqno = item.rev_seqno;
-      deletion.key = item.key;
+      FillItemFields(item, vb, opaque, deletion);
       if ((open_flags_ & protocol::kDcpOpenIncludeDeleteTimes) != 0) {
         deletion.version = protocol::DcpDeletionVersion::kV2;
         deletion.delete_time = item.expiry;  // a tombstone's expiry holds its delete time
@@ -517,13 +517,8 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
     case DcpMessage::Type::kExpiration: {
       const engine::Item& item = *m.item;
       protocol::DcpExpiration expiration;
-      expiration.vbucket = vb;
-      expiration.opaque = opaque;
-      expiration.cas = item.cas;
-      expiration.by_seqno = item.by_seqno;
-      expiration.rev_seqno = item.rev_seqno;
+      FillItemFields(item, vb, opaque, expiration);
       expiration.delete_time = item.expiry;
-      expiration.key = item.key;
       protocol::AppendDcpExpiration(out, expiration, collections_);
       return;
     }
