@@ -28,11 +28,14 @@
 //                whose backfills all wait for admission sends nothing, and its first read would
 //                wait for the others (which never read) to finish.
 // After each round the program waits until `ep_dcp_count` is 0 (every producer released) and,
-// with --server-pid, reads the server's VmRSS: growth over rounds would be a leak.
+// with --server-pid, reads the server's VmRSS --settle-ms later (the server gives freed memory
+// back to the OS once its connection manager has seen a whole interval, 1 s, without a
+// disconnect): growth over rounds would be a leak.
 //
 //   sluice_early_termination --port P [--host H] [--user U] [--password P] [--bucket B]
 //       [--consumers 100] [--rounds 3] [--streams 32] [--window 65536] [--server-pid PID]
-//       [--limit-ms 10000] [--poll-interval-us 0] [--mode both|sequential|batch] [--json]
+//       [--limit-ms 10000] [--poll-interval-us 0] [--settle-ms 2500]
+//       [--mode both|sequential|batch] [--json]
 //
 // Output (--json: one object): samples, finished_early, p50_us, p90_us, p99_us, max_us, mean_us,
 // poll_us, running_at_disconnect (mean R), batch_us and batch_running (backfills running just
@@ -80,6 +83,7 @@ struct Options {
   int server_pid = 0;
   double limit_ms = 10'000;
   double poll_interval_us = 0;  // pause between stats polls (0: back to back)
+  double settle_ms = 2500;       // producers gone -> RSS read
   bool sequential = true;
   bool batch = true;
   bool json = false;
@@ -222,6 +226,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->server_pid = std::atoi(v);
     } else if (arg == "--limit-ms") {
       o->limit_ms = std::atof(v);
+    } else if (arg == "--settle-ms") {
+      o->settle_ms = std::atof(v);
     } else if (arg == "--poll-interval-us") {
       o->poll_interval_us = std::atof(v);
     } else if (arg == "--mode") {
@@ -249,7 +255,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr,
                "usage: {} --port P [--host H] [--user U] [--password P] [--bucket B] "
                "[--consumers N] [--rounds R] [--streams S] [--window BYTES] [--server-pid PID] "
-               "[--limit-ms MS] [--poll-interval-us US] [--mode both|sequential|batch] [--json]\n",
+               "[--limit-ms MS] [--poll-interval-us US] [--settle-ms MS] [--mode both|sequential|batch] [--json]\n",
                argv[0]);
     return 2;
   }
@@ -313,6 +319,9 @@ int main(int argc, char** argv) {
 
     Status gone = WaitNoProducers(stats, o.limit_ms);
     if (!gone.ok()) return Fail(gone, "waiting for the producers to go");
+    if (o.server_pid > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(o.settle_ms));
+    }
     rss_kib.push_back(RssKib(o.server_pid));
     auto mem = MemUsed(stats);
     if (!mem.ok()) return Fail(mem.status(), "stats memory");

@@ -339,12 +339,28 @@ void ActiveStream::EndStream(DcpStreamEndStatus reason) {
     if (state_ == State::kDead) return;
     freed = EndStreamLocked(reason);
   }
-  if (freed != 0) {
-    // `producer` may be the last reference: it is released at the end of this block, with no
-    // lock of ours held.
-    if (std::shared_ptr<Producer> producer = producer_.lock()) producer->BackfillBytesSent(freed);
-  }
+  ReturnBufferBytes(freed);
   if (reason != DcpStreamEndStatus::kDisconnected) NotifyReady(/*force=*/true);
+}
+
+std::deque<DcpMessage> ActiveStream::EndStreamTakingQueue() {
+  std::deque<DcpMessage> queue;
+  size_t freed = 0;
+  {
+    MutexLock lock(&mu_);
+    if (state_ == State::kDead) return queue;
+    queue.swap(ready_);
+    freed = EndStreamLocked(DcpStreamEndStatus::kDisconnected);
+  }
+  ReturnBufferBytes(freed);
+  return queue;
+}
+
+void ActiveStream::ReturnBufferBytes(size_t bytes) {
+  if (bytes == 0) return;
+  // `producer` may be the last reference: it is released at the end of this block, with no lock
+  // of ours held.
+  if (std::shared_ptr<Producer> producer = producer_.lock()) producer->BackfillBytesSent(bytes);
 }
 
 void ActiveStream::NotifySeqnoAvailable() {

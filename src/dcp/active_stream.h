@@ -134,6 +134,10 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   void NotifySeqnoAvailable();
   // Ends the stream (no-op if dead). Queues STREAM_END(reason) unless reason is Disconnected.
   void EndStream(protocol::DcpStreamEndStatus reason);
+  // EndStream(Disconnected), handing over the queued messages instead of freeing them: freeing
+  // tens of thousands of backfilled items takes milliseconds, which the producer's Disconnect
+  // moves off the connection's thread.
+  std::deque<DcpMessage> EndStreamTakingQueue();
   bool IsDead() const { return state_mirror_.load(std::memory_order_acquire) == State::kDead; }
   State state() const { return state_mirror_.load(std::memory_order_acquire); }
   Vbid vbid() const { return vbid_; }
@@ -170,6 +174,8 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   void ProcessItemsLocked(engine::CursorItems&& items) REQUIRES(mu_);
   // Returns the backfill-buffer bytes it discarded (the caller returns them to the producer).
   size_t EndStreamLocked(protocol::DcpStreamEndStatus reason) REQUIRES(mu_);
+  // Gives discarded backfill-buffer bytes back to the producer (no lock held).
+  void ReturnBufferBytes(size_t bytes) EXCLUDES(mu_);
   void PushLocked(DcpMessage message) REQUIRES(mu_);
   std::optional<DcpMessage> PopLocked() REQUIRES(mu_);
   DcpMessage ItemMessage(engine::QueuedItem item) const;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/heap.h"
 #include "common/logging.h"
 #include "dcp/active_stream.h"
 #include "executor/task.h"
@@ -128,6 +129,18 @@ void ConnMap::ManageConnections() {
   }
   const SteadyTime now = bucket_->clock().Now();
   for (const auto& producer : LiveProducers()) producer->ManageConnection(now);
+
+  // Trim only when no producer disconnected during the last interval: the backfill runs and
+  // queue releases of the burst have finished by then, so their memory is free to give back.
+  const uint64_t disconnects = disconnects_.load(std::memory_order_relaxed);
+  if (disconnects != disconnects_seen_) {
+    disconnects_seen_ = disconnects;
+    trim_due_ = true;
+  } else if (trim_due_) {
+    trim_due_ = false;
+    const bool released = ReleaseFreeHeapToOs();
+    LOG_DEBUG("dcp: heap trimmed after producer disconnects (memory released: {})", released);
+  }
 }
 
 bool ConnMap::Shutdown(std::chrono::milliseconds timeout) {

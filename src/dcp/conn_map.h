@@ -12,7 +12,10 @@
 //   OnVBucketStateChanged  ends that vbucket's streams with StateChanged (state change, deletion).
 //   connection manager     every connection_manager_interval (nonio): producers due a noop are
 //                          notified so their Step runs; consumers silent past dcp_idle_timeout
-//                          (with noops on) are disconnected.
+//                          (with noops on) are disconnected; and once a burst of producer
+//                          disconnects has been over for a whole interval, the heap is trimmed
+//                          (ReleaseFreeHeapToOs): the queued items and scan buffers they freed
+//                          would otherwise stay in malloc's arenas, at the burst's peak RSS.
 //   Shutdown()             call before Bucket::Shutdown(): stops listening, disconnects every
 //                          producer (their connections are asked to close) and waits, bounded,
 //                          until no backfill token or scan is alive, because the bucket cannot
@@ -92,6 +95,8 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   bool shut_down() const { return shut_down_.load(); }
   void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream);
   void RemoveStream(Vbid vbid, const ActiveStream* stream);
+  // Producer::Disconnect, once per producer: counts towards the heap trim (file comment).
+  void NoteProducerDisconnected() { disconnects_.fetch_add(1, std::memory_order_relaxed); }
 
   // ---- the connection manager task / tests ----
   void ManageConnections();
@@ -131,6 +136,11 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
 
   // ---- self-synchronised ----
   std::atomic<bool> shut_down_{false};
+  std::atomic<uint64_t> disconnects_{0};
+
+  // ---- the connection manager's (one ManageConnections at a time) ----
+  uint64_t disconnects_seen_ = 0;  // disconnects_ at its previous run
+  bool trim_due_ = false;          // disconnects since the last trim; waiting for a quiet run
 
   // ---- protected by mu_ ----
   mutable Mutex mu_;

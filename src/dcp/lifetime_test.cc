@@ -120,6 +120,31 @@ TEST_F(LifetimeTest, DisconnectWhilePausedOnAFullBackfillBuffer) {
   }
 }
 
+// The backfilled items a disconnecting consumer never read are freed by a nonio task, not by
+// the connection's thread inside Disconnect(); the backfill slots are back before that.
+TEST_F(LifetimeTest, QueuedItemsOfADisconnectedProducerAreFreedOffTheConnectionThread) {
+  Prepare();
+  auto notifier = std::make_shared<FakeNotifier>();
+  auto p = Open("conn", notifier);
+  StreamAll(*p);
+  exec_.RunReady(TaskGroup::kAuxIO);  // every backfill ran: its items wait in the ready queues
+  ASSERT_GT(std::stoull(DcpStats().at("eq_dcpq:conn:backfill_buffer_bytes_read")), 0u);
+  ASSERT_FALSE(exec_.HasTask("DcpQueueRelease"));
+  std::weak_ptr<Producer> weak = p;
+  p->Disconnect();
+  EXPECT_EQ(RunningBackfills(), 0u);
+  EXPECT_TRUE(exec_.HasTask("DcpQueueRelease"));
+  p.reset();
+  EXPECT_TRUE(weak.expired());  // the queues do not keep the producer alive
+  EXPECT_GE(exec_.RunReady(TaskGroup::kNonIO), 1u);
+  EXPECT_FALSE(exec_.HasTask("DcpQueueRelease"));
+
+  // A producer with nothing queued schedules nothing.
+  auto empty = Open("empty", notifier);
+  empty->Disconnect();
+  EXPECT_FALSE(exec_.HasTask("DcpQueueRelease"));
+}
+
 TEST_F(LifetimeTest, PendingBehindTheBucketWideLimit) {
   config_.dcp_max_running_backfills = 1;
   Prepare();

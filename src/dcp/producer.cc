@@ -9,6 +9,7 @@
 
 #include "common/logging.h"
 #include "dcp/conn_map.h"
+#include "dcp/queue_release.h"
 
 namespace sluice::dcp {
 namespace {
@@ -553,12 +554,17 @@ void Producer::Disconnect() {
   // its thread.
   if (manager != nullptr) manager->Cancel();
   manager.reset();
+  // The queued messages are freed on a nonio thread, not this (io) thread: see queue_release.h.
+  std::vector<std::deque<DcpMessage>> queues;
   for (auto& [vb, stream] : streams) {
-    stream->EndStream(DcpStreamEndStatus::kDisconnected);
+    std::deque<DcpMessage> queue = stream->EndStreamTakingQueue();
+    if (!queue.empty()) queues.push_back(std::move(queue));
     conn_map_->RemoveStream(vb, stream.get());
   }
   LOG_INFO("dcp {}: disconnected ({} streams closed)", conn_name_, streams.size());
   streams.clear();
+  ReleaseQueuesInBackground(bucket_->executor(), std::move(queues));
+  conn_map_->NoteProducerDisconnected();
 }
 
 void Producer::RequestDisconnect(std::string_view reason) {

@@ -1,0 +1,20 @@
+// File: common/heap.h
+//
+// Giving freed heap memory back to the operating system.
+//
+// glibc's malloc keeps what a thread frees in that thread's arena for reuse; after a burst (a
+// hundred DCP consumers disconnecting with megabytes of backfilled items queued each) the process
+// RSS stays at its peak although the memory is free. ReleaseFreeHeapToOs() asks the allocator to
+// return it (malloc_trim: unmapped top chunks and MADV_DONTNEED on free pages). It walks every
+// arena, which takes milliseconds on a large heap: call it from a background thread, after a
+// large release, never per operation. A no-op where the C library has no such call.
+//
+// Thread safety: thread-safe (the allocator locks each arena in turn).
+#pragma once
+
+namespace sluice {
+
+// Returns true if the allocator released some memory.
+bool ReleaseFreeHeapToOs();
+
+}  // namespace sluice
