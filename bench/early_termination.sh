@@ -125,7 +125,7 @@ REPORT="$WORK/report.md"
   echo "|---|---:|---:|---:|---:|---:|---:|"
   echo "| one consumer at a time (µs) | ${R[samples]} | $(fmt1 "${R[p50_us]}") | $(fmt1 "${R[p90_us]}") | $(fmt1 "${R[p99_us]}") | $(fmt1 "${R[max_us]}") | $(fmt1 "${R[mean_us]}") |"
   echo
-  echo "Batch (all $CONSUMERS closed together, first close -> 0), per round: ${BATCH_MS}ms (backfills running at the close: $BATCH_RUNNING; each poll of \`stats dcp\` then lists up to $CONSUMERS producers, so the batch figure's resolution is coarser). Server RSS (MiB) before the first round, then 2.5 s after each round's last producer went (the server trims its heap once a second passed without a disconnect): ${RSS_MIB}; the engine's mem_used (MiB) at the same points: ${MEM_USED_MIB}."
+  echo "Batch (all $CONSUMERS closed together, first close -> 0), per round: ${BATCH_MS}ms (backfills running at the close: $BATCH_RUNNING; polled with \`stats dcp {\"stream_format\":\"skip\"}\`, which still lists each of up to $CONSUMERS producers, so the batch figure's resolution is coarser). Server RSS (MiB) before the first round, then 2.5 s after each round's last producer went (the server trims its heap once a second passed without a disconnect): ${RSS_MIB}; the engine's mem_used (MiB) at the same points: ${MEM_USED_MIB}."
   echo
   echo "| figure | measured | target | verdict |"
   echo "|---|---:|---:|---|"

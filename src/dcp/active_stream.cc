@@ -322,7 +322,12 @@ size_t ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
   if (reason != DcpStreamEndStatus::kDisconnected) PushLocked(DcpMessage::StreamEnd(reason));
   const bool normal = reason == DcpStreamEndStatus::kOk || reason == DcpStreamEndStatus::kClosed ||
                       reason == DcpStreamEndStatus::kStateChanged;
-  if (normal) {
+  if (reason == DcpStreamEndStatus::kDisconnected) {
+    // The producer logs its disconnect once; a line per stream (hundreds of them when many
+    // consumers hang up together) would cost the io thread more than the disconnect itself.
+    LOG_DEBUG("dcp stream {}: closing ({}), last sent seqno {}", cursor_name_,
+              protocol::DcpStreamEndStatusName(reason), last_sent_seqno_);
+  } else if (normal) {
     LOG_INFO("dcp stream {}: closing ({}), last sent seqno {}", cursor_name_,
              protocol::DcpStreamEndStatusName(reason), last_sent_seqno_);
   } else {
