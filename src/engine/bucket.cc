@@ -177,8 +177,9 @@ void Bucket::StartTasks() {
   auto remover = MakeTask(TaskGroup::kNonIO, "checkpoint_remover", [weak](Task& self) {
     auto bucket = weak.lock();
     if (!bucket) return false;
-    bucket->RunCheckpointRemover();
-    self.Snooze(Seconds(bucket->config().chk_remover_stime));
+    const bool still_over = bucket->RunCheckpointRemover();
+    const Duration stime = Seconds(bucket->config().chk_remover_stime);
+    self.Snooze(still_over ? std::min<Duration>(stime, kRemoverRetry) : stime);
     return true;
   });
   std::vector<std::shared_ptr<Task>> to_schedule = {item_pager, remover};
@@ -508,14 +509,19 @@ void Bucket::RunExpiryPager() {
   if (expired != 0) LOG_DEBUG("expiry pager: {} items expired", expired);
 }
 
-void Bucket::RunCheckpointRemover() {
-  remover_wake_pending_.store(false);
+bool Bucket::RunCheckpointRemover() {
   auto vbs = vbuckets_.All();
   for (const auto& vb : vbs) vb->checkpoints().RemoveClosedUnrefCheckpoints();
   const Config& c = options_.config;
   const double quota = static_cast<double>(c.max_size) * c.checkpoint_memory_ratio;
   auto used = [&] { return static_cast<double>(stats_.checkpoint_memory.load()); };
-  if (used() <= quota * c.checkpoint_memory_recovery_upper_mark) return;
+  auto still_over = [&] {
+    const bool over = used() > quota * c.checkpoint_memory_recovery_upper_mark;
+    // While over, the flag stays set: writers do not wake us, the retry snooze does.
+    if (!over) remover_wake_pending_.store(false);
+    return over;
+  };
+  if (!still_over()) return false;
   // Memory recovery: drop slow DCP cursors from the vbuckets holding the most checkpoint memory.
   // Sort on a snapshot of the usages: writers change them meanwhile, and a comparator whose
   // answers change during std::sort breaks its ordering contract (it then runs off the range).
@@ -530,6 +536,7 @@ void Bucket::RunCheckpointRemover() {
     stats_.cursors_dropped.fetch_add(dropped, std::memory_order_relaxed);
     vb->checkpoints().RemoveClosedUnrefCheckpoints();
   }
+  return still_over();
 }
 
 }  // namespace sluice::engine

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -143,7 +144,13 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   Flusher& flusher_for(Vbid vbid) { return *flushers_[vbid % flushers_.size()]; }
   void RunItemPager();
   void RunExpiryPager();
-  void RunCheckpointRemover();
+  // Frees unreferenced closed checkpoints and, over the recovery upper mark, drops slow DCP
+  // cursors. Returns true if checkpoint memory is still over the upper mark afterwards (what
+  // remains is pinned by the persistence cursor: the flusher is behind). Writers' wakes are then
+  // ignored until the next run, kRemoverRetry later: waking it on every write would spin the
+  // nonio thread over every vbucket while freeing nothing.
+  bool RunCheckpointRemover();
+  static constexpr std::chrono::milliseconds kRemoverRetry{100};
 
  private:
   explicit Bucket(BucketOptions options);
