@@ -93,6 +93,11 @@ const std::vector<Entry>& Entries() {
       {{"num_nonio_threads", ParamType::kUInt, "count",
         "Threads of the nonio task group (pagers, checkpoint remover, connection manager)."},
        &Config::num_nonio_threads},
+      {{"writer_threads_nice", ParamType::kUInt, "nice",
+        "Nice increment (0-19) of the writer threads. Persistence runs behind front-end requests "
+        "when the CPU is saturated and catches up in idle time, writing each key once however "
+        "often it changed meanwhile; memory limits still apply (TMPFAIL). 0: same priority."},
+       &Config::writer_threads_nice},
       {{"exp_pager_stime", ParamType::kDouble, "seconds",
         "Interval of the expiry pager, which turns expired items into expirations."},
        &Config::exp_pager_stime},
@@ -411,6 +416,7 @@ Status Config::Validate() const {
       num_auxio_threads > 64 || num_nonio_threads > 64) {
     return Status(Errc::kInvalid, "thread counts must be at most 64");
   }
+  if (writer_threads_nice > 19) return Status(Errc::kInvalid, "writer_threads_nice must be 0..19");
   if (max_connections == 0) return Status(Errc::kInvalid, "max_connections must be positive");
   if (!(connection_idle_time >= 0)) {
     return Status(Errc::kInvalid, "connection_idle_time must not be negative");

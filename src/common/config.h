@@ -55,6 +55,7 @@ struct Config {
   uint64_t num_writer_threads = 2;
   uint64_t num_auxio_threads = 1;
   uint64_t num_nonio_threads = 1;
+  uint64_t writer_threads_nice = 10;  // nice increment of the flusher threads (0-19)
   double exp_pager_stime = 3600.0;  // seconds between expiry pager runs
   bool exp_pager_enabled = true;
   double pager_sleep_time_ms = 5000.0;  // ms between item pager checks

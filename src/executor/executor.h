@@ -27,6 +27,10 @@ namespace sluice::executor {
 struct ThreadCounts {
   // Indexed by TaskGroup.
   std::array<size_t, kNumTaskGroups> threads{2, 2, 1, 1};
+  // Nice increment of each group's threads (0: the process's priority). The server lowers the
+  // writer group's so that, on a saturated CPU, front-end requests go first and the flusher
+  // catches up in the idle time, deduplicating repeated writes of a key meanwhile.
+  std::array<int, kNumTaskGroups> nice{0, 0, 0, 0};
 };
 
 class Executor {

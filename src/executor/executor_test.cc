@@ -1,8 +1,13 @@
 // Tests for ThreadPoolExecutor. Everything waits on Counters (conditions), never on sleeps; the
 // concurrent tests are meant to be repeated under TSan (--gtest_repeat).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -43,6 +48,30 @@ TEST(ThreadPoolExecutorTest, RunsOnceAndReleases) {
   destroyed.WaitFor(1);  // the executor dropped the only reference
   EXPECT_EQ(executor.NumTasks(), 0u);
   EXPECT_TRUE(weak.expired());
+}
+
+// A group's nice increment applies to its own workers only (Linux keeps one per thread).
+TEST(ThreadPoolExecutorTest, NiceIncrementAppliesToItsGroupsWorkersOnly) {
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, 0);
+  ASSERT_EQ(errno, 0);
+  ThreadCounts counts;
+  counts.nice[static_cast<size_t>(TaskGroup::kWriter)] = 5;
+  ThreadPoolExecutor executor(counts, Clock::Real());
+  std::atomic<int> writer_nice{-100};
+  std::atomic<int> reader_nice{-100};
+  Counter done;
+  auto record = [](std::atomic<int>* out) {
+    return [out](TestTask&) {
+      out->store(::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))));
+      return false;
+    };
+  };
+  executor.Schedule(MakeTestTask(TaskGroup::kWriter, "w", record(&writer_nice), &done));
+  executor.Schedule(MakeTestTask(TaskGroup::kReader, "r", record(&reader_nice), &done));
+  done.WaitFor(2);
+  EXPECT_EQ(writer_nice.load(), std::min(base + 5, 19));
+  EXPECT_EQ(reader_nice.load(), base);
 }
 
 TEST(ThreadPoolExecutorTest, RunsAgainUntilFalse) {

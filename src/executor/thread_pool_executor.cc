@@ -1,7 +1,14 @@
 #include "executor/thread_pool_executor.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "common/logging.h"
@@ -12,13 +19,27 @@ namespace {
 
 size_t GroupIndex(TaskGroup group) { return static_cast<size_t>(group); }
 
+// Linux keeps a nice value per thread: setpriority on the thread id changes only this thread.
+void LowerThisThreadsPriority(int increment) {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  errno = 0;
+  const int current = ::getpriority(PRIO_PROCESS, tid);
+  if (current == -1 && errno != 0) return;
+  const int wanted = std::min(current + increment, 19);
+  if (::setpriority(PRIO_PROCESS, tid, wanted) != 0) {
+    LOG_WARN("executor: could not set a worker's nice value to {}: {}", wanted,
+             std::strerror(errno));
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Executor> MakeThreadPoolExecutor(ThreadCounts counts, Clock* clock) {
   return std::make_unique<ThreadPoolExecutor>(counts, clock);
 }
 
-ThreadPoolExecutor::ThreadPoolExecutor(ThreadCounts counts, Clock* clock) : clock_(clock) {
+ThreadPoolExecutor::ThreadPoolExecutor(ThreadCounts counts, Clock* clock)
+    : clock_(clock), nice_(counts.nice) {
   MutexLock lock(&shutdown_mu_);
   for (size_t g = 0; g < kNumTaskGroups; ++g) {
     for (size_t i = 0; i < counts.threads[g]; ++i) {
@@ -113,6 +134,7 @@ void ThreadPoolExecutor::Enqueue(uint64_t id, Entry& entry, SteadyTime when) {
 }
 
 void ThreadPoolExecutor::WorkerLoop(size_t group) {
+  if (nice_[group] != 0) LowerThisThreadsPriority(nice_[group]);
   while (true) {
     std::shared_ptr<Task> task;
     {

@@ -47,7 +47,8 @@ namespace sluice::executor {
 
 class ThreadPoolExecutor final : public Executor {
  public:
-  // Starts counts.threads[g] workers for each group g. `clock` must outlive the executor.
+  // Starts counts.threads[g] workers for each group g, niced by counts.nice[g]. `clock` must
+  // outlive the executor.
   ThreadPoolExecutor(ThreadCounts counts, Clock* clock);
   // Calls Shutdown().
   ~ThreadPoolExecutor() override;
@@ -80,6 +81,7 @@ class ThreadPoolExecutor final : public Executor {
 
   // ---- Constant after construction ----
   Clock* const clock_;
+  const std::array<int, kNumTaskGroups> nice_;  // per group, applied by each worker at start
 
   // ---- Shutdown() serialisation ----
   // Held for the whole of Shutdown() so that a second caller waits for the first to finish.

@@ -196,6 +196,8 @@ int Run(int argc, char** argv) {
   executor::ThreadCounts counts;
   counts.threads = {config.num_reader_threads, config.num_writer_threads, config.num_auxio_threads,
                     config.num_nonio_threads};
+  counts.nice[static_cast<size_t>(executor::TaskGroup::kWriter)] =
+      static_cast<int>(config.writer_threads_nice);
   auto executor = executor::MakeThreadPoolExecutor(counts);
 
   engine::BucketOptions bopts;
