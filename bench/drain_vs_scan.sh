@@ -134,9 +134,9 @@ if [[ -n "$PERF_PID" ]]; then
   report() { perf report -i "$PERF_DATA" --stdio -g none "$@" 2>/dev/null | grep '%' || true; }
   {
     echo "== sluiced during the drain: CPU samples by thread (threads are unnamed: see the symbols)"
-    report --no-children --sort tid
+    report --no-children --sort pid
     echo "== top symbols (self)"
-    report --no-children --sort tid,dso,symbol | head -45 | cut -c1-170
+    report --no-children --sort pid,dso,symbol | head -45 | cut -c1-170
     echo "== inclusive (children), top 60"
     report --children --sort symbol | head -60 | cut -c1-170
   } >&2 || true
