@@ -22,7 +22,7 @@
 #
 # Usage: bench/scaling.sh [BUILD_DIR]                 (default: build; a RelWithDebInfo build)
 # Environment (defaults in brackets):
-#   SIZES ["1000000 5000000 10000000"]  PERSIST_TIMEOUT [900] (s, per size)  VALUE_SIZE [100]  VBUCKETS [1024]
+#   SIZES ["1000000 5000000 20000000"]  PERSIST_TIMEOUT [900] (s, per size)  VALUE_SIZE [100]  VBUCKETS [1024]
 #   DRAIN_BUFFER [10485760]  MAX_SIZE [8589934592]  LOAD_CONNECTIONS [4]  LOAD_PIPELINE [32]
 #   PLOT [bench/scaling.png]  QUICK=1   SIZES="100000 200000 400000" (a smoke run)
 #   RESULTS [bench/RESULTS.md]; RESULTS=/dev/null to not record
