@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -245,24 +247,57 @@ void ConnMap::OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted)
 
 namespace {
 
-Producer::StreamStatsFormat ParseStreamStatsFormat(std::string_view options) {
+// kv_engine's DcpStatsOptions: {"stream_format": "legacy"|"json"|"skip", "filter": {"user": U,
+// "port": P}}. What does not parse is ignored (logged), as there.
+struct DcpStatsOptions {
+  Producer::StreamStatsFormat format = Producer::StreamStatsFormat::kLegacy;
+  std::optional<std::string> user;
+  std::optional<uint16_t> port;
+
+  // A connection is listed (its own stats and its share of the aggregates) if it matches.
+  bool Includes(const Producer& p) const {
+    return (!user || *user == p.user()) && (!port || *port == p.port());
+  }
+};
+
+DcpStatsOptions ParseDcpStatsOptions(std::string_view options) {
   using Format = Producer::StreamStatsFormat;
-  if (options.empty()) return Format::kLegacy;
+  DcpStatsOptions out;
+  if (options.empty()) return out;
   const nlohmann::json json = nlohmann::json::parse(options, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) {
     LOG_WARN("STAT dcp: ignoring options that are not a JSON object: {}", options);
-    return Format::kLegacy;
+    return out;
   }
-  const auto it = json.find("stream_format");
-  if (it == json.end()) return Format::kLegacy;
-  if (it->is_string()) {
-    const auto& name = it->get_ref<const std::string&>();
-    if (name == "legacy") return Format::kLegacy;
-    if (name == "json") return Format::kJson;
-    if (name == "skip") return Format::kSkip;
+  if (const auto it = json.find("stream_format"); it != json.end()) {
+    const std::string name = it->is_string() ? it->get<std::string>() : std::string();
+    if (name == "legacy") {
+      out.format = Format::kLegacy;
+    } else if (name == "json") {
+      out.format = Format::kJson;
+    } else if (name == "skip") {
+      out.format = Format::kSkip;
+    } else {
+      LOG_WARN("STAT dcp: ignoring unknown stream_format {}", it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
   }
-  LOG_WARN("STAT dcp: ignoring unknown stream_format {}", it->dump());
-  return Format::kLegacy;
+  if (const auto filter = json.find("filter"); filter != json.end() && filter->is_object()) {
+    if (const auto user = filter->find("user"); user != filter->end()) {
+      if (user->is_string()) {
+        out.user = user->get<std::string>();
+      } else {
+        LOG_WARN("STAT dcp: ignoring a filter user that is not a string");
+      }
+    }
+    if (const auto port = filter->find("port"); port != filter->end()) {
+      if (port->is_number_unsigned() && port->get<uint64_t>() <= UINT16_MAX) {
+        out.port = static_cast<uint16_t>(port->get<uint64_t>());
+      } else {
+        LOG_WARN("STAT dcp: ignoring a filter port that is not a port number");
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -278,8 +313,15 @@ Status ConnMap::GetStats(std::string_view group, std::string_view options,
   }
   const std::vector<std::shared_ptr<Producer>> producers = LiveProducers();
   if (name == "dcp") {
+    // The JSON may also follow the group name ("dcp {...}", as mcstat sends it).
+    const std::string_view json_options =
+        !options.empty() ? options
+                         : (!arg.empty() && arg.front() == '{' ? arg : std::string_view());
+    const DcpStatsOptions parsed = ParseDcpStatsOptions(json_options);
     Producer::Aggregate total;
-    for (const auto& p : producers) p->AddAggregate(&total);
+    for (const auto& p : producers) {
+      if (parsed.Includes(*p)) p->AddAggregate(&total);
+    }
     auto stat = [&](std::string_view key, const auto& value) {
       add(key, fmt::format("{}", value));
     };
@@ -294,12 +336,9 @@ Status ConnMap::GetStats(std::string_view group, std::string_view options,
     stat("ep_dcp_max_running_backfills", tracker_->max_running());
     stat("ep_dcp_backfill_scans_started", tracker_->scans_started());
     stat("ep_dcp_backfill_open_scans", tracker_->open_scans());
-    // The JSON may also follow the group name ("dcp {...}", as mcstat sends it).
-    const std::string_view json_options =
-        !options.empty() ? options
-                         : (!arg.empty() && arg.front() == '{' ? arg : std::string_view());
-    const Producer::StreamStatsFormat format = ParseStreamStatsFormat(json_options);
-    for (const auto& p : producers) p->AddStats(add, format);
+    for (const auto& p : producers) {
+      if (parsed.Includes(*p)) p->AddStats(add, parsed.format);
+    }
     return Status::Ok();
   }
   if (name == "dcpagg") {

@@ -77,8 +77,9 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   // groups. For "dcp", `options` is kv_engine's JSON parameter object - the STAT request's value
   // (cbstats sends {"stream_format":"json"}) or, if that is empty, a JSON argument after the
   // group: {"stream_format": "legacy"|"json"|"skip"} picks Producer::StreamStatsFormat (legacy
-  // when absent). As in kv_engine, options that do not parse are ignored (logged), and the
-  // "filter" member is accepted but not applied (every connection is listed).
+  // when absent), and {"filter": {"user": U, "port": P}} lists (and aggregates) only the
+  // connections opened by user U on server port P (either may be left out); ep_dcp_count still
+  // counts every one. As in kv_engine, options that do not parse are ignored (logged).
   Status GetStats(std::string_view group, std::string_view options,
                   const engine::AddStatFn& add) const;
   Status GetStats(std::string_view group, const engine::AddStatFn& add) const {

@@ -78,6 +78,8 @@ std::shared_ptr<Producer> Producer::Create(std::shared_ptr<ConnMap> conn_map,
 Producer::Producer(std::shared_ptr<ConnMap> conn_map, ProducerOptions options)
     : name_(std::move(options.name)),
       conn_name_(std::string(kConnNamePrefix) + name_),
+      user_(std::move(options.user)),
+      port_(options.port),
       open_flags_(options.open_flags),
       collections_(options.collections),
       notifier_(std::move(options.notifier)),

@@ -93,6 +93,9 @@ struct ProducerOptions {
   std::string name;  // the DCP_OPEN key
   uint32_t open_flags = protocol::kDcpOpenProducer;
   bool collections = false;  // HELLO Collections: keys carry the LEB128 collection id (0x00)
+  // Who opened it and on which server port: what `stats dcp`'s "filter" option matches.
+  std::string user;
+  uint16_t port = 0;
   // Weak: the connection owns the producer.
   std::weak_ptr<ProducerNotifier> notifier;
 };
@@ -136,6 +139,8 @@ class Producer : public std::enable_shared_from_this<Producer> {
 
   const std::string& name() const { return name_; }            // the DCP_OPEN key
   const std::string& conn_name() const { return conn_name_; }  // "eq_dcpq:<name>"
+  const std::string& user() const { return user_; }
+  uint16_t port() const { return port_; }
   bool IsDisconnecting() const { return disconnecting_.load(); }
   // Control "v7_dcp_status_codes" (the connection maps kStreamNotFound with it).
   bool v7_dcp_status_codes() const { return v7_status_codes_.load(); }
@@ -199,6 +204,8 @@ class Producer : public std::enable_shared_from_this<Producer> {
   // ---- constant after construction ----
   const std::string name_;
   const std::string conn_name_;
+  const std::string user_;
+  const uint16_t port_;
   const uint32_t open_flags_;
   const bool collections_;
   // Weak: the connection owns the producer.

@@ -616,6 +616,50 @@ TEST_F(ProducerTest, RoundRobinOrderInterleavesBackfills) {
   EXPECT_EQ(DcpStats().at("eq_dcpq:c:stream_0_backfill_sent"), "10");
 }
 
+// kv_engine's {"filter": {"user", "port"}}: only the matching connections are listed and
+// aggregated; ep_dcp_count and the bucket-wide backfill figures stay whole.
+TEST_F(ProducerTest, DcpStatsFilterByUserAndPort) {
+  OpenBucket();
+  auto notifier = std::make_shared<FakeNotifier>();
+  auto open = [&](const std::string& name, const std::string& user, uint16_t port) {
+    ProducerOptions o;
+    o.name = name;
+    o.user = user;
+    o.port = port;
+    o.notifier = notifier;
+    auto p = conn_map_->NewProducer(std::move(o));
+    EXPECT_TRUE(p.ok());
+    return *p;
+  };
+  auto a = open("a", "alice", 11210);
+  auto b = open("b", "bob", 11210);
+  auto c = open("c", "alice", 11207);
+  auto listed = [&](std::string_view options) {
+    std::set<std::string> names;
+    std::map<std::string, std::string> all;
+    EXPECT_TRUE(conn_map_
+                    ->GetStats("dcp", options,
+                               [&](std::string_view k, std::string_view v) {
+                                 all[std::string(k)] = std::string(v);
+                                 if (k.size() > 13 && k.substr(k.size() - 5) == ":type") {
+                                   names.insert(std::string(k.substr(8, k.size() - 13)));
+                                 }
+                               })
+                    .ok());
+    EXPECT_EQ(all.at("ep_dcp_count"), "3");
+    return names;
+  };
+  using Names = std::set<std::string>;
+  EXPECT_EQ(listed(""), (Names{"a", "b", "c"}));
+  EXPECT_EQ(listed(R"({"filter":{"user":"alice"}})"), (Names{"a", "c"}));
+  EXPECT_EQ(listed(R"({"filter":{"port":11210}})"), (Names{"a", "b"}));
+  EXPECT_EQ(listed(R"({"filter":{"user":"alice","port":11207}})"), (Names{"c"}));
+  EXPECT_EQ(listed(R"({"filter":{"port":1}, "stream_format":"skip"})"), Names{});
+  // Malformed filters are ignored, as kv_engine does.
+  EXPECT_EQ(listed(R"({"filter":{"port":"x","user":7}})"), (Names{"a", "b", "c"}));
+  EXPECT_EQ(listed(R"({"filter":{"port":70000}})"), (Names{"a", "b", "c"}));
+}
+
 TEST_F(ProducerTest, StatsNames) {
   OpenBucket();
   WriteMany(0, 5);

@@ -50,6 +50,8 @@ CommandResult Open(Connection& conn, const Frame& req) {
   options.name = std::string(open->name);
   options.open_flags = open->flags;
   options.collections = conn.HasFeature(protocol::Feature::kCollections);
+  options.user = conn.user();
+  options.port = conn.local_port();
   options.notifier = std::weak_ptr<dcp::ProducerNotifier>(conn.shared_from_this());
   auto producer = conn_map->NewProducer(std::move(options));
   if (!producer.ok()) {

@@ -51,6 +51,7 @@ Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_
   peer_ = ec ? "?" : fmt::format("{}:{}", EndpointHost(remote), remote.port());
   const auto local = socket_.local_endpoint(ec);
   local_host_ = ec ? "127.0.0.1" : EndpointHost(local);
+  local_port_ = ec ? 0 : local.port();
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   ctx_.stats().curr_connections.fetch_add(1, std::memory_order_relaxed);
   ctx_.stats().total_connections.fetch_add(1, std::memory_order_relaxed);

@@ -120,6 +120,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   const std::string& peer() const { return peer_; }
   // The local address the client connected to (the host in cluster configs we send it).
   const std::string& local_host() const { return local_host_; }
+  uint16_t local_port() const { return local_port_; }  // the server port it connected to
 
   bool tls() const { return tls_ != nullptr; }
 
@@ -202,6 +203,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   const uint64_t id_;
   std::string peer_;
   std::string local_host_;
+  uint16_t local_port_ = 0;
 
   // ---- I/O thread only ----
   asio::ip::tcp::socket socket_;

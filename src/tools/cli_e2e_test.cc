@@ -412,5 +412,28 @@ TEST(CliMemcachedTest, LoadAgainstPlainMemcached) {
   EXPECT_EQ(get.out, "value\n");
 }
 
+// A populate larger than the server's memory: the server sheds load with TMPFAIL until its
+// flusher and item pager catch up, and `sluice load` writes those keys again rather than
+// counting them as failures (as Couchbase SDKs retry TMPFAIL).
+TEST(LoadAgainstASmallServerTest, PopulateRetriesTmpfailUntilEveryKeyIsWritten) {
+  sluice::testing::ServerOptions options;
+  options.extra_args = {"--vbuckets", "16", "--memory-quota", "16M", "--set",
+                        "pager_sleep_time_ms=100"};
+  sluice::testing::ServerProcess server(options);
+  ASSERT_TRUE(server.Start()) << server.error();
+  RunResult r = RunSluice({"load", "--port", std::to_string(server.port()), "--user",
+                           sluice::testing::ServerProcess::kUser, "--password",
+                           sluice::testing::ServerProcess::kPassword, "--timeout", "30",
+                           "--populate", "--keys", "20000", "--value-size", "2000", "--set-ratio",
+                           "1", "--ops", "1", "--connections", "2", "--json"},
+                          {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json json = ParseJson(r.out);
+  ASSERT_TRUE(json.is_object()) << r.out;
+  EXPECT_EQ(json["populated"], 20000);
+  EXPECT_EQ(json["populate_errors"], 0);
+  EXPECT_GT(json["populate_retries"].get<uint64_t>(), 0u);  // 40 MB did not fit in 16 MB at once
+}
+
 }  // namespace
 }  // namespace sluice::tools

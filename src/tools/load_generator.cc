@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "protocol/encode.h"
 #include "protocol/frame.h"
@@ -200,26 +203,50 @@ void LoadGenerator::Populate(Worker& w, uint64_t begin, uint64_t end) {
   const bool stamp = options_.timestamp_values;
   set.value = stamp ? std::string_view(w.stamped_value) : std::string_view(value_);
   const uint64_t pipeline = options_.pipeline;
-  for (uint64_t next = begin; next < end;) {
-    const uint64_t batch = std::min(pipeline, end - next);
+  // Keys the server refused for now (Etmpfail/Enomem), written again after a pause.
+  std::vector<uint64_t> refused;
+  std::vector<uint64_t> batch;
+  batch.reserve(pipeline);
+  auto pause = std::chrono::milliseconds(1);
+  for (uint64_t next = begin; next < end || !refused.empty();) {
+    batch.clear();
+    if (!refused.empty()) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(100));
+      const size_t take = std::min<size_t>(pipeline, refused.size());
+      batch.assign(refused.end() - static_cast<std::ptrdiff_t>(take), refused.end());
+      refused.resize(refused.size() - take);
+    } else {
+      const uint64_t n = std::min(pipeline, end - next);
+      for (uint64_t i = 0; i < n; ++i) batch.push_back(next + i);
+      next += n;
+    }
     if (stamp) StampValue(w.stamped_value);
-    for (uint64_t i = 0; i < batch; ++i) {
-      set.key = keys_.Key(next + i);
-      set.vbucket = keys_.VBucket(next + i);
+    for (uint64_t key : batch) {
+      set.key = keys_.Key(key);
+      set.vbucket = keys_.VBucket(key);
       w.conn->Enqueue(set);
     }
-    next += batch;
     w.status = w.conn->Flush();
     if (!w.status.ok()) return;
-    w.status = w.conn->ReadResponses(batch, [&](const protocol::Frame& frame) {
-      if (frame.status() == McbpStatus::kSuccess) {
+    size_t answered = 0;
+    bool any_refused = false;
+    w.status = w.conn->ReadResponses(batch.size(), [&](const protocol::Frame& frame) {
+      const uint64_t key = batch[answered++];  // answers come in request order
+      const McbpStatus status = frame.status();
+      if (status == McbpStatus::kSuccess) {
         ++w.result.populated;
+      } else if (status == McbpStatus::kEtmpfail || status == McbpStatus::kEnomem) {
+        ++w.result.populate_retries;
+        refused.push_back(key);
+        any_refused = true;
       } else {
         ++w.result.populate_errors;
-        if (!w.result.first_error) w.result.first_error = frame.status();
+        if (!w.result.first_error) w.result.first_error = status;
       }
     });
     if (!w.status.ok()) return;
+    if (!any_refused) pause = std::chrono::milliseconds(1);
   }
 }
 
@@ -353,6 +380,7 @@ StatusOr<LoadResult> LoadGenerator::Run() {
     total.errors += r.errors;
     total.populated += r.populated;
     total.populate_errors += r.populate_errors;
+    total.populate_retries += r.populate_retries;
     if (!total.first_error) total.first_error = r.first_error;
     total.latency_ns.Merge(r.latency_ns);
   }

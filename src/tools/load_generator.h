@@ -38,7 +38,10 @@
 //
 // Responses: Success counts as done; KEY_ENOENT for a GET counts as a miss (the key was never
 // written, e.g. without --populate); any other status counts as an error (the first one is kept
-// for the report). A transport failure (connection closed, timeout) stops that worker and makes
+// for the report). In the populate phase, Etmpfail and Enomem (the server is shedding load until
+// its flusher catches up) are not failures: those keys are written again after a pause that
+// doubles from 1 ms up to 100 ms while the server keeps refusing, as Couchbase SDKs retry them
+// (populate_retries counts them). A transport failure (connection closed, timeout) stops that worker and makes
 // Run() fail with its Status.
 //
 // Ownership: the generator owns the connections it is given. Thread safety: Run() is called by one
@@ -124,6 +127,7 @@ struct LoadResult {
   std::optional<protocol::McbpStatus> first_error;
   uint64_t populated = 0;  // keys written by the populate phase
   uint64_t populate_errors = 0;
+  uint64_t populate_retries = 0;  // writes refused with Etmpfail/Enomem and sent again
   double populate_seconds = 0;
   double seconds = 0;  // wall time of the measured phase
   LatencyHistogram latency_ns;

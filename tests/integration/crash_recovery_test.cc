@@ -19,6 +19,7 @@
 // (the fallback used while the server still answers DurabilityImpossible to SyncWrites) a plain
 // SET is acknowledged only once OBSERVE_SEQNO reports the vbucket's persisted seqno at or past
 // the mutation's seqno — the same promise, observed by the client.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -421,11 +422,48 @@ TEST_F(CrashRecoveryTest, DurableWritesAndDcpResumeSurviveRepeatedKills) {
   ASSERT_TRUE(consumer->ReadUntilSeqnos(targets).ok());
   Absorb(*consumer);
   EXPECT_THAT(consumer->violations(), ::testing::IsEmpty());
-  std::map<std::string, std::string> view;
-  for (const auto& [key, e] : View()) view[key] = e.value;
+  const std::map<std::string, DcpEvent> events = View();
+  std::map<std::string, std::string> view_values;
+  for (const auto& [key, e] : events) view_values[key] = e.value;
   const std::map<std::string, std::string> data = ServerData(*conn);
-  CheckAgainstWrites(view, "final DCP view", kCycles);
-  EXPECT_EQ(view, data) << "the consumer's view differs from the server's data";
+  CheckAgainstWrites(view_values, "final DCP view", kCycles);
+  const auto& view = events;
+  // Only the differences: the maps hold thousands of ~1 KiB values.
+  size_t differences = 0;
+  for (const auto& [key, value] : data) {
+    auto it = view.find(key);
+    if (it == view.end() || it->second.value != value) {
+      if (++differences <= 10) {
+        std::string where;
+        if (it != view.end()) {
+          const Vbid vb = it->second.vbucket;
+          where = fmt::format(" (vb:{} event seqno {}, resumed from {}, last received {};",
+                              vb, it->second.seqno, resumed_from_[vb], resume_[vb].seqno);
+          for (const auto& [seqno, e] : history_[vb]) {
+            if (e.key == key) where += fmt::format(" {}", seqno);
+          }
+          auto log = consumer->streams().find(vb);
+          if (log != consumer->streams().end()) {
+            for (const auto& m : log->second.markers) {
+              where += fmt::format(" [{},{} f{:#x}]", m.start_seqno, m.end_seqno, m.flags);
+            }
+            where += fmt::format(" items {}", log->second.items.size());
+          }
+          where += ")";
+        }
+        ADD_FAILURE() << "final DCP view of " << key << ": "
+                      << (it == view.end() ? std::string("absent") : it->second.value.substr(0, 24))
+                      << ", server: " << value.substr(0, 24) << where;
+      }
+    }
+  }
+  for (const auto& [key, value] : view) {
+    if (data.count(key) == 0 && ++differences <= 10) {
+      ADD_FAILURE() << "final DCP view has " << key << " (" << value.value.substr(0, 24)
+                    << "), the server does not";
+    }
+  }
+  EXPECT_EQ(differences, 0u) << "the consumer's view differs from the server's data";
 
   uint64_t acked_keys = 0;
   for (const auto& [key, history] : log_.keys) acked_keys += history.acked >= 0 ? 1 : 0;
