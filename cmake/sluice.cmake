@@ -16,7 +16,7 @@ function(sluice_library)
 endfunction()
 
 function(sluice_test)
-  cmake_parse_arguments(ARG "SERIAL" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
   if(NOT SLUICE_BUILD_TESTS)
     return()
   endif()
@@ -41,14 +41,9 @@ function(sluice_test)
   # gtest_discover_tests flattens list-valued PROPERTIES, so this CTest include file, read after the
   # discovered tests (in ${NAME}_TESTS), sets both labels.
   set(label_file "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_labels.cmake")
-  # SERIAL: the binary's tests never run beside another test.
-  set(serial "")
-  if(ARG_SERIAL)
-    set(serial " RUN_SERIAL TRUE")
-  endif()
   file(WRITE "${label_file}"
     "foreach(t IN LISTS ${ARG_NAME}_TESTS)\n"
-    "  set_tests_properties(\"\${t}\" PROPERTIES LABELS \"${labels};${ARG_NAME}\"${serial})\n"
+    "  set_tests_properties(\"\${t}\" PROPERTIES LABELS \"${labels};${ARG_NAME}\")\n"
     "endforeach()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${label_file}")
 endfunction()

@@ -27,6 +27,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -187,14 +188,28 @@ class CrashRecoveryTest : public DcpTest {
       request.snap_end_seqno = at.snap_end;
       auto r = consumer.Stream(request);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
+      journal_[vb] += fmt::format(" | resume uuid {:x} seqno {} snap [{},{}] -> {}", at.uuid,
+                                  at.seqno, at.snap_start, at.snap_end,
+                                  r->status == McbpStatus::kRollback
+                                      ? fmt::format("rollback to {}", r->rollback_seqno)
+                                      : std::string("ok"));
       if (r->status == McbpStatus::kRollback) {
         ++rollbacks_;
         ASSERT_LE(r->rollback_seqno, at.seqno)
             << "vb:" << vb << " told to roll back to a seqno the consumer never had";
-        // Forget what lies past the rollback point and resume from it.
+        // Roll back to the last point at or below the server's answer where the consumer's
+        // state was consistent: the end of a snapshot it received whole. (In a snapshot read
+        // from memory a key appears once, at its newest seqno: a point inside one can miss the
+        // version the server persisted there. kv_engine's replicas likewise roll back to a
+        // persisted snapshot boundary at or below the rollback seqno.)
+        std::set<uint64_t>& points = consistent_[vb];
+        points.insert(0);
+        const uint64_t to = *std::prev(points.upper_bound(r->rollback_seqno));
+        points.erase(points.upper_bound(to), points.end());
         auto& events = history_[vb];
-        events.erase(events.upper_bound(r->rollback_seqno), events.end());
-        at.seqno = r->rollback_seqno;
+        events.erase(events.upper_bound(to), events.end());
+        journal_[vb] += fmt::format(" (to the snapshot end {})", to);
+        at.seqno = to;
         at.snap_start = at.snap_end = at.seqno;
         request.start_seqno = request.snap_start_seqno = request.snap_end_seqno = at.seqno;
         r = consumer.Stream(request);
@@ -210,6 +225,14 @@ class CrashRecoveryTest : public DcpTest {
   // Takes what `consumer` received into history_ and moves the resume points.
   void Absorb(const DcpConsumer& consumer) {
     for (const auto& [vb, log] : consumer.streams()) {
+      std::string& j = journal_[vb];
+      j += fmt::format(" | got {} items", log.items.size());
+      if (!log.items.empty()) {
+        j += fmt::format(" {}..{}", log.items.front().seqno, log.items.back().seqno);
+      }
+      for (const auto& m : log.markers) {
+        j += fmt::format(" [{},{} {:#x}]", m.start_seqno, m.end_seqno, m.flags);
+      }
       if (log.items.empty()) continue;
       if (log.items.front().seqno <= resumed_from_[vb]) {
         ADD_FAILURE() << "vb:" << vb << " resumed after " << resumed_from_[vb]
@@ -218,6 +241,9 @@ class CrashRecoveryTest : public DcpTest {
       auto& events = history_[vb];
       for (const DcpEvent& e : log.items) events[e.seqno] = e;
       const uint64_t last = log.items.back().seqno;
+      for (const auto& m : log.markers) {
+        if (m.end_seqno <= last) consistent_[vb].insert(m.end_seqno);
+      }
       ResumePoint& at = resume_[vb];
       at.seqno = last;
       at.snap_start = at.snap_end = last;
@@ -286,6 +312,11 @@ class CrashRecoveryTest : public DcpTest {
   std::map<Vbid, ResumePoint> resume_;
   std::map<Vbid, uint64_t> resumed_from_;
   std::map<Vbid, std::map<uint64_t, DcpEvent>> history_;  // per vbucket, by seqno
+  // Per vbucket: every resume and what each consumer received, printed when the final check fails.
+  std::map<Vbid, std::string> journal_;
+  // Per vbucket: the seqnos at which the consumer's state was consistent (ends of snapshots it
+  // received whole; 0): where a rollback may take it.
+  std::map<Vbid, std::set<uint64_t>> consistent_;
   int rollbacks_ = 0;
 };
 
@@ -392,6 +423,8 @@ TEST_F(CrashRecoveryTest, DurableWritesAndDcpResumeSurviveRepeatedKills) {
       ASSERT_TRUE(log.ok());
       const auto& before = failover_before[vb];
       ASSERT_FALSE(log->empty());
+      journal_[vb] += fmt::format(" | restart {}: high {}, failover {:x}@{}", cycle, high,
+                                  log->front().vbucket_uuid, log->front().seqno);
       EXPECT_EQ(log->front().seqno, high) << "vb:" << vb;
       EXPECT_EQ(log->size(), std::min<size_t>(before.size() + 1, 25)) << "vb:" << vb;
       for (size_t i = 1; i < log->size() && i - 1 < before.size(); ++i) {
@@ -449,7 +482,7 @@ TEST_F(CrashRecoveryTest, DurableWritesAndDcpResumeSurviveRepeatedKills) {
             }
             where += fmt::format(" items {}", log->second.items.size());
           }
-          where += ")";
+          where += ")\n  journal:" + journal_[vb];
         }
         ADD_FAILURE() << "final DCP view of " << key << ": "
                       << (it == view.end() ? std::string("absent") : it->second.value.substr(0, 24))
