@@ -395,6 +395,8 @@ constexpr std::array<Rule, 256> BuildTable() {
   set(Opcode::kFlush, Unsupported());
   set(Opcode::kFlushq, Unsupported());
   set(Opcode::kStat, Make(0, K::kAny, V::kAny, C::kNotSet, kRawJson, false, CheckStat));
+  // GET_CMD_TIMER: extras = the opcode, key = a bucket name (optional).
+  set(Opcode::kGetCmdTimer, Make(1, K::kAny, V::kZero, C::kNotSet, kRaw, false, nullptr));
   set(Opcode::kVerbosity, Make(4, K::kZero, V::kZero, C::kNotSet, kRaw, false));
   set(Opcode::kHello, Make(0, K::kAny, V::kAny, C::kNotSet, kRaw, false, CheckHello));
   set(Opcode::kSaslAuth, Make(0, K::kNonZero, V::kAny, C::kNotSet, kRaw, false));

@@ -214,11 +214,35 @@ CommandResult GetClusterConfig(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
+// GET_CMD_TIMER (mctimings): extras = the opcode (1 byte), key = "" (the selected bucket), the
+// selected bucket's name, "/all/" or "@no bucket@"; the answer is that opcode's latency histogram
+// as HdrHistogram JSON (an empty one if it never ran). sluice has one bucket and keeps timings
+// per server, so every accepted name gives the same histogram; another bucket's name is
+// NotSupported, as kv_engine answers it.
+CommandResult GetCmdTimer(Connection& conn, const Frame& req) {
+  if (req.extras.size() != 1 || !req.value.empty() || req.cas != 0) {
+    conn.RespondError(req, Status(Errc::kInvalid, "GET_CMD_TIMER: extras must be the opcode"));
+    return CommandResult::kDone;
+  }
+  const std::string_view name = req.key;
+  const engine::Bucket* bucket = conn.bucket();
+  if (!name.empty() && name != "/all/" && name != "@no bucket@" &&
+      (bucket == nullptr || name != bucket->name())) {
+    conn.RespondError(req, Status(Errc::kNotSupported, "GET_CMD_TIMER: not the selected bucket"));
+    return CommandResult::kDone;
+  }
+  const auto op = static_cast<Opcode>(static_cast<uint8_t>(req.extras[0]));
+  conn.Respond(req, McbpStatus::kSuccess, {}, {},
+               HdrHistogramJson(conn.ctx().timings().Of(op).Take()), protocol::kDatatypeJson);
+  return CommandResult::kDone;
+}
+
 }  // namespace
 
 std::optional<CommandResult> DispatchAdmin(Connection& conn, const Frame& req) {
   const Opcode op = req.client_opcode();
   if (op == Opcode::kStat) return Stat(conn, req);
+  if (op == Opcode::kGetCmdTimer) return GetCmdTimer(conn, req);
   switch (op) {
     case Opcode::kSetVbucket:
     case Opcode::kGetVbucket:

@@ -2,7 +2,7 @@
 //   - STAT groups in the conventions of kv_engine's cbstats: "timings" (per-opcode latency
 //     histograms as "<name>_<lo>,<hi>" / "<name>_mean" keys), "dcp" with the JSON options
 //     cbstats sends ({"stream_format":"json"}: one JSON stat per stream), and every group cbstats
-//     reads answering.
+//     reads answering; GET_CMD_TIMER (mctimings).
 //   - The Prometheus endpoint: GET /metrics over HTTP (cpp-httplib's client), every line parsed
 //     against the text exposition format, histograms checked for consistency, and the values
 //     compared with what the test did.
@@ -15,6 +15,7 @@
 #include <regex>
 #include <set>
 
+#include "protocol/datatype.h"
 #include "tests/integration/dcp_test_util.h"
 
 namespace sluice::testing {
@@ -290,6 +291,47 @@ TEST_F(MetricsTest, TimingsGroupIsHdrHistogramJsonForOtherClients) {
   EXPECT_EQ(in_buckets, static_cast<uint64_t>(kSets));
   EXPECT_DOUBLE_EQ(last_percentile, 100.0);
   EXPECT_TRUE(fetched->count("store_cmd"));
+}
+
+// GET_CMD_TIMER (mctimings): one opcode's histogram as HdrHistogram JSON, for the selected
+// bucket's name, "", "/all/"; another bucket is NotSupported; malformed requests are Einval.
+TEST_F(MetricsTest, GetCmdTimerAnswersOneOpcodesHistogram) {
+  auto kv = Connect();
+  ASSERT_TRUE(kv);
+  constexpr int kSets = 5;
+  for (int i = 0; i < kSets; ++i) {
+    ASSERT_EQ(Must(kv->Set("t" + std::to_string(i), "v")).status, protocol::McbpStatus::kSuccess);
+  }
+  auto timer = [&](std::string_view bucket, protocol::Opcode op, std::string_view extras_override,
+                   bool use_override) {
+    protocol::RequestFields r;
+    r.opcode = protocol::Opcode::kGetCmdTimer;
+    r.key = bucket;
+    const char extras[1] = {static_cast<char>(op)};
+    r.extras = use_override ? extras_override : std::string_view(extras, 1);
+    auto response = kv->Execute(r);
+    EXPECT_TRUE(response.ok()) << response.status().ToString();
+    return response.ok() ? *response : client::Response{};
+  };
+  auto set = timer("", protocol::Opcode::kSet, {}, false);
+  ASSERT_EQ(set.status, protocol::McbpStatus::kSuccess);
+  EXPECT_EQ(set.datatype, protocol::kDatatypeJson);
+  const auto json = nlohmann::json::parse(set.value, nullptr, false);
+  ASSERT_TRUE(json.is_object()) << set.value;
+  EXPECT_EQ(json["total"], kSets);
+  EXPECT_TRUE(json.contains("data"));
+  for (const char* name : {"default", "/all/"}) {
+    auto same = timer(name, protocol::Opcode::kSet, {}, false);
+    ASSERT_EQ(same.status, protocol::McbpStatus::kSuccess) << name;
+    EXPECT_GE(nlohmann::json::parse(same.value)["total"].get<int>(), kSets) << name;
+  }
+  auto never = timer("", protocol::Opcode::kGetRandomKey, {}, false);
+  ASSERT_EQ(never.status, protocol::McbpStatus::kSuccess);
+  EXPECT_EQ(nlohmann::json::parse(never.value)["total"], 0);
+  EXPECT_EQ(timer("other-bucket", protocol::Opcode::kSet, {}, false).status,
+            protocol::McbpStatus::kNotSupported);
+  EXPECT_EQ(timer("", protocol::Opcode::kSet, "", true).status, protocol::McbpStatus::kEinval);
+  EXPECT_EQ(timer("", protocol::Opcode::kSet, "ab", true).status, protocol::McbpStatus::kEinval);
 }
 
 TEST_F(MetricsTest, EveryCbstatsGroupAnswers) {
