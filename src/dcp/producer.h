@@ -34,9 +34,11 @@
 // created, registered with the ConnMap, checked once more against a concurrent vbucket state
 // change (-> NotMyVbucket), activated, and the failover log returned.
 //
-// Disconnect() (README rule 6): flags the producer, ends every stream (Disconnected: nothing is
-// sent), cancels and drops its BackfillManager - destroyed right there unless a run is in
-// progress, which then ends at its next item. ~Producer does the minimum of that without touching
+// Disconnect() (README rule 6): flags the producer, cancels and drops its BackfillManager first
+// (destroyed right there, giving back the running-backfill slots, unless a run is in progress,
+// which then ends at its next item), then ends every stream (Disconnected: nothing is sent) and
+// hands their queued messages to a nonio task to free (queue_release.h), and counts the
+// disconnect for the ConnMap's heap trim. ~Producer does the minimum of that without touching
 // other objects' locks (it may run on an auxio or writer thread inside a notification).
 //
 // Ownership: shared; the connection owns it (shared_ptr). It owns its streams and its
