@@ -8,22 +8,13 @@
 #include <thread>
 #include <vector>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SLUICE_UNDER_SANITIZER 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SLUICE_UNDER_SANITIZER 1
-#endif
-
 namespace sluice {
 namespace {
 
 // Many small blocks freed on a thread of their own (its own malloc arena, as a backfill's or a
 // queue release's are) are given back: the call reports that it released memory.
 TEST(HeapTest, FreedSmallBlocksOfAnotherThreadAreGivenBack) {
-#if defined(__GLIBC__) && !defined(SLUICE_UNDER_SANITIZER)
+#if defined(__GLIBC__) && !defined(SLUICE_SANITIZER_BUILD)
   std::thread([] {
     std::vector<std::unique_ptr<char[]>> blocks;
     for (int i = 0; i < 200000; ++i) blocks.push_back(std::make_unique<char[]>(200));

@@ -280,7 +280,10 @@ class DcpTest : public ::testing::Test {
     o.open_flags = flags;
     o.collections = collections;
     o.notifier = notifier;
-    auto p = conn_map_->NewProducer(std::move(o));
+    return Open(std::move(o));
+  }
+  std::shared_ptr<Producer> Open(ProducerOptions options) {
+    auto p = conn_map_->NewProducer(std::move(options));
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return p.ok() ? *p : nullptr;
   }

@@ -627,9 +627,7 @@ TEST_F(ProducerTest, DcpStatsFilterByUserAndPort) {
     o.user = user;
     o.port = port;
     o.notifier = notifier;
-    auto p = conn_map_->NewProducer(std::move(o));
-    EXPECT_TRUE(p.ok());
-    return *p;
+    return Open(std::move(o));
   };
   auto a = open("a", "alice", 11210);
   auto b = open("b", "bob", 11210);
