@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/producer.h"
 
 namespace sluice::dcp {
 
@@ -27,10 +26,10 @@ std::string_view ActiveStream::StateName(State state) {
   return "unknown";
 }
 
-ActiveStream::ActiveStream(std::weak_ptr<Producer> producer, std::string_view conn_name,
+ActiveStream::ActiveStream(std::weak_ptr<StreamOwner> owner, std::string_view conn_name,
                            const std::shared_ptr<engine::VBucket>& vb, StreamParams params,
                            StreamOptions options)
-    : producer_(std::move(producer)),
+    : owner_(std::move(owner)),
       vb_(vb),
       vbid_(vb->id()),
       cursor_name_(fmt::format("{}:{}", conn_name, vb->id())),
@@ -95,8 +94,9 @@ void ActiveStream::TransitionLocked(State next) {
 
 // ---- producer side ----
 
-void ActiveStream::Activate(Producer& producer) {
+void ActiveStream::Activate(StreamOwner& owner) {
   std::optional<BackfillSpec> schedule;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     if (state_ != State::kPending) return;
@@ -106,14 +106,17 @@ void ActiveStream::Activate(Producer& producer) {
       TransitionLocked(State::kBackfilling);
       ScheduleBackfillLocked(&schedule);
     }
+    ended = TakeEndEffectsLocked();
   }
-  if (schedule.has_value()) producer.ScheduleBackfill(std::move(*schedule));
+  if (schedule.has_value()) owner.ScheduleBackfill(std::move(*schedule));
+  ApplyEndEffects(ended, owner);
   NotifyReady(/*force=*/true);
 }
 
-std::optional<DcpMessage> ActiveStream::Next(Producer& producer) {
+std::optional<DcpMessage> ActiveStream::Next(StreamOwner& owner) {
   std::optional<BackfillSpec> schedule;
   std::optional<DcpMessage> message;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     // Cleared before looking, so a message queued after we found nothing notifies again.
@@ -138,8 +141,10 @@ std::optional<DcpMessage> ActiveStream::Next(Producer& producer) {
       if (state_ == before) break;
     }
     if (message.has_value()) items_ready_.store(true);
+    ended = TakeEndEffectsLocked();
   }
-  if (schedule.has_value()) producer.ScheduleBackfill(std::move(*schedule));
+  if (schedule.has_value()) owner.ScheduleBackfill(std::move(*schedule));
+  ApplyEndEffects(ended, owner);
   return message;
 }
 
@@ -210,8 +215,10 @@ void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule)
     return;
   }
   backfill_running_ = true;
+  backfill_id_ = NewBackfillId();
   ++backfills_scheduled_;
   BackfillSpec spec;
+  spec.id = backfill_id_;
   spec.stream = weak_from_this();
   spec.vbid = vbid_;
   spec.start = start;
@@ -305,17 +312,18 @@ std::optional<DcpMessage> ActiveStream::PopLocked() {
   return m;
 }
 
-size_t ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
-  if (state_ == State::kDead) return 0;
-  size_t freed = 0;
+void ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
+  if (state_ == State::kDead) return;
   if (state_ == State::kBackfilling || reason == DcpStreamEndStatus::kDisconnected) {
     // Nothing more of it will be sent: release the memory and the backfill-buffer bytes.
-    freed = buffered_bytes_;
+    end_effects_.freed_bytes += buffered_bytes_;
     buffered_bytes_ = 0;
     buffered_items_ = 0;
     ready_.clear();
     ready_memory_ = 0;
   }
+  // A backfill still scheduled (queued, or running now) must not outlive the stream.
+  if (backfill_running_) end_effects_.cancel_backfill = backfill_id_;
   pending_backfill_ = false;
   end_reason_ = reason;
   TransitionLocked(State::kDead);
@@ -334,38 +342,44 @@ size_t ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
     LOG_WARN("dcp stream {}: closing ({}), last sent seqno {}", cursor_name_,
              protocol::DcpStreamEndStatusName(reason), last_sent_seqno_);
   }
-  return freed;
 }
 
 void ActiveStream::EndStream(DcpStreamEndStatus reason) {
-  size_t freed = 0;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     if (state_ == State::kDead) return;
-    freed = EndStreamLocked(reason);
+    EndStreamLocked(reason);
+    ended = TakeEndEffectsLocked();
   }
-  ReturnBufferBytes(freed);
+  ApplyEndEffects(ended);
   if (reason != DcpStreamEndStatus::kDisconnected) NotifyReady(/*force=*/true);
 }
 
 std::deque<DcpMessage> ActiveStream::EndStreamTakingQueue() {
   std::deque<DcpMessage> queue;
-  size_t freed = 0;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     if (state_ == State::kDead) return queue;
     queue.swap(ready_);
-    freed = EndStreamLocked(DcpStreamEndStatus::kDisconnected);
+    EndStreamLocked(DcpStreamEndStatus::kDisconnected);
+    ended = TakeEndEffectsLocked();
   }
-  ReturnBufferBytes(freed);
+  ApplyEndEffects(ended);
   return queue;
 }
 
-void ActiveStream::ReturnBufferBytes(size_t bytes) {
-  if (bytes == 0) return;
-  // `producer` may be the last reference: it is released at the end of this block, with no lock
-  // of ours held.
-  if (std::shared_ptr<Producer> producer = producer_.lock()) producer->BackfillBytesSent(bytes);
+void ActiveStream::ApplyEndEffects(const EndEffects& effects, StreamOwner& owner) {
+  if (effects.freed_bytes != 0) owner.BackfillBytesSent(effects.freed_bytes);
+  if (effects.cancel_backfill != 0) owner.CancelBackfill(effects.cancel_backfill);
+}
+
+void ActiveStream::ApplyEndEffects(const EndEffects& effects) {
+  if (effects.freed_bytes == 0 && effects.cancel_backfill == 0) return;
+  // `owner` may be the last reference: it is released at the end of this block, with no lock of
+  // ours held.
+  if (std::shared_ptr<StreamOwner> owner = owner_.lock()) ApplyEndEffects(effects, *owner);
 }
 
 void ActiveStream::NotifySeqnoAvailable() {
@@ -376,9 +390,9 @@ void ActiveStream::NotifyReady(bool force) {
   bool expected = false;
   if (!force && !items_ready_.compare_exchange_strong(expected, true)) return;
   if (force) items_ready_.store(true);
-  // Promoted only for the call; if it is the last reference, ~Producer runs at the end of this
-  // statement, on this thread, with no lock of ours held.
-  if (std::shared_ptr<Producer> producer = producer_.lock()) producer->NotifyStreamReady(vbid_);
+  // Promoted only for the call; if it is the last reference, the owner's destructor runs at the
+  // end of this statement, on this thread, with no lock of ours held.
+  if (std::shared_ptr<StreamOwner> owner = owner_.lock()) owner->NotifyStreamReady(vbid_);
 }
 
 void ActiveStream::OnCursorDropped(uint64_t generation) {
@@ -414,18 +428,18 @@ bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end) {
   return true;
 }
 
-ActiveStream::BackfillDelivery ActiveStream::BackfillReceived(engine::QueuedItem item,
-                                                              BackfillBuffer& buffer) {
+BackfillTarget::Delivery ActiveStream::BackfillReceived(engine::QueuedItem item,
+                                                        BackfillBuffer& buffer) {
   bool full = false;
   {
     MutexLock lock(&mu_);
-    if (state_ != State::kBackfilling) return BackfillDelivery::kStreamNotBackfilling;
+    if (state_ != State::kBackfilling) return Delivery::kStreamNotBackfilling;
     const uint64_t seqno = item->by_seqno;
     const size_t bytes = DcpMessage::ItemWireSize(*item);
     DcpMessage m = ItemMessage(std::move(item));
     m.from_backfill = true;
     m.backfill_bytes = bytes;
-    // Stream and buffer counts move together under mu_: EndStreamLocked returns exactly what
+    // Stream and buffer counts move together under mu_: EndStreamLocked frees exactly what
     // was charged here and not yet popped.
     buffered_bytes_ += bytes;
     ++buffered_items_;
@@ -435,7 +449,7 @@ ActiveStream::BackfillDelivery ActiveStream::BackfillReceived(engine::QueuedItem
     PushLocked(std::move(m));
   }
   NotifyReady(/*force=*/false);
-  return full ? BackfillDelivery::kBufferFull : BackfillDelivery::kQueued;
+  return full ? Delivery::kBufferFull : Delivery::kQueued;
 }
 
 void ActiveStream::CompleteBackfill(uint64_t scan_end) {

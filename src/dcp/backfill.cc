@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/active_stream.h"
+#include "dcp/dcp_message.h"
 #include "engine/blob.h"
 
 namespace sluice::dcp {
@@ -29,6 +29,11 @@ engine::QueuedItem ToItem(storage::DiskDoc&& doc) {
 }
 
 }  // namespace
+
+uint64_t NewBackfillId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 Backfill::Backfill(BackfillSpec spec, std::shared_ptr<engine::Bucket> bucket,
                    std::shared_ptr<BackfillTracker> tracker)
@@ -98,7 +103,7 @@ Backfill::Result Backfill::Run(const BackfillRunContext& ctx) {
 
 Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
   // Promoted for this run only; released when Create returns.
-  std::shared_ptr<ActiveStream> stream = spec_.stream.lock();
+  std::shared_ptr<BackfillTarget> stream = spec_.stream.lock();
   if (stream == nullptr || stream->IsDead() || ctx.cancelled->load()) {
     TransitionTo(State::kDone);
     return Result::kFinished;
@@ -163,10 +168,15 @@ constexpr size_t kClockCheckEvery = 64;
 }  // namespace
 
 Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
-  std::shared_ptr<ActiveStream> stream = spec_.stream.lock();  // for this run only
+  std::shared_ptr<BackfillTarget> stream = spec_.stream.lock();  // for this run only
   if (stream == nullptr || stream->IsDead() || ctx.cancelled->load()) {
     TransitionTo(State::kDone);
     return Result::kFinished;
+  }
+  if (!scan_started_) {
+    // Counted here, past every check: a scan is started only once it really reads.
+    scan_started_ = true;
+    tracker_->ScanStarted();
   }
   const SteadyTime run_start = ctx.clock->Now();
   size_t items = 0;
@@ -184,13 +194,13 @@ Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
         engine::QueuedItem item = ToItem(std::move(doc));
         const size_t size = DcpMessage::ItemWireSize(*item);
         switch (stream->BackfillReceived(std::move(item), *ctx.buffer)) {
-          case ActiveStream::BackfillDelivery::kStreamNotBackfilling:
+          case BackfillTarget::Delivery::kStreamNotBackfilling:
             stop = true;
             return storage::ScanControl::kYield;
-          case ActiveStream::BackfillDelivery::kBufferFull:
+          case BackfillTarget::Delivery::kBufferFull:
             buffer_full = true;
             break;
-          case ActiveStream::BackfillDelivery::kQueued:
+          case BackfillTarget::Delivery::kQueued:
             break;
         }
         ++items;
@@ -222,29 +232,27 @@ Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
-  if (buffer_full) {
-    ++num_pauses_;
-    stream->BackfillPaused();
-  }
+  if (buffer_full) stream->BackfillPaused();
   return Result::kSuccess;
 }
 
-bool Backfill::ShouldCancel(SteadyTime now, bool idle_protection, Duration idle_limit,
-                            bool* too_slow) const {
-  *too_slow = false;
-  std::shared_ptr<ActiveStream> stream = spec_.stream.lock();
-  if (stream == nullptr || stream->IsDead()) return true;
-  // Note: `stream` may be the last reference; the caller holds the manager's lock, and
-  // ~ActiveStream takes no lock of the manager, so that is safe.
-  if (idle_protection && progress_started_ && now - last_progress_ >= idle_limit) {
-    *too_slow = true;
-    return true;
+Backfill::Result Backfill::Fail(std::string_view what) {
+  LOG_ERROR("dcp backfill vb:{}: failed in state {}: {}; ending its stream", spec_.vbid,
+            StateName(state_), what);
+  // Promoted here, on the running thread with no lock held (it may be the last reference).
+  if (std::shared_ptr<BackfillTarget> stream = spec_.stream.lock()) {
+    stream->EndStream(protocol::DcpStreamEndStatus::kBackfillFailed);
   }
-  return false;
+  if (state_ != State::kDone) TransitionTo(State::kDone);
+  return Result::kFinished;
+}
+
+bool Backfill::IdleFor(SteadyTime now, Duration limit) const {
+  return progress_started_ && now - last_progress_ >= limit;
 }
 
 void Backfill::EndStreamTooSlow() {
-  if (std::shared_ptr<ActiveStream> stream = spec_.stream.lock()) {
+  if (std::shared_ptr<BackfillTarget> stream = spec_.stream.lock()) {
     LOG_WARN("dcp backfill vb:{}: no progress for the idle limit with a full buffer: TooSlow",
              spec_.vbid);
     stream->EndStream(protocol::DcpStreamEndStatus::kTooSlow);

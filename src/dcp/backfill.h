@@ -9,32 +9,41 @@
 //          rollback, open failed ──▶ kDone      scan error ──▶ kDone
 //
 // Create (first run after admission):
-//   - The stream is gone or dead: done.
+//   - The stream is gone or dead, or the producer is disconnecting: done.
 //   - The vbucket's persisted seqno is below `end` (the flusher has not written everything the
 //     stream needs from disk yet): snooze (dcp_backfill_snooze_interval), try again.
 //   - Open the scan from `start` over a fresh snapshot. Its end is the stream's end seqno clamped
 //   to
 //     the snapshot's persisted high seqno (kv_engine scans to the disk snapshot's end, so keys
 //     rewritten past the cursor position are not lost; we additionally never scan past the end
-//     seqno the consumer asked for). Open failure: the stream ends BackfillFailed.
+//     seqno the consumer asked for). Open failure: the stream ends BackfillFailed. The producer
+//     disconnected while the snapshot was being opened: done, without reading it.
 //   - Purge check as kv_engine: if start != 1 and start <= the snapshot's purge seqno, and neither
 //     IgnorePurgedTombstones nor a matching remote purge seqno excuses it, the stream ends
 //     Rollback.
 //   - Empty range: complete at once. Else the stream queues the disk snapshot marker
 //     (Disk|Checkpoint) and the backfill moves to kScan; with CreateAndScan (round-robin) it scans
 //     in the same run, with CreateOnly (sequential) it returns and scans next time.
-// Scan (each run is one slice): deliver documents to the stream, which queues them and charges the
-// connection's backfill buffer; yield after dcp_scan_item_limit items, dcp_scan_byte_limit bytes,
-// dcp_backfill_run_duration_limit, or when the buffer is full. Stop at the next item if the stream
-// is gone/dead or the producer is disconnecting. Range exhausted: stream.CompleteBackfill().
+// Scan (each run is one slice; the first one counts the scan as started in the tracker, after
+// the stream and cancel checks, so a scan is counted only once it really reads): deliver documents
+// to the stream, which queues them and charges the connection's backfill buffer; yield after
+// dcp_scan_item_limit items, dcp_scan_byte_limit bytes, dcp_backfill_run_duration_limit, or when
+// the buffer is full. Stop at the next item if the stream is gone/dead or the producer is
+// disconnecting. Range exhausted: stream.CompleteBackfill().
 //
 // Ownership: created by the Producer for an ActiveStream and handed to the BackfillManager
 // (unique_ptr), which owns it in one of its queues or, during a run, on the running thread's
-// stack. It owns its BackfillToken (admission) and its SeqnoScan. The stream is held weakly: the
-// producer owns streams, and a queued backfill must not keep a closed stream alive; it is promoted
-// once per run and released before the run returns. The bucket is held strongly because the scan
-// reads its KVStore, which must outlive every scan (kvstore.h); member order destroys the scan
-// first, then returns the token.
+// stack. It owns its BackfillToken (admission) and its SeqnoScan. The stream is seen only through
+// BackfillTarget, the interface declared here, and held weakly: the producer owns streams, and a
+// queued backfill must not keep a closed stream alive; it is promoted once per run and released
+// before the run returns. A stream that ends asks the manager to destroy its backfill at once
+// (BackfillManager::Remove, by id), so its unit and its snapshot return then, not when the
+// backfill would next have run. The bucket is held strongly because the scan reads its KVStore,
+// which must outlive every scan (kvstore.h); member order destroys the scan first, then returns
+// the token.
+//
+// Failures are contained: an exception thrown by a run (bad_alloc, a decoder) is caught by the
+// manager, which calls Fail(): the stream ends BackfillFailed and the backfill is done.
 //
 // Thread safety: thread-compatible. The manager gives it to one thread at a time (a run, or its
 // buffer-full sweep under the manager's lock); the manager's lock orders those hand-offs.
@@ -51,16 +60,42 @@
 #include "dcp/backfill_buffer.h"
 #include "dcp/backfill_tracker.h"
 #include "engine/bucket.h"
+#include "engine/item.h"
+#include "protocol/dcp_codec.h"
 #include "storage/kvstore.h"
 
 namespace sluice::dcp {
 
-class ActiveStream;
+// What a backfill delivers into: the stream that asked for it (ActiveStream implements it).
+// Every method may be called from an auxio thread while the stream's owner uses it on others.
+class BackfillTarget {
+ public:
+  virtual ~BackfillTarget() = default;
+  // The stream ended (lock-free).
+  virtual bool IsDead() const = 0;
+  // Queues the disk snapshot marker; false if the stream is no longer backfilling.
+  virtual bool MarkDiskSnapshot(uint64_t start, uint64_t end) = 0;
+  enum class Delivery : uint8_t { kQueued, kBufferFull, kStreamNotBackfilling };
+  // Queues a document read from disk and charges `buffer` (atomically with the stream's own
+  // count). kBufferFull: queued, and the backfill must yield.
+  virtual Delivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer) = 0;
+  // The scan covered everything up to `scan_end`.
+  virtual void CompleteBackfill(uint64_t scan_end) = 0;
+  // The backfill yielded because the buffer was full (stats).
+  virtual void BackfillPaused() = 0;
+  // Ends the stream with `reason` (no-op if it already ended).
+  virtual void EndStream(protocol::DcpStreamEndStatus reason) = 0;
+};
+
+// A process-wide unique id for a new backfill (never 0): how a stream names its backfill to the
+// manager when it ends.
+uint64_t NewBackfillId();
 
 // What the stream asks for.
 struct BackfillSpec {
+  uint64_t id = 0;  // NewBackfillId()
   // Weak: see the file comment.
-  std::weak_ptr<ActiveStream> stream;
+  std::weak_ptr<BackfillTarget> stream;
   Vbid vbid = 0;
   uint64_t start = 1;         // first seqno to read
   uint64_t end = 0;           // wait until the vbucket persisted at least this
@@ -104,17 +139,22 @@ class Backfill {
   // One run (a slice of work). REQUIRES: admitted, not kDone.
   Result Run(const BackfillRunContext& ctx);
 
-  // The buffer-full sweep's question: should this queued backfill be dropped? True if its stream
-  // is gone or dead, or (idle protection) it has not delivered anything for `idle_limit`.
-  // Sets *too_slow in the second case: the caller then ends the stream (EndStreamTooSlow) after
-  // releasing its lock.
-  bool ShouldCancel(SteadyTime now, bool idle_protection, Duration idle_limit,
-                    bool* too_slow) const;
+  // The run threw `what`: logs it, ends the stream BackfillFailed and finishes (kFinished).
+  Result Fail(std::string_view what);
+
+  // The buffer-full sweep's questions, asked under the manager's lock: neither promotes the
+  // stream (which could destroy it there). StreamGone: the stream no longer exists.
+  // IdleFor: nothing was delivered for at least `limit` since the scan began.
+  bool StreamGone() const { return spec_.stream.expired(); }
+  bool IdleFor(SteadyTime now, Duration limit) const;
+  // Ends the stream TooSlow (idle protection). Call without the manager's lock held.
   void EndStreamTooSlow();
 
+  // The stream, promoted (null if gone). The caller decides where the reference is released.
+  std::shared_ptr<BackfillTarget> target() const { return spec_.stream.lock(); }
+  uint64_t id() const { return spec_.id; }
   State state() const { return state_; }
   Vbid vbid() const { return spec_.vbid; }
-  uint64_t num_pauses() const { return num_pauses_; }
 
   static std::string_view StateName(State state);
 
@@ -138,7 +178,7 @@ class Backfill {
   uint64_t scan_end_ = 0;  // last seqno the scan covers (set by Create)
   SteadyTime last_progress_{};
   bool progress_started_ = false;
-  uint64_t num_pauses_ = 0;  // yields because the backfill buffer was full
+  bool scan_started_ = false;  // counted in the tracker (the first Scan run)
 };
 
 }  // namespace sluice::dcp

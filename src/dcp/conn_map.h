@@ -29,7 +29,8 @@
 // is dropped; the destructor does not wait (it may run on a backfill thread).
 //
 // Thread safety: thread-safe. The listener methods run on writer / front-end threads; the locks
-// here are leaves: nothing is called and no producer or stream reference is dropped under them.
+// here have rank kDcpObject (common/lock_rank.h): nothing is called and no producer or stream
+// reference is dropped under them.
 #pragma once
 
 #include <atomic>
@@ -114,7 +115,7 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
     const Producer* raw = nullptr;  // identity, compared without promoting
   };
   struct VbStreams {
-    mutable Mutex mu;
+    mutable Mutex mu{LockRank::kDcpObject};
     struct Entry {
       // Weak: the producer owns its streams; this is a directory.
       std::weak_ptr<ActiveStream> stream;
@@ -144,7 +145,7 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   bool trim_due_ = false;          // disconnects since the last trim; waiting for a quiet run
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kDcpObject};
   std::map<std::string, ProducerEntry> producers_ GUARDED_BY(mu_);
 };
 

@@ -27,6 +27,7 @@
 #include "executor/manual_executor.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/frame.h"
+#include "storage/fault_injecting_kvstore.h"
 
 namespace sluice::dcp::testing {
 
@@ -220,6 +221,10 @@ class DcpTest : public ::testing::Test {
     o.config = config_;
     o.executor = &exec_;
     o.clock = &clock_;
+    // Every store is wrapped: tests arm scan hooks and faults through faults_.
+    o.wrap_store = [faults = faults_](std::unique_ptr<storage::KVStore> inner) {
+      return std::make_unique<storage::FaultInjectingKVStore>(std::move(inner), faults);
+    };
     auto b = engine::Bucket::Open(o);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     bucket_ = *b;
@@ -369,6 +374,7 @@ class DcpTest : public ::testing::Test {
   Config config_;
   FakeClock clock_;
   executor::ManualExecutor exec_{&clock_};
+  std::shared_ptr<storage::FaultInjector> faults_ = std::make_shared<storage::FaultInjector>();
   std::shared_ptr<engine::Bucket> bucket_;
   std::shared_ptr<ConnMap> conn_map_;
   bool collections_ = false;

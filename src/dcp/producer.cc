@@ -606,6 +606,16 @@ void Producer::ScheduleBackfill(BackfillSpec spec) {
   manager->Schedule(std::make_unique<Backfill>(std::move(spec), bucket_, conn_map_->tracker()));
 }
 
+void Producer::CancelBackfill(uint64_t backfill_id) {
+  std::shared_ptr<BackfillManager> manager;
+  {
+    MutexLock lock(&mu_);
+    manager = manager_;
+  }
+  // Null once disconnected: the manager and every backfill of it are gone already.
+  if (manager != nullptr) manager->Remove(backfill_id);
+}
+
 void Producer::BackfillBytesSent(size_t bytes) {
   std::shared_ptr<BackfillManager> manager;
   {

@@ -47,9 +47,10 @@
 // weakly by its streams, its BackfillManagerTask and the ConnMap. The notifier is held weakly:
 // the connection owns the producer.
 //
-// Thread safety: thread-safe. Connection calls on the connection thread; NotifyStreamReady,
-// BackfillBytesSent, Disconnect, ManageConnection and the stats from any thread. mu_ is never held
-// while calling into a stream, the BackfillManager, the ConnMap or the notifier.
+// Thread safety: thread-safe. Connection calls on the connection thread; the StreamOwner methods,
+// Disconnect, ManageConnection and the stats from any thread. mu_ has rank kDcpObject
+// (common/lock_rank.h): it is never held while calling into a stream, the BackfillManager, the
+// ConnMap or the notifier.
 #pragma once
 
 #include <atomic>
@@ -128,14 +129,16 @@ enum class StepResult : uint8_t {
   kDisconnect,       // close the connection
 };
 
-class Producer : public std::enable_shared_from_this<Producer> {
+class Producer final : public StreamOwner,
+                       public BackfillOwner,
+                       public std::enable_shared_from_this<Producer> {
  public:
   static constexpr std::string_view kConnNamePrefix = "eq_dcpq:";
 
   // Use ConnMap::NewProducer (which also registers it by name).
   static std::shared_ptr<Producer> Create(std::shared_ptr<ConnMap> conn_map,
                                           ProducerOptions options);
-  ~Producer();
+  ~Producer() override;
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
@@ -143,7 +146,7 @@ class Producer : public std::enable_shared_from_this<Producer> {
   const std::string& conn_name() const { return conn_name_; }  // "eq_dcpq:<name>"
   const std::string& user() const { return user_; }
   uint16_t port() const { return port_; }
-  bool IsDisconnecting() const { return disconnecting_.load(); }
+  bool IsDisconnecting() const override { return disconnecting_.load(); }
   // Control "v7_dcp_status_codes" (the connection maps kStreamNotFound with it).
   bool v7_dcp_status_codes() const { return v7_status_codes_.load(); }
 
@@ -184,10 +187,11 @@ class Producer : public std::enable_shared_from_this<Producer> {
   };
   void AddAggregate(Aggregate* agg) const;
 
-  // ---- streams and backfills ----
-  void NotifyStreamReady(Vbid vb);
-  void ScheduleBackfill(BackfillSpec spec);
-  void BackfillBytesSent(size_t bytes);
+  // ---- StreamOwner: its streams, from any thread ----
+  void NotifyStreamReady(Vbid vb) override;
+  void ScheduleBackfill(BackfillSpec spec) override;
+  void BackfillBytesSent(size_t bytes) override;
+  void CancelBackfill(uint64_t backfill_id) override;
 
   // ---- the ConnMap's connection manager (nonio thread) ----
   // Disconnects an idle consumer (noop enabled, nothing received for dcp_idle_timeout) and
@@ -228,7 +232,7 @@ class Producer : public std::enable_shared_from_this<Producer> {
   std::atomic<bool> v7_status_codes_{false};
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kDcpObject};
   std::map<Vbid, std::shared_ptr<ActiveStream>> streams_ GUARDED_BY(mu_);
   std::deque<Vbid> ready_ GUARDED_BY(mu_);      // streams with something to send, round-robin
   std::vector<bool> in_ready_ GUARDED_BY(mu_);  // by vbid: queued in ready_

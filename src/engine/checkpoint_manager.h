@@ -42,10 +42,10 @@
 //
 // Thread safety: thread-safe; every method takes the manager's lock. Callbacks (on_dropped) are
 // invoked after the lock is released, and so are the destructors of dropped cursors and freed
-// checkpoints (they may release the last reference to values or to callback captures). Lock
-// order: a hash-table stripe lock may be held when calling Queue() (the vbucket does so to keep
-// the key's hash-table entry and its seqno consistent); the manager never calls out while holding
-// its lock.
+// checkpoints (they may release the last reference to values or to callback captures). Its lock
+// has rank kCheckpoints (common/lock_rank.h): a DCP stream reads its cursor under its own lock,
+// and a hash-table stripe lock may be held when calling Queue() (the vbucket does so to keep the
+// key's hash-table entry and its seqno consistent); the manager never calls out while holding it.
 #pragma once
 
 #include <atomic>
@@ -266,7 +266,7 @@ class CheckpointManager {
   std::atomic<int64_t>* const memory_counter_;  // may be null; not owned
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kCheckpoints};
   CheckpointList checkpoints_ GUARDED_BY(mu_);  // front = oldest, back = open; never empty
   std::unordered_map<std::string, std::shared_ptr<Cursor>> cursors_ GUARDED_BY(mu_);
   uint64_t high_seqno_ GUARDED_BY(mu_) = 0;
