@@ -2,10 +2,11 @@
 //
 // DcpMessage: what Connection::ReadDcpMessage() hands back — one producer message, decoded and
 // owning its bytes (the protocol codecs return views into the read buffer; these outlive it).
-// Snapshot markers and stream ends have no variable-length parts, so the protocol structs are used
-// as they are. Responses (e.g. a stream request answered while other streams are flowing) and
-// producer requests this client does not decode (system events, seqno-advanced, set-vbucket-state,
-// server-initiated requests) come through as Response / DcpOtherRequest rather than being dropped.
+// Snapshot markers, seqno-advanced, OSO snapshot brackets and stream ends have no variable-length
+// parts, so the protocol structs are used as they are. Responses (e.g. a stream request answered
+// while other streams are flowing) and producer requests this client does not decode (system
+// events, set-vbucket-state, server-initiated requests) come through as Response /
+// DcpOtherRequest rather than being dropped.
 //
 // Thread safety: plain values.
 #pragma once
@@ -79,7 +80,8 @@ struct DcpOtherRequest {
 };
 
 using DcpMessage = std::variant<protocol::DcpSnapshotMarker, DcpMutation, DcpDeletion,
-                                DcpExpiration, protocol::DcpStreamEnd, Response, DcpOtherRequest>;
+                                DcpExpiration, protocol::DcpSeqnoAdvanced, protocol::DcpOsoSnapshot,
+                                protocol::DcpStreamEnd, Response, DcpOtherRequest>;
 
 // Decodes a frame the producer sent into an owned message. `collections`: the connection is
 // collection-aware (keys carry a LEB128 prefix). kInvalid if a known message is malformed.

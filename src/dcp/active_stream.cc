@@ -32,7 +32,8 @@ ActiveStream::ActiveStream(std::weak_ptr<StreamOwner> owner, std::string_view co
     : owner_(std::move(owner)),
       vb_(vb),
       vbid_(vb->id()),
-      cursor_name_(fmt::format("{}:{}", conn_name, vb->id())),
+      cursor_name_(params.sid == 0 ? fmt::format("{}:{}", conn_name, vb->id())
+                                   : fmt::format("{}:{}:sid:{}", conn_name, vb->id(), params.sid)),
       params_(params),
       options_(options),
       initial_backfill_(params.start_seqno == 0) {
@@ -179,7 +180,8 @@ std::optional<DcpMessage> ActiveStream::InMemoryPhaseLocked(std::optional<Backfi
     EndStreamLocked(DcpStreamEndStatus::kStateChanged);
     return PopLocked();
   }
-  ProcessItemsLocked(vb->checkpoints().GetItemsForCursor(cursor_, kMemoryBatchItems));
+  ProcessItemsLocked(vb->checkpoints().GetItemsForCursor(cursor_, kMemoryBatchItems),
+                     vb->purge_seqno());
   return PopLocked();
 }
 
@@ -216,9 +218,12 @@ void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule)
   }
   backfill_running_ = true;
   backfill_id_ = NewBackfillId();
+  // Key order only for the initial backfill from 0: the consumer then has nothing to merge with.
+  backfill_oso_ = options_.oso != StreamOptions::Oso::kOff && last_read_seqno_ == 0;
   ++backfills_scheduled_;
   BackfillSpec spec;
   spec.id = backfill_id_;
+  spec.key_order = backfill_oso_;
   spec.stream = weak_from_this();
   spec.vbid = vbid_;
   spec.start = start;
@@ -231,7 +236,7 @@ void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule)
   *schedule = std::move(spec);
 }
 
-void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
+void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items, uint64_t purge_seqno) {
   for (engine::CheckpointSnapshot& snap : items.snapshots) {
     if (!snap.items.empty()) {
       cursor_last_seqno_ = std::max(cursor_last_seqno_, snap.items.back()->by_seqno);
@@ -261,7 +266,7 @@ void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
         flags |= protocol::kDcpSnapshotCheckpoint;
         next_snapshot_is_checkpoint_ = false;
       }
-      PushLocked(DcpMessage::SnapshotMarker(start, end, flags));
+      PushLocked(DcpMessage::SnapshotMarker(start, end, flags, purge_seqno));
       last_marker_end_ = end;
     }
     for (auto it = first; it != last; ++it) {
@@ -270,8 +275,18 @@ void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
     }
   }
   if (last_read_seqno_ >= params_.end_seqno || cursor_last_seqno_ >= params_.end_seqno) {
+    // The end seqno itself may have been deduplicated away: a marker promised up to it.
+    if (last_marker_end_ == params_.end_seqno && last_read_seqno_ < last_marker_end_) {
+      PushSeqnoAdvancedLocked(last_marker_end_);
+    }
     EndStreamLocked(DcpStreamEndStatus::kOk);
   }
+}
+
+void ActiveStream::PushSeqnoAdvancedLocked(uint64_t seqno) {
+  // kv_engine moves the stream's position either way; only a collection-aware consumer is told.
+  last_read_seqno_ = std::max(last_read_seqno_, seqno);
+  if (options_.seqno_advanced) PushLocked(DcpMessage::SeqnoAdvanced(seqno));
 }
 
 DcpMessage ActiveStream::ItemMessage(engine::QueuedItem item) const {
@@ -392,7 +407,7 @@ void ActiveStream::NotifyReady(bool force) {
   if (force) items_ready_.store(true);
   // Promoted only for the call; if it is the last reference, the owner's destructor runs at the
   // end of this statement, on this thread, with no lock of ours held.
-  if (std::shared_ptr<StreamOwner> owner = owner_.lock()) owner->NotifyStreamReady(vbid_);
+  if (std::shared_ptr<StreamOwner> owner = owner_.lock()) owner->NotifyStreamReady(key());
 }
 
 void ActiveStream::OnCursorDropped(uint64_t generation) {
@@ -411,18 +426,26 @@ void ActiveStream::OnCursorDropped(uint64_t generation) {
 
 // ---- backfill side ----
 
-bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end) {
+bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) {
   {
     MutexLock lock(&mu_);
     if (state_ != State::kBackfilling) return false;
-    uint64_t marker_start = start;
-    if (!first_marker_sent_) {
-      marker_start = std::min(params_.snap_start_seqno, start);
-      first_marker_sent_ = true;
+    backfill_max_seqno_ = 0;
+    if (backfill_oso_) {
+      // Out of order: no snapshot marker; the OSO brackets say where the snapshot ends.
+      PushLocked(DcpMessage::OsoSnapshot(protocol::kDcpOsoSnapshotStart));
+      oso_open_ = true;
+    } else {
+      uint64_t marker_start = start;
+      if (!first_marker_sent_) {
+        marker_start = std::min(params_.snap_start_seqno, start);
+        first_marker_sent_ = true;
+      }
+      PushLocked(DcpMessage::SnapshotMarker(
+          marker_start, end, protocol::kDcpSnapshotDisk | protocol::kDcpSnapshotCheckpoint,
+          purge_seqno));
+      last_marker_end_ = end;
     }
-    PushLocked(DcpMessage::SnapshotMarker(
-        marker_start, end, protocol::kDcpSnapshotDisk | protocol::kDcpSnapshotCheckpoint));
-    last_marker_end_ = end;
   }
   NotifyReady(/*force=*/false);
   return true;
@@ -445,6 +468,7 @@ BackfillTarget::Delivery ActiveStream::BackfillReceived(engine::QueuedItem item,
     ++buffered_items_;
     full = !buffer.Read(bytes);
     last_backfilled_seqno_ = std::max(last_backfilled_seqno_, seqno);
+    backfill_max_seqno_ = std::max(backfill_max_seqno_, seqno);
     ++backfill_disk_items_;
     PushLocked(std::move(m));
   }
@@ -455,8 +479,26 @@ BackfillTarget::Delivery ActiveStream::BackfillReceived(engine::QueuedItem item,
 void ActiveStream::CompleteBackfill(uint64_t scan_end) {
   {
     MutexLock lock(&mu_);
+    if (state_ == State::kBackfilling) {
+      if (oso_open_) {
+        // kv_engine: with "true_with_seqno_advanced", a SeqnoAdvanced to the snapshot's end
+        // unless the last item sent was it; then the OSO end. The next marker starts after it.
+        if (options_.oso == StreamOptions::Oso::kWithSeqnoAdvanced &&
+            backfill_max_seqno_ != scan_end) {
+          PushLocked(DcpMessage::SeqnoAdvanced(scan_end));
+        }
+        PushLocked(DcpMessage::OsoSnapshot(protocol::kDcpOsoSnapshotEnd));
+        oso_open_ = false;
+        first_marker_sent_ = true;
+        last_marker_end_ = scan_end;
+      } else if (last_marker_end_ == scan_end && backfill_max_seqno_ < scan_end) {
+        // The disk snapshot ends past its last item (skipped deletes, the end seqno rewritten).
+        PushSeqnoAdvancedLocked(scan_end);
+      }
+    }
     last_read_seqno_ = std::max({last_read_seqno_, last_backfilled_seqno_, scan_end});
     backfill_running_ = false;
+    backfill_oso_ = false;
     initial_backfill_ = false;
   }
   // Forced: a producer that just found the ready queue empty must look again.
@@ -465,7 +507,12 @@ void ActiveStream::CompleteBackfill(uint64_t scan_end) {
 
 // ---- stats ----
 
-void ActiveStream::AddStats(std::string_view prefix, const engine::AddStatFn& add) const {
+std::string ActiveStream::StatName() const {
+  return params_.sid == 0 ? fmt::format("stream_{}", vbid_)
+                          : fmt::format("stream_{}_sid:{}", vbid_, params_.sid);
+}
+
+void ActiveStream::AddStats(const engine::AddStatFn& add) const {
   std::string state;
   uint64_t last_read = 0, last_sent = 0, disk_items = 0, sent = 0, memory = 0, drops = 0;
   uint64_t backfills = 0;
@@ -487,13 +534,11 @@ void ActiveStream::AddStats(std::string_view prefix, const engine::AddStatFn& ad
     buffered_items = buffered_items_;
     cursor_registered = !cursor_.expired();
   }
-  fmt::memory_buffer key;
   auto stat = [&](std::string_view name, const auto& value) {
-    key.clear();
-    fmt::format_to(std::back_inserter(key), "{}stream_{}_{}", prefix, vbid_, name);
-    add(std::string_view(key.data(), key.size()), fmt::format("{}", value));
+    add(name, fmt::format("{}", value));
   };
   stat("state", state);
+  if (params_.sid != 0) stat("sid", params_.sid);
   stat("flags", params_.flags);
   stat("opaque", params_.opaque);
   stat("start_seqno", params_.start_seqno);

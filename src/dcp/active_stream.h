@@ -81,13 +81,21 @@
 
 namespace sluice::dcp {
 
+// A stream's identity on its connection: its vbucket and, after the control enable_stream_id, the
+// stream id the consumer gave it (0: none). Several streams may share a vbucket only by id.
+struct StreamKey {
+  Vbid vb = 0;
+  uint16_t sid = 0;
+  friend auto operator<=>(const StreamKey&, const StreamKey&) = default;
+};
+
 // What a stream asks of the connection that owns it (the Producer implements it). Any thread;
 // never called with the stream's lock held.
 class StreamOwner {
  public:
   virtual ~StreamOwner() = default;
-  // Stream `vb` has something to send: queue it for the connection's next Step.
-  virtual void NotifyStreamReady(Vbid vb) = 0;
+  // Stream `key` has something to send: queue it for the connection's next Step.
+  virtual void NotifyStreamReady(StreamKey key) = 0;
   // Hands `spec` to the connection's BackfillManager (dropped if the connection is going away).
   virtual void ScheduleBackfill(BackfillSpec spec) = 0;
   // The stream discarded `bytes` of backfilled messages it had charged to the backfill buffer.
@@ -99,6 +107,7 @@ class StreamOwner {
 // The stream request as the producer accepted it (seqnos already adjusted: FromLatest, ToLatest,
 // DiskOnly).
 struct StreamParams {
+  uint16_t sid = 0;    // JSON "sid" (0: none)
   uint32_t flags = 0;  // DCP_STREAM_REQ flags
   uint32_t opaque = 0;
   uint64_t start_seqno = 0;
@@ -111,10 +120,16 @@ struct StreamParams {
 
 // Connection settings captured when the stream is created.
 struct StreamOptions {
+  enum class Oso : uint8_t { kOff, kOn, kWithSeqnoAdvanced };  // enable_out_of_order_snapshots
+
   bool include_value = true;   // not DCP_OPEN NoValue
   bool expiry_opcode = false;  // control enable_expiry_opcode (needs delete times)
   bool skip_deletes_in_initial_backfill = false;
   bool cursor_droppable = false;  // control supports_cursor_dropping
+  // A collection-aware stream (HELLO Collections): kv_engine tells such a consumer with
+  // SeqnoAdvanced when a snapshot ends past the last item it received.
+  bool seqno_advanced = false;
+  Oso oso = Oso::kOff;  // the initial backfill (from 0) goes in key order, between OSO markers
 };
 
 // Totals a producer sums over its streams (dcpagg, ep_dcp_* aggregates).
@@ -165,13 +180,16 @@ class ActiveStream final : public BackfillTarget,
   }
   State state() const { return state_mirror_.load(std::memory_order_acquire); }
   Vbid vbid() const { return vbid_; }
+  StreamKey key() const { return {vbid_, params_.sid}; }
   uint32_t opaque() const { return params_.opaque; }
-  // "<prefix>stream_<vb>_<stat>" for each stream stat.
-  void AddStats(std::string_view prefix, const engine::AddStatFn& add) const;
+  // "stream_<vb>", or "stream_<vb>_sid:<sid>" for a stream with an id: the head of its stat names.
+  std::string StatName() const;
+  // Each stream stat, by its bare name ("state", "last_sent_seqno", ...).
+  void AddStats(const engine::AddStatFn& add) const;
   void Aggregate(StreamAggregate* agg) const;
 
   // ---- BackfillTarget: the backfill (auxio thread) ----
-  bool MarkDiskSnapshot(uint64_t start, uint64_t end) override;
+  bool MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) override;
   Delivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer) override;
   void CompleteBackfill(uint64_t scan_end) override;
   void BackfillPaused() override { backfill_pauses_.fetch_add(1, std::memory_order_relaxed); }
@@ -195,7 +213,9 @@ class ActiveStream final : public BackfillTarget,
   std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule)
       REQUIRES(mu_);
   // Turns cursor snapshots into markers and item messages.
-  void ProcessItemsLocked(engine::CursorItems&& items) REQUIRES(mu_);
+  void ProcessItemsLocked(engine::CursorItems&& items, uint64_t purge_seqno) REQUIRES(mu_);
+  // A SeqnoAdvanced to `seqno` (collection-aware streams), moving last_read_seqno_ there.
+  void PushSeqnoAdvancedLocked(uint64_t seqno) REQUIRES(mu_);
   // Ends the stream; what must follow outside the lock accumulates in end_effects_.
   void EndStreamLocked(protocol::DcpStreamEndStatus reason) REQUIRES(mu_);
   EndEffects TakeEndEffectsLocked() REQUIRES(mu_) { return std::exchange(end_effects_, {}); }
@@ -243,7 +263,10 @@ class ActiveStream final : public BackfillTarget,
   bool first_marker_sent_ GUARDED_BY(mu_) = false;
   bool next_snapshot_is_checkpoint_ GUARDED_BY(mu_) = false;
   bool backfill_running_ GUARDED_BY(mu_) = false;
-  uint64_t backfill_id_ GUARDED_BY(mu_) = 0;  // of the backfill scheduled last
+  uint64_t backfill_id_ GUARDED_BY(mu_) = 0;         // of the backfill scheduled last
+  bool backfill_oso_ GUARDED_BY(mu_) = false;        // that backfill goes in key order
+  bool oso_open_ GUARDED_BY(mu_) = false;            // its OSO start marker was queued
+  uint64_t backfill_max_seqno_ GUARDED_BY(mu_) = 0;  // highest seqno that backfill delivered
   EndEffects end_effects_ GUARDED_BY(mu_);
   bool pending_backfill_ GUARDED_BY(mu_) = false;  // cursor dropped: backfill again
   bool initial_backfill_ GUARDED_BY(mu_);          // started at 0 and no backfill completed yet

@@ -121,6 +121,7 @@ Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
   storage::ScanOptions options;
   options.key_only = spec_.key_only;
   options.skip_deleted = spec_.skip_deleted;
+  options.key_order = spec_.key_order;
   auto scan = bucket_->store().OpenSeqnoScan(spec_.vbid, spec_.start, spec_.stream_end, options);
   if (!scan.ok()) {
     LOG_WARN("dcp backfill vb:{}: cannot open a scan from {}: {}", spec_.vbid, spec_.start,
@@ -152,7 +153,7 @@ Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
-  if (!stream->MarkDiskSnapshot(spec_.start, scan_end_)) {
+  if (!stream->MarkDiskSnapshot(spec_.start, scan_end_, disk.purge_seqno)) {
     // No longer backfilling (ended meanwhile).
     TransitionTo(State::kDone);
     return Result::kFinished;

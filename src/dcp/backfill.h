@@ -73,13 +73,14 @@ class BackfillTarget {
   virtual ~BackfillTarget() = default;
   // The stream ended (lock-free).
   virtual bool IsDead() const = 0;
-  // Queues the disk snapshot marker; false if the stream is no longer backfilling.
-  virtual bool MarkDiskSnapshot(uint64_t start, uint64_t end) = 0;
+  // Queues the disk snapshot marker (in-order backfill) or the OSO snapshot start (key order);
+  // false if the stream is no longer backfilling. `purge_seqno`: the snapshot's.
+  virtual bool MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) = 0;
   enum class Delivery : uint8_t { kQueued, kBufferFull, kStreamNotBackfilling };
   // Queues a document read from disk and charges `buffer` (atomically with the stream's own
   // count). kBufferFull: queued, and the backfill must yield.
   virtual Delivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer) = 0;
-  // The scan covered everything up to `scan_end`.
+  // The scan covered everything up to `scan_end` (an OSO snapshot ends here).
   virtual void CompleteBackfill(uint64_t scan_end) = 0;
   // The backfill yielded because the buffer was full (stats).
   virtual void BackfillPaused() = 0;
@@ -102,6 +103,7 @@ struct BackfillSpec {
   uint64_t stream_end = 0;    // never scan past this (the stream's end seqno)
   bool key_only = false;      // DCP_OPEN NoValue
   bool skip_deleted = false;  // SkipDeletesInInitialBackfill on the initial backfill
+  bool key_order = false;     // an OSO backfill: documents in key order
   bool ignore_purged_tombstones = false;
   uint64_t remote_purge_seqno = 0;  // the consumer's purge seqno (stream request JSON)
 };

@@ -1,13 +1,14 @@
 // File: dcp/producer.h
 //
 // Producer: one DCP producer connection (created for a DCP_OPEN with the Producer flag): its
-// controls, its streams (one per vbucket), flow control, noops, and Step(), which encodes what its
-// streams have ready into the connection's output.
+// controls, its streams (one per vbucket, or several per vbucket by stream id after the control
+// enable_stream_id), flow control, noops, and Step(), which encodes what its streams have ready
+// into the connection's output.
 //
 // How a connection drives it (all on the connection's own thread, synchronously):
 //   DCP_CONTROL            Control(key, value)
 //   DCP_STREAM_REQ         StreamRequest(...) -> status + failover log | rollback seqno
-//   DCP_CLOSE_STREAM       CloseStream(vb)
+//   DCP_CLOSE_STREAM       CloseStream(vb, sid)
 //   DCP_GET_FAILOVER_LOG   GetFailoverLog(vb)
 //   DCP_BUFFER_ACK         BufferAcknowledged(bytes)
 //   DCP_NOOP response      NoopResponse()
@@ -21,31 +22,19 @@
 // RequestDisconnect() asks the connection to close (a same-named producer replaced this one, the
 // consumer was idle past dcp_idle_timeout, the bucket is shutting down).
 //
-// Order of checks in StreamRequest (kv_engine's, reference section 6): disconnecting ->
-// Disconnect; unknown flags -> Invalid; vbucket missing or not active -> NotMyVbucket (only active
-// vbuckets stream here; a replica would need kv_engine's replica snapshot handling, so ActiveVbOnly
-// changes nothing); TakeOver / CacheTransfer -> NotSupported; FromLatest (start = snap = high
-// seqno, uuid = latest if 0); start > end or not snap_start <= start <= snap_end -> Range; a live
-// stream on the vbucket -> Exists (a dead one is replaced); a JSON value that is not an object ->
-// Invalid; rollback via FailoverTable::NeedsRollback (purge seqno 0 with IgnorePurgedTombstones;
-// StrictVbUuid; the consumer's purge seqno from the JSON value's "purge_seqno") -> Rollback +
-// seqno; ToLatest (end = high seqno), DiskOnly (end = persisted seqno); start > end or start >
-// high seqno -> Range; memory above backfill_mem_threshold -> NoMemory; then the stream is
-// created, registered with the ConnMap, checked once more against a concurrent vbucket state
-// change (-> NotMyVbucket), activated, and the failover log returned.
+// Disconnect() (dcp/README.md, "Disconnect is prompt"): flags the producer, cancels and drops its
+// BackfillManager first (destroyed right there, giving back the running-backfill slots, unless a
+// run is in progress, which then ends at its next item), then ends every stream (Disconnected:
+// nothing is sent) and hands their queued messages to a nonio task to free (queue_release.h), and
+// counts the disconnect for the ConnMap's heap trim. ~Producer does the minimum of that without
+// touching other objects' locks (it may run on an auxio or writer thread inside a notification).
 //
-// Disconnect() (README rule 6): flags the producer, cancels and drops its BackfillManager first
-// (destroyed right there, giving back the running-backfill slots, unless a run is in progress,
-// which then ends at its next item), then ends every stream (Disconnected: nothing is sent) and
-// hands their queued messages to a nonio task to free (queue_release.h), and counts the
-// disconnect for the ConnMap's heap trim. ~Producer does the minimum of that without touching
-// other objects' locks (it may run on an auxio or writer thread inside a notification).
-//
-// Ownership: shared; the connection owns it (shared_ptr). It owns its streams and its
-// BackfillManager, and holds its ConnMap strongly (a producer needs its bucket's directory and
-// tracker for its whole life; the ConnMap holds producers weakly, so there is no cycle). Held
-// weakly by its streams, its BackfillManagerTask and the ConnMap. The notifier is held weakly:
-// the connection owns the producer.
+// Ownership: shared; the connection owns it (shared_ptr). It is its streams' StreamOwner and its
+// BackfillManager's BackfillOwner. It owns its streams and its BackfillManager, and holds its
+// ConnMap strongly (a producer needs its bucket's directory and tracker for its whole life; the
+// ConnMap holds producers weakly, so there is no cycle). Held weakly by its streams, its
+// BackfillManagerTask and the ConnMap. The notifier is held weakly: the connection owns the
+// producer.
 //
 // Thread safety: thread-safe. Connection calls on the connection thread; the StreamOwner methods,
 // Disconnect, ManageConnection and the stats from any thread. mu_ has rank kDcpObject
@@ -60,6 +49,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,8 +62,10 @@
 #include "dcp/backfill_manager.h"
 #include "dcp/dcp_message.h"
 #include "dcp/flow_control.h"
+#include "dcp/stream_filter.h"
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
+#include "protocol/dcp_codec.h"
 #include "storage/kvstore.h"
 
 namespace sluice::dcp {
@@ -103,21 +95,9 @@ struct ProducerOptions {
   std::weak_ptr<ProducerNotifier> notifier;
 };
 
-struct StreamRequestArgs {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint32_t flags = 0;
-  uint64_t start_seqno = 0;
-  uint64_t end_seqno = ~uint64_t{0};
-  uint64_t vbucket_uuid = 0;
-  uint64_t snap_start_seqno = 0;
-  uint64_t snap_end_seqno = 0;
-  std::string_view json_value;  // optional; "purge_seqno" is honoured
-};
-
 struct [[nodiscard]] StreamRequestResult {
   Status status;  // OK, Rollback, NotMyVbucket, Range, Exists, NotSupported, NoMemory, Invalid,
-                  // Disconnect
+                  // Disconnect, DcpStreamIdInvalid, UnknownCollection, UnknownScope
   std::vector<storage::FailoverEntry> failover_log;  // OK: newest first
   uint64_t rollback_seqno = 0;                       // Rollback
 };
@@ -151,20 +131,43 @@ class Producer final : public StreamOwner,
   bool v7_dcp_status_codes() const { return v7_status_codes_.load(); }
 
   // ---- connection thread ----
-  // kInvalid for an unknown key or a bad value, kNotSupported for a known unsupported feature.
+  // DCP_CONTROL: kInvalid for an unknown key or a bad value, kNotSupported for a known feature
+  // sluice does not implement. Every accepted control is honoured (producer_controls.cc has the
+  // table of keys).
   Status Control(std::string_view key, std::string_view value);
-  StreamRequestResult StreamRequest(const StreamRequestArgs& args);
-  // kStreamNotFound if there is no live stream on vb. With send_stream_end_on_client_close_stream
-  // a STREAM_END(Closed) follows; otherwise the stream is gone at once.
-  Status CloseStream(Vbid vb);
+  // DCP_STREAM_REQ, checked in kv_engine's order:
+  //   disconnecting -> Disconnect; unknown flags -> Invalid; the JSON value (stream_filter.h):
+  //   malformed -> Invalid, a stream id missing with enable_stream_id or present without it ->
+  //   DcpStreamIdInvalid, a collection or scope other than the default -> UnknownCollection /
+  //   UnknownScope; vbucket missing or not active -> NotMyVbucket (ActiveVbOnly changes nothing:
+  //   only active vbuckets stream); TakeOver / CacheTransfer -> NotSupported; FromLatest (start =
+  //   snapshot = high seqno, uuid = latest if 0); start > end or not snap_start <= start <=
+  //   snap_end -> Range; a live stream with the same (vbucket, stream id) -> Exists (a dead one is
+  //   replaced); rollback (FailoverTable::NeedsRollback: purge seqno 0 with
+  //   IgnorePurgedTombstones, StrictVbUuid, the consumer's purge seqno) -> Rollback + seqno;
+  //   ToLatest (end = high seqno), DiskOnly (end = persisted seqno); start > end or start > high
+  //   seqno -> Range; memory above backfill_mem_threshold -> NoMemory. Then the stream is
+  //   created, registered with the ConnMap, checked once more against a concurrent vbucket state
+  //   change (-> NotMyVbucket), activated, and the failover log returned (newest first).
+  StreamRequestResult StreamRequest(const protocol::DcpStreamReqRequest& request);
+  // DCP_CLOSE_STREAM of (vb, sid): sid is the request's stream-id frame info. DcpStreamIdInvalid
+  // if a sid is missing with enable_stream_id or present without it; kStreamNotFound if there is
+  // no live stream. With send_stream_end_on_client_close_stream a STREAM_END(Closed) follows;
+  // otherwise the stream is gone at once. Either way its backfill is released before this returns.
+  Status CloseStream(Vbid vb, std::optional<uint16_t> sid = std::nullopt);
   StatusOr<std::vector<storage::FailoverEntry>> GetFailoverLog(Vbid vb);
   void BufferAcknowledged(uint32_t bytes);
   void NoopResponse();
   void MessageReceived();
   // Appends encoded messages to *out: a noop if due, then stream messages round-robin across the
   // streams with something ready, until `budget` bytes were appended (one message may overshoot
-  // it), flow control is full, or nothing is ready.
+  // it), flow control is full, or nothing is ready. The connection passes StepBudget().
   StepResult Step(std::string* out, size_t budget);
+  // The control set_priority (kv_engine's connection priority): how many bytes one Step may
+  // append before the connection's I/O thread turns to its other connections. high 1 MiB,
+  // medium (the default) 512 KiB, low 64 KiB.
+  enum class Priority : uint8_t { kLow, kMedium, kHigh };
+  size_t StepBudget() const;
 
   // ---- any thread ----
   void Disconnect();
@@ -188,7 +191,7 @@ class Producer final : public StreamOwner,
   void AddAggregate(Aggregate* agg) const;
 
   // ---- StreamOwner: its streams, from any thread ----
-  void NotifyStreamReady(Vbid vb) override;
+  void NotifyStreamReady(StreamKey key) override;
   void ScheduleBackfill(BackfillSpec spec) override;
   void BackfillBytesSent(size_t bytes) override;
   void CancelBackfill(uint64_t backfill_id) override;
@@ -203,9 +206,46 @@ class Producer final : public StreamOwner,
 
   // Wakes the connection unless a notification is already outstanding.
   void NotifyConnection();
-  void Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string* out) const;
-  // Removes `stream` (if still the one mapped at vb) after its STREAM_END was sent.
-  void RemoveStream(Vbid vb, const ActiveStream* stream);
+  // Appends `m` of the stream `key` (opaque `opaque`) in this connection's encodings
+  // (producer_encode.cc).
+  void Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const;
+  void EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const;
+  // Removes `stream` (if still the one mapped at its key) after its STREAM_END was sent.
+  void RemoveStream(const ActiveStream* stream);
+
+  // ---- StreamRequest's steps (producer_stream_request.cc) ----
+  struct StreamCheck;
+  Status CheckStreamId(const StreamFilter& filter) const;
+  Status CheckRange(StreamParams* p, const engine::VBucket& vb) const;
+  StreamRequestResult CheckRollback(const StreamParams& p, engine::VBucket& vb) const;
+  StreamOptions OptionsForNewStream() const;
+  // Inserts `stream` at its key (replacing a dead one); kExists if a live one is there.
+  Status InsertStream(const std::shared_ptr<ActiveStream>& stream);
+
+  // ---- controls (producer_controls.cc), each applying one DCP_CONTROL key ----
+  using ControlFn = Status (Producer::*)(std::string_view value);
+  struct ControlEntry {
+    std::string_view key;
+    ControlFn apply;
+  };
+  static const ControlEntry* FindControl(std::string_view key);
+  Status InvalidControl(std::string_view key, std::string_view value) const;
+  Status ControlBufferSize(std::string_view value);
+  Status ControlEnableNoop(std::string_view value);
+  Status ControlNoopInterval(std::string_view value);
+  Status ControlPriority(std::string_view value);
+  Status ControlCursorDropping(std::string_view value);
+  Status ControlStreamEndOnClose(std::string_view value);
+  Status ControlExpiryOpcode(std::string_view value);
+  Status ControlBackfillOrder(std::string_view value);
+  Status ControlV7StatusCodes(std::string_view value);
+  Status ControlConsumerName(std::string_view value);
+  Status ControlHifiMfu(std::string_view value);
+  Status ControlOutOfOrder(std::string_view value);
+  Status ControlStreamId(std::string_view value);
+  Status ControlMaxMarkerVersion(std::string_view value);
+  Status ControlDeletedUserXattrs(std::string_view value);
+  Status ControlNotSupported(std::string_view value);
 
   // ---- constant after construction ----
   const std::string name_;
@@ -230,12 +270,14 @@ class Producer final : public StreamOwner,
   std::atomic<uint64_t> items_sent_{0};
   std::atomic<uint64_t> total_bytes_sent_{0};
   std::atomic<bool> v7_status_codes_{false};
+  std::atomic<bool> marker_v2_2_{false};  // control max_marker_version=2.2 (read by Encode)
+  std::atomic<Priority> priority_{Priority::kMedium};
 
   // ---- protected by mu_ ----
   mutable Mutex mu_{LockRank::kDcpObject};
-  std::map<Vbid, std::shared_ptr<ActiveStream>> streams_ GUARDED_BY(mu_);
-  std::deque<Vbid> ready_ GUARDED_BY(mu_);      // streams with something to send, round-robin
-  std::vector<bool> in_ready_ GUARDED_BY(mu_);  // by vbid: queued in ready_
+  std::map<StreamKey, std::shared_ptr<ActiveStream>> streams_ GUARDED_BY(mu_);
+  std::deque<StreamKey> ready_ GUARDED_BY(mu_);   // streams with something to send, round-robin
+  std::set<StreamKey> in_ready_ GUARDED_BY(mu_);  // queued in ready_
   std::shared_ptr<BackfillManager> manager_ GUARDED_BY(mu_);  // null once disconnected
   FlowControl flow_ GUARDED_BY(mu_);
   bool paused_ GUARDED_BY(mu_) = false;  // the last Step stopped without budget left over
@@ -248,8 +290,9 @@ class Producer final : public StreamOwner,
   bool cursor_dropping_ GUARDED_BY(mu_) = false;
   bool send_stream_end_on_close_ GUARDED_BY(mu_) = false;
   bool expiry_opcode_ GUARDED_BY(mu_) = false;
-  std::string priority_ GUARDED_BY(mu_) = "medium";
   std::string consumer_name_ GUARDED_BY(mu_);
+  bool stream_ids_ GUARDED_BY(mu_) = false;  // control enable_stream_id (one way)
+  StreamOptions::Oso oso_ GUARDED_BY(mu_) = StreamOptions::Oso::kOff;
 };
 
 }  // namespace sluice::dcp

@@ -263,7 +263,7 @@ class FakeOwner final : public BackfillOwner {
 class FakeTarget final : public BackfillTarget {
  public:
   bool IsDead() const override { return dead.load(); }
-  bool MarkDiskSnapshot(uint64_t, uint64_t) override {
+  bool MarkDiskSnapshot(uint64_t, uint64_t, uint64_t) override {
     ++markers;
     return !dead.load();
   }

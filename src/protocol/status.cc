@@ -161,6 +161,10 @@ McbpStatus ToMcbpStatus(Errc code, ToMcbpOptions options) {
       return McbpStatus::kNoBucket;
     case Errc::kUnknownCollection:
       return McbpStatus::kUnknownCollection;
+    case Errc::kUnknownScope:
+      return McbpStatus::kUnknownScope;
+    case Errc::kDcpStreamIdInvalid:
+      return McbpStatus::kDcpStreamIdInvalid;
     case Errc::kNotSupported:
       return McbpStatus::kNotSupported;
     case Errc::kUnknownCommand:
@@ -250,8 +254,11 @@ Errc ErrcFromMcbpStatus(McbpStatus status) {
     case McbpStatus::kCancelled:
       return Errc::kCancelled;
     case McbpStatus::kUnknownCollection:
-    case McbpStatus::kUnknownScope:
       return Errc::kUnknownCollection;
+    case McbpStatus::kUnknownScope:
+      return Errc::kUnknownScope;
+    case McbpStatus::kDcpStreamIdInvalid:
+      return Errc::kDcpStreamIdInvalid;
     case McbpStatus::kDurabilityInvalidLevel:
       return Errc::kDurabilityInvalidLevel;
     case McbpStatus::kDurabilityImpossible:
@@ -263,7 +270,6 @@ Errc ErrcFromMcbpStatus(McbpStatus status) {
       return Errc::kSyncWriteAmbiguous;
     case McbpStatus::kEinval:
     case McbpStatus::kXattrEinval:
-    case McbpStatus::kDcpStreamIdInvalid:
     case McbpStatus::kOpaqueNoMatch:
     case McbpStatus::kCasValueInvalid:
     case McbpStatus::kNotLocked:

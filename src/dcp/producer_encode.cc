@@ -1,0 +1,111 @@
+// Producer::Encode: a stream's message in this connection's encodings - the stream id (a frame
+// info, with enable_stream_id), snapshot marker V1 or V2.2 (max_marker_version), collection-aware
+// keys (HELLO Collections), NoValue / NoValueWithUnderlyingDatatype (DCP_OPEN), deletion V1 or V2
+// (IncludeDeleteTimes).
+#include "dcp/producer.h"
+
+namespace sluice::dcp {
+namespace {
+
+std::optional<uint16_t> StreamId(StreamKey key) {
+  return key.sid == 0 ? std::nullopt : std::optional<uint16_t>(key.sid);
+}
+
+// The fields every item message (mutation, deletion, expiration) takes from its item.
+template <typename Message>
+void FillItemFields(const engine::Item& item, StreamKey key, uint32_t opaque, Message& message) {
+  message.vbucket = key.vb;
+  message.opaque = opaque;
+  message.stream_id = StreamId(key);
+  message.cas = item.cas;
+  message.by_seqno = item.by_seqno;
+  message.rev_seqno = item.rev_seqno;
+  message.key = item.key;
+}
+
+}  // namespace
+
+void Producer::Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const {
+  switch (m.type) {
+    case DcpMessage::Type::kSnapshotMarker: {
+      protocol::DcpSnapshotMarker marker;
+      marker.vbucket = key.vb;
+      marker.opaque = opaque;
+      marker.stream_id = StreamId(key);
+      marker.start_seqno = m.snap_start;
+      marker.end_seqno = m.snap_end;
+      marker.flags = m.snap_flags;
+      if (marker_v2_2_.load(std::memory_order_relaxed)) {
+        // Without sync writes every item in the snapshot is visible and none is prepared.
+        marker.version = protocol::DcpSnapshotMarkerVersion::kV2_2;
+        marker.max_visible_seqno = m.snap_end;
+        marker.purge_seqno = m.purge_seqno;
+      }
+      protocol::AppendDcpSnapshotMarker(out, marker);
+      return;
+    }
+    case DcpMessage::Type::kMutation:
+    case DcpMessage::Type::kDeletion:
+    case DcpMessage::Type::kExpiration:
+      EncodeItem(m, key, opaque, out);
+      return;
+    case DcpMessage::Type::kSeqnoAdvanced:
+      protocol::AppendDcpSeqnoAdvanced(out, {.vbucket = key.vb,
+                                             .opaque = opaque,
+                                             .by_seqno = m.snap_end,
+                                             .stream_id = StreamId(key)});
+      return;
+    case DcpMessage::Type::kOsoSnapshot:
+      protocol::AppendDcpOsoSnapshot(
+          out,
+          {.vbucket = key.vb, .opaque = opaque, .flags = m.oso_flags, .stream_id = StreamId(key)});
+      return;
+    case DcpMessage::Type::kStreamEnd:
+      protocol::AppendDcpStreamEnd(out, {.vbucket = key.vb,
+                                         .opaque = opaque,
+                                         .status = m.end_status,
+                                         .stream_id = StreamId(key)});
+      return;
+  }
+}
+
+void Producer::EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque,
+                          std::string* out) const {
+  const engine::Item& item = *m.item;
+  switch (m.type) {
+    case DcpMessage::Type::kMutation: {
+      protocol::DcpMutation mutation;
+      FillItemFields(item, key, opaque, mutation);
+      mutation.flags = item.flags;
+      mutation.expiration = item.expiry;
+      mutation.datatype = (open_flags_ & protocol::kDcpOpenNoValue) != 0 ? 0 : item.datatype;
+      if ((open_flags_ &
+           (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0) {
+        mutation.value = item.value.view();
+      }
+      protocol::AppendDcpMutation(out, mutation, collections_);
+      return;
+    }
+    case DcpMessage::Type::kDeletion: {
+      protocol::DcpDeletion deletion;
+      FillItemFields(item, key, opaque, deletion);
+      if ((open_flags_ & protocol::kDcpOpenIncludeDeleteTimes) != 0) {
+        deletion.version = protocol::DcpDeletionVersion::kV2;
+        deletion.delete_time = item.expiry;  // a tombstone's expiry holds its delete time
+      }
+      protocol::AppendDcpDeletion(out, deletion, collections_);
+      return;
+    }
+    case DcpMessage::Type::kExpiration: {
+      protocol::DcpExpiration expiration;
+      FillItemFields(item, key, opaque, expiration);
+      expiration.delete_time = item.expiry;
+      protocol::AppendDcpExpiration(out, expiration, collections_);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace sluice::dcp
