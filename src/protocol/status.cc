@@ -149,6 +149,8 @@ McbpStatus ToMcbpStatus(Errc code, ToMcbpOptions options) {
       return McbpStatus::kLocked;
     case Errc::kInvalid:
       return McbpStatus::kEinval;
+    case Errc::kXattrInvalid:
+      return McbpStatus::kXattrEinval;
     case Errc::kRange:
       return McbpStatus::kErange;
     case Errc::kRollback:
@@ -261,8 +263,9 @@ Errc ErrcFromMcbpStatus(McbpStatus status) {
       return Errc::kSyncWriteInProgress;
     case McbpStatus::kSyncWriteAmbiguous:
       return Errc::kSyncWriteAmbiguous;
-    case McbpStatus::kEinval:
     case McbpStatus::kXattrEinval:
+      return Errc::kXattrInvalid;
+    case McbpStatus::kEinval:
     case McbpStatus::kDcpStreamIdInvalid:
     case McbpStatus::kOpaqueNoMatch:
     case McbpStatus::kCasValueInvalid:
