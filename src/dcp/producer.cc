@@ -197,6 +197,13 @@ Status Producer::Control(std::string_view key, std::string_view value) {
     consumer_name_ = std::string(value);
     return Status::Ok();
   }
+  if (key == "include_deleted_user_xattrs") {
+    // kv_engine: only confirms what DCP_OPEN's IncludeDeletedUserXattrs already enabled.
+    if (value == "true" && (open_flags_ & protocol::kDcpOpenIncludeDeletedUserXattrs) != 0) {
+      return Status::Ok();
+    }
+    return Status(Errc::kInvalid, "include_deleted_user_xattrs needs the DCP_OPEN flag");
+  }
   if (key == "supports_hifi_MFU") return Status::Ok();  // no MFU values are sent; harmless
   if (key == "enable_out_of_order_snapshots") {
     // Permission to send out of order; we always send in seqno order, which stays valid.
@@ -206,7 +213,7 @@ Status Producer::Control(std::string_view key, std::string_view value) {
   if (key == "enable_stream_id" || key == "enable_sync_writes" ||
       key == "force_value_compression" || key == "stream_buffer_size" || key == "change_streams" ||
       key == "flatbuffers_system_events" || key == "max_marker_version" ||
-      key == "include_deleted_user_xattrs" || key == "cache_transfer") {
+      key == "cache_transfer") {
     return Status(Errc::kNotSupported, "DCP control " + std::string(key) + " is not supported");
   }
   return invalid();
@@ -480,6 +487,17 @@ void FillItemFields(const engine::Item& item, Vbid vb, uint32_t opaque, Message&
 }
 }  // namespace
 
+xattr::StreamValue Producer::StreamValueOf(const engine::Item& item) const {
+  // What the DCP_OPEN flags let this consumer see of the value (xattr/filter.h).
+  xattr::StreamOptions o;
+  o.include_body = (open_flags_ & (protocol::kDcpOpenNoValue |
+                                   protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0;
+  o.include_xattrs = (open_flags_ & protocol::kDcpOpenIncludeXattrs) != 0;
+  o.include_deleted_user_xattrs = (open_flags_ & protocol::kDcpOpenIncludeDeletedUserXattrs) != 0;
+  o.underlying_datatype = (open_flags_ & protocol::kDcpOpenNoValueWithUnderlyingDatatype) != 0;
+  return xattr::ForStream(item.value.view(), item.datatype, item.deleted, o);
+}
+
 void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string* out) const {
   switch (m.type) {
     case DcpMessage::Type::kSnapshotMarker: {
@@ -498,11 +516,9 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
       FillItemFields(item, vb, opaque, mutation);
       mutation.flags = item.flags;
       mutation.expiration = item.expiry;
-      mutation.datatype = (open_flags_ & protocol::kDcpOpenNoValue) != 0 ? 0 : item.datatype;
-      if ((open_flags_ &
-           (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0) {
-        mutation.value = item.value.view();
-      }
+      const xattr::StreamValue v = StreamValueOf(item);
+      mutation.datatype = v.datatype;
+      mutation.value = v.value();
       protocol::AppendDcpMutation(out, mutation, collections_);
       return;
     }
@@ -514,6 +530,9 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
         deletion.version = protocol::DcpDeletionVersion::kV2;
         deletion.delete_time = item.expiry;  // a tombstone's expiry holds its delete time
       }
+      const xattr::StreamValue v = StreamValueOf(item);
+      deletion.datatype = v.datatype;
+      deletion.value = v.value();
       protocol::AppendDcpDeletion(out, deletion, collections_);
       return;
     }
@@ -522,6 +541,9 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
       protocol::DcpExpiration expiration;
       FillItemFields(item, vb, opaque, expiration);
       expiration.delete_time = item.expiry;
+      const xattr::StreamValue v = StreamValueOf(item);
+      expiration.datatype = v.datatype;
+      expiration.value = v.value();
       protocol::AppendDcpExpiration(out, expiration, collections_);
       return;
     }

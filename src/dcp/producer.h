@@ -74,6 +74,7 @@
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
 #include "storage/kvstore.h"
+#include "xattr/filter.h"
 
 namespace sluice::dcp {
 
@@ -200,6 +201,8 @@ class Producer : public std::enable_shared_from_this<Producer> {
   // Wakes the connection unless a notification is already outstanding.
   void NotifyConnection();
   void Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string* out) const;
+  // The value and datatype an item message carries on this connection.
+  xattr::StreamValue StreamValueOf(const engine::Item& item) const;
   // Removes `stream` (if still the one mapped at vb) after its STREAM_END was sent.
   void RemoveStream(Vbid vb, const ActiveStream* stream);
 
