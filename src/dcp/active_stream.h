@@ -91,7 +91,7 @@ struct StreamParams {
 
 // Connection settings captured when the stream is created.
 struct StreamOptions {
-  bool include_value = true;   // not DCP_OPEN NoValue
+  bool include_value = true;   // backfills read values (not NoValue, or IncludeXattrs)
   bool expiry_opcode = false;  // control enable_expiry_opcode (needs delete times)
   bool skip_deletes_in_initial_backfill = false;
   bool cursor_droppable = false;  // control supports_cursor_dropping

@@ -21,11 +21,12 @@ size_t NameEnd(std::string_view path, size_t i) {
 
 // subjson's rule for a name: it is written as JSON string content (the document's keys are
 // compared in that form), so '"' and control characters must be escaped, only JSON's escapes
-// are allowed, and \u escapes are not supported.
+// are allowed, and \u escapes are not supported. (subjson lets 0x1f through, which then makes
+// an inserted key invalid JSON; sluice refuses it with the other control characters.)
 bool IsJsonStringContent(std::string_view name) {
   for (size_t i = 0; i < name.size(); ++i) {
     const auto c = static_cast<unsigned char>(name[i]);
-    if (c == '"' || c < 0x1f) return false;
+    if (c == '"' || c < 0x20) return false;
     if (c != '\\') continue;
     if (++i == name.size()) return false;
     const char e = name[i];

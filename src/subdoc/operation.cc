@@ -149,7 +149,9 @@ OpResult MkdirP(std::string_view doc, const Target& t, std::string_view value, b
   return {McbpStatus::kSuccess, Splice(doc, close, close, text), {}};
 }
 
-bool LastIsIndex(const Target& t) { return std::holds_alternative<int64_t>(t.comps.back()); }
+bool LastIsIndex(const Target& t) {
+  return !t.comps.empty() && std::holds_alternative<int64_t>(t.comps.back());
+}
 
 // DICT_ADD, DICT_UPSERT, REPLACE (subjson's do_store_dict).
 OpResult StoreDict(Opcode op, std::string_view doc, const Target& t, std::string_view value,
