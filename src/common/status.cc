@@ -20,6 +20,8 @@ std::string_view ErrcName(Errc code) {
       return "Locked";
     case Errc::kInvalid:
       return "Invalid";
+    case Errc::kXattrInvalid:
+      return "XattrInvalid";
     case Errc::kRange:
       return "Range";
     case Errc::kRollback:

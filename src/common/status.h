@@ -30,6 +30,7 @@ enum class Errc : uint8_t {
   kLocked,       // document is locked
   // Request-level outcomes.
   kInvalid,             // malformed or nonsensical request (EINVAL)
+  kXattrInvalid,        // a value's xattr section is malformed (XATTR_EINVAL)
   kRange,               // a seqno range that cannot be served (ERANGE)
   kRollback,            // DCP: the consumer must roll back
   kNotMyVbucket,        // vbucket missing or not active

@@ -122,7 +122,7 @@ struct StreamParams {
 struct StreamOptions {
   enum class Oso : uint8_t { kOff, kOn, kWithSeqnoAdvanced };  // enable_out_of_order_snapshots
 
-  bool include_value = true;   // not DCP_OPEN NoValue
+  bool include_value = true;   // backfills read values (not NoValue, or IncludeXattrs)
   bool expiry_opcode = false;  // control enable_expiry_opcode (needs delete times)
   bool skip_deletes_in_initial_backfill = false;
   bool cursor_droppable = false;  // control supports_cursor_dropping

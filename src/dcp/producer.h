@@ -67,6 +67,7 @@
 #include "engine/engine_types.h"
 #include "protocol/dcp_codec.h"
 #include "storage/kvstore.h"
+#include "xattr/filter.h"
 
 namespace sluice::dcp {
 
@@ -210,6 +211,8 @@ class Producer final : public StreamOwner,
   // (producer_encode.cc).
   void Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const;
   void EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const;
+  // The value and datatype an item message carries on this connection.
+  xattr::StreamValue StreamValueOf(const engine::Item& item) const;
   // Removes `stream` (if still the one mapped at its key) after its STREAM_END was sent.
   void RemoveStream(const ActiveStream* stream);
 

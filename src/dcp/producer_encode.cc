@@ -1,6 +1,7 @@
 // Producer::Encode: a stream's message in this connection's encodings - the stream id (a frame
 // info, with enable_stream_id), snapshot marker V1 or V2.2 (max_marker_version), collection-aware
-// keys (HELLO Collections), NoValue / NoValueWithUnderlyingDatatype (DCP_OPEN), deletion V1 or V2
+// keys (HELLO Collections), the value as the DCP_OPEN flags allow (NoValue,
+// NoValueWithUnderlyingDatatype, IncludeXattrs, IncludeDeletedUserXattrs), deletion V1 or V2
 // (IncludeDeleteTimes).
 #include "dcp/producer.h"
 
@@ -24,6 +25,17 @@ void FillItemFields(const engine::Item& item, StreamKey key, uint32_t opaque, Me
 }
 
 }  // namespace
+
+xattr::StreamValue Producer::StreamValueOf(const engine::Item& item) const {
+  // What the DCP_OPEN flags let this consumer see of the value (xattr/filter.h).
+  xattr::StreamOptions o;
+  o.include_body = (open_flags_ & (protocol::kDcpOpenNoValue |
+                                   protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0;
+  o.include_xattrs = (open_flags_ & protocol::kDcpOpenIncludeXattrs) != 0;
+  o.include_deleted_user_xattrs = (open_flags_ & protocol::kDcpOpenIncludeDeletedUserXattrs) != 0;
+  o.underlying_datatype = (open_flags_ & protocol::kDcpOpenNoValueWithUnderlyingDatatype) != 0;
+  return xattr::ForStream(item.value.view(), item.datatype, item.deleted, o);
+}
 
 void Producer::Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const {
   switch (m.type) {
@@ -78,11 +90,9 @@ void Producer::EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque,
       FillItemFields(item, key, opaque, mutation);
       mutation.flags = item.flags;
       mutation.expiration = item.expiry;
-      mutation.datatype = (open_flags_ & protocol::kDcpOpenNoValue) != 0 ? 0 : item.datatype;
-      if ((open_flags_ &
-           (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0) {
-        mutation.value = item.value.view();
-      }
+      const xattr::StreamValue v = StreamValueOf(item);
+      mutation.datatype = v.datatype;
+      mutation.value = v.value();
       protocol::AppendDcpMutation(out, mutation, collections_);
       return;
     }
@@ -93,6 +103,9 @@ void Producer::EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque,
         deletion.version = protocol::DcpDeletionVersion::kV2;
         deletion.delete_time = item.expiry;  // a tombstone's expiry holds its delete time
       }
+      const xattr::StreamValue v = StreamValueOf(item);
+      deletion.datatype = v.datatype;
+      deletion.value = v.value();
       protocol::AppendDcpDeletion(out, deletion, collections_);
       return;
     }
@@ -100,6 +113,9 @@ void Producer::EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque,
       protocol::DcpExpiration expiration;
       FillItemFields(item, key, opaque, expiration);
       expiration.delete_time = item.expiry;
+      const xattr::StreamValue v = StreamValueOf(item);
+      expiration.datatype = v.datatype;
+      expiration.value = v.value();
       protocol::AppendDcpExpiration(out, expiration, collections_);
       return;
     }

@@ -53,8 +53,11 @@ StreamRequestResult Producer::CheckRollback(const StreamParams& p, engine::VBuck
 
 StreamOptions Producer::OptionsForNewStream() const {
   StreamOptions options;
+  // A backfill reads values unless nothing of them is sent: with NoValue, IncludeXattrs still
+  // sends the xattrs (StreamValueOf).
   options.include_value = (open_flags_ & (protocol::kDcpOpenNoValue |
-                                          protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0;
+                                          protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0 ||
+                          (open_flags_ & protocol::kDcpOpenIncludeXattrs) != 0;
   options.skip_deletes_in_initial_backfill =
       (open_flags_ & protocol::kDcpOpenSkipDeletesInInitialBackfill) != 0;
   options.seqno_advanced = collections_;

@@ -167,8 +167,10 @@ class CheckpointManager {
 
   // ---- writers ----
   // Assigns item->by_seqno = high seqno + 1, appends it (deduplicating by key) and returns the
-  // seqno. `item` must be a mutation and must not be modified afterwards.
-  uint64_t Queue(std::shared_ptr<Item> item);
+  // seqno. `item` must be a mutation and must not be modified afterwards. `pre_link`, if set, is
+  // called with the item once its seqno is assigned and before anyone can see it (under the
+  // manager's lock: it must be quick and call nothing back), to finish its value (xattr macros).
+  uint64_t Queue(std::shared_ptr<Item> item, const std::function<void(Item&)>& pre_link = {});
   // Appends a set-vbucket-state meta item (consumes no seqno; the state is in Item::flags).
   // Readers never see it: the flusher persists the vbucket state record with every batch.
   void QueueSetVBucketState(VBucketState state);

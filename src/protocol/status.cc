@@ -149,6 +149,8 @@ McbpStatus ToMcbpStatus(Errc code, ToMcbpOptions options) {
       return McbpStatus::kLocked;
     case Errc::kInvalid:
       return McbpStatus::kEinval;
+    case Errc::kXattrInvalid:
+      return McbpStatus::kXattrEinval;
     case Errc::kRange:
       return McbpStatus::kErange;
     case Errc::kRollback:
@@ -268,8 +270,9 @@ Errc ErrcFromMcbpStatus(McbpStatus status) {
       return Errc::kSyncWriteInProgress;
     case McbpStatus::kSyncWriteAmbiguous:
       return Errc::kSyncWriteAmbiguous;
-    case McbpStatus::kEinval:
     case McbpStatus::kXattrEinval:
+      return Errc::kXattrInvalid;
+    case McbpStatus::kEinval:
     case McbpStatus::kOpaqueNoMatch:
     case McbpStatus::kCasValueInvalid:
     case McbpStatus::kNotLocked:
