@@ -240,10 +240,13 @@ StatusOr<KeyEntry> DecodeKeyEntry(std::string_view value) {
 
 // v1 state: version | state | varint high_seqno, snap_start, snap_end, purge_seqno |
 // max_cas u64 BE | varint max_deleted_rev_seqno | varint n | n x (uuid u64 BE, varint seqno).
+// v2 state: the same with version 2, then the topology: varint chains | per chain: varint nodes |
+// per node: varint (name length + 1, 0 for a null node) | name bytes.
 std::string EncodeVBucketState(const VBucketStateRecord& state) {
   std::string out;
   out.reserve(2 + 6 * 10 + 8 + state.failover.size() * 18);
-  out.push_back(static_cast<char>(kVBucketStateFormatV1));
+  const bool v2 = !state.topology.empty();
+  out.push_back(static_cast<char>(v2 ? kVBucketStateFormatV2 : kVBucketStateFormatV1));
   out.push_back(static_cast<char>(state.state));
   PutVarint(&out, state.high_seqno);
   PutVarint(&out, state.snap_start);
@@ -256,12 +259,57 @@ std::string EncodeVBucketState(const VBucketStateRecord& state) {
     PutFixed64BE(&out, entry.uuid);
     PutVarint(&out, entry.seqno);
   }
+  if (v2) {
+    PutVarint(&out, state.topology.chains.size());
+    for (const TopologyChain& chain : state.topology.chains) {
+      PutVarint(&out, chain.size());
+      for (const TopologyNode& node : chain) {
+        PutVarint(&out, node ? node->size() + 1 : 0);
+        if (node) out.append(*node);
+      }
+    }
+  }
   return out;
 }
 
+namespace {
+
+// The v2 topology section (see EncodeVBucketState).
+Status DecodeTopology(Reader* r, VBucketTopology* topology) {
+  uint64_t chains;
+  if (!r->ReadVarint(&chains)) return Corrupt("vbucket state: topology truncated");
+  if (chains == 0 || chains > VBucketTopology::kMaxChains) {
+    return Corrupt("vbucket state: bad topology chain count");
+  }
+  for (uint64_t c = 0; c < chains; ++c) {
+    uint64_t nodes;
+    if (!r->ReadVarint(&nodes)) return Corrupt("vbucket state: topology truncated");
+    if (nodes == 0 || nodes > VBucketTopology::kMaxChainLength) {
+      return Corrupt("vbucket state: bad topology chain length");
+    }
+    TopologyChain& chain = topology->chains.emplace_back();
+    for (uint64_t n = 0; n < nodes; ++n) {
+      uint64_t len;
+      std::string_view name;
+      if (!r->ReadVarint(&len) || (len != 0 && !r->ReadBytes(len - 1, &name))) {
+        return Corrupt("vbucket state: topology truncated");
+      }
+      chain.push_back(len == 0 ? TopologyNode() : TopologyNode(std::string(name)));
+    }
+  }
+  if (!ValidateTopology(*topology).ok()) return Corrupt("vbucket state: invalid topology");
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<VBucketStateRecord> DecodeVBucketState(std::string_view value) {
   Reader r(value);
-  RETURN_IF_ERROR(CheckVersion(&r, kVBucketStateFormatV1, "vbucket state"));
+  uint8_t version;
+  if (!r.ReadByte(&version)) return Corrupt("vbucket state: empty value");
+  if (version != kVBucketStateFormatV1 && version != kVBucketStateFormatV2) {
+    return Corrupt("vbucket state: unknown format version " + std::to_string(version));
+  }
   VBucketStateRecord state;
   uint8_t wire_state;
   uint64_t n;
@@ -281,6 +329,7 @@ StatusOr<VBucketStateRecord> DecodeVBucketState(std::string_view value) {
       return Corrupt("vbucket state: failover log truncated");
     }
   }
+  if (version == kVBucketStateFormatV2) RETURN_IF_ERROR(DecodeTopology(&r, &state.topology));
   if (!r.empty()) return Corrupt("vbucket state: trailing bytes");
   return state;
 }

@@ -7,7 +7,7 @@
 //   key   key  : vbid u16 BE | document key bytes
 //         value: EncodeKeyEntry()                              (version byte 1)
 //   local key  : "vbstate/<vbid decimal>" | "clean_shutdown"
-//         value: EncodeVBucketState() (version byte 1)        | "1"
+//         value: EncodeVBucketState() (version byte 1 or 2)   | "1"
 //
 // Every value starts with a version byte. Decoders accept only the versions they know and reject
 // anything else (unknown version, unknown flag bits, truncation, trailing bytes) with
@@ -35,6 +35,9 @@ namespace sluice::storage {
 inline constexpr uint8_t kDocFormatV1 = 1;
 inline constexpr uint8_t kKeyEntryFormatV1 = 1;
 inline constexpr uint8_t kVBucketStateFormatV1 = 1;
+// v1 plus the vbucket's replication topology; written only when it has one, so a store without
+// topologies stays readable by v1 readers.
+inline constexpr uint8_t kVBucketStateFormatV2 = 2;
 
 inline constexpr size_t kSeqKeySize = 10;
 inline constexpr std::string_view kVBucketStatePrefix = "vbstate/";
@@ -78,6 +81,8 @@ struct KeyEntry {
 std::string EncodeKeyEntry(const KeyEntry& entry);
 StatusOr<KeyEntry> DecodeKeyEntry(std::string_view value);
 
+// v1 when state.topology is empty, else v2. Decoding accepts both (a v1 record has no topology)
+// and rejects a v2 topology that breaks the topology rules (common/vbucket_topology.h).
 std::string EncodeVBucketState(const VBucketStateRecord& state);
 StatusOr<VBucketStateRecord> DecodeVBucketState(std::string_view value);
 

@@ -163,6 +163,36 @@ TEST(DiskFormatTest, VBucketStateRoundTrip) {
   EXPECT_EQ(DecodeVBucketState(EncodeVBucketState(empty_log)).value(), empty_log);
 }
 
+TEST(DiskFormatTest, VBucketStateWithTopologyIsV2) {
+  VBucketStateRecord state;
+  state.high_seqno = 7;
+  state.failover = {{0x1111, 3}};
+  state.topology.chains = {{"node-a", "node-b", std::nullopt}, {"node-a", std::string()}};
+  const std::string encoded = EncodeVBucketState(state);
+  EXPECT_EQ(static_cast<uint8_t>(encoded[0]), kVBucketStateFormatV2);
+  EXPECT_EQ(DecodeVBucketState(encoded).value(), state);
+  // Every truncation is detected, and so are trailing bytes.
+  for (size_t n = 0; n < encoded.size(); ++n) {
+    EXPECT_EQ(DecodeVBucketState(encoded.substr(0, n)).status().code(), Errc::kCorruption) << n;
+  }
+  EXPECT_EQ(DecodeVBucketState(encoded + "x").status().code(), Errc::kCorruption);
+
+  // A v1 record (written before topologies existed) still reads, without a topology.
+  VBucketStateRecord old = state;
+  old.topology = {};
+  const std::string v1 = EncodeVBucketState(old);
+  EXPECT_EQ(static_cast<uint8_t>(v1[0]), kVBucketStateFormatV1);
+  EXPECT_EQ(DecodeVBucketState(v1).value(), old);
+  // A v2 record must hold a topology that obeys the rules: no chain, or a null active, is corrupt.
+  std::string no_chain = v1;
+  no_chain[0] = static_cast<char>(kVBucketStateFormatV2);
+  EXPECT_EQ(DecodeVBucketState(no_chain + std::string(1, '\0')).status().code(), Errc::kCorruption);
+  const std::string null_active = std::string("\x01\x01\x00", 3);
+  EXPECT_EQ(DecodeVBucketState(no_chain + null_active).status().code(), Errc::kCorruption);
+  EXPECT_EQ(DecodeVBucketState(no_chain + std::string("\x01\x01\x02x", 4)).value().topology,
+            (VBucketTopology{{{"x"}}}));
+}
+
 TEST(DiskFormatTest, VBucketStateRejectsBadInput) {
   VBucketStateRecord state;
   state.failover = {{1, 2}, {3, 4}};

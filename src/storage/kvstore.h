@@ -43,6 +43,7 @@
 
 #include "common/status.h"
 #include "common/types.h"
+#include "common/vbucket_topology.h"
 
 namespace rocksdb {
 class Env;
@@ -89,6 +90,7 @@ struct VBucketStateRecord {
   uint64_t max_cas = 0;      // highest CAS persisted (HLC recovery)
   uint64_t max_deleted_rev_seqno = 0;
   std::vector<FailoverEntry> failover;  // newest first
+  VBucketTopology topology;             // an active vbucket's replication chains (may be empty)
   friend bool operator==(const VBucketStateRecord&, const VBucketStateRecord&) = default;
 };
 
