@@ -329,10 +329,10 @@ StatusOr<std::shared_ptr<VBucket>> Bucket::ActiveVBucket(Vbid vbid) const {
 }
 
 StatusOr<GetResult> Bucket::Get(Vbid vbid, std::string_view key, const Waiter& waiter,
-                                bool include_deleted) {
+                                bool include_deleted, ReadFrom from) {
   stats_.cmd_get.fetch_add(1, std::memory_order_relaxed);
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  auto r = vb->Get(key, waiter, include_deleted);
+  auto r = vb->Get(key, waiter, include_deleted, from);
   if (r.ok()) {
     stats_.get_hits.fetch_add(1, std::memory_order_relaxed);
   } else if (r.status().code() == Errc::kNotFound) {
@@ -418,26 +418,57 @@ Status Bucket::WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waite
   return Errc::kWouldBlock;
 }
 
-Status Bucket::SetVBucketState(Vbid vbid, VBucketState state) {
+Status Bucket::SetVBucketState(Vbid vbid, VBucketState state,
+                               const std::optional<VBucketTopology>& meta) {
   if (vbid >= vbuckets_.size()) return Errc::kNotMyVbucket;
-  MutexLock lock(&lifecycle_mu_);
-  config_revision_.fetch_add(1, std::memory_order_relaxed);
-  if (auto vb = vbuckets_.Get(vbid)) {
-    const VBucketState old = vb->state();
-    vb->SetState(state);
-    if (old != state) {
-      if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
-        l->OnVBucketStateChanged(vbid, state, /*deleted=*/false);
-      }
+  if (meta && !meta->empty()) {
+    if (state != VBucketState::kActive) {
+      return Status(Errc::kInvalid, fmt::format("topology only permitted for state:active, found "
+                                                "state:{}",
+                                                VBucketStateName(state)));
     }
-    return Status::Ok();
+    RETURN_IF_ERROR(ValidateTopology(*meta));
   }
-  storage::VBucketStateRecord rec;
-  rec.state = state;
-  auto vb = MakeVBucket(vbid, rec);
-  vbuckets_.Set(vbid, vb);
-  LOG_INFO("vb:{} created as {}", vbid, VBucketStateName(state));
-  OnQueued(*vb, 0);  // persist the new vbucket's state record
+  {
+    MutexLock lock(&lifecycle_mu_);
+    if (auto vb = vbuckets_.Get(vbid)) {
+      const VBucketState old = vb->state();
+      if (!vb->SetState(state, meta)) return Status::Ok();
+      if (old != state) {
+        if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
+          l->OnVBucketStateChanged(vbid, state, /*deleted=*/false);
+        }
+      }
+    } else {
+      storage::VBucketStateRecord rec;
+      rec.state = state;
+      if (meta) rec.topology = *meta;
+      auto created = MakeVBucket(vbid, rec);
+      vbuckets_.Set(vbid, created);
+      LOG_INFO("vb:{} created as {}, topology {}", vbid, VBucketStateName(state),
+               TopologyToJson(rec.topology));
+      OnQueued(*created, 0);  // persist the new vbucket's state record
+    }
+  }
+  VBucketMapChanged();
+  return Status::Ok();
+}
+
+void Bucket::VBucketMapChanged() {
+  config_revision_.fetch_add(1, std::memory_order_relaxed);
+  if (VBucketMapListener* l = map_listener_.load(std::memory_order_acquire)) {
+    l->OnVBucketMapChanged();
+  }
+}
+
+StatusOr<VBucketTopology> Bucket::GetVBucketTopology(Vbid vbid) const {
+  auto vb = vbuckets_.Get(vbid);
+  if (!vb) return Errc::kNotMyVbucket;
+  return vb->topology();
+}
+
+Status Bucket::PersistAll() {
+  for (auto& f : flushers_) RETURN_IF_ERROR(f->FlushAll());
   return Status::Ok();
 }
 
@@ -449,23 +480,24 @@ StatusOr<VBucketState> Bucket::GetVBucketState(Vbid vbid) const {
 
 Status Bucket::DeleteVBucket(Vbid vbid) {
   if (vbid >= vbuckets_.size()) return Errc::kNotMyVbucket;
-  MutexLock lock(&lifecycle_mu_);
   Status result;
-  flusher_for(vbid).WithFlushLock([&] {
-    auto vb = vbuckets_.Remove(vbid);
-    if (!vb) {
-      result = Errc::kNotMyVbucket;
-      return;
-    }
-    result = store_->DeleteVBucket(vbid);
-  });
-  if (result.ok()) {
-    config_revision_.fetch_add(1, std::memory_order_relaxed);
+  {
+    MutexLock lock(&lifecycle_mu_);
+    flusher_for(vbid).WithFlushLock([&] {
+      auto vb = vbuckets_.Remove(vbid);
+      if (!vb) {
+        result = Errc::kNotMyVbucket;
+        return;
+      }
+      result = store_->DeleteVBucket(vbid);
+    });
+    if (!result.ok()) return result;
     LOG_INFO("vb:{} deleted", vbid);
     if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
       l->OnVBucketStateChanged(vbid, VBucketState::kDead, /*deleted=*/true);
     }
   }
+  VBucketMapChanged();
   return result;
 }
 
@@ -482,7 +514,8 @@ std::vector<std::pair<Vbid, uint64_t>> Bucket::GetAllVbSeqnos(
 
 StatusOr<ObserveSeqnoResult> Bucket::ObserveSeqno(Vbid vbid, uint64_t uuid) const {
   auto vb = vbuckets_.Get(vbid);
-  if (!vb || vb->state() != VBucketState::kActive) return Errc::kNotMyVbucket;
+  // kv_engine serves every vbucket but a dead one: SDKs observe replicas too.
+  if (!vb || vb->state() == VBucketState::kDead) return Errc::kNotMyVbucket;
   return vb->ObserveSeqno(uuid);
 }
 

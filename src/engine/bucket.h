@@ -75,6 +75,16 @@ class SeqnoListener {
   virtual void OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted) = 0;
 };
 
+// What the front end needs to hear when the vbucket map changes: a vbucket was created or
+// deleted, or its state or topology changed (config_revision() moved), so that the cluster
+// config can be pushed to clients. Called on the thread that made the change, after it is
+// visible and without any bucket lock held; implementations must be cheap and must not block.
+class VBucketMapListener {
+ public:
+  virtual ~VBucketMapListener() = default;
+  virtual void OnVBucketMapChanged() = 0;
+};
+
 class Bucket final : public VBucketListener, public std::enable_shared_from_this<Bucket> {
  public:
   static StatusOr<std::shared_ptr<Bucket>> Open(BucketOptions options);
@@ -97,9 +107,10 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::shared_ptr<VBucket> GetVBucket(Vbid vbid) const { return vbuckets_.Get(vbid); }
 
   // ---- documents: kNotMyVbucket if vbid is missing or not active ----
-  // include_deleted: a tombstone is a result too (VBucket::Get).
+  // include_deleted: a tombstone is a result too (VBucket::Get). from kReplica: GET_REPLICA
+  // (the vbucket must be a replica instead).
   StatusOr<GetResult> Get(Vbid vbid, std::string_view key, const Waiter& waiter,
-                          bool include_deleted = false);
+                          bool include_deleted = false, ReadFrom from = ReadFrom::kActive);
   StatusOr<GetResult> GetMeta(Vbid vbid, std::string_view key);
   StatusOr<MutationResult> Store(Vbid vbid, const StoreRequest& req);
   // kWouldBlock (waiter notified later) only for an evicted document with xattrs.
@@ -117,11 +128,21 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   Status WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waiter);
 
   // ---- vbuckets ----
-  // Creates the vbucket if missing (with a new failover entry), or changes its state.
-  Status SetVBucketState(Vbid vbid, VBucketState state);
+  // SET_VBUCKET: creates the vbucket if missing (with a new failover entry), or changes its
+  // state and topology (VBucket::SetState: `meta` is the request's vbucket meta, nullopt for
+  // none). kInvalid for a topology with a state other than active or one that breaks the rules
+  // (common/vbucket_topology.h); kNotMyVbucket for a vbid out of range.
+  Status SetVBucketState(Vbid vbid, VBucketState state,
+                         const std::optional<VBucketTopology>& meta = std::nullopt);
   StatusOr<VBucketState> GetVBucketState(Vbid vbid) const;
-  // Removes the vbucket and its data. Refused for an active vbucket unless `force`.
+  // The vbucket's topology (empty if it has none); kNotMyVbucket if it does not exist.
+  StatusOr<VBucketTopology> GetVBucketTopology(Vbid vbid) const;
+  // DEL_VBUCKET: removes the vbucket and its data, whatever its state (kv_engine marks it dead
+  // first: its DCP streams end). kNotMyVbucket if it does not exist.
   Status DeleteVBucket(Vbid vbid);
+  // Persists every outstanding change (documents and vbucket states) now, beside the flusher
+  // tasks; for start-up steps that must be on disk before they are recorded elsewhere.
+  Status PersistAll();
   // (vbid, high seqno) of vbuckets in `state` (nullopt = all alive ones), ascending vbid.
   std::vector<std::pair<Vbid, uint64_t>> GetAllVbSeqnos(std::optional<VBucketState> state) const;
   StatusOr<ObserveSeqnoResult> ObserveSeqno(Vbid vbid, uint64_t uuid) const;
@@ -141,6 +162,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // ---- DCP hook ----
   // At most one listener; set it before serving traffic and clear it before it is destroyed.
   void SetSeqnoListener(SeqnoListener* listener) { seqno_listener_.store(listener); }
+  // The cluster config's hook, with the same rules.
+  void SetVBucketMapListener(VBucketMapListener* listener) { map_listener_.store(listener); }
 
   // ---- VBucketListener ----
   void OnQueued(VBucket& vb, uint64_t seqno) override;
@@ -167,6 +190,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   StatusOr<std::shared_ptr<VBucket>> ActiveVBucket(Vbid vbid) const;
   // Wakes the item pager (once until it runs) when memory use is above the high watermark.
   void WakeItemPagerIfOverHighWatermark();
+  // config_revision_ moves and the map listener hears it. Call without lifecycle_mu_ held.
+  void VBucketMapChanged();
 
   // ---- constant after Open ----
   const BucketOptions options_;
@@ -179,6 +204,7 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   EngineStats stats_;
   VBucketMap vbuckets_;
   std::atomic<SeqnoListener*> seqno_listener_{nullptr};
+  std::atomic<VBucketMapListener*> map_listener_{nullptr};
   std::atomic<bool> shut_down_{false};
   std::atomic<bool> pager_wake_pending_{false};
   std::atomic<bool> remover_wake_pending_{false};

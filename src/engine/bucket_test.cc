@@ -324,6 +324,105 @@ TEST_F(BucketTest, VBucketStateChanges) {
   EXPECT_EQ(all.size(), 8u);
 }
 
+class CountingMapListener : public VBucketMapListener {
+ public:
+  void OnVBucketMapChanged() override { ++changes; }
+  int changes = 0;
+};
+
+TEST_F(BucketTest, TopologiesFollowKvEnginesSetVBucketRules) {
+  Open();
+  CountingMapListener listener;
+  bucket_->SetVBucketMapListener(&listener);
+  const VBucketTopology ab{{{"a", "b"}}};
+  const VBucketTopology moving{{{"a", "b"}, {"a", std::nullopt}}};
+  const uint64_t rev0 = bucket_->config_revision();
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kActive, ab).ok());
+  EXPECT_EQ(bucket_->GetVBucketTopology(1).value(), ab);
+  EXPECT_EQ(bucket_->GetFailoverLog(1)->size(), 1u) << "already active: no new branch";
+  EXPECT_EQ(Stats("vbucket-details 1")["vb_1:topology"], R"([["a","b"]])");
+  EXPECT_EQ(listener.changes, 1);
+  EXPECT_GT(bucket_->config_revision(), rev0);
+  // No meta, same state: nothing changes (no revision either). The same meta: nothing changes.
+  const uint64_t rev1 = bucket_->config_revision();
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kActive).ok());
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kActive, ab).ok());
+  EXPECT_EQ(bucket_->GetVBucketTopology(1).value(), ab);
+  EXPECT_EQ(bucket_->config_revision(), rev1);
+  EXPECT_EQ(listener.changes, 1);
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kActive, moving).ok());
+  EXPECT_EQ(bucket_->GetVBucketTopology(1).value(), moving);
+  // A state change without meta clears it; so does meta without a topology.
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kReplica).ok());
+  EXPECT_TRUE(bucket_->GetVBucketTopology(1)->empty());
+  EXPECT_EQ(Stats("vbucket-details 1")["vb_1:topology"], "null");
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kActive, ab).ok());
+  EXPECT_EQ(bucket_->GetFailoverLog(1)->size(), 2u) << "a promotion is a new branch";
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kActive, VBucketTopology{}).ok());
+  EXPECT_TRUE(bucket_->GetVBucketTopology(1)->empty());
+  // Refused: a topology for another state, a broken one, a vbucket out of range.
+  EXPECT_EQ(bucket_->SetVBucketState(2, VBucketState::kReplica, ab).code(), Errc::kInvalid);
+  EXPECT_EQ(
+      bucket_->SetVBucketState(2, VBucketState::kActive, VBucketTopology{{{std::nullopt}}}).code(),
+      Errc::kInvalid);
+  EXPECT_EQ(bucket_->SetVBucketState(99, VBucketState::kActive, ab).code(), Errc::kNotMyVbucket);
+  EXPECT_EQ(bucket_->GetVBucketState(2).value(), VBucketState::kActive);
+  // Deletion and creation (with a topology) are map changes too.
+  const int before = listener.changes;
+  ASSERT_TRUE(bucket_->DeleteVBucket(3).ok());
+  ASSERT_TRUE(bucket_->SetVBucketState(3, VBucketState::kActive, moving).ok());
+  EXPECT_EQ(listener.changes, before + 2);
+  EXPECT_EQ(bucket_->GetVBucketTopology(3).value(), moving);
+  ASSERT_TRUE(bucket_->SetVBucketState(4, VBucketState::kActive, ab).ok());
+  bucket_->SetVBucketMapListener(nullptr);
+
+  // Persisted with the state: a clean restart and an unclean one keep them.
+  ASSERT_TRUE(bucket_->PersistAll().ok());
+  ASSERT_TRUE(bucket_->Shutdown().ok());
+  bucket_.reset();
+  Open();
+  EXPECT_EQ(bucket_->GetVBucketTopology(3).value(), moving);
+  EXPECT_EQ(bucket_->GetVBucketTopology(4).value(), ab);
+  EXPECT_TRUE(bucket_->GetVBucketTopology(1)->empty());
+  ASSERT_TRUE(bucket_->SetVBucketState(4, VBucketState::kActive, moving).ok());
+  ASSERT_TRUE(bucket_->PersistAll().ok());
+  bucket_.reset();  // a crash: no shutdown
+  Open();
+  EXPECT_FALSE(bucket_->warmup_stats().clean_shutdown);
+  EXPECT_EQ(bucket_->GetVBucketTopology(4).value(), moving);
+}
+
+TEST_F(BucketTest, ReplicaVBucketsServeReplicaReadsAndAreNotExpiredHere) {
+  Open();
+  const uint32_t now = clock_.WallSeconds();
+  ASSERT_TRUE(Set(5, "ttl", "1", 0, StoreOp::kSet, now + 10).ok());
+  ASSERT_TRUE(Set(5, "kept", "2").ok());
+  ASSERT_TRUE(bucket_->SetVBucketState(5, VBucketState::kReplica).ok());
+  auto waiter = std::make_shared<RecordingWaiter>();
+  auto read = bucket_->Get(5, "kept", waiter, false, ReadFrom::kReplica);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->value.view(), "2");
+  EXPECT_EQ(GetValue(5, "kept"), "<NotMyVbucket>") << "a front-end GET";
+  EXPECT_EQ(bucket_->Get(1, "kept", waiter, false, ReadFrom::kReplica).status().code(),
+            Errc::kNotMyVbucket)
+      << "an active vbucket serves no replica read";
+  // Expired: not found, but neither the read nor the pager queues an expiration on a replica.
+  clock_.Advance(std::chrono::seconds(11));
+  clock_.Advance(
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(config_.exp_pager_stime)));
+  exec_.RunReady(TaskGroup::kNonIO);
+  EXPECT_EQ(bucket_->Get(5, "ttl", waiter, false, ReadFrom::kReplica).status().code(),
+            Errc::kNotFound);
+  EXPECT_EQ(bucket_->GetVBucket(5)->high_seqno(), 2u);
+  EXPECT_EQ(Stats("")["ep_expired_pager"], "0");
+  // A replica is observed like an active one; a dead one is not.
+  EXPECT_TRUE(bucket_->ObserveSeqno(5, bucket_->GetVBucket(5)->uuid()).ok());
+  ASSERT_TRUE(bucket_->SetVBucketState(5, VBucketState::kDead).ok());
+  EXPECT_EQ(bucket_->ObserveSeqno(5, 0).status().code(), Errc::kNotMyVbucket);
+  EXPECT_EQ(bucket_->Get(5, "kept", waiter, false, ReadFrom::kReplica).status().code(),
+            Errc::kNotMyVbucket);
+}
+
 TEST_F(BucketTest, StatGroups) {
   Open();
   ASSERT_TRUE(Set(1, "k", "v").ok());

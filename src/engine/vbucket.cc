@@ -57,6 +57,7 @@ VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VB
       failover_(persisted.failover),
       hlc_(ctx.clock, persisted.max_cas),
       state_(persisted.state),
+      topology_(persisted.topology),
       persisted_seqno_(persisted.high_seqno),
       synced_seqno_(persisted.high_seqno),
       persisted_snap_start_(persisted.snap_start),
@@ -154,11 +155,12 @@ GetResult ResultOf(const StoredValue& sv) {
 
 }  // namespace
 
-StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, bool include_deleted) {
+StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, bool include_deleted,
+                                 ReadFrom from) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  const VBucketState serves =
+      from == ReadFrom::kReplica ? VBucketState::kReplica : VBucketState::kActive;
+  if (state_.load(std::memory_order_relaxed) != serves) return Errc::kNotMyVbucket;
   uint64_t queued = 0;
   uint64_t fetch_seqno = 0;
   bool fetch_tombstone = false;
@@ -173,6 +175,8 @@ StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, boo
     } else if (sv->deleted) {
       if (!include_deleted || sv->temp_nonexistent) return Errc::kNotFound;
       return ResultOf(*sv);
+    } else if (sv->IsExpired(Now()) && from == ReadFrom::kReplica) {
+      return Errc::kNotFound;  // the active expires it; the expiration comes over DCP
     } else if (sv->IsExpired(Now())) {
       ExpireLocked(lock, key, *sv);
       ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
@@ -558,20 +562,33 @@ StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool f
   return result;
 }
 
-void VBucket::SetState(VBucketState new_state) {
+bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopology>& meta) {
   uint64_t high = 0;
   {
     WriterLock lock(&state_lock_);
     const VBucketState old = state_.load(std::memory_order_relaxed);
-    if (old == new_state) return;
+    {
+      MutexLock topology_lock(&topology_mu_);
+      if (old == new_state && (!meta || *meta == topology_)) return false;
+      topology_ = meta ? *meta : VBucketTopology{};
+    }
     high = checkpoints_.GetHighSeqno();
-    if (new_state == VBucketState::kActive) failover_.CreateEntry(high);
+    if (new_state == VBucketState::kActive && old != VBucketState::kActive) {
+      failover_.CreateEntry(high);
+    }
     state_.store(new_state, std::memory_order_release);
     checkpoints_.QueueSetVBucketState(new_state);
-    LOG_INFO("vb:{} state {} -> {}", id_, VBucketStateName(old), VBucketStateName(new_state));
+    LOG_INFO("vb:{} state {} -> {}, topology {}", id_, VBucketStateName(old),
+             VBucketStateName(new_state), meta ? TopologyToJson(*meta) : "null");
   }
   // Have the flusher persist the new state record.
   ctx_.listener->OnQueued(*this, high);
+  return true;
+}
+
+VBucketTopology VBucket::topology() const {
+  MutexLock lock(&topology_mu_);
+  return topology_;
 }
 
 ObserveSeqnoResult VBucket::ObserveSeqno(uint64_t uuid) const {
@@ -641,6 +658,7 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
   plan.state.max_cas = hlc_.max_cas();
   plan.state.max_deleted_rev_seqno = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
   plan.state.failover = failover_.Entries();
+  plan.state.topology = topology();
   batch.SetState(id_, plan.state);
   return plan;
 }
@@ -807,6 +825,7 @@ void VBucket::AddStats(std::string_view prefix, bool details, const AddStatFn& a
   stat("max_cas", max_cas());
   stat("max_deleted_revid", max_deleted_rev_seqno_.load(std::memory_order_relaxed));
   stat("persistence_seqno", persisted_seqno());
+  stat("topology", TopologyToJson(topology()));
 }
 
 void VBucket::AddSeqnoStats(const AddStatFn& add) const {

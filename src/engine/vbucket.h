@@ -36,6 +36,7 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "common/types.h"
+#include "common/vbucket_topology.h"
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_stats.h"
 #include "engine/engine_types.h"
@@ -47,6 +48,10 @@
 namespace sluice::engine {
 
 class VBucket;
+
+// Which vbuckets a read may be served from: front-end reads need an active vbucket, GET_REPLICA
+// a replica one (where an expired document is simply not found: its expiration arrives over DCP).
+enum class ReadFrom : uint8_t { kActive, kReplica };
 
 // What a vbucket tells its bucket. Implemented by Bucket; called without any vbucket lock held.
 class VBucketListener {
@@ -109,8 +114,11 @@ class VBucket {
   // ---- documents (state must be active: else kNotMyVbucket) ----
   // The document (its value with any xattrs; the datatype says). With `include_deleted` a
   // tombstone is a result too (deleted = true, its value the xattrs it kept): one the hash table
-  // no longer holds is loaded from disk first (kWouldBlock; see LoadTombstone).
-  StatusOr<GetResult> Get(std::string_view key, const Waiter& waiter, bool include_deleted = false);
+  // no longer holds is loaded from disk first (kWouldBlock; see LoadTombstone). `from`
+  // kReplica: the vbucket must be a replica instead (GET_REPLICA), and an expired document is
+  // not found without being expired here.
+  StatusOr<GetResult> Get(std::string_view key, const Waiter& waiter, bool include_deleted = false,
+                          ReadFrom from = ReadFrom::kActive);
   // GET_META: metadata of a live document or an in-memory tombstone (deleted = true).
   StatusOr<GetResult> GetMeta(std::string_view key);
   // SET / ADD / REPLACE, and the subdoc writes (StoreRequest::deleted and friends). The size
@@ -132,9 +140,15 @@ class VBucket {
 
   // ---- state ----
   VBucketState state() const { return state_.load(std::memory_order_acquire); }
-  // Changes state; becoming active from another state adds a failover entry. Persisted by the
-  // flusher (queued as a meta item).
-  void SetState(VBucketState state);
+  // Changes state and topology as kv_engine's SET_VBUCKET does: `meta` is the request's vbucket
+  // meta (nullopt: none). The same state without meta changes nothing; otherwise the topology
+  // becomes meta's (the empty one without meta or without a topology in it). Becoming active from
+  // another state adds a failover entry at the high seqno. Persisted by the flusher (queued as a
+  // meta item). Returns whether the state or the topology changed. REQUIRES: a non-empty
+  // topology only with kActive, valid (Bucket::SetVBucketState checks both).
+  bool SetState(VBucketState state, const std::optional<VBucketTopology>& meta = std::nullopt);
+  // The replication topology (empty unless the vbucket is active and was given one).
+  VBucketTopology topology() const;
   uint64_t high_seqno() const { return checkpoints_.GetHighSeqno(); }
   uint64_t persisted_seqno() const { return persisted_seqno_.load(std::memory_order_acquire); }
   // The highest seqno covered by an fsynced commit (<= persisted_seqno(); equal at warmup).
@@ -229,6 +243,10 @@ class VBucket {
   // vbucket after it stopped being active.
   mutable SharedMutex state_lock_;
   std::atomic<VBucketState> state_;
+  // Written under state_lock_ (exclusive) by SetState; read by stats, the flusher and the
+  // cluster config without it.
+  mutable Mutex topology_mu_;
+  VBucketTopology topology_ GUARDED_BY(topology_mu_);
 
   // ---- atomics: independent values read without locks by stats and the front end ----
   std::atomic<uint64_t> persisted_seqno_;
