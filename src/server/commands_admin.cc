@@ -89,13 +89,21 @@ CommandResult Stat(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
+// SET_VBUCKET: the state in the extras and, for an active vbucket, an optional JSON value
+// {"topology": [[active, replica|null, ...], ...]} (common/vbucket_topology.h). A change of the
+// map reaches clients through the bucket's VBucketMapListener (cluster-config pushes).
 CommandResult SetVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
   const uint8_t wire = static_cast<uint8_t>(req.extras[0]);
   if (!IsValidVBucketState(wire)) {
     conn.RespondError(req, Status(Errc::kInvalid, "invalid vbucket state"));
     return CommandResult::kDone;
   }
-  Status s = bucket.SetVBucketState(req.vbucket(), static_cast<VBucketState>(wire));
+  auto meta = ParseSetVBucketMeta(req.value);
+  if (!meta.ok()) {
+    conn.RespondError(req, meta.status());
+    return CommandResult::kDone;
+  }
+  Status s = bucket.SetVBucketState(req.vbucket(), static_cast<VBucketState>(wire), *meta);
   if (s.ok()) {
     conn.Respond(req, McbpStatus::kSuccess);
   } else {

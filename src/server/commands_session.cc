@@ -42,6 +42,10 @@ bool Supported(Feature f) {
     case Feature::kSubdocDocumentMacroSupport:  // ${$document...} macros
     case Feature::kSubdocReplaceBodyWithXattr:
     case Feature::kSubdocAllowsAccessOnMultipleXattrKeys:
+    // Server-initiated requests: cluster-config pushes (server/connection.h).
+    case Feature::kDuplex:
+    case Feature::kClustermapChangeNotification:
+    case Feature::kClustermapChangeNotificationBrief:
       return true;
     default:
       return false;
@@ -58,7 +62,32 @@ std::string AgentName(std::string_view key) {
   return std::string(key);
 }
 
+// The features a HELLO asks for, in order.
+std::vector<Feature> Requested(const Frame& req) {
+  std::vector<Feature> out;
+  for (size_t i = 0; i + 1 < req.value.size(); i += 2) {
+    out.push_back(static_cast<Feature>((static_cast<uint8_t>(req.value[i]) << 8) |
+                                       static_cast<uint8_t>(req.value[i + 1])));
+  }
+  return out;
+}
+
 CommandResult Hello(Connection& conn, const Frame& req) {
+  const std::vector<Feature> requested = Requested(req);
+  auto asked = [&](Feature f) {
+    return std::find(requested.begin(), requested.end(), f) != requested.end();
+  };
+  // kv_engine's combination rules: a clustermap notification needs Duplex (else EINVAL, and the
+  // connection keeps what it had); with both forms asked, only the brief one is agreed.
+  for (Feature f :
+       {Feature::kClustermapChangeNotification, Feature::kClustermapChangeNotificationBrief}) {
+    if (asked(f) && !asked(Feature::kDuplex)) {
+      conn.RespondError(
+          req, Status(Errc::kInvalid, fmt::format("{} needs Duplex", protocol::FeatureName(f))));
+      return CommandResult::kDone;
+    }
+  }
+  const bool brief = asked(Feature::kClustermapChangeNotificationBrief);
   // HELLO replaces whatever an earlier HELLO enabled.
   conn.ClearFeatures();
   conn.set_agent(AgentName(req.key));
@@ -67,6 +96,7 @@ CommandResult Hello(Connection& conn, const Frame& req) {
     const auto f = static_cast<Feature>((static_cast<uint8_t>(req.value[i]) << 8) |
                                         static_cast<uint8_t>(req.value[i + 1]));
     if (!Supported(f) || conn.HasFeature(f)) continue;
+    if (f == Feature::kClustermapChangeNotification && brief) continue;
     conn.EnableFeature(f);
     agreed.push_back(req.value[i]);
     agreed.push_back(req.value[i + 1]);

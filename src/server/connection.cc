@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "protocol/datatype.h"
 #include "protocol/encode.h"
+#include "protocol/payload.h"
 #include "server/dispatcher.h"
 
 namespace sluice::server {
@@ -215,6 +216,38 @@ void Connection::RequestDisconnect(std::string_view reason) {
   CloseFromAnyThread(std::string(reason));
 }
 
+void Connection::NotifyClusterConfigChanged() {
+  // Weak: a notification must not keep a closed connection alive.
+  std::weak_ptr<Connection> weak = weak_from_this();
+  asio::post(socket_.get_executor(), [weak] {
+    if (auto self = weak.lock()) self->PushClusterConfig();
+  });
+}
+
+void Connection::PushClusterConfig() {
+  using protocol::Feature;
+  const bool full = HasFeature(Feature::kClustermapChangeNotification);
+  const bool brief = HasFeature(Feature::kClustermapChangeNotificationBrief);
+  if (closed_ || !HasFeature(Feature::kDuplex) || !(full || brief) || bucket_ == nullptr) return;
+  if (out_.size() >= kMaxPendingOutput) {
+    config_push_pending_ = true;  // OnWrite pushes the newest config once the client read
+    return;
+  }
+  config_push_pending_ = false;
+  const ClusterView::Config config = ctx_.CurrentClusterConfig(local_host_);
+  if (config.rev <= pushed_config_rev_) return;
+  pushed_config_rev_ = config.rev;
+  std::string extras;
+  protocol::AppendClusterConfigVersion(&extras, {ServerContext::kConfigEpoch, config.rev});
+  const uint8_t datatype =
+      full && HasFeature(Feature::kJson) ? protocol::kDatatypeJson : protocol::kDatatypeRaw;
+  protocol::AppendFrame(&out_, protocol::Magic::kServerRequest,
+                        static_cast<uint8_t>(protocol::ServerOpcode::kClustermapChangeNotification),
+                        /*specific=*/0, datatype, /*opaque=*/0, /*cas=*/0, {}, extras,
+                        bucket_->name(), full ? std::string_view(config.json) : std::string_view());
+  FlushOutput();
+}
+
 void Connection::PumpProducer() {
   if (!producer_ || closed_ || close_after_write_) return;
   // The producer's budget follows its set_priority: a low-priority connection yields the I/O
@@ -357,6 +390,7 @@ void Connection::OnWrite(const asio::error_code& ec, size_t n) {
     Close("quit");
     return;
   }
+  if (config_push_pending_) PushClusterConfig();
   // Output drained: continue with buffered input (processing may have paused on back-pressure).
   ProcessInput();
 }

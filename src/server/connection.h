@@ -47,9 +47,16 @@
 // rest. Closing the connection disconnects the producer (which ends its streams and frees its
 // backfills).
 //
+// Cluster-config pushes. A client that agreed HELLO Duplex and ClustermapChangeNotification (or
+// its Brief form) and selected the bucket gets each new config as a server request (magic 0x82,
+// opcode 0x01, extras = epoch and revision as two i64, key = the bucket name, value = the config
+// JSON; no value in the Brief form), queued in the output like a response, never twice for one
+// revision. Its reply (magic 0x83) is dropped, as kv_engine does. Over kMaxPendingOutput of
+// unsent output the push waits until the client drained it, and then sends only the newest config.
+//
 // Thread safety: every method runs on the connection's I/O thread (its socket's executor), except
-// NotifyIoComplete(), NotifyProducerReady(), RequestDisconnect() and CloseFromAnyThread(), which
-// post to it.
+// NotifyIoComplete(), NotifyProducerReady(), RequestDisconnect(), CloseFromAnyThread() and
+// NotifyClusterConfigChanged(), which post to it.
 #pragma once
 
 #include <asio.hpp>
@@ -109,6 +116,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // dcp::ProducerNotifier: any thread; both post to the I/O thread.
   void NotifyProducerReady() override;
   void RequestDisconnect(std::string_view reason) override;
+  // The cluster config changed: push it if the client asked for pushes. Any thread; posts.
+  void NotifyClusterConfigChanged();
 
   // The connection's I/O thread.
   asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -187,6 +196,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void Resume(Status status);
   // Lets the producer append what its streams have ready, within its StepBudget().
   void PumpProducer();
+  // Queues the current cluster config for a client that asked for pushes (see above).
+  void PushClusterConfig();
   void OnHandshake(const asio::error_code& ec);
   // connection_idle_time: (re)arms the idle check `after` from now; OnIdleTimer closes the
   // connection or re-arms.
@@ -225,6 +236,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::shared_ptr<Connection> blocked_self_;
   bool close_after_write_ = false;
   bool closed_ = false;
+  int64_t pushed_config_rev_ = 0;     // the newest revision pushed to this client
+  bool config_push_pending_ = false;  // a push waits for the output to drain
 
   bool authenticated_ = false;
   std::string user_;

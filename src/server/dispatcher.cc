@@ -57,6 +57,7 @@ CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) 
   if (auto r = DispatchKv(conn, request)) return *r;
   if (auto r = DispatchAdmin(conn, request)) return *r;
   if (auto r = DispatchDcp(conn, request)) return *r;
+  if (auto r = DispatchReplica(conn, request)) return *r;
   conn.Respond(request, protocol::McbpStatus::kUnknownCommand);
   return CommandResult::kDone;
 }

@@ -7,6 +7,7 @@
 //   commands_kv.cc       GET/SET/... document commands
 //   commands_admin.cc    STAT, vbucket commands, GET_CLUSTER_CONFIG, OBSERVE_SEQNO, ...
 //   commands_dcp.cc      DCP_OPEN, DCP_CONTROL, DCP_STREAM_REQ, ... (the producer side)
+//   commands_replica.cc  GET_REPLICA
 //
 // Thread safety: runs on the connection's I/O thread.
 #pragma once
@@ -23,6 +24,7 @@ std::optional<CommandResult> DispatchSession(Connection& conn, const protocol::F
 std::optional<CommandResult> DispatchKv(Connection& conn, const protocol::Frame& request);
 std::optional<CommandResult> DispatchAdmin(Connection& conn, const protocol::Frame& request);
 std::optional<CommandResult> DispatchDcp(Connection& conn, const protocol::Frame& request);
+std::optional<CommandResult> DispatchReplica(Connection& conn, const protocol::Frame& request);
 
 // A response frame from the client (a DCP consumer answering our NOOP).
 void OnClientResponse(Connection& conn, const protocol::Frame& response);

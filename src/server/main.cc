@@ -13,6 +13,12 @@
 // certificate chain) and --tls-key FILE (PEM private key) serves the same protocol over TLS on a
 // second port. --host defaults to the loopback address; listening anywhere else without TLS logs
 // a warning. --max-connections N sets max_connections (plain and TLS connections together).
+//
+// Cluster: --node-id ID --cluster-map FILE make the node one of a static cluster (the file's format
+// is in cluster/cluster_map.h and docs/replication.md): it listens on its port from the file
+// (unless --port says the same), sets its vbuckets' states from the map at start
+// (server/cluster_view.h) and describes every node in its cluster config. A malformed file or an
+// ID the file does not list is a usage error (exit code 2).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -91,10 +97,17 @@ int Run(int argc, char** argv) {
   std::string tls_cert;
   std::string tls_key;
   uint16_t metrics_port = 11280;
+  std::string node_id;
+  std::string cluster_map_file;
 
   CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
   app.add_option("--host", host, "Address to listen on")->capture_default_str();
-  app.add_option("--port", port, "TCP port (0 picks a free port)")->capture_default_str();
+  CLI::Option* port_opt =
+      app.add_option("--port", port,
+                     "TCP port (0 picks a free port; given twice, the last wins); with "
+                     "--cluster-map, this node's port in the map unless given")
+          ->capture_default_str()
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data-dir", data_dir, "Data directory")->capture_default_str();
   app.add_option("--vbuckets", vbuckets, "Number of vbuckets (default 1024)");
   app.add_option("--memory-quota", memory_quota, "Bucket memory quota, e.g. 512M, 2G");
@@ -112,6 +125,10 @@ int Run(int argc, char** argv) {
                      "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
                      "--metrics-port, a free port, named on stderr)")
           ->capture_default_str();
+  app.add_option("--node-id", node_id, "This node's id in the --cluster-map file");
+  app.add_option("--cluster-map", cluster_map_file,
+                 "Static cluster file (JSON: nodes, num_replicas, optional vbucket_map), with "
+                 "--node-id");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_flag("--config-doc", config_doc,
@@ -178,6 +195,16 @@ int Run(int argc, char** argv) {
   }
   if (Status s = config.Validate(); !s.ok()) return usage_error(std::string(s.message()));
   if (bucket_name.empty() || bucket_name.size() > 100) return usage_error("invalid --bucket");
+  auto cluster_map = server::LoadClusterMapFlags(node_id, cluster_map_file, config.max_vbuckets);
+  if (!cluster_map.ok()) return usage_error(std::string(cluster_map.status().message()));
+  if (*cluster_map) {
+    const uint16_t map_port = (*cluster_map)->FindNode(node_id)->port;
+    if (port_opt->count() == 0) port = map_port;
+    if (port != map_port) {
+      return usage_error(fmt::format("--port {}: the cluster map lists node {} on port {}", port,
+                                     node_id, map_port));
+    }
+  }
 
   auto users = sasl::UserDatabase::LoadFile(users_file);
   if (!users.ok()) return usage_error(users.status().ToString());
@@ -215,6 +242,17 @@ int Run(int argc, char** argv) {
   std::shared_ptr<dcp::ConnMap> conn_map = dcp::ConnMap::Create(*bucket);
   server::ServerContext ctx(config, *bucket, conn_map,
                             std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
+  // The cluster view: revisions persisted beside the bucket's data; the static map applied.
+  Status cluster_status = ctx.cluster().Configure(
+      {std::move(*cluster_map), node_id, data_dir + "/" + bucket_name + ".node-state.json"});
+  if (cluster_status.ok()) cluster_status = ctx.cluster().ApplyClusterMap();
+  if (!cluster_status.ok()) {
+    LOG_CRITICAL("cannot set up the cluster view: {}", cluster_status.ToString());
+    conn_map->Shutdown();
+    (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
+    executor->Shutdown();
+    return 1;
+  }
   server::Server server(ctx);
   std::optional<server::TlsListenOptions> tls;
   if (tls_port) tls = server::TlsListenOptions{*tls_port, tls_cert, tls_key};

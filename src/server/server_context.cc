@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
 #include <random>
 
 #include "server/connection.h"
@@ -27,7 +26,14 @@ ServerContext::ServerContext(Config config, std::shared_ptr<engine::Bucket> buck
       conn_map_(std::move(conn_map)),
       start_(std::chrono::steady_clock::now()),
       bucket_uuid_(RandomHex(16)),
-      users_(std::move(users)) {}
+      users_(std::move(users)),
+      cluster_(bucket_, bucket_uuid_) {
+  if (bucket_) bucket_->SetVBucketMapListener(this);
+}
+
+ServerContext::~ServerContext() {
+  if (bucket_) bucket_->SetVBucketMapListener(nullptr);
+}
 
 std::shared_ptr<const sasl::UserDatabase> ServerContext::users() const {
   MutexLock lock(&users_mu_);
@@ -63,56 +69,8 @@ uint64_t ServerContext::UptimeSeconds() const {
       .count();
 }
 
-int64_t ServerContext::ConfigRevision() const {
-  return bucket_ ? static_cast<int64_t>(bucket_->config_revision()) : 1;
-}
-
-std::string ServerContext::ClusterConfig(const std::string& host) {
-  const int64_t rev = ConfigRevision();
-  {
-    MutexLock lock(&config_mu_);
-    auto it = config_cache_.find(host);
-    if (it != config_cache_.end() && it->second.first == rev) return it->second.second;
-  }
-  // A single-node terse bucket config, the shape Couchbase SDKs parse (kv_engine's
-  // cluster_framework builds the same): every active vbucket maps to this node (index 0),
-  // others to -1 (no node).
-  const uint16_t kv_port = port();
-  const std::string host_port = host.find(':') != std::string::npos
-                                    ? fmt::format("[{}]:{}", host, kv_port)
-                                    : fmt::format("{}:{}", host, kv_port);
-  nlohmann::json vbmap = nlohmann::json::array();
-  const size_t nvb = bucket_ ? bucket_->num_vbuckets() : 0;
-  for (size_t vb = 0; vb < nvb; ++vb) {
-    auto state = bucket_->GetVBucketState(static_cast<Vbid>(vb));
-    const bool active = state.ok() && *state == VBucketState::kActive;
-    vbmap.push_back(nlohmann::json::array({active ? 0 : -1}));
-  }
-  nlohmann::json config = {
-      {"rev", rev},
-      {"revEpoch", kConfigEpoch},
-      {"name", bucket_ ? bucket_->name() : ""},
-      {"uuid", bucket_uuid_},
-      {"nodeLocator", "vbucket"},
-      {"bucketCapabilitiesVer", ""},
-      {"bucketCapabilities",
-       {"cccp", "dcp", "cbhello", "touch", "nodesExt", "collections", "xattr", "durableWrite"}},
-      {"collectionsManifestUid", "0"},
-      {"nodes",
-       {{{"hostname",
-          fmt::format("{}:8091", host.find(':') != std::string::npos ? "[" + host + "]" : host)},
-         {"ports", {{"direct", kv_port}}}}}},
-      {"nodesExt", {{{"services", {{"kv", kv_port}}}, {"thisNode", true}, {"hostname", host}}}},
-      {"vBucketServerMap",
-       {{"hashAlgorithm", "CRC"},
-        {"numReplicas", 0},
-        {"serverList", {host_port}},
-        {"vBucketMap", std::move(vbmap)}}},
-  };
-  std::string json = config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  MutexLock lock(&config_mu_);
-  config_cache_[host] = {rev, json};
-  return json;
+void ServerContext::OnVBucketMapChanged() {
+  for (const auto& conn : Connections()) conn->NotifyClusterConfigChanged();
 }
 
 }  // namespace sluice::server

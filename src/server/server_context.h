@@ -1,13 +1,15 @@
 // File: server/server_context.h
 //
 // ServerContext: what every connection of the server shares — the configuration, the bucket, the
-// user database, the front-end counters and the cluster-config cache.
+// user database, the front-end counters and the cluster view (server/cluster_view.h).
 //
 // Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
 // connections hold a plain reference. The bucket and its DCP ConnMap are shared (their own tasks
 // hold weak references to them; producers hold the ConnMap). The user database is an immutable
 // snapshot behind a mutex-protected shared_ptr so it can be swapped (reload) while SASL exchanges
-// keep the one they started with.
+// keep the one they started with. It is the bucket's VBucketMapListener while it lives: a change of
+// the vbucket map posts a cluster-config push to every connection (Connection::
+// NotifyClusterConfigChanged), which sends it if its client asked for them.
 //
 // Thread safety: thread-safe. Counters are relaxed atomics.
 #pragma once
@@ -25,6 +27,7 @@
 #include "dcp/conn_map.h"
 #include "engine/bucket.h"
 #include "sasl/users.h"
+#include "server/cluster_view.h"
 #include "server/command_timings.h"
 
 namespace sluice::server {
@@ -42,11 +45,12 @@ struct ServerStats {
   std::atomic<uint64_t> malformed_frames{0};
 };
 
-class ServerContext {
+class ServerContext final : public engine::VBucketMapListener {
  public:
   ServerContext(Config config, std::shared_ptr<engine::Bucket> bucket,
                 std::shared_ptr<dcp::ConnMap> conn_map,
                 std::shared_ptr<const sasl::UserDatabase> users);
+  ~ServerContext() override;
 
   const Config& config() const { return config_; }
   // The bucket connections may select. Null only in tests of the front end alone.
@@ -73,12 +77,21 @@ class ServerContext {
   void set_port(uint16_t port) { port_.store(port); }
   uint16_t port() const { return port_.load(); }
 
+  // The cluster as clients see it; main configures it before the server serves.
+  ClusterView& cluster() { return cluster_; }
   // The bucket's terse cluster config as seen by a client that connected to `host` (the local
   // address of its connection), with the current revision. Cached per (host, revision).
-  std::string ClusterConfig(const std::string& host);
+  std::string ClusterConfig(const std::string& host) { return CurrentClusterConfig(host).json; }
+  // The same with its revision (pushes send both, and they must agree).
+  ClusterView::Config CurrentClusterConfig(const std::string& host) {
+    return cluster_.Current(host, port());
+  }
   // The revision ClusterConfig() currently reports.
-  int64_t ConfigRevision() const;
-  static constexpr int64_t kConfigEpoch = 1;
+  int64_t ConfigRevision() { return cluster_.Revision(); }
+  static constexpr int64_t kConfigEpoch = ClusterView::kEpoch;
+
+  // engine::VBucketMapListener: posts a cluster-config push to every connection.
+  void OnVBucketMapChanged() override;
 
  private:
   const Config config_;
@@ -96,9 +109,7 @@ class ServerContext {
   mutable Mutex conns_mu_;
   std::map<uint64_t, std::weak_ptr<class Connection>> conns_ GUARDED_BY(conns_mu_);
 
-  Mutex config_mu_;
-  // host -> (revision, JSON)
-  std::map<std::string, std::pair<int64_t, std::string>> config_cache_ GUARDED_BY(config_mu_);
+  ClusterView cluster_;
 };
 
 }  // namespace sluice::server

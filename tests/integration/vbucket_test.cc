@@ -1,6 +1,7 @@
-// Integration: vbuckets over TCP — SET/GET/DEL_VBUCKET, NOT_MY_VBUCKET with the cluster config,
-// GET_ALL_VB_SEQNOS, OBSERVE_SEQNO (also across an unclean restart), GET_FAILOVER_LOG,
-// GET_CLUSTER_CONFIG and the CRC key->vbucket mapping.
+// Integration: vbuckets over TCP — SET/GET/DEL_VBUCKET (with topologies), NOT_MY_VBUCKET with
+// the cluster config, GET_REPLICA, GET_ALL_VB_SEQNOS, OBSERVE_SEQNO (also across an unclean
+// restart), GET_FAILOVER_LOG, GET_CLUSTER_CONFIG and the CRC key->vbucket mapping. Clusters of
+// several nodes: cluster_map_test.cc.
 #include <nlohmann/json.hpp>
 
 #include "protocol/byte_order.h"
@@ -138,17 +139,85 @@ TEST_F(VBucketTest, NotMyVbucketCarriesTheClusterConfig) {
   EXPECT_EQ(config["vBucketServerMap"]["vBucketMap"][2], nlohmann::json::array({-1}));
   EXPECT_EQ(config["vBucketServerMap"]["vBucketMap"][1], nlohmann::json::array({0}));
   EXPECT_EQ(r.datatype, protocol::kDatatypeJson) << "JSON negotiated";
-  // OBSERVE_SEQNO on a replica is also not ours.
-  EXPECT_FALSE(conn_->ObserveSeqno(2, 0).ok());
+  // OBSERVE_SEQNO serves a replica (as kv_engine: SDKs observe replicas), not a dead vbucket.
+  auto log = conn_->GetFailoverLog(2);
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(conn_->ObserveSeqno(2, (*log)[0].vbucket_uuid).ok());
 
   // Pending and dead vbuckets refuse too; active again serves.
   for (VBucketState s : {VBucketState::kPending, VBucketState::kDead}) {
     ASSERT_TRUE(conn_->SetVBucket(2, s).ok());
     EXPECT_EQ(Must(conn_->Get(key)).status, McbpStatus::kNotMyVbucket) << VBucketStateName(s);
   }
+  EXPECT_FALSE(conn_->ObserveSeqno(2, (*log)[0].vbucket_uuid).ok()) << "dead";
   ASSERT_TRUE(conn_->SetVBucket(2, VBucketState::kActive).ok());
   EXPECT_EQ(Must(conn_->Get(key)).status, McbpStatus::kKeyEnoent);
   EXPECT_EQ(Must(conn_->Set(key, "v")).status, McbpStatus::kSuccess);
+}
+
+TEST_F(VBucketTest, SetVBucketTakesATopologyForActiveVbuckets) {
+  auto details = [&](Vbid vb) {
+    auto stats = FetchStats(*conn_, "vbucket-details " + std::to_string(vb));
+    EXPECT_TRUE(stats.ok());
+    return stats.ok() ? *stats : StatMap{};
+  };
+  EXPECT_EQ(details(4)["vb_4:topology"], "null") << "no topology on a fresh vbucket";
+  ASSERT_TRUE(conn_->SetVBucket(4, VBucketState::kActive, R"({"topology":[["me","other"]]})").ok());
+  EXPECT_EQ(details(4)["vb_4:topology"], R"([["me","other"]])");
+  // The config's map now has a replica column; the other node is unknown here (no cluster file).
+  auto config = ParseJson(Must(conn_->GetClusterConfig()).value);
+  EXPECT_EQ(config["vBucketServerMap"]["numReplicas"], 1);
+  EXPECT_EQ(config["vBucketServerMap"]["vBucketMap"][4], nlohmann::json::array({0, -1}));
+  EXPECT_EQ(config["vBucketServerMap"]["vBucketMap"][5], nlohmann::json::array({0, -1}));
+  // SET_VBUCKET without a value in the same state keeps it; a value without a topology clears it.
+  ASSERT_TRUE(conn_->SetVBucket(4, VBucketState::kActive).ok());
+  EXPECT_EQ(details(4)["vb_4:topology"], R"([["me","other"]])");
+  ASSERT_TRUE(conn_->SetVBucket(4, VBucketState::kActive, "{}").ok());
+  EXPECT_EQ(details(4)["vb_4:topology"], "null");
+  // Refused: bad JSON, bad chains, a topology for another state, keys sluice does not know.
+  for (const auto& [state, value] : std::vector<std::pair<VBucketState, std::string>>{
+           {VBucketState::kActive, "{"},
+           {VBucketState::kActive, R"({"topology":[[null]]})"},
+           {VBucketState::kActive, R"({"topology":[["a","b","c","d","e"]]})"},
+           {VBucketState::kReplica, R"({"topology":[["a"]]})"},
+           {VBucketState::kActive, R"({"expected_next_state":"replica"})"}}) {
+    const Status s = conn_->SetVBucket(4, state, value);
+    EXPECT_EQ(s.code(), Errc::kInvalid) << value << ": " << s.ToString();
+  }
+  // A vbucket created by SET_VBUCKET takes its topology too.
+  ASSERT_TRUE(conn_->SetVBucket(6, VBucketState::kDead).ok());
+  ASSERT_TRUE(Run(*conn_, {.opcode = Opcode::kDelVbucket, .vbucket = 6}).status ==
+              McbpStatus::kSuccess);
+  ASSERT_TRUE(conn_->SetVBucket(6, VBucketState::kActive, R"({"topology":[["me"]]})").ok());
+  EXPECT_EQ(details(6)["vb_6:topology"], R"([["me"]])");
+}
+
+TEST_F(VBucketTest, GetReplicaServesOnlyReplicaVbuckets) {
+  const std::string key = KeyOn(3);
+  ASSERT_EQ(Must(conn_->Set(key, "kept", {.flags = 7})).status, McbpStatus::kSuccess);
+  auto get_replica = [&](std::string_view k) {
+    return Run(*conn_,
+               {.opcode = Opcode::kGetReplica, .vbucket = VBucketForKey(k, vbuckets()), .key = k});
+  };
+  // Active: NOT_MY_VBUCKET (with the config), as kv_engine answers.
+  auto on_active = get_replica(key);
+  EXPECT_EQ(on_active.status, McbpStatus::kNotMyVbucket);
+  EXPECT_FALSE(ParseJson(on_active.value).is_discarded());
+  // Demoted, the vbucket keeps its data: GET_REPLICA serves it, plain GET does not.
+  ASSERT_TRUE(conn_->SetVBucket(3, VBucketState::kReplica).ok());
+  auto hit = get_replica(key);
+  EXPECT_EQ(hit.status, McbpStatus::kSuccess);
+  EXPECT_EQ(hit.value, "kept");
+  EXPECT_NE(hit.cas, 0u);
+  ASSERT_EQ(hit.extras.size(), 4u);
+  EXPECT_EQ(protocol::LoadBe32(hit.extras.data()), 7u);
+  EXPECT_EQ(get_replica(KeyOn(3, "missing")).status, McbpStatus::kKeyEnoent);
+  EXPECT_EQ(Must(conn_->Get(key)).status, McbpStatus::kNotMyVbucket);
+  // Pending and dead vbuckets serve nobody.
+  for (VBucketState s : {VBucketState::kPending, VBucketState::kDead}) {
+    ASSERT_TRUE(conn_->SetVBucket(3, s).ok());
+    EXPECT_EQ(get_replica(key).status, McbpStatus::kNotMyVbucket) << VBucketStateName(s);
+  }
 }
 
 TEST_F(VBucketTest, GetAllVbSeqnosWithFilters) {
@@ -379,6 +448,39 @@ TEST_F(VBucketTest, CrcRoutingAndMemcachedStyleRoutingBothWork) {
   auto seqnos = conn_->GetAllVbSeqnos();
   ASSERT_TRUE(seqnos.ok());
   for (const auto& [vb, seqno] : *seqnos) EXPECT_EQ(seqno, expected_high[vb]) << "vb " << vb;
+}
+
+// Replica vbuckets are not expired here: their expirations come from the active over DCP.
+class ReplicaExpiryTest : public VBucketTest {
+ protected:
+  ServerOptions Options() const override {
+    ServerOptions options = SluicedTest::Options();
+    options.extra_args.insert(options.extra_args.end(), {"--set", "exp_pager_stime=1"});
+    return options;
+  }
+};
+
+TEST_F(ReplicaExpiryTest, ThePagerAndReadsLeaveReplicaVbucketsAlone) {
+  const std::string on_replica = KeyOn(3, "ttl");
+  const std::string on_active = KeyOn(4, "ttl");
+  ASSERT_EQ(Must(conn_->Set(on_replica, "v", {.expiry = 2})).status, McbpStatus::kSuccess);
+  ASSERT_EQ(Must(conn_->Set(on_active, "v", {.expiry = 2})).status, McbpStatus::kSuccess);
+  ASSERT_TRUE(conn_->SetVBucket(3, VBucketState::kReplica).ok());
+  const uint64_t replica_high = HighSeqno(3);
+  // The pager expires the active vbucket's document...
+  ASSERT_TRUE(PollUntil([&] {
+    auto stats = FetchStats(*conn_);
+    return stats.ok() && StatU64(*stats, "ep_expired_pager").value_or(0) >= 1;
+  }));
+  EXPECT_EQ(HighSeqno(4), 2u) << "the expiration is a new seqno on the active";
+  // ...and not the replica's: a replica read finds nothing, but nothing is queued.
+  auto read = Run(*conn_, {.opcode = Opcode::kGetReplica, .vbucket = 3, .key = on_replica});
+  EXPECT_EQ(read.status, McbpStatus::kKeyEnoent);
+  EXPECT_EQ(HighSeqno(3), replica_high);
+  // Promoted, the vbucket expires it itself.
+  ASSERT_TRUE(conn_->SetVBucket(3, VBucketState::kActive).ok());
+  EXPECT_EQ(Must(conn_->Get(on_replica)).status, McbpStatus::kKeyEnoent);
+  EXPECT_GT(HighSeqno(3), replica_high);
 }
 
 // The default vbucket count matters for real SDKs: 1024 vbuckets, each active, in the map.
