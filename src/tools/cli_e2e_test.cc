@@ -148,6 +148,33 @@ TEST_F(CliTest, NotMyVbucketExitsWithFive) {
   EXPECT_NE(get.err.find("not my vbucket"), std::string::npos) << get.err;
 }
 
+TEST_F(CliTest, VbucketSetChangesTheStateAndTheTopology) {
+  RunResult replica = Sluice({"vbucket", "set", "63", "replica"});
+  ASSERT_EQ(replica.exit_code, 0) << replica.err;
+  EXPECT_EQ(replica.out, "vbucket 63: replica\n");
+  EXPECT_EQ(Sluice({"get", "k", "--vbucket", "63"}).exit_code, 5) << "replicas serve no GET";
+
+  RunResult active =
+      Sluice({"vbucket", "set", "63", "active", "--topology", R"([["n1",null]])", "--json"});
+  ASSERT_EQ(active.exit_code, 0) << active.err;
+  const nlohmann::json json = ParseJson(active.out);
+  ASSERT_TRUE(json.is_object()) << active.out;
+  EXPECT_EQ(json["vbucket"], 63);
+  EXPECT_EQ(json["state"], "active");
+  EXPECT_EQ(json["topology"], nlohmann::json::parse(R"([["n1",null]])"));
+  RunResult stats = Sluice({"stats", "vbucket-details 63", "--json"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_EQ(ParseJson(stats.out)["vb_63:topology"], R"([["n1",null]])");
+  EXPECT_EQ(Sluice({"get", "k", "--vbucket", "63"}).exit_code, 1) << "active again";
+
+  // A vbucket the server does not have, and a topology refused before anything is sent.
+  RunResult missing = Sluice({"vbucket", "set", std::to_string(kVBuckets + 1), "active"});
+  EXPECT_EQ(missing.exit_code, 5) << missing.err;
+  RunResult bad = Sluice({"vbucket", "set", "63", "active", "--topology", "[[1]]"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("must be a string"), std::string::npos) << bad.err;
+}
+
 // ---- rm / touch ----
 
 TEST_F(CliTest, RmDeletesAndASecondRmMisses) {

@@ -27,6 +27,7 @@ struct Deferred {
   std::string tail_from = "latest";
   std::optional<std::string> drain_vbuckets;
   std::string drain_to = "latest";
+  std::string vbucket_state = "active";
 };
 
 void AddConnectionFlags(CLI::App* sub, ConnectionFlags* flags, Deferred* deferred) {
@@ -242,6 +243,23 @@ void BuildApp(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
                                      Command::kFailoverLog, cmd, deferred);
   failover->add_option("vbucket", cmd->failover_vbucket, "vbucket")->required();
 
+  CLI::App* vbucket =
+      app.add_subcommand("vbucket", "vbucket administration (kv_engine's SET_VBUCKET)");
+  vbucket->require_subcommand(1);
+  vbucket->footer(kFooter);
+  CLI::App* vbucket_set = AddSubcommand(
+      *vbucket, "set",
+      "Set a vbucket's state (active, replica, pending, dead) and, for an active one, its "
+      "replication topology",
+      Command::kVbucketSet, cmd, deferred);
+  vbucket_set->add_option("vbucket", cmd->state_vbucket, "vbucket")->required();
+  vbucket_set->add_option("state", deferred->vbucket_state, "active, replica, pending or dead")
+      ->required()
+      ->check(CLI::IsMember({"active", "replica", "pending", "dead"}));
+  vbucket_set->add_option("--topology", cmd->topology,
+                          "The chains, active first, e.g. '[[\"a\",\"b\"]]' (null for a replica "
+                          "slot without a node; a second chain during a move); active only");
+
   AddLoad(app, cmd, deferred);
   AddTail(app, cmd, deferred);
   AddDrain(app, cmd, deferred);
@@ -284,6 +302,23 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args) {
     }
     if (!valid.ok()) {
       result.error = std::string(valid.message()) + "\nRun with --help for more information.\n";
+      result.exit_code = ToInt(ExitCode::kUsage);
+      return result;
+    }
+  }
+  if (cmd.command == Command::kVbucketSet) {
+    cmd.state = *ParseVBucketState(deferred.vbucket_state);
+    Status valid;
+    if (cmd.topology) {
+      auto topology = ParseTopologyJson(*cmd.topology);
+      valid = topology.status();
+      if (valid.ok() && cmd.state != VBucketState::kActive) {
+        valid = Status(Errc::kInvalid, "--topology is for an active vbucket only");
+      }
+    }
+    if (!valid.ok()) {
+      result.error = "--topology: " + std::string(valid.message()) +
+                     "\nRun with --help for more information.\n";
       result.exit_code = ToInt(ExitCode::kUsage);
       return result;
     }

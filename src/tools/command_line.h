@@ -14,8 +14,8 @@
 //   memcached)
 //   --json (machine-readable output)  --timeout SECONDS (30: connect and each I/O wait)
 //
-// Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, load, tail, drain (see
-// --help of each). Exit codes: tools/failure.h.
+// Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, vbucket set, load, tail,
+// drain (see --help of each). Exit codes: tools/failure.h.
 //
 // Thread safety: ParseCommandLine is a pure function of its arguments and the environment.
 #pragma once
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/types.h"
+#include "common/vbucket_topology.h"
 #include "tools/dcp_options.h"
 #include "tools/load_generator.h"
 
@@ -50,6 +51,7 @@ enum class Command : uint8_t {
   kStats,
   kVbucketSeqnos,
   kFailoverLog,
+  kVbucketSet,
   kLoad,
   kTail,
   kDrain,
@@ -71,6 +73,11 @@ struct CommandLine {
 
   // failover-log
   Vbid failover_vbucket = 0;
+
+  // vbucket set VB STATE [--topology JSON]
+  Vbid state_vbucket = 0;
+  VBucketState state = VBucketState::kActive;
+  std::optional<std::string> topology;  // the JSON array of chains, checked while parsing
 
   // load
   LoadOptions load;

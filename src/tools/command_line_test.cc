@@ -123,6 +123,25 @@ TEST(CommandLineTest, KvArguments) {
   EXPECT_EQ(failover.failover_vbucket, 1023);
 }
 
+TEST(CommandLineTest, VbucketSet) {
+  CommandLine replica = ParseOk({"vbucket", "set", "7", "replica", "--port", "3"});
+  EXPECT_EQ(replica.command, Command::kVbucketSet);
+  EXPECT_EQ(replica.state_vbucket, 7);
+  EXPECT_EQ(replica.state, VBucketState::kReplica);
+  EXPECT_FALSE(replica.topology.has_value());
+  EXPECT_EQ(replica.connection.port, 3);
+  CommandLine active = ParseOk({"vbucket", "set", "2", "active", "--topology", R"([["a","b"]])"});
+  EXPECT_EQ(active.state, VBucketState::kActive);
+  EXPECT_EQ(active.topology, R"([["a","b"]])");
+  ExpectUsageError({"vbucket", "set", "2", "sleeping"}, "sleeping");
+  ExpectUsageError({"vbucket", "set", "2"}, "state");
+  ExpectUsageError({"vbucket"}, "");
+  ExpectUsageError({"vbucket", "set", "2", "active", "--topology", "[[null]]"}, "cannot be null");
+  ExpectUsageError({"vbucket", "set", "2", "active", "--topology", "nope"}, "not valid JSON");
+  ExpectUsageError({"vbucket", "set", "2", "replica", "--topology", R"([["a"]])"},
+                   "active vbucket only");
+}
+
 TEST(CommandLineTest, LoadDefaults) {
   const CommandLine cmd = ParseOk({"load"});
   EXPECT_EQ(cmd.command, Command::kLoad);

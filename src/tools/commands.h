@@ -12,6 +12,9 @@
 //   vbucket-seqnos     vbucket and high seqno per line (JSON: {"vbuckets":[{vbucket,high_seqno}]})
 //   failover-log VB    entry, vbucket uuid, seqno per line, newest first
 //                      (JSON: {"vbucket":VB,"entries":[{"uuid","seqno"}]})
+//   vbucket set VB STATE [--topology JSON]
+//                      SET_VBUCKET; "vbucket VB: STATE[, topology T]"
+//                      (JSON: {"vbucket":VB,"state":STATE,"topology":T or null})
 //   load               see tools/load_generator.h; text table or one JSON object with ops, seconds,
 //                      ops_per_sec, p50_us, p90_us, p99_us, p999_us, max_us, errors, ...
 //   tail               one line per change (tools/change_format.h; JSON: one object per line)
@@ -40,6 +43,7 @@ int RunTouch(const CommandLine& cmd, Output& out);
 int RunStats(const CommandLine& cmd, Output& out);
 int RunVbucketSeqnos(const CommandLine& cmd, Output& out);
 int RunFailoverLog(const CommandLine& cmd, Output& out);
+int RunVbucketSet(const CommandLine& cmd, Output& out);
 int RunLoad(const CommandLine& cmd, Output& out);
 int RunTail(const CommandLine& cmd, Output& out);
 int RunDrain(const CommandLine& cmd, Output& out);

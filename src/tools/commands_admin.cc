@@ -1,7 +1,7 @@
 // File: tools/commands_admin.cc
 //
-// stats / vbucket-seqnos / failover-log, and the dispatch from a parsed command line to its
-// subcommand.
+// stats / vbucket-seqnos / failover-log / vbucket set, and the dispatch from a parsed command
+// line to its subcommand.
 #include <fmt/format.h>
 
 #include <charconv>
@@ -115,6 +115,26 @@ int RunFailoverLog(const CommandLine& cmd, Output& out) {
   });
 }
 
+int RunVbucketSet(const CommandLine& cmd, Output& out) {
+  return WithSession(cmd, out, [&](client::Connection& conn) {
+    // The topology was checked while parsing; it goes as kv_engine's vbucket meta.
+    const nlohmann::json topology =
+        cmd.topology ? nlohmann::json::parse(*cmd.topology) : nlohmann::json();
+    const std::string meta = cmd.topology ? nlohmann::json{{"topology", topology}}.dump() : "";
+    Status s = conn.SetVBucket(cmd.state_vbucket, cmd.state, meta);
+    if (!s.ok()) return out.Fail(FailureFromStatus(s, &conn));
+    if (out.json()) {
+      out.Json({{"vbucket", cmd.state_vbucket},
+                {"state", VBucketStateName(cmd.state)},
+                {"topology", topology}});
+    } else {
+      out.Text(fmt::format("vbucket {}: {}{}\n", cmd.state_vbucket, VBucketStateName(cmd.state),
+                           cmd.topology ? ", topology " + topology.dump() : ""));
+    }
+    return ToInt(ExitCode::kOk);
+  });
+}
+
 int RunCommand(const CommandLine& cmd, std::ostream& out_stream, std::ostream& err_stream) {
   Output out(out_stream, err_stream, cmd.connection.json);
   switch (cmd.command) {
@@ -132,6 +152,8 @@ int RunCommand(const CommandLine& cmd, std::ostream& out_stream, std::ostream& e
       return RunVbucketSeqnos(cmd, out);
     case Command::kFailoverLog:
       return RunFailoverLog(cmd, out);
+    case Command::kVbucketSet:
+      return RunVbucketSet(cmd, out);
     case Command::kLoad:
       return RunLoad(cmd, out);
     case Command::kTail:
