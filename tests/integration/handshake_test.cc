@@ -117,20 +117,14 @@ TEST_F(HandshakeTest, HelloAgreesToExactlyTheImplementedFeatures) {
   all.push_back(Feature::kJson);
   auto agreed = conn->Hello("sluice-it", all);
   ASSERT_TRUE(agreed.ok()) << agreed.status().ToString();
-  const std::vector<Feature> expected = {Feature::kTcpNoDelay,
-                                         Feature::kMutationSeqno,
-                                         Feature::kXattr,
-                                         Feature::kXerror,
-                                         Feature::kSelectBucket,
-                                         Feature::kJson,
-                                         Feature::kAltRequestSupport,
-                                         Feature::kSyncReplication,
-                                         Feature::kCollections,
-                                         Feature::kVAttr,
-                                         Feature::kSubdocCreateAsDeleted,
-                                         Feature::kSubdocDocumentMacroSupport,
-                                         Feature::kSubdocReplaceBodyWithXattr,
-                                         Feature::kSubdocAllowsAccessOnMultipleXattrKeys};
+  const std::vector<Feature> expected = {
+      Feature::kTcpNoDelay, Feature::kMutationSeqno, Feature::kXattr, Feature::kXerror,
+      Feature::kSelectBucket, Feature::kJson, Feature::kDuplex, Feature::kAltRequestSupport,
+      Feature::kSyncReplication, Feature::kCollections, Feature::kVAttr,
+      Feature::kSubdocCreateAsDeleted, Feature::kSubdocDocumentMacroSupport,
+      Feature::kSubdocReplaceBodyWithXattr,
+      // Both notification forms asked: the brief one only.
+      Feature::kClustermapChangeNotificationBrief, Feature::kSubdocAllowsAccessOnMultipleXattrKeys};
   EXPECT_EQ(*agreed, expected);
 
   // A JSON agent string is fine too; an empty request agrees to nothing.
