@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "cluster/node_state.h"
 #include "cluster/terse_config.h"
@@ -40,7 +41,6 @@ Status ClusterView::Configure(Options options) {
   if (state_path_.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(const cluster::NodeState state, cluster::ReadNodeState(state_path_));
   MutexLock lock(&mu_);
-  base_rev_ = state.config_rev;
   persisted_rev_ = state.config_rev;
   applied_map_ = state.cluster_map;
   cache_.clear();
@@ -85,16 +85,21 @@ Status ClusterView::ApplyClusterMap() {
 }
 
 int64_t ClusterView::Revision() {
-  const int64_t generation = bucket_ ? static_cast<int64_t>(bucket_->config_revision()) : 1;
+  const uint64_t generation = bucket_ ? bucket_->config_revision() : 1;
   MutexLock lock(&mu_);
-  const int64_t rev = base_rev_ + generation;
-  if (rev > persisted_rev_ && !state_path_.empty()) {
-    // Not fsynced: a process crash keeps it; after a power loss a revision may be shown twice.
-    Status s = cluster::WriteNodeState(state_path_, {rev, applied_map_}, /*sync=*/false);
-    if (!s.ok()) LOG_WARN("cannot persist cluster config revision {}: {}", rev, s.ToString());
+  if (generation == seen_generation_) return rev_;
+  seen_generation_ = generation;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  rev_ = std::max({rev_ + 1, persisted_rev_ + 1, now_ms});
+  if (!state_path_.empty()) {
+    // Not fsynced: a process crash keeps it; after a power loss the clock still moved on.
+    Status s = cluster::WriteNodeState(state_path_, {rev_, applied_map_}, /*sync=*/false);
+    if (!s.ok()) LOG_WARN("cannot persist cluster config revision {}: {}", rev_, s.ToString());
   }
-  persisted_rev_ = std::max(persisted_rev_, rev);
-  return rev;
+  persisted_rev_ = rev_;
+  return rev_;
 }
 
 ClusterView::Config ClusterView::Current(const std::string& local_host, uint16_t port) {

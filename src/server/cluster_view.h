@@ -14,11 +14,14 @@
 //     node's own state: it is not named active there, nor replica unless it holds a replica.
 // numReplicas is the file's num_replicas, or more if an active topology here is longer.
 //
-// Revision. rev = the last revision persisted by an earlier run (cluster/node_state.h) + the
-// bucket's vbucket-map generation (engine::Bucket::config_revision(), moved by every state or
-// topology change); a revision is persisted before Revision() first returns it, so a restart never
-// shows one again. revEpoch is kEpoch. Each node counts on its own: a later issue makes the
-// topology dynamic and the revisions cluster-wide.
+// Revision. Each new vbucket map (the bucket's config_revision() moved: a state or topology
+// change, a creation or deletion) gets, when it is first shown, the revision max(previous + 1,
+// the wall clock in milliseconds); it is persisted (cluster/node_state.h) before it is shown,
+// so revisions only increase, also across restarts and a clock set back. The clock makes the
+// revisions of different nodes comparable: a client keeps the config with the highest revision,
+// which is the one of the node that changed last (with clocks in step) - after a failover, the
+// promoted node's. revEpoch is kEpoch. A later issue makes the topology, and so the revisions,
+// cluster-wide.
 //
 // Ownership: owned by the ServerContext; shares the bucket. Thread safety: thread-safe (one
 // mutex around the persisted revision and the JSON cache; Configure and ApplyClusterMap run at
@@ -100,7 +103,8 @@ class ClusterView {
   std::string state_path_;
 
   Mutex mu_;
-  int64_t base_rev_ GUARDED_BY(mu_) = 0;       // persisted by the previous run
+  uint64_t seen_generation_ GUARDED_BY(mu_) = 0;  // the bucket map generation rev_ is for
+  int64_t rev_ GUARDED_BY(mu_) = 0;
   int64_t persisted_rev_ GUARDED_BY(mu_) = 0;  // highest revision written to the node state
   std::optional<uint64_t> applied_map_ GUARDED_BY(mu_);
   // host -> (revision, JSON)
