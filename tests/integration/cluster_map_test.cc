@@ -6,19 +6,13 @@
 // ClustermapChangeNotification get the new config pushed; a bad file or node id exits with code 2.
 #include "cluster/cluster_map.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
 #include "protocol/opcode.h"
 #include "protocol/payload.h"
+#include "tests/integration/cluster_test_util.h"
 #include "tests/integration/test_util.h"
 
 namespace sluice::testing {
@@ -33,112 +27,23 @@ constexpr uint32_t kVBuckets = 8;
 
 Json ParseJson(std::string_view text) { return Json::parse(text, nullptr, false); }
 
-// A port nothing listens on right now (the kernel's pick for a socket bound to port 0).
-uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char dir_template[] = "/tmp/sluice_cluster_test_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_template), nullptr);
-    dir_ = dir_template;
-    map_path_ = dir_ + "/cluster.json";
-  }
+  void TearDown() override { cluster_.StopAll(/*print_logs=*/HasFailure()); }
 
-  void TearDown() override {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i]->running()) {
-        EXPECT_TRUE(nodes_[i]->Alive()) << ids_[i] << " died during the test";
-        EXPECT_EQ(nodes_[i]->Stop(), 0) << ids_[i] << " did not exit cleanly";
-      }
-      if (HasFailure()) {
-        std::fprintf(stderr, "---- %s stderr ----\n%s---- end ----\n", ids_[i].c_str(),
-                     nodes_[i]->Log().c_str());
-      }
-    }
-    nodes_.clear();
-    std::filesystem::remove_all(dir_);
-  }
-
-  // The file for nodes `ids` on fresh loopback ports, with `num_replicas` and, if given, a map.
   Json ClusterFile(const std::vector<std::string>& ids, size_t num_replicas,
                    const std::optional<Json>& vbucket_map = std::nullopt) {
-    ids_ = ids;
-    ports_.clear();
-    Json nodes = Json::array();
-    for (const auto& id : ids) {
-      ports_.push_back(FreePort());
-      nodes.push_back({{"id", id}, {"host", "127.0.0.1"}, {"port", ports_.back()}});
-    }
-    Json file = {{"nodes", nodes}, {"num_replicas", num_replicas}};
-    if (vbucket_map) file["vbucket_map"] = *vbucket_map;
-    return file;
+    return cluster_.File(ids, num_replicas, vbucket_map);
   }
-
-  void WriteFile(const std::string& text) { std::ofstream(map_path_, std::ios::trunc) << text; }
-
-  ServerOptions NodeOptions(size_t i) const {
-    ServerOptions options;
-    options.extra_args = {"--vbuckets",
-                          std::to_string(kVBuckets),
-                          "--node-id",
-                          ids_[i],
-                          "--cluster-map",
-                          map_path_,
-                          "--port",  // the map's
-                          std::to_string(ports_[i]),
-                          "--metrics-port",
-                          "0"};
-    return options;
-  }
-
-  // Writes the file and starts every node of it.
   void StartCluster(const Json& file) {
-    WriteFile(file.dump());
-    auto map = cluster::ClusterMap::Parse(file.dump(), kVBuckets);
-    ASSERT_TRUE(map.ok()) << map.status().ToString();
-    map_ = std::move(*map);
-    for (size_t i = 0; i < ids_.size(); ++i) {
-      nodes_.push_back(std::make_unique<ServerProcess>(NodeOptions(i)));
-      ASSERT_TRUE(nodes_.back()->Start()) << nodes_.back()->error();
-      ASSERT_EQ(nodes_.back()->port(), ports_[i]);
-    }
+    ASSERT_TRUE(cluster_.Start(file, kVBuckets)) << cluster_.error();
+    map_ = &cluster_.map();
   }
-
   std::unique_ptr<client::Connection> Connect(size_t node,
                                               std::vector<Feature> features = DefaultFeatures()) {
-    client::ConnectOptions options;
-    options.io_timeout = 60s;
-    options.num_vbuckets = kVBuckets;
-    auto conn = client::Connection::Connect("127.0.0.1", ports_[node], options);
-    if (!conn.ok()) {
-      ADD_FAILURE() << "connect to " << ids_[node] << ": " << conn.status().ToString();
-      return nullptr;
-    }
-    if (auto agreed = (*conn)->Hello("cluster-it", features); !agreed.ok()) {
-      ADD_FAILURE() << "HELLO: " << agreed.status().ToString();
-      return nullptr;
-    }
-    if (Status s = (*conn)->Authenticate(ServerProcess::kUser, ServerProcess::kPassword, "PLAIN");
-        !s.ok()) {
-      ADD_FAILURE() << "authenticate: " << s.ToString();
-      return nullptr;
-    }
-    return std::move(*conn);
+    return cluster_.Connect(node, features);
   }
+  ServerProcess& node(size_t i) { return cluster_.node(i); }
 
   Json Config(client::Connection& conn) {
     auto r = Must(conn.GetClusterConfig());
@@ -160,16 +65,16 @@ class ClusterTest : public ::testing::Test {
   // Checks a config against the map as node `node` should describe it.
   void ExpectConfigOfTheMap(const Json& config, size_t node) {
     ASSERT_TRUE(config["nodesExt"].is_array());
-    ASSERT_EQ(config["nodesExt"].size(), ids_.size());
+    ASSERT_EQ(config["nodesExt"].size(), cluster_.size());
     const auto& server_list = config["vBucketServerMap"]["serverList"];
-    ASSERT_EQ(server_list.size(), ids_.size());
-    for (size_t i = 0; i < ids_.size(); ++i) {
+    ASSERT_EQ(server_list.size(), cluster_.size());
+    for (size_t i = 0; i < cluster_.size(); ++i) {
       const Json& ext = config["nodesExt"][i];
       EXPECT_EQ(ext["hostname"], "127.0.0.1");
-      EXPECT_EQ(ext["services"]["kv"], ports_[i]);
+      EXPECT_EQ(ext["services"]["kv"], cluster_.port(i));
       EXPECT_EQ(ext.value("thisNode", false), i == node) << "node " << i << " asked " << node;
-      EXPECT_EQ(server_list[i], "127.0.0.1:" + std::to_string(ports_[i]));
-      EXPECT_EQ(config["nodes"][i]["ports"]["direct"], ports_[i]);
+      EXPECT_EQ(server_list[i], "127.0.0.1:" + std::to_string(cluster_.port(i)));
+      EXPECT_EQ(config["nodes"][i]["ports"]["direct"], cluster_.port(i));
     }
     EXPECT_EQ(config["vBucketServerMap"]["numReplicas"], map_->num_replicas());
     const auto& vbmap = config["vBucketServerMap"]["vBucketMap"];
@@ -191,12 +96,8 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
-  std::string map_path_;
-  std::vector<std::string> ids_;
-  std::vector<uint16_t> ports_;
-  std::optional<cluster::ClusterMap> map_;
-  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+  StaticCluster cluster_;
+  const cluster::ClusterMap* map_ = nullptr;
 };
 
 client::Response Exec(client::Connection& conn, protocol::RequestFields request) {
@@ -220,10 +121,10 @@ TEST_F(ClusterTest, ThreeNodesTakeTheirStatesFromTheComputedLayout) {
     ASSERT_NE(conn, nullptr);
     const StatMap details = VBucketDetails(*conn);
     for (Vbid vb = 0; vb < kVBuckets; ++vb) {
-      const VBucketState role = map_->RoleOf(ids_[n], vb);
+      const VBucketState role = map_->RoleOf(cluster_.id(n), vb);
       auto state = conn->GetVBucket(vb);
       ASSERT_TRUE(state.ok()) << state.status().ToString();
-      EXPECT_EQ(*state, role) << ids_[n] << " vb " << vb;
+      EXPECT_EQ(*state, role) << cluster_.id(n) << " vb " << vb;
       const std::string prefix = "vb_" + std::to_string(vb);
       EXPECT_EQ(details.at(prefix), VBucketStateName(role));
       EXPECT_EQ(details.at(prefix + ":topology"),
@@ -323,8 +224,8 @@ TEST_F(ClusterTest, SetVBucketTopologyPersistsAcrossRestartsAndMovesTheRevision)
 
   // A clean restart with the same file: the topologies set since stand.
   a.reset();
-  ASSERT_EQ(nodes_[0]->Stop(), 0);
-  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->error();
+  ASSERT_EQ(node(0).Stop(), 0);
+  ASSERT_TRUE(node(0).Start()) << node(0).error();
   a = Connect(0);
   ASSERT_NE(a, nullptr);
   details = VBucketDetails(*a);
@@ -339,8 +240,8 @@ TEST_F(ClusterTest, SetVBucketTopologyPersistsAcrossRestartsAndMovesTheRevision)
 
   // And after a kill: still there, the revision still higher.
   a.reset();
-  nodes_[0]->Kill();
-  ASSERT_TRUE(nodes_[0]->Start()) << nodes_[0]->error();
+  node(0).Kill();
+  ASSERT_TRUE(node(0).Start()) << node(0).error();
   a = Connect(0);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(VBucketDetails(*a)["vb_0:topology"], R"([["a",null]])");
@@ -440,7 +341,7 @@ TEST_F(ClusterTest, ClustermapNotificationNeedsDuplex) {
   StartCluster(ClusterFile({"a"}, 0));
   if (HasFatalFailure()) return;
   client::ConnectOptions options;
-  auto conn = client::Connection::Connect("127.0.0.1", ports_[0], options);
+  auto conn = client::Connection::Connect("127.0.0.1", cluster_.port(0), options);
   ASSERT_TRUE(conn.ok());
   auto agreed = (*conn)->Hello("it", {Feature::kXerror, Feature::kClustermapChangeNotification});
   ASSERT_FALSE(agreed.ok());
@@ -476,29 +377,32 @@ TEST_F(ClusterTest, BadClusterFilesAndNodeIdsExitWithCodeTwo) {
   const std::vector<Case> cases = {
       {"unknown node id",
        good.dump(),
-       {"--node-id", "nobody", "--cluster-map", map_path_, "--port", std::to_string(ports_[0])},
+       {"--node-id", "nobody", "--cluster-map", cluster_.map_path(), "--port",
+        std::to_string(cluster_.port(0))},
        "--node-id nobody: the cluster map"},
       {"malformed JSON", "{\"nodes\": [", {}, "not valid JSON"},
       {"map of the wrong size", bad_map.dump(), {}, "one chain per vbucket (8)"},
       {"a chain naming no node of the file", unknown_node.dump(), {}, "\"zz\" is not in"},
       {"missing file",
        "",
-       {"--node-id", "a", "--cluster-map", dir_ + "/none.json"},
+       {"--node-id", "a", "--cluster-map", cluster_.dir() + "/none.json"},
        "cannot read the cluster map"},
       {"--node-id alone", good.dump(), {"--node-id", "a"}, "go together"},
       {"--port other than the map's",
        good.dump(),
-       {"--node-id", "a", "--cluster-map", map_path_, "--port", std::to_string(ports_[1])},
+       {"--node-id", "a", "--cluster-map", cluster_.map_path(), "--port",
+        std::to_string(cluster_.port(1))},
        "the cluster map lists node a on port"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
-    WriteFile(c.file);
+    cluster_.WriteFile(c.file);
     ServerOptions options;
     options.extra_args = {"--vbuckets", std::to_string(kVBuckets), "--metrics-port", "0"};
     const std::vector<std::string> args =
-        c.args.empty() ? std::vector<std::string>{"--node-id", "a",      "--cluster-map",
-                                                  map_path_,   "--port", std::to_string(ports_[0])}
+        c.args.empty() ? std::vector<std::string>{"--node-id",     "a",
+                                                  "--cluster-map", cluster_.map_path(),
+                                                  "--port",        std::to_string(cluster_.port(0))}
                        : c.args;
     options.extra_args.insert(options.extra_args.end(), args.begin(), args.end());
     ServerProcess node(options);

@@ -4,7 +4,9 @@
 //   sdk_ops.js         the official Couchbase Node.js SDK (npm couchbase 4.x): thousands of KV
 //                      operations, mutation tokens, subdoc lookup, durable writes;
 //   sdk_concurrent.js  32 concurrent SDK clients;
-//   memjs_ops.js       npm memjs (memcached binary protocol, SASL PLAIN, vbucket 0).
+//   memjs_ops.js       npm memjs (memcached binary protocol, SASL PLAIN, vbucket 0);
+//   sdk_cluster.js     the SDK against a static cluster of two nodes: routing to both, then
+//                      following the config after every vbucket of one moved to the other.
 // The npm packages live in tests/compat/node_modules (scripts/install-node-deps.sh, run by
 // `make deps`); without them these tests fail and say so.
 #include <gtest/gtest.h>
@@ -15,12 +17,43 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/integration/cluster_test_util.h"
 #include "tests/integration/test_util.h"
 
 namespace sluice::testing {
 namespace {
 
 const std::string kCompatDir = std::string(SLUICE_SOURCE_DIR) + "/tests/compat";
+
+// Runs `node tests/compat/<script>` with `env` (NAME=VALUE ...) added to the connection's
+// variables; returns its exit status and output.
+int RunNode(const std::string& script, const std::string& env, std::string* output) {
+  const std::string cmd = "cd '" + kCompatDir + "' && SLUICE_HOST=127.0.0.1 " + env +
+                          " SLUICE_USER=" + ServerProcess::kUser +
+                          " SLUICE_PASSWORD=" + ServerProcess::kPassword +
+                          " SLUICE_BUCKET=default node " + script + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Runs a compat script and expects it to exit 0 (every check passed).
+void RunCompatScript(const std::string& script, const std::string& env) {
+  ASSERT_TRUE(std::filesystem::exists(kCompatDir + "/node_modules/couchbase") &&
+              std::filesystem::exists(kCompatDir + "/node_modules/memjs"))
+      << "tests/compat/node_modules is missing: run scripts/install-node-deps.sh (make deps)";
+  std::string output;
+  const int status = RunNode(script, env, &output);
+  // The script's last line is its tally ("N passed, M failed").
+  const size_t last = output.find_last_of('\n', output.size() >= 2 ? output.size() - 2 : 0);
+  std::cout << "[ " << script << " ] "
+            << (last == std::string::npos ? output : output.substr(last + 1));
+  EXPECT_EQ(status, 0) << script << " output:\n" << output;
+}
 
 class NodeCompatTest : public SluicedTest {
  protected:
@@ -31,33 +64,8 @@ class NodeCompatTest : public SluicedTest {
     return options;
   }
 
-  // Runs `node tests/compat/<script>` against the server; returns its exit status and output.
-  int RunNode(const std::string& script, std::string* output) {
-    const std::string cmd =
-        "cd '" + kCompatDir +
-        "' && SLUICE_HOST=127.0.0.1 SLUICE_PORT=" + std::to_string(server().port()) +
-        " SLUICE_USER=" + ServerProcess::kUser + " SLUICE_PASSWORD=" + ServerProcess::kPassword +
-        " SLUICE_BUCKET=default node " + script + " 2>&1";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return -1;
-    std::array<char, 4096> buf{};
-    size_t n = 0;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-    const int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
   void RunScript(const std::string& script) {
-    ASSERT_TRUE(std::filesystem::exists(kCompatDir + "/node_modules/couchbase") &&
-                std::filesystem::exists(kCompatDir + "/node_modules/memjs"))
-        << "tests/compat/node_modules is missing: run scripts/install-node-deps.sh (make deps)";
-    std::string output;
-    const int status = RunNode(script, &output);
-    // The script's last line is its tally ("N passed, M failed").
-    const size_t last = output.find_last_of('\n', output.size() >= 2 ? output.size() - 2 : 0);
-    std::cout << "[ " << script << " ] "
-              << (last == std::string::npos ? output : output.substr(last + 1));
-    EXPECT_EQ(status, 0) << script << " output:\n" << output;
+    RunCompatScript(script, "SLUICE_PORT=" + std::to_string(server().port()));
     EXPECT_TRUE(server().Alive()) << "sluiced died during " << script;
   }
 };
@@ -67,6 +75,22 @@ TEST_F(NodeCompatTest, CouchbaseSdkOperations) { RunScript("sdk_ops.js"); }
 TEST_F(NodeCompatTest, CouchbaseSdkConcurrentClients) { RunScript("sdk_concurrent.js"); }
 
 TEST_F(NodeCompatTest, Memjs) { RunScript("memjs_ops.js"); }
+
+TEST(NodeClusterCompatTest, CouchbaseSdkFollowsAStaticClusterAndAMove) {
+  constexpr uint32_t kVBuckets = 64;
+  StaticCluster cluster;
+  ASSERT_TRUE(cluster.Start(cluster.File({"a", "b"}, 1), kVBuckets)) << cluster.error();
+  std::string move;
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    if (cluster.map().RoleOf("a", vb) == VBucketState::kActive) {
+      move += (move.empty() ? "" : ",") + std::to_string(vb);
+    }
+  }
+  RunCompatScript("sdk_cluster.js", "SLUICE_PORTS=" + std::to_string(cluster.port(0)) + "," +
+                                        std::to_string(cluster.port(1)) + " SLUICE_CLI=" +
+                                        SLUICE_BINARY_DIR + "/sluice" + " SLUICE_MOVE=" + move);
+  cluster.StopAll(/*print_logs=*/::testing::Test::HasFailure());
+}
 
 }  // namespace
 }  // namespace sluice::testing
