@@ -423,6 +423,33 @@ TEST_F(BucketTest, ReplicaVBucketsServeReplicaReadsAndAreNotExpiredHere) {
             Errc::kNotMyVbucket);
 }
 
+TEST_F(BucketTest, ReplicaVBucketsEvictAndWarmUpLikeActives) {
+  Open();
+  const std::string value(4096, 'r');
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Set(6, "r" + std::to_string(i), value).ok());
+  ASSERT_TRUE(bucket_->SetVBucketState(6, VBucketState::kReplica).ok());
+  Flush();
+  // Evicted: a replica read fetches the value back from disk.
+  EXPECT_GT(bucket_->GetVBucket(6)->EvictValues(1 << 20), 0u);
+  auto waiter = std::make_shared<RecordingWaiter>();
+  auto read = bucket_->Get(6, "r7", waiter, false, ReadFrom::kReplica);
+  ASSERT_EQ(read.status().code(), Errc::kWouldBlock);
+  exec_.RunReady(TaskGroup::kReader);
+  EXPECT_EQ(waiter->notified, 1);
+  read = bucket_->Get(6, "r7", waiter, false, ReadFrom::kReplica);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->value.view(), value);
+  // Warmed up as a replica, with its documents.
+  ASSERT_TRUE(bucket_->Shutdown().ok());
+  bucket_.reset();
+  Open();
+  EXPECT_EQ(bucket_->GetVBucketState(6).value(), VBucketState::kReplica);
+  read = bucket_->Get(6, "r19", waiter, false, ReadFrom::kReplica);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->value.view(), value);
+  EXPECT_EQ(bucket_->GetVBucket(6)->high_seqno(), 20u);
+}
+
 TEST_F(BucketTest, StatGroups) {
   Open();
   ASSERT_TRUE(Set(1, "k", "v").ok());
