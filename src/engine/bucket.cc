@@ -420,7 +420,10 @@ Status Bucket::WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waite
 
 Status Bucket::SetVBucketState(Vbid vbid, VBucketState state,
                                const std::optional<VBucketTopology>& meta) {
-  if (vbid >= vbuckets_.size()) return Errc::kNotMyVbucket;
+  if (vbid >= vbuckets_.size()) {
+    return Status(Errc::kRange, fmt::format("vbucket {} is out of range (max_vbuckets {})", vbid,
+                                            vbuckets_.size()));
+  }
   if (meta && !meta->empty()) {
     if (state != VBucketState::kActive) {
       return Status(Errc::kInvalid, fmt::format("topology only permitted for state:active, found "

@@ -131,7 +131,7 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // SET_VBUCKET: creates the vbucket if missing (with a new failover entry), or changes its
   // state and topology (VBucket::SetState: `meta` is the request's vbucket meta, nullopt for
   // none). kInvalid for a topology with a state other than active or one that breaks the rules
-  // (common/vbucket_topology.h); kNotMyVbucket for a vbid out of range.
+  // (common/vbucket_topology.h); kRange for a vbid out of range (kv_engine's ERANGE).
   Status SetVBucketState(Vbid vbid, VBucketState state,
                          const std::optional<VBucketTopology>& meta = std::nullopt);
   StatusOr<VBucketState> GetVBucketState(Vbid vbid) const;

@@ -365,7 +365,7 @@ TEST_F(BucketTest, TopologiesFollowKvEnginesSetVBucketRules) {
   EXPECT_EQ(
       bucket_->SetVBucketState(2, VBucketState::kActive, VBucketTopology{{{std::nullopt}}}).code(),
       Errc::kInvalid);
-  EXPECT_EQ(bucket_->SetVBucketState(99, VBucketState::kActive, ab).code(), Errc::kNotMyVbucket);
+  EXPECT_EQ(bucket_->SetVBucketState(99, VBucketState::kActive, ab).code(), Errc::kRange);
   EXPECT_EQ(bucket_->GetVBucketState(2).value(), VBucketState::kActive);
   // Deletion and creation (with a topology) are map changes too.
   const int before = listener.changes;

@@ -167,9 +167,9 @@ TEST_F(CliTest, VbucketSetChangesTheStateAndTheTopology) {
   EXPECT_EQ(ParseJson(stats.out)["vb_63:topology"], R"([["n1",null]])");
   EXPECT_EQ(Sluice({"get", "k", "--vbucket", "63"}).exit_code, 1) << "active again";
 
-  // A vbucket the server does not have, and a topology refused before anything is sent.
+  // A vbucket out of range (ERANGE, as kv_engine), and a topology refused before anything is sent.
   RunResult missing = Sluice({"vbucket", "set", std::to_string(kVBuckets + 1), "active"});
-  EXPECT_EQ(missing.exit_code, 5) << missing.err;
+  EXPECT_EQ(missing.exit_code, 6) << missing.err;
   RunResult bad = Sluice({"vbucket", "set", "63", "active", "--topology", "[[1]]"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("must be a string"), std::string::npos) << bad.err;

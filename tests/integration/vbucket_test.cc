@@ -85,6 +85,13 @@ TEST_F(VBucketTest, SetGetAndDeleteVBucket) {
   auto out_of_range =
       Run(*conn_, {.opcode = Opcode::kGetVbucket, .vbucket = static_cast<Vbid>(vbuckets())});
   EXPECT_EQ(out_of_range.status, McbpStatus::kNotMyVbucket);
+  // ...and cannot be created: ERANGE, as kv_engine answers.
+  const char active_state = static_cast<char>(VBucketState::kActive);
+  EXPECT_EQ(Run(*conn_, {.opcode = Opcode::kSetVbucket,
+                         .vbucket = static_cast<Vbid>(vbuckets()),
+                         .extras = std::string_view(&active_state, 1)})
+                .status,
+            McbpStatus::kErange);
 
   // Deleting drops the vbucket and its data; SET_VBUCKET creates it again, empty, with a new
   // failover branch.
