@@ -65,14 +65,6 @@ class FakePeer {
     }
   }
 
-  // True when the client closed its end (after draining nothing else).
-  bool AtEndOfStream() {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (::poll(&pfd, 1, 10'000) <= 0) return false;
-    char c;
-    return buf_.empty() && ::read(fd_, &c, 1) == 0;
-  }
-
   void Write(std::string_view bytes) {
     while (!bytes.empty()) {
       const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);

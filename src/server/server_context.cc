@@ -29,16 +29,6 @@ ServerContext::ServerContext(Config config, std::shared_ptr<engine::Bucket> buck
       bucket_uuid_(RandomHex(16)),
       users_(std::move(users)) {}
 
-std::shared_ptr<const sasl::UserDatabase> ServerContext::users() const {
-  MutexLock lock(&users_mu_);
-  return users_;
-}
-
-void ServerContext::SetUsers(std::shared_ptr<const sasl::UserDatabase> users) {
-  MutexLock lock(&users_mu_);
-  users_ = std::move(users);
-}
-
 void ServerContext::RegisterConnection(uint64_t id, std::weak_ptr<Connection> conn) {
   MutexLock lock(&conns_mu_);
   conns_[id] = std::move(conn);

@@ -5,9 +5,8 @@
 //
 // Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
 // connections hold a plain reference. The bucket and its DCP ConnMap are shared (their own tasks
-// hold weak references to them; producers hold the ConnMap). The user database is an immutable
-// snapshot behind a mutex-protected shared_ptr so it can be swapped (reload) while SASL exchanges
-// keep the one they started with.
+// hold weak references to them; producers hold the ConnMap). The user database is immutable and
+// shared with the SASL exchanges in progress.
 //
 // Thread safety: thread-safe. Counters are relaxed atomics.
 #pragma once
@@ -54,8 +53,7 @@ class ServerContext {
   // The bucket's DCP directory (producers, streams, backfill admission). Null only in tests of
   // the front end alone.
   const std::shared_ptr<dcp::ConnMap>& conn_map() const { return conn_map_; }
-  std::shared_ptr<const sasl::UserDatabase> users() const;
-  void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
+  const std::shared_ptr<const sasl::UserDatabase>& users() const { return users_; }
   ServerStats& stats() { return stats_; }
   // Per-opcode execution latency, recorded by the dispatcher.
   CommandTimings& timings() { return timings_; }
@@ -88,10 +86,8 @@ class ServerContext {
   const std::string bucket_uuid_;
   ServerStats stats_;
   CommandTimings timings_;
+  const std::shared_ptr<const sasl::UserDatabase> users_;
   std::atomic<uint16_t> port_{0};
-
-  mutable Mutex users_mu_;
-  std::shared_ptr<const sasl::UserDatabase> users_ GUARDED_BY(users_mu_);
 
   mutable Mutex conns_mu_;
   std::map<uint64_t, std::weak_ptr<class Connection>> conns_ GUARDED_BY(conns_mu_);
