@@ -108,7 +108,9 @@ void Server::Accept(asio::ip::tcp::acceptor* acceptor, asio::ssl::context* tls) 
                ctx_.config().max_connections);
       socket.close(ignored);
     } else {
-      auto conn = std::make_shared<Connection>(std::move(socket), ctx_, next_id_.fetch_add(1), tls);
+      auto transport = tls != nullptr ? MakeTlsTransport(std::move(socket), *tls)
+                                      : MakeTcpTransport(std::move(socket));
+      auto conn = std::make_shared<Connection>(std::move(transport), ctx_, next_id_.fetch_add(1));
       // Start on the connection's own I/O thread.
       asio::post(conn->executor(), [conn] { conn->Start(); });
     }
