@@ -344,9 +344,9 @@ TEST_F(BucketTest, StatGroups) {
   EXPECT_EQ(bucket_->GetStats("vbucket-seqno x", [](auto, auto) {}).code(), Errc::kInvalid);
 }
 
-// Storage invariant 1 through the engine: after any sequence of writes, flushes, deletes,
-// re-creations and restarts, each key has exactly one entry in the by-seqno data (the engine
-// tells the store where the previous version is instead of the store reading it).
+// The storage invariant "one entry per key" through the engine: after any sequence of writes,
+// flushes, deletes, re-creations and restarts, each key has exactly one entry in the by-seqno data
+// (the engine tells the store where the previous version is instead of the store reading it).
 TEST_F(BucketTest, EachKeyHasOneSeqEntryAcrossFlushesDeletesAndRestarts) {
   auto seq_keys = [&](Vbid vb) {
     std::vector<std::string> keys;
@@ -422,7 +422,7 @@ TEST_F(BucketTest, CheckpointRemoverIsNotWokenByEveryWriteWhileTheFlusherIsBehin
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(Set(i % 8, "k" + std::to_string(i), value).ok());
   ASSERT_TRUE(exec_.HasTask("checkpoint_remover"));
   EXPECT_GE(exec_.NumReady(TaskGroup::kNonIO), 1u);  // woken by the writes
-  exec_.RunReady(TaskGroup::kNonIO);                  // still over: the flusher is behind
+  exec_.RunReady(TaskGroup::kNonIO);                 // still over: the flusher is behind
   ASSERT_EQ(exec_.NumReady(TaskGroup::kNonIO), 0u);
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(Set(i % 8, "more" + std::to_string(i), value).ok());
   EXPECT_EQ(exec_.NumReady(TaskGroup::kNonIO), 0u);  // the writes did not wake it again
