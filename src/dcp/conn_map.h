@@ -56,7 +56,9 @@ namespace sluice::dcp {
 
 class ActiveStream;
 
-class ConnMap final : public engine::SeqnoListener, public std::enable_shared_from_this<ConnMap> {
+class ConnMap final : public engine::SeqnoListener,
+                      public StreamDirectory,
+                      public std::enable_shared_from_this<ConnMap> {
  public:
   // Registers with the bucket as its SeqnoListener and schedules the connection manager.
   static std::shared_ptr<ConnMap> Create(std::shared_ptr<engine::Bucket> bucket);
@@ -91,14 +93,15 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   void OnSeqnoAdvanced(Vbid vbid, uint64_t seqno) override;
   void OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted) override;
 
-  // ---- for producers ----
-  const std::shared_ptr<engine::Bucket>& bucket() const { return bucket_; }
-  const std::shared_ptr<BackfillTracker>& tracker() const { return tracker_; }
-  bool shut_down() const { return shut_down_.load(); }
-  void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream);
-  void RemoveStream(Vbid vbid, const ActiveStream* stream);
+  // ---- StreamDirectory: for producers ----
+  const std::shared_ptr<engine::Bucket>& bucket() const override { return bucket_; }
+  const std::shared_ptr<BackfillTracker>& tracker() const override { return tracker_; }
+  void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream) override;
+  void RemoveStream(Vbid vbid, const ActiveStream* stream) override;
   // Producer::Disconnect, once per producer: counts towards the heap trim (file comment).
-  void NoteProducerDisconnected() { disconnects_.fetch_add(1, std::memory_order_relaxed); }
+  void NoteProducerDisconnected() override {
+    disconnects_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // ---- the connection manager task / tests ----
   void ManageConnections();

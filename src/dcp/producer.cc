@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/conn_map.h"
 #include "dcp/queue_release.h"
 
 namespace sluice::dcp {
@@ -18,20 +17,20 @@ Duration Seconds(double s) {
 
 }  // namespace
 
-std::shared_ptr<Producer> Producer::Create(std::shared_ptr<ConnMap> conn_map,
+std::shared_ptr<Producer> Producer::Create(std::shared_ptr<StreamDirectory> directory,
                                            ProducerOptions options) {
   // A factory: the BackfillManager's task needs a weak_ptr to us. (Not make_shared: the
   // constructor is private.)
-  std::shared_ptr<Producer> producer(new Producer(std::move(conn_map), std::move(options)));
+  std::shared_ptr<Producer> producer(new Producer(std::move(directory), std::move(options)));
   std::shared_ptr<BackfillManager> manager = BackfillManager::Create(
-      producer->conn_name_, producer->bucket_, producer->conn_map_->tracker(),
+      producer->conn_name_, producer->bucket_, producer->directory_->tracker(),
       BackfillConfig::FromConfig(producer->bucket_->config()), producer);
   MutexLock lock(&producer->mu_);
   producer->manager_ = std::move(manager);
   return producer;
 }
 
-Producer::Producer(std::shared_ptr<ConnMap> conn_map, ProducerOptions options)
+Producer::Producer(std::shared_ptr<StreamDirectory> directory, ProducerOptions options)
     : name_(std::move(options.name)),
       conn_name_(std::string(kConnNamePrefix) + name_),
       user_(std::move(options.user)),
@@ -39,8 +38,8 @@ Producer::Producer(std::shared_ptr<ConnMap> conn_map, ProducerOptions options)
       open_flags_(options.open_flags),
       collections_(options.collections),
       notifier_(std::move(options.notifier)),
-      conn_map_(std::move(conn_map)),
-      bucket_(conn_map_->bucket()),
+      directory_(std::move(directory)),
+      bucket_(directory_->bucket()),
       clock_(bucket_->clock()),
       created_(clock_.Now()),
       idle_timeout_(Seconds(bucket_->config().dcp_idle_timeout)),
@@ -215,12 +214,12 @@ void Producer::Disconnect() {
   for (auto& [key, stream] : streams) {
     std::deque<DcpMessage> queue = stream->EndStreamTakingQueue();
     if (!queue.empty()) queues.push_back(std::move(queue));
-    conn_map_->RemoveStream(key.vb, stream.get());
+    directory_->RemoveStream(key.vb, stream.get());
   }
   LOG_INFO("dcp {}: disconnected ({} streams closed)", conn_name_, streams.size());
   streams.clear();
   ReleaseQueuesInBackground(bucket_->executor(), std::move(queues));
-  conn_map_->NoteProducerDisconnected();
+  directory_->NoteProducerDisconnected();
 }
 
 void Producer::RequestDisconnect(std::string_view reason) {
@@ -256,7 +255,7 @@ void Producer::ScheduleBackfill(BackfillSpec spec) {
     manager = manager_;
   }
   if (manager == nullptr || disconnecting_.load()) return;  // the stream is being ended
-  manager->Schedule(std::make_unique<Backfill>(std::move(spec), bucket_, conn_map_->tracker()));
+  manager->Schedule(std::make_unique<Backfill>(std::move(spec), bucket_, directory_->tracker()));
 }
 
 void Producer::CancelBackfill(uint64_t backfill_id) {
@@ -287,7 +286,7 @@ void Producer::RemoveStream(const ActiveStream* stream) {
     removed = std::move(it->second);
     streams_.erase(it);
   }
-  conn_map_->RemoveStream(stream->vbid(), stream);
+  directory_->RemoveStream(stream->vbid(), stream);
 }
 
 void Producer::ManageConnection(SteadyTime now) {

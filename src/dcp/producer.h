@@ -30,8 +30,8 @@
 // touching other objects' locks (it may run on an auxio or writer thread inside a notification).
 //
 // Ownership: shared; the connection owns it (shared_ptr). It is its streams' StreamOwner and its
-// BackfillManager's BackfillOwner. It owns its streams and its BackfillManager, and holds its
-// ConnMap strongly (a producer needs its bucket's directory and tracker for its whole life; the
+// BackfillManager's BackfillOwner, and sees the ConnMap only as a StreamDirectory (declared here).
+// It owns its streams and its BackfillManager, and holds its directory strongly (a producer needs its bucket's directory and tracker for its whole life; the
 // ConnMap holds producers weakly, so there is no cycle). Held weakly by its streams, its
 // BackfillManagerTask and the ConnMap. The notifier is held weakly: the connection owns the
 // producer.
@@ -60,6 +60,7 @@
 #include "common/types.h"
 #include "dcp/active_stream.h"
 #include "dcp/backfill_manager.h"
+#include "dcp/backfill_tracker.h"
 #include "dcp/dcp_message.h"
 #include "dcp/flow_control.h"
 #include "dcp/stream_filter.h"
@@ -71,7 +72,21 @@
 
 namespace sluice::dcp {
 
-class ConnMap;
+// What a producer needs from its bucket's DCP directory (the ConnMap implements it and creates
+// every producer). Any thread; no lock of the producer is held when it is called.
+class StreamDirectory {
+ public:
+  virtual ~StreamDirectory() = default;
+  virtual const std::shared_ptr<engine::Bucket>& bucket() const = 0;
+  // The bucket-wide admission counter every backfill of the producer charges.
+  virtual const std::shared_ptr<BackfillTracker>& tracker() const = 0;
+  // A stream of `vbid` starts or stops receiving the vbucket's notifications (new seqnos, state
+  // changes).
+  virtual void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream) = 0;
+  virtual void RemoveStream(Vbid vbid, const ActiveStream* stream) = 0;
+  // The producer disconnected (once): counts towards the directory's heap trim.
+  virtual void NoteProducerDisconnected() = 0;
+};
 
 // Implemented by the connection that owns a producer.
 class ProducerNotifier {
@@ -117,7 +132,7 @@ class Producer final : public StreamOwner,
   static constexpr std::string_view kConnNamePrefix = "eq_dcpq:";
 
   // Use ConnMap::NewProducer (which also registers it by name).
-  static std::shared_ptr<Producer> Create(std::shared_ptr<ConnMap> conn_map,
+  static std::shared_ptr<Producer> Create(std::shared_ptr<StreamDirectory> directory,
                                           ProducerOptions options);
   ~Producer() override;
   Producer(const Producer&) = delete;
@@ -203,7 +218,7 @@ class Producer final : public StreamOwner,
   void ManageConnection(SteadyTime now);
 
  private:
-  Producer(std::shared_ptr<ConnMap> conn_map, ProducerOptions options);
+  Producer(std::shared_ptr<StreamDirectory> directory, ProducerOptions options);
 
   // Wakes the connection unless a notification is already outstanding.
   void NotifyConnection();
@@ -259,7 +274,9 @@ class Producer final : public StreamOwner,
   const bool collections_;
   // Weak: the connection owns the producer.
   const std::weak_ptr<ProducerNotifier> notifier_;
-  const std::shared_ptr<ConnMap> conn_map_;
+  // Strong: a producer needs its directory and tracker for its whole life; the directory holds
+  // producers weakly, so there is no cycle.
+  const std::shared_ptr<StreamDirectory> directory_;
   const std::shared_ptr<engine::Bucket> bucket_;
   const Clock& clock_;
   const SteadyTime created_;

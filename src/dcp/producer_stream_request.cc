@@ -1,7 +1,6 @@
 // Producer::StreamRequest and Producer::CloseStream: opening and closing streams, with
 // kv_engine's checks in kv_engine's order (the contract is on the declarations in producer.h).
 #include "common/logging.h"
-#include "dcp/conn_map.h"
 #include "dcp/producer.h"
 
 namespace sluice::dcp {
@@ -80,8 +79,8 @@ Status Producer::InsertStream(const std::shared_ptr<ActiveStream>& stream) {
     replaced = std::move(slot);
     slot = stream;
   }
-  if (replaced != nullptr) conn_map_->RemoveStream(replaced->vbid(), replaced.get());
-  conn_map_->AddStream(stream->vbid(), stream);
+  if (replaced != nullptr) directory_->RemoveStream(replaced->vbid(), replaced.get());
+  directory_->AddStream(stream->vbid(), stream);
   return Status::Ok();
 }
 

@@ -60,12 +60,12 @@
 
 #include "common/mutex.h"
 #include "common/types.h"
+#include "engine/checkpoint_items.h"
 #include "engine/item.h"
 
 namespace sluice::engine {
 
 class Checkpoint;  // engine/checkpoint.h: internal to the manager.
-using CheckpointItems = std::list<QueuedItem>;
 using CheckpointList = std::list<std::unique_ptr<Checkpoint>>;
 
 struct CheckpointConfig {

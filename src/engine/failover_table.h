@@ -4,7 +4,7 @@
 // created when a vbucket first becomes active, when it is promoted, and when warmup follows an
 // unclean shutdown (at the last persisted seqno: anything a client saw after it may be lost).
 // DCP clients present the (uuid, seqno, snapshot) they last saw; the table decides whether they
-// can resume or must roll back (kv_engine's rules: NeedsRollback).
+// can resume or must roll back (kv_engine's rules, written out in docs/dcp.md, "Rollback").
 //
 // Ownership: one per VBucket, owned by it. Thread safety: thread-safe (internal lock).
 #pragma once
@@ -44,13 +44,7 @@ class FailoverTable {
   // kv_engine's rollback decision for a stream request. `start` is the consumer's last seqno,
   // `high_seqno` and `purge_seqno` are the vbucket's (pass purge 0 for IgnorePurgedTombstones),
   // `remote_purge_seqno` the purge seqno the consumer last saw (0 if unknown), `strict_uuid`
-  // the StrictVbUuid flag. The rules, in order: a stream from 0 never rolls back (unless strict
-  // with a uuid); one that starts below the purge seqno, with a purge seqno other than ours, may
-  // have missed purged tombstones: roll back to 0; a uuid not in the table: roll back to 0.
-  // Otherwise the consumer's branch ends at the next newer entry's seqno (our high seqno for the
-  // newest branch): a snapshot that ends within the branch resumes (a consumer at the start of
-  // its snapshot counts as having nothing of it, one at its end as having all of it); else roll
-  // back to the snapshot's start, or to the branch's end if that is lower.
+  // the StrictVbUuid flag. The rules, applied in order, are docs/dcp.md's "Rollback".
   RollbackDecision NeedsRollback(uint64_t start, uint64_t high_seqno, uint64_t vb_uuid,
                                  uint64_t snap_start, uint64_t snap_end, uint64_t purge_seqno,
                                  uint64_t remote_purge_seqno, bool strict_uuid) const;

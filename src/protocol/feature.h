@@ -1,8 +1,8 @@
 // File: protocol/feature.h
 //
 // HELLO feature codes, kv_engine's. A client sends the u16 codes it wants in the HELLO value; the
-// server answers with the subset it agrees to (sluice's are in server/commands_session.cc). The
-// comments say what an agreed feature changes on the wire, for the ones sluice agrees to.
+// server answers with the subset it agrees to (server/commands_session.cc). What each agreed
+// feature changes on the wire is documented in docs/protocol.md, "HELLO features sluice agrees to".
 //
 // Thread safety: pure functions.
 #pragma once
@@ -15,41 +15,38 @@
 namespace sluice::protocol {
 
 enum class Feature : uint16_t {
-  kInvalid = 0x01,        // retired "Datatype"
-  kTls = 0x02,            // never implemented
-  kTcpNoDelay = 0x03,     // TCP_NODELAY (sluice sets it on every connection anyway)
-  kMutationSeqno = 0x04,  // mutation responses carry vbucket uuid u64 + seqno u64 as extras
-  kTcpDelay = 0x05,       // unsupported
-  // Values may have the XATTR datatype (an xattr section before the body); subdoc xattr paths.
+  kInvalid = 0x01,  // retired "Datatype"
+  kTls = 0x02,      // never implemented
+  kTcpNoDelay = 0x03,
+  kMutationSeqno = 0x04,
+  kTcpDelay = 0x05,  // unsupported
   kXattr = 0x06,
-  // Every status may be sent (without it newer codes are mapped to older ones), and EINVAL
-  // carries a JSON body {"error":{"context":...}}.
   kXerror = 0x07,
-  kSelectBucket = 0x08,  // SELECT_BUCKET
-  kInvalid2 = 0x09,      // retired collections prototype
+  kSelectBucket = 0x08,
+  kInvalid2 = 0x09,  // retired collections prototype
   kSnappy = 0x0a,
-  kJson = 0x0b,  // the JSON datatype bit is set on values that are JSON
+  kJson = 0x0b,
   kDuplex = 0x0c,
   kClustermapChangeNotification = 0x0d,
   kUnorderedExecution = 0x0e,
   kTracing = 0x0f,
-  kAltRequestSupport = 0x10,  // requests may carry frame infos (magic 0x08)
-  kSyncReplication = 0x11,    // mutations may carry a durability frame info
-  kCollections = 0x12,        // document keys start with a LEB128 collection id
+  kAltRequestSupport = 0x10,
+  kSyncReplication = 0x11,
+  kCollections = 0x12,
   kSnappyEverywhere = 0x13,
   kPreserveTtl = 0x14,
-  kVAttr = 0x15,                       // subdoc virtual xattrs: $document, $vbucket, $XTOC
-  kInvalid3 = 0x16,                    // retired PiTR
-  kSubdocCreateAsDeleted = 0x17,       // the CreateAsDeleted doc flag
-  kSubdocDocumentMacroSupport = 0x18,  // ${$document...} macros
-  kSubdocReplaceBodyWithXattr = 0x19,  // SUBDOC_REPLACE_BODY_WITH_XATTR
+  kVAttr = 0x15,
+  kInvalid3 = 0x16,  // retired PiTR
+  kSubdocCreateAsDeleted = 0x17,
+  kSubdocDocumentMacroSupport = 0x18,
+  kSubdocReplaceBodyWithXattr = 0x19,
   kReportUnitUsage = 0x1a,
   kNonBlockingThrottlingMode = 0x1b,
   kSubdocReplicaRead = 0x1c,
   kGetClusterConfigWithKnownVersion = 0x1d,
   kDedupeNotMyVbucketClustermap = 0x1e,
   kClustermapChangeNotificationBrief = 0x1f,
-  kSubdocAllowsAccessOnMultipleXattrKeys = 0x20,  // a multi spec may address several X-Keys
+  kSubdocAllowsAccessOnMultipleXattrKeys = 0x20,
   kSubdocBinaryXattr = 0x21,
   kRangeScanIncludeXattr = 0x22,
   kSubdocAllowReplicaReadOnDeletedDocs = 0x23,

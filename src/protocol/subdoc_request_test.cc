@@ -7,10 +7,12 @@
 namespace sluice::protocol {
 namespace {
 
+// A parsed request and the bytes it was parsed from: the request's paths and values are views
+// into `extras` and `body`, so both live as long as the request is read.
 struct Request {
   std::string extras;
-  std::string value;
-  Frame frame;
+  std::string body;
+  SubdocRequest parsed;
 };
 
 Frame MakeFrame(Opcode op, const std::string& extras, const std::string& value, uint64_t cas) {
@@ -26,32 +28,33 @@ Frame MakeFrame(Opcode op, const std::string& extras, const std::string& value, 
 
 McbpStatus Single(Opcode op, uint8_t flags, std::string_view path, std::string_view value,
                   uint8_t doc_flags = 0, bool xattr = true, uint64_t cas = 0,
-                  SubdocRequest* out = nullptr) {
-  std::string extras;
-  AppendSubdocSingleExtras(&extras,
+                  Request* out = nullptr) {
+  Request local;
+  Request& r = out ? *out : local;
+  AppendSubdocSingleExtras(&r.extras,
                            {static_cast<uint16_t>(path.size()), flags, 0, std::nullopt, doc_flags});
-  const std::string body = std::string(path) + std::string(value);
-  SubdocRequest r;
-  return ParseSubdocRequest(MakeFrame(op, extras, body, cas), xattr, out ? out : &r).status;
+  r.body = std::string(path) + std::string(value);
+  return ParseSubdocRequest(MakeFrame(op, r.extras, r.body, cas), xattr, &r.parsed).status;
 }
 
 McbpStatus Multi(bool mutation, const std::vector<SubdocSpec>& specs, uint8_t doc_flags = 0,
-                 SubdocRequest* out = nullptr) {
-  std::string extras;
-  AppendSubdocMultiExtras(&extras, {0, std::nullopt, doc_flags});
-  std::string body;
-  for (const auto& s : specs) AppendSubdocSpec(&body, s, mutation);
-  SubdocRequest r;
+                 Request* out = nullptr) {
+  Request local;
+  Request& r = out ? *out : local;
+  AppendSubdocMultiExtras(&r.extras, {0, std::nullopt, doc_flags});
+  for (const auto& s : specs) AppendSubdocSpec(&r.body, s, mutation);
   return ParseSubdocRequest(
-             MakeFrame(mutation ? Opcode::kSubdocMultiMutation : Opcode::kSubdocMultiLookup, extras,
-                       body, 0),
-             true, out ? out : &r)
+             MakeFrame(mutation ? Opcode::kSubdocMultiMutation : Opcode::kSubdocMultiLookup,
+                       r.extras, r.body, 0),
+             true, &r.parsed)
       .status;
 }
 
 TEST(SubdocRequestTest, SinglePathRules) {
-  SubdocRequest r;
-  EXPECT_EQ(Single(Opcode::kSubdocDictUpsert, 0, "a.b", "1", 0, true, 0, &r), McbpStatus::kSuccess);
+  Request req;
+  const SubdocRequest& r = req.parsed;
+  EXPECT_EQ(Single(Opcode::kSubdocDictUpsert, 0, "a.b", "1", 0, true, 0, &req),
+            McbpStatus::kSuccess);
   ASSERT_EQ(r.specs.size(), 1u);
   EXPECT_EQ(r.specs[0].path, "a.b");
   EXPECT_EQ(r.specs[0].value, "1");
@@ -101,12 +104,13 @@ TEST(SubdocRequestTest, XattrRules) {
 }
 
 TEST(SubdocRequestTest, MultiRules) {
-  SubdocRequest r;
+  Request req;
+  const SubdocRequest& r = req.parsed;
   EXPECT_EQ(Multi(true,
                   {{Opcode::kSubdocDictUpsert, kSubdocFlagXattrPath, "x", "1"},
                    {Opcode::kSubdocCounter, 0, "n", "1"},
                    {Opcode::kSet, 0, "", "{}"}},
-                  kSubdocDocFlagMkdoc, &r),
+                  kSubdocDocFlagMkdoc, &req),
             McbpStatus::kSuccess);
   EXPECT_EQ(r.specs.size(), 3u);
   EXPECT_EQ(r.doc_flags, kSubdocDocFlagMkdoc);
