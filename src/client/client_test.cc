@@ -9,13 +9,13 @@
 #include <thread>
 
 #include "client/connection.h"
-#include "client/fake_peer.h"
 #include "protocol/byte_order.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/leb128.h"
 #include "protocol/payload.h"
 #include "sasl/server_session.h"
 #include "sasl/users.h"
+#include "testing/fake_peer.h"
 
 namespace sluice::client {
 namespace {

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 
-#include "executor/manual_executor.h"
+#include "testing/manual_executor.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::engine {
 namespace {
@@ -28,8 +28,6 @@ class RecordingWaiter : public IoCompletion {
 class BucketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_bucket_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     config_.max_vbuckets = 8;
     config_.max_num_shards = 2;
     config_.max_size = 64 << 20;
@@ -38,13 +36,12 @@ class BucketTest : public ::testing::Test {
   void TearDown() override {
     bucket_.reset();
     exec_.Shutdown();
-    std::filesystem::remove_all(dir_);
   }
 
   void Open() {
     BucketOptions o;
     o.name = "default";
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.config = config_;
     o.executor = &exec_;
     o.clock = &clock_;
@@ -92,7 +89,7 @@ class BucketTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"sluice_bucket_test"};
   Config config_;
   FakeClock clock_;
   ManualExecutor exec_{&clock_};

@@ -2,8 +2,9 @@
 //
 // Executor: runs Tasks on four task groups (reader, writer, auxio, nonio). Two implementations:
 //   - ThreadPoolExecutor: production; a fixed number of threads per group.
-//   - ManualExecutor: tests; runs tasks only when told, on the calling thread, against a clock
-//     the test controls, so flusher and DCP tests are deterministic.
+//   - ManualExecutor (testing/manual_executor.h, tests only): runs tasks only when told, on the
+//     calling thread, against a clock the test controls, so flusher and DCP tests are
+//     deterministic.
 //
 // Ownership: the server (or a test) owns the executor; everything that schedules tasks holds a
 // plain pointer and must not outlive it. Shutdown() must be called before destruction; it cancels

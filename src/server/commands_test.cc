@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,7 +12,6 @@
 #include "common/clock.h"
 #include "dcp/conn_map.h"
 #include "engine/bucket.h"
-#include "executor/manual_executor.h"
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
 #include "protocol/dcp_codec.h"
@@ -26,6 +24,8 @@
 #include "server/connection.h"
 #include "server/memory_transport.h"
 #include "server/server_context.h"
+#include "testing/manual_executor.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::server {
 namespace {
@@ -50,14 +50,12 @@ struct Response {
 class CommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_commands_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     Config config;
     config.max_vbuckets = 4;
     config.max_num_shards = 1;
     config.ht_locks = 4;
     engine::BucketOptions options;
-    options.data_dir = dir_;
+    options.data_dir = dir_.path();
     options.config = config;
     options.executor = &exec_;
     options.clock = &clock_;
@@ -67,8 +65,8 @@ class CommandsTest : public ::testing::Test {
     conn_map_ = dcp::ConnMap::Create(bucket_);
     auto users = sasl::UserDatabase::Create({{"alice", "s3cret", std::nullopt}});
     ASSERT_TRUE(users.ok()) << users.status().ToString();
-    ctx_ = std::make_unique<ServerContext>(config, bucket_, conn_map_,
-                                           std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
+    ctx_ = std::make_unique<ServerContext>(
+        config, bucket_, conn_map_, std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
     transport_ = std::make_shared<MemoryTransport>(io_.get_executor());
     conn_ = std::make_shared<Connection>(transport_, *ctx_, /*id=*/1);
     conn_->Start();
@@ -82,7 +80,6 @@ class CommandsTest : public ::testing::Test {
     if (conn_map_) conn_map_->Shutdown();
     if (bucket_) bucket_->Shutdown().IgnoreError();
     exec_.Shutdown();
-    std::filesystem::remove_all(dir_);
   }
 
   // Sends `requests` (complete frames) in one go and returns every response written meanwhile.
@@ -132,7 +129,7 @@ class CommandsTest : public ::testing::Test {
         RequestBuilder(op).Key(key).Value(value).MutationExtras(0xcafe, 0).Cas(cas).Opaque(7));
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"sluice_commands_test"};
   FakeClock clock_;
   executor::ManualExecutor exec_{&clock_};
   std::shared_ptr<engine::Bucket> bucket_;

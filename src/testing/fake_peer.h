@@ -1,8 +1,8 @@
-// File: client/fake_peer.h
+// File: testing/fake_peer.h
 //
 // FakePeer: a scripted server for the client tests — the other end of a socketpair, driven by a
 // test thread that reads the client's frames and writes whatever bytes the script wants
-// (responses, DCP messages, garbage). Test-only; not part of the sluice_client library.
+// (responses, DCP messages, garbage). Part of sluice_testing, never of sluice_client.
 //
 // Reads wait at most 10 s so a broken test fails instead of hanging.
 //
