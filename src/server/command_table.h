@@ -12,9 +12,8 @@
 
 #include <cstdint>
 
-#include "protocol/frame.h"
 #include "protocol/opcode.h"
-#include "server/connection.h"
+#include "server/commands.h"
 
 namespace sluice::server {
 
@@ -26,34 +25,6 @@ enum class Needs : uint8_t {
   kAuth,     // an authenticated connection
   kBucket,   // an authenticated connection with a selected bucket
 };
-
-// The change a document mutation makes, for the handlers that serve several opcodes.
-enum class Mutation : uint8_t {
-  kNone,
-  kSet,
-  kAdd,
-  kReplace,
-  kIncrement,
-  kDecrement,
-  kAppend,
-  kPrepend,
-};
-
-// What a handler learns about the opcode it runs, beyond the frame: the facts that tell apart
-// the opcodes one handler serves.
-struct CommandFacts {
-  // The quiet twin of a row: GETQ/GETKQ/GETQ_META send nothing on a miss, the quiet mutations
-  // answer only on error, QUITQ never answers.
-  bool quiet = false;
-  bool returns_key = false;    // GETK: the response carries the request's key
-  bool returns_value = false;  // GAT: TOUCH that answers the document as GET does
-  Mutation mutation = Mutation::kNone;
-};
-
-// A command's handler. It answers `req` on `conn` (or not, for a quiet command that stays
-// silent) and says whether the connection goes on, waits for the engine, or closes.
-using Handler = CommandResult (*)(Connection& conn, const protocol::Frame& req,
-                                  const CommandFacts& facts);
 
 // One row of the table.
 struct Command {

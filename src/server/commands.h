@@ -1,19 +1,48 @@
 // File: server/commands.h
 //
-// The command handlers, by the file that holds them; the command table (command_table.cc) is
-// their only caller. Each one answers its request on the connection (see Handler in
-// server/command_table.h). Before a handler runs, the dispatcher has validated the request
+// The command handlers, by the file that holds them, and what a handler is (Handler, the facts it
+// is given); the command table (server/command_table.h) is their only caller. Each one answers its
+// request on the connection. Before a handler runs, the dispatcher has validated the request
 // (protocol/validate.h) and checked what its row Needs: a handler of a kBucket row may use
 // *conn.bucket().
 //
 // Thread safety: the connection's I/O thread.
 #pragma once
 
+#include <cstdint>
+
 #include "protocol/frame.h"
-#include "server/command_table.h"
 #include "server/connection.h"
 
 namespace sluice::server {
+
+// The change a document mutation makes, for the handlers that serve several opcodes.
+enum class Mutation : uint8_t {
+  kNone,
+  kSet,
+  kAdd,
+  kReplace,
+  kIncrement,
+  kDecrement,
+  kAppend,
+  kPrepend,
+};
+
+// What a handler learns about the opcode it runs, beyond the frame: the facts that tell apart
+// the opcodes one handler serves.
+struct CommandFacts {
+  // The quiet twin of a row: GETQ/GETKQ/GETQ_META send nothing on a miss, the quiet mutations
+  // answer only on error, QUITQ never answers.
+  bool quiet = false;
+  bool returns_key = false;    // GETK: the response carries the request's key
+  bool returns_value = false;  // GAT: TOUCH that answers the document as GET does
+  Mutation mutation = Mutation::kNone;
+};
+
+// A command's handler. It answers `req` on `conn` (or not, for a quiet command that stays
+// silent) and says whether the connection goes on, waits for the engine, or closes.
+using Handler = CommandResult (*)(Connection& conn, const protocol::Frame& req,
+                                  const CommandFacts& facts);
 
 // ---- commands_session.cc ----
 

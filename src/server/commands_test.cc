@@ -22,6 +22,7 @@
 #include "sasl/users.h"
 #include "server/command_table.h"
 #include "server/connection.h"
+#include "server/dispatcher.h"
 #include "server/memory_transport.h"
 #include "server/server_context.h"
 #include "testing/manual_executor.h"
@@ -68,7 +69,7 @@ class CommandsTest : public ::testing::Test {
     ctx_ = std::make_unique<ServerContext>(
         config, bucket_, conn_map_, std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
     transport_ = std::make_shared<MemoryTransport>(io_.get_executor());
-    conn_ = std::make_shared<Connection>(transport_, *ctx_, /*id=*/1);
+    conn_ = std::make_shared<Connection>(transport_, *ctx_, /*id=*/1, &Dispatch);
     conn_->Start();
     io_.poll();
   }

@@ -7,7 +7,6 @@
 #include "common/logging.h"
 #include "protocol/datatype.h"
 #include "protocol/encode.h"
-#include "server/dispatcher.h"
 
 namespace sluice::server {
 
@@ -33,10 +32,12 @@ McbpStatus RemapForLegacyClient(McbpStatus status, bool collections) {
 
 }  // namespace
 
-Connection::Connection(std::shared_ptr<Transport> transport, ServerContext& ctx, uint64_t id)
+Connection::Connection(std::shared_ptr<Transport> transport, ServerContext& ctx, uint64_t id,
+                       FrameRunner run_frame)
     : transport_(std::move(transport)),
       ctx_(ctx),
       id_(id),
+      run_frame_(run_frame),
       idle_timer_(transport_->executor()),
       pause_timer_(transport_->executor()),
       last_progress_(std::chrono::steady_clock::now()) {
@@ -246,7 +247,7 @@ void Connection::ProcessInput() {
       in_.Consume(r.size);
       continue;
     }
-    const CommandResult result = RunFrame(r.frame);
+    const CommandResult result = run_frame_(*this, r.frame);
     if (result == CommandResult::kWouldBlock) {
       blocked_ = true;  // the frame stays at the head of in_ until Resume()
       blocked_self_ = shared_from_this();
@@ -268,8 +269,6 @@ void Connection::ProcessInput() {
   }
   DoRead();
 }
-
-CommandResult Connection::RunFrame(const protocol::Frame& frame) { return Dispatch(*this, frame); }
 
 void Connection::FlushOutput() {
   if (write_in_flight_ || out_.empty() || closed_ || paused_) return;

@@ -1,10 +1,10 @@
 // File: server/connection.h
 //
 // Connection: one client connection. It reads bytes from its Transport (server/transport.h: TCP,
-// TLS, or memory in tests), delimits frames in place, runs each command through the dispatcher
-// in order, and writes the responses back, batching every response produced from one read into
-// one write. It also holds what the command handlers keep per client: authentication, HELLO
-// features, the selected bucket, a DCP producer.
+// TLS, or memory in tests), delimits frames in place, runs each command in order through the
+// FrameRunner its creator gave it (the dispatcher), and writes the responses back, batching every
+// response produced from one read into one write. It also holds what the command handlers keep
+// per client: authentication, HELLO features, the selected bucket, a DCP producer.
 //
 // Pipelining and blocking. Requests are answered strictly in order. When a command cannot finish
 // now (the engine answered kWouldBlock: an evicted value is being fetched, a durable write waits
@@ -73,16 +73,25 @@ enum class CommandResult {
   kClose,       // close the connection once the output is written
 };
 
+class Connection;
+
+// Runs one decoded frame on the connection: the command dispatcher (server/dispatcher.h), which
+// the connection's creator hands it, so the connection does not depend on the commands above it.
+using FrameRunner = CommandResult (*)(Connection& conn, const protocol::Frame& frame);
+
 class Connection final : public std::enable_shared_from_this<Connection>,
                          public engine::IoCompletion,
-                         public dcp::ProducerNotifier {
+                         public dcp::ProducerNotifier,
+                         public ClosableConnection {
  public:
   static constexpr size_t kMaxPendingOutput = 4 << 20;
   // Most input room reserved ahead of the bytes received while a frame is incomplete.
   static constexpr size_t kReadChunk = 256 << 10;
 
-  // A connection over `transport` (server/transport.h), not yet started.
-  Connection(std::shared_ptr<Transport> transport, ServerContext& ctx, uint64_t id);
+  // A connection over `transport` (server/transport.h), not yet started, that runs each frame it
+  // reads with `run_frame` (server/dispatcher.h's Dispatch).
+  Connection(std::shared_ptr<Transport> transport, ServerContext& ctx, uint64_t id,
+             FrameRunner run_frame);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -91,8 +100,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void Start();
   // Closes the transport (idempotent). I/O thread.
   void Close(std::string_view why);
-  // Posts Close() to the I/O thread. Any thread.
-  void CloseFromAnyThread(std::string why);
+  // ClosableConnection: posts Close() to the I/O thread. Any thread.
+  void CloseFromAnyThread(std::string why) override;
   // engine::IoCompletion: any thread.
   void NotifyIoComplete(Status status) override;
   // dcp::ProducerNotifier: any thread; both post to the I/O thread.
@@ -171,7 +180,6 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void OnRead(const asio::error_code& ec, size_t n);
   // Runs as many buffered frames as possible, then flushes output and resumes reading.
   void ProcessInput();
-  CommandResult RunFrame(const protocol::Frame& frame);
   void FlushOutput();
   void OnWrite(const asio::error_code& ec, size_t n);
   void Resume(Status status);
@@ -188,6 +196,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   const std::shared_ptr<Transport> transport_;
   ServerContext& ctx_;
   const uint64_t id_;
+  const FrameRunner run_frame_;
 
   // ---- I/O thread only ----
   asio::steady_timer idle_timer_;

@@ -28,6 +28,18 @@
 
 namespace sluice::server {
 
+// What the context knows of a live connection: how to close it from another thread (the server
+// closes every connection at shutdown). Connection implements it; declared here so the context
+// holds its registry without knowing connections.
+class ClosableConnection {
+ public:
+  // Closes the connection on its own I/O thread (posted). Any thread.
+  virtual void CloseFromAnyThread(std::string why) = 0;
+
+ protected:
+  ~ClosableConnection() = default;
+};
+
 struct ServerStats {
   std::atomic<int64_t> curr_connections{0};
   std::atomic<uint64_t> total_connections{0};
@@ -62,10 +74,11 @@ class ServerContext {
   uint64_t UptimeSeconds() const;
 
   // Live connections, so the server can close them all at shutdown. A connection registers
-  // itself when created and unregisters in its destructor.
-  void RegisterConnection(uint64_t id, std::weak_ptr<class Connection> conn);
+  // itself when it starts and unregisters in its destructor (weak: the registry must not keep a
+  // closed connection alive).
+  void RegisterConnection(uint64_t id, std::weak_ptr<ClosableConnection> conn);
   void UnregisterConnection(uint64_t id);
-  std::vector<std::shared_ptr<class Connection>> Connections() const;
+  std::vector<std::shared_ptr<ClosableConnection>> Connections() const;
 
   // The port clients reach the server on (known once it listens).
   void set_port(uint16_t port) { port_.store(port); }
@@ -90,7 +103,7 @@ class ServerContext {
   std::atomic<uint16_t> port_{0};
 
   mutable Mutex conns_mu_;
-  std::map<uint64_t, std::weak_ptr<class Connection>> conns_ GUARDED_BY(conns_mu_);
+  std::map<uint64_t, std::weak_ptr<ClosableConnection>> conns_ GUARDED_BY(conns_mu_);
 
   Mutex config_mu_;
   // host -> (revision, JSON)
