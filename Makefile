@@ -8,7 +8,8 @@
 #                     test-tsan  build-tsan/ (TSan) + the concurrency tests (TSAN_TESTS)
 #                     test-fuzz  build-fuzz/ (libFuzzer) + each fuzzer FUZZ_SECONDS, live-server fuzz
 #                   and prints the time of every step
-#   make test-fast  the first step only: the developer's loop
+#   make test-fast  the first step only: the developer's loop (checks the include graph first:
+#                   make check-includes, scripts/check-includes.py)
 #   make fuzz       each fuzzer FUZZ_LONG_SECONDS (crash inputs go to fuzz/crashes/)
 #   make corpus     regenerate the committed seed corpus in fuzz/corpus/
 #   make bench      benchmarks (bench/RESULTS.md)
@@ -50,7 +51,7 @@ TIMED = ./scripts/timed.sh $(TIMINGS)
 # Steps run one after another even under `make -j`: each build already uses every core.
 .NOTPARALLEL:
 .PHONY: all deps build binaries run test test-fast test-asan test-tsan test-fuzz fuzz corpus bench \
-  clean format format-check tsan-tests
+  clean format format-check tsan-tests check-includes
 
 all: build
 
@@ -86,7 +87,7 @@ test:
 	@$(MAKE) --no-print-directory deps test-fast test-asan test-tsan test-fuzz; status=$$?; \
 	  ./scripts/timed.sh --report $(TIMINGS); exit $$status
 
-test-fast: build
+test-fast: check-includes build
 	$(TIMED) "tests (RelWithDebInfo, all)" ./scripts/run-tests.sh $(BUILD_DIR)
 
 test-asan: deps $(ASAN_DIR)/build.ninja
@@ -138,6 +139,11 @@ format:
 format-check:
 	@$(CXX_SOURCES) | xargs clang-format --dry-run -Werror \
 	  || { echo "format-check: run 'make format' (clang-format differs, above)" >&2; exit 1; }
+
+# Dependencies run one way: no include cycle between src/ folders or between the parts of one
+# folder, and only tests use src/testing (a second or less).
+check-includes:
+	@python3 ./scripts/check-includes.py
 
 tsan-tests:
 	@echo '$(TSAN_TESTS)' | tr '|' '\n'
