@@ -199,7 +199,6 @@ class Connection {
   // ---- State ----
 
   bool broken() const { return !broken_.ok(); }
-  const Status& broken_status() const { return broken_; }
   bool is_dcp() const { return dcp_; }
   uint64_t dcp_noops_answered() const { return noops_answered_; }
   uint64_t dcp_bytes_acked() const { return bytes_acked_; }

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "client/connection.h"
-#include "client/fake_peer.h"
 #include "protocol/dcp_codec.h"
+#include "testing/fake_peer.h"
 
 namespace sluice::client {
 namespace {

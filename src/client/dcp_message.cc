@@ -22,22 +22,16 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
     }
     case Opcode::kDcpMutation: {
       ASSIGN_OR_RETURN(protocol::DcpMutation m, protocol::DecodeDcpMutation(frame, collections));
-      return DcpMessage(DcpMutation{m.vbucket, m.opaque, m.cas, m.datatype, m.by_seqno, m.rev_seqno,
-                                    m.flags, m.expiration, m.lock_time, m.collection_id,
-                                    std::string(m.key), std::string(m.value), m.stream_id});
+      return DcpMessage(m.As<std::string>());
     }
     case Opcode::kDcpDeletion: {
       ASSIGN_OR_RETURN(protocol::DcpDeletion d, protocol::DecodeDcpDeletion(frame, collections));
-      return DcpMessage(DcpDeletion{d.vbucket, d.opaque, d.cas, d.datatype, d.version, d.by_seqno,
-                                    d.rev_seqno, d.delete_time, d.collection_id, std::string(d.key),
-                                    std::string(d.value), d.stream_id});
+      return DcpMessage(d.As<std::string>());
     }
     case Opcode::kDcpExpiration: {
       ASSIGN_OR_RETURN(protocol::DcpExpiration x,
                        protocol::DecodeDcpExpiration(frame, collections));
-      return DcpMessage(DcpExpiration{x.vbucket, x.opaque, x.cas, x.by_seqno, x.rev_seqno,
-                                      x.delete_time, x.collection_id, std::string(x.key),
-                                      x.stream_id});
+      return DcpMessage(x.As<std::string>());
     }
     case Opcode::kDcpStreamEnd: {
       ASSIGN_OR_RETURN(protocol::DcpStreamEnd end, protocol::DecodeDcpStreamEnd(frame));

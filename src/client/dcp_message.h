@@ -2,10 +2,11 @@
 //
 // DcpMessage: what Connection::ReadDcpMessage() hands back — one producer message, decoded and
 // owning its bytes (the protocol codecs return views into the read buffer; these outlive it).
-// Snapshot markers, seqno-advanced, OSO snapshot brackets and stream ends have no variable-length
-// parts, so the protocol structs are used as they are. Responses (e.g. a stream request answered
-// while other streams are flowing) and producer requests this client does not decode (system
-// events, set-vbucket-state, server-initiated requests) come through as Response /
+// Every kind is the protocol's struct (protocol/dcp_codec.h): mutations, deletions and
+// expirations as their copies owning their key and value, the others (snapshot markers,
+// seqno-advanced, OSO snapshot brackets, stream ends) as they are. Responses (e.g. a stream request
+// answered while other streams are flowing) and producer requests this client does not decode
+// (system events, set-vbucket-state, server-initiated requests) come through as Response /
 // DcpOtherRequest rather than being dropped.
 //
 // Thread safety: plain values.
@@ -23,48 +24,9 @@
 
 namespace sluice::client {
 
-struct DcpMutation {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint64_t cas = 0;
-  uint8_t datatype = 0;
-  uint64_t by_seqno = 0;
-  uint64_t rev_seqno = 0;
-  uint32_t flags = 0;
-  uint32_t expiration = 0;
-  uint32_t lock_time = 0;
-  uint32_t collection_id = 0;
-  std::string key;
-  std::string value;
-  std::optional<uint16_t> stream_id;
-};
-
-struct DcpDeletion {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint64_t cas = 0;
-  uint8_t datatype = 0;
-  protocol::DcpDeletionVersion version = protocol::DcpDeletionVersion::kV1;
-  uint64_t by_seqno = 0;
-  uint64_t rev_seqno = 0;
-  uint32_t delete_time = 0;
-  uint32_t collection_id = 0;
-  std::string key;
-  std::string value;
-  std::optional<uint16_t> stream_id;
-};
-
-struct DcpExpiration {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint64_t cas = 0;
-  uint64_t by_seqno = 0;
-  uint64_t rev_seqno = 0;
-  uint32_t delete_time = 0;
-  uint32_t collection_id = 0;
-  std::string key;
-  std::optional<uint16_t> stream_id;
-};
+using DcpMutation = protocol::BasicDcpMutation<std::string>;
+using DcpDeletion = protocol::BasicDcpDeletion<std::string>;
+using DcpExpiration = protocol::BasicDcpExpiration<std::string>;
 
 // A request from the server that is not one of the decoded kinds.
 struct DcpOtherRequest {

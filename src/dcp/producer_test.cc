@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "dcp/dcp_test_util.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {

@@ -21,7 +21,7 @@
 
 #include "dcp/backfill.h"
 #include "dcp/backfill_manager.h"
-#include "dcp/dcp_test_util.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {

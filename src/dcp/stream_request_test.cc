@@ -3,8 +3,8 @@
 // engine/failover_table_test.cc), plus FromLatest / ToLatest / DiskOnly.
 #include <gtest/gtest.h>
 
-#include "dcp/dcp_test_util.h"
 #include "storage/kvstore.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {

@@ -6,12 +6,13 @@
 // engine/checkpoint_manager.h for the semantics); nothing else should use it.
 //
 // Invariants:
-//   (1) items() is never empty; its first element is the kCheckpointStart meta item, whose seqno
-//       is start_seqno().
-//   (2) Mutations are in ascending seqno order; a set-vbucket-state meta item carries the seqno
-//       the next mutation will get, so comparing seqnos orders any element against a mutation.
-//   (3) While open, the index holds exactly the mutations of the list, one per key.
-//   (4) memory_bytes() = sizeof(Checkpoint) + sum of ElementBytes() over the list.
+//   Starts with its start: items() is never empty; its first element is the kCheckpointStart
+//     meta item, whose seqno is start_seqno().
+//   Seqno order: mutations are in ascending seqno order; a set-vbucket-state meta item carries
+//     the seqno the next mutation will get, so comparing seqnos orders any element against a
+//     mutation.
+//   Indexed while open: the index holds exactly the mutations of the list, one per key.
+//   Counted memory: memory_bytes() = sizeof(Checkpoint) + sum of ElementBytes() over the list.
 //
 // Ownership: owned by its CheckpointManager (unique_ptr in its list). The index keys are views of
 // the keys of the items in the list.

@@ -133,7 +133,7 @@ uint64_t CheckpointManager::Queue(std::shared_ptr<Item> item,
   if (appended.replaced.has_value()) {
     const CheckpointItems::iterator old = *appended.replaced;
     if (open.num_cursors() > 0) {
-      // Seqnos order elements within a checkpoint (checkpoint.h invariant 2), so a cursor whose
+      // Seqnos order elements within a checkpoint (checkpoint.h, "seqno order"), so a cursor whose
       // element has a higher seqno than the removed one had read it.
       const uint64_t old_seqno = (*old)->by_seqno;
       ForEachCursorLocked([&](Cursor& c) REQUIRES(mu_) {

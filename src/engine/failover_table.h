@@ -44,7 +44,7 @@ class FailoverTable {
   // kv_engine's rollback decision for a stream request. `start` is the consumer's last seqno,
   // `high_seqno` and `purge_seqno` are the vbucket's (pass purge 0 for IgnorePurgedTombstones),
   // `remote_purge_seqno` the purge seqno the consumer last saw (0 if unknown), `strict_uuid`
-  // the StrictVbUuid flag.
+  // the StrictVbUuid flag. The rules, applied in order, are docs/dcp.md's "Rollback".
   RollbackDecision NeedsRollback(uint64_t start, uint64_t high_seqno, uint64_t vb_uuid,
                                  uint64_t snap_start, uint64_t snap_end, uint64_t purge_seqno,
                                  uint64_t remote_purge_seqno, bool strict_uuid) const;

@@ -154,47 +154,56 @@ GetResult ResultOf(const StoredValue& sv) {
 
 }  // namespace
 
-StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, bool include_deleted) {
-  ReaderLock state(&state_lock_);
+Status VBucket::CheckActive() const {
   if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
     return Errc::kNotMyVbucket;
   }
-  uint64_t queued = 0;
+  return Status::Ok();
+}
+
+const StoredValue* VBucket::FindValid(const HashTable::KeyLock& lock, std::string_view key,
+                                      uint64_t* expired_seqno) {
+  const StoredValue* sv = ht_.Find(lock, key);
+  if (sv == nullptr || !sv->IsExpired(Now())) return sv;
+  ExpireLocked(lock, key, *sv);
+  ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+  sv = ht_.Find(lock, key);
+  *expired_seqno = sv->by_seqno;
+  return sv;
+}
+
+Status VBucket::BgFetch(std::string_view key, uint64_t seqno, const Waiter& waiter) {
+  ctx_.listener->ScheduleBgFetch(id_, std::string(key), seqno, waiter);
+  return Errc::kWouldBlock;
+}
+
+StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, bool include_deleted) {
+  ReaderLock state(&state_lock_);
+  RETURN_IF_ERROR(CheckActive());
+  uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
   bool fetch_tombstone = false;
-  GetResult expired;
+  StatusOr<GetResult> result = Errc::kNotFound;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     if (sv == nullptr) {
       // Only a persisted tombstone can be missing from memory.
       fetch_tombstone = include_deleted && disk_may_hide_keys_.load(std::memory_order_relaxed);
-      if (!fetch_tombstone) return Errc::kNotFound;
     } else if (sv->deleted) {
-      if (!include_deleted || sv->temp_nonexistent) return Errc::kNotFound;
-      return ResultOf(*sv);
-    } else if (sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, key);
-      queued = sv->by_seqno;
-      expired = ResultOf(*sv);
+      if (include_deleted && !sv->temp_nonexistent) result = ResultOf(*sv);
     } else if (!sv->resident) {
       fetch_seqno = sv->by_seqno;
     } else {
       ops_get_.fetch_add(1, std::memory_order_relaxed);
       if (sv->fetched_unread) ht_.MarkRead(lock, key);
-      return ResultOf(*sv);
+      result = ResultOf(*sv);
     }
   }
-  if (queued != 0) {
-    NotifyQueued(queued);
-    if (include_deleted) return expired;
-    return Errc::kNotFound;
-  }
+  NotifyQueued(expired_seqno);
   // seqno 0 asks the bucket for LoadTombstone (no live version has seqno 0).
-  ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_tombstone ? 0 : fetch_seqno, waiter);
-  return Errc::kWouldBlock;
+  if (fetch_seqno != 0 || fetch_tombstone) return BgFetch(key, fetch_seqno, waiter);
+  return result;
 }
 
 Status VBucket::LoadTombstone(storage::KVStore& store, std::string_view key) {
@@ -236,25 +245,17 @@ Status VBucket::LoadTombstone(storage::KVStore& store, std::string_view key) {
 
 StatusOr<GetResult> VBucket::GetMeta(std::string_view key) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
-  uint64_t queued = 0;
+  RETURN_IF_ERROR(CheckActive());
+  uint64_t expired_seqno = 0;
   GetResult result;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     if (sv == nullptr || sv->temp_nonexistent) return Errc::kNotFound;
-    if (sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, key);
-      queued = sv->by_seqno;
-    }
     result = GetResult{nullptr,   sv->cas,    sv->by_seqno, sv->rev_seqno,
                        sv->flags, sv->expiry, sv->datatype, sv->deleted};
   }
-  NotifyQueued(queued);
+  NotifyQueued(expired_seqno);
   return result;
 }
 
@@ -263,9 +264,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   // Copy the value before taking any lock.
   BlobPtr value = req.value.empty() ? BlobPtr() : Blob::Make(req.value);
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckMemoryForWrite(req.value.size()));
   uint64_t seqno = 0;
   uint64_t expired_seqno = 0;
@@ -273,13 +272,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   StoredValue nsv;
   {
     HashTable::KeyLock lock(ht_, req.key);
-    const StoredValue* sv = ht_.Find(lock, req.key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, req.key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, req.key);
-      expired_seqno = sv->by_seqno;
-    }
+    const StoredValue* sv = FindValid(lock, req.key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
     // What a CAS or a replace may match: the live document, or (AccessDeleted) its tombstone.
     const bool matchable = exists || (req.cas_may_match_tombstone && sv != nullptr && sv->deleted &&
@@ -321,24 +314,19 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
 
 StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
+  uint64_t expired_seqno = 0;
   uint64_t seqno = 0;
   uint64_t fetch_seqno = 0;
   uint64_t new_cas = 0;
   Status verdict;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
-    if (sv == nullptr || sv->deleted) return Errc::kNotFound;
-    if (sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      seqno = ht_.Find(lock, key)->by_seqno;
-      verdict = Errc::kNotFound;
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
+    if (sv == nullptr || sv->deleted) {
+      verdict = Errc::kNotFound;  // an expired document is a tombstone now
     } else if (cas != 0 && sv->cas != cas) {
-      return Errc::kExists;
+      verdict = Errc::kExists;
     } else if ((sv->datatype & kDatatypeXattr) != 0 && !sv->resident) {
       fetch_seqno = sv->by_seqno;  // its system xattrs go into the tombstone
     } else {
@@ -354,12 +342,9 @@ StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, con
       seqno = QueueLocked(lock, key, std::move(t), /*deleted=*/true);
     }
   }
-  NotifyQueued(seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
-  if (!verdict.ok()) return verdict;
+  NotifyQueued(seqno != 0 ? seqno : expired_seqno);
+  if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
+  RETURN_IF_ERROR(verdict);
   return MutationResult{new_cas, seqno, uuid()};
 }
 
@@ -376,9 +361,7 @@ bool ParseCounter(std::string_view text, uint64_t* out) {
 
 StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckMemoryForWrite(20));
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -387,13 +370,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
   Status verdict;
   {
     HashTable::KeyLock lock(ht_, req.key);
-    const StoredValue* sv = ht_.Find(lock, req.key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, req.key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, req.key);
-      expired_seqno = sv->by_seqno;
-    }
+    const StoredValue* sv = FindValid(lock, req.key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
     if (exists && !sv->resident) {
       fetch_seqno = sv->by_seqno;
@@ -436,10 +413,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(req.key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
+  if (fetch_seqno != 0) return BgFetch(req.key, fetch_seqno, waiter);
   if (!verdict.ok()) return verdict;
   result.mutation.vbucket_uuid = uuid();
   return result;
@@ -448,9 +422,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
 StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::string_view data,
                                                 bool append, uint64_t cas, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckMemoryForWrite(data.size()));
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -459,13 +431,7 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
   StoredValue nsv;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, key);
-      expired_seqno = sv->by_seqno;
-    }
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
     if (!exists) {
       verdict = Errc::kNotStored;
@@ -500,10 +466,7 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
+  if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
   if (!verdict.ok()) return verdict;
   return MutationResult{nsv.cas, seqno, uuid()};
 }
@@ -511,24 +474,16 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
 StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool fetch,
                                    const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
   uint64_t seqno = 0;
   GetResult result;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      expired_seqno = ht_.Find(lock, key)->by_seqno;
-      sv = nullptr;
-    }
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     if (sv == nullptr || sv->deleted) {
-      // fall through to the NotFound answer below
+      // fall through to the NotFound answer below (an expired document is a tombstone now)
     } else if (!sv->resident) {
       // The new version is queued with its value, so the value must be in memory.
       fetch_seqno = sv->by_seqno;
@@ -550,10 +505,7 @@ StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool f
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
+  if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
   if (seqno == 0) return Errc::kNotFound;
   return result;
 }
@@ -738,7 +690,7 @@ void VBucket::BgFetchCompleted(std::string_view key, uint64_t seqno, const stora
 
 size_t VBucket::ExpireItems(uint32_t now) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) return 0;
+  if (!CheckActive().ok()) return 0;
   size_t expired = 0;
   uint64_t last_seqno = 0;
   std::vector<std::string> keys;

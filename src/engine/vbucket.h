@@ -210,6 +210,18 @@ class VBucket {
   void NoteDeletedRev(uint64_t rev_seqno);
   // Turns an expired entry into a TTL tombstone (under its stripe lock).
   void ExpireLocked(const HashTable::KeyLock& lock, std::string_view key, const StoredValue& sv);
+  // The entry of `key` as a document operation may see it (kv_engine: fetchValidValue): a live
+  // document whose TTL passed is turned into its TTL tombstone first (an expiry on access), and
+  // that tombstone is returned, its seqno in *expired_seqno for NotifyQueued once the locks are
+  // released (*expired_seqno is left alone otherwise). Null if the table has no entry for `key`.
+  const StoredValue* FindValid(const HashTable::KeyLock& lock, std::string_view key,
+                               uint64_t* expired_seqno);
+  // Document operations run only on an active vbucket, which it stays while the caller holds
+  // state_lock_: OK, else kNotMyVbucket.
+  Status CheckActive() const REQUIRES_SHARED(state_lock_);
+  // Has the bucket read version `seqno` of `key` from disk (0: its tombstone, see LoadTombstone)
+  // and notify `waiter`. Returns kWouldBlock, the operation's answer meanwhile.
+  Status BgFetch(std::string_view key, uint64_t seqno, const Waiter& waiter);
   // Write admission: TempFail when memory is above the mutation threshold.
   Status CheckMemoryForWrite(size_t value_size) const;
   void NotifyQueued(uint64_t seqno) const;

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "executor/test_util.h"
 #include "executor/thread_pool_executor.h"
+#include "testing/executor_util.h"
 
 namespace sluice::executor {
 namespace {

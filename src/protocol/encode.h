@@ -125,7 +125,6 @@ class RequestBuilder {
   // TOUCH/GAT: expiry u32.
   RequestBuilder& ExpiryExtras(uint32_t expiry);
 
-  const RequestFields& fields() const { return fields_; }
   void AppendTo(std::string* out) const { AppendRequest(out, fields_); }
   std::string Build() const {
     std::string out;

@@ -20,8 +20,7 @@
 // and fake salts alike, so a reload is no distinguisher either. A fake credential never verifies.
 //
 // Ownership: built by LoadFile/Parse/Create and returned as unique_ptr; the server turns it into
-// a shared_ptr<const UserDatabase>, hands copies to ServerSessions, and reloads by building a new
-// database and swapping its pointer (sessions in flight keep the old one alive).
+// a shared_ptr<const UserDatabase> and hands copies to ServerSessions.
 // Thread safety: immutable after construction; every method is const and thread-safe.
 #pragma once
 

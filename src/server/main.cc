@@ -74,7 +74,8 @@ StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-int Run(int argc, char** argv) {
+// What the command line asked for.
+struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 11210;
   std::string data_dir = "./data";
@@ -85,42 +86,24 @@ int Run(int argc, char** argv) {
   std::optional<uint64_t> vbuckets;
   std::optional<std::string> memory_quota;
   std::vector<std::string> sets;
-  bool config_doc = false;
   std::optional<uint64_t> max_connections;
   std::optional<uint16_t> tls_port;
   std::string tls_cert;
   std::string tls_key;
   uint16_t metrics_port = 11280;
+  bool metrics_port_given = false;  // --metrics-port was on the command line
+};
 
-  CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
-  app.add_option("--host", host, "Address to listen on")->capture_default_str();
-  app.add_option("--port", port, "TCP port (0 picks a free port)")->capture_default_str();
-  app.add_option("--data-dir", data_dir, "Data directory")->capture_default_str();
-  app.add_option("--vbuckets", vbuckets, "Number of vbuckets (default 1024)");
-  app.add_option("--memory-quota", memory_quota, "Bucket memory quota, e.g. 512M, 2G");
-  app.add_option("--bucket", bucket_name, "Bucket name")->capture_default_str();
-  app.add_option("--users", users_file, "Users file (JSON)")->required();
-  app.add_option("--config", config_file, "Engine parameters as a JSON object");
-  app.add_option("--set", sets, "Set an engine parameter: NAME=VALUE (repeatable)");
-  app.add_option("--max-connections", max_connections,
-                 "Connections served at once (max_connections); more are accepted and closed");
-  app.add_option("--tls-port", tls_port, "Also serve TLS on this port (0 picks a free port)");
-  app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM file), with --tls-port");
-  app.add_option("--tls-key", tls_key, "TLS private key (PEM file), with --tls-port");
-  CLI::Option* metrics_opt =
-      app.add_option("--metrics-port", metrics_port,
-                     "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
-                     "--metrics-port, a free port, named on stderr)")
-          ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  app.add_flag("--config-doc", config_doc,
-               "Print the engine parameter reference (Markdown) and exit");
-  bool help_params = false;
-  app.add_flag("--help-params", help_params,
-               "Print every engine parameter with its default and unit, and exit");
-  app.footer(ParamHelp());
-  // --config-doc and --help-params need no users file.
+// Reports a usage error on stderr; returns the exit code for it.
+int UsageError(const std::string& what) {
+  std::cerr << "sluiced: " << what << "\n";
+  return kUsageError;
+}
+
+// Parses the command line into *options. Returns the exit code when sluiced stops here: 0 after
+// --help, --help-params or --config-doc (which need no users file), kUsageError for a command
+// line CLI11 refuses; nullopt to go on.
+std::optional<int> ParseFlags(int argc, char** argv, Options* options) {
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--config-doc") {
       std::cout << ConfigReferenceMarkdown();
@@ -131,6 +114,35 @@ int Run(int argc, char** argv) {
       return 0;
     }
   }
+  Options& o = *options;
+  CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
+  app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", o.port, "TCP port (0 picks a free port)")->capture_default_str();
+  app.add_option("--data-dir", o.data_dir, "Data directory")->capture_default_str();
+  app.add_option("--vbuckets", o.vbuckets, "Number of vbuckets (default 1024)");
+  app.add_option("--memory-quota", o.memory_quota, "Bucket memory quota, e.g. 512M, 2G");
+  app.add_option("--bucket", o.bucket_name, "Bucket name")->capture_default_str();
+  app.add_option("--users", o.users_file, "Users file (JSON)")->required();
+  app.add_option("--config", o.config_file, "Engine parameters as a JSON object");
+  app.add_option("--set", o.sets, "Set an engine parameter: NAME=VALUE (repeatable)");
+  app.add_option("--max-connections", o.max_connections,
+                 "Connections served at once (max_connections); more are accepted and closed");
+  app.add_option("--tls-port", o.tls_port, "Also serve TLS on this port (0 picks a free port)");
+  app.add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM file), with --tls-port");
+  app.add_option("--tls-key", o.tls_key, "TLS private key (PEM file), with --tls-port");
+  CLI::Option* metrics_opt =
+      app.add_option("--metrics-port", o.metrics_port,
+                     "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
+                     "--metrics-port, a free port, named on stderr)")
+          ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  bool handled_above = false;  // listed for --help
+  app.add_flag("--config-doc", handled_above,
+               "Print the engine parameter reference (Markdown) and exit");
+  app.add_flag("--help-params", handled_above,
+               "Print every engine parameter with its default and unit, and exit");
+  app.footer(ParamHelp());
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -140,112 +152,124 @@ int Run(int argc, char** argv) {
     std::cerr << "sluiced: " << e.what() << "\n(see sluiced --help)\n";
     return kUsageError;
   }
+  o.metrics_port_given = metrics_opt->count() > 0;
+  return std::nullopt;
+}
 
-  auto usage_error = [](const std::string& what) {
-    std::cerr << "sluiced: " << what << "\n";
-    return kUsageError;
-  };
-  if (!logging::Init(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
-
-  // Configuration: defaults, then --config, then --set, then the dedicated flags.
+// The engine parameters — defaults, then --config, then --set, then the dedicated flags — with
+// the checks of the flags that go together. An error's message is the usage error to print.
+StatusOr<Config> Configure(const Options& o) {
+  auto invalid = [](std::string what) { return Status(Errc::kInvalid, std::move(what)); };
   Config config;
-  if (!config_file.empty()) {
-    auto text = ReadFile(config_file);
-    if (!text.ok()) return usage_error(text.status().ToString());
+  if (!o.config_file.empty()) {
+    auto text = ReadFile(o.config_file);
+    if (!text.ok()) return invalid(text.status().ToString());
     if (Status s = config.ApplyJson(*text); !s.ok()) {
-      return usage_error(config_file + ": " + std::string(s.message()));
+      return invalid(o.config_file + ": " + std::string(s.message()));
     }
   }
-  for (const auto& assignment : sets) {
+  for (const auto& assignment : o.sets) {
     const size_t eq = assignment.find('=');
-    if (eq == std::string::npos) return usage_error("--set expects NAME=VALUE, got " + assignment);
-    if (Status s = config.Set(assignment.substr(0, eq), assignment.substr(eq + 1)); !s.ok()) {
-      return usage_error(std::string(s.message()));
-    }
+    if (eq == std::string::npos) return invalid("--set expects NAME=VALUE, got " + assignment);
+    RETURN_IF_ERROR(config.Set(assignment.substr(0, eq), assignment.substr(eq + 1)));
   }
-  if (vbuckets) config.max_vbuckets = *vbuckets;
-  if (max_connections) config.max_connections = *max_connections;
-  if (tls_port && (tls_cert.empty() || tls_key.empty())) {
-    return usage_error("--tls-port needs --tls-cert and --tls-key");
+  if (o.vbuckets) config.max_vbuckets = *o.vbuckets;
+  if (o.max_connections) config.max_connections = *o.max_connections;
+  if (o.tls_port && (o.tls_cert.empty() || o.tls_key.empty())) {
+    return invalid("--tls-port needs --tls-cert and --tls-key");
   }
-  if (!tls_port && (!tls_cert.empty() || !tls_key.empty())) {
-    return usage_error("--tls-cert and --tls-key need --tls-port");
+  if (!o.tls_port && (!o.tls_cert.empty() || !o.tls_key.empty())) {
+    return invalid("--tls-cert and --tls-key need --tls-port");
   }
-  if (memory_quota) {
-    auto size = ParseSize(*memory_quota);
-    if (!size.ok()) return usage_error("--memory-quota: " + std::string(size.status().message()));
+  if (o.memory_quota) {
+    auto size = ParseSize(*o.memory_quota);
+    if (!size.ok()) return invalid("--memory-quota: " + std::string(size.status().message()));
     config.max_size = *size;
   }
-  if (Status s = config.Validate(); !s.ok()) return usage_error(std::string(s.message()));
-  if (bucket_name.empty() || bucket_name.size() > 100) return usage_error("invalid --bucket");
+  RETURN_IF_ERROR(config.Validate());
+  if (o.bucket_name.empty() || o.bucket_name.size() > 100) return invalid("invalid --bucket");
+  return config;
+}
 
-  auto users = sasl::UserDatabase::LoadFile(users_file);
-  if (!users.ok()) return usage_error(users.status().ToString());
-  if (host != "127.0.0.1" && host != "::1" && host != "localhost" && !tls_port) {
-    LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear", host);
-  }
-
-  // Signals are taken synchronously by this thread; block them before any thread starts.
+// Blocks SIGINT and SIGTERM, to be taken synchronously by sigwait; call before any thread starts.
+sigset_t BlockShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
+std::unique_ptr<executor::Executor> MakeExecutor(const Config& config) {
   executor::ThreadCounts counts;
   counts.threads = {config.num_reader_threads, config.num_writer_threads, config.num_auxio_threads,
                     config.num_nonio_threads};
   counts.nice[static_cast<size_t>(executor::TaskGroup::kWriter)] =
       static_cast<int>(config.writer_threads_nice);
-  auto executor = executor::MakeThreadPoolExecutor(counts);
+  return executor::MakeThreadPoolExecutor(counts);
+}
 
-  engine::BucketOptions bopts;
-  bopts.name = bucket_name;
-  bopts.data_dir = data_dir;
-  bopts.config = config;
-  bopts.executor = executor.get();
-  auto bucket = engine::Bucket::Open(bopts);
+// "host" for an IPv4 address or a name, "[host]" for an IPv6 address.
+std::string ShownHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+// Listens on the flags' ports and says so: "sluiced listening on HOST:PORT" (and the TLS line)
+// on stdout, then the metrics endpoint on stderr. The metrics port goes to stderr only: stdout
+// keeps the listening line(s). With --port 0 (tests, several servers at once) the default would
+// collide, so it is a free port unless --metrics-port was given. A metrics endpoint that cannot
+// start is logged; the server goes on without it.
+Status Listen(const Options& o, server::Server& server, server::MetricsServer& metrics) {
+  std::optional<server::TlsListenOptions> tls;
+  if (o.tls_port) tls = server::TlsListenOptions{*o.tls_port, o.tls_cert, o.tls_key};
+  RETURN_IF_ERROR(server.Listen(o.host, o.port, tls));
+  const std::string shown_host = ShownHost(o.host);
+  std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
+  if (tls) std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
+  std::fflush(stdout);
+  if (o.metrics_port_given && o.metrics_port == 0) return Status::Ok();
+  const uint16_t want = !o.metrics_port_given && o.port == 0 ? 0 : o.metrics_port;
+  if (Status s = metrics.Start(o.host, want); !s.ok()) {
+    LOG_ERROR("{} (continuing without /metrics)", s.ToString());
+    return Status::Ok();
+  }
+  std::fprintf(stderr, "sluiced metrics on http://%s:%u/metrics\n", shown_host.c_str(),
+               metrics.port());
+  std::fflush(stderr);
+  return Status::Ok();
+}
+
+// Opens the bucket and serves it until SIGINT or SIGTERM, then shuts down in order; returns the
+// exit code.
+int Serve(const Options& o, const Config& config, std::shared_ptr<const sasl::UserDatabase> users) {
+  const sigset_t signals = BlockShutdownSignals();
+  auto executor = MakeExecutor(config);
+  engine::BucketOptions bucket_options;
+  bucket_options.name = o.bucket_name;
+  bucket_options.data_dir = o.data_dir;
+  bucket_options.config = config;
+  bucket_options.executor = executor.get();
+  auto bucket = engine::Bucket::Open(bucket_options);
   if (!bucket.ok()) {
-    LOG_CRITICAL("cannot open bucket {}: {}", bucket_name, bucket.status().ToString());
+    LOG_CRITICAL("cannot open bucket {}: {}", o.bucket_name, bucket.status().ToString());
     executor->Shutdown();
     return 1;
   }
-
   std::shared_ptr<dcp::ConnMap> conn_map = dcp::ConnMap::Create(*bucket);
-  server::ServerContext ctx(config, *bucket, conn_map,
-                            std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
+  server::ServerContext ctx(config, *bucket, conn_map, std::move(users));
   server::Server server(ctx);
-  std::optional<server::TlsListenOptions> tls;
-  if (tls_port) tls = server::TlsListenOptions{*tls_port, tls_cert, tls_key};
-  if (Status s = server.Listen(host, port, tls); !s.ok()) {
+  server::MetricsServer metrics(ctx);
+  if (Status s = Listen(o, server, metrics); !s.ok()) {
     LOG_CRITICAL("{}", s.ToString());
     conn_map->Shutdown();
     (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
     executor->Shutdown();
     return 1;
   }
-  const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
-  if (tls) std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
-  std::fflush(stdout);
-  // The metrics endpoint. Its port goes to stderr only: stdout keeps the listening line(s).
-  // With --port 0 (tests, several servers at once) the default would collide, so it is a free
-  // port unless --metrics-port was given.
-  server::MetricsServer metrics(ctx);
-  const bool metrics_explicit = metrics_opt->count() > 0;
-  if (!metrics_explicit || metrics_port != 0) {
-    const uint16_t want = !metrics_explicit && port == 0 ? 0 : metrics_port;
-    if (Status ms = metrics.Start(host, want); !ms.ok()) {
-      LOG_ERROR("{} (continuing without /metrics)", ms.ToString());
-    } else {
-      std::fprintf(stderr, "sluiced metrics on http://%s:%u/metrics\n", shown_host.c_str(),
-                   metrics.port());
-      std::fflush(stderr);
-    }
-  }
   LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
-           shown_host, server.port(), bucket_name, config.max_vbuckets, config.max_size);
+           ShownHost(o.host), server.port(), o.bucket_name, config.max_vbuckets, config.max_size);
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -264,6 +288,24 @@ int Run(int argc, char** argv) {
   }
   LOG_INFO("clean shutdown complete");
   return 0;
+}
+
+// Parse, configure, serve.
+int Run(int argc, char** argv) {
+  Options options;
+  if (auto exit_code = ParseFlags(argc, argv, &options)) return *exit_code;
+  if (!logging::Init(options.log_level)) {
+    return UsageError("unknown --log-level '" + options.log_level + "'");
+  }
+  auto config = Configure(options);
+  if (!config.ok()) return UsageError(std::string(config.status().message()));
+  auto users = sasl::UserDatabase::LoadFile(options.users_file);
+  if (!users.ok()) return UsageError(users.status().ToString());
+  const std::string& host = options.host;
+  if (host != "127.0.0.1" && host != "::1" && host != "localhost" && !options.tls_port) {
+    LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear", host);
+  }
+  return Serve(options, *config, std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
 }
 
 }  // namespace

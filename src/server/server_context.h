@@ -5,9 +5,8 @@
 //
 // Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
 // connections hold a plain reference. The bucket and its DCP ConnMap are shared (their own tasks
-// hold weak references to them; producers hold the ConnMap). The user database is an immutable
-// snapshot behind a mutex-protected shared_ptr so it can be swapped (reload) while SASL exchanges
-// keep the one they started with.
+// hold weak references to them; producers hold the ConnMap). The user database is immutable and
+// shared with the SASL exchanges in progress.
 //
 // Thread safety: thread-safe. Counters are relaxed atomics.
 #pragma once
@@ -28,6 +27,18 @@
 #include "server/command_timings.h"
 
 namespace sluice::server {
+
+// What the context knows of a live connection: how to close it from another thread (the server
+// closes every connection at shutdown). Connection implements it; declared here so the context
+// holds its registry without knowing connections.
+class ClosableConnection {
+ public:
+  // Closes the connection on its own I/O thread (posted). Any thread.
+  virtual void CloseFromAnyThread(std::string why) = 0;
+
+ protected:
+  ~ClosableConnection() = default;
+};
 
 struct ServerStats {
   std::atomic<int64_t> curr_connections{0};
@@ -54,8 +65,7 @@ class ServerContext {
   // The bucket's DCP directory (producers, streams, backfill admission). Null only in tests of
   // the front end alone.
   const std::shared_ptr<dcp::ConnMap>& conn_map() const { return conn_map_; }
-  std::shared_ptr<const sasl::UserDatabase> users() const;
-  void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
+  const std::shared_ptr<const sasl::UserDatabase>& users() const { return users_; }
   ServerStats& stats() { return stats_; }
   // Per-opcode execution latency, recorded by the dispatcher.
   CommandTimings& timings() { return timings_; }
@@ -64,10 +74,11 @@ class ServerContext {
   uint64_t UptimeSeconds() const;
 
   // Live connections, so the server can close them all at shutdown. A connection registers
-  // itself when created and unregisters in its destructor.
-  void RegisterConnection(uint64_t id, std::weak_ptr<class Connection> conn);
+  // itself when it starts and unregisters in its destructor (weak: the registry must not keep a
+  // closed connection alive).
+  void RegisterConnection(uint64_t id, std::weak_ptr<ClosableConnection> conn);
   void UnregisterConnection(uint64_t id);
-  std::vector<std::shared_ptr<class Connection>> Connections() const;
+  std::vector<std::shared_ptr<ClosableConnection>> Connections() const;
 
   // The port clients reach the server on (known once it listens).
   void set_port(uint16_t port) { port_.store(port); }
@@ -88,13 +99,11 @@ class ServerContext {
   const std::string bucket_uuid_;
   ServerStats stats_;
   CommandTimings timings_;
+  const std::shared_ptr<const sasl::UserDatabase> users_;
   std::atomic<uint16_t> port_{0};
 
-  mutable Mutex users_mu_;
-  std::shared_ptr<const sasl::UserDatabase> users_ GUARDED_BY(users_mu_);
-
   mutable Mutex conns_mu_;
-  std::map<uint64_t, std::weak_ptr<class Connection>> conns_ GUARDED_BY(conns_mu_);
+  std::map<uint64_t, std::weak_ptr<ClosableConnection>> conns_ GUARDED_BY(conns_mu_);
 
   Mutex config_mu_;
   // host -> (revision, JSON)

@@ -9,22 +9,23 @@
 //   local : named records                 -> vbucket states, clean-shutdown marker
 //
 // Invariants:
-//   1. Each key of a vbucket has at most one entry in `seq`: Commit() deletes the entry of the
-//      key's previous seqno in the same atomic batch that writes the new one. A seqno-ordered scan
-//      therefore yields the latest version of every key exactly once.
-//   2. A vbucket's state record is written in the same atomic batch as the documents it
-//      describes, so the persisted high seqno never points past the persisted data.
-//   3. A SeqnoScan reads one consistent snapshot: its documents and its state record agree.
+//   One entry per key: each key of a vbucket has at most one entry in `seq`. Commit() deletes the
+//     entry of the key's previous seqno in the same atomic batch that writes the new one. A
+//     seqno-ordered scan therefore yields the latest version of every key exactly once.
+//   State with its documents: a vbucket's state record is written in the same atomic batch as
+//     the documents it describes, so the persisted high seqno never points past the persisted
+//     data.
+//   One snapshot per scan: a SeqnoScan's documents and its state record agree.
 //
 // Ownership: the engine's Bucket owns the KVStore (unique_ptr). A SeqnoScan holds a RocksDB
 // snapshot and must be destroyed before the KVStore; the bucket guarantees that by ending every
 // scan (DCP backfills) before it closes the store.
 //
-// Thread safety: thread-safe, with two rules: (a) writes touching one vbucket (Commit,
-// SaveVBucketState, DeleteVBucket) are serialised by the caller (the engine gives each vbucket to
-// one flusher shard); (b) Close() runs after every other call has returned (the owner stops its
-// users first). Reads and scans may run from any thread at any time. A SeqnoScan is used by one
-// thread at a time.
+// Thread safety: thread-safe, with two rules. One writer per vbucket: writes touching one
+// vbucket (Commit, SaveVBucketState, DeleteVBucket) are serialised by the caller (the engine
+// gives each vbucket to one flusher shard). Close last: Close() runs after every other call has
+// returned (the owner stops its users first). Reads and scans may run from any thread at any time.
+// A SeqnoScan is used by one thread at a time.
 //
 // Errors (one translation from rocksdb::Status, storage/rocksdb_status.h): a full disk is
 // Errc::kTempFail, never a crash; the failed write left nothing behind, and the next write call
@@ -154,11 +155,12 @@ class KVStore {
  public:
   virtual ~KVStore() = default;
 
-  // Writes `batch` atomically (invariants 1 and 2). `sync` fsyncs the WAL before returning.
-  // Only the last version of a key in the batch is written. kInvalid (and nothing written) if a
-  // document has an empty key, seqno 0, or a seqno not above the previous one of its vbucket in
-  // the batch. Documents above the vbucket's persisted high seqno are invisible to scans (which
-  // clamp to it), so the engine puts the state record in the same batch (invariant 2).
+  // Writes `batch` atomically (the invariants "one entry per key" and "state with its
+  // documents"). `sync` fsyncs the WAL before returning. Only the last version of a key in the
+  // batch is written. kInvalid (and nothing written) if a document has an empty key, seqno 0, or
+  // a seqno not above the previous one of its vbucket in the batch. Documents above the vbucket's
+  // persisted high seqno are invisible to scans (which clamp to it), so the engine puts the state
+  // record in the same batch.
   virtual Status Commit(const FlushBatch& batch, bool sync) = 0;
 
   // The latest persisted version of `key` (tombstones included: check `deleted`).

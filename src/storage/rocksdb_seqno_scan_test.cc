@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "storage/kvstore.h"
-#include "storage/storage_test_util.h"
+#include "testing/storage_util.h"
 
 namespace sluice::storage {
 namespace {

@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

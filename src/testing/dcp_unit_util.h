@@ -1,9 +1,9 @@
-// File: dcp/dcp_test_util.h
+// File: testing/dcp_unit_util.h
 //
-// Test-only helpers for the DCP tests: a fake connection (ProducerNotifier) that counts and
-// waits for notifications, a decoder turning a producer's output into Msg values, and DcpTest,
-// a fixture with a real Bucket on a temp-dir RocksDB store driven by a ManualExecutor and a
-// FakeClock, plus its ConnMap.
+// Helpers for the DCP unit tests, in-process (testing/dcp_wire_util.h is for tests over TCP): a
+// fake connection (ProducerNotifier) that counts and waits for notifications, a decoder turning a
+// producer's output into Msg values, and DcpTest, a fixture with a real Bucket on a temp-dir
+// RocksDB store driven by a ManualExecutor and a FakeClock, plus its ConnMap.
 //
 // Thread safety: FakeNotifier is thread-safe; the fixture is used from the test thread.
 #pragma once
@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,10 +23,11 @@
 #include "dcp/conn_map.h"
 #include "dcp/producer.h"
 #include "engine/bucket.h"
-#include "executor/manual_executor.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/frame.h"
-#include "storage/fault_injecting_kvstore.h"
+#include "testing/fault_injecting_kvstore.h"
+#include "testing/manual_executor.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::dcp::testing {
 
@@ -228,8 +228,6 @@ class DcpTest : public ::testing::Test {
   static constexpr Vbid kNumVbuckets = 8;
 
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_dcp_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     config_.max_vbuckets = kNumVbuckets;
     config_.max_num_shards = 2;
     config_.max_size = 256ULL << 20;
@@ -239,8 +237,6 @@ class DcpTest : public ::testing::Test {
   void TearDown() override {
     CloseBucket(/*clean=*/false);
     exec_.Shutdown();
-    std::error_code ec;  // RocksDB may still be deleting an obsolete file: never fail on it
-    std::filesystem::remove_all(dir_, ec);
   }
 
   void OpenBucket() {
@@ -399,7 +395,8 @@ class DcpTest : public ::testing::Test {
   size_t RunningBackfills() const { return conn_map_->tracker()->num_running(); }
   uint64_t ScansStarted() const { return conn_map_->tracker()->scans_started(); }
 
-  std::string dir_;
+  sluice::testing::TempDir temp_dir_{"sluice_dcp_test"};
+  const std::string dir_ = temp_dir_.path();  // the bucket's data directory
   Config config_;
   FakeClock clock_;
   executor::ManualExecutor exec_{&clock_};

@@ -1,4 +1,4 @@
-// File: executor/manual_executor.h
+// File: testing/manual_executor.h
 //
 // ManualExecutor: an Executor for deterministic tests. Nothing runs until the test asks; then
 // tasks run on the test's thread, in wake-time order (ties in scheduling order), against the

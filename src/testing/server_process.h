@@ -1,4 +1,4 @@
-// File: tests/integration/server_process.h
+// File: testing/server_process.h
 //
 // ServerProcess: runs the real `sluiced` binary for an integration test — on a free port
 // (--port 0, the port read back from its "sluiced listening on HOST:PORT" line; with --tls-port
@@ -16,6 +16,8 @@
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "testing/temp_dir.h"
 
 namespace sluice::testing {
 
@@ -66,10 +68,10 @@ class ServerProcess {
 
  private:
   ServerOptions options_;
-  std::string dir_;  // temp root: data/, users.json, stderr.log
-  std::string data_dir_;
-  std::string users_path_;
-  std::string log_path_;
+  TempDir dir_{"sluice_it"};  // data/, users.json, stderr.log
+  const std::string data_dir_;
+  const std::string users_path_;
+  const std::string log_path_;
   pid_t pid_ = -1;
   int exit_status_ = -1;  // how a server that died by itself exited (see Alive())
   uint16_t port_ = 0;

@@ -1,4 +1,4 @@
-#include "storage/fault_injecting_kvstore.h"
+#include "testing/fault_injecting_kvstore.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-// File: storage/fault_injecting_kvstore.h
+// File: testing/fault_injecting_kvstore.h
 //
 // FaultInjectingKVStore: a test seam. A KVStore decorator that forwards every call to the store
 // it wraps, except that the write calls (Commit, SaveVBucketState) fail while a fault is armed in

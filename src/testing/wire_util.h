@@ -1,6 +1,7 @@
-// File: tests/integration/test_util.h
+// File: testing/wire_util.h
 //
-// Shared pieces of the integration tests, which drive the real `sluiced` over TCP:
+// Shared pieces of the tests that drive the real `sluiced` over TCP (tests/integration, the CLI
+// end-to-end tests):
 //
 //   PollUntil          waits for a condition with a deadline (the only way these tests wait:
 //                      never sleep-and-assert)
@@ -31,7 +32,7 @@
 #include "client/connection.h"
 #include "common/status.h"
 #include "protocol/feature.h"
-#include "tests/integration/server_process.h"
+#include "testing/server_process.h"
 
 namespace sluice::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/integration/server_process.h"
+#include "testing/server_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -41,12 +40,11 @@ std::string ServerProcess::BinaryPath() {
   return "./build/sluiced";
 }
 
-ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
-  char tmpl[] = "/tmp/sluice_it_XXXXXX";
-  dir_ = mkdtemp(tmpl);
-  data_dir_ = dir_ + "/data";
-  users_path_ = dir_ + "/users.json";
-  log_path_ = dir_ + "/stderr.log";
+ServerProcess::ServerProcess(ServerOptions options)
+    : options_(std::move(options)),
+      data_dir_(dir_.Sub("data")),
+      users_path_(dir_.Sub("users.json")),
+      log_path_(dir_.Sub("stderr.log")) {
   std::ofstream users(users_path_);
   users << (options_.users_json.empty()
                 ? std::string(R"({"users":[{"name":"admin","password":"password"}]})")
@@ -55,10 +53,7 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) Kill();
-  if (!options_.keep_data_dir) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  if (options_.keep_data_dir) dir_.Keep();
 }
 
 std::string ServerProcess::Log() const {

@@ -1,4 +1,4 @@
-// File: executor/test_util.h
+// File: testing/executor_util.h
 //
 // Helpers for the executor tests: a Counter to wait on (no sleeps) and TestTask, a Task whose
 // body is a callable, which counts its runs, checks that no two threads run it at once and bumps

@@ -1,4 +1,4 @@
-// File: tests/integration/dcp_test_util.h
+// File: testing/dcp_wire_util.h
 //
 // Helpers of the DCP integration tests (tests/integration/dcp_*_test.cc), which drive the real
 // sluiced over TCP with the test suite's DCP client (src/client):
@@ -51,7 +51,7 @@
 #include "protocol/dcp_codec.h"
 #include "protocol/encode.h"
 #include "protocol/frame.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 

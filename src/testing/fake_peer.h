@@ -1,8 +1,8 @@
-// File: client/fake_peer.h
+// File: testing/fake_peer.h
 //
 // FakePeer: a scripted server for the client tests — the other end of a socketpair, driven by a
 // test thread that reads the client's frames and writes whatever bytes the script wants
-// (responses, DCP messages, garbage). Test-only; not part of the sluice_client library.
+// (responses, DCP messages, garbage). Part of sluice_testing, never of sluice_client.
 //
 // Reads wait at most 10 s so a broken test fails instead of hanging.
 //
@@ -63,14 +63,6 @@ class FakePeer {
       if (n <= 0) return {};
       buf_.append(chunk, static_cast<size_t>(n));
     }
-  }
-
-  // True when the client closed its end (after draining nothing else).
-  bool AtEndOfStream() {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (::poll(&pfd, 1, 10'000) <= 0) return false;
-    char c;
-    return buf_.empty() && ::read(fd_, &c, 1) == 0;
   }
 
   void Write(std::string_view bytes) {

@@ -1,4 +1,4 @@
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 #include <fmt/format.h>
 

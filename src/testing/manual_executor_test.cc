@@ -1,5 +1,5 @@
 // Tests for Task and ManualExecutor: the run() contract, driven deterministically by a FakeClock.
-#include "executor/manual_executor.h"
+#include "testing/manual_executor.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "executor/test_util.h"
+#include "testing/executor_util.h"
 
 namespace sluice::executor {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 #include <charconv>
 #include <cstdio>

@@ -1,10 +1,10 @@
 // FaultInjectingKVStore: armed faults fail write calls with nothing written, clear again, and
 // every other call reaches the wrapped RocksDB store.
-#include "storage/fault_injecting_kvstore.h"
+#include "testing/fault_injecting_kvstore.h"
 
 #include <gtest/gtest.h>
 
-#include "storage/storage_test_util.h"
+#include "testing/storage_util.h"
 
 namespace sluice::storage {
 namespace {
@@ -24,7 +24,7 @@ class FaultInjectingKVStoreTest : public ::testing::Test {
     return batch;
   }
 
-  TempDir dir_;
+  testing::TempDir dir_{"sluice_fault_store"};
   std::shared_ptr<FaultInjector> faults_ = std::make_shared<FaultInjector>();
   std::unique_ptr<FaultInjectingKVStore> store_;
 };

@@ -1,4 +1,4 @@
-#include "executor/manual_executor.h"
+#include "testing/manual_executor.h"
 
 #include <cassert>
 #include <utility>

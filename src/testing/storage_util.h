@@ -1,48 +1,22 @@
-// File: storage/storage_test_util.h
+// File: testing/storage_util.h
 //
-// Helpers for storage/ tests only: a temporary directory removed on destruction, document and
-// state builders, and a scan collector.
+// Helpers for the storage tests: document and state builders, a scan collector and StoreTest, a
+// fixture with a RocksDB store in a fresh temporary directory.
 //
 // Thread safety: thread-compatible.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "storage/kvstore.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::storage {
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/sluice_storage_XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    if (made == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  // A path inside the directory (not created).
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 inline DiskDoc MakeDoc(Vbid vbid, std::string key, uint64_t seqno, std::string value) {
   DiskDoc doc;
@@ -152,7 +126,7 @@ class StoreTest : public ::testing::Test {
     return scan ? ScanAll(*scan) : std::vector<DiskDoc>{};
   }
 
-  TempDir dir_;
+  testing::TempDir dir_{"sluice_storage"};
   std::unique_ptr<KVStore> store_;
 };
 
