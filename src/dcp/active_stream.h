@@ -34,6 +34,14 @@
 // Rollback (start below the purge seqno found by the backfill). Ending a backfilling stream
 // discards its ready queue and returns its bytes to the connection's backfill buffer.
 //
+// Disk items arrive in batches (backfill_batch.h): the backfill encodes a batch of documents on its
+// auxio thread and hands it over with BackfillBatchReceived, one lock and one backfill-buffer
+// charge per batch. The ready queue holds the batch as one kBackfillItems entry; Next(limit) gives
+// the producer all of its remaining messages, or the prefix that ends at the first message
+// reaching `limit` bytes (flow control and the output budget are overshot by at most one message,
+// as with single messages). The counters (readyQ_items, buffered bytes and items, last sent
+// seqno, backfill_sent) count the messages of a batch one by one.
+//
 // Cursor dropping: the cursor is registered droppable only when the consumer sent control
 // supports_cursor_dropping=true (kv_engine drops cursors only of such connections). A dropped
 // cursor sends the stream back to kBackfilling from its last read seqno, after any running
@@ -57,6 +65,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,8 +74,10 @@
 #include "common/mutex.h"
 #include "common/types.h"
 #include "dcp/backfill.h"
+#include "dcp/backfill_batch.h"
 #include "dcp/backfill_buffer.h"
 #include "dcp/dcp_message.h"
+#include "dcp/item_encoder.h"
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_types.h"
 #include "engine/vbucket.h"
@@ -91,8 +102,9 @@ struct StreamParams {
 
 // Connection settings captured when the stream is created.
 struct StreamOptions {
-  bool include_value = true;   // not DCP_OPEN NoValue
-  bool expiry_opcode = false;  // control enable_expiry_opcode (needs delete times)
+  bool include_value = true;  // not DCP_OPEN NoValue
+  // The connection's item encodings, with control enable_expiry_opcode (needs delete times).
+  ItemEncoder encoder;
   bool skip_deletes_in_initial_backfill = false;
   bool cursor_droppable = false;  // control supports_cursor_dropping
 };
@@ -127,7 +139,9 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   void Activate(Producer& producer);
   // The next message to send, or nullopt (the stream notifies its producer when one is ready).
   // Drives the state machine: may schedule a backfill through `producer` and may end the stream.
-  std::optional<DcpMessage> Next(Producer& producer);
+  // A kBackfillItems message stops at the first of its messages that reaches `limit` bytes.
+  std::optional<DcpMessage> Next(Producer& producer,
+                                 size_t limit = std::numeric_limits<size_t>::max());
 
   // ---- any thread ----
   // The vbucket has a new seqno (ConnMap, on the writer's thread): wake the producer if in memory.
@@ -142,6 +156,7 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   State state() const { return state_mirror_.load(std::memory_order_acquire); }
   Vbid vbid() const { return vbid_; }
   uint32_t opaque() const { return params_.opaque; }
+  const ItemEncoder& encoder() const { return options_.encoder; }
   // "<prefix>stream_<vb>_<stat>" for each stream stat.
   void AddStats(std::string_view prefix, const engine::AddStatFn& add) const;
   void Aggregate(StreamAggregate* agg) const;
@@ -150,9 +165,11 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   // Queues the disk snapshot marker; false if the stream is no longer backfilling.
   bool MarkDiskSnapshot(uint64_t start, uint64_t end);
   enum class BackfillDelivery : uint8_t { kQueued, kBufferFull, kStreamNotBackfilling };
-  // Queues a document read from disk and charges `buffer` (both under mu_). kBufferFull: queued,
-  // and the backfill must yield.
-  BackfillDelivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer);
+  // Queues a batch of documents read from disk and encoded by the backfill (non-empty), and
+  // charges `buffer` with its bytes (both under mu_). kBufferFull: queued, and the backfill must
+  // yield. kStreamNotBackfilling: dropped.
+  BackfillDelivery BackfillBatchReceived(std::shared_ptr<const BackfillBatch> batch,
+                                         BackfillBuffer& buffer);
   // The scan covered everything up to `scan_end`.
   void CompleteBackfill(uint64_t scan_end);
   // The backfill yielded because the buffer was full (stats).
@@ -166,9 +183,9 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   void TransitionLocked(State next) REQUIRES(mu_);
   // Registers the cursor and decides whether a backfill is needed; sets *schedule if so.
   void ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule) REQUIRES(mu_);
-  std::optional<DcpMessage> BackfillPhaseLocked(std::optional<BackfillSpec>* schedule)
+  std::optional<DcpMessage> BackfillPhaseLocked(std::optional<BackfillSpec>* schedule, size_t limit)
       REQUIRES(mu_);
-  std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule)
+  std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule, size_t limit)
       REQUIRES(mu_);
   // Turns cursor snapshots into markers and item messages.
   void ProcessItemsLocked(engine::CursorItems&& items) REQUIRES(mu_);
@@ -177,7 +194,10 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   // Gives discarded backfill-buffer bytes back to the producer (no lock held).
   void ReturnBufferBytes(size_t bytes) EXCLUDES(mu_);
   void PushLocked(DcpMessage message) REQUIRES(mu_);
-  std::optional<DcpMessage> PopLocked() REQUIRES(mu_);
+  // The front message; of a kBackfillItems entry, the prefix up to `limit` bytes (see Next).
+  std::optional<DcpMessage> PopLocked(size_t limit) REQUIRES(mu_);
+  // Counts a message leaving the ready queue to be sent.
+  void CountSentLocked(const DcpMessage& m) REQUIRES(mu_);
   DcpMessage ItemMessage(engine::QueuedItem item) const;
   void RemoveCursorLocked() REQUIRES(mu_);
   // The cursor registered with generation `generation` was dropped by the checkpoint manager.
@@ -205,6 +225,7 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   mutable Mutex mu_;
   State state_ GUARDED_BY(mu_) = State::kPending;
   std::deque<DcpMessage> ready_ GUARDED_BY(mu_);
+  size_t ready_messages_ GUARDED_BY(mu_) = 0;  // in ready_, a batch's messages counted singly
   size_t ready_memory_ GUARDED_BY(mu_) = 0;
   size_t buffered_bytes_ GUARDED_BY(mu_) = 0;  // backfill-buffer bytes of queued messages
   size_t buffered_items_ GUARDED_BY(mu_) = 0;

@@ -6,29 +6,9 @@
 
 #include "common/logging.h"
 #include "dcp/active_stream.h"
-#include "engine/blob.h"
+#include "dcp/backfill_batch.h"
 
 namespace sluice::dcp {
-namespace {
-
-engine::QueuedItem ToItem(storage::DiskDoc&& doc) {
-  auto item = std::make_shared<engine::Item>();
-  item->op = engine::QueueOp::kMutation;
-  item->vbid = doc.vbid;
-  item->key = std::move(doc.key);
-  if (!doc.value.empty()) item->value = engine::Blob::Make(doc.value);
-  item->cas = doc.cas;
-  item->by_seqno = doc.seqno;
-  item->rev_seqno = doc.rev_seqno;
-  item->flags = doc.flags;
-  item->expiry = doc.expiry;
-  item->datatype = doc.datatype;
-  item->deleted = doc.deleted;
-  item->delete_source = doc.delete_source;
-  return item;
-}
-
-}  // namespace
 
 Backfill::Backfill(BackfillSpec spec, std::shared_ptr<engine::Bucket> bucket,
                    std::shared_ptr<BackfillTracker> tracker)
@@ -174,33 +154,29 @@ Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
   bool stop = false;
   bool buffer_full = false;
   bool done = false;
-  const Status status = scan_->Scan(
-      [&](storage::DiskDoc&& doc) {
-        // Checked per item: a disconnect (or the stream ending) stops the run at the next item.
-        if (ctx.cancelled->load(std::memory_order_relaxed)) {
+  std::shared_ptr<BackfillBatch> batch;  // being filled: this thread's alone until delivered
+  size_t batch_cap = 0;
+  const Status status = scan_->ScanViews(
+      [&](const storage::DiskDocView& doc) {
+        // Checked per item: a disconnect or the stream's end stops the run at the next item.
+        if (ctx.cancelled->load(std::memory_order_relaxed) || stream->IsDead()) {
           stop = true;
           return storage::ScanControl::kYield;
         }
-        engine::QueuedItem item = ToItem(std::move(doc));
-        const size_t size = DcpMessage::ItemWireSize(*item);
-        switch (stream->BackfillReceived(std::move(item), *ctx.buffer)) {
-          case ActiveStream::BackfillDelivery::kStreamNotBackfilling:
-            stop = true;
-            return storage::ScanControl::kYield;
-          case ActiveStream::BackfillDelivery::kBufferFull:
-            buffer_full = true;
-            break;
-          case ActiveStream::BackfillDelivery::kQueued:
-            break;
+        if (batch == nullptr) {
+          batch = std::make_shared<BackfillBatch>(batch_reserve_);
+          batch_cap = std::min(BackfillBatch::kMaxBytes, ctx.buffer->room());
         }
+        bytes += batch->Append(spec_.encoder, ItemView::Of(doc), spec_.vbid, spec_.opaque);
         ++items;
-        bytes += size;
         // The clock every kClockCheckEvery items (and at the first): reading it per item was
         // 2% of a drain's backfill thread, and a run yields within milliseconds anyway.
-        if (buffer_full || items >= ctx.scan_item_limit || bytes >= ctx.scan_byte_limit ||
-            (items % kClockCheckEvery == 1 &&
-             ctx.clock->Now() - run_start >= ctx.run_duration_limit)) {
-          return storage::ScanControl::kYield;
+        const bool yield = items >= ctx.scan_item_limit || bytes >= ctx.scan_byte_limit ||
+                           (items % kClockCheckEvery == 1 &&
+                            ctx.clock->Now() - run_start >= ctx.run_duration_limit);
+        if (yield || batch->bytes() >= batch_cap || batch->size() >= BackfillBatch::kMaxItems) {
+          Deliver(*stream, &batch, ctx, &stop, &buffer_full);
+          if (stop || buffer_full || yield) return storage::ScanControl::kYield;
         }
         return storage::ScanControl::kContinue;
       },
@@ -213,6 +189,8 @@ Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
+  // The range ended with a batch in progress (a yield always delivered its batch first).
+  if (!stop && batch != nullptr) Deliver(*stream, &batch, ctx, &stop, &buffer_full);
   if (stop) {
     TransitionTo(State::kDone);
     return Result::kFinished;
@@ -227,6 +205,22 @@ Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
     stream->BackfillPaused();
   }
   return Result::kSuccess;
+}
+
+void Backfill::Deliver(ActiveStream& stream, std::shared_ptr<BackfillBatch>* batch,
+                       const BackfillRunContext& ctx, bool* stop, bool* buffer_full) {
+  batch_reserve_ = std::max<size_t>((*batch)->bytes(), 4096);
+  switch (stream.BackfillBatchReceived(std::move(*batch), *ctx.buffer)) {
+    case ActiveStream::BackfillDelivery::kStreamNotBackfilling:
+      *stop = true;
+      break;
+    case ActiveStream::BackfillDelivery::kBufferFull:
+      *buffer_full = true;
+      break;
+    case ActiveStream::BackfillDelivery::kQueued:
+      break;
+  }
+  batch->reset();
 }
 
 bool Backfill::ShouldCancel(SteadyTime now, bool idle_protection, Duration idle_limit,

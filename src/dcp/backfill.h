@@ -23,10 +23,20 @@
 //   - Empty range: complete at once. Else the stream queues the disk snapshot marker
 //     (Disk|Checkpoint) and the backfill moves to kScan; with CreateAndScan (round-robin) it scans
 //     in the same run, with CreateOnly (sequential) it returns and scans next time.
-// Scan (each run is one slice): deliver documents to the stream, which queues them and charges the
-// connection's backfill buffer; yield after dcp_scan_item_limit items, dcp_scan_byte_limit bytes,
+// Scan (each run is one slice): encode each document as its DCP message straight from the store's
+// buffers (storage::SeqnoScan::ScanViews, ItemEncoder) into a BackfillBatch, and deliver the batch
+// to the stream, which queues it and charges the connection's backfill buffer, once it holds
+// BackfillBatch::kMaxItems documents or kMaxBytes bytes, or the buffer's room at the batch's start
+// (so the buffer fills at the same document as with one delivery per document), and before the
+// run returns. Yield after dcp_scan_item_limit items, dcp_scan_byte_limit bytes,
 // dcp_backfill_run_duration_limit, or when the buffer is full. Stop at the next item if the stream
-// is gone/dead or the producer is disconnecting. Range exhausted: stream.CompleteBackfill().
+// is gone/dead or the producer is disconnecting (the batch in progress is dropped). Range
+// exhausted: deliver the last batch, then stream.CompleteBackfill().
+//
+// Threads and the hot path: a run and its batch in progress belong to the auxio thread running it
+// (the batch lives on that run's stack until delivered); per document it costs the RocksDB step,
+// the document header's decoding and the message's bytes appended to the batch, with no
+// allocation; per batch one stream lock, one buffer charge, one producer notification.
 //
 // Ownership: created by the Producer for an ActiveStream and handed to the BackfillManager
 // (unique_ptr), which owns it in one of its queues or, during a run, on the running thread's
@@ -50,6 +60,7 @@
 #include "common/types.h"
 #include "dcp/backfill_buffer.h"
 #include "dcp/backfill_tracker.h"
+#include "dcp/item_encoder.h"
 #include "engine/bucket.h"
 #include "storage/kvstore.h"
 
@@ -66,6 +77,8 @@ struct BackfillSpec {
   uint64_t end = 0;           // wait until the vbucket persisted at least this
   uint64_t stream_end = 0;    // never scan past this (the stream's end seqno)
   bool key_only = false;      // DCP_OPEN NoValue
+  ItemEncoder encoder;        // the stream's item encodings
+  uint32_t opaque = 0;        // the stream's opaque (in every message)
   bool skip_deleted = false;  // SkipDeletesInInitialBackfill on the initial backfill
   bool ignore_purged_tombstones = false;
   uint64_t remote_purge_seqno = 0;  // the consumer's purge seqno (stream request JSON)
@@ -121,6 +134,9 @@ class Backfill {
  private:
   Result Create(const BackfillRunContext& ctx);
   Result Scan(const BackfillRunContext& ctx);
+  // Hands `batch` (non-empty) to `stream`; it is moved from. Sets *stop or *buffer_full.
+  void Deliver(ActiveStream& stream, std::shared_ptr<BackfillBatch>* batch,
+               const BackfillRunContext& ctx, bool* stop, bool* buffer_full);
   // The single transition check (see the diagram above).
   void TransitionTo(State next);
   // Closes the scan (reported to the tracker).
@@ -138,7 +154,8 @@ class Backfill {
   uint64_t scan_end_ = 0;  // last seqno the scan covers (set by Create)
   SteadyTime last_progress_{};
   bool progress_started_ = false;
-  uint64_t num_pauses_ = 0;  // yields because the backfill buffer was full
+  uint64_t num_pauses_ = 0;      // yields because the backfill buffer was full
+  size_t batch_reserve_ = 4096;  // bytes to reserve for the next batch (the last one's size)
 };
 
 }  // namespace sluice::dcp

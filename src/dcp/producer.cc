@@ -292,7 +292,7 @@ StreamRequestResult Producer::StreamRequest(const StreamRequestArgs& a) {
       (open_flags_ & protocol::kDcpOpenSkipDeletesInInitialBackfill) != 0;
   {
     MutexLock lock(&mu_);
-    options.expiry_opcode = expiry_opcode_;
+    options.encoder = ItemEncoder(open_flags_, collections_, expiry_opcode_);
     options.cursor_droppable = cursor_dropping_;
   }
   auto stream = std::make_shared<ActiveStream>(weak_from_this(), conn_name_, vb, p, options);
@@ -427,20 +427,22 @@ StepResult Producer::Step(std::string* out, size_t budget) {
     // Up to kStreamBatch messages of this stream in a row: the producer's lock and the backfill
     // buffer are touched once per batch, not once per message. The batch stops where the
     // consumer's window or the budget ends, so the window is exceeded by at most one message,
-    // as with one message per turn.
+    // as with one message per turn (a backfilled batch's messages are cut at that point too:
+    // `limit`, see ActiveStream::Next).
     const Vbid vb = stream->vbid();
     size_t batch_bytes = 0;
     size_t batch_backfill_bytes = 0;
     uint64_t batch_items = 0;
     bool ended = false;
     for (int n = 0; n < kStreamBatch; ++n) {
-      std::optional<DcpMessage> message = stream->Next(*this);
+      const size_t limit = std::min(window - batch_bytes, budget - (out->size() - start_size));
+      std::optional<DcpMessage> message = stream->Next(*this, limit);
       if (!message.has_value()) break;  // the stream notifies again when it has something
       const size_t before = out->size();
-      Encode(*message, vb, stream->opaque(), out);
+      Encode(*message, vb, stream->opaque(), stream->encoder(), out);
       batch_bytes += out->size() - before;
       batch_backfill_bytes += message->backfill_bytes;
-      if (message->is_item()) ++batch_items;
+      batch_items += message->num_items();
       if (message->type == DcpMessage::Type::kStreamEnd) {
         ended = true;
         break;
@@ -467,20 +469,8 @@ StepResult Producer::Step(std::string* out, size_t budget) {
   }
 }
 
-namespace {
-// The fields every item message (mutation, deletion, expiration) takes from its item.
-template <typename Message>
-void FillItemFields(const engine::Item& item, Vbid vb, uint32_t opaque, Message& message) {
-  message.vbucket = vb;
-  message.opaque = opaque;
-  message.cas = item.cas;
-  message.by_seqno = item.by_seqno;
-  message.rev_seqno = item.rev_seqno;
-  message.key = item.key;
-}
-}  // namespace
-
-void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string* out) const {
+void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, const ItemEncoder& encoder,
+                      std::string* out) const {
   switch (m.type) {
     case DcpMessage::Type::kSnapshotMarker: {
       protocol::DcpSnapshotMarker marker;
@@ -492,39 +482,15 @@ void Producer::Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string
       protocol::AppendDcpSnapshotMarker(out, marker);
       return;
     }
-    case DcpMessage::Type::kMutation: {
-      const engine::Item& item = *m.item;
-      protocol::DcpMutation mutation;
-      FillItemFields(item, vb, opaque, mutation);
-      mutation.flags = item.flags;
-      mutation.expiration = item.expiry;
-      mutation.datatype = (open_flags_ & protocol::kDcpOpenNoValue) != 0 ? 0 : item.datatype;
-      if ((open_flags_ &
-           (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0) {
-        mutation.value = item.value.view();
-      }
-      protocol::AppendDcpMutation(out, mutation, collections_);
+    case DcpMessage::Type::kMutation:
+    case DcpMessage::Type::kDeletion:
+    case DcpMessage::Type::kExpiration:
+      encoder.Append(m.type, ItemView::Of(*m.item), vb, opaque, out);
       return;
-    }
-    case DcpMessage::Type::kDeletion: {
-      const engine::Item& item = *m.item;
-      protocol::DcpDeletion deletion;
-      FillItemFields(item, vb, opaque, deletion);
-      if ((open_flags_ & protocol::kDcpOpenIncludeDeleteTimes) != 0) {
-        deletion.version = protocol::DcpDeletionVersion::kV2;
-        deletion.delete_time = item.expiry;  // a tombstone's expiry holds its delete time
-      }
-      protocol::AppendDcpDeletion(out, deletion, collections_);
+    case DcpMessage::Type::kBackfillItems:
+      // Encoded by the backfill with the same encoder (backfill_batch.h).
+      out->append(m.batch->Bytes(m.first, m.last));
       return;
-    }
-    case DcpMessage::Type::kExpiration: {
-      const engine::Item& item = *m.item;
-      protocol::DcpExpiration expiration;
-      FillItemFields(item, vb, opaque, expiration);
-      expiration.delete_time = item.expiry;
-      protocol::AppendDcpExpiration(out, expiration, collections_);
-      return;
-    }
     case DcpMessage::Type::kStreamEnd: {
       protocol::DcpStreamEnd end;
       end.vbucket = vb;

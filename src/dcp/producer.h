@@ -71,6 +71,7 @@
 #include "dcp/backfill_manager.h"
 #include "dcp/dcp_message.h"
 #include "dcp/flow_control.h"
+#include "dcp/item_encoder.h"
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
 #include "storage/kvstore.h"
@@ -199,7 +200,9 @@ class Producer : public std::enable_shared_from_this<Producer> {
 
   // Wakes the connection unless a notification is already outstanding.
   void NotifyConnection();
-  void Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, std::string* out) const;
+  // Appends `m` for stream (vb, opaque), items as `encoder` (the stream's) says.
+  void Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, const ItemEncoder& encoder,
+              std::string* out) const;
   // Removes `stream` (if still the one mapped at vb) after its STREAM_END was sent.
   void RemoveStream(Vbid vb, const ActiveStream* stream);
 
