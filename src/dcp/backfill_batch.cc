@@ -8,7 +8,9 @@ namespace sluice::dcp {
 BackfillBatch::BackfillBatch(size_t reserve)
     : data_(new char[std::min(reserve, kMaxBytes + (kMaxBytes >> 2))]),
       capacity_(std::min(reserve, kMaxBytes + (kMaxBytes >> 2))) {
-  entries_.reserve(kMaxItems);
+  // A message is rarely under 64 bytes (24 header + 31 extras + key): `reserve` bytes hold about
+  // this many; more grow the vector.
+  entries_.reserve(std::min(kMaxItems, capacity_ / 64 + 1));
 }
 
 void BackfillBatch::Grow(size_t more) {
