@@ -101,7 +101,8 @@ TEST(ItemEncoderTest, DeletionsV1AndV2AndExpirations) {
 
   const ItemEncoder v1(protocol::kDcpOpenProducer, false, /*expiry_opcode=*/false);
   EXPECT_EQ(v1.TypeOf(true, DeleteSource::kTtl), DcpMessage::Type::kDeletion);
-  auto d1 = protocol::DecodeDcpDeletion(DecodeOne(ViaBatch(v1, expired)), false);
+  const std::string v1_bytes = ViaBatch(v1, expired);  // the decoded views point into it
+  auto d1 = protocol::DecodeDcpDeletion(DecodeOne(v1_bytes), false);
   ASSERT_TRUE(d1.ok());
   EXPECT_EQ(d1->version, protocol::DcpDeletionVersion::kV1);
   EXPECT_EQ(d1->by_seqno, 6u);
@@ -109,14 +110,16 @@ TEST(ItemEncoderTest, DeletionsV1AndV2AndExpirations) {
 
   const ItemEncoder v2(protocol::kDcpOpenProducer | protocol::kDcpOpenIncludeDeleteTimes, false,
                        /*expiry_opcode=*/true);
-  auto d2 = protocol::DecodeDcpDeletion(DecodeOne(ViaBatch(v2, explicit_delete)), false);
+  const std::string v2_bytes = ViaBatch(v2, explicit_delete);
+  auto d2 = protocol::DecodeDcpDeletion(DecodeOne(v2_bytes), false);
   ASSERT_TRUE(d2.ok());
   EXPECT_EQ(d2->version, protocol::DcpDeletionVersion::kV2);
   EXPECT_EQ(d2->delete_time, 1700000123u);
   EXPECT_EQ(d2->key, "gone");
   EXPECT_EQ(ViaBatch(v2, explicit_delete), ViaAppend(v2, explicit_delete));
 
-  const Frame frame = DecodeOne(ViaBatch(v2, expired));
+  const std::string x_bytes = ViaBatch(v2, expired);
+  const Frame frame = DecodeOne(x_bytes);
   ASSERT_EQ(frame.client_opcode(), Opcode::kDcpExpiration);
   auto x = protocol::DecodeDcpExpiration(frame, false);
   ASSERT_TRUE(x.ok());
