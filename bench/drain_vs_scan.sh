@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Backfill throughput: a full DCP drain of every vbucket after a restart (a pure disk backfill)
-# against a raw RocksDB scan of the same data directory, and the drain's MB/s against the
-# loopback TCP bandwidth, all measured in one run on this machine. (Issue 3's bench/ requirement;
-# benchmark 2 of issue 5.)
+# against a plain RocksDB iteration of the same data directory (and the project's own scan of it),
+# and the drain's MB/s against the loopback TCP bandwidth, all measured in one run on this machine.
+# (Issue 3's bench/ requirement; benchmark 2 of issue 5; the plain-iteration baseline of issue 8.)
 #
 #   1. A fresh sluiced (1024 vbuckets) is loaded with ITEMS distinct keys of VALUE_SIZE bytes by
 #      `sluice load --populate` (crc routing, as a Couchbase client), persisted, and stopped.
@@ -11,14 +11,20 @@
 #      (one connection, the default 10 MiB flow-control window). The server's peak RSS during the
 #      drain is read from /proc/PID/status VmHWM (reset first via clear_refs; a 50 ms VmRSS sampler
 #      backs it up), with its RSS before the drain as the baseline.
-#   3. With sluiced stopped, bench/sluice_raw_scan opens the same data dir read-only and scans
-#      every vbucket with the SeqnoScan a backfill uses (one thread, like the server's one auxio
-#      thread): the ceiling for a backfill without DCP, network and consumer.
+#   3. With sluiced stopped, bench/sluice_plain_scan opens the same data dir read-only with RocksDB's
+#      default options and iterates the `seq` column family from end to end, touching each key and
+#      value slice, decoding nothing (one thread): what reading those files costs anyone, the
+#      baseline of the target. Then bench/sluice_raw_scan, the project's own scan: the store opened
+#      read-only, every vbucket scanned with the SeqnoScan a backfill uses (one thread, like the
+#      server's one auxio thread), documents decoded in place.
 #   4. bench/sluice_loopback_bw: one TCP connection's bandwidth over 127.0.0.1.
 # Both reads find the data in the OS page cache (just written, and read by the warmup): the
 # comparison is CPU-bound on both sides, as a drain of a warm node is.
 #
-# Target (issue 5): drain items/s >= 0.7x raw scan items/s.
+# Target (issue 8): drain items/s >= 0.6x plain-iteration items/s, both measured in this run.
+# (Issue 5's target, drain >= 0.7x the project's own scan, is reported too.) The report gives the
+# CPU per item of every busy sluiced thread (the auxio backfill thread, the io thread), of the
+# client and of both scans.
 #
 # Usage: bench/drain_vs_scan.sh [BUILD_DIR]            (default: build; a RelWithDebInfo build)
 # Environment (defaults in brackets):
@@ -39,6 +45,7 @@ BUILD_DIR="${1:-${BUILD_DIR:-build}}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
 SLUICE="$BUILD_DIR/sluice"
 RAW_SCAN="$BUILD_DIR/bench/sluice_raw_scan"
+PLAIN_SCAN="$BUILD_DIR/bench/sluice_plain_scan"
 LOOPBACK="$BUILD_DIR/bench/sluice_loopback_bw"
 
 [[ "${QUICK:-0}" = 1 ]] && ITEMS="${ITEMS:-200000}"
@@ -64,7 +71,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for bin in "$SLUICE" "$BUILD_DIR/sluiced" "$RAW_SCAN" "$LOOPBACK"; do
+for bin in "$SLUICE" "$BUILD_DIR/sluiced" "$RAW_SCAN" "$PLAIN_SCAN" "$LOOPBACK"; do
   [[ -x "$bin" ]] || die "no $bin: build first (make build)"
 done
 machine_info
@@ -160,7 +167,18 @@ log "  -> ${R[drain.items]} items in ${R[drain.seconds]} s: ${R[drain.items_per_
 [[ "${R[drain.items]}" = "$ITEMS" ]] || log "warning: the drain delivered ${R[drain.items]} items, not $ITEMS"
 stop_sluiced drain
 
-# ---- 3. raw scan of the same data dir (sluiced stopped) ----
+# ---- 3. plain RocksDB iteration and the project's scan of the same data dir (sluiced stopped) ----
+PLAIN=("$PLAIN_SCAN" "$DATA/default" --json)
+record "${PLAIN[@]}"
+log "plain iteration: ${PLAIN[*]}"
+plain="$("${PLAIN[@]}")" || die "plain iteration failed"
+for f in items bytes seconds items_per_sec mb_per_sec cpu_us_per_item open_seconds; do
+  R[plain.$f]="$(json_field "$plain" "$f")"
+done
+[[ "${R[plain.items]}" = "${R[drain.items]}" ]] ||
+  log "warning: the plain iteration read ${R[plain.items]} entries, the drain ${R[drain.items]} items"
+log "  -> ${R[plain.items]} entries in ${R[plain.seconds]} s: ${R[plain.items_per_sec]} entries/s, ${R[plain.cpu_us_per_item]} µs CPU each"
+
 SCAN=("$RAW_SCAN" "$DATA/default" --json)
 record "${SCAN[@]}"
 log "raw scan: ${SCAN[*]}"
@@ -183,6 +201,7 @@ log "loopback: ${R[bw.mb_per_sec]} MB/s"
 
 # ---- report ----
 ITEMS_RATIO="$(ratio "${R[drain.items_per_sec]}" "${R[scan.items_per_sec]}")"
+PLAIN_RATIO="$(ratio "${R[drain.items_per_sec]}" "${R[plain.items_per_sec]}")"
 BW_SHARE="$(awk -v a="${R[drain.mb_per_sec]}" -v b="${R[bw.mb_per_sec]}" 'BEGIN {printf "%.1f", (b > 0 ? 100 * a / b : 0)}')"
 MIB() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 if [[ "${R[hwm_reset]}" = 1 ]]; then
@@ -198,14 +217,15 @@ QUICK_NOTE=""
 REPORT="$WORK/report.md"
 {
   echo
-  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — Backfill: drain after restart vs raw RocksDB scan, $ITEMS x ${VALUE_SIZE}-byte values${QUICK_NOTE}"
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — Backfill: drain after restart vs plain RocksDB iteration, $ITEMS x ${VALUE_SIZE}-byte values${QUICK_NOTE}"
   echo
   echo "- Machine: $(nproc) cores ($CPU_MODEL), ${RAM_GB} GB RAM, $(uname -sr); client and server share the cores; load average at start $LOADAVG"
   echo "- Commit: $COMMIT; build: ${BUILD_TYPE:-unknown} ($(basename "$BUILD_DIR"))"
   echo "- Server: \`${R[server.cmd]}\` (defaults otherwise: 1 auxio thread for backfills, 20 MiB backfill buffer per connection); data dir ${R[disk]} MB on disk"
   echo "- Load: $(fmt1 "${R[load.seconds]}") s for $ITEMS distinct keys (crc routing), persisted ${R[load.persist]} s later; restart with warmup ${R[restart.seconds]} s, curr_items ${R[curr_items]}"
   echo "- Drain: $DRAIN_CONNECTIONS connection(s), flow-control window $DRAIN_BUFFER bytes; ${R[drain.vbuckets]} vbuckets, ${R[drain.snapshot_markers]} snapshot markers; CPU during the drain: server ${R[drain.server_cpu]}, client ${R[drain.client_cpu]}, other ${R[drain.other_cpu]} cores"
-  echo "- Raw scan: one thread, store opened read-only in ${R[scan.open_seconds]} s (not counted), ${R[scan.cpu]} cores, ${R[scan.us_per_item]} µs CPU per item (open included)"
+  echo "- Plain iteration: one thread, RocksDB defaults, opened in ${R[plain.open_seconds]} s (not counted), ${R[plain.cpu_us_per_item]} µs CPU per entry"
+  echo "- Project's scan: one thread, store opened read-only in ${R[scan.open_seconds]} s (not counted), ${R[scan.cpu]} cores, ${R[scan.us_per_item]} µs CPU per item (open included)"
   echo "- CPU per thread during the drain (sluiced: io:N = network threads, unnamed = executor threads, the busy one being the auxio backfill thread; client: ${R[drain.client_us_per_item]} µs/item):"
   sed 's/^/  - /' <<<"$THREADS_CPU"
   echo "- Server RSS: $(MIB "${R[rss.before]}") MiB before the drain, peak $PEAK during it (+$(MIB $((PEAK_KIB - R[rss.before]))) MiB)"
@@ -213,14 +233,16 @@ REPORT="$WORK/report.md"
   echo "| side | items | seconds | items/s | MB/s |"
   echo "|---|---:|---:|---:|---:|"
   echo "| \`sluice drain\` (DCP backfill over TCP) | ${R[drain.items]} | $(fmt2 "${R[drain.seconds]}") | $(fmt0 "${R[drain.items_per_sec]}") | $(fmt1 "${R[drain.mb_per_sec]}") |"
-  echo "| raw RocksDB scan (\`sluice_raw_scan\`) | ${R[scan.items]} | $(fmt2 "${R[scan.seconds]}") | $(fmt0 "${R[scan.items_per_sec]}") | $(fmt1 "${R[scan.mb_per_sec]}") |"
+  echo "| plain RocksDB iteration of \`seq\` (\`sluice_plain_scan\`) | ${R[plain.items]} | $(fmt2 "${R[plain.seconds]}") | $(fmt0 "${R[plain.items_per_sec]}") | ($(fmt1 "${R[plain.mb_per_sec]}")) |"
+  echo "| project's scan, decoding (\`sluice_raw_scan\`) | ${R[scan.items]} | $(fmt2 "${R[scan.seconds]}") | $(fmt0 "${R[scan.items_per_sec]}") | $(fmt1 "${R[scan.mb_per_sec]}") |"
   echo "| loopback TCP, one connection (\`sluice_loopback_bw\`) | | | | $(fmt1 "${R[bw.mb_per_sec]}") |"
   echo
-  echo "MB/s: 10^6 bytes of DCP messages per second (the raw scan's items weighed as the DCP messages they would become)."
+  echo "MB/s: 10^6 bytes of DCP messages per second (the project's scan's items weighed as the DCP messages they would become); in brackets, the plain iteration's key + value bytes (it decodes nothing)."
   echo
   echo "| figure | measured | target | verdict |"
   echo "|---|---:|---:|---|"
-  echo "| drain / raw scan items/s | ${ITEMS_RATIO}x | 0.7x | $(verdict "$ITEMS_RATIO" 0.7) |"
+  echo "| drain / plain iteration items/s | ${PLAIN_RATIO}x | 0.6x | $(verdict "$PLAIN_RATIO" 0.6) |"
+  echo "| drain / project's scan items/s | ${ITEMS_RATIO}x | 0.7x (issue 5) | $(verdict "$ITEMS_RATIO" 0.7) |"
   echo "| drain MB/s / loopback MB/s | ${BW_SHARE}% | (reported) | |"
   echo
   echo "Commands (\$TMP is a fresh temporary directory; ports as in this run):"
