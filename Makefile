@@ -1,6 +1,7 @@
 # sluice — the commands a newcomer runs. See README.md ("Quick start", "Testing").
-#   make run        install missing packages, build, start sluiced on 127.0.0.1:11210 (data in ./data)
-#   make build      build only (build/: clang, RelWithDebInfo, -Wthread-safety -Werror)
+#   make run        install missing packages, build the two binaries (sluiced, sluice), start
+#                   sluiced on 127.0.0.1:11210 (data in ./data)
+#   make build      build everything (build/: clang, RelWithDebInfo, -Wthread-safety -Werror)
 #   make test       what CI runs (.ci/run): install, then
 #                     test-fast  build/ + every test
 #                     test-asan  build-asan/ (ASan+UBSan) + every test
@@ -11,6 +12,8 @@
 #   make fuzz       each fuzzer FUZZ_LONG_SECONDS (crash inputs go to fuzz/crashes/)
 #   make corpus     regenerate the committed seed corpus in fuzz/corpus/
 #   make bench      benchmarks (bench/RESULTS.md)
+#   make format     clang-format every tracked C++ file; make format-check only checks
+#   make tsan-tests print the test binaries test-tsan runs (TSAN_TESTS)
 # Every build directory is configured once and rebuilt incrementally, with JOBS (all cores).
 
 BUILD_DIR ?= build
@@ -46,8 +49,8 @@ TIMED = ./scripts/timed.sh $(TIMINGS)
 
 # Steps run one after another even under `make -j`: each build already uses every core.
 .NOTPARALLEL:
-.PHONY: all deps build run test test-fast test-asan test-tsan test-fuzz fuzz corpus bench clean \
-  format
+.PHONY: all deps build binaries run test test-fast test-asan test-tsan test-fuzz fuzz corpus bench \
+  clean format format-check tsan-tests
 
 all: build
 
@@ -71,7 +74,11 @@ $(FUZZ_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	$(TIMED) "build (RelWithDebInfo)" cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# Only the server and the CLI: a newcomer's first `make run` does not compile the test suite.
+binaries: deps $(BUILD_DIR)/build.ninja
+	$(TIMED) "build sluiced and sluice" cmake --build $(BUILD_DIR) -j $(JOBS) --target sluiced sluice
+
+run: binaries
 	./$(BUILD_DIR)/sluiced --data-dir ./data --users etc/dev-users.json
 
 test:
@@ -122,5 +129,15 @@ bench: build
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)
 
+# Tracked files only: never node_modules or build output.
+CXX_SOURCES = git ls-files '*.h' '*.cc'
+
 format:
-	find src tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	$(CXX_SOURCES) | xargs clang-format -i
+
+format-check:
+	@$(CXX_SOURCES) | xargs clang-format --dry-run -Werror \
+	  || { echo "format-check: run 'make format' (clang-format differs, above)" >&2; exit 1; }
+
+tsan-tests:
+	@echo '$(TSAN_TESTS)' | tr '|' '\n'

@@ -11,6 +11,7 @@
 //   OUT_DIR/request/  the requests again in request_fuzzer's structured layout
 //   OUT_DIR/sasl/     PLAIN and SCRAM exchanges for each sasl_fuzzer mode
 //   OUT_DIR/config/   config JSON (every parameter), --set values, sizes, users files
+//   OUT_DIR/subdoc/   values with xattrs and one subdoc operation of each kind
 //
 // Files are named after what they hold and overwritten in place; nothing else in OUT_DIR is
 // touched, so regression inputs saved there (crash-*, see README "Fuzzing") stay. `make corpus`
@@ -38,11 +39,13 @@
 #include "protocol/leb128.h"
 #include "protocol/opcode.h"
 #include "protocol/payload.h"
+#include "protocol/subdoc.h"
 #include "protocol/validate.h"
 #include "sasl/crypto.h"
 #include "sasl/mechanism.h"
 #include "sasl/scram_client.h"
 #include "sasl/scram_messages.h"
+#include "xattr/blob.h"
 
 namespace sluice::fuzz {
 namespace {
@@ -214,6 +217,49 @@ std::vector<Seed> HandBuiltRequests() {
         RequestBuilder(Opcode::kGetClusterConfig).Extras(version).Build());
   }
   add("get-meta", RequestBuilder(Opcode::kGetMeta).Key("key").Build());
+  // Subdoc commands and a SET carrying xattrs (protocol/subdoc_request.h).
+  {
+    std::string extras;
+    AppendSubdocSingleExtras(&extras, {5, kSubdocFlagXattrPath | kSubdocFlagMkdirP, 3600,
+                                       std::nullopt, kSubdocDocFlagMkdoc});
+    add("subdoc-dict-upsert-xattr", RequestBuilder(Opcode::kSubdocDictUpsert)
+                                        .Key("key")
+                                        .Extras(extras)
+                                        .Value("_a.bc{\"x\":1}")
+                                        .Build());
+  }
+  {
+    std::string value;
+    AppendSubdocSpec(&value, {Opcode::kSubdocGet, kSubdocFlagXattrPath, "$document.CAS", {}},
+                     false);
+    AppendSubdocSpec(&value, {Opcode::kSubdocExists, 0, "a[0]", {}}, false);
+    AppendSubdocSpec(&value, {Opcode::kGet, 0, "", {}}, false);
+    const std::string extras(1, static_cast<char>(kSubdocDocFlagAccessDeleted));
+    add("subdoc-multi-lookup",
+        RequestBuilder(Opcode::kSubdocMultiLookup).Key("key").Extras(extras).Value(value).Build());
+  }
+  {
+    std::string value;
+    AppendSubdocSpec(&value,
+                     {Opcode::kSubdocDictUpsert, kSubdocFlagXattrPath | kSubdocFlagExpandMacros,
+                      "m.cas", "\"${Mutation.CAS}\""},
+                     true);
+    AppendSubdocSpec(&value, {Opcode::kSubdocCounter, 0, "n", "5"}, true);
+    AppendSubdocSpec(&value, {Opcode::kSubdocArrayPushLast, kSubdocFlagMkdirP, "l", "1,2"}, true);
+    std::string extras;
+    AppendSubdocMultiExtras(&extras, {0, 7u, kSubdocDocFlagMkdoc});
+    add("subdoc-multi-mutation", RequestBuilder(Opcode::kSubdocMultiMutation)
+                                     .Key("key")
+                                     .Extras(extras)
+                                     .Value(value)
+                                     .Build());
+  }
+  add("set-xattr", RequestBuilder(Opcode::kSet)
+                       .Key("key")
+                       .Datatype(kDatatypeXattr)
+                       .Value(xattr::Encode({{"_s", "1"}, {"u", "[true]"}}) + "{}")
+                       .MutationExtras(0, 0)
+                       .Build());
   // Flexible framing: frame infos on the alt magic.
   {
     std::string fe;
@@ -670,12 +716,52 @@ void WriteConfig(const fs::path& out) {
   std::printf("config: %zu seeds\n", writer.count());
 }
 
+// subdoc_fuzzer: mode 0 values with xattrs, mode 1 operations.
+void WriteSubdoc(const fs::path& out) {
+  CorpusWriter writer(out / "subdoc");
+  const std::string section = xattr::Encode({{"_sync", R"({"rev":"1-a"})"}, {"meta", "[1,2]"}});
+  writer.Write("value-two-xattrs", FuzzInputWriter().U8(0).Rest(section + R"({"a":1})").bytes());
+  writer.Write("value-empty-section", FuzzInputWriter().U8(0).Rest(std::string(4, '\0')).bytes());
+  const std::string doc = R"({"a":{"b":[1,2,{"c":"d"}]},"n":5,"s":"x","e":{},"l":[]})";
+  struct Op {
+    const char* name;
+    uint8_t op;
+    const char* path;
+    const char* value;
+  };
+  const Op ops[] = {{"get", 0, "a.b[2].c", ""},
+                    {"exists", 1, "a.b[-1]", ""},
+                    {"count", 2, "a.b", ""},
+                    {"dict-add", 3, "a.x", "true"},
+                    {"upsert-mkdir", 4, "p.q.r", "[1]"},
+                    {"remove", 5, "a.b[0]", ""},
+                    {"replace", 6, "s", "\"y\""},
+                    {"push-last-root", 7, "", "1"},
+                    {"push-first", 8, "l", "0,1"},
+                    {"insert", 9, "a.b[1]", "9"},
+                    {"add-unique", 10, "l", "\"u\""},
+                    {"counter", 11, "n", "-3"}};
+  for (const Op& o : ops) {
+    const bool root = std::string_view(o.name) == "push-last-root";
+    writer.Write(std::string("op-") + o.name, FuzzInputWriter()
+                                                  .U8(1)
+                                                  .U8(o.op)
+                                                  .U8(1)
+                                                  .Str(o.path)
+                                                  .Str(o.value)
+                                                  .Rest(root ? "[1, 2 ]" : doc)
+                                                  .bytes());
+  }
+  std::printf("subdoc: %zu seeds\n", writer.count());
+}
+
 }  // namespace
 }  // namespace sluice::fuzz
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT_DIR   (writes OUT_DIR/{frame,request,sasl,config}/)\n",
+    std::fprintf(stderr,
+                 "usage: %s OUT_DIR   (writes OUT_DIR/{frame,request,sasl,config,subdoc}/)\n",
                  argv[0]);
     return 2;
   }
@@ -685,5 +771,6 @@ int main(int argc, char** argv) {
   sluice::fuzz::WriteRequests(out, requests);
   sluice::fuzz::WriteSasl(out);
   sluice::fuzz::WriteConfig(out);
+  sluice::fuzz::WriteSubdoc(out);
   return 0;
 }

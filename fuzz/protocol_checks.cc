@@ -9,6 +9,7 @@
 #include "protocol/frame_info.h"
 #include "protocol/leb128.h"
 #include "protocol/payload.h"
+#include "protocol/subdoc_request.h"
 #include "protocol/validate.h"
 
 namespace sluice::fuzz {
@@ -196,6 +197,21 @@ void CheckHandlerDecoders(const Frame& f, const protocol::ValidationContext& ctx
     default:
       break;
   }
+  // The subdoc commands: ParseSubdocRequest answers every request with a status, and the specs it
+  // accepts are views inside the frame's value (server/commands_subdoc.cc reads them blindly).
+  if (IsSubdocCommand(op)) {
+    SubdocRequest request;
+    if (ParseSubdocRequest(f, ctx.xattr, &request).ok()) {
+      FUZZ_CHECK(!request.specs.empty() && request.specs.size() <= kSubdocMaxSpecs,
+                 "an accepted subdoc request has 1 to 16 specs");
+      for (const SubdocSpec& spec : request.specs) {
+        FUZZ_CHECK(spec.path.empty() ||
+                       (spec.path.data() >= f.value.data() &&
+                        spec.path.data() + spec.path.size() <= f.value.data() + f.value.size()),
+                   "a spec's path lies inside the value");
+      }
+    }
+  }
   // The document commands strip the collection prefix (server/commands_kv.cc DocumentKey).
   if (ctx.collections) {
     switch (op) {
@@ -215,6 +231,9 @@ void CheckHandlerDecoders(const Frame& f, const protocol::ValidationContext& ctx
         FUZZ_CHECK(SplitCollectionKey(f.key).ok(), "validated document key splits");
         break;
       default:
+        if (IsSubdocCommand(op)) {
+          FUZZ_CHECK(SplitCollectionKey(f.key).ok(), "validated subdoc key splits");
+        }
         break;
     }
   }
@@ -223,10 +242,11 @@ void CheckHandlerDecoders(const Frame& f, const protocol::ValidationContext& ctx
 }  // namespace
 
 void CheckClientRequest(const Frame& frame) {
-  for (int bits = 0; bits < 4; ++bits) {
+  for (int bits = 0; bits < 8; ++bits) {
     protocol::ValidationContext ctx;
     ctx.collections = (bits & 1) != 0;
     ctx.dcp_delete_v2 = (bits & 2) != 0;
+    ctx.xattr = (bits & 4) != 0;
     const Status status = protocol::ValidateRequest(frame, ctx);
     if (status.ok()) CheckHandlerDecoders(frame, ctx);
   }

@@ -184,7 +184,9 @@ class Connection {
   // kept for ReadDcpMessage().
   StatusOr<StreamReqResult> DcpStreamReq(protocol::DcpStreamReqRequest request);
   // DCP_CLOSE_STREAM; the server's status.
-  StatusOr<protocol::McbpStatus> DcpCloseStream(Vbid vbucket);
+  // DCP_CLOSE_STREAM; `stream_id` goes in a frame info (after the control enable_stream_id).
+  StatusOr<protocol::McbpStatus> DcpCloseStream(Vbid vbucket,
+                                                std::optional<uint16_t> stream_id = std::nullopt);
   // DCP_GET_FAILOVER_LOG (0x54).
   StatusOr<std::vector<protocol::FailoverEntry>> DcpGetFailoverLog(Vbid vbucket);
   // The next message from the producer (NOOPs are answered, never returned).

@@ -58,10 +58,10 @@ StatusOr<StreamReqResult> Connection::DcpStreamReq(protocol::DcpStreamReqRequest
   return result;
 }
 
-StatusOr<McbpStatus> Connection::DcpCloseStream(Vbid vbucket) {
+StatusOr<McbpStatus> Connection::DcpCloseStream(Vbid vbucket, std::optional<uint16_t> stream_id) {
   const uint32_t opaque = NextOpaque();
   std::string wire;
-  protocol::AppendDcpCloseStream(&wire, vbucket, opaque);
+  protocol::AppendDcpCloseStream(&wire, vbucket, opaque, stream_id);
   RETURN_IF_ERROR(SendRaw(wire));
   ASSIGN_OR_RETURN(Frame frame, AwaitResponse(opaque));
   return frame.status();

@@ -43,6 +43,15 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
       ASSIGN_OR_RETURN(protocol::DcpStreamEnd end, protocol::DecodeDcpStreamEnd(frame));
       return DcpMessage(end);
     }
+    case Opcode::kDcpSeqnoAdvanced: {
+      ASSIGN_OR_RETURN(protocol::DcpSeqnoAdvanced advanced,
+                       protocol::DecodeDcpSeqnoAdvanced(frame));
+      return DcpMessage(advanced);
+    }
+    case Opcode::kDcpOsoSnapshot: {
+      ASSIGN_OR_RETURN(protocol::DcpOsoSnapshot oso, protocol::DecodeDcpOsoSnapshot(frame));
+      return DcpMessage(oso);
+    }
     default:
       return DcpMessage(DcpOtherRequest{frame.magic, frame.opcode, frame.vbucket(), frame.opaque,
                                         frame.cas, frame.datatype, std::string(frame.extras),
@@ -74,6 +83,14 @@ StatusOr<DcpMessageView> ToDcpMessageView(const protocol::Frame& frame, bool col
       ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpExpiration(frame, collections));
       return view;
     }
+    case Opcode::kDcpSeqnoAdvanced: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpSeqnoAdvanced(frame));
+      return view;
+    }
+    case Opcode::kDcpOsoSnapshot: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpOsoSnapshot(frame));
+      return view;
+    }
     case Opcode::kDcpStreamEnd: {
       ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpStreamEnd(frame));
       return view;
@@ -99,6 +116,13 @@ struct Describer {
   }
   std::string operator()(const DcpExpiration& x) const {
     return fmt::format("DCP_EXPIRATION vb:{} seqno:{} key:{}", x.vbucket, x.by_seqno, x.key);
+  }
+  std::string operator()(const protocol::DcpSeqnoAdvanced& a) const {
+    return fmt::format("DCP_SEQNO_ADVANCED vb:{} seqno:{}", a.vbucket, a.by_seqno);
+  }
+  std::string operator()(const protocol::DcpOsoSnapshot& o) const {
+    return fmt::format("DCP_OSO_SNAPSHOT vb:{} {}", o.vbucket,
+                       o.flags == protocol::kDcpOsoSnapshotStart ? "start" : "end");
   }
   std::string operator()(const protocol::DcpStreamEnd& e) const {
     return fmt::format("DCP_STREAM_END vb:{} status:{}", e.vbucket,

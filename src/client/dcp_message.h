@@ -2,10 +2,11 @@
 //
 // DcpMessage: what Connection::ReadDcpMessage() hands back — one producer message, decoded and
 // owning its bytes (the protocol codecs return views into the read buffer; these outlive it).
-// Snapshot markers and stream ends have no variable-length parts, so the protocol structs are used
-// as they are. Responses (e.g. a stream request answered while other streams are flowing) and
-// producer requests this client does not decode (system events, seqno-advanced, set-vbucket-state,
-// server-initiated requests) come through as Response / DcpOtherRequest rather than being dropped.
+// Snapshot markers, seqno-advanced, OSO snapshot brackets and stream ends have no variable-length
+// parts, so the protocol structs are used as they are. Responses (e.g. a stream request answered
+// while other streams are flowing) and producer requests this client does not decode (system
+// events, set-vbucket-state, server-initiated requests) come through as Response /
+// DcpOtherRequest rather than being dropped.
 //
 // Thread safety: plain values.
 #pragma once
@@ -79,7 +80,8 @@ struct DcpOtherRequest {
 };
 
 using DcpMessage = std::variant<protocol::DcpSnapshotMarker, DcpMutation, DcpDeletion,
-                                DcpExpiration, protocol::DcpStreamEnd, Response, DcpOtherRequest>;
+                                DcpExpiration, protocol::DcpSeqnoAdvanced, protocol::DcpOsoSnapshot,
+                                protocol::DcpStreamEnd, Response, DcpOtherRequest>;
 
 // Decodes a frame the producer sent into an owned message. `collections`: the connection is
 // collection-aware (keys carry a LEB128 prefix). kInvalid if a known message is malformed.
@@ -90,13 +92,14 @@ std::string DescribeDcpMessage(const DcpMessage& message);
 
 // DcpMessageView: what Connection::ReadDcpMessageView() hands back - the same message decoded
 // without a copy: the protocol structs with views into the connection's read buffer, valid until
-// the next call on that connection. Anything but the five DCP kinds (responses, other requests) is
-// the raw frame. For consumers that look at each message once (`sluice drain`): no allocation and
-// no copy per message.
+// the next call on that connection. Anything but the DCP kinds ToDcpMessage decodes (responses,
+// other requests) is the raw frame. For consumers that look at each message once (`sluice drain`):
+// no allocation and no copy per message.
 struct DcpMessageView {
   uint32_t wire_size = 0;  // the frame's bytes, 24-byte header included
   std::variant<protocol::DcpSnapshotMarker, protocol::DcpMutation, protocol::DcpDeletion,
-               protocol::DcpExpiration, protocol::DcpStreamEnd, protocol::Frame>
+               protocol::DcpExpiration, protocol::DcpSeqnoAdvanced, protocol::DcpOsoSnapshot,
+               protocol::DcpStreamEnd, protocol::Frame>
       message;
 };
 

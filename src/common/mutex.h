@@ -6,6 +6,10 @@
 // std::mutex rather than absl::Mutex: Debian's abseil is not built with TSan, and TSan understands
 // std::mutex natively.
 //
+// A Mutex may carry a LockRank (common/lock_rank.h, the program's lock order, written once):
+// builds with assertions then check on every acquisition that the thread holds no lock of an
+// equal or higher rank.
+//
 // Thread safety: Mutex and CondVar are thread-safe. A MutexLock is owned by one thread.
 #pragma once
 
@@ -15,6 +19,7 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "common/lock_rank.h"
 #include "common/thread_annotations.h"
 
 namespace sluice {
@@ -22,18 +27,29 @@ namespace sluice {
 class CAPABILITY("mutex") Mutex {
  public:
   Mutex() = default;
+  explicit Mutex(LockRank rank) : rank_(rank) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void Lock() ACQUIRE() { mu_.lock(); }
-  void Unlock() RELEASE() { mu_.unlock(); }
-  bool TryLock() TRY_ACQUIRE(true) { return mu_.try_lock(); }
+  void Lock() ACQUIRE() {
+    if (lock_rank_internal::kChecked && rank_ != LockRank::kUnranked) {
+      lock_rank_internal::OnAcquire(this, rank_);
+    }
+    mu_.lock();
+  }
+  void Unlock() RELEASE() {
+    mu_.unlock();
+    if (lock_rank_internal::kChecked && rank_ != LockRank::kUnranked) {
+      lock_rank_internal::OnRelease(this);
+    }
+  }
   // Tells the analysis the caller holds the lock (e.g. inside a callback run under it). No
   // runtime check: std::mutex cannot say who owns it.
   void AssertHeld() const ASSERT_CAPABILITY(this) {}
 
  private:
   friend class CondVar;
+  const LockRank rank_ = LockRank::kUnranked;
   std::mutex mu_;
 };
 

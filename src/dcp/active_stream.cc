@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/producer.h"
 
 namespace sluice::dcp {
 
@@ -27,13 +26,14 @@ std::string_view ActiveStream::StateName(State state) {
   return "unknown";
 }
 
-ActiveStream::ActiveStream(std::weak_ptr<Producer> producer, std::string_view conn_name,
+ActiveStream::ActiveStream(std::weak_ptr<StreamOwner> owner, std::string_view conn_name,
                            const std::shared_ptr<engine::VBucket>& vb, StreamParams params,
                            StreamOptions options)
-    : producer_(std::move(producer)),
+    : owner_(std::move(owner)),
       vb_(vb),
       vbid_(vb->id()),
-      cursor_name_(fmt::format("{}:{}", conn_name, vb->id())),
+      cursor_name_(params.sid == 0 ? fmt::format("{}:{}", conn_name, vb->id())
+                                   : fmt::format("{}:{}:sid:{}", conn_name, vb->id(), params.sid)),
       params_(params),
       options_(options),
       initial_backfill_(params.start_seqno == 0) {
@@ -95,8 +95,9 @@ void ActiveStream::TransitionLocked(State next) {
 
 // ---- producer side ----
 
-void ActiveStream::Activate(Producer& producer) {
+void ActiveStream::Activate(StreamOwner& owner) {
   std::optional<BackfillSpec> schedule;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     if (state_ != State::kPending) return;
@@ -106,14 +107,17 @@ void ActiveStream::Activate(Producer& producer) {
       TransitionLocked(State::kBackfilling);
       ScheduleBackfillLocked(&schedule);
     }
+    ended = TakeEndEffectsLocked();
   }
-  if (schedule.has_value()) producer.ScheduleBackfill(std::move(*schedule));
+  if (schedule.has_value()) owner.ScheduleBackfill(std::move(*schedule));
+  ApplyEndEffects(ended, owner);
   NotifyReady(/*force=*/true);
 }
 
-std::optional<DcpMessage> ActiveStream::Next(Producer& producer, size_t limit) {
+std::optional<DcpMessage> ActiveStream::Next(StreamOwner& owner, size_t limit) {
   std::optional<BackfillSpec> schedule;
   std::optional<DcpMessage> message;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     // Cleared before looking, so a message queued after we found nothing notifies again.
@@ -138,8 +142,10 @@ std::optional<DcpMessage> ActiveStream::Next(Producer& producer, size_t limit) {
       if (state_ == before) break;
     }
     if (message.has_value()) items_ready_.store(true);
+    ended = TakeEndEffectsLocked();
   }
-  if (schedule.has_value()) producer.ScheduleBackfill(std::move(*schedule));
+  if (schedule.has_value()) owner.ScheduleBackfill(std::move(*schedule));
+  ApplyEndEffects(ended, owner);
   return message;
 }
 
@@ -176,7 +182,8 @@ std::optional<DcpMessage> ActiveStream::InMemoryPhaseLocked(std::optional<Backfi
     EndStreamLocked(DcpStreamEndStatus::kStateChanged);
     return PopLocked(limit);
   }
-  ProcessItemsLocked(vb->checkpoints().GetItemsForCursor(cursor_, kMemoryBatchItems));
+  ProcessItemsLocked(vb->checkpoints().GetItemsForCursor(cursor_, kMemoryBatchItems),
+                     vb->purge_seqno());
   return PopLocked(limit);
 }
 
@@ -212,23 +219,29 @@ void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule)
     return;
   }
   backfill_running_ = true;
+  backfill_id_ = NewBackfillId();
+  // Key order only for the initial backfill from 0: the consumer then has nothing to merge with.
+  backfill_oso_ = options_.oso != StreamOptions::Oso::kOff && last_read_seqno_ == 0;
   ++backfills_scheduled_;
   BackfillSpec spec;
+  spec.id = backfill_id_;
+  spec.key_order = backfill_oso_;
   spec.stream = weak_from_this();
   spec.vbid = vbid_;
+  spec.sid = params_.sid;
+  spec.opaque = params_.opaque;
+  spec.encoder = options_.encoder;
   spec.start = start;
   spec.end = backfill_end;
   spec.stream_end = params_.end_seqno;
   spec.key_only = !options_.include_value;
-  spec.encoder = options_.encoder;
-  spec.opaque = params_.opaque;
   spec.skip_deleted = options_.skip_deletes_in_initial_backfill && initial_backfill_;
   spec.ignore_purged_tombstones = (params_.flags & protocol::kDcpStreamIgnorePurgedTombstones) != 0;
   spec.remote_purge_seqno = params_.remote_purge_seqno;
   *schedule = std::move(spec);
 }
 
-void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
+void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items, uint64_t purge_seqno) {
   for (engine::CheckpointSnapshot& snap : items.snapshots) {
     if (!snap.items.empty()) {
       cursor_last_seqno_ = std::max(cursor_last_seqno_, snap.items.back()->by_seqno);
@@ -258,7 +271,7 @@ void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
         flags |= protocol::kDcpSnapshotCheckpoint;
         next_snapshot_is_checkpoint_ = false;
       }
-      PushLocked(DcpMessage::SnapshotMarker(start, end, flags));
+      PushLocked(DcpMessage::SnapshotMarker(start, end, flags, purge_seqno));
       last_marker_end_ = end;
     }
     for (auto it = first; it != last; ++it) {
@@ -267,8 +280,18 @@ void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items) {
     }
   }
   if (last_read_seqno_ >= params_.end_seqno || cursor_last_seqno_ >= params_.end_seqno) {
+    // The end seqno itself may have been deduplicated away: a marker promised up to it.
+    if (last_marker_end_ == params_.end_seqno && last_read_seqno_ < last_marker_end_) {
+      PushSeqnoAdvancedLocked(last_marker_end_);
+    }
     EndStreamLocked(DcpStreamEndStatus::kOk);
   }
+}
+
+void ActiveStream::PushSeqnoAdvancedLocked(uint64_t seqno) {
+  // kv_engine moves the stream's position either way; only a collection-aware consumer is told.
+  last_read_seqno_ = std::max(last_read_seqno_, seqno);
+  if (options_.seqno_advanced) PushLocked(DcpMessage::SeqnoAdvanced(seqno));
 }
 
 DcpMessage ActiveStream::ItemMessage(engine::QueuedItem item) const {
@@ -322,18 +345,19 @@ void ActiveStream::CountSentLocked(const DcpMessage& m) {
   }
 }
 
-size_t ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
-  if (state_ == State::kDead) return 0;
-  size_t freed = 0;
+void ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
+  if (state_ == State::kDead) return;
   if (state_ == State::kBackfilling || reason == DcpStreamEndStatus::kDisconnected) {
     // Nothing more of it will be sent: release the memory and the backfill-buffer bytes.
-    freed = buffered_bytes_;
+    end_effects_.freed_bytes += buffered_bytes_;
     buffered_bytes_ = 0;
     buffered_items_ = 0;
     ready_.clear();
     ready_messages_ = 0;
     ready_memory_ = 0;
   }
+  // A backfill still scheduled (queued, or running now) must not outlive the stream.
+  if (backfill_running_) end_effects_.cancel_backfill = backfill_id_;
   pending_backfill_ = false;
   end_reason_ = reason;
   TransitionLocked(State::kDead);
@@ -352,38 +376,44 @@ size_t ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
     LOG_WARN("dcp stream {}: closing ({}), last sent seqno {}", cursor_name_,
              protocol::DcpStreamEndStatusName(reason), last_sent_seqno_);
   }
-  return freed;
 }
 
 void ActiveStream::EndStream(DcpStreamEndStatus reason) {
-  size_t freed = 0;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     if (state_ == State::kDead) return;
-    freed = EndStreamLocked(reason);
+    EndStreamLocked(reason);
+    ended = TakeEndEffectsLocked();
   }
-  ReturnBufferBytes(freed);
+  ApplyEndEffects(ended);
   if (reason != DcpStreamEndStatus::kDisconnected) NotifyReady(/*force=*/true);
 }
 
 std::deque<DcpMessage> ActiveStream::EndStreamTakingQueue() {
   std::deque<DcpMessage> queue;
-  size_t freed = 0;
+  EndEffects ended;
   {
     MutexLock lock(&mu_);
     if (state_ == State::kDead) return queue;
     queue.swap(ready_);
-    freed = EndStreamLocked(DcpStreamEndStatus::kDisconnected);
+    EndStreamLocked(DcpStreamEndStatus::kDisconnected);
+    ended = TakeEndEffectsLocked();
   }
-  ReturnBufferBytes(freed);
+  ApplyEndEffects(ended);
   return queue;
 }
 
-void ActiveStream::ReturnBufferBytes(size_t bytes) {
-  if (bytes == 0) return;
-  // `producer` may be the last reference: it is released at the end of this block, with no lock
-  // of ours held.
-  if (std::shared_ptr<Producer> producer = producer_.lock()) producer->BackfillBytesSent(bytes);
+void ActiveStream::ApplyEndEffects(const EndEffects& effects, StreamOwner& owner) {
+  if (effects.freed_bytes != 0) owner.BackfillBytesSent(effects.freed_bytes);
+  if (effects.cancel_backfill != 0) owner.CancelBackfill(effects.cancel_backfill);
+}
+
+void ActiveStream::ApplyEndEffects(const EndEffects& effects) {
+  if (effects.freed_bytes == 0 && effects.cancel_backfill == 0) return;
+  // `owner` may be the last reference: it is released at the end of this block, with no lock of
+  // ours held.
+  if (std::shared_ptr<StreamOwner> owner = owner_.lock()) ApplyEndEffects(effects, *owner);
 }
 
 void ActiveStream::NotifySeqnoAvailable() {
@@ -394,9 +424,9 @@ void ActiveStream::NotifyReady(bool force) {
   bool expected = false;
   if (!force && !items_ready_.compare_exchange_strong(expected, true)) return;
   if (force) items_ready_.store(true);
-  // Promoted only for the call; if it is the last reference, ~Producer runs at the end of this
-  // statement, on this thread, with no lock of ours held.
-  if (std::shared_ptr<Producer> producer = producer_.lock()) producer->NotifyStreamReady(vbid_);
+  // Promoted only for the call; if it is the last reference, the owner's destructor runs at the
+  // end of this statement, on this thread, with no lock of ours held.
+  if (std::shared_ptr<StreamOwner> owner = owner_.lock()) owner->NotifyStreamReady(key());
 }
 
 void ActiveStream::OnCursorDropped(uint64_t generation) {
@@ -415,50 +445,77 @@ void ActiveStream::OnCursorDropped(uint64_t generation) {
 
 // ---- backfill side ----
 
-bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end) {
+bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) {
   {
     MutexLock lock(&mu_);
     if (state_ != State::kBackfilling) return false;
-    uint64_t marker_start = start;
-    if (!first_marker_sent_) {
-      marker_start = std::min(params_.snap_start_seqno, start);
-      first_marker_sent_ = true;
+    backfill_max_seqno_ = 0;
+    if (backfill_oso_) {
+      // Out of order: no snapshot marker; the OSO brackets say where the snapshot ends.
+      PushLocked(DcpMessage::OsoSnapshot(protocol::kDcpOsoSnapshotStart));
+      oso_open_ = true;
+    } else {
+      uint64_t marker_start = start;
+      if (!first_marker_sent_) {
+        marker_start = std::min(params_.snap_start_seqno, start);
+        first_marker_sent_ = true;
+      }
+      PushLocked(DcpMessage::SnapshotMarker(
+          marker_start, end, protocol::kDcpSnapshotDisk | protocol::kDcpSnapshotCheckpoint,
+          purge_seqno));
+      last_marker_end_ = end;
     }
-    PushLocked(DcpMessage::SnapshotMarker(
-        marker_start, end, protocol::kDcpSnapshotDisk | protocol::kDcpSnapshotCheckpoint));
-    last_marker_end_ = end;
   }
   NotifyReady(/*force=*/false);
   return true;
 }
 
-ActiveStream::BackfillDelivery ActiveStream::BackfillBatchReceived(
+BackfillTarget::Delivery ActiveStream::BackfillBatchReceived(
     std::shared_ptr<const BackfillBatch> batch, BackfillBuffer& buffer) {
   bool full = false;
   {
     MutexLock lock(&mu_);
-    if (state_ != State::kBackfilling) return BackfillDelivery::kStreamNotBackfilling;
+    if (state_ != State::kBackfilling) return Delivery::kStreamNotBackfilling;
     const size_t items = batch->size();
     const size_t bytes = batch->bytes();
-    const uint64_t seqno = batch->seqno(items - 1);
-    // Stream and buffer counts move together under mu_: EndStreamLocked returns exactly what
+    const uint64_t max_seqno = batch->max_seqno();
+    // Stream and buffer counts move together under mu_: EndStreamLocked frees exactly what
     // was charged here and not yet popped.
     buffered_bytes_ += bytes;
     buffered_items_ += items;
     full = !buffer.Read(bytes);
-    last_backfilled_seqno_ = std::max(last_backfilled_seqno_, seqno);
+    last_backfilled_seqno_ = std::max(last_backfilled_seqno_, max_seqno);
+    backfill_max_seqno_ = std::max(backfill_max_seqno_, max_seqno);
     backfill_disk_items_ += items;
     PushLocked(DcpMessage::BackfillItems(std::move(batch), 0, static_cast<uint32_t>(items), bytes));
   }
   NotifyReady(/*force=*/false);
-  return full ? BackfillDelivery::kBufferFull : BackfillDelivery::kQueued;
+  return full ? Delivery::kBufferFull : Delivery::kQueued;
 }
 
 void ActiveStream::CompleteBackfill(uint64_t scan_end) {
   {
     MutexLock lock(&mu_);
+    if (state_ == State::kBackfilling) {
+      if (oso_open_) {
+        // kv_engine: with "true_with_seqno_advanced", a SeqnoAdvanced to the snapshot's end
+        // unless the last item sent was it; then the OSO end. The next marker starts after it.
+        if (options_.oso == StreamOptions::Oso::kWithSeqnoAdvanced &&
+            backfill_max_seqno_ != scan_end) {
+          PushLocked(DcpMessage::SeqnoAdvanced(scan_end));
+        }
+        PushLocked(DcpMessage::OsoSnapshot(protocol::kDcpOsoSnapshotEnd));
+        oso_open_ = false;
+        first_marker_sent_ = true;
+        last_marker_end_ = scan_end;
+      } else if (last_marker_end_ == scan_end && backfill_max_seqno_ < scan_end) {
+        // The disk snapshot ends past its last item (skipped deletes, the end seqno rewritten).
+        PushSeqnoAdvancedLocked(scan_end);
+      }
+    }
     last_read_seqno_ = std::max({last_read_seqno_, last_backfilled_seqno_, scan_end});
     backfill_running_ = false;
+    backfill_oso_ = false;
     initial_backfill_ = false;
   }
   // Forced: a producer that just found the ready queue empty must look again.
@@ -467,7 +524,12 @@ void ActiveStream::CompleteBackfill(uint64_t scan_end) {
 
 // ---- stats ----
 
-void ActiveStream::AddStats(std::string_view prefix, const engine::AddStatFn& add) const {
+std::string ActiveStream::StatName() const {
+  return params_.sid == 0 ? fmt::format("stream_{}", vbid_)
+                          : fmt::format("stream_{}_sid:{}", vbid_, params_.sid);
+}
+
+void ActiveStream::AddStats(const engine::AddStatFn& add) const {
   std::string state;
   uint64_t last_read = 0, last_sent = 0, disk_items = 0, sent = 0, memory = 0, drops = 0;
   uint64_t backfills = 0;
@@ -489,13 +551,11 @@ void ActiveStream::AddStats(std::string_view prefix, const engine::AddStatFn& ad
     buffered_items = buffered_items_;
     cursor_registered = !cursor_.expired();
   }
-  fmt::memory_buffer key;
   auto stat = [&](std::string_view name, const auto& value) {
-    key.clear();
-    fmt::format_to(std::back_inserter(key), "{}stream_{}_{}", prefix, vbid_, name);
-    add(std::string_view(key.data(), key.size()), fmt::format("{}", value));
+    add(name, fmt::format("{}", value));
   };
   stat("state", state);
+  if (params_.sid != 0) stat("sid", params_.sid);
   stat("flags", params_.flags);
   stat("opaque", params_.opaque);
   stat("start_seqno", params_.start_seqno);

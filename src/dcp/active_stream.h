@@ -32,7 +32,10 @@
 // End reasons: Ok, Closed (client CLOSE_STREAM), StateChanged (vbucket state change or deletion),
 // Disconnected (no STREAM_END queued), TooSlow (backfill idle protection), BackfillFailed,
 // Rollback (start below the purge seqno found by the backfill). Ending a backfilling stream
-// discards its ready queue and returns its bytes to the connection's backfill buffer.
+// discards its ready queue and returns its bytes to the connection's backfill buffer. Whatever the
+// reason, a backfill it still has scheduled is removed from the connection's BackfillManager as it
+// ends (StreamOwner::CancelBackfill, after the stream's lock is released), so its admission unit
+// and its snapshot return at once.
 //
 // Disk items arrive in batches (backfill_batch.h): the backfill encodes a batch of documents on its
 // auxio thread and hands it over with BackfillBatchReceived, one lock and one backfill-buffer
@@ -47,18 +50,21 @@
 // cursor sends the stream back to kBackfilling from its last read seqno, after any running
 // backfill completes.
 //
-// Ownership: shared. The Producer owns its streams (map vbid -> shared_ptr). Weak references:
-// a Backfill (promotes it for one run: a queued backfill must not keep a closed stream alive), the
-// ConnMap's per-vbucket directory (a notification directory, not an owner), the cursor's drop
-// callback. The stream holds its producer weakly (the producer owns it; it promotes it only to
-// notify it, with no lock held, so ~Producer may run inside such a notification on whatever
-// thread) and its vbucket weakly (a deleted vbucket must be freed; the stream then ends).
-// Whatever thread drops the last reference runs ~ActiveStream, which only removes its own cursor.
+// Ownership: shared. The Producer owns its streams (map vbid -> shared_ptr) and is seen by them
+// only through StreamOwner, the interface declared here. Weak references: a Backfill (through
+// BackfillTarget; promotes it for one run: a queued backfill must not keep a closed stream alive),
+// the ConnMap's per-vbucket directory (a notification directory, not an owner), the cursor's drop
+// callback. The stream holds its owner weakly (the owner owns it; it promotes it only to notify
+// it, with no lock held, so the producer's destructor may run inside such a notification on
+// whatever thread) and its vbucket weakly (a deleted vbucket must be freed; the stream then
+// ends). Whatever thread drops the last reference runs ~ActiveStream, which only removes its own
+// cursor.
 //
 // Thread safety: thread-safe. Activate/Next on the producer's connection thread; backfill methods
-// on auxio threads; NotifySeqnoAvailable/EndStream on writer, nonio, connection threads. Lock
-// order: ActiveStream::mu_ -> CheckpointManager -> BackfillBuffer / BackfillManager. The stream
-// never calls its producer (or anything that may destroy it) while holding mu_.
+// on auxio threads; NotifySeqnoAvailable/EndStream on writer, nonio, connection threads. mu_ has
+// rank kDcpObject (common/lock_rank.h): under it the stream takes only the checkpoint manager's
+// lock and the backfill buffer's leaf lock, and it never calls its owner (or anything that may
+// destroy it) while holding mu_.
 #pragma once
 
 #include <atomic>
@@ -70,6 +76,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/mutex.h"
 #include "common/types.h"
@@ -78,6 +85,7 @@
 #include "dcp/backfill_buffer.h"
 #include "dcp/dcp_message.h"
 #include "dcp/item_encoder.h"
+#include "dcp/stream_key.h"
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_types.h"
 #include "engine/vbucket.h"
@@ -85,11 +93,25 @@
 
 namespace sluice::dcp {
 
-class Producer;
+// What a stream asks of the connection that owns it (the Producer implements it). Any thread;
+// never called with the stream's lock held.
+class StreamOwner {
+ public:
+  virtual ~StreamOwner() = default;
+  // Stream `key` has something to send: queue it for the connection's next Step.
+  virtual void NotifyStreamReady(StreamKey key) = 0;
+  // Hands `spec` to the connection's BackfillManager (dropped if the connection is going away).
+  virtual void ScheduleBackfill(BackfillSpec spec) = 0;
+  // The stream discarded `bytes` of backfilled messages it had charged to the backfill buffer.
+  virtual void BackfillBytesSent(size_t bytes) = 0;
+  // The stream ended while backfill `backfill_id` was scheduled: remove it at once.
+  virtual void CancelBackfill(uint64_t backfill_id) = 0;
+};
 
 // The stream request as the producer accepted it (seqnos already adjusted: FromLatest, ToLatest,
 // DiskOnly).
 struct StreamParams {
+  uint16_t sid = 0;    // JSON "sid" (0: none)
   uint32_t flags = 0;  // DCP_STREAM_REQ flags
   uint32_t opaque = 0;
   uint64_t start_seqno = 0;
@@ -102,11 +124,17 @@ struct StreamParams {
 
 // Connection settings captured when the stream is created.
 struct StreamOptions {
-  bool include_value = true;  // not DCP_OPEN NoValue
+  enum class Oso : uint8_t { kOff, kOn, kWithSeqnoAdvanced };  // enable_out_of_order_snapshots
+
+  bool include_value = true;  // backfills read values (not NoValue, or IncludeXattrs)
   // The connection's item encodings, with control enable_expiry_opcode (needs delete times).
   ItemEncoder encoder;
   bool skip_deletes_in_initial_backfill = false;
   bool cursor_droppable = false;  // control supports_cursor_dropping
+  // A collection-aware stream (HELLO Collections): kv_engine tells such a consumer with
+  // SeqnoAdvanced when a snapshot ends past the last item it received.
+  bool seqno_advanced = false;
+  Oso oso = Oso::kOff;  // the initial backfill (from 0) goes in key order, between OSO markers
 };
 
 // Totals a producer sums over its streams (dcpagg, ep_dcp_* aggregates).
@@ -117,7 +145,8 @@ struct StreamAggregate {
   size_t items_remaining = 0;  // queued + left in the checkpoints for the cursor
 };
 
-class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
+class ActiveStream final : public BackfillTarget,
+                           public std::enable_shared_from_this<ActiveStream> {
  public:
   enum class State : uint8_t { kPending, kBackfilling, kInMemory, kDead };
   static std::string_view StateName(State state);
@@ -126,56 +155,62 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   static constexpr size_t kMemoryBatchItems = 1024;
 
   // `conn_name` is the producer's "eq_dcpq:<name>"; the cursor is named "<conn_name>:<vb>".
-  ActiveStream(std::weak_ptr<Producer> producer, std::string_view conn_name,
+  ActiveStream(std::weak_ptr<StreamOwner> owner, std::string_view conn_name,
                const std::shared_ptr<engine::VBucket>& vb, StreamParams params,
                StreamOptions options);
-  ~ActiveStream();
+  ~ActiveStream() override;
   ActiveStream(const ActiveStream&) = delete;
   ActiveStream& operator=(const ActiveStream&) = delete;
 
-  // ---- the producer (connection thread), after inserting the stream in its map ----
+  // ---- the owner (connection thread), after inserting the stream in its map ----
   // kPending -> kBackfilling (-> kInMemory), or kDead (start == end). Schedules a backfill
-  // through `producer` if one is needed.
-  void Activate(Producer& producer);
-  // The next message to send, or nullopt (the stream notifies its producer when one is ready).
-  // Drives the state machine: may schedule a backfill through `producer` and may end the stream.
+  // through `owner` if one is needed.
+  void Activate(StreamOwner& owner);
+  // The next message to send, or nullopt (the stream notifies its owner when one is ready).
+  // Drives the state machine: may schedule a backfill through `owner` and may end the stream.
   // A kBackfillItems message stops at the first of its messages that reaches `limit` bytes.
-  std::optional<DcpMessage> Next(Producer& producer,
+  std::optional<DcpMessage> Next(StreamOwner& owner,
                                  size_t limit = std::numeric_limits<size_t>::max());
 
   // ---- any thread ----
   // The vbucket has a new seqno (ConnMap, on the writer's thread): wake the producer if in memory.
   void NotifySeqnoAvailable();
   // Ends the stream (no-op if dead). Queues STREAM_END(reason) unless reason is Disconnected.
-  void EndStream(protocol::DcpStreamEndStatus reason);
+  // Returns its backfill-buffer bytes and removes its scheduled backfill before returning.
+  void EndStream(protocol::DcpStreamEndStatus reason) override;
   // EndStream(Disconnected), handing over the queued messages instead of freeing them: freeing
   // tens of thousands of backfilled items takes milliseconds, which the producer's Disconnect
   // moves off the connection's thread.
   std::deque<DcpMessage> EndStreamTakingQueue();
-  bool IsDead() const { return state_mirror_.load(std::memory_order_acquire) == State::kDead; }
+  bool IsDead() const override {
+    return state_mirror_.load(std::memory_order_acquire) == State::kDead;
+  }
   State state() const { return state_mirror_.load(std::memory_order_acquire); }
   Vbid vbid() const { return vbid_; }
+  StreamKey key() const { return {vbid_, params_.sid}; }
   uint32_t opaque() const { return params_.opaque; }
+  // How its item messages are encoded (the memory phase's, on the connection's thread).
   const ItemEncoder& encoder() const { return options_.encoder; }
-  // "<prefix>stream_<vb>_<stat>" for each stream stat.
-  void AddStats(std::string_view prefix, const engine::AddStatFn& add) const;
+  // "stream_<vb>", or "stream_<vb>_sid:<sid>" for a stream with an id: the head of its stat names.
+  std::string StatName() const;
+  // Each stream stat, by its bare name ("state", "last_sent_seqno", ...).
+  void AddStats(const engine::AddStatFn& add) const;
   void Aggregate(StreamAggregate* agg) const;
 
-  // ---- the backfill (auxio thread) ----
-  // Queues the disk snapshot marker; false if the stream is no longer backfilling.
-  bool MarkDiskSnapshot(uint64_t start, uint64_t end);
-  enum class BackfillDelivery : uint8_t { kQueued, kBufferFull, kStreamNotBackfilling };
-  // Queues a batch of documents read from disk and encoded by the backfill (non-empty), and
-  // charges `buffer` with its bytes (both under mu_). kBufferFull: queued, and the backfill must
-  // yield. kStreamNotBackfilling: dropped.
-  BackfillDelivery BackfillBatchReceived(std::shared_ptr<const BackfillBatch> batch,
-                                         BackfillBuffer& buffer);
-  // The scan covered everything up to `scan_end`.
-  void CompleteBackfill(uint64_t scan_end);
-  // The backfill yielded because the buffer was full (stats).
-  void BackfillPaused() { backfill_pauses_.fetch_add(1, std::memory_order_relaxed); }
+  // ---- BackfillTarget: the backfill (auxio thread) ----
+  bool MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) override;
+  Delivery BackfillBatchReceived(std::shared_ptr<const BackfillBatch> batch,
+                                 BackfillBuffer& buffer) override;
+  void CompleteBackfill(uint64_t scan_end) override;
+  void BackfillPaused() override { backfill_pauses_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  // What ending the stream leaves to do once mu_ is released (EndStreamLocked records it).
+  struct EndEffects {
+    size_t freed_bytes = 0;        // backfill-buffer bytes of discarded messages
+    uint64_t cancel_backfill = 0;  // the id of a backfill still scheduled, or 0
+  };
+
   bool disk_only() const { return (params_.flags & protocol::kDcpStreamDiskOnly) != 0; }
 
   // The single transition check (see the diagram). Entering kInMemory sets the Checkpoint flag
@@ -183,32 +218,39 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   void TransitionLocked(State next) REQUIRES(mu_);
   // Registers the cursor and decides whether a backfill is needed; sets *schedule if so.
   void ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule) REQUIRES(mu_);
+  // Each phase's step of Next (`limit` as there).
   std::optional<DcpMessage> BackfillPhaseLocked(std::optional<BackfillSpec>* schedule, size_t limit)
       REQUIRES(mu_);
   std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule, size_t limit)
       REQUIRES(mu_);
   // Turns cursor snapshots into markers and item messages.
-  void ProcessItemsLocked(engine::CursorItems&& items) REQUIRES(mu_);
-  // Returns the backfill-buffer bytes it discarded (the caller returns them to the producer).
-  size_t EndStreamLocked(protocol::DcpStreamEndStatus reason) REQUIRES(mu_);
-  // Gives discarded backfill-buffer bytes back to the producer (no lock held).
-  void ReturnBufferBytes(size_t bytes) EXCLUDES(mu_);
+  void ProcessItemsLocked(engine::CursorItems&& items, uint64_t purge_seqno) REQUIRES(mu_);
+  // A SeqnoAdvanced to `seqno` (collection-aware streams), moving last_read_seqno_ there.
+  void PushSeqnoAdvancedLocked(uint64_t seqno) REQUIRES(mu_);
+  // Ends the stream; what must follow outside the lock accumulates in end_effects_.
+  void EndStreamLocked(protocol::DcpStreamEndStatus reason) REQUIRES(mu_);
+  EndEffects TakeEndEffectsLocked() REQUIRES(mu_) { return std::exchange(end_effects_, {}); }
+  // Returns the discarded bytes and cancels the backfill through `owner` (no lock held).
+  static void ApplyEndEffects(const EndEffects& effects, StreamOwner& owner);
+  // The same, promoting the owner (skipped if it is gone: then so are its manager and buffer).
+  void ApplyEndEffects(const EndEffects& effects) EXCLUDES(mu_);
   void PushLocked(DcpMessage message) REQUIRES(mu_);
-  // The front message; of a kBackfillItems entry, the prefix up to `limit` bytes (see Next).
+  // The front of the ready queue, or of a kBackfillItems entry the prefix up to `limit` bytes
+  // (the rest stays queued).
   std::optional<DcpMessage> PopLocked(size_t limit) REQUIRES(mu_);
-  // Counts a message leaving the ready queue to be sent.
+  // Moves the counters for `m` leaving the queue (sent).
   void CountSentLocked(const DcpMessage& m) REQUIRES(mu_);
   DcpMessage ItemMessage(engine::QueuedItem item) const;
   void RemoveCursorLocked() REQUIRES(mu_);
   // The cursor registered with generation `generation` was dropped by the checkpoint manager.
   void OnCursorDropped(uint64_t generation);
-  // Tells the producer this stream has something to send (unless it already knows, or `force`).
+  // Tells the owner this stream has something to send (unless it already knows, or `force`).
   // Must be called without mu_ held.
   void NotifyReady(bool force);
 
   // ---- constant after construction ----
-  // Weak: the producer owns this stream; promoted only to notify it (see the file comment).
-  const std::weak_ptr<Producer> producer_;
+  // Weak: the owner (producer) owns this stream; promoted only to notify it (file comment).
+  const std::weak_ptr<StreamOwner> owner_;
   // Weak: a deleted vbucket must be freed even while streams linger; the stream then ends.
   const std::weak_ptr<engine::VBucket> vb_;
   const Vbid vbid_;
@@ -222,10 +264,10 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   std::atomic<uint64_t> backfill_pauses_{0};
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kDcpObject};
   State state_ GUARDED_BY(mu_) = State::kPending;
   std::deque<DcpMessage> ready_ GUARDED_BY(mu_);
-  size_t ready_messages_ GUARDED_BY(mu_) = 0;  // in ready_, a batch's messages counted singly
+  size_t ready_messages_ GUARDED_BY(mu_) = 0;  // wire messages queued (a batch counts each one)
   size_t ready_memory_ GUARDED_BY(mu_) = 0;
   size_t buffered_bytes_ GUARDED_BY(mu_) = 0;  // backfill-buffer bytes of queued messages
   size_t buffered_items_ GUARDED_BY(mu_) = 0;
@@ -237,6 +279,11 @@ class ActiveStream : public std::enable_shared_from_this<ActiveStream> {
   bool first_marker_sent_ GUARDED_BY(mu_) = false;
   bool next_snapshot_is_checkpoint_ GUARDED_BY(mu_) = false;
   bool backfill_running_ GUARDED_BY(mu_) = false;
+  uint64_t backfill_id_ GUARDED_BY(mu_) = 0;         // of the backfill scheduled last
+  bool backfill_oso_ GUARDED_BY(mu_) = false;        // that backfill goes in key order
+  bool oso_open_ GUARDED_BY(mu_) = false;            // its OSO start marker was queued
+  uint64_t backfill_max_seqno_ GUARDED_BY(mu_) = 0;  // highest seqno that backfill delivered
+  EndEffects end_effects_ GUARDED_BY(mu_);
   bool pending_backfill_ GUARDED_BY(mu_) = false;  // cursor dropped: backfill again
   bool initial_backfill_ GUARDED_BY(mu_);          // started at 0 and no backfill completed yet
   std::weak_ptr<engine::Cursor> cursor_ GUARDED_BY(mu_);  // weak: the manager may drop it

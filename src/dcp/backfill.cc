@@ -5,10 +5,13 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/active_stream.h"
-#include "dcp/backfill_batch.h"
 
 namespace sluice::dcp {
+
+uint64_t NewBackfillId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 Backfill::Backfill(BackfillSpec spec, std::shared_ptr<engine::Bucket> bucket,
                    std::shared_ptr<BackfillTracker> tracker)
@@ -78,7 +81,7 @@ Backfill::Result Backfill::Run(const BackfillRunContext& ctx) {
 
 Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
   // Promoted for this run only; released when Create returns.
-  std::shared_ptr<ActiveStream> stream = spec_.stream.lock();
+  std::shared_ptr<BackfillTarget> stream = spec_.stream.lock();
   if (stream == nullptr || stream->IsDead() || ctx.cancelled->load()) {
     TransitionTo(State::kDone);
     return Result::kFinished;
@@ -96,6 +99,7 @@ Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
   storage::ScanOptions options;
   options.key_only = spec_.key_only;
   options.skip_deleted = spec_.skip_deleted;
+  options.key_order = spec_.key_order;
   auto scan = bucket_->store().OpenSeqnoScan(spec_.vbid, spec_.start, spec_.stream_end, options);
   if (!scan.ok()) {
     LOG_WARN("dcp backfill vb:{}: cannot open a scan from {}: {}", spec_.vbid, spec_.start,
@@ -127,7 +131,7 @@ Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
-  if (!stream->MarkDiskSnapshot(spec_.start, scan_end_)) {
+  if (!stream->MarkDiskSnapshot(spec_.start, scan_end_, disk.purge_seqno)) {
     // No longer backfilling (ended meanwhile).
     TransitionTo(State::kDone);
     return Result::kFinished;
@@ -142,103 +146,118 @@ namespace {
 constexpr size_t kClockCheckEvery = 64;
 }  // namespace
 
-Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
-  std::shared_ptr<ActiveStream> stream = spec_.stream.lock();  // for this run only
-  if (stream == nullptr || stream->IsDead() || ctx.cancelled->load()) {
-    TransitionTo(State::kDone);
-    return Result::kFinished;
-  }
-  const SteadyTime run_start = ctx.clock->Now();
+struct Backfill::ScanRun {
+  BackfillTarget& stream;
+  const BackfillRunContext& ctx;
+  SteadyTime start;
   size_t items = 0;
   size_t bytes = 0;
   bool stop = false;
   bool buffer_full = false;
-  bool done = false;
   std::shared_ptr<BackfillBatch> batch;  // being filled: this thread's alone until delivered
-  size_t batch_cap = 0;
+  size_t batch_cap = 0;                  // deliver it once it holds this many bytes
+};
+
+Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
+  std::shared_ptr<BackfillTarget> stream = spec_.stream.lock();  // for this run only
+  if (stream == nullptr || stream->IsDead() || ctx.cancelled->load()) {
+    TransitionTo(State::kDone);
+    return Result::kFinished;
+  }
+  if (!scan_started_) {
+    // Counted here, past every check: a scan is started only once it really reads.
+    scan_started_ = true;
+    tracker_->ScanStarted();
+  }
+  ScanRun run{.stream = *stream, .ctx = ctx, .start = ctx.clock->Now()};
+  bool done = false;
   const Status status = scan_->ScanViews(
-      [&](const storage::DiskDocView& doc) {
-        // Checked per item: a disconnect or the stream's end stops the run at the next item.
-        if (ctx.cancelled->load(std::memory_order_relaxed) || stream->IsDead()) {
-          stop = true;
-          return storage::ScanControl::kYield;
-        }
-        if (batch == nullptr) {
-          batch = std::make_shared<BackfillBatch>(batch_reserve_);
-          batch_cap = std::min(BackfillBatch::kMaxBytes, ctx.buffer->room());
-        }
-        bytes += batch->Append(spec_.encoder, ItemView::Of(doc), spec_.vbid, spec_.opaque);
-        ++items;
-        // The clock every kClockCheckEvery items (and at the first): reading it per item was
-        // 2% of a drain's backfill thread, and a run yields within milliseconds anyway.
-        const bool yield = items >= ctx.scan_item_limit || bytes >= ctx.scan_byte_limit ||
-                           (items % kClockCheckEvery == 1 &&
-                            ctx.clock->Now() - run_start >= ctx.run_duration_limit);
-        if (yield || batch->bytes() >= batch_cap || batch->size() >= BackfillBatch::kMaxItems) {
-          Deliver(*stream, &batch, ctx, &stop, &buffer_full);
-          if (stop || buffer_full || yield) return storage::ScanControl::kYield;
-        }
-        return storage::ScanControl::kContinue;
-      },
-      &done);
-  if (items != 0) last_progress_ = ctx.clock->Now();
+      [this, &run](const storage::DiskDocView& doc) { return Take(run, doc); }, &done);
+  return EndRun(run, status, done);
+}
+
+storage::ScanControl Backfill::Take(ScanRun& run, const storage::DiskDocView& doc) {
+  // Checked per item: a disconnect or the stream's end stops the run at the next item.
+  if (run.ctx.cancelled->load(std::memory_order_relaxed) || run.stream.IsDead()) {
+    run.stop = true;
+    return storage::ScanControl::kYield;
+  }
+  if (run.batch == nullptr) {
+    run.batch = std::make_shared<BackfillBatch>(batch_reserve_);
+    run.batch_cap = std::min(BackfillBatch::kMaxBytes, run.ctx.buffer->room());
+  }
+  run.bytes += run.batch->Append(spec_.encoder, ItemView::Of(doc), StreamKey{spec_.vbid, spec_.sid},
+                                 spec_.opaque);
+  ++run.items;
+  // The clock every kClockCheckEvery items (and at the first): reading it per item was 2% of a
+  // drain's backfill thread, and a run yields within milliseconds anyway.
+  const bool yield = run.items >= run.ctx.scan_item_limit || run.bytes >= run.ctx.scan_byte_limit ||
+                     (run.items % kClockCheckEvery == 1 &&
+                      run.ctx.clock->Now() - run.start >= run.ctx.run_duration_limit);
+  if (yield || run.batch->bytes() >= run.batch_cap ||
+      run.batch->size() >= BackfillBatch::kMaxItems) {
+    Deliver(run);
+    if (run.stop || run.buffer_full || yield) return storage::ScanControl::kYield;
+  }
+  return storage::ScanControl::kContinue;
+}
+
+void Backfill::Deliver(ScanRun& run) {
+  batch_reserve_ = std::max<size_t>(run.batch->bytes(), 4096);
+  switch (run.stream.BackfillBatchReceived(std::move(run.batch), *run.ctx.buffer)) {
+    case BackfillTarget::Delivery::kStreamNotBackfilling:
+      run.stop = true;
+      break;
+    case BackfillTarget::Delivery::kBufferFull:
+      run.buffer_full = true;
+      break;
+    case BackfillTarget::Delivery::kQueued:
+      break;
+  }
+  run.batch.reset();
+}
+
+Backfill::Result Backfill::EndRun(ScanRun& run, const Status& status, bool done) {
+  if (run.items != 0) last_progress_ = run.ctx.clock->Now();
   if (!status.ok()) {
     LOG_ERROR("dcp backfill vb:{}: scan failed after seqno {}: {}", spec_.vbid, scan_->last_seqno(),
               status.ToString());
-    stream->EndStream(protocol::DcpStreamEndStatus::kBackfillFailed);
+    run.stream.EndStream(protocol::DcpStreamEndStatus::kBackfillFailed);
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
   // The range ended with a batch in progress (a yield always delivered its batch first).
-  if (!stop && batch != nullptr) Deliver(*stream, &batch, ctx, &stop, &buffer_full);
-  if (stop) {
+  if (!run.stop && run.batch != nullptr) Deliver(run);
+  if (run.stop) {
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
   if (done) {
-    stream->CompleteBackfill(scan_end_);
+    run.stream.CompleteBackfill(scan_end_);
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
-  if (buffer_full) {
-    ++num_pauses_;
-    stream->BackfillPaused();
-  }
+  if (run.buffer_full) run.stream.BackfillPaused();
   return Result::kSuccess;
 }
 
-void Backfill::Deliver(ActiveStream& stream, std::shared_ptr<BackfillBatch>* batch,
-                       const BackfillRunContext& ctx, bool* stop, bool* buffer_full) {
-  batch_reserve_ = std::max<size_t>((*batch)->bytes(), 4096);
-  switch (stream.BackfillBatchReceived(std::move(*batch), *ctx.buffer)) {
-    case ActiveStream::BackfillDelivery::kStreamNotBackfilling:
-      *stop = true;
-      break;
-    case ActiveStream::BackfillDelivery::kBufferFull:
-      *buffer_full = true;
-      break;
-    case ActiveStream::BackfillDelivery::kQueued:
-      break;
+Backfill::Result Backfill::Fail(std::string_view what) {
+  LOG_ERROR("dcp backfill vb:{}: failed in state {}: {}; ending its stream", spec_.vbid,
+            StateName(state_), what);
+  // Promoted here, on the running thread with no lock held (it may be the last reference).
+  if (std::shared_ptr<BackfillTarget> stream = spec_.stream.lock()) {
+    stream->EndStream(protocol::DcpStreamEndStatus::kBackfillFailed);
   }
-  batch->reset();
+  if (state_ != State::kDone) TransitionTo(State::kDone);
+  return Result::kFinished;
 }
 
-bool Backfill::ShouldCancel(SteadyTime now, bool idle_protection, Duration idle_limit,
-                            bool* too_slow) const {
-  *too_slow = false;
-  std::shared_ptr<ActiveStream> stream = spec_.stream.lock();
-  if (stream == nullptr || stream->IsDead()) return true;
-  // Note: `stream` may be the last reference; the caller holds the manager's lock, and
-  // ~ActiveStream takes no lock of the manager, so that is safe.
-  if (idle_protection && progress_started_ && now - last_progress_ >= idle_limit) {
-    *too_slow = true;
-    return true;
-  }
-  return false;
+bool Backfill::IdleFor(SteadyTime now, Duration limit) const {
+  return progress_started_ && now - last_progress_ >= limit;
 }
 
 void Backfill::EndStreamTooSlow() {
-  if (std::shared_ptr<ActiveStream> stream = spec_.stream.lock()) {
+  if (std::shared_ptr<BackfillTarget> stream = spec_.stream.lock()) {
     LOG_WARN("dcp backfill vb:{}: no progress for the idle limit with a full buffer: TooSlow",
              spec_.vbid);
     stream->EndStream(protocol::DcpStreamEndStatus::kTooSlow);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 namespace sluice::dcp {
 
@@ -19,6 +20,12 @@ void BackfillBatch::Grow(size_t more) {
   if (size_ != 0) std::memcpy(data.get(), data_.get(), size_);
   data_ = std::move(data);
   capacity_ = capacity;
+}
+
+size_t BackfillBatch::AppendFiltered(const ItemEncoder& encoder, const ItemView& item,
+                                     StreamKey key, uint32_t opaque) {
+  std::string storage;  // a rebuilt value (a deletion's user xattrs pruned), if any
+  return AppendOutgoing(encoder, encoder.Outgoing(item, &storage), key, opaque);
 }
 
 size_t BackfillBatch::CutAt(size_t first, size_t limit) const {

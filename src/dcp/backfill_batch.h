@@ -1,11 +1,11 @@
 // File: dcp/backfill_batch.h
 //
-// BackfillBatch: DCP item messages a backfill encoded for one stream, in seqno order, back to back
-// in one buffer - the unit a backfill hands its stream. Per batch (of up to kMaxItems documents or
-// kMaxBytes bytes) the stream takes its lock once, charges the backfill buffer once and notifies
-// its producer once; the documents are encoded straight from the store's buffers (no Item, no
-// value copy per document) and the connection's thread only copies finished bytes into its
-// output.
+// BackfillBatch: DCP item messages a backfill encoded for one stream, in the scan's order (seqno
+// order, or key order for an OSO backfill), back to back in one buffer - the unit a backfill hands
+// its stream. Per batch (of up to kMaxItems documents or kMaxBytes bytes) the stream takes its lock
+// once, charges the backfill buffer once and notifies its producer once; the documents are encoded
+// straight from the store's buffers (no Item, no value copy per document) and the connection's
+// thread only copies finished bytes into its output.
 //
 //   auxio thread (Backfill::Scan)        Append, Append, ...   (the batch is private to the run)
 //        │ ActiveStream::BackfillBatchReceived(shared_ptr<const BackfillBatch>)
@@ -34,6 +34,7 @@
 
 #include "common/types.h"
 #include "dcp/item_encoder.h"
+#include "dcp/stream_key.h"
 
 namespace sluice::dcp {
 
@@ -49,18 +50,13 @@ class BackfillBatch {
   BackfillBatch(const BackfillBatch&) = delete;
   BackfillBatch& operator=(const BackfillBatch&) = delete;
 
-  // Appends the message for `item` (of the kind and encoding `encoder` gives it) and returns its
-  // size in bytes. Inline: it is the per-document work of a backfill besides reading the store.
-  size_t Append(const ItemEncoder& encoder, const ItemView& item, Vbid vb, uint32_t opaque) {
-    const size_t most = ItemEncoder::MaxSize(item);
-    if (most > capacity_ - size_) Grow(most);
-    char* const begin = data_.get() + size_;
-    const char* const end =
-        encoder.Write(encoder.TypeOf(item.deleted, item.delete_source), item, vb, opaque, begin);
-    const auto n = static_cast<size_t>(end - begin);
-    size_ += n;
-    entries_.push_back(Entry{static_cast<uint32_t>(size_), item.seqno});
-    return n;
+  // Appends the message for `item` (as read from the store: the encoder filters its value, see
+  // item_encoder.h) on stream `key` with `opaque`, and returns its size in bytes. Inline for a
+  // plain value: it is the per-document work of a backfill besides reading the store; a value
+  // with xattrs takes AppendFiltered.
+  size_t Append(const ItemEncoder& encoder, const ItemView& item, StreamKey key, uint32_t opaque) {
+    if (!ItemEncoder::IsPlain(item)) return AppendFiltered(encoder, item, key, opaque);
+    return AppendOutgoing(encoder, encoder.Outgoing(item), key, opaque);
   }
 
   size_t size() const { return entries_.size(); }  // messages
@@ -68,6 +64,8 @@ class BackfillBatch {
   size_t bytes() const { return size_; }
   // Seqno of message i (0 <= i < size()).
   uint64_t seqno(size_t i) const { return entries_[i].seqno; }
+  // The highest seqno in the batch (not the last one's in a key-order (OSO) backfill); 0 if empty.
+  uint64_t max_seqno() const { return max_seqno_; }
   // Bytes of messages [first, last).
   size_t RangeBytes(size_t first, size_t last) const { return Offset(last) - Offset(first); }
   std::string_view Bytes(size_t first, size_t last) const {
@@ -88,12 +86,30 @@ class BackfillBatch {
     uint64_t seqno;
   };
   size_t Offset(size_t i) const { return i == 0 ? 0 : entries_[i - 1].end; }
+  // Appends the message for `item`, already as the stream sends it (ItemEncoder::Outgoing).
+  size_t AppendOutgoing(const ItemEncoder& encoder, const ItemView& item, StreamKey key,
+                        uint32_t opaque) {
+    const size_t most = ItemEncoder::MaxSize(item);
+    if (most > capacity_ - size_) Grow(most);
+    char* const begin = data_.get() + size_;
+    const char* const end =
+        encoder.Write(encoder.TypeOf(item.deleted, item.delete_source), item, key, opaque, begin);
+    const auto n = static_cast<size_t>(end - begin);
+    size_ += n;
+    entries_.push_back(Entry{static_cast<uint32_t>(size_), item.seqno});
+    if (item.seqno > max_seqno_) max_seqno_ = item.seqno;
+    return n;
+  }
+  // Append for a value with xattrs: filtered through a temporary copy (item_encoder.h).
+  size_t AppendFiltered(const ItemEncoder& encoder, const ItemView& item, StreamKey key,
+                        uint32_t opaque);
   // Makes room for `more` bytes after size_ (at least doubling).
   void Grow(size_t more);
 
   std::unique_ptr<char[]> data_;  // capacity_ bytes, size_ of them written (never zero-filled)
   size_t size_ = 0;
   size_t capacity_ = 0;
+  uint64_t max_seqno_ = 0;
   std::vector<Entry> entries_;
 };
 

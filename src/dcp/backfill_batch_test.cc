@@ -10,6 +10,8 @@
 #include "dcp/item_encoder.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/frame.h"
+#include "xattr/blob.h"
+#include "xattr/filter.h"
 
 namespace sluice::dcp {
 namespace {
@@ -47,16 +49,18 @@ Frame DecodeOne(std::string_view bytes) {
   return d.frame;
 }
 
+constexpr StreamKey kKey{.vb = 9};
+
 // What ItemEncoder writes into a batch is byte for byte what it appends to a string.
-std::string ViaBatch(const ItemEncoder& encoder, const ItemView& item) {
+std::string ViaBatch(const ItemEncoder& encoder, const ItemView& item, StreamKey key = kKey) {
   BackfillBatch batch(16);  // grows
-  batch.Append(encoder, item, 9, 0xabcd);
+  batch.Append(encoder, item, key, 0xabcd);
   return std::string(batch.Bytes(0, batch.size()));
 }
 
-std::string ViaAppend(const ItemEncoder& encoder, const ItemView& item) {
+std::string ViaAppend(const ItemEncoder& encoder, const ItemView& item, StreamKey key = kKey) {
   std::string out;
-  encoder.Append(encoder.TypeOf(item.deleted, item.delete_source), item, 9, 0xabcd, &out);
+  encoder.Append(encoder.TypeOf(item.deleted, item.delete_source), item, key, 0xabcd, &out);
   return out;
 }
 
@@ -147,11 +151,13 @@ TEST(BackfillBatchTest, RangesAndCuts) {
   std::vector<size_t> sizes;
   const std::string value(100, 'v');
   for (uint64_t seqno = 10; seqno < 20; ++seqno) {
-    sizes.push_back(batch.Append(encoder, Doc(seqno, "k" + std::to_string(seqno), value), 1, 2));
+    sizes.push_back(
+        batch.Append(encoder, Doc(seqno, "k" + std::to_string(seqno), value), StreamKey{1}, 2));
   }
   ASSERT_EQ(batch.size(), 10u);
   EXPECT_EQ(batch.seqno(0), 10u);
   EXPECT_EQ(batch.seqno(9), 19u);
+  EXPECT_EQ(batch.max_seqno(), 19u);
   size_t total = 0;
   for (size_t s : sizes) total += s;
   EXPECT_EQ(batch.bytes(), total);
@@ -179,6 +185,103 @@ TEST(BackfillBatchTest, RangesAndCuts) {
   EXPECT_EQ(batch.CutAt(0, total), 10u);
   EXPECT_EQ(batch.CutAt(0, ~size_t{0}), 10u);
   EXPECT_EQ(batch.CutAt(9, 1), 10u);
+}
+
+TEST(ItemEncoderTest, StreamIdFrameInfoOnEveryKind) {
+  const ItemEncoder encoder(protocol::kDcpOpenProducer | protocol::kDcpOpenIncludeDeleteTimes,
+                            false, /*expiry_opcode=*/true);
+  const StreamKey key{.vb = 4, .sid = 77};
+  const std::vector<ItemView> items = {Doc(1, "k", "v"), Tombstone(2, "d", DeleteSource::kExplicit),
+                                       Tombstone(3, "x", DeleteSource::kTtl)};
+  for (const ItemView& item : items) {
+    const std::string bytes = ViaBatch(encoder, item, key);
+    EXPECT_EQ(bytes, ViaAppend(encoder, item, key));
+    const Frame frame = DecodeOne(bytes);
+    EXPECT_EQ(frame.magic, protocol::Magic::kAltClientRequest);
+    EXPECT_EQ(frame.vbucket(), 4);
+    std::optional<uint16_t> sid;
+    switch (frame.client_opcode()) {
+      case Opcode::kDcpMutation:
+        sid = protocol::DecodeDcpMutation(frame, false)->stream_id;
+        break;
+      case Opcode::kDcpDeletion:
+        sid = protocol::DecodeDcpDeletion(frame, false)->stream_id;
+        break;
+      default:
+        ASSERT_EQ(frame.client_opcode(), Opcode::kDcpExpiration);
+        sid = protocol::DecodeDcpExpiration(frame, false)->stream_id;
+        break;
+    }
+    EXPECT_EQ(sid, std::optional<uint16_t>(77));
+  }
+  // Without an id: the plain magic and no frame info.
+  EXPECT_EQ(DecodeOne(ViaBatch(encoder, items[0])).magic, protocol::Magic::kClientRequest);
+}
+
+// The value filter: for every combination of the DCP_OPEN value flags and every kind of stored
+// value, the batch (inline for plain values) and the general path write the same bytes, carrying
+// exactly the value and datatype xattr::ForStream gives.
+TEST(ItemEncoderTest, ValueFilterMatchesTheXattrRulesOnBothPaths) {
+  constexpr uint8_t kJson = 0x01;
+  const std::string section = xattr::Encode({{"_sys", "1"}, {"user", "2"}});
+  const std::string body = R"({"a":1})";
+  const std::string with_xattrs = section + body;
+  struct Stored {
+    ItemView item;
+    std::string_view name;
+  };
+  std::vector<Stored> stored;
+  stored.push_back({Doc(1, "plain", body), "plain JSON"});
+  ItemView raw = Doc(2, "raw", "\x01\x02binary");
+  raw.datatype = 0;
+  stored.push_back({raw, "raw"});
+  ItemView x = Doc(3, "x", with_xattrs);
+  x.datatype = kJson | xattr::kDatatypeXattr;
+  stored.push_back({x, "xattrs + body"});
+  ItemView tomb = Tombstone(4, "t", DeleteSource::kExplicit);
+  tomb.value = section;
+  tomb.datatype = xattr::kDatatypeXattr;
+  stored.push_back({tomb, "tombstone with system and user xattrs"});
+  stored.push_back({Tombstone(5, "e", DeleteSource::kExplicit), "empty tombstone"});
+
+  const uint32_t flag_sets[] = {
+      0,
+      protocol::kDcpOpenNoValue,
+      protocol::kDcpOpenNoValueWithUnderlyingDatatype,
+      protocol::kDcpOpenIncludeXattrs,
+      protocol::kDcpOpenIncludeXattrs | protocol::kDcpOpenIncludeDeletedUserXattrs,
+      protocol::kDcpOpenNoValue | protocol::kDcpOpenIncludeXattrs,
+  };
+  for (const uint32_t flags : flag_sets) {
+    const ItemEncoder encoder(protocol::kDcpOpenProducer | flags, false, false);
+    for (const Stored& s : stored) {
+      SCOPED_TRACE(::testing::Message() << "flags " << flags << ", " << s.name);
+      const std::string bytes = ViaBatch(encoder, s.item);
+      EXPECT_EQ(bytes, ViaAppend(encoder, s.item));
+      xattr::StreamOptions o;
+      o.include_body =
+          (flags & (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) ==
+          0;
+      o.include_xattrs = (flags & protocol::kDcpOpenIncludeXattrs) != 0;
+      o.include_deleted_user_xattrs = (flags & protocol::kDcpOpenIncludeDeletedUserXattrs) != 0;
+      o.underlying_datatype = (flags & protocol::kDcpOpenNoValueWithUnderlyingDatatype) != 0;
+      const xattr::StreamValue want =
+          xattr::ForStream(s.item.value, s.item.datatype, s.item.deleted, o);
+      const Frame frame = DecodeOne(bytes);
+      EXPECT_EQ(frame.datatype, want.datatype);
+      EXPECT_EQ(frame.value, want.value());
+    }
+  }
+}
+
+TEST(BackfillBatchTest, MaxSeqnoOfAKeyOrderBatch) {
+  const ItemEncoder encoder(protocol::kDcpOpenProducer, false, false);
+  BackfillBatch batch(64);
+  for (const uint64_t seqno : {30, 12, 45, 7}) {
+    batch.Append(encoder, Doc(seqno, "k" + std::to_string(seqno), "v"), kKey, 1);
+  }
+  EXPECT_EQ(batch.seqno(3), 7u);  // the last message's
+  EXPECT_EQ(batch.max_seqno(), 45u);
 }
 
 }  // namespace

@@ -13,9 +13,9 @@
 //            caller wakes the connection's backfill task, which parked while full.
 //
 // Ownership: a member of the BackfillManager. Thread safety: thread-safe. Read() is called by a
-// backfill under its stream's lock (lock order: ActiveStream::mu_ -> BackfillBuffer::mu_), so the
-// stream's buffered-bytes count and this one move together; Sent() from the producer's connection
-// thread or wherever a stream ends. The lock is a leaf: nothing is called under it.
+// backfill under its stream's lock, so the stream's buffered-bytes count and this one move
+// together; Sent() from the producer's connection thread or wherever a stream ends. Its lock is a
+// leaf of rank kDcpLeaf (common/lock_rank.h): nothing is called under it.
 #pragma once
 
 #include <cstddef>
@@ -86,7 +86,7 @@ class BackfillBuffer {
   const double drain_ratio_;
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kDcpLeaf};
   size_t bytes_read_ GUARDED_BY(mu_) = 0;
   bool full_ GUARDED_BY(mu_) = false;
   uint64_t pauses_ GUARDED_BY(mu_) = 0;

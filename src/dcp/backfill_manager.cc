@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/producer.h"
 
 namespace sluice::dcp {
 namespace {
@@ -32,19 +31,20 @@ BackfillConfig BackfillConfig::FromConfig(const Config& c) {
 
 // ---- BackfillManagerTask ----
 
-BackfillManagerTask::BackfillManagerTask(std::string name, std::weak_ptr<Producer> producer,
+BackfillManagerTask::BackfillManagerTask(std::string name, std::weak_ptr<BackfillOwner> owner,
                                          std::weak_ptr<BackfillManager> manager)
     : Task(executor::TaskGroup::kAuxIO, std::move(name)),
-      producer_(std::move(producer)),
+      owner_(std::move(owner)),
       manager_(std::move(manager)) {}
 
 bool BackfillManagerTask::Run() {
   {
-    // (1) The producer first, and only for this check: a dead or disconnecting connection gets
-    // no more work done - not even a look at the manager. If this promotion turns out to be the
-    // last reference, ~Producer runs here (on this thread, no lock held) and drops the manager.
-    std::shared_ptr<Producer> producer = producer_.lock();
-    if (producer == nullptr || producer->IsDisconnecting()) {
+    // (1) The owner first, and only for this check: a dead or disconnecting connection gets no
+    // more work done - not even a look at the manager. If this promotion turns out to be the last
+    // reference, the producer's destructor runs here (on this thread, no lock held) and drops the
+    // manager.
+    std::shared_ptr<BackfillOwner> owner = owner_.lock();
+    if (owner == nullptr || owner->IsDisconnecting()) {
       Cancel();
       return false;
     }
@@ -78,13 +78,13 @@ std::shared_ptr<BackfillManager> BackfillManager::Create(std::string name,
                                                          std::shared_ptr<engine::Bucket> bucket,
                                                          std::shared_ptr<BackfillTracker> tracker,
                                                          BackfillConfig config,
-                                                         std::weak_ptr<Producer> producer) {
+                                                         std::weak_ptr<BackfillOwner> owner) {
   // A factory: the task needs a weak_ptr to the manager, which exists only once the manager's
   // shared_ptr does. (Not make_shared: the constructor is private.)
   std::shared_ptr<BackfillManager> manager(
       new BackfillManager(name, std::move(bucket), std::move(tracker), config));
   manager->task_ =
-      std::make_shared<BackfillManagerTask>("dcp_backfill:" + name, std::move(producer), manager);
+      std::make_shared<BackfillManagerTask>("dcp_backfill:" + name, std::move(owner), manager);
   manager->task_->SnoozeForever();  // nothing to do until Schedule()
   manager->bucket_->executor().Schedule(manager->task_);
   return manager;
@@ -118,13 +118,17 @@ BackfillManager::~BackfillManager() {
 }
 
 BackfillManager::ScheduleResult BackfillManager::Schedule(std::unique_ptr<Backfill> backfill) {
+  // Promoted before our lock and released after it: it may be the last reference to the stream.
+  const std::shared_ptr<BackfillTarget> stream = backfill->target();
   ScheduleResult result = ScheduleResult::kPending;
   std::unique_ptr<Backfill> dropped;  // destroyed after the lock
   {
     MutexLock lock(&mu_);
-    if (cancelled_.load()) {
+    // Checked under our lock: a stream that ends calls Remove() after it is marked dead, so
+    // either it sees this backfill queued or this sees the stream dead (file comment).
+    if (cancelled_.load() || stream == nullptr || stream->IsDead()) {
       dropped = std::move(backfill);
-      return result;
+      return ScheduleResult::kDropped;
     }
     std::optional<BackfillToken> token;
     if (pending_.empty() && InProgressLocked() < config_.per_connection_limit) {
@@ -140,6 +144,43 @@ BackfillManager::ScheduleResult BackfillManager::Schedule(std::unique_ptr<Backfi
   }
   task_->Wake();  // outside our lock: Wake() takes the executor's lock
   return result;
+}
+
+void BackfillManager::Remove(uint64_t id) {
+  std::unique_ptr<Backfill> removed;
+  {
+    MutexLock lock(&mu_);
+    removed = TakeLocked(id);
+  }
+  if (removed == nullptr) return;
+  LOG_DEBUG("dcp {}: vb:{} backfill {} removed: its stream ended", name_, removed->vbid(), id);
+  const bool admitted = removed->admitted();
+  removed.reset();  // its unit returns (waking other managers' tasks) and its snapshot closes
+  // A unit of our per-connection limit freed up: a pending backfill of ours may be admitted.
+  if (admitted) task_->Wake();
+}
+
+std::unique_ptr<Backfill> BackfillManager::TakeLocked(uint64_t id) {
+  std::unique_ptr<Backfill> taken;
+  auto take_from = [&](std::deque<std::unique_ptr<Backfill>>& queue) {
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      if ((*it)->id() == id) {
+        taken = std::move(*it);
+        queue.erase(it);
+        return true;
+      }
+    }
+    return false;
+  };
+  if (take_from(pending_) || take_from(initializing_) || take_from(active_)) return taken;
+  for (auto it = snoozing_.begin(); it != snoozing_.end(); ++it) {
+    if (it->backfill->id() == id) {
+      taken = std::move(it->backfill);
+      snoozing_.erase(it);
+      break;
+    }
+  }
+  return taken;
 }
 
 void BackfillManager::Cancel() { cancelled_.store(true); }
@@ -214,106 +255,124 @@ bool BackfillManager::MemoryAboveThreshold() const {
 }
 
 BackfillManager::RunResult BackfillManager::RunOnce() {
-  const Clock& clock = bucket_->clock();
-  std::unique_ptr<Backfill> backfill;
-  Source source = Source::kActive;
-  bool create_only = false;
-  // Removed by the buffer-full sweep; destroyed (and, if too slow, their streams ended) after the
-  // lock is released.
-  std::vector<std::unique_ptr<Backfill>> swept;
-  std::vector<bool> swept_too_slow;
-  RunResult idle;  // what to do when nothing can run now
+  Dequeued next;
   {
     MutexLock lock(&mu_);
     if (cancelled_.load() || QueuesEmptyLocked()) return {Outcome::kPark, {}};
     if (MemoryAboveThreshold()) return {Outcome::kSnooze, config_.snooze_interval};
-    const SteadyTime now = clock.Now();
-    AdmitPendingLocked();
-    WakeSnoozersLocked(now);
-
-    if (buffer_.full()) {
-      for (auto it = active_.begin(); it != active_.end();) {
-        bool too_slow = false;
-        if ((*it)->ShouldCancel(now, config_.idle_protection, config_.idle_limit, &too_slow)) {
-          swept.push_back(std::move(*it));
-          swept_too_slow.push_back(too_slow);
-          it = active_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      if (swept.empty()) {
-        // Parked until the producer's sends drain the buffer (BytesSent wakes us); with idle
-        // protection, look again after the idle limit.
-        return config_.idle_protection ? RunResult{Outcome::kSnooze, config_.idle_limit}
-                                       : RunResult{Outcome::kPark, {}};
-      }
-    } else {
-      std::deque<std::unique_ptr<Backfill>>* queue = nullptr;
-      if (!initializing_.empty()) {
-        queue = &initializing_;
-        source = Source::kInitializing;
-      } else if (!active_.empty()) {
-        queue = &active_;
-        source = Source::kActive;
-      }
-      if (queue != nullptr) {
-        backfill = std::move(queue->front());
-        queue->pop_front();
-        running_ = 1;
-        create_only = source == Source::kInitializing && order_ == Order::kSequential;
-      } else if (!snoozing_.empty()) {
-        idle = {Outcome::kSnooze, snoozing_.front().due - now};
-      } else {
-        // Only pending backfills, waiting for the bucket-wide limit: the tracker wakes us.
-        idle = {Outcome::kPark, {}};
-      }
-    }
+    next = DequeueLocked(bucket_->clock().Now());
   }
-
-  if (!swept.empty()) {
-    for (size_t i = 0; i < swept.size(); ++i) {
-      if (swept_too_slow[i]) swept[i]->EndStreamTooSlow();
+  if (!next.swept.empty()) {
+    // Outside our lock: ending a stream and destroying a backfill call out.
+    for (size_t i = 0; i < next.swept.size(); ++i) {
+      if (next.swept_too_slow[i]) next.swept[i]->EndStreamTooSlow();
     }
-    swept.clear();  // tokens return, scans close
+    next.swept.clear();  // tokens return, scans close
     return {Outcome::kAgain, {}};
   }
-  if (backfill == nullptr) return idle;
+  if (next.backfill == nullptr) return next.idle;
 
   // Run without our lock: the backfill calls into its stream, which charges buffer_ and may end
-  // itself (returning bytes through BytesSent).
-  BackfillRunContext ctx;
-  ctx.buffer = &buffer_;
-  ctx.cancelled = &cancelled_;
-  ctx.clock = &clock;
-  ctx.scan_item_limit = config_.scan_item_limit;
-  ctx.scan_byte_limit = config_.scan_byte_limit;
-  ctx.run_duration_limit = config_.run_duration_limit;
-  ctx.create_only = create_only;
-  const Backfill::Result result = backfill->Run(ctx);
-
+  // itself (returning bytes through BytesSent, or calling Remove, which finds nothing: a running
+  // backfill is in no queue).
+  const Backfill::Result result = RunContained(*next.backfill, next.create_only);
   std::unique_ptr<Backfill> finished;  // destroyed after the lock
   {
     MutexLock lock(&mu_);
     running_ = 0;
-    switch (result) {
-      case Backfill::Result::kSuccess:
-        if (order_ == Order::kSequential && source == Source::kActive) {
-          active_.push_front(std::move(backfill));  // the current one: resume it next
-        } else {
-          active_.push_back(std::move(backfill));
-        }
-        break;
-      case Backfill::Result::kSnooze:
-        snoozing_.push_back({clock.Now() + config_.snooze_interval, std::move(backfill)});
-        break;
-      case Backfill::Result::kFinished:
-        finished = std::move(backfill);
-        break;
-    }
+    finished = RequeueLocked(std::move(next.backfill), next.source, result);
   }
   finished.reset();  // returns the token: may wake other managers' tasks
   return {Outcome::kAgain, {}};
+}
+
+BackfillManager::Dequeued BackfillManager::DequeueLocked(SteadyTime now) {
+  Dequeued out;
+  AdmitPendingLocked();
+  WakeSnoozersLocked(now);
+  if (buffer_.full()) {
+    SweepLocked(now, &out);
+    // Nothing swept: parked until the producer's sends drain the buffer (BytesSent wakes us);
+    // with idle protection, look again after the idle limit.
+    out.idle = config_.idle_protection ? RunResult{Outcome::kSnooze, config_.idle_limit}
+                                       : RunResult{Outcome::kPark, {}};
+    return out;
+  }
+  std::deque<std::unique_ptr<Backfill>>* queue = nullptr;
+  if (!initializing_.empty()) {
+    queue = &initializing_;
+    out.source = Source::kInitializing;
+  } else if (!active_.empty()) {
+    queue = &active_;
+    out.source = Source::kActive;
+  }
+  if (queue != nullptr) {
+    out.backfill = std::move(queue->front());
+    queue->pop_front();
+    running_ = 1;
+    out.create_only = out.source == Source::kInitializing && order_ == Order::kSequential;
+  } else if (!snoozing_.empty()) {
+    out.idle = {Outcome::kSnooze, snoozing_.front().due - now};
+  } else {
+    // Only pending backfills, waiting for the bucket-wide limit: the tracker wakes us.
+    out.idle = {Outcome::kPark, {}};
+  }
+  return out;
+}
+
+void BackfillManager::SweepLocked(SteadyTime now, Dequeued* out) {
+  for (auto it = active_.begin(); it != active_.end();) {
+    // Neither question promotes the stream: none may be destroyed under our lock.
+    const bool gone = (*it)->StreamGone();
+    const bool too_slow =
+        !gone && config_.idle_protection && (*it)->IdleFor(now, config_.idle_limit);
+    if (gone || too_slow) {
+      out->swept.push_back(std::move(*it));
+      out->swept_too_slow.push_back(too_slow);
+      it = active_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Backfill::Result BackfillManager::RunContained(Backfill& backfill, bool create_only) {
+  BackfillRunContext ctx;
+  ctx.buffer = &buffer_;
+  ctx.cancelled = &cancelled_;
+  ctx.clock = &bucket_->clock();
+  ctx.scan_item_limit = config_.scan_item_limit;
+  ctx.scan_byte_limit = config_.scan_byte_limit;
+  ctx.run_duration_limit = config_.run_duration_limit;
+  ctx.create_only = create_only;
+  // A background task contains its own failures: an exception here (bad_alloc, a decoder) ends
+  // only this backfill's stream, never the worker thread.
+  try {
+    return backfill.Run(ctx);
+  } catch (const std::exception& e) {
+    return backfill.Fail(e.what());
+  } catch (...) {
+    return backfill.Fail("unknown exception");
+  }
+}
+
+std::unique_ptr<Backfill> BackfillManager::RequeueLocked(std::unique_ptr<Backfill> backfill,
+                                                         Source source, Backfill::Result result) {
+  switch (result) {
+    case Backfill::Result::kSuccess:
+      if (order_ == Order::kSequential && source == Source::kActive) {
+        active_.push_front(std::move(backfill));  // the current one: resume it next
+      } else {
+        active_.push_back(std::move(backfill));
+      }
+      return nullptr;
+    case Backfill::Result::kSnooze:
+      snoozing_.push_back({bucket_->clock().Now() + config_.snooze_interval, std::move(backfill)});
+      return nullptr;
+    case Backfill::Result::kFinished:
+      break;
+  }
+  return backfill;
 }
 
 }  // namespace sluice::dcp

@@ -16,18 +16,19 @@
 // robust: a woken task whose connection is gone cancels itself without taking the free unit,
 // which with wake-one would strand the other waiters.
 //
-// The tracker also counts open scans and scans started (for ConnMap::Shutdown, which must not let
-// the bucket close its store while a scan is alive, and for tests that assert no scan starts for
-// a dead connection).
+// The tracker also counts scans: snapshots open now and ever opened (ConnMap::Shutdown must not
+// let the bucket close its store while a snapshot is open), and scans started - a backfill's
+// first read of its snapshot, counted only after its last cancel check - which the lifetime tests
+// assert never happens for a dead connection.
 //
 // Ownership: shared. ConnMap creates it; every BackfillManager, Backfill and BackfillToken holds a
 // shared_ptr, because a token may be released after its ConnMap is gone (a backfill finishing on
 // an auxio thread after shutdown gave up waiting). Waiters are held weakly: the tracker must not
 // keep a cancelled task (or what it references) alive.
 //
-// Thread safety: thread-safe. TryAcquire is called under a BackfillManager's lock (lock order:
-// BackfillManager::mu_ -> BackfillTracker::mu_); the tracker never calls out under its lock
-// (waiters are woken after it is released).
+// Thread safety: thread-safe. Its lock is a leaf of rank kDcpLeaf (common/lock_rank.h): a
+// BackfillManager asks for a unit under its own lock, and the tracker never calls out under its
+// lock (waiters are woken after it is released).
 #pragma once
 
 #include <atomic>
@@ -103,12 +104,15 @@ class BackfillTracker : public std::enable_shared_from_this<BackfillTracker> {
     return max_running_;
   }
 
-  // ---- scans (Backfill reports its RocksDB scans here) ----
+  // ---- scans (Backfill reports its RocksDB snapshots and scans here) ----
+  // A snapshot was opened (ScanClosed when it is closed).
   void ScanOpened() {
-    scans_started_.fetch_add(1, std::memory_order_relaxed);
+    snapshots_opened_.fetch_add(1, std::memory_order_relaxed);
     MutexLock lock(&mu_);
     ++open_scans_;
   }
+  // A backfill read its snapshot for the first time.
+  void ScanStarted() { scans_started_.fetch_add(1, std::memory_order_relaxed); }
   void ScanClosed() {
     MutexLock lock(&mu_);
     --open_scans_;
@@ -118,7 +122,8 @@ class BackfillTracker : public std::enable_shared_from_this<BackfillTracker> {
     MutexLock lock(&mu_);
     return open_scans_;
   }
-  // Scans opened since creation (never decreases).
+  // Since creation (never decrease): snapshots opened, and scans that started reading.
+  uint64_t snapshots_opened() const { return snapshots_opened_.load(std::memory_order_relaxed); }
   uint64_t scans_started() const { return scans_started_.load(std::memory_order_relaxed); }
 
   // Blocks until no token and no scan is held, or `timeout` passed (returns false then). Must not
@@ -155,11 +160,12 @@ class BackfillTracker : public std::enable_shared_from_this<BackfillTracker> {
   }
 
   // ---- atomics: read by stats without the lock ----
-  std::atomic<size_t> running_gauge_{0};    // mirror of running_
-  std::atomic<uint64_t> scans_started_{0};  // monotonic counter
+  std::atomic<size_t> running_gauge_{0};       // mirror of running_
+  std::atomic<uint64_t> snapshots_opened_{0};  // monotonic counters
+  std::atomic<uint64_t> scans_started_{0};
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kDcpLeaf};
   CondVar idle_{&mu_};  // signalled when running_ and open_scans_ are both 0
   size_t running_ GUARDED_BY(mu_) = 0;
   size_t max_running_ GUARDED_BY(mu_);

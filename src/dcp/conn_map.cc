@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "common/heap.h"
@@ -278,7 +278,8 @@ DcpStatsOptions ParseDcpStatsOptions(std::string_view options) {
     } else if (name == "skip") {
       out.format = Format::kSkip;
     } else {
-      LOG_WARN("STAT dcp: ignoring unknown stream_format {}", it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      LOG_WARN("STAT dcp: ignoring unknown stream_format {}",
+               it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
   }
   if (const auto filter = json.find("filter"); filter != json.end() && filter->is_object()) {
@@ -334,6 +335,7 @@ Status ConnMap::GetStats(std::string_view group, std::string_view options,
     stat("ep_dcp_backfill_disk", total.stream.backfill_disk_items);
     stat("ep_dcp_num_running_backfills", tracker_->num_running());
     stat("ep_dcp_max_running_backfills", tracker_->max_running());
+    stat("ep_dcp_backfill_snapshots_opened", tracker_->snapshots_opened());
     stat("ep_dcp_backfill_scans_started", tracker_->scans_started());
     stat("ep_dcp_backfill_open_scans", tracker_->open_scans());
     for (const auto& p : producers) {

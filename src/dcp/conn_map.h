@@ -29,7 +29,8 @@
 // is dropped; the destructor does not wait (it may run on a backfill thread).
 //
 // Thread safety: thread-safe. The listener methods run on writer / front-end threads; the locks
-// here are leaves: nothing is called and no producer or stream reference is dropped under them.
+// here have rank kDcpObject (common/lock_rank.h): nothing is called and no producer or stream
+// reference is dropped under them.
 #pragma once
 
 #include <atomic>
@@ -55,7 +56,9 @@ namespace sluice::dcp {
 
 class ActiveStream;
 
-class ConnMap final : public engine::SeqnoListener, public std::enable_shared_from_this<ConnMap> {
+class ConnMap final : public engine::SeqnoListener,
+                      public StreamDirectory,
+                      public std::enable_shared_from_this<ConnMap> {
  public:
   // Registers with the bucket as its SeqnoListener and schedules the connection manager.
   static std::shared_ptr<ConnMap> Create(std::shared_ptr<engine::Bucket> bucket);
@@ -90,14 +93,15 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   void OnSeqnoAdvanced(Vbid vbid, uint64_t seqno) override;
   void OnVBucketStateChanged(Vbid vbid, VBucketState state, bool deleted) override;
 
-  // ---- for producers ----
-  const std::shared_ptr<engine::Bucket>& bucket() const { return bucket_; }
-  const std::shared_ptr<BackfillTracker>& tracker() const { return tracker_; }
-  bool shut_down() const { return shut_down_.load(); }
-  void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream);
-  void RemoveStream(Vbid vbid, const ActiveStream* stream);
+  // ---- StreamDirectory: for producers ----
+  const std::shared_ptr<engine::Bucket>& bucket() const override { return bucket_; }
+  const std::shared_ptr<BackfillTracker>& tracker() const override { return tracker_; }
+  void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream) override;
+  void RemoveStream(Vbid vbid, const ActiveStream* stream) override;
   // Producer::Disconnect, once per producer: counts towards the heap trim (file comment).
-  void NoteProducerDisconnected() { disconnects_.fetch_add(1, std::memory_order_relaxed); }
+  void NoteProducerDisconnected() override {
+    disconnects_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // ---- the connection manager task / tests ----
   void ManageConnections();
@@ -114,7 +118,7 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
     const Producer* raw = nullptr;  // identity, compared without promoting
   };
   struct VbStreams {
-    mutable Mutex mu;
+    mutable Mutex mu{LockRank::kDcpObject};
     struct Entry {
       // Weak: the producer owns its streams; this is a directory.
       std::weak_ptr<ActiveStream> stream;
@@ -144,7 +148,7 @@ class ConnMap final : public engine::SeqnoListener, public std::enable_shared_fr
   bool trim_due_ = false;          // disconnects since the last trim; waiting for a quiet run
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kDcpObject};
   std::map<std::string, ProducerEntry> producers_ GUARDED_BY(mu_);
 };
 

@@ -2,11 +2,11 @@
 //
 // DcpMessage: one message a stream hands its producer to encode (protocol/dcp_codec.h does the
 // bytes): a snapshot marker, a mutation / deletion / expiration carrying the QueuedItem (shared
-// with the checkpoint; values are never copied per consumer), a stream end, or a range of
-// backfilled item messages already encoded by the backfill (kBackfillItems: backfill_batch.h).
-// The stream decides the kind when it queues the message, from the options it was created with
-// (expiry opcode, ...); the producer adds vbucket, opaque and the connection's encodings
-// (item_encoder.h) to the others.
+// with the checkpoint; values are never copied per consumer), a seqno-advanced, an OSO snapshot
+// bracket, a stream end, or a range of backfilled item messages already encoded by the backfill
+// (kBackfillItems: backfill_batch.h). The stream decides the kind when it queues the message, from
+// the options it was created with (expiry opcode, ...); the producer adds vbucket, stream id,
+// opaque and the connection's encodings (item_encoder.h for items) to the others.
 //
 // Ownership: a value; streams keep them in their ready queue and move them to the producer.
 // Thread safety: thread-compatible (the item or batch it points to is immutable).
@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "engine/item.h"
 #include "protocol/dcp_codec.h"
@@ -29,16 +30,22 @@ struct DcpMessage {
     kMutation,
     kDeletion,
     kExpiration,
+    kSeqnoAdvanced,
+    kOsoSnapshot,
     kStreamEnd,
     kBackfillItems,
   };
 
   Type type = Type::kMutation;
 
-  // kSnapshotMarker
+  // kSnapshotMarker (snap_end is also kSeqnoAdvanced's seqno)
   uint64_t snap_start = 0;
   uint64_t snap_end = 0;
-  uint32_t snap_flags = 0;  // protocol::kDcpSnapshot* bits
+  uint32_t snap_flags = 0;   // protocol::kDcpSnapshot* bits
+  uint64_t purge_seqno = 0;  // sent in V2.2 markers only
+
+  // kOsoSnapshot: protocol::kDcpOsoSnapshotStart or kDcpOsoSnapshotEnd
+  uint32_t oso_flags = 0;
 
   // kMutation / kDeletion / kExpiration
   engine::QueuedItem item;
@@ -71,12 +78,26 @@ struct DcpMessage {
   // or batch it pins plus the message itself.
   size_t MemorySize() const;
 
-  static DcpMessage SnapshotMarker(uint64_t start, uint64_t end, uint32_t flags) {
+  static DcpMessage SnapshotMarker(uint64_t start, uint64_t end, uint32_t flags,
+                                   uint64_t purge_seqno) {
     DcpMessage m;
     m.type = Type::kSnapshotMarker;
     m.snap_start = start;
     m.snap_end = end;
     m.snap_flags = flags;
+    m.purge_seqno = purge_seqno;
+    return m;
+  }
+  static DcpMessage SeqnoAdvanced(uint64_t seqno) {
+    DcpMessage m;
+    m.type = Type::kSeqnoAdvanced;
+    m.snap_end = seqno;
+    return m;
+  }
+  static DcpMessage OsoSnapshot(uint32_t flags) {
+    DcpMessage m;
+    m.type = Type::kOsoSnapshot;
+    m.oso_flags = flags;
     return m;
   }
   static DcpMessage StreamEnd(protocol::DcpStreamEndStatus status) {

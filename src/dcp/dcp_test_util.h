@@ -27,6 +27,7 @@
 #include "executor/manual_executor.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/frame.h"
+#include "storage/fault_injecting_kvstore.h"
 
 namespace sluice::dcp::testing {
 
@@ -89,10 +90,15 @@ struct Msg {
   protocol::Opcode opcode = protocol::Opcode::kDcpNoop;
   Vbid vb = 0;
   uint32_t opaque = 0;
-  uint32_t size = 0;  // frame bytes
+  uint32_t size = 0;            // frame bytes
+  std::optional<uint16_t> sid;  // the stream-id frame info
   // marker
   uint64_t snap_start = 0, snap_end = 0;
   uint32_t snap_flags = 0;
+  protocol::DcpSnapshotMarkerVersion marker_version = protocol::DcpSnapshotMarkerVersion::kV1;
+  uint64_t max_visible_seqno = 0, purge_seqno = 0;
+  // OSO snapshot
+  uint32_t oso_flags = 0;
   // mutation / deletion / expiration
   uint64_t seqno = 0;
   uint64_t rev_seqno = 0;
@@ -112,6 +118,8 @@ struct Msg {
            opcode == protocol::Opcode::kDcpExpiration;
   }
   bool is_end() const { return opcode == protocol::Opcode::kDcpStreamEnd; }
+  bool is_seqno_advanced() const { return opcode == protocol::Opcode::kDcpSeqnoAdvanced; }
+  bool is_oso() const { return opcode == protocol::Opcode::kDcpOsoSnapshot; }
 };
 
 inline std::vector<Msg> Decode(std::string_view bytes, bool collections = false) {
@@ -133,6 +141,24 @@ inline std::vector<Msg> Decode(std::string_view bytes, bool collections = false)
         m.snap_start = d->start_seqno;
         m.snap_end = d->end_seqno;
         m.snap_flags = d->flags;
+        m.marker_version = d->version;
+        m.max_visible_seqno = d->max_visible_seqno;
+        m.purge_seqno = d->purge_seqno;
+        m.sid = d->stream_id;
+        break;
+      }
+      case protocol::Opcode::kDcpSeqnoAdvanced: {
+        auto d = protocol::DecodeDcpSeqnoAdvanced(f);
+        EXPECT_TRUE(d.ok());
+        m.seqno = d->by_seqno;
+        m.sid = d->stream_id;
+        break;
+      }
+      case protocol::Opcode::kDcpOsoSnapshot: {
+        auto d = protocol::DecodeDcpOsoSnapshot(f);
+        EXPECT_TRUE(d.ok());
+        m.oso_flags = d->flags;
+        m.sid = d->stream_id;
         break;
       }
       case protocol::Opcode::kDcpMutation: {
@@ -145,6 +171,7 @@ inline std::vector<Msg> Decode(std::string_view bytes, bool collections = false)
         m.datatype = d->datatype;
         m.key = std::string(d->key);
         m.value = std::string(d->value);
+        m.sid = d->stream_id;
         break;
       }
       case protocol::Opcode::kDcpDeletion: {
@@ -156,6 +183,7 @@ inline std::vector<Msg> Decode(std::string_view bytes, bool collections = false)
         m.delete_time = d->delete_time;
         m.deletion_v2 = d->version == protocol::DcpDeletionVersion::kV2;
         m.key = std::string(d->key);
+        m.sid = d->stream_id;
         break;
       }
       case protocol::Opcode::kDcpExpiration: {
@@ -172,6 +200,7 @@ inline std::vector<Msg> Decode(std::string_view bytes, bool collections = false)
         auto d = protocol::DecodeDcpStreamEnd(f);
         EXPECT_TRUE(d.ok());
         m.status = d->status;
+        m.sid = d->stream_id;
         break;
       }
       case protocol::Opcode::kDcpNoop:
@@ -210,7 +239,8 @@ class DcpTest : public ::testing::Test {
   void TearDown() override {
     CloseBucket(/*clean=*/false);
     exec_.Shutdown();
-    std::filesystem::remove_all(dir_);
+    std::error_code ec;  // RocksDB may still be deleting an obsolete file: never fail on it
+    std::filesystem::remove_all(dir_, ec);
   }
 
   void OpenBucket() {
@@ -220,6 +250,10 @@ class DcpTest : public ::testing::Test {
     o.config = config_;
     o.executor = &exec_;
     o.clock = &clock_;
+    // Every store is wrapped: tests arm scan hooks and faults through faults_.
+    o.wrap_store = [faults = faults_](std::unique_ptr<storage::KVStore> inner) {
+      return std::make_unique<storage::FaultInjectingKVStore>(std::move(inner), faults);
+    };
     auto b = engine::Bucket::Open(o);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     bucket_ = *b;
@@ -293,7 +327,7 @@ class DcpTest : public ::testing::Test {
                           std::optional<uint64_t> snap_start = std::nullopt,
                           std::optional<uint64_t> snap_end = std::nullopt,
                           std::string_view json = {}) {
-    StreamRequestArgs a;
+    protocol::DcpStreamReqRequest a;
     a.vbucket = vb;
     a.opaque = 0x1000 + vb;
     a.flags = flags;
@@ -369,6 +403,7 @@ class DcpTest : public ::testing::Test {
   Config config_;
   FakeClock clock_;
   executor::ManualExecutor exec_{&clock_};
+  std::shared_ptr<storage::FaultInjector> faults_ = std::make_shared<storage::FaultInjector>();
   std::shared_ptr<engine::Bucket> bucket_;
   std::shared_ptr<ConnMap> conn_map_;
   bool collections_ = false;

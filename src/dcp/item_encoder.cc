@@ -1,5 +1,7 @@
 #include "dcp/item_encoder.h"
 
+#include "xattr/filter.h"
+
 namespace sluice::dcp {
 
 ItemView ItemView::Of(const engine::Item& item) {
@@ -32,11 +34,32 @@ ItemView ItemView::Of(const storage::DiskDocView& doc) {
   return v;
 }
 
-void ItemEncoder::Append(DcpMessage::Type type, const ItemView& item, Vbid vb, uint32_t opaque,
-                         std::string* out) const {
+ItemView ItemEncoder::Outgoing(const ItemView& item, std::string* storage) const {
+  if (IsPlain(item)) return Outgoing(item);
+  xattr::StreamOptions o;
+  o.include_body = (open_flags_ & kNoBodyFlags) == 0;
+  o.include_xattrs = (open_flags_ & protocol::kDcpOpenIncludeXattrs) != 0;
+  o.include_deleted_user_xattrs = (open_flags_ & protocol::kDcpOpenIncludeDeletedUserXattrs) != 0;
+  o.underlying_datatype = (open_flags_ & protocol::kDcpOpenNoValueWithUnderlyingDatatype) != 0;
+  xattr::StreamValue v = xattr::ForStream(item.value, item.datatype, item.deleted, o);
+  ItemView out = item;
+  out.datatype = v.datatype;
+  if (v.rebuilt) {
+    *storage = std::move(v.storage);
+    out.value = *storage;
+  } else {
+    out.value = v.part;
+  }
+  return out;
+}
+
+void ItemEncoder::Append(DcpMessage::Type type, const ItemView& item, StreamKey key,
+                         uint32_t opaque, std::string* out) const {
+  std::string storage;  // a rebuilt value (xattrs filtered), if any
+  const ItemView outgoing = Outgoing(item, &storage);
   const size_t at = out->size();
-  out->resize(at + Size(type, item, vb, opaque));
-  Write(type, item, vb, opaque, out->data() + at);
+  out->resize(at + Size(type, outgoing, key, opaque));
+  Write(type, outgoing, key, opaque, out->data() + at);
 }
 
 }  // namespace sluice::dcp

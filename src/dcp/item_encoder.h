@@ -8,9 +8,16 @@
 //
 //   kind: a live document -> mutation; a tombstone -> deletion, or expiration when the stream
 //         has the expiry opcode (control enable_expiry_opcode) and the document expired (TTL)
-//   DCP_OPEN NoValue: no value, datatype 0; NoValueWithUnderlyingDatatype: no value, the
-//   document's datatype; IncludeDeleteTimes: deletions V2 (delete time), else V1;
-//   collections (HELLO): keys carry the default collection's LEB128 prefix.
+//   value and datatype: what the DCP_OPEN flags let the consumer see (xattr/filter.h: NoValue,
+//         NoValueWithUnderlyingDatatype, IncludeXattrs, IncludeDeletedUserXattrs), for every kind
+//   IncludeDeleteTimes: deletions V2 (delete time), else V1
+//   collections (HELLO): keys carry the default collection's LEB128 prefix
+//   stream id (enable_stream_id): the stream's id as a frame info on every message
+//
+// The value: a document without xattrs (no XATTR datatype bit, the common case) is sent as stored
+// or without its body, decided inline with no copy. A document with xattrs goes the general way,
+// xattr::ForStream, which may rebuild its value (a deletion's user xattrs pruned) into a string
+// the caller provides; that costs a copy for that document only.
 //
 // The bytes are protocol/dcp_item_writer.h's (the one encoding of these messages), written in
 // place.
@@ -25,7 +32,9 @@
 
 #include "common/types.h"
 #include "dcp/dcp_message.h"
+#include "dcp/stream_key.h"
 #include "engine/item.h"
+#include "protocol/datatype.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/dcp_item_writer.h"
 #include "storage/kvstore.h"
@@ -58,6 +67,8 @@ class ItemEncoder {
   ItemEncoder(uint32_t open_flags, bool collections, bool expiry_opcode)
       : open_flags_(open_flags), collections_(collections), expiry_opcode_(expiry_opcode) {}
 
+  bool expiry_opcode() const { return expiry_opcode_; }
+
   // The message kind of a document (see the file comment).
   DcpMessage::Type TypeOf(bool deleted, DeleteSource source) const {
     if (!deleted) return DcpMessage::Type::kMutation;
@@ -65,30 +76,53 @@ class ItemEncoder {
     return DcpMessage::Type::kDeletion;
   }
 
-  // The message of kind `type` (kMutation, kDeletion or kExpiration) for `item` on the stream of
-  // vbucket `vb` with `opaque`: its size, and the message written at `dst` (with room for Size()
-  // bytes; returns its end). Inline: the backfill writes one per document into its batch.
-  size_t Size(DcpMessage::Type type, const ItemView& item, Vbid vb, uint32_t opaque) const;
-  // An upper bound of Size() for any kind (no need to build the message first).
+  // True when `item`'s value needs no xattr filtering (no XATTR datatype bit): Outgoing(item)
+  // applies. Otherwise use Outgoing(item, storage).
+  static bool IsPlain(const ItemView& item) {
+    return (item.datatype & protocol::kDatatypeXattr) == 0;
+  }
+  // `item` with the value and datatype this stream sends (the file comment), for a plain item:
+  // the stored value (a view), or none. REQUIRES: IsPlain(item).
+  ItemView Outgoing(const ItemView& item) const {
+    if ((open_flags_ & kNoBodyFlags) == 0) return item;
+    ItemView out = item;
+    out.value = {};
+    if ((open_flags_ & protocol::kDcpOpenNoValueWithUnderlyingDatatype) == 0) out.datatype = 0;
+    return out;
+  }
+  // The same for any item: a value with xattrs goes through xattr::ForStream, and a rebuilt value
+  // is kept in *storage (the result views it: keep *storage alive while using the result).
+  ItemView Outgoing(const ItemView& item, std::string* storage) const;
+
+  // The message of kind `type` (kMutation, kDeletion or kExpiration) for `item`, an Outgoing()
+  // view, on stream `key` with `opaque`: its size, and the message written at `dst` (with room
+  // for Size() bytes; returns its end). Inline: the backfill writes one per document into its
+  // batch.
+  size_t Size(DcpMessage::Type type, const ItemView& item, StreamKey key, uint32_t opaque) const;
+  // An upper bound of Size() for any kind of an Outgoing() view (no need to build it first).
   static size_t MaxSize(const ItemView& item) {
     return protocol::kHeaderSize + protocol::dcp_item_detail::kStreamIdFrameInfoSize +
            protocol::kDcpMutationExtrasSize + protocol::kMaxLeb128U32Size + item.key.size() +
            item.value.size();
   }
-  char* Write(DcpMessage::Type type, const ItemView& item, Vbid vb, uint32_t opaque,
+  char* Write(DcpMessage::Type type, const ItemView& item, StreamKey key, uint32_t opaque,
               char* dst) const;
-  // Size + Write at the end of *out.
-  void Append(DcpMessage::Type type, const ItemView& item, Vbid vb, uint32_t opaque,
+  // The message for `item` as stored (filtered here: Outgoing) appended to *out.
+  void Append(DcpMessage::Type type, const ItemView& item, StreamKey key, uint32_t opaque,
               std::string* out) const;
 
  private:
+  static constexpr uint32_t kNoBodyFlags =
+      protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype;
+
   // Builds the protocol message of kind `type` and calls fn(message).
   template <typename Fn>
-  auto Visit(DcpMessage::Type type, const ItemView& item, Vbid vb, uint32_t opaque, Fn&& fn) const {
+  auto Visit(DcpMessage::Type type, const ItemView& item, StreamKey key, uint32_t opaque,
+             Fn&& fn) const {
     switch (type) {
       case DcpMessage::Type::kDeletion: {
         protocol::DcpDeletion deletion;
-        Fill(item, vb, opaque, deletion);
+        Fill(item, key, opaque, deletion);
         if ((open_flags_ & protocol::kDcpOpenIncludeDeleteTimes) != 0) {
           deletion.version = protocol::DcpDeletionVersion::kV2;
           deletion.delete_time = item.expiry;  // a tombstone's expiry holds its delete time
@@ -97,33 +131,31 @@ class ItemEncoder {
       }
       case DcpMessage::Type::kExpiration: {
         protocol::DcpExpiration expiration;
-        Fill(item, vb, opaque, expiration);
+        Fill(item, key, opaque, expiration);
         expiration.delete_time = item.expiry;
         return fn(expiration);
       }
       default: {  // kMutation (the callers pass item kinds only)
         protocol::DcpMutation mutation;
-        Fill(item, vb, opaque, mutation);
+        Fill(item, key, opaque, mutation);
         mutation.flags = item.flags;
         mutation.expiration = item.expiry;
-        mutation.datatype = (open_flags_ & protocol::kDcpOpenNoValue) != 0 ? 0 : item.datatype;
-        if ((open_flags_ &
-             (protocol::kDcpOpenNoValue | protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0) {
-          mutation.value = item.value;
-        }
         return fn(mutation);
       }
     }
   }
-  // The fields every item message takes from its item.
+  // The fields every item message takes from its (outgoing) item.
   template <typename Message>
-  static void Fill(const ItemView& item, Vbid vb, uint32_t opaque, Message& message) {
-    message.vbucket = vb;
+  static void Fill(const ItemView& item, StreamKey key, uint32_t opaque, Message& message) {
+    message.vbucket = key.vb;
     message.opaque = opaque;
+    message.stream_id = key.stream_id();
     message.cas = item.cas;
     message.by_seqno = item.seqno;
     message.rev_seqno = item.rev_seqno;
+    message.datatype = item.datatype;
     message.key = item.key;
+    message.value = item.value;
   }
   size_t MessageSize(const protocol::DcpMutation& m) const {
     return protocol::DcpMutationSize(m, collections_);
@@ -149,14 +181,15 @@ class ItemEncoder {
   bool expiry_opcode_ = false;
 };
 
-inline size_t ItemEncoder::Size(DcpMessage::Type type, const ItemView& item, Vbid vb,
+inline size_t ItemEncoder::Size(DcpMessage::Type type, const ItemView& item, StreamKey key,
                                 uint32_t opaque) const {
-  return Visit(type, item, vb, opaque, [this](const auto& m) { return MessageSize(m); });
+  return Visit(type, item, key, opaque, [this](const auto& m) { return MessageSize(m); });
 }
 
-inline char* ItemEncoder::Write(DcpMessage::Type type, const ItemView& item, Vbid vb,
+inline char* ItemEncoder::Write(DcpMessage::Type type, const ItemView& item, StreamKey key,
                                 uint32_t opaque, char* dst) const {
-  return Visit(type, item, vb, opaque, [this, dst](const auto& m) { return WriteMessage(m, dst); });
+  return Visit(type, item, key, opaque,
+               [this, dst](const auto& m) { return WriteMessage(m, dst); });
 }
 
 }  // namespace sluice::dcp

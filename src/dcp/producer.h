@@ -1,13 +1,14 @@
 // File: dcp/producer.h
 //
 // Producer: one DCP producer connection (created for a DCP_OPEN with the Producer flag): its
-// controls, its streams (one per vbucket), flow control, noops, and Step(), which encodes what its
-// streams have ready into the connection's output.
+// controls, its streams (one per vbucket, or several per vbucket by stream id after the control
+// enable_stream_id), flow control, noops, and Step(), which encodes what its streams have ready
+// into the connection's output.
 //
 // How a connection drives it (all on the connection's own thread, synchronously):
 //   DCP_CONTROL            Control(key, value)
 //   DCP_STREAM_REQ         StreamRequest(...) -> status + failover log | rollback seqno
-//   DCP_CLOSE_STREAM       CloseStream(vb)
+//   DCP_CLOSE_STREAM       CloseStream(vb, sid)
 //   DCP_GET_FAILOVER_LOG   GetFailoverLog(vb)
 //   DCP_BUFFER_ACK         BufferAcknowledged(bytes)
 //   DCP_NOOP response      NoopResponse()
@@ -21,35 +22,24 @@
 // RequestDisconnect() asks the connection to close (a same-named producer replaced this one, the
 // consumer was idle past dcp_idle_timeout, the bucket is shutting down).
 //
-// Order of checks in StreamRequest (kv_engine's, reference section 6): disconnecting ->
-// Disconnect; unknown flags -> Invalid; vbucket missing or not active -> NotMyVbucket (only active
-// vbuckets stream here; a replica would need kv_engine's replica snapshot handling, so ActiveVbOnly
-// changes nothing); TakeOver / CacheTransfer -> NotSupported; FromLatest (start = snap = high
-// seqno, uuid = latest if 0); start > end or not snap_start <= start <= snap_end -> Range; a live
-// stream on the vbucket -> Exists (a dead one is replaced); a JSON value that is not an object ->
-// Invalid; rollback via FailoverTable::NeedsRollback (purge seqno 0 with IgnorePurgedTombstones;
-// StrictVbUuid; the consumer's purge seqno from the JSON value's "purge_seqno") -> Rollback +
-// seqno; ToLatest (end = high seqno), DiskOnly (end = persisted seqno); start > end or start >
-// high seqno -> Range; memory above backfill_mem_threshold -> NoMemory; then the stream is
-// created, registered with the ConnMap, checked once more against a concurrent vbucket state
-// change (-> NotMyVbucket), activated, and the failover log returned.
+// Disconnect() (dcp/README.md, "Disconnect is prompt"): flags the producer, cancels and drops its
+// BackfillManager first (destroyed right there, giving back the running-backfill slots, unless a
+// run is in progress, which then ends at its next item), then ends every stream (Disconnected:
+// nothing is sent) and hands their queued messages to a nonio task to free (queue_release.h), and
+// counts the disconnect for the ConnMap's heap trim. ~Producer does the minimum of that without
+// touching other objects' locks (it may run on an auxio or writer thread inside a notification).
 //
-// Disconnect() (README rule 6): flags the producer, cancels and drops its BackfillManager first
-// (destroyed right there, giving back the running-backfill slots, unless a run is in progress,
-// which then ends at its next item), then ends every stream (Disconnected: nothing is sent) and
-// hands their queued messages to a nonio task to free (queue_release.h), and counts the
-// disconnect for the ConnMap's heap trim. ~Producer does the minimum of that without touching
-// other objects' locks (it may run on an auxio or writer thread inside a notification).
+// Ownership: shared; the connection owns it (shared_ptr). It is its streams' StreamOwner and its
+// BackfillManager's BackfillOwner, and sees the ConnMap only as a StreamDirectory (declared here).
+// It owns its streams and its BackfillManager, and holds its directory strongly (a producer needs
+// its bucket's directory and tracker for its whole life; the ConnMap holds producers weakly, so
+// there is no cycle). Held weakly by its streams, its BackfillManagerTask and the ConnMap. The
+// notifier is held weakly: the connection owns the producer.
 //
-// Ownership: shared; the connection owns it (shared_ptr). It owns its streams and its
-// BackfillManager, and holds its ConnMap strongly (a producer needs its bucket's directory and
-// tracker for its whole life; the ConnMap holds producers weakly, so there is no cycle). Held
-// weakly by its streams, its BackfillManagerTask and the ConnMap. The notifier is held weakly:
-// the connection owns the producer.
-//
-// Thread safety: thread-safe. Connection calls on the connection thread; NotifyStreamReady,
-// BackfillBytesSent, Disconnect, ManageConnection and the stats from any thread. mu_ is never held
-// while calling into a stream, the BackfillManager, the ConnMap or the notifier.
+// Thread safety: thread-safe. Connection calls on the connection thread; the StreamOwner methods,
+// Disconnect, ManageConnection and the stats from any thread. mu_ has rank kDcpObject
+// (common/lock_rank.h): it is never held while calling into a stream, the BackfillManager, the
+// ConnMap or the notifier.
 #pragma once
 
 #include <atomic>
@@ -59,6 +49,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,16 +60,33 @@
 #include "common/types.h"
 #include "dcp/active_stream.h"
 #include "dcp/backfill_manager.h"
+#include "dcp/backfill_tracker.h"
 #include "dcp/dcp_message.h"
 #include "dcp/flow_control.h"
 #include "dcp/item_encoder.h"
+#include "dcp/stream_filter.h"
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
+#include "protocol/dcp_codec.h"
 #include "storage/kvstore.h"
 
 namespace sluice::dcp {
 
-class ConnMap;
+// What a producer needs from its bucket's DCP directory (the ConnMap implements it and creates
+// every producer). Any thread; no lock of the producer is held when it is called.
+class StreamDirectory {
+ public:
+  virtual ~StreamDirectory() = default;
+  virtual const std::shared_ptr<engine::Bucket>& bucket() const = 0;
+  // The bucket-wide admission counter every backfill of the producer charges.
+  virtual const std::shared_ptr<BackfillTracker>& tracker() const = 0;
+  // A stream of `vbid` starts or stops receiving the vbucket's notifications (new seqnos, state
+  // changes).
+  virtual void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream) = 0;
+  virtual void RemoveStream(Vbid vbid, const ActiveStream* stream) = 0;
+  // The producer disconnected (once): counts towards the directory's heap trim.
+  virtual void NoteProducerDisconnected() = 0;
+};
 
 // Implemented by the connection that owns a producer.
 class ProducerNotifier {
@@ -103,21 +111,9 @@ struct ProducerOptions {
   std::weak_ptr<ProducerNotifier> notifier;
 };
 
-struct StreamRequestArgs {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint32_t flags = 0;
-  uint64_t start_seqno = 0;
-  uint64_t end_seqno = ~uint64_t{0};
-  uint64_t vbucket_uuid = 0;
-  uint64_t snap_start_seqno = 0;
-  uint64_t snap_end_seqno = 0;
-  std::string_view json_value;  // optional; "purge_seqno" is honoured
-};
-
 struct [[nodiscard]] StreamRequestResult {
   Status status;  // OK, Rollback, NotMyVbucket, Range, Exists, NotSupported, NoMemory, Invalid,
-                  // Disconnect
+                  // Disconnect, DcpStreamIdInvalid, UnknownCollection, UnknownScope
   std::vector<storage::FailoverEntry> failover_log;  // OK: newest first
   uint64_t rollback_seqno = 0;                       // Rollback
 };
@@ -129,14 +125,16 @@ enum class StepResult : uint8_t {
   kDisconnect,       // close the connection
 };
 
-class Producer : public std::enable_shared_from_this<Producer> {
+class Producer final : public StreamOwner,
+                       public BackfillOwner,
+                       public std::enable_shared_from_this<Producer> {
  public:
   static constexpr std::string_view kConnNamePrefix = "eq_dcpq:";
 
   // Use ConnMap::NewProducer (which also registers it by name).
-  static std::shared_ptr<Producer> Create(std::shared_ptr<ConnMap> conn_map,
+  static std::shared_ptr<Producer> Create(std::shared_ptr<StreamDirectory> directory,
                                           ProducerOptions options);
-  ~Producer();
+  ~Producer() override;
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
@@ -144,25 +142,48 @@ class Producer : public std::enable_shared_from_this<Producer> {
   const std::string& conn_name() const { return conn_name_; }  // "eq_dcpq:<name>"
   const std::string& user() const { return user_; }
   uint16_t port() const { return port_; }
-  bool IsDisconnecting() const { return disconnecting_.load(); }
+  bool IsDisconnecting() const override { return disconnecting_.load(); }
   // Control "v7_dcp_status_codes" (the connection maps kStreamNotFound with it).
   bool v7_dcp_status_codes() const { return v7_status_codes_.load(); }
 
   // ---- connection thread ----
-  // kInvalid for an unknown key or a bad value, kNotSupported for a known unsupported feature.
+  // DCP_CONTROL: kInvalid for an unknown key or a bad value, kNotSupported for a known feature
+  // sluice does not implement. Every accepted control is honoured (producer_controls.cc has the
+  // table of keys).
   Status Control(std::string_view key, std::string_view value);
-  StreamRequestResult StreamRequest(const StreamRequestArgs& args);
-  // kStreamNotFound if there is no live stream on vb. With send_stream_end_on_client_close_stream
-  // a STREAM_END(Closed) follows; otherwise the stream is gone at once.
-  Status CloseStream(Vbid vb);
+  // DCP_STREAM_REQ, checked in kv_engine's order:
+  //   disconnecting -> Disconnect; unknown flags -> Invalid; the JSON value (stream_filter.h):
+  //   malformed -> Invalid, a stream id missing with enable_stream_id or present without it ->
+  //   DcpStreamIdInvalid, a collection or scope other than the default -> UnknownCollection /
+  //   UnknownScope; vbucket missing or not active -> NotMyVbucket (ActiveVbOnly changes nothing:
+  //   only active vbuckets stream); TakeOver / CacheTransfer -> NotSupported; FromLatest (start =
+  //   snapshot = high seqno, uuid = latest if 0); start > end or not snap_start <= start <=
+  //   snap_end -> Range; a live stream with the same (vbucket, stream id) -> Exists (a dead one is
+  //   replaced); rollback (FailoverTable::NeedsRollback: purge seqno 0 with
+  //   IgnorePurgedTombstones, StrictVbUuid, the consumer's purge seqno) -> Rollback + seqno;
+  //   ToLatest (end = high seqno), DiskOnly (end = persisted seqno); start > end or start > high
+  //   seqno -> Range; memory above backfill_mem_threshold -> NoMemory. Then the stream is
+  //   created, registered with the ConnMap, checked once more against a concurrent vbucket state
+  //   change (-> NotMyVbucket), activated, and the failover log returned (newest first).
+  StreamRequestResult StreamRequest(const protocol::DcpStreamReqRequest& request);
+  // DCP_CLOSE_STREAM of (vb, sid): sid is the request's stream-id frame info. DcpStreamIdInvalid
+  // if a sid is missing with enable_stream_id or present without it; kStreamNotFound if there is
+  // no live stream. With send_stream_end_on_client_close_stream a STREAM_END(Closed) follows;
+  // otherwise the stream is gone at once. Either way its backfill is released before this returns.
+  Status CloseStream(Vbid vb, std::optional<uint16_t> sid = std::nullopt);
   StatusOr<std::vector<storage::FailoverEntry>> GetFailoverLog(Vbid vb);
   void BufferAcknowledged(uint32_t bytes);
   void NoopResponse();
   void MessageReceived();
   // Appends encoded messages to *out: a noop if due, then stream messages round-robin across the
   // streams with something ready, until `budget` bytes were appended (one message may overshoot
-  // it), flow control is full, or nothing is ready.
+  // it), flow control is full, or nothing is ready. The connection passes StepBudget().
   StepResult Step(std::string* out, size_t budget);
+  // The control set_priority (kv_engine's connection priority): how many bytes one Step may
+  // append before the connection's I/O thread turns to its other connections. high 1 MiB,
+  // medium (the default) 512 KiB, low 64 KiB.
+  enum class Priority : uint8_t { kLow, kMedium, kHigh };
+  size_t StepBudget() const;
 
   // ---- any thread ----
   void Disconnect();
@@ -185,10 +206,11 @@ class Producer : public std::enable_shared_from_this<Producer> {
   };
   void AddAggregate(Aggregate* agg) const;
 
-  // ---- streams and backfills ----
-  void NotifyStreamReady(Vbid vb);
-  void ScheduleBackfill(BackfillSpec spec);
-  void BackfillBytesSent(size_t bytes);
+  // ---- StreamOwner: its streams, from any thread ----
+  void NotifyStreamReady(StreamKey key) override;
+  void ScheduleBackfill(BackfillSpec spec) override;
+  void BackfillBytesSent(size_t bytes) override;
+  void CancelBackfill(uint64_t backfill_id) override;
 
   // ---- the ConnMap's connection manager (nonio thread) ----
   // Disconnects an idle consumer (noop enabled, nothing received for dcp_idle_timeout) and
@@ -196,15 +218,69 @@ class Producer : public std::enable_shared_from_this<Producer> {
   void ManageConnection(SteadyTime now);
 
  private:
-  Producer(std::shared_ptr<ConnMap> conn_map, ProducerOptions options);
+  Producer(std::shared_ptr<StreamDirectory> directory, ProducerOptions options);
 
   // Wakes the connection unless a notification is already outstanding.
   void NotifyConnection();
-  // Appends `m` for stream (vb, opaque), items as `encoder` (the stream's) says.
-  void Encode(const DcpMessage& m, Vbid vb, uint32_t opaque, const ItemEncoder& encoder,
+
+  // ---- Step's parts ----
+  // What one stream's turn in Step appended.
+  struct StreamTurn {
+    size_t bytes = 0;
+    size_t backfill_bytes = 0;  // of it, charged to the backfill buffer
+    uint64_t items = 0;
+    bool ended = false;  // its STREAM_END was among them
+  };
+  // Appends a noop if one is due; false if the consumer was idle past dcp_idle_timeout.
+  bool NoopOrIdleCheck(std::string* out) EXCLUDES(mu_);
+  // The next ready stream into *stream and the consumer's window into *window; or why Step stops.
+  std::optional<StepResult> NextReadyStream(std::shared_ptr<ActiveStream>* stream, size_t* window)
+      EXCLUDES(mu_);
+  // Appends up to kStreamBatch messages of `stream`, stopping once `room` bytes are reached.
+  StreamTurn SendTurn(ActiveStream& stream, size_t room, std::string* out) EXCLUDES(mu_);
+  // Accounts a turn that sent something (flow control, round-robin, the backfill buffer) and
+  // removes the stream after its STREAM_END.
+  void FinishTurn(ActiveStream& stream, const StreamTurn& turn) EXCLUDES(mu_);
+  // Appends `m` of the stream `key` (opaque `opaque`) in this connection's encodings, its items
+  // as `encoder` (the stream's) says (producer_encode.cc).
+  void Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, const ItemEncoder& encoder,
               std::string* out) const;
-  // Removes `stream` (if still the one mapped at vb) after its STREAM_END was sent.
-  void RemoveStream(Vbid vb, const ActiveStream* stream);
+  // Removes `stream` (if still the one mapped at its key) after its STREAM_END was sent.
+  void RemoveStream(const ActiveStream* stream);
+
+  // ---- StreamRequest's steps (producer_stream_request.cc) ----
+  struct StreamCheck;
+  Status CheckStreamId(const StreamFilter& filter) const;
+  Status CheckRange(StreamParams* p, const engine::VBucket& vb) const;
+  StreamRequestResult CheckRollback(const StreamParams& p, engine::VBucket& vb) const;
+  StreamOptions OptionsForNewStream() const;
+  // Inserts `stream` at its key (replacing a dead one); kExists if a live one is there.
+  Status InsertStream(const std::shared_ptr<ActiveStream>& stream);
+
+  // ---- controls (producer_controls.cc), each applying one DCP_CONTROL key ----
+  using ControlFn = Status (Producer::*)(std::string_view value);
+  struct ControlEntry {
+    std::string_view key;
+    ControlFn apply;
+  };
+  static const ControlEntry* FindControl(std::string_view key);
+  Status InvalidControl(std::string_view key, std::string_view value) const;
+  Status ControlBufferSize(std::string_view value);
+  Status ControlEnableNoop(std::string_view value);
+  Status ControlNoopInterval(std::string_view value);
+  Status ControlPriority(std::string_view value);
+  Status ControlCursorDropping(std::string_view value);
+  Status ControlStreamEndOnClose(std::string_view value);
+  Status ControlExpiryOpcode(std::string_view value);
+  Status ControlBackfillOrder(std::string_view value);
+  Status ControlV7StatusCodes(std::string_view value);
+  Status ControlConsumerName(std::string_view value);
+  Status ControlHifiMfu(std::string_view value);
+  Status ControlOutOfOrder(std::string_view value);
+  Status ControlStreamId(std::string_view value);
+  Status ControlMaxMarkerVersion(std::string_view value);
+  Status ControlDeletedUserXattrs(std::string_view value);
+  Status ControlNotSupported(std::string_view value);
 
   // ---- constant after construction ----
   const std::string name_;
@@ -215,7 +291,9 @@ class Producer : public std::enable_shared_from_this<Producer> {
   const bool collections_;
   // Weak: the connection owns the producer.
   const std::weak_ptr<ProducerNotifier> notifier_;
-  const std::shared_ptr<ConnMap> conn_map_;
+  // Strong: a producer needs its directory and tracker for its whole life; the directory holds
+  // producers weakly, so there is no cycle.
+  const std::shared_ptr<StreamDirectory> directory_;
   const std::shared_ptr<engine::Bucket> bucket_;
   const Clock& clock_;
   const SteadyTime created_;
@@ -229,12 +307,14 @@ class Producer : public std::enable_shared_from_this<Producer> {
   std::atomic<uint64_t> items_sent_{0};
   std::atomic<uint64_t> total_bytes_sent_{0};
   std::atomic<bool> v7_status_codes_{false};
+  std::atomic<bool> marker_v2_2_{false};  // control max_marker_version=2.2 (read by Encode)
+  std::atomic<Priority> priority_{Priority::kMedium};
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
-  std::map<Vbid, std::shared_ptr<ActiveStream>> streams_ GUARDED_BY(mu_);
-  std::deque<Vbid> ready_ GUARDED_BY(mu_);      // streams with something to send, round-robin
-  std::vector<bool> in_ready_ GUARDED_BY(mu_);  // by vbid: queued in ready_
+  mutable Mutex mu_{LockRank::kDcpObject};
+  std::map<StreamKey, std::shared_ptr<ActiveStream>> streams_ GUARDED_BY(mu_);
+  std::deque<StreamKey> ready_ GUARDED_BY(mu_);   // streams with something to send, round-robin
+  std::set<StreamKey> in_ready_ GUARDED_BY(mu_);  // queued in ready_
   std::shared_ptr<BackfillManager> manager_ GUARDED_BY(mu_);  // null once disconnected
   FlowControl flow_ GUARDED_BY(mu_);
   bool paused_ GUARDED_BY(mu_) = false;  // the last Step stopped without budget left over
@@ -247,8 +327,9 @@ class Producer : public std::enable_shared_from_this<Producer> {
   bool cursor_dropping_ GUARDED_BY(mu_) = false;
   bool send_stream_end_on_close_ GUARDED_BY(mu_) = false;
   bool expiry_opcode_ GUARDED_BY(mu_) = false;
-  std::string priority_ GUARDED_BY(mu_) = "medium";
   std::string consumer_name_ GUARDED_BY(mu_);
+  bool stream_ids_ GUARDED_BY(mu_) = false;  // control enable_stream_id (one way)
+  StreamOptions::Oso oso_ GUARDED_BY(mu_) = StreamOptions::Oso::kOff;
 };
 
 }  // namespace sluice::dcp

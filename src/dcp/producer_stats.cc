@@ -26,11 +26,17 @@ void Producer::AddStats(const engine::AddStatFn& add, StreamStatsFormat format) 
   FlowControl flow;
   bool paused = false, noop_enabled = false, noop_pending = false, cursor_dropping = false;
   bool stream_end_on_close = false, expiry_opcode = false;
-  std::string paused_reason, priority, consumer_name;
+  std::string paused_reason, consumer_name;
+  const char* oso = "false";
+  bool stream_ids = false;
+  const Priority level = priority_.load();
+  const char* priority = level == Priority::kHigh  ? "high"
+                         : level == Priority::kLow ? "low"
+                                                   : "medium";
   Duration noop_interval{};
   {
     MutexLock lock(&mu_);
-    for (const auto& [vb, stream] : streams_) streams.push_back(stream);
+    for (const auto& [key, stream] : streams_) streams.push_back(stream);
     manager = manager_;
     flow = flow_;
     paused = paused_;
@@ -41,8 +47,11 @@ void Producer::AddStats(const engine::AddStatFn& add, StreamStatsFormat format) 
     cursor_dropping = cursor_dropping_;
     stream_end_on_close = send_stream_end_on_close_;
     expiry_opcode = expiry_opcode_;
-    priority = priority_;
     consumer_name = consumer_name_;
+    stream_ids = stream_ids_;
+    oso = oso_ == StreamOptions::Oso::kOff  ? "false"
+          : oso_ == StreamOptions::Oso::kOn ? "true"
+                                            : "true_with_seqno_advanced";
   }
   const SteadyTime last_receive{Duration(last_receive_.load(std::memory_order_relaxed))};
 
@@ -52,6 +61,9 @@ void Producer::AddStats(const engine::AddStatFn& add, StreamStatsFormat format) 
   stat("paused", paused ? "true" : "false");
   if (paused) stat("paused_reason", paused_reason);
   stat("priority", priority);
+  stat("enable_stream_id", stream_ids ? "true" : "false");
+  stat("max_marker_version", marker_v2_2_.load() ? "2.2" : "1.0");
+  stat("enable_out_of_order_snapshots", oso);
   if (!consumer_name.empty()) stat("consumer_name", consumer_name);
   stat("items_sent", items_sent_.load());
   stat("total_bytes_sent", total_bytes_sent_.load());
@@ -95,23 +107,26 @@ void Producer::AddStats(const engine::AddStatFn& add, StreamStatsFormat format) 
   stat("num_dead_streams", dead);
   switch (format) {
     case StreamStatsFormat::kLegacy:
-      for (const auto& stream : streams) stream->AddStats(prefix, add);
+      // kv_engine's ConnHandler::doStreamStatsLegacy: "<name>:stream_<vb>_<stat>".
+      for (const auto& stream : streams) {
+        const std::string head = prefix + stream->StatName() + "_";
+        stream->AddStats([&](std::string_view k, std::string_view v) {
+          key.clear();
+          fmt::format_to(std::back_inserter(key), "{}{}", head, k);
+          add(std::string_view(key.data(), key.size()), v);
+        });
+      }
       break;
     case StreamStatsFormat::kJson:
       // kv_engine's ConnHandler::doStreamStatsJson: the stream's stats, unprefixed, as one JSON
       // object under "<name>:stream_<vb>".
       for (const auto& stream : streams) {
         nlohmann::json object = nlohmann::json::object();
-        std::string stream_key;
-        stream->AddStats({}, [&](std::string_view k, std::string_view v) {
-          // k is "stream_<vb>_<stat>".
-          const size_t cut = k.find('_', sizeof("stream_") - 1);
-          if (cut == std::string_view::npos) return;
-          if (stream_key.empty()) stream_key = prefix + std::string(k.substr(0, cut));
-          object[std::string(k.substr(cut + 1))] = std::string(v);
+        stream->AddStats([&](std::string_view k, std::string_view v) {
+          object[std::string(k)] = std::string(v);
         });
-        if (!stream_key.empty())
-          add(stream_key, object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        add(prefix + stream->StatName(),
+            object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
       break;
     case StreamStatsFormat::kSkip:
@@ -123,7 +138,7 @@ void Producer::AddAggregate(Aggregate* agg) const {
   std::vector<std::shared_ptr<ActiveStream>> streams;
   {
     MutexLock lock(&mu_);
-    for (const auto& [vb, stream] : streams_) streams.push_back(stream);
+    for (const auto& [key, stream] : streams_) streams.push_back(stream);
     agg->paused = agg->paused || paused_;
   }
   agg->items_sent += items_sent_.load();

@@ -614,9 +614,14 @@ TEST_F(ProducerTest, Controls) {
   EXPECT_TRUE(p->Control("backfill_order", "sequential").ok());
   EXPECT_EQ(p->Control("backfill_order", "random").code(), Errc::kInvalid);
   EXPECT_TRUE(p->Control("supports_cursor_dropping", "true").ok());
-  EXPECT_TRUE(p->Control("enable_out_of_order_snapshots", "true").ok());
+  // OSO and V2.2 markers are for collection-aware consumers (kv_engine's rule).
+  EXPECT_EQ(p->Control("enable_out_of_order_snapshots", "true").code(), Errc::kNotSupported);
+  EXPECT_EQ(p->Control("max_marker_version", "2.2").code(), Errc::kNotSupported);
   EXPECT_EQ(p->Control("enable_sync_writes", "true").code(), Errc::kNotSupported);
-  EXPECT_EQ(p->Control("enable_stream_id", "true").code(), Errc::kNotSupported);
+  EXPECT_EQ(p->Control("enable_stream_id", "false").code(), Errc::kInvalid);  // one way
+  EXPECT_TRUE(p->Control("enable_stream_id", "true").ok());
+  // Only with DCP_OPEN IncludeDeletedUserXattrs, as kv_engine.
+  EXPECT_EQ(p->Control("include_deleted_user_xattrs", "true").code(), Errc::kInvalid);
   EXPECT_EQ(p->Control("no_such_key", "1").code(), Errc::kInvalid);
   const auto stats = DcpStats();
   EXPECT_EQ(stats.at("eq_dcpq:c:backfill_order"), "sequential");

@@ -151,7 +151,7 @@ TEST_F(StressTest, HandoverWithAConcurrentWriterThread) {
   o.notifier = notifier;
   auto p = conn_map_->NewProducer(o);
   ASSERT_TRUE(p.ok());
-  StreamRequestArgs a;
+  protocol::DcpStreamReqRequest a;
   a.vbucket = 0;
   ASSERT_TRUE((*p)->StreamRequest(a).status.ok());
 
@@ -290,7 +290,7 @@ TEST_F(StressTest, ManyProducersStreamsAndWritersOnTheThreadPool) {
         if (rng() % 2) control("supports_cursor_dropping", "true");
         std::map<Vbid, StreamChecker> checkers;
         for (int k = 0; k < 6; ++k) {
-          StreamRequestArgs a;
+          protocol::DcpStreamReqRequest a;
           a.vbucket = static_cast<Vbid>(rng() % kVbuckets);
           a.opaque = a.vbucket;
           StreamRequestResult r = p->StreamRequest(a);

@@ -287,6 +287,15 @@ void Bucket::ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter 
         Status status;
         if (auto bucket = weak.lock()) {
           if (auto vb = bucket->GetVBucket(vbid)) {
+            if (seqno == 0) {
+              // VBucket::Get(include_deleted) of a key memory does not hold.
+              status = vb->LoadTombstone(*bucket->store_, key);
+              if (!status.ok() && status.code() != Errc::kInternal) {
+                status = Status(Errc::kTempFail, status.ToString());
+              }
+              if (auto w = waiter.lock()) w->NotifyIoComplete(status);
+              return false;
+            }
             auto doc = bucket->store_->Get(vbid, key);
             if (doc.ok()) {
               vb->BgFetchCompleted(key, seqno, *doc);
@@ -319,10 +328,11 @@ StatusOr<std::shared_ptr<VBucket>> Bucket::ActiveVBucket(Vbid vbid) const {
   return vb;
 }
 
-StatusOr<GetResult> Bucket::Get(Vbid vbid, std::string_view key, const Waiter& waiter) {
+StatusOr<GetResult> Bucket::Get(Vbid vbid, std::string_view key, const Waiter& waiter,
+                                bool include_deleted) {
   stats_.cmd_get.fetch_add(1, std::memory_order_relaxed);
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  auto r = vb->Get(key, waiter);
+  auto r = vb->Get(key, waiter, include_deleted);
   if (r.ok()) {
     stats_.get_hits.fetch_add(1, std::memory_order_relaxed);
   } else if (r.status().code() == Errc::kNotFound) {
@@ -346,9 +356,10 @@ StatusOr<MutationResult> Bucket::Store(Vbid vbid, const StoreRequest& req) {
   return r;
 }
 
-StatusOr<MutationResult> Bucket::Delete(Vbid vbid, std::string_view key, uint64_t cas) {
+StatusOr<MutationResult> Bucket::Delete(Vbid vbid, std::string_view key, uint64_t cas,
+                                        const Waiter& waiter) {
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  auto r = vb->Delete(key, cas);
+  auto r = vb->Delete(key, cas, waiter);
   if (r.ok()) {
     stats_.delete_hits.fetch_add(1, std::memory_order_relaxed);
   } else if (r.status().code() == Errc::kNotFound) {
@@ -389,6 +400,12 @@ StatusOr<GetResult> Bucket::Touch(Vbid vbid, std::string_view key, uint32_t expi
     stats_.touch_misses.fetch_add(1, std::memory_order_relaxed);
   }
   return r;
+}
+
+StatusOr<HlcNow> Bucket::GetHlcNow(Vbid vbid) const {
+  auto vb = vbuckets_.Get(vbid);
+  if (!vb) return Errc::kNotMyVbucket;
+  return vb->hlc_now();
 }
 
 Status Bucket::WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waiter) {

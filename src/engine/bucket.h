@@ -97,16 +97,22 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::shared_ptr<VBucket> GetVBucket(Vbid vbid) const { return vbuckets_.Get(vbid); }
 
   // ---- documents: kNotMyVbucket if vbid is missing or not active ----
-  StatusOr<GetResult> Get(Vbid vbid, std::string_view key, const Waiter& waiter);
+  // include_deleted: a tombstone is a result too (VBucket::Get).
+  StatusOr<GetResult> Get(Vbid vbid, std::string_view key, const Waiter& waiter,
+                          bool include_deleted = false);
   StatusOr<GetResult> GetMeta(Vbid vbid, std::string_view key);
   StatusOr<MutationResult> Store(Vbid vbid, const StoreRequest& req);
-  StatusOr<MutationResult> Delete(Vbid vbid, std::string_view key, uint64_t cas);
+  // kWouldBlock (waiter notified later) only for an evicted document with xattrs.
+  StatusOr<MutationResult> Delete(Vbid vbid, std::string_view key, uint64_t cas,
+                                  const Waiter& waiter = {});
   StatusOr<ArithmeticResult> Arithmetic(Vbid vbid, const ArithmeticRequest& req,
                                         const Waiter& waiter);
   StatusOr<MutationResult> AppendPrepend(Vbid vbid, std::string_view key, std::string_view data,
                                          bool append, uint64_t cas, const Waiter& waiter);
   StatusOr<GetResult> Touch(Vbid vbid, std::string_view key, uint32_t expiry, bool fetch,
                             const Waiter& waiter);
+  // The vbucket's HLC (subdoc's $vbucket); kNotMyVbucket if it does not exist.
+  StatusOr<HlcNow> GetHlcNow(Vbid vbid) const;
   // Notify `waiter` once `seqno` of vbid is persisted.
   Status WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waiter);
 

@@ -25,7 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/types.h"
-#include "engine/checkpoint_manager.h"
+#include "engine/checkpoint_items.h"
 #include "engine/item.h"
 
 namespace sluice::engine {

@@ -115,7 +115,8 @@ bool CheckpointManager::IsRegisteredLocked(const Cursor& c) const {
 
 // ---- writers ----
 
-uint64_t CheckpointManager::Queue(std::shared_ptr<Item> item) {
+uint64_t CheckpointManager::Queue(std::shared_ptr<Item> item,
+                                  const std::function<void(Item&)>& pre_link) {
   assert(item != nullptr && !item->IsMeta());
   QueuedItem replaced;  // a superseded version, released after the lock
   MutexLock lock(&mu_);
@@ -126,6 +127,7 @@ uint64_t CheckpointManager::Queue(std::shared_ptr<Item> item) {
   Checkpoint& open = *checkpoints_.back();
   const uint64_t seqno = ++high_seqno_;
   item->by_seqno = seqno;
+  if (pre_link) pre_link(*item);
   const size_t before = open.memory_bytes();
   const Checkpoint::Appended appended = open.AppendMutation(std::move(item));
   if (appended.replaced.has_value()) {

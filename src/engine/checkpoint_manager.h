@@ -42,10 +42,10 @@
 //
 // Thread safety: thread-safe; every method takes the manager's lock. Callbacks (on_dropped) are
 // invoked after the lock is released, and so are the destructors of dropped cursors and freed
-// checkpoints (they may release the last reference to values or to callback captures). Lock
-// order: a hash-table stripe lock may be held when calling Queue() (the vbucket does so to keep
-// the key's hash-table entry and its seqno consistent); the manager never calls out while holding
-// its lock.
+// checkpoints (they may release the last reference to values or to callback captures). Its lock
+// has rank kCheckpoints (common/lock_rank.h): a DCP stream reads its cursor under its own lock,
+// and a hash-table stripe lock may be held when calling Queue() (the vbucket does so to keep the
+// key's hash-table entry and its seqno consistent); the manager never calls out while holding it.
 #pragma once
 
 #include <atomic>
@@ -60,12 +60,12 @@
 
 #include "common/mutex.h"
 #include "common/types.h"
+#include "engine/checkpoint_items.h"
 #include "engine/item.h"
 
 namespace sluice::engine {
 
 class Checkpoint;  // engine/checkpoint.h: internal to the manager.
-using CheckpointItems = std::list<QueuedItem>;
 using CheckpointList = std::list<std::unique_ptr<Checkpoint>>;
 
 struct CheckpointConfig {
@@ -167,8 +167,10 @@ class CheckpointManager {
 
   // ---- writers ----
   // Assigns item->by_seqno = high seqno + 1, appends it (deduplicating by key) and returns the
-  // seqno. `item` must be a mutation and must not be modified afterwards.
-  uint64_t Queue(std::shared_ptr<Item> item);
+  // seqno. `item` must be a mutation and must not be modified afterwards. `pre_link`, if set, is
+  // called with the item once its seqno is assigned and before anyone can see it (under the
+  // manager's lock: it must be quick and call nothing back), to finish its value (xattr macros).
+  uint64_t Queue(std::shared_ptr<Item> item, const std::function<void(Item&)>& pre_link = {});
   // Appends a set-vbucket-state meta item (consumes no seqno; the state is in Item::flags).
   // Readers never see it: the flusher persists the vbucket state record with every batch.
   void QueueSetVBucketState(VBucketState state);
@@ -266,7 +268,7 @@ class CheckpointManager {
   std::atomic<int64_t>* const memory_counter_;  // may be null; not owned
 
   // ---- protected by mu_ ----
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockRank::kCheckpoints};
   CheckpointList checkpoints_ GUARDED_BY(mu_);  // front = oldest, back = open; never empty
   std::unordered_map<std::string, std::shared_ptr<Cursor>> cursors_ GUARDED_BY(mu_);
   uint64_t high_seqno_ GUARDED_BY(mu_) = 0;

@@ -32,14 +32,26 @@ using AddStatFn = std::function<void(std::string_view key, std::string_view valu
 
 enum class StoreOp : uint8_t { kSet, kAdd, kReplace };
 
+// Expands xattr macros once a write's CAS and seqno are known (server/subdoc_context.h): given
+// the value about to be stored, returns the value to store instead (the same size). Called under
+// the vbucket's locks; must be quick and must not call back into the engine.
+using PreLinkFn = std::function<BlobPtr(const BlobPtr& value, uint64_t cas, uint64_t seqno)>;
+
 struct StoreRequest {
   StoreOp op = StoreOp::kSet;
   std::string_view key;
-  std::string_view value;
+  std::string_view value;  // with datatype XATTR: the xattr section, then the body
   uint32_t flags = 0;
-  uint32_t expiry = 0;    // absolute unix seconds (see ExpiryFromWire), 0 = never
+  uint32_t expiry = 0;  // absolute unix seconds (see ExpiryFromWire), 0 = never
   uint8_t datatype = 0;
-  uint64_t cas = 0;       // 0 = no CAS check
+  uint64_t cas = 0;  // 0 = no CAS check
+  // The new version is a tombstone whose value holds its xattrs (subdoc writes to deleted
+  // documents, CreateAsDeleted, a whole-document delete that keeps system xattrs).
+  bool deleted = false;
+  // With `cas`: the document may be a tombstone of that CAS (an AccessDeleted subdoc write);
+  // kReplace then replaces the tombstone.
+  bool cas_may_match_tombstone = false;
+  PreLinkFn pre_link;  // null: the value is stored as given
 };
 
 struct MutationResult {
@@ -72,6 +84,14 @@ struct ArithmeticRequest {
 struct ArithmeticResult {
   uint64_t value = 0;
   MutationResult mutation;
+};
+
+// The hybrid logical clock of a vbucket as subdoc's $vbucket reports it: the current time in
+// seconds, from the wall clock ("real") or, when the HLC runs ahead of it, from the HLC
+// ("logical").
+struct HlcNow {
+  uint64_t seconds = 0;
+  bool real = true;
 };
 
 // Memcached expiry semantics: 0 = never; up to 30 days = seconds from now; larger = absolute

@@ -4,8 +4,7 @@
 // created when a vbucket first becomes active, when it is promoted, and when warmup follows an
 // unclean shutdown (at the last persisted seqno: anything a client saw after it may be lost).
 // DCP clients present the (uuid, seqno, snapshot) they last saw; the table decides whether they
-// can resume or must roll back (kv_engine's rules, see ../shared/reference/kv_engine_backfill.md
-// section 6, docs/dcp/documentation/rollback.md).
+// can resume or must roll back (kv_engine's rules, written out in docs/dcp.md, "Rollback").
 //
 // Ownership: one per VBucket, owned by it. Thread safety: thread-safe (internal lock).
 #pragma once

@@ -155,9 +155,20 @@ size_t HashTable::EvictFromStripe(size_t stripe, size_t max_bytes) {
   Stripe& s = stripes_[stripe];
   MutexLock lock(&s.mu);
   size_t freed = 0;
-  for (auto& [key, sv] : s.map) {
-    if (freed >= max_bytes) break;
-    if (sv.deleted || sv.dirty || !sv.resident || !sv.value || sv.fetched_unread) continue;
+  for (auto it = s.map.begin(); it != s.map.end() && freed < max_bytes;) {
+    const std::string& key = it->first;
+    StoredValue& sv = it->second;
+    if (sv.deleted && !sv.dirty) {
+      // A tombstone loaded for an AccessDeleted read: memory only, the disk has it.
+      freed += Footprint(key, sv);
+      Account(&sv, key, nullptr);
+      s.map.erase(it++);
+      continue;
+    }
+    if (sv.deleted || sv.dirty || !sv.resident || !sv.value || sv.fetched_unread) {
+      ++it;
+      continue;
+    }
     StoredValue after = sv;
     after.value = nullptr;
     after.resident = false;
@@ -165,6 +176,7 @@ size_t HashTable::EvictFromStripe(size_t stripe, size_t max_bytes) {
     Account(&sv, key, &after);
     sv = std::move(after);
     ejects_.fetch_add(1, std::memory_order_relaxed);
+    ++it;
   }
   return freed;
 }

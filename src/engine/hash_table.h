@@ -54,6 +54,11 @@ struct StoredValue {
   // full disk): fetch, evict, fetch again, forever. Cleared by the read (MarkRead) or a rewrite.
   bool fetched_unread = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
+  // A clean deleted entry (never queued) loaded for an AccessDeleted read of a key the hash table
+  // had dropped: a copy of its persisted tombstone, or, with this flag, a marker that the key
+  // has no version on disk at all (VBucket::LoadTombstone). The pagers drop clean deleted
+  // entries; a write replaces them like any tombstone.
+  bool temp_nonexistent = false;
   // The seqno of this key's version on disk, so the flusher can delete it without reading the
   // store: storage::DiskDoc::kNoPreviousVersion (none) or kUnknownPreviousSeqno (a new entry
   // whose key may still have a persisted tombstone). Kept by Upsert across versions and set by
@@ -108,6 +113,7 @@ class HashTable {
   // true if the entry was that version.
   bool MarkPersisted(const KeyLock& lock, std::string_view key, uint64_t seqno);
   // Drops the value of a clean, live, resident entry. Returns bytes freed (0 if not evictable).
+  // (EvictFromStripe also removes clean deleted entries: see StoredValue::temp_nonexistent.)
   size_t EvictValue(const KeyLock& lock, std::string_view key);
   // Restores an evicted value if the entry is still version `seqno` and non-resident.
   bool RestoreValue(const KeyLock& lock, std::string_view key, uint64_t seqno, BlobPtr value);

@@ -39,6 +39,15 @@ class HybridLogicalClock {
 
   uint64_t max_cas() const { return max_cas_.load(std::memory_order_relaxed); }
 
+  // kv_engine's peekHLC: the wall clock if it is ahead of every CAS handed out ("real"), else
+  // the last CAS ("logical"); in nanoseconds, without advancing the clock.
+  uint64_t Peek(bool* real) const {
+    const uint64_t physical = clock_->WallNanos() & ~uint64_t{0xffff};
+    const uint64_t last = max_cas_.load(std::memory_order_relaxed);
+    *real = physical > last;
+    return *real ? physical : last;
+  }
+
  private:
   const Clock* const clock_;
   std::atomic<uint64_t> max_cas_;

@@ -7,11 +7,37 @@
 
 #include "common/json_check.h"
 #include "common/logging.h"
+#include "xattr/blob.h"
 
 namespace sluice::engine {
 namespace {
 
 constexpr uint8_t kDatatypeJson = 0x01;
+constexpr uint8_t kDatatypeXattr = xattr::kDatatypeXattr;
+
+// The bytes of a value that count against max_item_size: all but its system xattrs.
+size_t UserBytes(uint8_t datatype, std::string_view value) {
+  if ((datatype & kDatatypeXattr) == 0) return value.size();
+  const auto split = xattr::SplitValue(value);
+  return split ? value.size() - xattr::SystemSize(split->section) : value.size();
+}
+
+// The xattr section of a stored value ("" without the XATTR bit).
+std::string_view XattrSection(uint8_t datatype, std::string_view value) {
+  if ((datatype & kDatatypeXattr) == 0) return {};
+  const auto split = xattr::SplitValue(value);
+  return split ? split->section : std::string_view();
+}
+
+// What a tombstone of a document keeps (kv_engine): its system xattrs, if it has any.
+void KeepSystemXattrs(const StoredValue& live, StoredValue* tombstone) {
+  const std::string kept =
+      xattr::Prune(XattrSection(live.datatype, live.value.view()), xattr::Keep::kSystem);
+  if (kept.empty()) return;
+  tombstone->value = Blob::Make(kept);
+  tombstone->datatype = kDatatypeXattr;
+  tombstone->flags = 0;  // kv_engine (MB-25273): a tombstone with xattrs has no flags
+}
 
 uint32_t kThirtyDays = 30 * 24 * 3600;
 
@@ -54,8 +80,25 @@ void VBucket::NotifyQueued(uint64_t seqno) const {
   if (seqno != 0) ctx_.listener->OnQueued(const_cast<VBucket&>(*this), seqno);
 }
 
+uint64_t VBucket::NextRevSeqno(const StoredValue* sv) const {
+  if (sv != nullptr && !sv->temp_nonexistent) return sv->rev_seqno + 1;
+  return max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
+}
+
+void VBucket::NoteDeletedRev(uint64_t rev_seqno) {
+  uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
+  while (rev_seqno > prev && !max_deleted_rev_seqno_.compare_exchange_weak(prev, rev_seqno)) {
+  }
+}
+
+HlcNow VBucket::hlc_now() const {
+  HlcNow now;
+  now.seconds = hlc_.Peek(&now.real) / 1'000'000'000;
+  return now;
+}
+
 uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
-                              bool deleted) {
+                              bool deleted, const PreLinkFn* pre_link) {
   auto item = std::make_shared<Item>();
   item->op = QueueOp::kMutation;
   item->vbid = id_;
@@ -68,7 +111,15 @@ uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view k
   item->datatype = sv.datatype;
   item->deleted = deleted;
   item->delete_source = sv.delete_source;
-  const uint64_t seqno = checkpoints_.Queue(std::move(item));
+  uint64_t seqno = 0;
+  if (pre_link != nullptr && *pre_link) {
+    seqno = checkpoints_.Queue(std::move(item), [&](Item& queued) {
+      queued.value = (*pre_link)(queued.value, queued.cas, queued.by_seqno);
+      sv.value = queued.value;
+    });
+  } else {
+    seqno = checkpoints_.Queue(std::move(item));
+  }
   sv.by_seqno = seqno;
   sv.deleted = deleted;
   sv.dirty = true;
@@ -86,44 +137,101 @@ void VBucket::ExpireLocked(const HashTable::KeyLock& lock, std::string_view key,
   t.expiry = Now();  // delete time
   t.delete_source = DeleteSource::kTtl;
   t.resident = true;
-  uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
-  while (t.rev_seqno > prev && !max_deleted_rev_seqno_.compare_exchange_weak(prev, t.rev_seqno)) {
-  }
+  // An evicted value's system xattrs cannot be read here (under the lock): they are lost, the
+  // one case where a tombstone does not keep them (docs/xattrs.md).
+  if (sv.resident) KeepSystemXattrs(sv, &t);
+  NoteDeletedRev(t.rev_seqno);
   ops_delete_.fetch_add(1, std::memory_order_relaxed);
   QueueLocked(lock, key, std::move(t), /*deleted=*/true);
 }
 
-StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter) {
+namespace {
+
+GetResult ResultOf(const StoredValue& sv) {
+  return GetResult{sv.value, sv.cas,    sv.by_seqno, sv.rev_seqno,
+                   sv.flags, sv.expiry, sv.datatype, sv.deleted};
+}
+
+}  // namespace
+
+StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, bool include_deleted) {
   ReaderLock state(&state_lock_);
   if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
     return Errc::kNotMyVbucket;
   }
   uint64_t queued = 0;
   uint64_t fetch_seqno = 0;
+  bool fetch_tombstone = false;
+  GetResult expired;
   {
     HashTable::KeyLock lock(ht_, key);
     const StoredValue* sv = ht_.Find(lock, key);
-    if (sv == nullptr || sv->deleted) return Errc::kNotFound;
-    if (sv->IsExpired(Now())) {
+    if (sv == nullptr) {
+      // Only a persisted tombstone can be missing from memory.
+      fetch_tombstone = include_deleted && disk_may_hide_keys_.load(std::memory_order_relaxed);
+      if (!fetch_tombstone) return Errc::kNotFound;
+    } else if (sv->deleted) {
+      if (!include_deleted || sv->temp_nonexistent) return Errc::kNotFound;
+      return ResultOf(*sv);
+    } else if (sv->IsExpired(Now())) {
       ExpireLocked(lock, key, *sv);
       ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      queued = ht_.Find(lock, key)->by_seqno;
+      sv = ht_.Find(lock, key);
+      queued = sv->by_seqno;
+      expired = ResultOf(*sv);
     } else if (!sv->resident) {
       fetch_seqno = sv->by_seqno;
     } else {
       ops_get_.fetch_add(1, std::memory_order_relaxed);
-      GetResult result{sv->value, sv->cas,    sv->by_seqno, sv->rev_seqno,
-                       sv->flags, sv->expiry, sv->datatype, false};
       if (sv->fetched_unread) ht_.MarkRead(lock, key);
-      return result;
+      return ResultOf(*sv);
     }
   }
   if (queued != 0) {
     NotifyQueued(queued);
+    if (include_deleted) return expired;
     return Errc::kNotFound;
   }
-  ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
+  // seqno 0 asks the bucket for LoadTombstone (no live version has seqno 0).
+  ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_tombstone ? 0 : fetch_seqno, waiter);
   return Errc::kWouldBlock;
+}
+
+Status VBucket::LoadTombstone(storage::KVStore& store, std::string_view key) {
+  // A few rounds at most: each one only fails if the flusher dropped a tombstone of this
+  // vbucket while we read (then the disk may have changed under us).
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const uint64_t dropped = tombstones_dropped_.load(std::memory_order_acquire);
+    auto doc = store.Get(id_, key);
+    if (!doc.ok() && doc.status().code() != Errc::kNotFound) return doc.status();
+    if (doc.ok() && !doc->deleted) {
+      return Status(Errc::kInternal, "a live document on disk that memory does not know");
+    }
+    HashTable::KeyLock lock(ht_, key);
+    if (ht_.Find(lock, key) != nullptr) return Status::Ok();  // written meanwhile
+    if (tombstones_dropped_.load(std::memory_order_acquire) != dropped) continue;
+    StoredValue t;
+    t.deleted = true;
+    t.dirty = false;
+    t.resident = true;
+    if (doc.ok()) {
+      t.value = doc->value.empty() ? BlobPtr() : Blob::Make(doc->value);
+      t.cas = doc->cas;
+      t.by_seqno = doc->seqno;
+      t.rev_seqno = doc->rev_seqno;
+      t.flags = doc->flags;
+      t.expiry = doc->expiry;
+      t.datatype = doc->datatype;
+      t.delete_source = doc->delete_source;
+      t.disk_seqno = doc->seqno;
+    } else {
+      t.temp_nonexistent = true;
+      t.disk_seqno = storage::DiskDoc::kNoPreviousVersion;
+    }
+    ht_.Upsert(lock, key, std::move(t));
+    return Status::Ok();
+  }
+  return Status::Ok();  // the command runs again and fetches again
 }
 
 StatusOr<GetResult> VBucket::GetMeta(std::string_view key) {
@@ -136,7 +244,7 @@ StatusOr<GetResult> VBucket::GetMeta(std::string_view key) {
   {
     HashTable::KeyLock lock(ht_, key);
     const StoredValue* sv = ht_.Find(lock, key);
-    if (sv == nullptr) return Errc::kNotFound;
+    if (sv == nullptr || sv->temp_nonexistent) return Errc::kNotFound;
     if (sv->IsExpired(Now())) {
       ExpireLocked(lock, key, *sv);
       ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
@@ -151,7 +259,7 @@ StatusOr<GetResult> VBucket::GetMeta(std::string_view key) {
 }
 
 StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
-  if (req.value.size() > ctx_.config->max_item_size) return Errc::kTooBig;
+  if (UserBytes(req.datatype, req.value) > ctx_.config->max_item_size) return Errc::kTooBig;
   // Copy the value before taking any lock.
   BlobPtr value = req.value.empty() ? BlobPtr() : Blob::Make(req.value);
   ReaderLock state(&state_lock_);
@@ -173,8 +281,11 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
       expired_seqno = sv->by_seqno;
     }
     const bool exists = sv != nullptr && !sv->deleted;
+    // What a CAS or a replace may match: the live document, or (AccessDeleted) its tombstone.
+    const bool matchable = exists || (req.cas_may_match_tombstone && sv != nullptr && sv->deleted &&
+                                      !sv->temp_nonexistent);
     if (req.cas != 0) {
-      if (!exists) {
+      if (!matchable) {
         verdict = Errc::kNotFound;
         ctx_.stats->cas_misses.fetch_add(1, std::memory_order_relaxed);
       } else if (sv->cas != req.cas) {
@@ -185,17 +296,21 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
       }
     }
     if (verdict.ok() && req.op == StoreOp::kAdd && exists) verdict = Errc::kExists;
-    if (verdict.ok() && req.op == StoreOp::kReplace && !exists) verdict = Errc::kNotFound;
+    if (verdict.ok() && req.op == StoreOp::kReplace && !matchable) verdict = Errc::kNotFound;
     if (verdict.ok()) {
       nsv.value = std::move(value);
       nsv.flags = req.flags;
-      nsv.expiry = req.expiry;
+      nsv.expiry = req.deleted ? Now() : req.expiry;  // a tombstone's expiry is its delete time
       nsv.datatype = req.datatype;
-      nsv.rev_seqno = sv != nullptr ? sv->rev_seqno + 1
-                                    : max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
+      nsv.rev_seqno = NextRevSeqno(sv);
       nsv.cas = hlc_.NextCas();
-      (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
-      seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false);
+      if (req.deleted) {
+        NoteDeletedRev(nsv.rev_seqno);
+        ops_delete_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
+      }
+      seqno = QueueLocked(lock, req.key, nsv, req.deleted, &req.pre_link);
     }
   }
   // A lazy expiry above queued a change even when the store itself failed.
@@ -204,12 +319,13 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   return MutationResult{nsv.cas, seqno, uuid()};
 }
 
-StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas) {
+StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
   if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
     return Errc::kNotMyVbucket;
   }
   uint64_t seqno = 0;
+  uint64_t fetch_seqno = 0;
   uint64_t new_cas = 0;
   Status verdict;
   {
@@ -223,6 +339,8 @@ StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas) {
       verdict = Errc::kNotFound;
     } else if (cas != 0 && sv->cas != cas) {
       return Errc::kExists;
+    } else if ((sv->datatype & kDatatypeXattr) != 0 && !sv->resident) {
+      fetch_seqno = sv->by_seqno;  // its system xattrs go into the tombstone
     } else {
       StoredValue t;
       t.cas = new_cas = hlc_.NextCas();
@@ -230,15 +348,17 @@ StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas) {
       t.flags = sv->flags;
       t.expiry = Now();
       t.delete_source = DeleteSource::kExplicit;
-      uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
-      while (t.rev_seqno > prev &&
-             !max_deleted_rev_seqno_.compare_exchange_weak(prev, t.rev_seqno)) {
-      }
+      KeepSystemXattrs(*sv, &t);
+      NoteDeletedRev(t.rev_seqno);
       ops_delete_.fetch_add(1, std::memory_order_relaxed);
       seqno = QueueLocked(lock, key, std::move(t), /*deleted=*/true);
     }
   }
   NotifyQueued(seqno);
+  if (fetch_seqno != 0) {
+    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
+    return Errc::kWouldBlock;
+  }
   if (!verdict.ok()) return verdict;
   return MutationResult{new_cas, seqno, uuid()};
 }
@@ -284,9 +404,11 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
     } else {
       uint64_t value = req.initial;
       StoredValue nsv;
+      std::string_view xattrs;  // kept as they are (kv_engine)
       if (exists) {
         uint64_t current = 0;
-        if (!ParseCounter(sv->value.view(), &current)) {
+        xattrs = XattrSection(sv->datatype, sv->value.view());
+        if (!ParseCounter(xattr::Body(sv->datatype, sv->value.view()), &current)) {
           verdict = Errc::kDeltaBadval;
         } else if (req.increment) {
           value = current + req.delta;  // wraps, as memcached
@@ -298,13 +420,13 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
         nsv.rev_seqno = sv->rev_seqno + 1;
       } else {
         nsv.expiry = req.expiry;
-        nsv.rev_seqno = sv != nullptr ? sv->rev_seqno + 1
-                                      : max_deleted_rev_seqno_.load(std::memory_order_relaxed) + 1;
+        nsv.rev_seqno = NextRevSeqno(sv);
       }
       if (verdict.ok()) {
         const std::string text = std::to_string(value);
-        nsv.value = Blob::Make(text);
-        nsv.datatype = kDatatypeJson;  // a decimal number is a JSON document
+        nsv.value = xattrs.empty() ? Blob::Make(text) : Blob::Concat(xattrs, text);
+        // A decimal number is a JSON document.
+        nsv.datatype = kDatatypeJson | (xattrs.empty() ? 0 : kDatatypeXattr);
         nsv.cas = hlc_.NextCas();
         (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
         seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false);
@@ -351,13 +473,25 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
       fetch_seqno = sv->by_seqno;
     } else if (cas != 0 && sv->cas != cas) {
       verdict = Errc::kExists;
-    } else if (sv->value.size() + data.size() > ctx_.config->max_item_size) {
+    } else if (UserBytes(sv->datatype, sv->value.view()) + data.size() >
+               ctx_.config->max_item_size) {
       verdict = Errc::kTooBig;
     } else {
+      // The body changes; the xattrs stay in front of it (kv_engine).
       nsv = *sv;
-      nsv.value =
-          append ? Blob::Concat(sv->value.view(), data) : Blob::Concat(data, sv->value.view());
-      nsv.datatype = IsValidJson(nsv.value.view()) ? kDatatypeJson : 0;
+      const std::string_view xattrs = XattrSection(sv->datatype, sv->value.view());
+      const std::string_view body = xattr::Body(sv->datatype, sv->value.view());
+      if (xattrs.empty()) {
+        nsv.value = append ? Blob::Concat(body, data) : Blob::Concat(data, body);
+      } else {
+        std::string joined(xattrs);
+        joined.append(append ? body : data);
+        joined.append(append ? data : body);
+        nsv.value = Blob::Make(joined);
+      }
+      const std::string_view new_body = nsv.value.view().substr(xattrs.size());
+      nsv.datatype =
+          (IsValidJson(new_body) ? kDatatypeJson : 0) | (xattrs.empty() ? 0 : kDatatypeXattr);
       nsv.rev_seqno = sv->rev_seqno + 1;
       nsv.cas = hlc_.NextCas();
       nsv.resident = true;
@@ -521,7 +655,9 @@ bool VBucket::FlushSucceeded(const FlushPlan& plan, bool synced) {
   }
   for (const auto& item : plan.items) {
     HashTable::KeyLock lock(ht_, item->key);
-    ht_.MarkPersisted(lock, item->key, item->by_seqno);
+    if (ht_.MarkPersisted(lock, item->key, item->by_seqno) && item->deleted) {
+      tombstones_dropped_.fetch_add(1, std::memory_order_release);
+    }
   }
   persisted_snap_start_.store(plan.state.snap_start, std::memory_order_relaxed);
   persisted_snap_end_.store(plan.state.snap_end, std::memory_order_relaxed);

@@ -107,13 +107,22 @@ class VBucket {
   Vbid id() const { return id_; }
 
   // ---- documents (state must be active: else kNotMyVbucket) ----
-  StatusOr<GetResult> Get(std::string_view key, const Waiter& waiter);
+  // The document (its value with any xattrs; the datatype says). With `include_deleted` a
+  // tombstone is a result too (deleted = true, its value the xattrs it kept): one the hash table
+  // no longer holds is loaded from disk first (kWouldBlock; see LoadTombstone).
+  StatusOr<GetResult> Get(std::string_view key, const Waiter& waiter, bool include_deleted = false);
   // GET_META: metadata of a live document or an in-memory tombstone (deleted = true).
   StatusOr<GetResult> GetMeta(std::string_view key);
+  // SET / ADD / REPLACE, and the subdoc writes (StoreRequest::deleted and friends). The size
+  // limit applies to the value without its system xattrs (those have their own quota,
+  // xattr::kMaxSystemXattrBytes, checked when the value was validated).
   StatusOr<MutationResult> Store(const StoreRequest& req);
-  StatusOr<MutationResult> Delete(std::string_view key, uint64_t cas);
+  // DELETE: the tombstone keeps the document's system xattrs (kv_engine); their value must be in
+  // memory, so an evicted document with xattrs is fetched first (kWouldBlock).
+  StatusOr<MutationResult> Delete(std::string_view key, uint64_t cas, const Waiter& waiter = {});
   StatusOr<ArithmeticResult> Arithmetic(const ArithmeticRequest& req, const Waiter& waiter);
-  // APPEND (append = true) / PREPEND. Keeps flags and expiry; NotStored if the key is missing.
+  // APPEND (append = true) / PREPEND of the body. Keeps flags, expiry and xattrs; NotStored if
+  // the key is missing.
   StatusOr<MutationResult> AppendPrepend(std::string_view key, std::string_view data, bool append,
                                          uint64_t cas, const Waiter& waiter);
   // TOUCH (new expiry; a mutation with a new seqno and CAS). With `fetch`, the result carries
@@ -175,6 +184,14 @@ class VBucket {
   size_t EvictValues(size_t target_bytes);
   // Drops every document (DEL_VBUCKET); the vbucket must be dead and unreachable.
   void Clear();
+  // For Get(include_deleted) of a key the hash table does not hold (a background fetch, reader
+  // thread): reads the key from `store` and, if the hash table still has no entry for it and no
+  // persisted tombstone was dropped meanwhile, inserts a clean copy of the tombstone (or a
+  // "nothing on disk" marker) so that the command, run again, finds it. kInternal if the disk
+  // holds a live version the hash table does not know (never expected).
+  Status LoadTombstone(storage::KVStore& store, std::string_view key);
+  // The HLC as subdoc's $vbucket reports it.
+  HlcNow hlc_now() const;
 
   void AddStats(std::string_view prefix, bool details, const AddStatFn& add) const;
   void AddSeqnoStats(const AddStatFn& add) const;
@@ -185,7 +202,12 @@ class VBucket {
   // A change to `key` prepared under its stripe lock: queued into the checkpoint and applied to
   // the hash table. Returns the seqno.
   uint64_t QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
-                       bool deleted);
+                       bool deleted, const PreLinkFn* pre_link = nullptr);
+  // The rev seqno a new version of a key gets (its entry may be null or a "nothing on disk"
+  // marker).
+  uint64_t NextRevSeqno(const StoredValue* sv) const;
+  // A tombstone is queued: raises max_deleted_rev_seqno.
+  void NoteDeletedRev(uint64_t rev_seqno);
   // Turns an expired entry into a TTL tombstone (under its stripe lock).
   void ExpireLocked(const HashTable::KeyLock& lock, std::string_view key, const StoredValue& sv);
   // Write admission: TempFail when memory is above the mutation threshold.
@@ -216,6 +238,9 @@ class VBucket {
   std::atomic<uint64_t> purge_seqno_;
   std::atomic<uint64_t> max_deleted_rev_seqno_;
   std::atomic<bool> flush_pending_{false};
+  // Persisted tombstones dropped from the hash table so far: LoadTombstone inserts what it read
+  // from disk only if this did not move meanwhile (else the disk changed under it).
+  std::atomic<uint64_t> tombstones_dropped_{0};
   // The store may hold a key the hash table does not know: a tombstone persisted and then
   // dropped from memory, or found by warmup. Until then a key new to the hash table is new to
   // the store too, and the flusher need not look up its previous version. Never cleared.

@@ -444,4 +444,25 @@ StatusOr<DcpSeqnoAdvanced> DecodeDcpSeqnoAdvanced(const Frame& frame) {
   return message;
 }
 
+void AppendDcpOsoSnapshot(std::string* out, const DcpOsoSnapshot& message) {
+  char extras[4];
+  StoreBe32(extras, message.flags);
+  AppendDcpRequest(out, Opcode::kDcpOsoSnapshot, message.vbucket, message.opaque, 0, kDatatypeRaw,
+                   message.stream_id, std::string_view(extras, sizeof(extras)), std::nullopt, {},
+                   {});
+}
+
+StatusOr<DcpOsoSnapshot> DecodeDcpOsoSnapshot(const Frame& frame) {
+  if (frame.extras.size() != 4) return Invalid("DCP_OSO_SNAPSHOT extras must be 4 bytes");
+  DcpOsoSnapshot message;
+  message.vbucket = frame.vbucket();
+  message.opaque = frame.opaque;
+  message.flags = LoadBe32(frame.extras.data());
+  if (message.flags != kDcpOsoSnapshotStart && message.flags != kDcpOsoSnapshotEnd) {
+    return Invalid("DCP_OSO_SNAPSHOT flags must be start (1) or end (2)");
+  }
+  ASSIGN_OR_RETURN(message.stream_id, DecodeDcpStreamId(frame));
+  return message;
+}
+
 }  // namespace sluice::protocol

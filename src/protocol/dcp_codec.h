@@ -260,6 +260,18 @@ struct DcpSeqnoAdvanced {
 void AppendDcpSeqnoAdvanced(std::string* out, const DcpSeqnoAdvanced& message);
 StatusOr<DcpSeqnoAdvanced> DecodeDcpSeqnoAdvanced(const Frame& frame);
 
+// DCP_OSO_SNAPSHOT (0x65): u32 flags extras. Brackets an out-of-order (key order) snapshot.
+inline constexpr uint32_t kDcpOsoSnapshotStart = 0x01;
+inline constexpr uint32_t kDcpOsoSnapshotEnd = 0x02;
+struct DcpOsoSnapshot {
+  Vbid vbucket = 0;
+  uint32_t opaque = 0;
+  uint32_t flags = 0;  // kDcpOsoSnapshotStart or kDcpOsoSnapshotEnd
+  std::optional<uint16_t> stream_id;
+};
+void AppendDcpOsoSnapshot(std::string* out, const DcpOsoSnapshot& message);
+StatusOr<DcpOsoSnapshot> DecodeDcpOsoSnapshot(const Frame& frame);
+
 // The DCP stream-id of a producer message, if its framing extras carry one (kInvalid if the
 // framing extras are malformed).
 StatusOr<std::optional<uint16_t>> DecodeDcpStreamId(const Frame& frame);

@@ -326,5 +326,29 @@ TEST(DcpCodecTest, SetVbucketStateAndSeqnoAdvanced) {
   EXPECT_EQ(a->by_seqno, 77u);
 }
 
+TEST(DcpCodecTest, OsoSnapshotWithAndWithoutStreamId) {
+  std::string wire;
+  AppendDcpOsoSnapshot(&wire, {.vbucket = 3, .opaque = 9, .flags = kDcpOsoSnapshotStart});
+  auto start = DecodeDcpOsoSnapshot(Decode(wire));
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->vbucket, 3);
+  EXPECT_EQ(start->flags, kDcpOsoSnapshotStart);
+  EXPECT_FALSE(start->stream_id.has_value());
+
+  wire.clear();
+  AppendDcpOsoSnapshot(
+      &wire, {.vbucket = 3, .opaque = 9, .flags = kDcpOsoSnapshotEnd, .stream_id = uint16_t{7}});
+  const Frame f = Decode(wire);
+  EXPECT_EQ(f.magic, Magic::kAltClientRequest);
+  auto end = DecodeDcpOsoSnapshot(f);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->flags, kDcpOsoSnapshotEnd);
+  EXPECT_EQ(end->stream_id, uint16_t{7});
+
+  wire.clear();
+  AppendDcpOsoSnapshot(&wire, {.vbucket = 3, .opaque = 9, .flags = 3});
+  EXPECT_FALSE(DecodeDcpOsoSnapshot(Decode(wire)).ok());
+}
+
 }  // namespace
 }  // namespace sluice::protocol

@@ -2,7 +2,7 @@
 //
 // HELLO feature codes (include/mcbp/protocol/feature.h in kv_engine). A client sends the u16
 // codes it wants in the HELLO value; the server answers with the subset it agrees to. What each
-// agreed feature changes on the wire is documented in /work/shared/reference/protocol.md A6.
+// agreed feature changes on the wire is documented in docs/protocol.md.
 //
 // Thread safety: pure functions.
 #pragma once

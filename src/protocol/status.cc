@@ -149,6 +149,8 @@ McbpStatus ToMcbpStatus(Errc code, ToMcbpOptions options) {
       return McbpStatus::kLocked;
     case Errc::kInvalid:
       return McbpStatus::kEinval;
+    case Errc::kXattrInvalid:
+      return McbpStatus::kXattrEinval;
     case Errc::kRange:
       return McbpStatus::kErange;
     case Errc::kRollback:
@@ -161,6 +163,10 @@ McbpStatus ToMcbpStatus(Errc code, ToMcbpOptions options) {
       return McbpStatus::kNoBucket;
     case Errc::kUnknownCollection:
       return McbpStatus::kUnknownCollection;
+    case Errc::kUnknownScope:
+      return McbpStatus::kUnknownScope;
+    case Errc::kDcpStreamIdInvalid:
+      return McbpStatus::kDcpStreamIdInvalid;
     case Errc::kNotSupported:
       return McbpStatus::kNotSupported;
     case Errc::kUnknownCommand:
@@ -250,8 +256,11 @@ Errc ErrcFromMcbpStatus(McbpStatus status) {
     case McbpStatus::kCancelled:
       return Errc::kCancelled;
     case McbpStatus::kUnknownCollection:
-    case McbpStatus::kUnknownScope:
       return Errc::kUnknownCollection;
+    case McbpStatus::kUnknownScope:
+      return Errc::kUnknownScope;
+    case McbpStatus::kDcpStreamIdInvalid:
+      return Errc::kDcpStreamIdInvalid;
     case McbpStatus::kDurabilityInvalidLevel:
       return Errc::kDurabilityInvalidLevel;
     case McbpStatus::kDurabilityImpossible:
@@ -261,9 +270,9 @@ Errc ErrcFromMcbpStatus(McbpStatus status) {
       return Errc::kSyncWriteInProgress;
     case McbpStatus::kSyncWriteAmbiguous:
       return Errc::kSyncWriteAmbiguous;
-    case McbpStatus::kEinval:
     case McbpStatus::kXattrEinval:
-    case McbpStatus::kDcpStreamIdInvalid:
+      return Errc::kXattrInvalid;
+    case McbpStatus::kEinval:
     case McbpStatus::kOpaqueNoMatch:
     case McbpStatus::kCasValueInvalid:
     case McbpStatus::kNotLocked:

@@ -9,66 +9,137 @@ namespace sluice::protocol {
 
 namespace {
 
-bool IsLookupOpcode(Opcode op) {
-  return op == Opcode::kGet || op == Opcode::kSubdocGet || op == Opcode::kSubdocExists ||
-         op == Opcode::kSubdocGetCount;
+// Where the name starting at `i` ends: the first '.' or '[' outside backticks.
+size_t NameEnd(std::string_view path, size_t i) {
+  bool quoted = false;
+  for (; i < path.size(); ++i) {
+    if (path[i] == '`') quoted = !quoted;
+    if (!quoted && (path[i] == '.' || path[i] == '[')) break;
+  }
+  return i;
+}
+
+// subjson's rule for a name: it is written as JSON string content (the document's keys are
+// compared in that form), so '"' and control characters must be escaped, only JSON's escapes
+// are allowed, and \u escapes are not supported. (subjson lets 0x1f through, which then makes
+// an inserted key invalid JSON; sluice refuses it with the other control characters.)
+bool IsJsonStringContent(std::string_view name) {
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c == '"' || c < 0x20) return false;
+    if (c != '\\') continue;
+    if (++i == name.size()) return false;
+    const char e = name[i];
+    if (e != '"' && e != '/' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' &&
+        e != 't') {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
 
-StatusOr<SubdocLookupSpec> DecodeSubdocSingleLookup(Opcode opcode, std::string_view extras,
-                                                    std::string_view value) {
+StatusOr<SubdocSingleExtras> DecodeSubdocSingleExtras(std::string_view extras) {
+  const size_t n = extras.size();
+  if (n != 3 && n != 4 && n != 7 && n != 8 && n != 11 && n != 12) {
+    return Status(Errc::kInvalid, "Invalid extras section");
+  }
+  SubdocSingleExtras e;
+  e.path_length = LoadBe16(extras.data());
+  e.flags = static_cast<uint8_t>(extras[2]);
+  if (n >= 7) e.expiry = LoadBe32(extras.data() + 3);
+  if (n >= 11) e.user_flags = LoadBe32(extras.data() + 7);
+  if (n == 4 || n == 8 || n == 12) e.doc_flags = static_cast<uint8_t>(extras.back());
+  return e;
+}
+
+void AppendSubdocSingleExtras(std::string* out, const SubdocSingleExtras& e) {
+  AppendBe16(out, e.path_length);
+  out->push_back(static_cast<char>(e.flags));
+  if (e.expiry != 0 || e.user_flags) AppendBe32(out, e.expiry);
+  if (e.user_flags) AppendBe32(out, *e.user_flags);
+  if (e.doc_flags != 0) out->push_back(static_cast<char>(e.doc_flags));
+}
+
+StatusOr<SubdocMultiExtras> DecodeSubdocMultiExtras(std::string_view extras) {
+  const size_t n = extras.size();
+  if (n != 0 && n != 1 && n != 4 && n != 5 && n != 8 && n != 9) {
+    return Status(Errc::kInvalid, "Request extras invalid");
+  }
+  SubdocMultiExtras e;
+  if (n >= 4) e.expiry = LoadBe32(extras.data());
+  if (n >= 8) e.user_flags = LoadBe32(extras.data() + 4);
+  if (n == 1 || n == 5 || n == 9) e.doc_flags = static_cast<uint8_t>(extras.back());
+  return e;
+}
+
+void AppendSubdocMultiExtras(std::string* out, const SubdocMultiExtras& e) {
+  if (e.expiry != 0 || e.user_flags) AppendBe32(out, e.expiry);
+  if (e.user_flags) AppendBe32(out, *e.user_flags);
+  if (e.doc_flags != 0) out->push_back(static_cast<char>(e.doc_flags));
+}
+
+StatusOr<SubdocSpec> DecodeSubdocSpec(std::string_view value, size_t* pos, bool mutation) {
+  const size_t header = mutation ? 8 : 4;
+  if (value.size() - *pos < header) {
+    return Status(Errc::kInvalid,
+                  mutation ? "Multi mutation spec truncated" : "Multi lookup spec truncated");
+  }
+  const char* p = value.data() + *pos;
+  SubdocSpec spec;
+  spec.opcode = static_cast<Opcode>(static_cast<uint8_t>(p[0]));
+  spec.flags = static_cast<uint8_t>(p[1]);
+  const size_t path_length = LoadBe16(p + 2);
+  const size_t value_length = mutation ? LoadBe32(p + 4) : 0;
+  if (value.size() - *pos - header < path_length + value_length) {
+    return Status(Errc::kInvalid, mutation ? "Multi mutation path and value truncated"
+                                           : "Multi lookup path truncated");
+  }
+  spec.path = value.substr(*pos + header, path_length);
+  spec.value = value.substr(*pos + header + path_length, value_length);
+  *pos += header + path_length + value_length;
+  return spec;
+}
+
+void AppendSubdocSpec(std::string* out, const SubdocSpec& spec, bool mutation) {
+  out->push_back(static_cast<char>(spec.opcode));
+  out->push_back(static_cast<char>(spec.flags));
+  AppendBe16(out, static_cast<uint16_t>(spec.path.size()));
+  if (mutation) AppendBe32(out, static_cast<uint32_t>(spec.value.size()));
+  out->append(spec.path);
+  if (mutation) out->append(spec.value);
+}
+
+StatusOr<SubdocSpec> DecodeSubdocSingleLookup(Opcode opcode, std::string_view extras,
+                                              std::string_view value) {
   if (extras.size() != 3 && extras.size() != 4) {
     return Status(Errc::kInvalid, "subdoc lookup extras must be 3 or 4 bytes");
   }
-  const uint16_t path_length = LoadBe16(extras.data());
-  if (path_length != value.size()) {
+  ASSIGN_OR_RETURN(const SubdocSingleExtras e, DecodeSubdocSingleExtras(extras));
+  if (e.path_length != value.size()) {
     return Status(Errc::kInvalid, "subdoc path length does not match the value");
   }
-  SubdocLookupSpec spec;
+  SubdocSpec spec;
   spec.opcode = opcode;
-  spec.flags = static_cast<uint8_t>(extras[2]);
+  spec.flags = e.flags;
   spec.path = value;
   return spec;
 }
 
 void AppendSubdocSingleLookupExtras(std::string* out, uint16_t path_length, uint8_t flags) {
-  AppendBe16(out, path_length);
-  out->push_back(static_cast<char>(flags));
+  AppendSubdocSingleExtras(out, {path_length, flags, 0, std::nullopt, 0});
 }
 
-StatusOr<std::vector<SubdocLookupSpec>> DecodeSubdocMultiLookup(std::string_view value) {
-  std::vector<SubdocLookupSpec> specs;
+StatusOr<std::vector<SubdocSpec>> DecodeSubdocMultiLookup(std::string_view value) {
+  std::vector<SubdocSpec> specs;
   size_t pos = 0;
   while (pos < value.size()) {
-    if (value.size() - pos < 4) return Status(Errc::kInvalid, "truncated subdoc lookup spec");
-    SubdocLookupSpec spec;
-    spec.opcode = static_cast<Opcode>(static_cast<uint8_t>(value[pos]));
-    spec.flags = static_cast<uint8_t>(value[pos + 1]);
-    const uint16_t path_length = LoadBe16(value.data() + pos + 2);
-    pos += 4;
-    if (value.size() - pos < path_length) {
-      return Status(Errc::kInvalid, "truncated subdoc lookup path");
-    }
-    spec.path = value.substr(pos, path_length);
-    pos += path_length;
-    if (!IsLookupOpcode(spec.opcode)) {
-      return Status(Errc::kInvalid, "not a subdoc lookup opcode");
-    }
+    ASSIGN_OR_RETURN(SubdocSpec spec, DecodeSubdocSpec(value, &pos, /*mutation=*/false));
     specs.push_back(spec);
-    if (specs.size() > kSubdocMaxLookupSpecs) {
-      return Status(Errc::kInvalid, "too many subdoc lookup specs");
-    }
   }
   if (specs.empty()) return Status(Errc::kInvalid, "no subdoc lookup specs");
   return specs;
-}
-
-void AppendSubdocLookupSpec(std::string* out, const SubdocLookupSpec& spec) {
-  out->push_back(static_cast<char>(spec.opcode));
-  out->push_back(static_cast<char>(spec.flags));
-  AppendBe16(out, static_cast<uint16_t>(spec.path.size()));
-  out->append(spec.path);
 }
 
 void AppendSubdocLookupResult(std::string* out, McbpStatus status, std::string_view value) {
@@ -89,6 +160,38 @@ StatusOr<std::vector<SubdocLookupResult>> DecodeSubdocMultiLookupResponse(std::s
     if (value.size() - pos < length) return Status(Errc::kInvalid, "truncated subdoc value");
     r.value = std::string(value.substr(pos, length));
     pos += length;
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+void AppendSubdocMutationResult(std::string* out, uint8_t index, McbpStatus status,
+                                std::string_view value) {
+  out->push_back(static_cast<char>(index));
+  AppendBe16(out, static_cast<uint16_t>(status));
+  if (status != McbpStatus::kSuccess) return;
+  AppendBe32(out, static_cast<uint32_t>(value.size()));
+  out->append(value);
+}
+
+StatusOr<std::vector<SubdocMutationResult>> DecodeSubdocMultiMutationResponse(
+    std::string_view value) {
+  std::vector<SubdocMutationResult> results;
+  size_t pos = 0;
+  while (pos < value.size()) {
+    if (value.size() - pos < 3) return Status(Errc::kInvalid, "truncated subdoc result");
+    SubdocMutationResult r;
+    r.index = static_cast<uint8_t>(value[pos]);
+    r.status = static_cast<McbpStatus>(LoadBe16(value.data() + pos + 1));
+    pos += 3;
+    if (r.status == McbpStatus::kSuccess) {
+      if (value.size() - pos < 4) return Status(Errc::kInvalid, "truncated subdoc result");
+      const uint32_t length = LoadBe32(value.data() + pos);
+      pos += 4;
+      if (value.size() - pos < length) return Status(Errc::kInvalid, "truncated subdoc value");
+      r.value = std::string(value.substr(pos, length));
+      pos += length;
+    }
     results.push_back(std::move(r));
   }
   return results;
@@ -132,6 +235,7 @@ SubdocPathParse ParseSubdocPath(std::string_view path) {
       continue;
     }
     if (!expect_name) return fail();  // "a[0]b"
+    if (!IsJsonStringContent(path.substr(i, NameEnd(path, i) - i))) return fail();
     std::string name;
     if (path[i] == '`') {
       ++i;

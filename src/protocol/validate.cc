@@ -9,6 +9,8 @@
 #include "protocol/dcp_codec.h"
 #include "protocol/frame_info.h"
 #include "protocol/leb128.h"
+#include "protocol/subdoc.h"
+#include "xattr/blob.h"
 
 namespace sluice::protocol {
 namespace {
@@ -23,6 +25,7 @@ constexpr int16_t kCheckedLater = -1;
 constexpr uint8_t kRaw = kDatatypeRaw;
 constexpr uint8_t kRawJson = kDatatypeRaw | kDatatypeJson;
 constexpr uint8_t kDocTypes = kDatatypeJson | kDatatypeSnappy;  // raw is always allowed
+constexpr uint8_t kStoreTypes = kDocTypes | kDatatypeXattr;     // SET / ADD / REPLACE
 constexpr uint8_t kAllTypes = kDatatypeAll;
 
 using CheckFn = Status (*)(const Frame&, const ValidationContext&);
@@ -113,6 +116,17 @@ Status CheckCommon(const Rule& rule, const Frame& f, const ValidationContext& ct
 }
 
 // ---- Command-specific checks ----
+
+// SET / ADD / REPLACE: the XATTR datatype only after HELLO XATTR, and then with a valid section
+// (kv_engine: EINVAL "Datatype ... not enabled", XATTR_EINVAL).
+Status CheckStoreValue(const Frame& f, const ValidationContext& ctx) {
+  if ((f.datatype & kDatatypeXattr) == 0) return Status::Ok();
+  if (!ctx.xattr) return Invalid("Datatype (xattr) not enabled for the connection");
+  if (!xattr::Validate(f.value)) {
+    return Status(Errc::kXattrInvalid, "The provided xattr segment is not valid");
+  }
+  return Status::Ok();
+}
 
 bool IsJsonObject(std::string_view text, nlohmann::json* out) {
   *out = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -285,6 +299,21 @@ Status CheckSubdocMultiLookup(const Frame& f, const ValidationContext&) {
   return Status::Ok();
 }
 
+// Subdoc mutations: single path extras = path length u16, flags u8 [, expiry u32 [, user flags
+// u32]] [, doc flags u8]; multi extras = [expiry u32 [, user flags u32]] [, doc flags u8]. The
+// specs and flag rules are protocol/subdoc_request.h's (answered by the handler).
+Status CheckSubdocSingleMutation(const Frame& f, const ValidationContext&) {
+  auto extras = DecodeSubdocSingleExtras(f.extras);
+  if (!extras.ok()) return Invalid("Invalid extras section");
+  if (extras->path_length > f.value.size()) return Invalid("Path length can't exceed value");
+  return Status::Ok();
+}
+
+Status CheckSubdocMultiMutation(const Frame& f, const ValidationContext&) {
+  if (!DecodeSubdocMultiExtras(f.extras).ok()) return Invalid("Request extras invalid");
+  return Status::Ok();
+}
+
 Status CheckGetClusterConfig(const Frame& f, const ValidationContext&) {
   if (f.extras.empty()) return Status::Ok();
   if (f.extras.size() != 16) return Invalid("Request extras must be of length 0 or 16");
@@ -352,8 +381,9 @@ using C = CasRule;
 // "No body at all" commands: NOOP, VERSION, QUIT, SASL_LIST_MECHS, ...
 constexpr Rule kEmpty = Make(0, K::kZero, V::kZero, C::kNotSet, kRaw, false);
 constexpr Rule kGet = Make(0, K::kNonZero, V::kZero, C::kNotSet, kRaw, true);
-constexpr Rule kSetReplace = Make(8, K::kNonZero, V::kAny, C::kAny, kDocTypes, true);
-constexpr Rule kAdd = Make(8, K::kNonZero, V::kAny, C::kNotSet, kDocTypes, true);
+constexpr Rule kSetReplace =
+    Make(8, K::kNonZero, V::kAny, C::kAny, kStoreTypes, true, CheckStoreValue);
+constexpr Rule kAdd = Make(8, K::kNonZero, V::kAny, C::kNotSet, kStoreTypes, true, CheckStoreValue);
 constexpr Rule kAppend = Make(0, K::kNonZero, V::kAny, C::kAny, kDocTypes, true);
 constexpr Rule kDelete = Make(0, K::kNonZero, V::kZero, C::kAny, kRaw, true);
 constexpr Rule kArith = Make(20, K::kNonZero, V::kZero, C::kNotSet, kRaw, true);
@@ -420,7 +450,7 @@ constexpr std::array<Rule, 256> BuildTable() {
       Make(kCheckedLater, K::kNonZero, V::kZero, C::kNotSet, kRaw, true, CheckGetMeta));
   set(Opcode::kGetqMeta,
       Make(kCheckedLater, K::kNonZero, V::kZero, C::kNotSet, kRaw, true, CheckGetMeta));
-  // Subdoc lookups only; the mutations stay unknown commands.
+  // Subdoc commands (the handler checks them further: protocol/subdoc_request.h).
   set(Opcode::kSubdocGet,
       Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocSingleLookup));
   set(Opcode::kSubdocExists,
@@ -428,7 +458,17 @@ constexpr std::array<Rule, 256> BuildTable() {
   set(Opcode::kSubdocGetCount,
       Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocSingleLookup));
   set(Opcode::kSubdocMultiLookup,
-      Make(kCheckedLater, K::kNonZero, V::kNonZero, C::kAny, kRaw, true, CheckSubdocMultiLookup));
+      Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocMultiLookup));
+  for (Opcode op :
+       {Opcode::kSubdocDictAdd, Opcode::kSubdocDictUpsert, Opcode::kSubdocDelete,
+        Opcode::kSubdocReplace, Opcode::kSubdocArrayPushLast, Opcode::kSubdocArrayPushFirst,
+        Opcode::kSubdocArrayInsert, Opcode::kSubdocArrayAddUnique, Opcode::kSubdocCounter,
+        Opcode::kSubdocReplaceBodyWithXattr}) {
+    set(op,
+        Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocSingleMutation));
+  }
+  set(Opcode::kSubdocMultiMutation,
+      Make(kCheckedLater, K::kNonZero, V::kAny, C::kAny, kRaw, true, CheckSubdocMultiMutation));
   set(Opcode::kGetClusterConfig,
       Make(kCheckedLater, K::kZero, V::kZero, C::kNotSet, kRaw, false, CheckGetClusterConfig));
   set(Opcode::kGetRandomKey,

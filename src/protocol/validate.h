@@ -11,6 +11,7 @@
 // ValidateRequest returns:
 //   OK                       the request is well-formed; the handler may read its sections blindly
 //   kInvalid (+ reason)      malformed -> EINVAL
+//   kXattrInvalid            a value with the XATTR datatype whose xattr section is malformed
 //   kDurabilityInvalidLevel  bad durability frame info
 //   kNotSupported            known but retired opcode (FLUSH, TAP, ...), preserve-TTL on an opcode
 //                            without it, unknown frame info id
@@ -35,6 +36,9 @@ struct ValidationContext {
   // The connection was opened (as a DCP consumer) with IncludeDeleteTimes: DCP_DELETION has 21-byte
   // extras instead of 18.
   bool dcp_delete_v2 = false;
+  // HELLO XATTR agreed: SET / ADD / REPLACE may carry the XATTR datatype (the value then starts
+  // with an xattr section, which must be valid: else kXattrInvalid, kv_engine's XATTR_EINVAL).
+  bool xattr = false;
 };
 
 // Maximum key length without collections (with collections: 251 on the wire, and a logical key of

@@ -176,12 +176,13 @@ TEST(ValidateTest, ConfigErrorMapMeta) {
 }
 
 TEST(ValidateTest, UnknownAndUnsupported) {
-  EXPECT_EQ(Check(RequestBuilder(Opcode::kSubdocDictAdd).Key("k").Build()), Errc::kUnknownCommand);
+  EXPECT_EQ(Check(RequestBuilder(Opcode::kSubdocDictAdd).Key("k").Build()), Errc::kInvalid);
   EXPECT_EQ(Check(RequestBuilder(static_cast<Opcode>(0xe9)).Build()), Errc::kUnknownCommand);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kFlush).Build()), Errc::kNotSupported);
   EXPECT_EQ(Check(RequestBuilder(Opcode::kTapConnect).Build()), Errc::kNotSupported);
   EXPECT_TRUE(IsValidatedOpcode(Opcode::kGet));
-  EXPECT_FALSE(IsValidatedOpcode(Opcode::kSubdocDictAdd));
+  EXPECT_TRUE(IsValidatedOpcode(Opcode::kSubdocDictAdd));
+  EXPECT_FALSE(IsValidatedOpcode(static_cast<Opcode>(0xe9)));
   EXPECT_TRUE(IsValidatedOpcode(Opcode::kSubdocMultiLookup));
 }
 

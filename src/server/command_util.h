@@ -22,10 +22,12 @@ std::optional<std::string_view> DocumentKey(Connection& conn, const protocol::Fr
 // The selected bucket, or null after answering NO_BUCKET.
 engine::Bucket* RequireBucket(Connection& conn, const protocol::Frame& req);
 
-// The datatype bits of a stored document that this connection negotiated (JSON only).
+// The datatype bits of a stored document that this connection negotiated (JSON, XATTR).
 inline uint8_t VisibleDatatype(const Connection& conn, uint8_t stored) {
-  return conn.HasFeature(protocol::Feature::kJson) ? (stored & protocol::kDatatypeJson)
-                                                   : protocol::kDatatypeRaw;
+  uint8_t visible = protocol::kDatatypeRaw;
+  if (conn.HasFeature(protocol::Feature::kJson)) visible |= stored & protocol::kDatatypeJson;
+  if (conn.HasFeature(protocol::Feature::kXattr)) visible |= stored & protocol::kDatatypeXattr;
+  return visible;
 }
 
 }  // namespace sluice::server

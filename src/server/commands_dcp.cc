@@ -3,6 +3,7 @@
 // consumer's responses to our NOOPs. The stream machinery is in src/dcp/.
 #include "common/logging.h"
 #include "protocol/dcp_codec.h"
+#include "protocol/frame_info.h"
 #include "protocol/payload.h"
 #include "server/command_util.h"
 #include "server/dispatcher.h"
@@ -25,7 +26,8 @@ std::vector<protocol::FailoverEntry> ToWire(const std::vector<storage::FailoverE
 // The producer of this connection, or null after answering EINVAL.
 dcp::Producer* RequireProducer(Connection& conn, const Frame& req) {
   if (!conn.producer()) {
-    conn.RespondError(req, Status(Errc::kInvalid, "not a DCP producer connection (DCP_OPEN first)"));
+    conn.RespondError(req,
+                      Status(Errc::kInvalid, "not a DCP producer connection (DCP_OPEN first)"));
     return nullptr;
   }
   return conn.producer().get();
@@ -84,17 +86,7 @@ CommandResult StreamReq(Connection& conn, const Frame& req) {
     conn.RespondError(req, decoded.status());
     return CommandResult::kDone;
   }
-  dcp::StreamRequestArgs args;
-  args.vbucket = req.vbucket();
-  args.opaque = req.opaque;
-  args.flags = decoded->flags;
-  args.start_seqno = decoded->start_seqno;
-  args.end_seqno = decoded->end_seqno;
-  args.vbucket_uuid = decoded->vbucket_uuid;
-  args.snap_start_seqno = decoded->snap_start_seqno;
-  args.snap_end_seqno = decoded->snap_end_seqno;
-  args.json_value = req.value;
-  dcp::StreamRequestResult r = producer->StreamRequest(args);
+  dcp::StreamRequestResult r = producer->StreamRequest(*decoded);
   std::string value;
   if (r.status.ok()) {
     // The answer goes out before any message of the new stream: Step runs after this handler.
@@ -114,7 +106,13 @@ CommandResult StreamReq(Connection& conn, const Frame& req) {
 CommandResult CloseStream(Connection& conn, const Frame& req) {
   dcp::Producer* producer = RequireProducer(conn, req);
   if (producer == nullptr) return CommandResult::kDone;
-  Status s = producer->CloseStream(req.vbucket());
+  // The validator checked the framing extras; the stream id is one of them.
+  auto infos = protocol::ParseRequestFrameInfos(req.framing_extras);
+  if (!infos.ok()) {
+    conn.RespondError(req, infos.status());
+    return CommandResult::kDone;
+  }
+  Status s = producer->CloseStream(req.vbucket(), infos->dcp_stream_id);
   if (s.ok()) {
     conn.Respond(req, McbpStatus::kSuccess);
   } else if (s.code() == Errc::kStreamNotFound) {
@@ -164,9 +162,13 @@ void OnClientResponse(Connection& conn, const Frame& response) {
 std::optional<CommandResult> DispatchDcp(Connection& conn, const Frame& req) {
   const Opcode op = req.client_opcode();
   switch (op) {
-    case Opcode::kDcpOpen: case Opcode::kDcpControl: case Opcode::kDcpStreamReq:
-    case Opcode::kDcpCloseStream: case Opcode::kDcpGetFailoverLog:
-    case Opcode::kDcpBufferAcknowledgement: case Opcode::kDcpNoop:
+    case Opcode::kDcpOpen:
+    case Opcode::kDcpControl:
+    case Opcode::kDcpStreamReq:
+    case Opcode::kDcpCloseStream:
+    case Opcode::kDcpGetFailoverLog:
+    case Opcode::kDcpBufferAcknowledgement:
+    case Opcode::kDcpNoop:
       break;
     default:
       return std::nullopt;
@@ -175,16 +177,23 @@ std::optional<CommandResult> DispatchDcp(Connection& conn, const Frame& req) {
   if (bucket == nullptr) return CommandResult::kDone;
   if (conn.producer()) conn.producer()->MessageReceived();
   switch (op) {
-    case Opcode::kDcpOpen: return Open(conn, req);
-    case Opcode::kDcpControl: return Control(conn, req);
-    case Opcode::kDcpStreamReq: return StreamReq(conn, req);
-    case Opcode::kDcpCloseStream: return CloseStream(conn, req);
-    case Opcode::kDcpGetFailoverLog: return GetFailoverLog(conn, req, *bucket);
-    case Opcode::kDcpBufferAcknowledgement: return BufferAck(conn, req);
+    case Opcode::kDcpOpen:
+      return Open(conn, req);
+    case Opcode::kDcpControl:
+      return Control(conn, req);
+    case Opcode::kDcpStreamReq:
+      return StreamReq(conn, req);
+    case Opcode::kDcpCloseStream:
+      return CloseStream(conn, req);
+    case Opcode::kDcpGetFailoverLog:
+      return GetFailoverLog(conn, req, *bucket);
+    case Opcode::kDcpBufferAcknowledgement:
+      return BufferAck(conn, req);
     case Opcode::kDcpNoop:
       conn.Respond(req, McbpStatus::kSuccess);
       return CommandResult::kDone;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 

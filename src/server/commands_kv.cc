@@ -1,6 +1,9 @@
 // Document commands: GET/SET/ADD/REPLACE/DELETE/INCR/DECR/APPEND/PREPEND/TOUCH/GAT/GET_META and
 // their quiet forms. Mutations with a durability frame info are SyncWrites
-// (server/durable_write.h); the subdoc lookups live in commands_subdoc.cc.
+// (server/durable_write.h); the subdoc commands live in commands_subdoc.cc. Extended attributes
+// (docs/xattrs.md): GET and GAT answer the body only; SET/ADD/REPLACE store the value as given
+// (with the XATTR datatype: xattrs and body, validated), so a plain SET drops the xattrs a
+// document had; APPEND/PREPEND/INCR/DECR keep them; DELETE keeps the system ones.
 #include "common/json_check.h"
 #include "protocol/byte_order.h"
 #include "protocol/frame_info.h"
@@ -10,6 +13,7 @@
 #include "server/commands_subdoc.h"
 #include "server/dispatcher.h"
 #include "server/durable_write.h"
+#include "xattr/blob.h"
 
 namespace sluice::server {
 
@@ -54,64 +58,14 @@ std::string U64(uint64_t v) {
 
 uint32_t Now(Connection& conn) { return conn.ctx().clock().WallSeconds(); }
 
-// The response to a successful mutation; the mutation token as extras with MutationSeqno.
-void RespondMutation(Connection& conn, const Frame& req, const engine::MutationResult& r,
-                     std::string_view value = {}) {
-  std::string extras;
-  if (conn.HasFeature(Feature::kMutationSeqno)) {
-    protocol::AppendMutationTokenExtras(&extras, r.vbucket_uuid, r.seqno);
-  }
-  conn.Respond(req, McbpStatus::kSuccess, extras, {}, value, 0, r.cas);
+// Only the body of a document with xattrs goes to GET and GAT (kv_engine): the datatype the
+// client sees is the body's.
+std::string_view BodyOf(const engine::GetResult& r) {
+  return xattr::Body(r.datatype, r.value.view());
 }
-
-// A mutation's durability (server/durable_write.h). Begin() runs before the mutation: it answers
-// a frame whose durable wait resolved (the mutation was done on an earlier run) or a requirement
-// this node cannot meet, and then returns false. Finish() runs after a successful mutation: it
-// answers now or parks the frame until the flusher persisted it.
-class Durability {
- public:
-  Durability(Connection& conn, const Frame& req, bool quiet)
-      : conn_(conn), req_(req), quiet_(quiet), requirement_(RequestedDurability(req)) {}
-
-  bool Begin(engine::Bucket& bucket) {
-    if (auto done = DurableWrite::Take(conn_, req_)) {
-      const Status outcome = done->outcome();
-      if (!outcome.ok()) {
-        conn_.RespondError(req_, outcome);
-      } else if (!quiet_) {
-        RespondMutation(conn_, req_, done->result(), done->value());
-      }
-      return false;
-    }
-    if (!requirement_) return true;
-    if (Status s = CheckDurabilityPossible(bucket, req_.vbucket(), *requirement_); !s.ok()) {
-      conn_.RespondError(req_, s);
-      return false;
-    }
-    return true;
-  }
-
-  CommandResult Finish(engine::Bucket& bucket, const engine::MutationResult& r,
-                       std::string_view value = {}) {
-    if (requirement_) {
-      Status s = DurableWrite::Start(conn_, req_, bucket, req_.vbucket(), *requirement_, r,
-                                     std::string(value));
-      if (s.code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
-      if (!s.ok()) {
-        conn_.RespondError(req_, s);
-        return CommandResult::kDone;
-      }
-    }
-    if (!quiet_) RespondMutation(conn_, req_, r, value);
-    return CommandResult::kDone;
-  }
-
- private:
-  Connection& conn_;
-  const Frame& req_;
-  const bool quiet_;
-  const std::optional<protocol::DurabilityRequirement> requirement_;
-};
+uint8_t BodyDatatype(const Connection& conn, const engine::GetResult& r) {
+  return VisibleDatatype(conn, r.datatype & ~protocol::kDatatypeXattr);
+}
 
 CommandResult Get(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet,
                   bool with_key) {
@@ -128,14 +82,14 @@ CommandResult Get(Connection& conn, const Frame& req, engine::Bucket& bucket, bo
     conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), with_key ? req.key : "", r->value.view(),
-               VisibleDatatype(conn, r->datatype), r->cas);
+  conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), with_key ? req.key : "", BodyOf(*r),
+               BodyDatatype(conn, *r), r->cas);
   return CommandResult::kDone;
 }
 
 CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket, engine::StoreOp op,
                     bool quiet) {
-  Durability durability(conn, req, quiet);
+  DurabilityScope durability(conn, req, quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
@@ -150,34 +104,39 @@ CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket, 
   sr.value = req.value;
   sr.flags = extras->flags;
   sr.expiry = engine::ExpiryFromWire(extras->expiry, Now(conn));
-  // Datatype bits the client set are tolerated but not trusted: JSON is detected here, as
-  // kv_engine does for clients that did not negotiate it.
-  sr.datatype = IsValidJson(req.value) ? protocol::kDatatypeJson : protocol::kDatatypeRaw;
+  // Datatype bits the client set are tolerated but not trusted: JSON is detected here (on the
+  // body), as kv_engine does for clients that did not negotiate it. The XATTR bit is kept: the
+  // validator let it through only after HELLO XATTR and with a valid xattr section.
+  const uint8_t xattr_bit = req.datatype & protocol::kDatatypeXattr;
+  sr.datatype = (IsValidJson(xattr::Body(xattr_bit, req.value)) ? protocol::kDatatypeJson
+                                                                : protocol::kDatatypeRaw) |
+                xattr_bit;
   sr.cas = req.cas;
   auto r = bucket.Store(req.vbucket(), sr);
   if (!r.ok()) {
     conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  return durability.Finish(bucket, *r);
+  return durability.Finish(bucket, {*r});
 }
 
 CommandResult Delete(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet) {
-  Durability durability(conn, req, quiet);
+  DurabilityScope durability(conn, req, quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
-  auto r = bucket.Delete(req.vbucket(), *key, req.cas);
+  auto r = bucket.Delete(req.vbucket(), *key, req.cas, conn.waiter());
   if (!r.ok()) {
+    if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  return durability.Finish(bucket, *r);
+  return durability.Finish(bucket, {*r});
 }
 
 CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& bucket, bool increment,
                          bool quiet) {
-  Durability durability(conn, req, quiet);
+  DurabilityScope durability(conn, req, quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
@@ -200,12 +159,12 @@ CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& buc
     conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  return durability.Finish(bucket, r->mutation, U64(r->value));
+  return durability.Finish(bucket, {r->mutation, U64(r->value)});
 }
 
 CommandResult AppendPrepend(Connection& conn, const Frame& req, engine::Bucket& bucket, bool append,
                             bool quiet) {
-  Durability durability(conn, req, quiet);
+  DurabilityScope durability(conn, req, quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
@@ -215,7 +174,7 @@ CommandResult AppendPrepend(Connection& conn, const Frame& req, engine::Bucket& 
     conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  return durability.Finish(bucket, *r);
+  return durability.Finish(bucket, {*r});
 }
 
 CommandResult Touch(Connection& conn, const Frame& req, engine::Bucket& bucket, bool gat,
@@ -236,8 +195,8 @@ CommandResult Touch(Connection& conn, const Frame& req, engine::Bucket& bucket, 
     return CommandResult::kDone;
   }
   if (gat) {
-    conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), {}, r->value.view(),
-                 VisibleDatatype(conn, r->datatype), r->cas);
+    conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), {}, BodyOf(*r), BodyDatatype(conn, *r),
+                 r->cas);
   } else {
     conn.Respond(req, McbpStatus::kSuccess, {}, {}, {}, 0, r->cas);
   }

@@ -35,6 +35,13 @@ bool Supported(Feature f) {
     case Feature::kAltRequestSupport:
     case Feature::kCollections:
     case Feature::kSyncReplication:  // durability frame infos (server/durable_write.h)
+    // Extended attributes (docs/xattrs.md): stored, in subdoc, GET_META's datatype and DCP.
+    case Feature::kXattr:
+    case Feature::kVAttr:  // $document, $vbucket, $XTOC
+    case Feature::kSubdocCreateAsDeleted:
+    case Feature::kSubdocDocumentMacroSupport:  // ${$document...} macros
+    case Feature::kSubdocReplaceBodyWithXattr:
+    case Feature::kSubdocAllowsAccessOnMultipleXattrKeys:
       return true;
     default:
       return false;

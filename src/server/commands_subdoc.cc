@@ -1,165 +1,154 @@
 // File: server/commands_subdoc.cc
+//
+// Dispatch, the shared fetch, and the lookups. Mutations: subdoc_mutation.cc.
 #include "server/commands_subdoc.h"
 
-#include <nlohmann/json.hpp>
 #include <string>
-#include <variant>
-#include <vector>
 
 #include "protocol/subdoc.h"
 #include "server/command_util.h"
+#include "server/subdoc_command.h"
 
 namespace sluice::server {
 
 using protocol::Frame;
 using protocol::McbpStatus;
 using protocol::Opcode;
-using protocol::SubdocLookupSpec;
+using protocol::SubdocRequest;
 
 namespace {
 
-struct LookupResult {
-  McbpStatus status = McbpStatus::kSuccess;
-  std::string value;
-};
-
-// The element `path` names in `doc`, or null with *status set.
-const nlohmann::json* Walk(const nlohmann::json& doc, std::string_view path, McbpStatus* status) {
-  protocol::SubdocPathParse parsed = protocol::ParseSubdocPath(path);
-  if (parsed.status != McbpStatus::kSuccess) {
-    *status = parsed.status;
-    return nullptr;
-  }
-  const nlohmann::json* node = &doc;
-  for (const auto& component : parsed.components) {
-    if (const auto* name = std::get_if<std::string>(&component)) {
-      if (!node->is_object()) {
-        *status = McbpStatus::kSubdocPathMismatch;
-        return nullptr;
-      }
-      auto it = node->find(*name);
-      if (it == node->end()) {
-        *status = McbpStatus::kSubdocPathEnoent;
-        return nullptr;
-      }
-      node = &*it;
-      continue;
-    }
-    const int64_t index = std::get<int64_t>(component);
-    if (!node->is_array()) {
-      *status = McbpStatus::kSubdocPathMismatch;
-      return nullptr;
-    }
-    if (node->empty() || index >= static_cast<int64_t>(node->size())) {
-      *status = McbpStatus::kSubdocPathEnoent;
-      return nullptr;
-    }
-    node = &(*node)[index < 0 ? node->size() - 1 : static_cast<size_t>(index)];
-  }
-  return node;
+bool HasResponseValue(Opcode op) {
+  const auto traits = protocol::SubdocTraitsOf(op);
+  return traits && traits->response != protocol::SubdocResponse::kNone;
 }
 
-// One spec against the document (`doc` is null when the document is not JSON).
-LookupResult Evaluate(const nlohmann::json* doc, std::string_view raw,
-                      const SubdocLookupSpec& spec) {
-  if ((spec.flags & protocol::kSubdocFlagXattrPath) != 0) {
-    // No extended attributes are stored: nothing to find, and no virtual attributes.
-    return {!spec.path.empty() && spec.path[0] == '$' ? McbpStatus::kSubdocXattrUnknownVattr
-                                                      : McbpStatus::kSubdocPathEnoent,
-            {}};
-  }
-  if (spec.opcode == Opcode::kGet) {
-    if (!spec.path.empty()) return {McbpStatus::kSubdocPathEinval, {}};
-    return {McbpStatus::kSuccess, std::string(raw)};
-  }
-  if (spec.path.empty()) return {McbpStatus::kSubdocPathEinval, {}};
-  if (doc == nullptr) return {McbpStatus::kSubdocDocNotJson, {}};
-  McbpStatus status = McbpStatus::kSuccess;
-  const nlohmann::json* node = Walk(*doc, spec.path, &status);
-  if (node == nullptr) return {status, {}};
-  switch (spec.opcode) {
-    case Opcode::kSubdocGet:
-      return {McbpStatus::kSuccess,
-              node->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
-    case Opcode::kSubdocExists:
-      return {McbpStatus::kSuccess, {}};
-    case Opcode::kSubdocGetCount:
-      if (!node->is_object() && !node->is_array()) return {McbpStatus::kSubdocPathMismatch, {}};
-      return {McbpStatus::kSuccess, std::to_string(node->size())};
+void RespondCheck(Connection& conn, const Frame& req, const protocol::SubdocCheck& check) {
+  switch (check.status) {
+    case McbpStatus::kEinval:
+      conn.RespondError(req, Status(Errc::kInvalid, check.context));
+      return;
+    case McbpStatus::kNotSupported:
+      conn.RespondError(req, Status(Errc::kNotSupported, check.context));
+      return;
     default:
-      return {McbpStatus::kEinval, {}};
+      conn.Respond(req, check.status);
+      return;
   }
 }
 
-CommandResult Lookup(Connection& conn, const Frame& req, engine::Bucket& bucket) {
-  const Opcode op = req.client_opcode();
-  const bool multi = op == Opcode::kSubdocMultiLookup;
-  std::vector<SubdocLookupSpec> specs;
-  if (multi) {
-    auto decoded = protocol::DecodeSubdocMultiLookup(req.value);
-    if (!decoded.ok()) {
-      conn.RespondError(req, decoded.status());
-      return CommandResult::kDone;
-    }
-    specs = std::move(*decoded);
-  } else {
-    auto decoded = protocol::DecodeSubdocSingleLookup(op, req.extras, req.value);
-    if (!decoded.ok()) {
-      conn.RespondError(req, decoded.status());
-      return CommandResult::kDone;
-    }
-    specs.push_back(*decoded);
-  }
+CommandResult Lookup(Connection& conn, const Frame& req, const SubdocRequest& request,
+                     engine::Bucket& bucket) {
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
-  auto r = bucket.Get(req.vbucket(), *key, conn.waiter());
-  if (!r.ok()) {
-    if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
-    conn.RespondError(req, r.status());
+  const bool access_deleted = (request.doc_flags & protocol::kSubdocDocFlagAccessDeleted) != 0;
+  SubdocFetch fetch = FetchForSubdoc(conn, req, bucket, *key, access_deleted);
+  if (!fetch.done) return fetch.result;
+  if (!fetch.doc) {
+    conn.RespondError(req, Status(Errc::kNotFound));
     return CommandResult::kDone;
   }
-  const std::string_view raw = r->value.view();
-  const nlohmann::json parsed = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
-  const nlohmann::json* doc = parsed.is_discarded() ? nullptr : &parsed;
-
-  if (!multi) {
-    LookupResult result = Evaluate(doc, raw, specs[0]);
-    if (result.status != McbpStatus::kSuccess) {
-      conn.Respond(req, result.status, {}, {}, {}, 0, r->cas);
+  const engine::GetResult& doc = *fetch.doc;
+  if (req.cas != 0 && req.cas != doc.cas) {
+    conn.RespondError(req, Status(Errc::kExists));
+    return CommandResult::kDone;
+  }
+  SubdocExecution exec(request, InputFrom(bucket, req.vbucket(), doc));
+  exec.Run();
+  McbpStatus status = exec.status();
+  if (!request.multi) {
+    if (status != McbpStatus::kSuccess) {
+      conn.Respond(req, status);
       return CommandResult::kDone;
     }
-    const uint8_t datatype =
-        op == Opcode::kSubdocGet ? VisibleDatatype(conn, protocol::kDatatypeJson) : 0;
-    conn.Respond(req, McbpStatus::kSuccess, {}, {}, result.value, datatype, r->cas);
+    const bool json = HasResponseValue(request.specs[0].opcode);
+    conn.Respond(req, doc.deleted ? McbpStatus::kSubdocSuccessDeleted : McbpStatus::kSuccess, {},
+                 {}, SubdocResponseBody(request, exec),
+                 json ? VisibleDatatype(conn, protocol::kDatatypeJson) : 0, doc.cas);
     return CommandResult::kDone;
   }
-  std::string body;
-  bool all_ok = true;
-  for (const SubdocLookupSpec& spec : specs) {
-    LookupResult result = Evaluate(doc, raw, spec);
-    all_ok = all_ok && result.status == McbpStatus::kSuccess;
-    protocol::AppendSubdocLookupResult(&body, result.status, result.value);
+  if (doc.deleted) {
+    status = status == McbpStatus::kSuccess ? McbpStatus::kSubdocSuccessDeleted
+                                            : McbpStatus::kSubdocMultiPathFailureDeleted;
   }
-  conn.Respond(req, all_ok ? McbpStatus::kSuccess : McbpStatus::kSubdocMultiPathFailure, {}, {},
-               body, 0, r->cas);
+  conn.Respond(req, status, {}, {}, SubdocResponseBody(request, exec), 0, doc.cas);
   return CommandResult::kDone;
 }
 
 }  // namespace
 
+SubdocFetch FetchForSubdoc(Connection& conn, const Frame& req, engine::Bucket& bucket,
+                           std::string_view key, bool include_deleted) {
+  SubdocFetch fetch;
+  auto r = bucket.Get(req.vbucket(), key, conn.waiter(), include_deleted);
+  if (r.ok()) {
+    fetch.done = true;
+    fetch.doc = std::move(*r);
+    return fetch;
+  }
+  if (r.status().code() == Errc::kNotFound) {
+    fetch.done = true;
+    return fetch;
+  }
+  if (r.status().code() == Errc::kWouldBlock) {
+    fetch.result = CommandResult::kWouldBlock;
+    return fetch;
+  }
+  conn.RespondError(req, r.status());
+  return fetch;
+}
+
+SubdocInput InputFrom(engine::Bucket& bucket, Vbid vbid, const engine::GetResult& doc) {
+  SubdocInput in;
+  in.value = std::string(doc.value.view());
+  in.datatype = doc.datatype;
+  in.meta.cas = doc.cas;
+  in.meta.seqno = doc.seqno;
+  in.meta.rev_seqno = doc.rev_seqno;
+  in.meta.expiry = doc.deleted ? 0 : doc.expiry;  // a tombstone's expiry field is its delete time
+  in.meta.flags = doc.flags;
+  in.meta.datatype = doc.datatype;
+  in.meta.deleted = doc.deleted;
+  if (auto vb = bucket.GetVBucket(vbid)) in.meta.vbucket_uuid = vb->uuid();
+  if (auto hlc = bucket.GetHlcNow(vbid); hlc.ok()) in.hlc = *hlc;
+  return in;
+}
+
+std::string SubdocResponseBody(const SubdocRequest& request, const SubdocExecution& exec) {
+  const auto& results = exec.results();
+  if (!request.multi) return HasResponseValue(request.specs[0].opcode) ? results[0].value : "";
+  std::string body;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const bool has_value = HasResponseValue(request.specs[i].opcode);
+    if (!request.mutator) {
+      protocol::AppendSubdocLookupResult(&body, results[i].status,
+                                         has_value ? std::string_view(results[i].value) : "");
+    } else if (exec.status() != McbpStatus::kSuccess) {
+      if (results[i].status != McbpStatus::kSuccess) {  // the first failure only
+        protocol::AppendSubdocMutationResult(&body, static_cast<uint8_t>(i), results[i].status, {});
+        break;
+      }
+    } else if (has_value && !results[i].value.empty()) {
+      protocol::AppendSubdocMutationResult(&body, static_cast<uint8_t>(i), McbpStatus::kSuccess,
+                                           results[i].value);
+    }
+  }
+  return body;
+}
+
 std::optional<CommandResult> DispatchSubdoc(Connection& conn, const Frame& req) {
-  switch (req.client_opcode()) {
-    case Opcode::kSubdocGet:
-    case Opcode::kSubdocExists:
-    case Opcode::kSubdocGetCount:
-    case Opcode::kSubdocMultiLookup:
-      break;
-    default:
-      return std::nullopt;
+  if (!protocol::IsSubdocCommand(req.client_opcode())) return std::nullopt;
+  SubdocRequest request;
+  const protocol::SubdocCheck check =
+      protocol::ParseSubdocRequest(req, conn.HasFeature(protocol::Feature::kXattr), &request);
+  if (!check.ok()) {
+    RespondCheck(conn, req, check);
+    return CommandResult::kDone;
   }
   engine::Bucket* bucket = RequireBucket(conn, req);
   if (bucket == nullptr) return CommandResult::kDone;
-  return Lookup(conn, req, *bucket);
+  if (request.mutator) return SubdocMutation(conn, req, request, *bucket);
+  return Lookup(conn, req, request, *bucket);
 }
 
 }  // namespace sluice::server

@@ -217,8 +217,11 @@ void Connection::RequestDisconnect(std::string_view reason) {
 
 void Connection::PumpProducer() {
   if (!producer_ || closed_ || close_after_write_) return;
-  if (out_.size() >= kDcpOutputBudget) return;  // OnWrite pumps again once it drained
-  const dcp::StepResult r = producer_->Step(&out_, kDcpOutputBudget - out_.size());
+  // The producer's budget follows its set_priority: a low-priority connection yields the I/O
+  // thread to the others sooner.
+  const size_t budget = producer_->StepBudget();
+  if (out_.size() >= budget) return;  // OnWrite pumps again once it drained
+  const dcp::StepResult r = producer_->Step(&out_, budget - out_.size());
   if (r == dcp::StepResult::kDisconnect) close_after_write_ = true;
 }
 

@@ -42,9 +42,10 @@
 //
 // DCP. After DCP_OPEN the connection owns a dcp::Producer. Whenever the output has room (after
 // the commands of a read, after a write completed, or when the producer notifies that its streams
-// have something), the connection asks the producer to append messages, up to kDcpOutputBudget
-// at a time; flow control and the producer's own limits decide the rest. Closing the connection
-// disconnects the producer (which ends its streams and frees its backfills).
+// have something), the connection asks the producer to append messages, up to the producer's
+// StepBudget() at a time (its set_priority); flow control and the producer's own limits decide the
+// rest. Closing the connection disconnects the producer (which ends its streams and frees its
+// backfills).
 //
 // Thread safety: every method runs on the connection's I/O thread (its socket's executor), except
 // NotifyIoComplete(), NotifyProducerReady(), RequestDisconnect() and CloseFromAnyThread(), which
@@ -84,8 +85,6 @@ class Connection final : public std::enable_shared_from_this<Connection>,
                          public dcp::ProducerNotifier {
  public:
   static constexpr size_t kMaxPendingOutput = 4 << 20;
-  // Bytes of DCP messages a producer may add to the output before it waits for the write.
-  static constexpr size_t kDcpOutputBudget = 512 << 10;
   // Most input room reserved ahead of the bytes received while a frame is incomplete.
   static constexpr size_t kReadChunk = 256 << 10;
   // How long a closing TLS connection waits for the peer's close_notify.
@@ -186,7 +185,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void FlushOutput();
   void OnWrite(const asio::error_code& ec, size_t n);
   void Resume(Status status);
-  // Lets the producer append what its streams have ready, within kDcpOutputBudget.
+  // Lets the producer append what its streams have ready, within its StepBudget().
   void PumpProducer();
   void OnHandshake(const asio::error_code& ec);
   // connection_idle_time: (re)arms the idle check `after` from now; OnIdleTimer closes the

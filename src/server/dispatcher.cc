@@ -43,6 +43,7 @@ CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) 
   }
   protocol::ValidationContext vctx;
   vctx.collections = conn.HasFeature(protocol::Feature::kCollections);
+  vctx.xattr = conn.HasFeature(protocol::Feature::kXattr);
   if (Status v = protocol::ValidateRequest(request, vctx); !v.ok()) {
     conn.RespondError(request, v);
     return CommandResult::kDone;

@@ -2,6 +2,7 @@
 #include "server/durable_write.h"
 
 #include "common/logging.h"
+#include "protocol/payload.h"
 
 namespace sluice::server {
 
@@ -34,21 +35,27 @@ Status CheckDurabilityPossible(const engine::Bucket& bucket, Vbid vbid,
   return Status::Ok();
 }
 
-DurableWrite::DurableWrite(Connection& conn, const Frame& req, const engine::MutationResult& result,
-                           std::string value)
+void RespondMutation(Connection& conn, const Frame& req, const MutationReply& reply) {
+  std::string extras;
+  if (conn.HasFeature(protocol::Feature::kMutationSeqno)) {
+    protocol::AppendMutationTokenExtras(&extras, reply.result.vbucket_uuid, reply.result.seqno);
+  }
+  conn.Respond(req, reply.status, extras, {}, reply.value, reply.datatype, reply.result.cas);
+}
+
+DurableWrite::DurableWrite(Connection& conn, const Frame& req, MutationReply reply)
     : conn_(conn.waiter()),
       opaque_(req.opaque),
       opcode_(req.opcode),
-      result_(result),
-      value_(std::move(value)),
+      reply_(std::move(reply)),
       timer_(conn.executor()) {}
 
 Status DurableWrite::Start(Connection& conn, const Frame& req, engine::Bucket& bucket, Vbid vbid,
-                           const DurabilityRequirement& requirement,
-                           const engine::MutationResult& result, std::string value) {
+                           const DurabilityRequirement& requirement, MutationReply reply) {
   // In memory is enough for majority on a chain of one.
   if (requirement.level == DurabilityLevel::kMajority) return Status::Ok();
-  auto write = std::make_shared<DurableWrite>(conn, req, result, std::move(value));
+  const engine::MutationResult result = reply.result;
+  auto write = std::make_shared<DurableWrite>(conn, req, std::move(reply));
   Status s = bucket.WaitForPersistence(vbid, result.seqno, write);
   if (s.ok()) return s;
   if (s.code() != Errc::kWouldBlock) {
@@ -110,6 +117,40 @@ void DurableWrite::Resolve(State to, Status outcome) {
   }
   // The connection runs the frame again; Take() hands this write to the handler then.
   if (auto conn = conn_.lock()) conn->NotifyIoComplete(Status::Ok());
+}
+
+DurabilityScope::DurabilityScope(Connection& conn, const Frame& req, bool quiet)
+    : conn_(conn), req_(req), quiet_(quiet), requirement_(RequestedDurability(req)) {}
+
+bool DurabilityScope::Begin(engine::Bucket& bucket) {
+  if (auto done = DurableWrite::Take(conn_, req_)) {
+    const Status outcome = done->outcome();
+    if (!outcome.ok()) {
+      conn_.RespondError(req_, outcome);
+    } else if (!quiet_) {
+      RespondMutation(conn_, req_, done->reply());
+    }
+    return false;
+  }
+  if (!requirement_) return true;
+  if (Status s = CheckDurabilityPossible(bucket, req_.vbucket(), *requirement_); !s.ok()) {
+    conn_.RespondError(req_, s);
+    return false;
+  }
+  return true;
+}
+
+CommandResult DurabilityScope::Finish(engine::Bucket& bucket, MutationReply reply) {
+  if (requirement_) {
+    Status s = DurableWrite::Start(conn_, req_, bucket, req_.vbucket(), *requirement_, reply);
+    if (s.code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
+    if (!s.ok()) {
+      conn_.RespondError(req_, s);
+      return CommandResult::kDone;
+    }
+  }
+  if (!quiet_) RespondMutation(conn_, req_, reply);
+  return CommandResult::kDone;
 }
 
 }  // namespace sluice::server

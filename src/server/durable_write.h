@@ -13,7 +13,7 @@
 // durability timeout (default kDefaultTimeout), the write is answered SyncWriteAmbiguous, as
 // kv_engine does: it was applied and may yet reach disk, the client cannot know.
 //
-// How a command uses it (commands_kv.cc):
+// How a command uses it (commands_kv.cc, commands_subdoc.cc; DurabilityScope below wraps it):
 //   1. On entry: Take(conn, req) — if this frame already did its mutation and waited, answer
 //      with the outcome (the mutation's response, or the error) and stop.
 //   2. Do the mutation. Then Start(...): OK = durable already (answer now); kWouldBlock = parked
@@ -60,6 +60,18 @@ std::optional<protocol::DurabilityRequirement> RequestedDurability(const protoco
 Status CheckDurabilityPossible(const engine::Bucket& bucket, Vbid vbid,
                                const protocol::DurabilityRequirement& requirement);
 
+// What a successful mutation answers: its token (extras, with HELLO MutationSeqno) and CAS, and
+// the status, body and datatype of the command (INCR's number, a subdoc mutation's results).
+struct MutationReply {
+  engine::MutationResult result;
+  std::string value;
+  protocol::McbpStatus status = protocol::McbpStatus::kSuccess;
+  uint8_t datatype = 0;
+};
+
+// Sends `reply` for `req`.
+void RespondMutation(Connection& conn, const protocol::Frame& req, const MutationReply& reply);
+
 class DurableWrite final : public Connection::Continuation,
                            public engine::IoCompletion,
                            public std::enable_shared_from_this<DurableWrite> {
@@ -69,27 +81,25 @@ class DurableWrite final : public Connection::Continuation,
 
   enum class State { kWaiting, kPersisted, kFailed, kTimedOut };
 
-  // After the mutation `result` of `req` succeeded on `vbid`: OK if `requirement` is met already,
+  // After the mutation of `req` succeeded on `vbid`: OK if `requirement` is met already,
   // kWouldBlock if a DurableWrite now waits (parked on conn.continuation()), another error to
-  // answer the request with. `value` is the response body to send on success (INCR/DECR).
+  // answer the request with. `reply` is what to answer on success.
   static Status Start(Connection& conn, const protocol::Frame& req, engine::Bucket& bucket,
                       Vbid vbid, const protocol::DurabilityRequirement& requirement,
-                      const engine::MutationResult& result, std::string value = {});
+                      MutationReply reply);
 
   // The resolved DurableWrite parked for `req` (taken off the connection), or null if none is.
   static std::shared_ptr<DurableWrite> Take(Connection& conn, const protocol::Frame& req);
 
-  // Use only after Take(): OK (answer with result()/value()) or the error to answer with.
+  // Use only after Take(): OK (answer with reply()) or the error to answer with.
   Status outcome() const;
-  const engine::MutationResult& result() const { return result_; }
-  const std::string& value() const { return value_; }
+  const MutationReply& reply() const { return reply_; }
 
   // engine::IoCompletion: the flusher persisted the seqno (or the engine gave up). Any thread.
   void NotifyIoComplete(Status status) override;
 
   // Public for make_shared only; use Start().
-  DurableWrite(Connection& conn, const protocol::Frame& req, const engine::MutationResult& result,
-               std::string value);
+  DurableWrite(Connection& conn, const protocol::Frame& req, MutationReply reply);
 
  private:
   void Resolve(State to, Status outcome);
@@ -98,8 +108,7 @@ class DurableWrite final : public Connection::Continuation,
   const engine::Waiter conn_;  // weak: see the header comment
   const uint32_t opaque_;
   const uint8_t opcode_;
-  const engine::MutationResult result_;
-  const std::string value_;
+  const MutationReply reply_;
 
   // ---- I/O thread only ----
   asio::steady_timer timer_;
@@ -108,6 +117,23 @@ class DurableWrite final : public Connection::Continuation,
   mutable Mutex mu_;
   State state_ GUARDED_BY(mu_) = State::kWaiting;
   Status outcome_ GUARDED_BY(mu_);
+};
+
+// A mutation command's durability (the steps above). Begin() runs before the mutation: it
+// answers a frame whose durable wait resolved (the mutation was done on an earlier run) or a
+// requirement this node cannot meet, and then returns false. Finish() runs after a successful
+// mutation: it answers now (unless `quiet`) or parks the frame until the flusher persisted it.
+class DurabilityScope {
+ public:
+  DurabilityScope(Connection& conn, const protocol::Frame& req, bool quiet);
+  bool Begin(engine::Bucket& bucket);
+  CommandResult Finish(engine::Bucket& bucket, MutationReply reply);
+
+ private:
+  Connection& conn_;
+  const protocol::Frame& req_;
+  const bool quiet_;
+  const std::optional<protocol::DurabilityRequirement> requirement_;
 };
 
 }  // namespace sluice::server

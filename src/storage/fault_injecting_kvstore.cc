@@ -37,6 +37,26 @@ void FaultInjector::SetWriteHook(std::function<void(bool sync)> hook) {
   hook_ = std::move(hook);
 }
 
+void FaultInjector::SetScanOpenHook(std::function<void()> hook) {
+  MutexLock lock(&mu_);
+  scan_open_hook_ = std::move(hook);
+}
+
+void FaultInjector::SetScanDocHook(std::function<void(const DiskDocView&)> hook) {
+  MutexLock lock(&mu_);
+  scan_doc_hook_ = std::move(hook);
+}
+
+std::function<void()> FaultInjector::scan_open_hook() const {
+  MutexLock lock(&mu_);
+  return scan_open_hook_;
+}
+
+std::function<void(const DiskDocView&)> FaultInjector::scan_doc_hook() const {
+  MutexLock lock(&mu_);
+  return scan_doc_hook_;
+}
+
 Status FaultInjector::OnWrite(bool sync) {
   std::function<void(bool)> hook;
   {
@@ -81,10 +101,42 @@ Status FaultInjectingKVStore::SaveVBucketState(Vbid vbid, const VBucketStateReco
   return inner_->SaveVBucketState(vbid, state, sync);
 }
 
+namespace {
+
+// A scan whose every delivered document first passes through the injector's doc hook.
+class HookedSeqnoScan final : public SeqnoScan {
+ public:
+  HookedSeqnoScan(std::unique_ptr<SeqnoScan> inner, std::function<void(const DiskDocView&)> hook)
+      : inner_(std::move(inner)), hook_(std::move(hook)) {}
+  const VBucketStateRecord& state() const override { return inner_->state(); }
+  uint64_t EstimateCount() const override { return inner_->EstimateCount(); }
+  Status ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn, bool* done) override {
+    return inner_->ScanViews(
+        [&](const DiskDocView& doc) {
+          hook_(doc);
+          return fn(doc);
+        },
+        done);
+  }
+  uint64_t last_seqno() const override { return inner_->last_seqno(); }
+
+ private:
+  const std::unique_ptr<SeqnoScan> inner_;
+  const std::function<void(const DiskDocView&)> hook_;
+};
+
+}  // namespace
+
 StatusOr<std::unique_ptr<SeqnoScan>> FaultInjectingKVStore::OpenSeqnoScan(Vbid vbid, uint64_t start,
                                                                           uint64_t end,
                                                                           ScanOptions options) {
-  return inner_->OpenSeqnoScan(vbid, start, end, options);
+  StatusOr<std::unique_ptr<SeqnoScan>> scan = inner_->OpenSeqnoScan(vbid, start, end, options);
+  if (!scan.ok()) return scan;
+  if (std::function<void()> hook = faults_->scan_open_hook()) hook();
+  if (std::function<void(const DiskDocView&)> hook = faults_->scan_doc_hook()) {
+    return std::unique_ptr<SeqnoScan>(std::make_unique<HookedSeqnoScan>(std::move(*scan), hook));
+  }
+  return scan;
 }
 
 Status FaultInjectingKVStore::DeleteVBucket(Vbid vbid) { return inner_->DeleteVBucket(vbid); }

@@ -10,6 +10,10 @@
 //   FaultInjector::FailNextWrites(n, code)   the next n write calls fail with `code`
 //   FaultInjector::FailWritesUntilCleared(code)   every write call fails until Clear()
 //   FaultInjector::FailOnlySynced(true)   only writes asked to fsync fail (a sync error)
+//   FaultInjector::SetScanOpenHook(fn)    fn() runs once a SeqnoScan's snapshot is open, before
+//                                         the scan is returned ("while the snapshot was opened")
+//   FaultInjector::SetScanDocHook(fn)     fn(doc) runs for every document a scan delivers, before
+//                                         the caller sees it; it may throw (a failing decoder)
 //
 // Ownership: the decorator owns the wrapped store (unique_ptr) and shares the FaultInjector with
 // the test (shared_ptr: the test arms and clears faults and reads the counters after handing the
@@ -48,6 +52,11 @@ class FaultInjector {
   // Calls `hook(sync)` at the start of every write call, on the writing thread, without any lock
   // of the injector held (a test acts "while a commit is in progress"). Empty: no hook.
   void SetWriteHook(std::function<void(bool sync)> hook) EXCLUDES(mu_);
+  // Scan hooks (see the file comment); run on the scanning thread without the injector's lock.
+  void SetScanOpenHook(std::function<void()> hook) EXCLUDES(mu_);
+  void SetScanDocHook(std::function<void(const DiskDocView&)> hook) EXCLUDES(mu_);
+  std::function<void()> scan_open_hook() const EXCLUDES(mu_);
+  std::function<void(const DiskDocView&)> scan_doc_hook() const EXCLUDES(mu_);
 
   FaultCounters counters() const EXCLUDES(mu_);
 
@@ -61,6 +70,8 @@ class FaultInjector {
   bool only_synced_ GUARDED_BY(mu_) = false;
   Errc code_ GUARDED_BY(mu_) = Errc::kIoError;
   std::function<void(bool)> hook_ GUARDED_BY(mu_);
+  std::function<void()> scan_open_hook_ GUARDED_BY(mu_);
+  std::function<void(const DiskDocView&)> scan_doc_hook_ GUARDED_BY(mu_);
   FaultCounters counters_ GUARDED_BY(mu_);
 };
 

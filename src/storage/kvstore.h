@@ -145,6 +145,8 @@ class FlushBatch {
 struct ScanOptions {
   bool key_only = false;      // leave DiskDoc::value empty
   bool skip_deleted = false;  // do not yield tombstones
+  // Yield the same documents in key order instead of seqno order (a DCP out-of-order backfill).
+  bool key_order = false;
 };
 
 // What the scan callback tells the scan to do next.

@@ -12,6 +12,7 @@
 
 #include "common/logging.h"
 #include "storage/disk_format.h"
+#include "storage/rocksdb_key_order_scan.h"
 #include "storage/rocksdb_options.h"
 #include "storage/rocksdb_status.h"
 
@@ -174,8 +175,8 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
     for (size_t w : unknown) lookup.emplace_back(key_keys[winners[w]]);
     std::vector<rocksdb::PinnableSlice> previous(unknown.size());
     std::vector<rocksdb::Status> found(unknown.size());
-    db_->MultiGet(rocksdb::ReadOptions(), key_cf_, lookup.size(), lookup.data(),
-                  previous.data(), found.data());
+    db_->MultiGet(rocksdb::ReadOptions(), key_cf_, lookup.size(), lookup.data(), previous.data(),
+                  found.data());
     for (size_t u = 0; u < unknown.size(); ++u) {
       if (found[u].IsNotFound()) continue;
       if (!found[u].ok()) return fail(FromRocksDB(found[u], "commit: key lookup"));
@@ -288,6 +289,11 @@ StatusOr<std::unique_ptr<SeqnoScan>> RocksDBKVStore::OpenSeqnoScan(Vbid vbid, ui
   }
   scans_opened_.fetch_add(1, std::memory_order_relaxed);
   const uint64_t clamped_end = std::min(end, state.high_seqno);
+  if (options.key_order) {
+    return std::unique_ptr<SeqnoScan>(std::make_unique<RocksDBKeyOrderScan>(
+        db_.get(), seq_cf_, key_cf_, snapshot, &scan_counters_, vbid, start, clamped_end, options,
+        std::move(state)));
+  }
   return std::unique_ptr<SeqnoScan>(
       std::make_unique<RocksDBSeqnoScan>(db_.get(), seq_cf_, snapshot, &scan_counters_, vbid, start,
                                          clamped_end, options, std::move(state)));

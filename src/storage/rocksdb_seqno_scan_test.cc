@@ -2,7 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "storage/kvstore.h"
 #include "storage/storage_test_util.h"
@@ -301,6 +304,37 @@ TEST_F(RocksDBSeqnoScanTest, DestroyingTheStoreWithAnOpenScanAborts) {
         store_.reset();
       },
       "scan");
+}
+
+// ---- key order (DCP out-of-order backfills) ----
+
+TEST_F(RocksDBSeqnoScanTest, KeyOrderYieldsTheSameDocumentsByKey) {
+  // Keys written out of key order; "b" rewritten later (its latest version only).
+  CommitOk({MakeDoc(0, "d", 1, "vd"), MakeDoc(0, "b", 2, "old"), MakeDoc(0, "a", 3, "va"),
+            MakeTombstone(0, "c", 4), MakeDoc(1, "z", 1, "other vbucket")},
+           {{0, MakeState(4)}, {1, MakeState(1)}});
+  CommitOk({MakeDoc(0, "b", 5, "vb")}, {{0, MakeState(5)}});
+  ScanOptions by_key;
+  by_key.key_order = true;
+  const std::vector<DiskDoc> docs = ScanRange(0, 0, kMax, by_key);
+  EXPECT_THAT(Keys(docs), ElementsAre("a", "b", "c", "d"));
+  EXPECT_THAT(Seqnos(docs), ElementsAre(3, 5, 4, 1));
+  EXPECT_EQ(docs[1].value, "vb");
+  EXPECT_TRUE(docs[2].deleted);
+  // The same documents as the seqno scan of the same range.
+  std::vector<uint64_t> in_order = Seqnos(ScanRange(0, 0, kMax));
+  std::vector<uint64_t> by_key_sorted = Seqnos(docs);
+  std::sort(by_key_sorted.begin(), by_key_sorted.end());
+  EXPECT_EQ(by_key_sorted, in_order);
+}
+
+TEST_F(RocksDBSeqnoScanTest, KeyOrderHonoursTheRangeAndSkipDeleted) {
+  CommitFive();
+  ScanOptions options;
+  options.key_order = true;
+  EXPECT_THAT(Keys(ScanRange(0, 2, 4, options)), ElementsAre("b", "c", "d"));
+  options.skip_deleted = true;
+  EXPECT_THAT(Keys(ScanRange(0, 0, kMax, options)), ElementsAre("a", "b", "d", "e"));
 }
 
 }  // namespace

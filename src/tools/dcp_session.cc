@@ -42,6 +42,8 @@ struct WireSizer {
   uint64_t operator()(const protocol::DcpStreamEnd&) const {
     return protocol::kHeaderSize + protocol::kDcpStreamEndExtrasSize;
   }
+  uint64_t operator()(const protocol::DcpSeqnoAdvanced&) const { return protocol::kHeaderSize + 8; }
+  uint64_t operator()(const protocol::DcpOsoSnapshot&) const { return protocol::kHeaderSize + 4; }
   uint64_t operator()(const client::Response&) const { return 0; }
   uint64_t operator()(const client::DcpOtherRequest& r) const {
     return protocol::kHeaderSize + r.extras.size() + r.key.size() + r.value.size();

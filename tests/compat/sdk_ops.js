@@ -4,6 +4,8 @@
 // error map, SELECT_BUCKET, config polling), then thousands of KV operations on the default
 // collection, every answer checked: insert/upsert/replace (CAS and CAS mismatch)/get/exists
 // (GET_META)/remove/touch/getAndTouch/binary increment+decrement/lookupIn (SUBDOC_MULTI_LOOKUP),
+// mutateIn (SUBDOC_MULTI_MUTATION) on the body and on xattrs (xattr: true, the ${Mutation.CAS}
+// macro), lookupIn of xattrs and of the virtual $document, get withExpiry ($document.exptime),
 // mutation tokens (uuid stable and seqno rising per vbucket), and durable writes at every level;
 // after a persistToMajority or majorityAndPersistActive ack, the vbucket's last_persisted_seqno
 // (read over memcached STATS with memjs) is at least the write's seqno.
@@ -36,6 +38,89 @@ function persistedSeqno(mc, vb) {
       resolve(BigInt(stats[`vb_${vb}:last_persisted_seqno`]));
     });
   });
+}
+
+// The byte-swapped hex kv_engine writes for ${Mutation.CAS}.
+function macroCas(cas) {
+  let v = BigInt(cas);
+  let swapped = 0n;
+  for (let i = 0; i < 8; i++) {
+    swapped = (swapped << 8n) | (v & 0xffn);
+    v >>= 8n;
+  }
+  return `0x${swapped.toString(16).padStart(16, '0')}`;
+}
+
+async function subdocAndXattrs(coll, k) {
+  const { MutateInSpec, LookupInSpec, LookupInMacro, MutateInMacro } = couchbase;
+  await coll.upsert(k, { name: 'x', list: [1], n: 1, tmp: true });
+  let m = await coll.mutateIn(k, [
+    MutateInSpec.upsert('name', 'y'),
+    MutateInSpec.insert('added', true),
+    MutateInSpec.arrayAppend('list', 2),
+    MutateInSpec.remove('tmp'),
+    MutateInSpec.increment('n', 5),
+  ]);
+  checkToken(m, 'mutateIn body');
+  check(Number(m.content[4].value) === 6, `mutateIn increment result ${m.content[4].value}`);
+  let got = await coll.get(k);
+  check(JSON.stringify(got.content) === JSON.stringify({ name: 'y', list: [1, 2], n: 6, added: true }),
+        `mutateIn body applied: ${JSON.stringify(got.content)}`);
+  await expectError(() => coll.mutateIn(k, [MutateInSpec.insert('added', 1)]),
+                    couchbase.PathExistsError, 'mutateIn insert of an existing path');
+  await expectError(() => coll.mutateIn(`${k}-none`, [MutateInSpec.upsert('a', 1)]),
+                    couchbase.DocumentNotFoundError, 'mutateIn on a missing document');
+  await expectError(() => coll.mutateIn(k, [MutateInSpec.upsert('a', 1)], { cas: got.cas }).then(
+                      () => coll.mutateIn(k, [MutateInSpec.upsert('a', 2)], { cas: got.cas })),
+                    couchbase.CasMismatchError, 'mutateIn with a stale cas');
+  const created = await coll.mutateIn(`${k}-new`, [MutateInSpec.upsert('a.b', 1, { createPath: true })],
+                                      { storeSemantics: couchbase.StoreSemantics.Upsert });
+  checkToken(created, 'mutateIn upsert document');
+  check(JSON.stringify((await coll.get(`${k}-new`)).content) === '{"a":{"b":1}}',
+        'mutateIn created the document');
+
+  // Extended attributes, user and system, with macros.
+  m = await coll.mutateIn(k, [
+    MutateInSpec.upsert('meta.owner', 'ada', { xattr: true, createPath: true }),
+    MutateInSpec.upsert('meta.cas', MutateInMacro.Cas, { xattr: true, createPath: true }),
+    MutateInSpec.increment('meta.count', 1, { xattr: true, createPath: true }),
+    MutateInSpec.upsert('_sys', { rev: 1 }, { xattr: true }),
+    MutateInSpec.arrayAppend('list', 3),
+  ]);
+  checkToken(m, 'mutateIn xattrs');
+  got = await coll.get(k);
+  check(JSON.stringify(got.content.list) === '[1,2,3]' && got.content.meta === undefined,
+        `get after xattr mutateIn shows the body only: ${JSON.stringify(got.content)}`);
+  const r = await coll.lookupIn(k, [
+    LookupInSpec.get('meta', { xattr: true }),
+    LookupInSpec.get('_sys.rev', { xattr: true }),
+    LookupInSpec.exists('meta.nothing', { xattr: true }),
+    LookupInSpec.get('list'),
+    LookupInSpec.get(LookupInMacro.Cas, { xattr: true }),
+    LookupInSpec.get('$document', { xattr: true }),
+  ]);
+  const meta = r.content[0].value;
+  check(meta.owner === 'ada' && meta.count === 1, `lookupIn xattr meta: ${JSON.stringify(meta)}`);
+  check(meta.cas === macroCas(m.cas), `\${Mutation.CAS}: ${meta.cas} vs ${macroCas(m.cas)}`);
+  check(r.content[1].value === 1, 'lookupIn system xattr');
+  check(r.content[2].value === false, 'lookupIn exists(missing xattr) is false');
+  check(JSON.stringify(r.content[3].value) === '[1,2,3]', 'lookupIn body path beside xattrs');
+  check(BigInt(r.content[4].value) === BigInt(r.cas), `$document.CAS ${r.content[4].value}`);
+  const doc = r.content[5].value;
+  check(doc.deleted === false && doc.value_bytes === JSON.stringify(got.content).length &&
+          JSON.stringify(doc.datatype) === '["json","xattr"]',
+        `$document: ${JSON.stringify(doc)}`);
+  // get with expiry reads $document.exptime through subdoc.
+  await coll.upsert(`${k}-ttl`, { t: 1 }, { expiry: 3600 });
+  const ttl = await coll.get(`${k}-ttl`, { withExpiry: true });
+  const expiry = ttl.expiryTime instanceof Date ? ttl.expiryTime.getTime() / 1000 : Number(ttl.expiryTime);
+  check(expiry > Date.now() / 1000 + 3000 && ttl.content.t === 1, `get withExpiry: ${ttl.expiryTime}`);
+  // Removing an xattr.
+  await coll.mutateIn(k, [MutateInSpec.remove('meta', { xattr: true })]);
+  const after = await coll.lookupIn(k, [LookupInSpec.exists('meta', { xattr: true }),
+                                        LookupInSpec.exists('_sys', { xattr: true })]);
+  check(after.content[0].value === false && after.content[1].value === true,
+        'mutateIn remove of an xattr');
 }
 
 async function main() {
@@ -85,6 +170,9 @@ async function main() {
     check(r.content[1].value === 2, `lookupIn ${i}: list[1]`);
     check(r.content[2].value === false, `lookupIn ${i}: exists(missing) is false`);
   }
+  // Subdoc mutations (SUBDOC_MULTI_MUTATION) on the body, then with extended attributes
+  // (xattr: true), macros, and lookups of xattrs and the virtual $document.
+  await subdocAndXattrs(coll, key('subdoc'));
   // Touch and getAndTouch.
   for (let i = 0; i < DOCS; i += 2) {
     const t = await coll.touch(key(i), 3600);

@@ -503,6 +503,11 @@ Status RawDcpClient::DcpControl(std::string_view key, std::string_view value) {
 }
 
 StatusOr<McbpStatus> RawDcpClient::StreamReq(protocol::DcpStreamReqRequest request) {
+  ASSIGN_OR_RETURN(OwnedFrame answer, StreamReqFull(std::move(request)));
+  return answer.frame().status();
+}
+
+StatusOr<OwnedFrame> RawDcpClient::StreamReqFull(protocol::DcpStreamReqRequest request) {
   request.opaque = next_opaque_++;
   std::string wire;
   protocol::AppendDcpStreamReq(&wire, request);
@@ -513,7 +518,7 @@ StatusOr<McbpStatus> RawDcpClient::StreamReq(protocol::DcpStreamReqRequest reque
       const protocol::Frame frame = f->frame();
       if (frame.is_response() && frame.opaque == request.opaque) {
         for (auto& o : others) kept_.push_back(std::move(o));
-        return frame.status();
+        return std::move(*f);
       }
       others.push_back(std::move(*f));
       continue;

@@ -228,6 +228,8 @@ class RawDcpClient {
   Status DcpControl(std::string_view key, std::string_view value);
   // The server's status for the stream request (Success, Rollback, ...).
   StatusOr<protocol::McbpStatus> StreamReq(protocol::DcpStreamReqRequest request);
+  // The same, returning the whole answer (the failover log, or the rollback seqno).
+  StatusOr<OwnedFrame> StreamReqFull(protocol::DcpStreamReqRequest request);
   Status BufferAck(uint32_t bytes);
   Status Send(std::string_view bytes);
 

@@ -117,10 +117,20 @@ TEST_F(HandshakeTest, HelloAgreesToExactlyTheImplementedFeatures) {
   all.push_back(Feature::kJson);
   auto agreed = conn->Hello("sluice-it", all);
   ASSERT_TRUE(agreed.ok()) << agreed.status().ToString();
-  const std::vector<Feature> expected = {
-      Feature::kTcpNoDelay,      Feature::kMutationSeqno, Feature::kXerror,
-      Feature::kSelectBucket,    Feature::kJson,          Feature::kAltRequestSupport,
-      Feature::kSyncReplication, Feature::kCollections};
+  const std::vector<Feature> expected = {Feature::kTcpNoDelay,
+                                         Feature::kMutationSeqno,
+                                         Feature::kXattr,
+                                         Feature::kXerror,
+                                         Feature::kSelectBucket,
+                                         Feature::kJson,
+                                         Feature::kAltRequestSupport,
+                                         Feature::kSyncReplication,
+                                         Feature::kCollections,
+                                         Feature::kVAttr,
+                                         Feature::kSubdocCreateAsDeleted,
+                                         Feature::kSubdocDocumentMacroSupport,
+                                         Feature::kSubdocReplaceBodyWithXattr,
+                                         Feature::kSubdocAllowsAccessOnMultipleXattrKeys};
   EXPECT_EQ(*agreed, expected);
 
   // A JSON agent string is fine too; an empty request agrees to nothing.
