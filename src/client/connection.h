@@ -191,6 +191,9 @@ class Connection {
   StatusOr<std::vector<protocol::FailoverEntry>> DcpGetFailoverLog(Vbid vbucket);
   // The next message from the producer (NOOPs are answered, never returned).
   StatusOr<DcpMessage> ReadDcpMessage();
+  // ReadDcpMessage without copying: the message's views are valid until the next call on this
+  // connection (client/dcp_message.h DcpMessageView).
+  StatusOr<DcpMessageView> ReadDcpMessageView();
   // Sends DCP_CONTROL connection_buffer_size=`buffer_size` and acknowledges automatically.
   Status EnableDcpFlowControl(uint32_t buffer_size);
   // Local part only: count and acknowledge against a window of `buffer_size` (0 = off).
@@ -227,6 +230,9 @@ class Connection {
   StatusOr<protocol::Frame> AwaitResponse(uint32_t opaque);
   Status AnswerNoop(uint32_t opaque);
   void Stash(std::string_view raw) { stashed_.emplace_back(raw); }
+  // The next producer frame for ReadDcpMessage*: a stashed one (its bytes moved to *held) or one
+  // from the socket; NOOPs are answered on the way.
+  StatusOr<protocol::Frame> NextDcpFrame(std::string* held);
   Status AccountDcpBytes(uint32_t bytes);
 
   // Helpers for the KV wrappers.
@@ -252,6 +258,7 @@ class Connection {
   size_t rpos_ = 0;                  // start of unconsumed bytes in rbuf_
   size_t rend_ = 0;                  // end of received bytes in rbuf_
   std::deque<std::string> stashed_;  // whole frames kept for ReadDcpMessage, arrival order
+  std::string view_held_;            // the stashed frame the last ReadDcpMessageView viewed
   uint64_t features_ = 0;            // bit n = feature code n agreed (codes < 64)
 
   // DCP consumer state.

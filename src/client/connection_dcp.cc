@@ -98,32 +98,45 @@ Status Connection::AccountDcpBytes(uint32_t bytes) {
   return Status::Ok();
 }
 
-StatusOr<DcpMessage> Connection::ReadDcpMessage() {
+StatusOr<Frame> Connection::NextDcpFrame(std::string* held) {
   if (!broken_.ok()) return broken_;
-  std::string held;  // backs `frame` when it comes from the stash
-  Frame frame;
   if (!stashed_.empty()) {
-    held = std::move(stashed_.front());
+    *held = std::move(stashed_.front());
     stashed_.pop_front();
-    const protocol::DecodeResult d = protocol::DecodeFrame(held, ~uint32_t{0});
+    const protocol::DecodeResult d = protocol::DecodeFrame(*held, ~uint32_t{0});
     if (d.status != protocol::DecodeStatus::kOk) {
       return Break(Status(Errc::kInternal, "stashed frame does not decode"));
     }
-    frame = d.frame;
-  } else {
-    while (true) {
-      std::string_view raw;
-      ASSIGN_OR_RETURN(frame, ReadFrameInternal(&raw));
-      if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest &&
-          frame.client_opcode() == Opcode::kDcpNoop) {
-        RETURN_IF_ERROR(AnswerNoop(frame.opaque));
-        continue;
-      }
-      break;
-    }
+    return d.frame;
   }
+  while (true) {
+    std::string_view raw;
+    ASSIGN_OR_RETURN(Frame frame, ReadFrameInternal(&raw));
+    if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest &&
+        frame.client_opcode() == Opcode::kDcpNoop) {
+      RETURN_IF_ERROR(AnswerNoop(frame.opaque));
+      continue;
+    }
+    return frame;
+  }
+}
+
+StatusOr<DcpMessage> Connection::ReadDcpMessage() {
+  std::string held;  // backs `frame` when it comes from the stash
+  ASSIGN_OR_RETURN(Frame frame, NextDcpFrame(&held));
   // Copy out before anything else touches the read buffer (the ack below writes).
   ASSIGN_OR_RETURN(DcpMessage message, ToDcpMessage(frame, dcp_collections_));
+  if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest) {
+    RETURN_IF_ERROR(AccountDcpBytes(frame.size));
+  }
+  return message;
+}
+
+StatusOr<DcpMessageView> Connection::ReadDcpMessageView() {
+  // The views point into the read buffer, or into view_held_ for a stashed frame; both stay
+  // untouched until the next read (the acknowledgement below only writes).
+  ASSIGN_OR_RETURN(Frame frame, NextDcpFrame(&view_held_));
+  ASSIGN_OR_RETURN(DcpMessageView message, ToDcpMessageView(frame, dcp_collections_));
   if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest) {
     RETURN_IF_ERROR(AccountDcpBytes(frame.size));
   }

@@ -53,6 +53,48 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
   }
 }
 
+StatusOr<DcpMessageView> ToDcpMessageView(const protocol::Frame& frame, bool collections) {
+  DcpMessageView view;
+  view.wire_size = frame.size;
+  if (frame.is_response() || frame.magic == protocol::Magic::kServerRequest) {
+    view.message = frame;
+    return view;
+  }
+  switch (frame.client_opcode()) {
+    case Opcode::kDcpSnapshotMarker: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpSnapshotMarker(frame));
+      return view;
+    }
+    case Opcode::kDcpMutation: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpMutation(frame, collections));
+      return view;
+    }
+    case Opcode::kDcpDeletion: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpDeletion(frame, collections));
+      return view;
+    }
+    case Opcode::kDcpExpiration: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpExpiration(frame, collections));
+      return view;
+    }
+    case Opcode::kDcpSeqnoAdvanced: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpSeqnoAdvanced(frame));
+      return view;
+    }
+    case Opcode::kDcpOsoSnapshot: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpOsoSnapshot(frame));
+      return view;
+    }
+    case Opcode::kDcpStreamEnd: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpStreamEnd(frame));
+      return view;
+    }
+    default:
+      view.message = frame;
+      return view;
+  }
+}
+
 namespace {
 
 struct Describer {

@@ -52,4 +52,20 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
 // Short description for logs and test failures ("DCP_MUTATION vb:3 seqno:7 key:k").
 std::string DescribeDcpMessage(const DcpMessage& message);
 
+// DcpMessageView: what Connection::ReadDcpMessageView() hands back - the same message decoded
+// without a copy: the protocol structs with views into the connection's read buffer, valid until
+// the next call on that connection. Anything but the DCP kinds ToDcpMessage decodes (responses,
+// other requests) is the raw frame. For consumers that look at each message once (`sluice drain`):
+// no allocation and no copy per message.
+struct DcpMessageView {
+  uint32_t wire_size = 0;  // the frame's bytes, 24-byte header included
+  std::variant<protocol::DcpSnapshotMarker, protocol::DcpMutation, protocol::DcpDeletion,
+               protocol::DcpExpiration, protocol::DcpSeqnoAdvanced, protocol::DcpOsoSnapshot,
+               protocol::DcpStreamEnd, protocol::Frame>
+      message;
+};
+
+// Decodes a frame the producer sent into views of it (see DcpMessageView).
+StatusOr<DcpMessageView> ToDcpMessageView(const protocol::Frame& frame, bool collections);
+
 }  // namespace sluice::client

@@ -53,7 +53,7 @@ StreamRequestResult Producer::CheckRollback(const StreamParams& p, engine::VBuck
 StreamOptions Producer::OptionsForNewStream() const {
   StreamOptions options;
   // A backfill reads values unless nothing of them is sent: with NoValue, IncludeXattrs still
-  // sends the xattrs (StreamValueOf).
+  // sends the xattrs (ItemEncoder::Outgoing).
   options.include_value = (open_flags_ & (protocol::kDcpOpenNoValue |
                                           protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0 ||
                           (open_flags_ & protocol::kDcpOpenIncludeXattrs) != 0;
@@ -61,7 +61,7 @@ StreamOptions Producer::OptionsForNewStream() const {
       (open_flags_ & protocol::kDcpOpenSkipDeletesInInitialBackfill) != 0;
   options.seqno_advanced = collections_;
   MutexLock lock(&mu_);
-  options.expiry_opcode = expiry_opcode_;
+  options.encoder = ItemEncoder(open_flags_, collections_, expiry_opcode_);
   options.cursor_droppable = cursor_dropping_;
   options.oso = oso_;
   return options;

@@ -3,6 +3,7 @@
 
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
+#include "protocol/dcp_item_writer.h"
 #include "protocol/encode.h"
 #include "protocol/frame_info.h"
 #include "protocol/leb128.h"
@@ -299,18 +300,9 @@ StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame) {
 // ---- DCP_MUTATION ----
 
 void AppendDcpMutation(std::string* out, const DcpMutation& m, bool collections) {
-  char extras[kDcpMutationExtrasSize];
-  StoreBe64(extras, m.by_seqno);
-  StoreBe64(extras + 8, m.rev_seqno);
-  StoreBe32(extras + 16, m.flags);
-  StoreBe32(extras + 20, m.expiration);
-  StoreBe32(extras + 24, m.lock_time);
-  StoreBe16(extras + 28, 0);  // nmeta
-  extras[30] = static_cast<char>(m.nru);
-  AppendDcpRequest(out, Opcode::kDcpMutation, m.vbucket, m.opaque, m.cas, m.datatype, m.stream_id,
-                   std::string_view(extras, sizeof(extras)),
-                   collections ? std::optional<uint32_t>(m.collection_id) : std::nullopt, m.key,
-                   m.value);
+  const size_t at = out->size();
+  out->resize(at + DcpMutationSize(m, collections));
+  WriteDcpMutation(out->data() + at, m, collections);
 }
 
 StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
@@ -340,22 +332,9 @@ StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
 // ---- DCP_DELETION ----
 
 void AppendDcpDeletion(std::string* out, const DcpDeletion& d, bool collections) {
-  char extras[kDcpDeletionV2ExtrasSize];
-  StoreBe64(extras, d.by_seqno);
-  StoreBe64(extras + 8, d.rev_seqno);
-  size_t extras_len = 0;
-  if (d.version == DcpDeletionVersion::kV1) {
-    StoreBe16(extras + 16, 0);  // nmeta
-    extras_len = kDcpDeletionV1ExtrasSize;
-  } else {
-    StoreBe32(extras + 16, d.delete_time);
-    extras[20] = 0;  // unused
-    extras_len = kDcpDeletionV2ExtrasSize;
-  }
-  AppendDcpRequest(out, Opcode::kDcpDeletion, d.vbucket, d.opaque, d.cas, d.datatype, d.stream_id,
-                   std::string_view(extras, extras_len),
-                   collections ? std::optional<uint32_t>(d.collection_id) : std::nullopt, d.key,
-                   d.value);
+  const size_t at = out->size();
+  out->resize(at + DcpDeletionSize(d, collections));
+  WriteDcpDeletion(out->data() + at, d, collections);
 }
 
 StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
@@ -386,14 +365,9 @@ StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
 // ---- DCP_EXPIRATION ----
 
 void AppendDcpExpiration(std::string* out, const DcpExpiration& x, bool collections) {
-  char extras[kDcpExpirationExtrasSize];
-  StoreBe64(extras, x.by_seqno);
-  StoreBe64(extras + 8, x.rev_seqno);
-  StoreBe32(extras + 16, x.delete_time);
-  AppendDcpRequest(out, Opcode::kDcpExpiration, x.vbucket, x.opaque, x.cas, x.datatype, x.stream_id,
-                   std::string_view(extras, sizeof(extras)),
-                   collections ? std::optional<uint32_t>(x.collection_id) : std::nullopt, x.key,
-                   x.value);
+  const size_t at = out->size();
+  out->resize(at + DcpExpirationSize(x, collections));
+  WriteDcpExpiration(out->data() + at, x, collections);
 }
 
 StatusOr<DcpExpiration> DecodeDcpExpiration(const Frame& frame, bool collections) {

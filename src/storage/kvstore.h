@@ -74,6 +74,40 @@ struct DiskDoc {
   static constexpr uint64_t kUnknownPreviousSeqno = UINT64_MAX;
 };
 
+// A document as a scan reads it, without copying: `key` and `value` view the store's buffers and
+// are valid only during the scan callback that receives it (SeqnoScan::ScanViews). The other
+// fields as in DiskDoc.
+struct DiskDocView {
+  Vbid vbid = 0;
+  uint64_t seqno = 0;
+  uint64_t rev_seqno = 0;
+  uint64_t cas = 0;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;
+  uint8_t datatype = 0;
+  bool deleted = false;
+  DeleteSource delete_source = DeleteSource::kExplicit;
+  std::string_view key;
+  std::string_view value;  // empty for key-only scans
+
+  // An owning copy.
+  DiskDoc ToDiskDoc() const {
+    DiskDoc doc;
+    doc.vbid = vbid;
+    doc.key.assign(key);
+    doc.seqno = seqno;
+    doc.rev_seqno = rev_seqno;
+    doc.cas = cas;
+    doc.flags = flags;
+    doc.expiry = expiry;
+    doc.datatype = datatype;
+    doc.deleted = deleted;
+    doc.delete_source = delete_source;
+    doc.value.assign(value);
+    return doc;
+  }
+};
+
 struct FailoverEntry {
   uint64_t uuid = 0;
   uint64_t seqno = 0;
@@ -133,8 +167,14 @@ class SeqnoScan {
   // Calls `fn` for each document with start <= seqno <= end in seqno order, resuming after the
   // last document delivered by a previous call. Stops early when `fn` returns kYield (the next
   // call resumes after that document). Returns OK when the range is exhausted or on yield;
-  // `*done` says which.
-  virtual Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) = 0;
+  // `*done` says which. The views `fn` receives are valid only during that call: this is the
+  // scan without a copy per document (a DCP backfill encodes its messages straight from them).
+  virtual Status ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn,
+                           bool* done) = 0;
+  // ScanViews, each document copied into an owning DiskDoc.
+  Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) {
+    return ScanViews([&fn](const DiskDocView& view) { return fn(view.ToDiskDoc()); }, done);
+  }
   // The seqno of the last document delivered (0 if none yet).
   virtual uint64_t last_seqno() const = 0;
 };

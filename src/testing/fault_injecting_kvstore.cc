@@ -42,7 +42,7 @@ void FaultInjector::SetScanOpenHook(std::function<void()> hook) {
   scan_open_hook_ = std::move(hook);
 }
 
-void FaultInjector::SetScanDocHook(std::function<void(const DiskDoc&)> hook) {
+void FaultInjector::SetScanDocHook(std::function<void(const DiskDocView&)> hook) {
   MutexLock lock(&mu_);
   scan_doc_hook_ = std::move(hook);
 }
@@ -52,7 +52,7 @@ std::function<void()> FaultInjector::scan_open_hook() const {
   return scan_open_hook_;
 }
 
-std::function<void(const DiskDoc&)> FaultInjector::scan_doc_hook() const {
+std::function<void(const DiskDocView&)> FaultInjector::scan_doc_hook() const {
   MutexLock lock(&mu_);
   return scan_doc_hook_;
 }
@@ -106,15 +106,15 @@ namespace {
 // A scan whose every delivered document first passes through the injector's doc hook.
 class HookedSeqnoScan final : public SeqnoScan {
  public:
-  HookedSeqnoScan(std::unique_ptr<SeqnoScan> inner, std::function<void(const DiskDoc&)> hook)
+  HookedSeqnoScan(std::unique_ptr<SeqnoScan> inner, std::function<void(const DiskDocView&)> hook)
       : inner_(std::move(inner)), hook_(std::move(hook)) {}
   const VBucketStateRecord& state() const override { return inner_->state(); }
   uint64_t EstimateCount() const override { return inner_->EstimateCount(); }
-  Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) override {
-    return inner_->Scan(
-        [&](DiskDoc&& doc) {
+  Status ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn, bool* done) override {
+    return inner_->ScanViews(
+        [&](const DiskDocView& doc) {
           hook_(doc);
-          return fn(std::move(doc));
+          return fn(doc);
         },
         done);
   }
@@ -122,7 +122,7 @@ class HookedSeqnoScan final : public SeqnoScan {
 
  private:
   const std::unique_ptr<SeqnoScan> inner_;
-  const std::function<void(const DiskDoc&)> hook_;
+  const std::function<void(const DiskDocView&)> hook_;
 };
 
 }  // namespace
@@ -133,7 +133,7 @@ StatusOr<std::unique_ptr<SeqnoScan>> FaultInjectingKVStore::OpenSeqnoScan(Vbid v
   StatusOr<std::unique_ptr<SeqnoScan>> scan = inner_->OpenSeqnoScan(vbid, start, end, options);
   if (!scan.ok()) return scan;
   if (std::function<void()> hook = faults_->scan_open_hook()) hook();
-  if (std::function<void(const DiskDoc&)> hook = faults_->scan_doc_hook()) {
+  if (std::function<void(const DiskDocView&)> hook = faults_->scan_doc_hook()) {
     return std::unique_ptr<SeqnoScan>(std::make_unique<HookedSeqnoScan>(std::move(*scan), hook));
   }
   return scan;

@@ -54,9 +54,9 @@ class FaultInjector {
   void SetWriteHook(std::function<void(bool sync)> hook) EXCLUDES(mu_);
   // Scan hooks (see the file comment); run on the scanning thread without the injector's lock.
   void SetScanOpenHook(std::function<void()> hook) EXCLUDES(mu_);
-  void SetScanDocHook(std::function<void(const DiskDoc&)> hook) EXCLUDES(mu_);
+  void SetScanDocHook(std::function<void(const DiskDocView&)> hook) EXCLUDES(mu_);
   std::function<void()> scan_open_hook() const EXCLUDES(mu_);
-  std::function<void(const DiskDoc&)> scan_doc_hook() const EXCLUDES(mu_);
+  std::function<void(const DiskDocView&)> scan_doc_hook() const EXCLUDES(mu_);
 
   FaultCounters counters() const EXCLUDES(mu_);
 
@@ -71,7 +71,7 @@ class FaultInjector {
   Errc code_ GUARDED_BY(mu_) = Errc::kIoError;
   std::function<void(bool)> hook_ GUARDED_BY(mu_);
   std::function<void()> scan_open_hook_ GUARDED_BY(mu_);
-  std::function<void(const DiskDoc&)> scan_doc_hook_ GUARDED_BY(mu_);
+  std::function<void(const DiskDocView&)> scan_doc_hook_ GUARDED_BY(mu_);
   FaultCounters counters_ GUARDED_BY(mu_);
 };
 
