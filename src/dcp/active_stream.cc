@@ -314,7 +314,7 @@ std::optional<DcpMessage> ActiveStream::PopLocked(size_t limit) {
     const auto cut = static_cast<uint32_t>(front.batch->CutAt(front.first, limit));
     if (cut < front.last) {
       // A prefix: the entry stays queued (and keeps its memory charge) with the rest.
-      DcpMessage part = DcpMessage::BackfillItems(front.batch, front.first, cut,
+      DcpMessage part = DcpMessage::BackfillItems(front.batch, front.batch_memory, front.first, cut,
                                                   front.batch->RangeBytes(front.first, cut));
       front.first = cut;
       front.backfill_bytes -= part.backfill_bytes;
@@ -487,7 +487,9 @@ BackfillTarget::Delivery ActiveStream::BackfillBatchReceived(
     last_backfilled_seqno_ = std::max(last_backfilled_seqno_, max_seqno);
     backfill_max_seqno_ = std::max(backfill_max_seqno_, max_seqno);
     backfill_disk_items_ += items;
-    PushLocked(DcpMessage::BackfillItems(std::move(batch), 0, static_cast<uint32_t>(items), bytes));
+    const size_t memory = batch->MemorySize();
+    PushLocked(DcpMessage::BackfillItems(std::move(batch), memory, 0, static_cast<uint32_t>(items),
+                                         bytes));
   }
   NotifyReady(/*force=*/false);
   return full ? Delivery::kBufferFull : Delivery::kQueued;

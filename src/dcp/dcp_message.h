@@ -60,6 +60,7 @@ struct DcpMessage {
   // kBackfillItems: the messages [first, last) of `batch` (from_backfill, and backfill_bytes
   // their encoded size).
   std::shared_ptr<const BackfillBatch> batch;
+  size_t batch_memory = 0;  // batch->MemorySize() (a batch never changes once queued)
   uint32_t first = 0;
   uint32_t last = 0;
 
@@ -106,12 +107,14 @@ struct DcpMessage {
     m.end_status = status;
     return m;
   }
-  // Messages [first, last) of `batch`, charged `backfill_bytes` (their encoded size).
-  static DcpMessage BackfillItems(std::shared_ptr<const BackfillBatch> batch, uint32_t first,
-                                  uint32_t last, size_t backfill_bytes) {
+  // Messages [first, last) of `batch`, charged `backfill_bytes` (their encoded size);
+  // `batch_memory` is the batch's MemorySize().
+  static DcpMessage BackfillItems(std::shared_ptr<const BackfillBatch> batch, size_t batch_memory,
+                                  uint32_t first, uint32_t last, size_t backfill_bytes) {
     DcpMessage m;
     m.type = Type::kBackfillItems;
     m.batch = std::move(batch);
+    m.batch_memory = batch_memory;
     m.first = first;
     m.last = last;
     m.from_backfill = true;

@@ -3,7 +3,6 @@
 
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
-#include "protocol/dcp_item_writer.h"
 #include "protocol/encode.h"
 #include "protocol/frame_info.h"
 #include "protocol/leb128.h"
@@ -299,12 +298,6 @@ StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame) {
 
 // ---- DCP_MUTATION ----
 
-void AppendDcpMutation(std::string* out, const DcpMutation& m, bool collections) {
-  const size_t at = out->size();
-  out->resize(at + DcpMutationSize(m, collections));
-  WriteDcpMutation(out->data() + at, m, collections);
-}
-
 StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpMutationExtrasSize) {
     return Invalid("DCP_MUTATION extras must be 31 bytes");
@@ -330,12 +323,6 @@ StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
 }
 
 // ---- DCP_DELETION ----
-
-void AppendDcpDeletion(std::string* out, const DcpDeletion& d, bool collections) {
-  const size_t at = out->size();
-  out->resize(at + DcpDeletionSize(d, collections));
-  WriteDcpDeletion(out->data() + at, d, collections);
-}
 
 StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
   DcpDeletion d;
@@ -363,12 +350,6 @@ StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
 }
 
 // ---- DCP_EXPIRATION ----
-
-void AppendDcpExpiration(std::string* out, const DcpExpiration& x, bool collections) {
-  const size_t at = out->size();
-  out->resize(at + DcpExpirationSize(x, collections));
-  WriteDcpExpiration(out->data() + at, x, collections);
-}
 
 StatusOr<DcpExpiration> DecodeDcpExpiration(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpExpirationExtrasSize) {

@@ -8,9 +8,9 @@
 // (dcp/backfill_batch.h): inlined into the caller, a message is its header, extras, key and value
 // stored in one pass, several times cheaper than the layered append with its zero-filled resize.
 //
-// Layout (protocol.md A5): 24-byte request header (magic 0x80, or 0x08 with the stream-id frame
-// info), framing extras (stream id, 3 bytes, when set), extras, key (LEB128 collection prefix
-// first on a collection-aware connection), value.
+// Layout (docs/protocol.md, "DCP item messages"): 24-byte request header (magic 0x80, or 0x08 with
+// the stream-id frame info), framing extras (stream id, 3 bytes, when set), extras, key (LEB128
+// collection prefix first on a collection-aware connection), value.
 //
 // Thread safety: pure functions.
 #pragma once
