@@ -37,7 +37,7 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
                        protocol::DecodeDcpExpiration(frame, collections));
       return DcpMessage(DcpExpiration{x.vbucket, x.opaque, x.cas, x.by_seqno, x.rev_seqno,
                                       x.delete_time, x.collection_id, std::string(x.key),
-                                      x.stream_id});
+                                      x.stream_id, x.datatype, std::string(x.value)});
     }
     case Opcode::kDcpStreamEnd: {
       ASSIGN_OR_RETURN(protocol::DcpStreamEnd end, protocol::DecodeDcpStreamEnd(frame));

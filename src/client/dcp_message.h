@@ -64,6 +64,8 @@ struct DcpExpiration {
   uint32_t collection_id = 0;
   std::string key;
   std::optional<uint16_t> stream_id;
+  uint8_t datatype = 0;
+  std::string value;  // the tombstone's xattrs (with IncludeXattrs), else empty
 };
 
 // A request from the server that is not one of the decoded kinds.
