@@ -1,8 +1,9 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
-// listen -> print "sluiced listening on HOST:PORT". SIGTERM/SIGINT: stop accepting and close
-// connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
+// listen -> replication (with --replica-of) -> print "sluiced listening on HOST:PORT".
+// SIGTERM/SIGINT: stop replication -> stop accepting and close connections -> end DCP (wait for
+// backfills) -> bucket shutdown (persist everything,
 // clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
 //
 // Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
@@ -29,6 +30,7 @@
 #include "executor/executor.h"
 #include "sasl/users.h"
 #include "server/metrics_server.h"
+#include "server/replication_setup.h"
 #include "server/server.h"
 #include "server/server_context.h"
 
@@ -91,6 +93,7 @@ int Run(int argc, char** argv) {
   std::string tls_cert;
   std::string tls_key;
   uint16_t metrics_port = 11280;
+  std::optional<std::string> replica_of;
 
   CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
   app.add_option("--host", host, "Address to listen on")->capture_default_str();
@@ -112,6 +115,10 @@ int Run(int argc, char** argv) {
                      "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
                      "--metrics-port, a free port, named on stderr)")
           ->capture_default_str();
+  // Hidden test/driver flag until the cluster map feeds the replicator (docs/configuration.md).
+  app.add_option("--replica-of", replica_of,
+                 "Every replica vbucket streams from this HOST:PORT (tests and drivers)")
+      ->group("");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_flag("--config-doc", config_doc,
@@ -177,6 +184,11 @@ int Run(int argc, char** argv) {
     config.max_size = *size;
   }
   if (Status s = config.Validate(); !s.ok()) return usage_error(std::string(s.message()));
+  if (replica_of) {
+    if (auto hp = server::ParseHostPort(*replica_of); !hp.ok()) {
+      return usage_error("--replica-of: " + std::string(hp.status().message()));
+    }
+  }
   if (bucket_name.empty() || bucket_name.size() > 100) return usage_error("invalid --bucket");
 
   auto users = sasl::UserDatabase::LoadFile(users_file);
@@ -226,6 +238,22 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  server::ReplicationRuntime replication;
+  if (replica_of) {
+    auto started = server::StartReplicaOf(*replica_of, users_file,
+                                          fmt::format("{}:{}", shown_host, server.port()), config,
+                                          *bucket, *executor);
+    if (!started.ok()) {
+      LOG_CRITICAL("replication: {}", started.status().ToString());
+      server.Stop();
+      conn_map->Shutdown();
+      (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
+      executor->Shutdown();
+      return kUsageError;
+    }
+    replication = std::move(*started);
+    ctx.set_replicator(replication.replicator);
+  }
   std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
   if (tls) std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
   std::fflush(stdout);
@@ -253,6 +281,8 @@ int Run(int argc, char** argv) {
   // Order matters: no connection may start new work, then every DCP backfill (and its RocksDB
   // snapshot) is gone, then the bucket persists everything and closes its store, then the
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
+  // Replication first: it writes into the bucket from threads of its own.
+  replication.Stop();
   metrics.Stop();
   server.Stop();
   if (!conn_map->Shutdown()) LOG_WARN("DCP backfills still alive at shutdown");

@@ -24,6 +24,7 @@
 #include "common/mutex.h"
 #include "dcp/conn_map.h"
 #include "engine/bucket.h"
+#include "replication/replicator.h"
 #include "sasl/users.h"
 #include "server/command_timings.h"
 
@@ -55,6 +56,16 @@ class ServerContext {
   // the front end alone.
   const std::shared_ptr<dcp::ConnMap>& conn_map() const { return conn_map_; }
   std::shared_ptr<const sasl::UserDatabase> users() const;
+  // The bucket's replicator (STAT replication), null while this node replicates nothing. Set
+  // once the server listens (its node id names the port).
+  void set_replicator(std::shared_ptr<replication::Replicator> r) EXCLUDES(replicator_mu_) {
+    MutexLock lock(&replicator_mu_);
+    replicator_ = std::move(r);
+  }
+  std::shared_ptr<replication::Replicator> replicator() const EXCLUDES(replicator_mu_) {
+    MutexLock lock(&replicator_mu_);
+    return replicator_;
+  }
   void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
   ServerStats& stats() { return stats_; }
   // Per-opcode execution latency, recorded by the dispatcher.
@@ -89,6 +100,9 @@ class ServerContext {
   ServerStats stats_;
   CommandTimings timings_;
   std::atomic<uint16_t> port_{0};
+
+  mutable Mutex replicator_mu_;
+  std::shared_ptr<replication::Replicator> replicator_ GUARDED_BY(replicator_mu_);
 
   mutable Mutex users_mu_;
   std::shared_ptr<const sasl::UserDatabase> users_ GUARDED_BY(users_mu_);
