@@ -157,6 +157,9 @@ std::vector<std::string> Differences(const NodeView& a, const NodeView& b) {
 
 class ReplicationTest : public ::testing::Test {
  protected:
+  // More flags for B.
+  virtual std::vector<std::string> ExtraReplicaArgs() const { return {}; }
+
   void SetUp() override {
     ServerOptions a;
     a.extra_args = {"--vbuckets", std::to_string(kVbuckets)};
@@ -168,6 +171,7 @@ class ReplicationTest : public ::testing::Test {
     b.extra_args = {"--vbuckets",   std::to_string(kVbuckets),
                     "--replica-of", fmt::format("127.0.0.1:{}", a_->port()),
                     "--set",        "replication_user=admin"};
+    for (const auto& arg : ExtraReplicaArgs()) b.extra_args.push_back(arg);
     b.log_level = "info";
     b_ = std::make_unique<ServerProcess>(b);
     ASSERT_TRUE(b_->Start()) << b_->error();
@@ -375,6 +379,50 @@ TEST_F(ReplicationTest, ReplicaAheadOfItsActiveResetsAndConverges) {
   ASSERT_EQ(b_->Stop(), 0);
   ASSERT_TRUE(b_->Start()) << b_->error();
   ExpectConverged();
+}
+
+// B's quota is small and its throttle threshold tiny: once over it, B applies what it received but
+// stops acknowledging, so A's producer stops at the end of the buffer (BufferLogFull); nothing it
+// received is dropped.
+class ThrottledReplicationTest : public ReplicationTest {
+ protected:
+  std::vector<std::string> ExtraReplicaArgs() const override {
+    return {"--memory-quota", "16M",
+            "--set",          "replication_throttle_threshold=0.005",
+            "--set",          "replication_buffer_size=64K"};
+  }
+};
+
+TEST_F(ThrottledReplicationTest, AReplicaOverItsThresholdStopsAckingAndDropsNothing) {
+  const std::string value(1024, 'v');
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_EQ(Must(writer_conn_->Set("doc" + std::to_string(i), value)).status,
+              McbpStatus::kSuccess);
+  }
+  const std::string conn =
+      fmt::format("eq_dcpq:replication:127.0.0.1:{}->127.0.0.1:{}:default", a_->port(), b_->port());
+  // A's producer waits for B's acknowledgement ...
+  ASSERT_TRUE(PollUntil([&] {
+    const StatMap dcp = StatsOf(*a_, "dcp");
+    auto it = dcp.find(conn + ":paused_reason");
+    return it != dcp.end() && it->second == "BufferLogFull";
+  })) << ::testing::PrintToString(StatsOf(*a_, "dcp"));
+  // ... which B withholds, for memory.
+  const StatMap repl = StatsOf(*b_, "replication");
+  EXPECT_GT(StatU64(repl, conn + ":throttled").value_or(0), 0u) << ::testing::PrintToString(repl);
+  EXPECT_GT(StatU64(repl, conn + ":unacked_bytes").value_or(0), 0u);
+  // B is behind, and holds every change it received: each stream's last received seqno is its
+  // vbucket's high seqno.
+  const auto a_high = HighSeqnos(*a_);
+  const auto b_high = HighSeqnos(*b_);
+  uint64_t behind = 0;
+  for (Vbid vb = 0; vb < kVbuckets; ++vb) {
+    behind += a_high.at(vb) - b_high.at(vb);
+    EXPECT_EQ(StatU64(repl, fmt::format("{}:stream_{}_last_received_seqno", conn, vb)),
+              b_high.at(vb))
+        << vb;
+  }
+  EXPECT_GT(behind, 0u);
 }
 
 TEST_F(ReplicationTest, ConsumerOpenWithoutTheProducerFlagIsRefused) {
