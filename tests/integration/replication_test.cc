@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "protocol/datatype.h"
 #include "protocol/dcp_codec.h"
 #include "tests/integration/dcp_test_util.h"
+#include "xattr/blob.h"
 
 namespace sluice::testing {
 namespace {
@@ -277,6 +279,25 @@ TEST_F(ReplicationTest, ReplicaConvergesOnEveryKindOfChange) {
     const std::string key = "ttl" + std::to_string(i);
     ASSERT_TRUE(
         PollUntil([&] { return Must(kv.Get(key)).status == McbpStatus::kKeyEnoent; }, 10s, 100ms));
+  }
+  // Xattrs: a document with a system and a user xattr, and a deleted one whose tombstone keeps
+  // its system xattr.
+  {
+    client::ConnectOptions options;
+    options.num_vbuckets = kVbuckets;
+    auto x = client::Connection::Connect(a_->host(), a_->port(), options);
+    ASSERT_TRUE(x.ok());
+    auto features = DefaultFeatures();
+    features.push_back(protocol::Feature::kXattr);
+    ASSERT_TRUE((*x)->Hello("replication-it", features).ok());
+    ASSERT_TRUE((*x)->Authenticate(ServerProcess::kUser, ServerProcess::kPassword, "PLAIN").ok());
+    ASSERT_TRUE((*x)->SelectBucket("default").ok());
+    const uint8_t datatype = protocol::kDatatypeXattr | protocol::kDatatypeJson;
+    for (const char* key : {"xattrs", "xattrs-deleted"}) {
+      const std::string value = xattr::Encode({{"_sys", R"("s")"}, {"user", R"("u")"}}) + "{}";
+      ASSERT_EQ(Must((*x)->Set(key, value, {.datatype = datatype})).status, McbpStatus::kSuccess);
+    }
+    ASSERT_EQ(Must((*x)->Delete("xattrs-deleted")).status, McbpStatus::kSuccess);
   }
   // A 20 MB value, the largest a document may hold.
   const std::string big(20u << 20, 'z');
