@@ -26,7 +26,7 @@ std::shared_ptr<ReplicaOfAll> ReplicaOfAll::Start(std::string host, uint16_t por
       });
   task->SnoozeForever();
   {
-    MutexLock lock(&self->mu_);
+    MutexLock lock(&self->task_mu_);
     self->task_ = task;
   }
   executor.Schedule(task);
@@ -36,10 +36,13 @@ std::shared_ptr<ReplicaOfAll> ReplicaOfAll::Start(std::string host, uint16_t por
 }
 
 void ReplicaOfAll::Stop() {
+  {
+    MutexLock lock(&refresh_mu_);  // waits for a refresh in progress
+    stopped_ = true;
+  }
   std::shared_ptr<executor::Task> task;
   {
-    MutexLock lock(&mu_);
-    stopped_ = true;
+    MutexLock lock(&task_mu_);
     task = std::move(task_);
   }
   if (task) task->Cancel();
@@ -48,7 +51,7 @@ void ReplicaOfAll::Stop() {
 void ReplicaOfAll::OnVBucketStatesChanged() {
   std::shared_ptr<executor::Task> task;
   {
-    MutexLock lock(&mu_);
+    MutexLock lock(&task_mu_);
     task = task_;
   }
   if (task) task->Wake();
@@ -67,7 +70,7 @@ std::vector<ReplicaSource> ReplicaOfAll::Compute() const {
 }
 
 void ReplicaOfAll::Refresh() {
-  MutexLock lock(&mu_);
+  MutexLock lock(&refresh_mu_);
   if (stopped_) return;
   replicator_.SetSources(Compute());
 }

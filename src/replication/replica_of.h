@@ -11,7 +11,10 @@
 // the server may drop it first; its task holds it weakly, because a scheduled task must not keep
 // it alive). It borrows the Replicator, which must outlive Stop().
 // Thread safety: thread-safe. Stop() waits for a refresh in progress, so once it returns the
-// Replicator is no longer called.
+// Replicator is no longer called. Lock order: refresh_mu_ is held across a refresh (which takes
+// the Replicator's lock and may join a link's thread); OnVBucketStatesChanged, called under the
+// bucket's lifecycle lock (possibly by a link's thread resetting a vbucket), takes only the leaf
+// task_mu_, never refresh_mu_.
 #pragma once
 
 #include <cstdint>
@@ -37,24 +40,25 @@ class ReplicaOfAll final : public engine::VBucketStateObserver,
   ~ReplicaOfAll() override;
 
   // No more refreshes (cancels the task; waits for one in progress). Idempotent.
-  void Stop() EXCLUDES(mu_);
-  void OnVBucketStatesChanged() override;
+  void Stop() EXCLUDES(refresh_mu_, task_mu_);
+  void OnVBucketStatesChanged() override EXCLUDES(task_mu_);
   // The sources for the bucket's current states (also what the task hands over).
   std::vector<ReplicaSource> Compute() const;
 
  private:
   ReplicaOfAll(std::string host, uint16_t port, Replicator& replicator,
                std::shared_ptr<engine::Bucket> bucket);
-  void Refresh() EXCLUDES(mu_);
+  void Refresh() EXCLUDES(refresh_mu_);
 
   const std::string host_;
   const uint16_t port_;
   Replicator& replicator_;
   const std::shared_ptr<engine::Bucket> bucket_;
 
-  Mutex mu_;  // held across a refresh, so Stop() waits for it
-  bool stopped_ GUARDED_BY(mu_) = false;
-  std::shared_ptr<executor::Task> task_ GUARDED_BY(mu_);
+  Mutex refresh_mu_;  // held across a refresh, so Stop() waits for it
+  bool stopped_ GUARDED_BY(refresh_mu_) = false;
+  Mutex task_mu_;
+  std::shared_ptr<executor::Task> task_ GUARDED_BY(task_mu_);
 };
 
 }  // namespace sluice::replication
