@@ -118,6 +118,7 @@ PassiveStream* PeerLink::Find(Vbid vb) {
 void PeerLink::Run() {
   milliseconds backoff = options_.min_backoff;
   while (!stopping_.load()) {
+    UpdateStreams();  // also while disconnected: the streams (and their stats) follow the set
     const uint64_t connects_before = connects_.load();
     Status s = Session();
     connected_.store(false);
@@ -213,46 +214,51 @@ Status PeerLink::Handshake(client::Connection& conn) {
   return Status::Ok();
 }
 
-Status PeerLink::SyncStreams(client::Connection& conn) {
+std::vector<Vbid> PeerLink::UpdateStreams() {
   std::set<Vbid> desired;
-  bool changed = false;
   {
     MutexLock lock(&desired_mu_);
-    changed = desired_changed_;
+    if (!desired_changed_) return {};
     desired_changed_ = false;
-    if (changed) desired = desired_;
+    desired = desired_;
   }
-  if (changed) {
-    std::vector<std::unique_ptr<PassiveStream>> removed;  // destroyed after the lock
-    {
-      MutexLock lock(&streams_mu_);
-      for (auto it = streams_.begin(); it != streams_.end();) {
-        if (desired.count(it->first) != 0) {
-          ++it;
-          continue;
-        }
-        removed.push_back(std::move(it->second));
-        retry_at_.erase(it->first);
-        it = streams_.erase(it);
+  std::vector<Vbid> were_open;
+  std::vector<std::unique_ptr<PassiveStream>> removed;  // destroyed after the lock
+  {
+    MutexLock lock(&streams_mu_);
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (desired.count(it->first) != 0) {
+        ++it;
+        continue;
       }
-      for (Vbid vb : desired) {
-        if (streams_.count(vb) != 0) continue;
-        streams_.emplace(vb, std::make_unique<PassiveStream>(vb, options_.conn_name, *bucket_));
-        retry_at_[vb] = Now();
-      }
+      removed.push_back(std::move(it->second));
+      retry_at_.erase(it->first);
+      it = streams_.erase(it);
     }
-    for (auto& stream : removed) {
-      const PassiveStream::State state = stream->state();
-      if (state == PassiveStream::State::kReading ||
-          state == PassiveStream::State::kAwaitingResponse) {
-        std::string wire;
-        protocol::AppendDcpCloseStream(&wire, stream->vbid(), conn.NextOpaque());
-        RETURN_IF_ERROR(conn.SendRaw(wire));  // its answer arrives later and is ignored
-      }
-      stream->Close();
-      LOG_INFO("replication {}: vb:{} no longer replicated from this peer", options_.conn_name,
-               stream->vbid());
+    for (Vbid vb : desired) {
+      if (streams_.count(vb) != 0) continue;
+      streams_.emplace(vb, std::make_unique<PassiveStream>(vb, options_.conn_name, *bucket_));
+      retry_at_[vb] = Now();
     }
+  }
+  for (auto& stream : removed) {
+    const PassiveStream::State state = stream->state();
+    if (state == PassiveStream::State::kReading ||
+        state == PassiveStream::State::kAwaitingResponse) {
+      were_open.push_back(stream->vbid());
+    }
+    stream->Close();
+    LOG_INFO("replication {}: vb:{} no longer replicated from this peer", options_.conn_name,
+             stream->vbid());
+  }
+  return were_open;
+}
+
+Status PeerLink::SyncStreams(client::Connection& conn) {
+  for (Vbid vb : UpdateStreams()) {
+    std::string wire;
+    protocol::AppendDcpCloseStream(&wire, vb, conn.NextOpaque());
+    RETURN_IF_ERROR(conn.SendRaw(wire));  // its answer arrives later and is ignored
   }
   const SteadyTime now = Now();
   std::vector<Vbid> due;

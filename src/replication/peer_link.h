@@ -43,6 +43,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client/connection.h"
 #include "common/clock.h"
@@ -106,7 +107,10 @@ class PeerLink {
   // One connection's life: returns why it ended (OK only when stopping).
   Status Session();
   Status Handshake(client::Connection& conn);
-  // Adds and removes streams per the desired set, then requests the due pending ones.
+  // Adds and removes streams per the desired set (no I/O); returns the removed ones that were
+  // open at the producer (reading or awaiting an answer).
+  std::vector<Vbid> UpdateStreams() EXCLUDES(streams_mu_, desired_mu_);
+  // UpdateStreams, CLOSE_STREAM for the removed open ones, then requests the due pending ones.
   Status SyncStreams(client::Connection& conn) EXCLUDES(streams_mu_, desired_mu_);
   Status RequestStream(client::Connection& conn, PassiveStream& stream) EXCLUDES(streams_mu_);
   // Reads and applies up to a batch of messages; `*got` says whether any came.
