@@ -281,8 +281,9 @@ void PassiveStream::OnSnapshotEnd() {
 void PassiveStream::Reset(std::string_view why) {
   const State now = state();
   if (now == State::kDead || now == State::kPending) return;
-  LOG_INFO("passive stream {}: {} (was {}, last seqno {})", name_, why, StateName(now),
-           last_seqno_.load());
+  // DEBUG: a lost connection resets every stream of it; the link logs that once.
+  LOG_DEBUG("passive stream {}: {} (was {}, last seqno {})", name_, why, StateName(now),
+            last_seqno_.load());
   Transition(State::kPending);
 }
 
