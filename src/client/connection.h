@@ -194,6 +194,20 @@ class Connection {
   // ReadDcpMessage without copying: the message's views are valid until the next call on this
   // connection (client/dcp_message.h DcpMessageView).
   StatusOr<DcpMessageView> ReadDcpMessageView();
+  // As ReadDcpMessage, but never waits: nullopt when no whole message is buffered and the socket
+  // has nothing more to read right now (a large frame is gathered over several calls). For a
+  // consumer that waits on WaitForInput() between calls (the replicator).
+  StatusOr<std::optional<DcpMessage>> PollDcpMessage();
+  // Waits up to `timeout` for bytes from the server or for `wake_fd` (-1 = none) to be readable;
+  // returns true if input may be there (buffered or on the socket), false on a wake-up or a
+  // timeout. Never reads the socket, never marks the connection broken.
+  StatusOr<bool> WaitForInput(std::chrono::milliseconds timeout, int wake_fd);
+  // The wire size (header included) of the last message ReadDcpMessage / PollDcpMessage
+  // returned: what a consumer acknowledging by hand counts.
+  uint32_t last_dcp_message_bytes() const { return last_message_bytes_; }
+  // DCP_BUFFER_ACKNOWLEDGEMENT of `bytes` (for a consumer acknowledging by hand, without
+  // SetDcpAutoAck).
+  Status DcpBufferAck(uint32_t bytes);
   // Sends DCP_CONTROL connection_buffer_size=`buffer_size` and acknowledges automatically.
   Status EnableDcpFlowControl(uint32_t buffer_size);
   // Local part only: count and acknowledge against a window of `buffer_size` (0 = off).
@@ -234,6 +248,8 @@ class Connection {
   // from the socket; NOOPs are answered on the way.
   StatusOr<protocol::Frame> NextDcpFrame(std::string* held);
   Status AccountDcpBytes(uint32_t bytes);
+  // A decoded producer frame as a message (accounted for flow control).
+  StatusOr<DcpMessage> TakeDcpMessage(const protocol::Frame& frame);
 
   // Helpers for the KV wrappers.
   protocol::RequestFields KeyRequest(protocol::Opcode opcode, std::string_view key,
@@ -268,6 +284,7 @@ class Connection {
   uint32_t unacked_bytes_ = 0;
   uint64_t bytes_acked_ = 0;
   uint64_t noops_answered_ = 0;
+  uint32_t last_message_bytes_ = 0;
 };
 
 }  // namespace sluice::client

@@ -155,11 +155,11 @@ class Producer final : public StreamOwner,
   //   disconnecting -> Disconnect; unknown flags -> Invalid; the JSON value (stream_filter.h):
   //   malformed -> Invalid, a stream id missing with enable_stream_id or present without it ->
   //   DcpStreamIdInvalid, a collection or scope other than the default -> UnknownCollection /
-  //   UnknownScope; vbucket missing or not active -> NotMyVbucket (ActiveVbOnly changes nothing:
-  //   only active vbuckets stream); TakeOver / CacheTransfer -> NotSupported; FromLatest (start =
-  //   snapshot = high seqno, uuid = latest if 0); start > end or not snap_start <= start <=
-  //   snap_end -> Range; a live stream with the same (vbucket, stream id) -> Exists (a dead one is
-  //   replaced); rollback (FailoverTable::NeedsRollback: purge seqno 0 with
+  //   UnknownScope; vbucket missing or dead, or not active with ActiveVbOnly -> NotMyVbucket (a
+  //   replica streams, as in kv_engine); TakeOver / CacheTransfer -> NotSupported; FromLatest
+  //   (start = snapshot = high seqno, uuid = latest if 0); start > end or not snap_start <= start
+  //   <= snap_end -> Range; a live stream with the same (vbucket, stream id) -> Exists (a dead one
+  //   is replaced); rollback (FailoverTable::NeedsRollback: purge seqno 0 with
   //   IgnorePurgedTombstones, StrictVbUuid, the consumer's purge seqno) -> Rollback + seqno;
   //   ToLatest (end = high seqno), DiskOnly (end = persisted seqno); start > end or start > high
   //   seqno -> Range; memory above backfill_mem_threshold -> NoMemory. Then the stream is

@@ -106,8 +106,9 @@ Status Bucket::Warmup() {
   } else {
     for (auto& [vbid, rec] : states) {
       auto vb = MakeVBucket(vbid, rec);
-      if (!clean) {
+      if (!clean && rec.state == VBucketState::kActive) {
         // Anything a client saw after the last persisted seqno may be gone: start a new branch.
+        // Not for a replica (kv_engine): its history is its producer's, which it resumes with.
         vb->failover_table().CreateEntry(rec.high_seqno);
         rec.failover = vb->failover_table().Entries();
         state_batch.SetState(vbid, rec);
@@ -429,6 +430,7 @@ Status Bucket::SetVBucketState(Vbid vbid, VBucketState state) {
       if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
         l->OnVBucketStateChanged(vbid, state, /*deleted=*/false);
       }
+      NotifyStateObservers();
     }
     return Status::Ok();
   }
@@ -438,6 +440,7 @@ Status Bucket::SetVBucketState(Vbid vbid, VBucketState state) {
   vbuckets_.Set(vbid, vb);
   LOG_INFO("vb:{} created as {}", vbid, VBucketStateName(state));
   OnQueued(*vb, 0);  // persist the new vbucket's state record
+  NotifyStateObservers();
   return Status::Ok();
 }
 
@@ -465,6 +468,7 @@ Status Bucket::DeleteVBucket(Vbid vbid) {
     if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
       l->OnVBucketStateChanged(vbid, VBucketState::kDead, /*deleted=*/true);
     }
+    NotifyStateObservers();
   }
   return result;
 }

@@ -51,6 +51,20 @@ class Checkpoint {
   size_t num_mutations() const { return num_mutations_; }
   size_t memory_bytes() const { return memory_bytes_; }
 
+  // A replica's checkpoint holds (part of) the snapshot a DCP marker announced, [start, end]: it
+  // may start before start_seqno() (a snapshot resumed after a reconnect) and end past the last
+  // mutation received so far. Readers report that range instead of the checkpoint's own. An
+  // active's checkpoint declares none.
+  bool has_declared_snapshot() const { return declared_end_ != 0; }
+  uint64_t declared_start() const { return declared_start_; }
+  uint64_t declared_end() const { return declared_end_; }
+  // REQUIRES: start <= end, end > 0.
+  void DeclareSnapshot(uint64_t start, uint64_t end) {
+    declared_start_ = start;
+    declared_end_ = end;
+  }
+  void ClearDeclaredSnapshot() { declared_start_ = declared_end_ = 0; }
+
   // Cursors (and the persistence backup) positioned in this checkpoint.
   size_t num_cursors() const { return num_cursors_; }
   void AddCursor() { ++num_cursors_; }
@@ -83,6 +97,8 @@ class Checkpoint {
   size_t num_mutations_ = 0;
   size_t memory_bytes_ = sizeof(Checkpoint);
   size_t num_cursors_ = 0;
+  uint64_t declared_start_ = 0;
+  uint64_t declared_end_ = 0;  // 0: no declared snapshot
   CheckpointItems items_;
   absl::flat_hash_map<std::string_view, CheckpointItems::iterator> index_;  // open only
 };

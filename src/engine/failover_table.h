@@ -37,6 +37,10 @@ class FailoverTable {
   // `high_seqno` are removed first (they describe history that no longer exists).
   FailoverEntry CreateEntry(uint64_t high_seqno);
 
+  // A replica adopts its producer's log (newest first; an empty list keeps the current one,
+  // longer lists are cut to kMaxEntries).
+  void Replace(std::vector<FailoverEntry> entries);
+
   FailoverEntry Latest() const;
   std::vector<FailoverEntry> Entries() const;  // newest first
   size_t size() const;

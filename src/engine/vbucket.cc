@@ -62,7 +62,11 @@ VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VB
       persisted_snap_start_(persisted.snap_start),
       persisted_snap_end_(persisted.snap_end),
       purge_seqno_(persisted.purge_seqno),
-      max_deleted_rev_seqno_(persisted.max_deleted_rev_seqno) {}
+      max_deleted_rev_seqno_(persisted.max_deleted_rev_seqno) {
+  MutexLock lock(&replica_mu_);
+  replica_snap_start_ = persisted.snap_start;
+  replica_snap_end_ = persisted.snap_end;
+}
 
 VBucket::~VBucket() = default;
 
@@ -97,8 +101,8 @@ HlcNow VBucket::hlc_now() const {
   return now;
 }
 
-uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
-                              bool deleted, const PreLinkFn* pre_link) {
+std::shared_ptr<Item> VBucket::MakeItem(std::string_view key, const StoredValue& sv,
+                                        bool deleted) const {
   auto item = std::make_shared<Item>();
   item->op = QueueOp::kMutation;
   item->vbid = id_;
@@ -111,6 +115,12 @@ uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view k
   item->datatype = sv.datatype;
   item->deleted = deleted;
   item->delete_source = sv.delete_source;
+  return item;
+}
+
+uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
+                              bool deleted, const PreLinkFn* pre_link) {
+  std::shared_ptr<Item> item = MakeItem(key, sv, deleted);
   uint64_t seqno = 0;
   if (pre_link != nullptr && *pre_link) {
     seqno = checkpoints_.Queue(std::move(item), [&](Item& queued) {
@@ -518,6 +528,7 @@ void VBucket::SetState(VBucketState new_state) {
     if (old == new_state) return;
     high = checkpoints_.GetHighSeqno();
     if (new_state == VBucketState::kActive) failover_.CreateEntry(high);
+    if (new_state != VBucketState::kActive) MarkSnapshotWholeAtHigh();
     state_.store(new_state, std::memory_order_release);
     checkpoints_.QueueSetVBucketState(new_state);
     LOG_INFO("vb:{} state {} -> {}", id_, VBucketStateName(old), VBucketStateName(new_state));
@@ -759,6 +770,7 @@ void VBucket::AddStats(std::string_view prefix, bool details, const AddStatFn& a
   stat("max_cas", max_cas());
   stat("max_deleted_revid", max_deleted_rev_seqno_.load(std::memory_order_relaxed));
   stat("persistence_seqno", persisted_seqno());
+  stat("rollback_resets", rollback_resets());
 }
 
 void VBucket::AddSeqnoStats(const AddStatFn& add) const {

@@ -89,6 +89,10 @@ class User {
   std::string plain_hash_;  // HMAC-SHA256(plain_salt_, password)
 };
 
+// The entries of a users file, as written (plaintext passwords included): for a server that must
+// itself log in elsewhere as one of its users (the replicator). Errors as UserDatabase::LoadFile.
+StatusOr<std::vector<UserSpec>> ReadUserSpecs(const std::string& path);
+
 class UserDatabase {
  public:
   // Reads and parses the users file at `path`. kIoError if it cannot be read, kInvalid (message

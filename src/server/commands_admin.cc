@@ -76,6 +76,9 @@ CommandResult Stat(Connection& conn, const Frame& req, const CommandFacts&) {
                      add);
     } else if (dcp_group && conn.ctx().conn_map()) {
       s = conn.ctx().conn_map()->GetStats(group, req.value, add);
+    } else if (group == "replication") {
+      // The consumer side (src/replication): one entry per replication connection and stream.
+      if (auto replicator = conn.ctx().replicator()) replicator->AddStats(add);
     } else {
       s = bucket->GetStats(group, add);
     }

@@ -1,9 +1,10 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
-// listen -> print "sluiced listening on HOST:PORT". SIGTERM/SIGINT: stop accepting and close
-// connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
-// clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
+// listen -> replication (with --replica-of) -> print "sluiced listening on HOST:PORT".
+// SIGTERM/SIGINT: stop replication -> stop accepting and close connections -> end DCP (wait for
+// backfills) -> bucket shutdown (persist everything, clean-shutdown marker, close RocksDB) -> stop
+// background threads -> exit 0.
 //
 // Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
 // test harness read the port from it), plus, only with --tls-port, a second line
@@ -29,6 +30,7 @@
 #include "executor/executor.h"
 #include "sasl/users.h"
 #include "server/metrics_server.h"
+#include "server/replication_setup.h"
 #include "server/server.h"
 #include "server/server_context.h"
 
@@ -92,6 +94,7 @@ struct Options {
   std::string tls_key;
   uint16_t metrics_port = 11280;
   bool metrics_port_given = false;  // --metrics-port was on the command line
+  std::optional<std::string> replica_of;
 };
 
 // Reports a usage error on stderr; returns the exit code for it.
@@ -135,6 +138,10 @@ std::optional<int> ParseFlags(int argc, char** argv, Options* options) {
                      "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
                      "--metrics-port, a free port, named on stderr)")
           ->capture_default_str();
+  // Hidden test/driver flag until the cluster map feeds the replicator (docs/configuration.md).
+  app.add_option("--replica-of", o.replica_of,
+                 "Every replica vbucket streams from this HOST:PORT (tests and drivers)")
+      ->group("");
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   bool handled_above = false;  // listed for --help
@@ -187,6 +194,11 @@ StatusOr<Config> Configure(const Options& o) {
     config.max_size = *size;
   }
   RETURN_IF_ERROR(config.Validate());
+  if (o.replica_of) {
+    if (auto hp = server::ParseHostPort(*o.replica_of); !hp.ok()) {
+      return invalid("--replica-of: " + std::string(hp.status().message()));
+    }
+  }
   if (o.bucket_name.empty() || o.bucket_name.size() > 100) return invalid("invalid --bucket");
   return config;
 }
@@ -216,29 +228,34 @@ std::string ShownHost(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
-// Listens on the flags' ports and says so: "sluiced listening on HOST:PORT" (and the TLS line)
-// on stdout, then the metrics endpoint on stderr. The metrics port goes to stderr only: stdout
-// keeps the listening line(s). With --port 0 (tests, several servers at once) the default would
-// collide, so it is a free port unless --metrics-port was given. A metrics endpoint that cannot
-// start is logged; the server goes on without it.
-Status Listen(const Options& o, server::Server& server, server::MetricsServer& metrics) {
+// Listens on the flags' ports (plain, and TLS with --tls-port).
+Status Listen(const Options& o, server::Server& server) {
   std::optional<server::TlsListenOptions> tls;
   if (o.tls_port) tls = server::TlsListenOptions{*o.tls_port, o.tls_cert, o.tls_key};
-  RETURN_IF_ERROR(server.Listen(o.host, o.port, tls));
+  return server.Listen(o.host, o.port, tls);
+}
+
+// Says the server listens: "sluiced listening on HOST:PORT" (and the TLS line) on stdout, then
+// starts the metrics endpoint and names it on stderr. The metrics port goes to stderr only:
+// stdout keeps the listening line(s). With --port 0 (tests, several servers at once) the default
+// would collide, so it is a free port unless --metrics-port was given. A metrics endpoint that
+// cannot start is logged; the server goes on without it.
+void Announce(const Options& o, server::Server& server, server::MetricsServer& metrics) {
   const std::string shown_host = ShownHost(o.host);
   std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
-  if (tls) std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
+  if (o.tls_port) {
+    std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
+  }
   std::fflush(stdout);
-  if (o.metrics_port_given && o.metrics_port == 0) return Status::Ok();
+  if (o.metrics_port_given && o.metrics_port == 0) return;
   const uint16_t want = !o.metrics_port_given && o.port == 0 ? 0 : o.metrics_port;
   if (Status s = metrics.Start(o.host, want); !s.ok()) {
     LOG_ERROR("{} (continuing without /metrics)", s.ToString());
-    return Status::Ok();
+    return;
   }
   std::fprintf(stderr, "sluiced metrics on http://%s:%u/metrics\n", shown_host.c_str(),
                metrics.port());
   std::fflush(stderr);
-  return Status::Ok();
 }
 
 // Opens the bucket and serves it until SIGINT or SIGTERM, then shuts down in order; returns the
@@ -261,13 +278,30 @@ int Serve(const Options& o, const Config& config, std::shared_ptr<const sasl::Us
   server::ServerContext ctx(config, *bucket, conn_map, std::move(users));
   server::Server server(ctx);
   server::MetricsServer metrics(ctx);
-  if (Status s = Listen(o, server, metrics); !s.ok()) {
-    LOG_CRITICAL("{}", s.ToString());
+  auto fail = [&](int code) {
+    server.Stop();
     conn_map->Shutdown();
     (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
     executor->Shutdown();
-    return 1;
+    return code;
+  };
+  if (Status s = Listen(o, server); !s.ok()) {
+    LOG_CRITICAL("{}", s.ToString());
+    return fail(1);
   }
+  server::ReplicationRuntime replication;
+  if (o.replica_of) {
+    auto started = server::StartReplicaOf(*o.replica_of, o.users_file,
+                                          fmt::format("{}:{}", ShownHost(o.host), server.port()),
+                                          config, *bucket, *executor);
+    if (!started.ok()) {
+      LOG_CRITICAL("replication: {}", started.status().ToString());
+      return fail(kUsageError);
+    }
+    replication = std::move(*started);
+    ctx.set_replicator(replication.replicator);
+  }
+  Announce(o, server, metrics);
   LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
            ShownHost(o.host), server.port(), o.bucket_name, config.max_vbuckets, config.max_size);
 
@@ -277,6 +311,8 @@ int Serve(const Options& o, const Config& config, std::shared_ptr<const sasl::Us
   // Order matters: no connection may start new work, then every DCP backfill (and its RocksDB
   // snapshot) is gone, then the bucket persists everything and closes its store, then the
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
+  // Replication first: it writes into the bucket from threads of its own.
+  replication.Stop();
   metrics.Stop();
   server.Stop();
   if (!conn_map->Shutdown()) LOG_WARN("DCP backfills still alive at shutdown");

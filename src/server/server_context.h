@@ -23,6 +23,7 @@
 #include "common/mutex.h"
 #include "dcp/conn_map.h"
 #include "engine/bucket.h"
+#include "replication/replicator.h"
 #include "sasl/users.h"
 #include "server/command_timings.h"
 
@@ -66,6 +67,16 @@ class ServerContext {
   // the front end alone.
   const std::shared_ptr<dcp::ConnMap>& conn_map() const { return conn_map_; }
   const std::shared_ptr<const sasl::UserDatabase>& users() const { return users_; }
+  // The bucket's replicator (STAT replication), null while this node replicates nothing. Set
+  // once the server listens (its node id names the port).
+  void set_replicator(std::shared_ptr<replication::Replicator> r) EXCLUDES(replicator_mu_) {
+    MutexLock lock(&replicator_mu_);
+    replicator_ = std::move(r);
+  }
+  std::shared_ptr<replication::Replicator> replicator() const EXCLUDES(replicator_mu_) {
+    MutexLock lock(&replicator_mu_);
+    return replicator_;
+  }
   ServerStats& stats() { return stats_; }
   // Per-opcode execution latency, recorded by the dispatcher.
   CommandTimings& timings() { return timings_; }
@@ -101,6 +112,9 @@ class ServerContext {
   CommandTimings timings_;
   const std::shared_ptr<const sasl::UserDatabase> users_;
   std::atomic<uint16_t> port_{0};
+
+  mutable Mutex replicator_mu_;
+  std::shared_ptr<replication::Replicator> replicator_ GUARDED_BY(replicator_mu_);
 
   mutable Mutex conns_mu_;
   std::map<uint64_t, std::weak_ptr<ClosableConnection>> conns_ GUARDED_BY(conns_mu_);

@@ -70,8 +70,9 @@ bool ServerProcess::Start(std::chrono::seconds timeout) {
     error_ = "pipe failed";
     return false;
   }
+  const std::string port = options_.reuse_port && port_ != 0 ? std::to_string(port_) : "0";
   std::vector<std::string> args = {
-      BinaryPath(), "--port",  "0",         "--host",      options_.listen_host, "--data-dir",
+      BinaryPath(), "--port",  port,        "--host",      options_.listen_host, "--data-dir",
       data_dir_,    "--users", users_path_, "--log-level", options_.log_level};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = fork();

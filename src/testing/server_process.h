@@ -28,6 +28,9 @@ struct ServerOptions {
   // --host; clients still connect to 127.0.0.1 (so a wildcard address works too).
   std::string listen_host = "127.0.0.1";
   bool keep_data_dir = false;
+  // A restart listens on the port the first start got (--port 0 picks it), so peers that dial
+  // this server (a replica's --replica-of) keep reaching it.
+  bool reuse_port = false;
 };
 
 class ServerProcess {
