@@ -8,7 +8,8 @@
 #                     test-tsan  build-tsan/ (TSan) + the concurrency tests (TSAN_TESTS)
 #                     test-fuzz  build-fuzz/ (libFuzzer) + each fuzzer FUZZ_SECONDS, live-server fuzz
 #                   and prints the time of every step
-#   make test-fast  the first step only: the developer's loop
+#   make test-fast  the first step only: the developer's loop (checks the include graph first:
+#                   make check-includes, scripts/check-includes.py)
 #   make fuzz       each fuzzer FUZZ_LONG_SECONDS (crash inputs go to fuzz/crashes/)
 #   make corpus     regenerate the committed seed corpus in fuzz/corpus/
 #   make bench      benchmarks (bench/RESULTS.md)
@@ -35,10 +36,10 @@ SAN_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 
 # The test binaries `make test-tsan` builds and runs under TSan (an anchored regex over test
 # binary names; every test is labelled with its binary's name, see cmake/sluice.cmake): the
-# executor, the checkpoint manager and the rest of the engine, storage, DCP (unit and the DCP
-# integration tests), and the integration tests with concurrent clients, many connections and
-# shutdown under load.
-TSAN_TESTS ?= common_test|executor_test|engine_test|bucket_test|storage_test|dcp_.*|client_test|sasl_test|server_test|kv_commands_test|malformed_test|persistence_test|durability_test|hostile_client_test|security_test|tls_test|metrics_test
+# executor and the test-support seams (testing_test), the checkpoint manager and the rest of the
+# engine, storage, DCP (unit and the DCP integration tests), and the integration tests with
+# concurrent clients, many connections and shutdown under load.
+TSAN_TESTS ?= common_test|executor_test|testing_test|engine_test|bucket_test|storage_test|dcp_.*|passive_stream_test|replication_test|client_test|sasl_test|server_test|kv_commands_test|malformed_test|persistence_test|durability_test|hostile_client_test|security_test|tls_test|metrics_test
 
 FUZZ_SECONDS ?= 20
 FUZZ_SERVER_SECONDS ?= 30
@@ -50,7 +51,7 @@ TIMED = ./scripts/timed.sh $(TIMINGS)
 # Steps run one after another even under `make -j`: each build already uses every core.
 .NOTPARALLEL:
 .PHONY: all deps build binaries run test test-fast test-asan test-tsan test-fuzz fuzz corpus bench \
-  clean format format-check tsan-tests
+  clean format format-check tsan-tests check-includes
 
 all: build
 
@@ -86,7 +87,7 @@ test:
 	@$(MAKE) --no-print-directory deps test-fast test-asan test-tsan test-fuzz; status=$$?; \
 	  ./scripts/timed.sh --report $(TIMINGS); exit $$status
 
-test-fast: build
+test-fast: check-includes build
 	$(TIMED) "tests (RelWithDebInfo, all)" ./scripts/run-tests.sh $(BUILD_DIR)
 
 test-asan: deps $(ASAN_DIR)/build.ninja
@@ -138,6 +139,11 @@ format:
 format-check:
 	@$(CXX_SOURCES) | xargs clang-format --dry-run -Werror \
 	  || { echo "format-check: run 'make format' (clang-format differs, above)" >&2; exit 1; }
+
+# Dependencies run one way: no include cycle between src/ folders or between the parts of one
+# folder, and only tests use src/testing (a second or less).
+check-includes:
+	@python3 ./scripts/check-includes.py
 
 tsan-tests:
 	@echo '$(TSAN_TESTS)' | tr '|' '\n'

@@ -3,7 +3,8 @@
 #   sluice_library(NAME <name> SRCS <files...> DEPS <targets...>)
 #     A static library target `sluice_<name>`; PUBLIC deps so users inherit include paths.
 #   sluice_test(NAME <name> SRCS <files...> DEPS <targets...> [LABELS <labels...>])
-#     A GoogleTest executable registered with CTest (each TEST is discovered separately). Its tests
+#     A GoogleTest executable registered with CTest (each TEST is discovered separately), linked
+#     with the TSan suppressions; test helpers come from src/testing (sluice_testing). Its tests
 #     are labelled LABELS (default `unit`) and the binary's name: `ctest -L integration`,
 #     `ctest -L '^dcp_test$'`.
 
@@ -21,7 +22,9 @@ function(sluice_test)
     return()
   endif()
   add_executable(${ARG_NAME} ${ARG_SRCS})
-  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Every test binary carries the TSan suppressions (src/testing; empty outside TSan builds).
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} sluice_tsan_suppressions
+    GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_options(${ARG_NAME} PRIVATE ${SLUICE_WARNINGS})
   set(labels unit)
   if(ARG_LABELS)

@@ -755,14 +755,111 @@ void WriteSubdoc(const fs::path& out) {
   std::printf("subdoc: %zu seeds\n", writer.count());
 }
 
+// What a producer sends a replica (consumer_fuzzer): whole streams, good and bad.
+class ProducerStream {
+ public:
+  ProducerStream& Marker(uint64_t start, uint64_t end, uint32_t flags = kDcpSnapshotMemory) {
+    DcpSnapshotMarker m;
+    m.opaque = 1;
+    m.start_seqno = start;
+    m.end_seqno = end;
+    m.flags = flags;
+    AppendDcpSnapshotMarker(&out_, m);
+    return *this;
+  }
+  ProducerStream& Mutation(uint64_t seqno, std::string_view key, std::string_view value,
+                           uint8_t datatype = kDatatypeRaw) {
+    DcpMutation m;
+    m.opaque = 1;
+    m.by_seqno = seqno;
+    m.rev_seqno = seqno;
+    m.cas = 0x1700000000000000 + seqno;
+    m.flags = 0xf1a9;
+    m.datatype = datatype;
+    m.key = key;
+    m.value = value;
+    AppendDcpMutation(&out_, m, /*collections=*/false);
+    return *this;
+  }
+  ProducerStream& Deletion(uint64_t seqno, std::string_view key) {
+    DcpDeletion d;
+    d.opaque = 1;
+    d.by_seqno = seqno;
+    d.rev_seqno = seqno;
+    d.cas = 0x1700000000000000 + seqno;
+    d.version = DcpDeletionVersion::kV2;
+    d.delete_time = 1'700'000'000;
+    d.key = key;
+    AppendDcpDeletion(&out_, d, /*collections=*/false);
+    return *this;
+  }
+  ProducerStream& Expiration(uint64_t seqno, std::string_view key) {
+    DcpExpiration x;
+    x.opaque = 1;
+    x.by_seqno = seqno;
+    x.rev_seqno = seqno;
+    x.cas = 0x1700000000000000 + seqno;
+    x.delete_time = 1'700'000'001;
+    x.key = key;
+    AppendDcpExpiration(&out_, x, /*collections=*/false);
+    return *this;
+  }
+  ProducerStream& End(DcpStreamEndStatus status = DcpStreamEndStatus::kOk) {
+    AppendDcpStreamEnd(&out_, DcpStreamEnd{0, 1, status, std::nullopt});
+    return *this;
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+void WriteConsumer(const fs::path& out) {
+  CorpusWriter writer(out / "consumer");
+  writer.Write("memory-snapshot", ProducerStream()
+                                      .Marker(1, 3)
+                                      .Mutation(1, "a", "1")
+                                      .Deletion(2, "b")
+                                      .Expiration(3, "c")
+                                      .End()
+                                      .bytes());
+  writer.Write("disk-then-memory", ProducerStream()
+                                       .Marker(0, 5, kDcpSnapshotDisk | kDcpSnapshotCheckpoint)
+                                       .Mutation(2, "a", R"({"x":1})", kDatatypeJson)
+                                       .Mutation(5, "b", "2")
+                                       .Marker(6, 8, kDcpSnapshotMemory | kDcpSnapshotCheckpoint)
+                                       .Mutation(7, "a", "3")
+                                       .Deletion(8, "b")
+                                       .Marker(9, 9)
+                                       .Mutation(9, "c", "4")
+                                       .bytes());
+  writer.Write("xattrs", ProducerStream()
+                             .Marker(1, 1)
+                             .Mutation(1, "x", xattr::Encode({{"_s", "1"}}) + "{}",
+                                       kDatatypeXattr | kDatatypeJson)
+                             .bytes());
+  writer.Write("out-of-order", ProducerStream()
+                                   .Marker(1, 5)
+                                   .Mutation(3, "a", "1")
+                                   .Mutation(2, "b", "2")
+                                   .Marker(1, 9)
+                                   .Mutation(6, "c", "3")
+                                   .bytes());
+  writer.Write(
+      "outside-snapshot",
+      ProducerStream().Mutation(1, "early", "x").Marker(1, 2).Mutation(3, "late", "y").bytes());
+  std::printf("consumer: %zu seeds\n", writer.count());
+}
+
 }  // namespace
 }  // namespace sluice::fuzz
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr,
-                 "usage: %s OUT_DIR   (writes OUT_DIR/{frame,request,sasl,config,subdoc}/)\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s OUT_DIR   (writes OUT_DIR/{frame,request,sasl,config,subdoc,consumer}/)\n",
+        argv[0]);
     return 2;
   }
   const std::filesystem::path out(argv[1]);
@@ -772,5 +869,6 @@ int main(int argc, char** argv) {
   sluice::fuzz::WriteSasl(out);
   sluice::fuzz::WriteConfig(out);
   sluice::fuzz::WriteSubdoc(out);
+  sluice::fuzz::WriteConsumer(out);
   return 0;
 }

@@ -9,13 +9,13 @@
 #include <thread>
 
 #include "client/connection.h"
-#include "client/fake_peer.h"
 #include "protocol/byte_order.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/leb128.h"
 #include "protocol/payload.h"
 #include "sasl/server_session.h"
 #include "sasl/users.h"
+#include "testing/fake_peer.h"
 
 namespace sluice::client {
 namespace {
@@ -331,7 +331,7 @@ TEST(ClientTest, KvHelpersEncodeAndDecode) {
     EXPECT_EQ(f.client_opcode(), Opcode::kSet);
     EXPECT_EQ(f.magic, protocol::Magic::kAltClientRequest);
     EXPECT_EQ(f.key, std::string_view("\0hello", 6));
-    EXPECT_EQ(f.vbucket(), 16);  // protocol.md: "hello" with 64 vbuckets -> 16
+    EXPECT_EQ(f.vbucket(), 16);  // "hello" with 64 vbuckets -> 16 (the CRC32 vbucket mapping)
     EXPECT_EQ(protocol::LoadBe32(f.extras.data()), 0x02000000u);
     EXPECT_EQ(protocol::LoadBe32(f.extras.data() + 4), 30u);
     EXPECT_EQ(f.value, "{}");

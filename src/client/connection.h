@@ -191,6 +191,23 @@ class Connection {
   StatusOr<std::vector<protocol::FailoverEntry>> DcpGetFailoverLog(Vbid vbucket);
   // The next message from the producer (NOOPs are answered, never returned).
   StatusOr<DcpMessage> ReadDcpMessage();
+  // ReadDcpMessage without copying: the message's views are valid until the next call on this
+  // connection (client/dcp_message.h DcpMessageView).
+  StatusOr<DcpMessageView> ReadDcpMessageView();
+  // As ReadDcpMessage, but never waits: nullopt when no whole message is buffered and the socket
+  // has nothing more to read right now (a large frame is gathered over several calls). For a
+  // consumer that waits on WaitForInput() between calls (the replicator).
+  StatusOr<std::optional<DcpMessage>> PollDcpMessage();
+  // Waits up to `timeout` for bytes from the server or for `wake_fd` (-1 = none) to be readable;
+  // returns true if input may be there (buffered or on the socket), false on a wake-up or a
+  // timeout. Never reads the socket, never marks the connection broken.
+  StatusOr<bool> WaitForInput(std::chrono::milliseconds timeout, int wake_fd);
+  // The wire size (header included) of the last message ReadDcpMessage / PollDcpMessage
+  // returned: what a consumer acknowledging by hand counts.
+  uint32_t last_dcp_message_bytes() const { return last_message_bytes_; }
+  // DCP_BUFFER_ACKNOWLEDGEMENT of `bytes` (for a consumer acknowledging by hand, without
+  // SetDcpAutoAck).
+  Status DcpBufferAck(uint32_t bytes);
   // Sends DCP_CONTROL connection_buffer_size=`buffer_size` and acknowledges automatically.
   Status EnableDcpFlowControl(uint32_t buffer_size);
   // Local part only: count and acknowledge against a window of `buffer_size` (0 = off).
@@ -199,7 +216,6 @@ class Connection {
   // ---- State ----
 
   bool broken() const { return !broken_.ok(); }
-  const Status& broken_status() const { return broken_; }
   bool is_dcp() const { return dcp_; }
   uint64_t dcp_noops_answered() const { return noops_answered_; }
   uint64_t dcp_bytes_acked() const { return bytes_acked_; }
@@ -228,7 +244,12 @@ class Connection {
   StatusOr<protocol::Frame> AwaitResponse(uint32_t opaque);
   Status AnswerNoop(uint32_t opaque);
   void Stash(std::string_view raw) { stashed_.emplace_back(raw); }
+  // The next producer frame for ReadDcpMessage*: a stashed one (its bytes moved to *held) or one
+  // from the socket; NOOPs are answered on the way.
+  StatusOr<protocol::Frame> NextDcpFrame(std::string* held);
   Status AccountDcpBytes(uint32_t bytes);
+  // A decoded producer frame as a message (accounted for flow control).
+  StatusOr<DcpMessage> TakeDcpMessage(const protocol::Frame& frame);
 
   // Helpers for the KV wrappers.
   protocol::RequestFields KeyRequest(protocol::Opcode opcode, std::string_view key,
@@ -253,6 +274,7 @@ class Connection {
   size_t rpos_ = 0;                  // start of unconsumed bytes in rbuf_
   size_t rend_ = 0;                  // end of received bytes in rbuf_
   std::deque<std::string> stashed_;  // whole frames kept for ReadDcpMessage, arrival order
+  std::string view_held_;            // the stashed frame the last ReadDcpMessageView viewed
   uint64_t features_ = 0;            // bit n = feature code n agreed (codes < 64)
 
   // DCP consumer state.
@@ -262,6 +284,7 @@ class Connection {
   uint32_t unacked_bytes_ = 0;
   uint64_t bytes_acked_ = 0;
   uint64_t noops_answered_ = 0;
+  uint32_t last_message_bytes_ = 0;
 };
 
 }  // namespace sluice::client

@@ -98,36 +98,105 @@ Status Connection::AccountDcpBytes(uint32_t bytes) {
   return Status::Ok();
 }
 
-StatusOr<DcpMessage> Connection::ReadDcpMessage() {
+StatusOr<Frame> Connection::NextDcpFrame(std::string* held) {
   if (!broken_.ok()) return broken_;
-  std::string held;  // backs `frame` when it comes from the stash
-  Frame frame;
   if (!stashed_.empty()) {
-    held = std::move(stashed_.front());
+    *held = std::move(stashed_.front());
     stashed_.pop_front();
-    const protocol::DecodeResult d = protocol::DecodeFrame(held, ~uint32_t{0});
+    const protocol::DecodeResult d = protocol::DecodeFrame(*held, ~uint32_t{0});
     if (d.status != protocol::DecodeStatus::kOk) {
       return Break(Status(Errc::kInternal, "stashed frame does not decode"));
     }
-    frame = d.frame;
-  } else {
-    while (true) {
-      std::string_view raw;
-      ASSIGN_OR_RETURN(frame, ReadFrameInternal(&raw));
-      if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest &&
-          frame.client_opcode() == Opcode::kDcpNoop) {
-        RETURN_IF_ERROR(AnswerNoop(frame.opaque));
-        continue;
-      }
-      break;
-    }
+    return d.frame;
   }
+  while (true) {
+    std::string_view raw;
+    ASSIGN_OR_RETURN(Frame frame, ReadFrameInternal(&raw));
+    if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest &&
+        frame.client_opcode() == Opcode::kDcpNoop) {
+      RETURN_IF_ERROR(AnswerNoop(frame.opaque));
+      continue;
+    }
+    return frame;
+  }
+}
+
+StatusOr<DcpMessage> Connection::ReadDcpMessage() {
+  std::string held;  // backs `frame` when it comes from the stash
+  ASSIGN_OR_RETURN(Frame frame, NextDcpFrame(&held));
+  return TakeDcpMessage(frame);
+}
+
+StatusOr<DcpMessage> Connection::TakeDcpMessage(const Frame& frame) {
   // Copy out before anything else touches the read buffer (the ack below writes).
   ASSIGN_OR_RETURN(DcpMessage message, ToDcpMessage(frame, dcp_collections_));
+  last_message_bytes_ = static_cast<uint32_t>(frame.size);
   if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest) {
     RETURN_IF_ERROR(AccountDcpBytes(frame.size));
   }
   return message;
+}
+
+StatusOr<DcpMessageView> Connection::ReadDcpMessageView() {
+  // The views point into the read buffer, or into view_held_ for a stashed frame; both stay
+  // untouched until the next read (the acknowledgement below only writes).
+  ASSIGN_OR_RETURN(Frame frame, NextDcpFrame(&view_held_));
+  ASSIGN_OR_RETURN(DcpMessageView message, ToDcpMessageView(frame, dcp_collections_));
+  if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest) {
+    RETURN_IF_ERROR(AccountDcpBytes(frame.size));
+  }
+  last_message_bytes_ = static_cast<uint32_t>(frame.size);
+  return message;
+}
+
+StatusOr<std::optional<DcpMessage>> Connection::PollDcpMessage() {
+  if (!broken_.ok()) return broken_;
+  if (!stashed_.empty()) {
+    ASSIGN_OR_RETURN(DcpMessage message, ReadDcpMessage());
+    return std::optional<DcpMessage>(std::move(message));
+  }
+  while (true) {
+    if (rpos_ == rend_) rpos_ = rend_ = 0;
+    const protocol::DecodeResult d =
+        protocol::DecodeFrame(rbuf_.data() + rpos_, rend_ - rpos_, options_.max_frame_body);
+    if (d.status == protocol::DecodeStatus::kNeedMore) {
+      ASSIGN_OR_RETURN(Socket::Input input, socket_.WaitForInput(std::chrono::milliseconds(0), -1));
+      if (!input.readable) return std::optional<DcpMessage>();
+      RETURN_IF_ERROR(Fill(d.size));
+      continue;
+    }
+    // A whole frame (or a malformed one, which ReadFrameInternal reports).
+    std::string_view raw;
+    ASSIGN_OR_RETURN(Frame frame, ReadFrameInternal(&raw));
+    if (frame.is_request() && frame.magic != protocol::Magic::kServerRequest &&
+        frame.client_opcode() == Opcode::kDcpNoop) {
+      RETURN_IF_ERROR(AnswerNoop(frame.opaque));
+      continue;
+    }
+    ASSIGN_OR_RETURN(DcpMessage message, TakeDcpMessage(frame));
+    return std::optional<DcpMessage>(std::move(message));
+  }
+}
+
+StatusOr<bool> Connection::WaitForInput(std::chrono::milliseconds timeout, int wake_fd) {
+  if (!broken_.ok()) return broken_;
+  if (!stashed_.empty() || rpos_ != rend_) {
+    // Something is buffered; whether it is a whole frame PollDcpMessage finds out.
+    const protocol::DecodeResult d =
+        protocol::DecodeFrame(rbuf_.data() + rpos_, rend_ - rpos_, options_.max_frame_body);
+    if (!stashed_.empty() || d.status != protocol::DecodeStatus::kNeedMore) return true;
+  }
+  ASSIGN_OR_RETURN(Socket::Input input, socket_.WaitForInput(timeout, wake_fd));
+  return input.readable;
+}
+
+Status Connection::DcpBufferAck(uint32_t bytes) {
+  if (bytes == 0) return Status::Ok();
+  std::string wire;
+  protocol::AppendDcpBufferAck(&wire, bytes);
+  RETURN_IF_ERROR(SendRaw(wire));
+  bytes_acked_ += bytes;
+  return Status::Ok();
 }
 
 }  // namespace sluice::client

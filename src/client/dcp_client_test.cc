@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "client/connection.h"
-#include "client/fake_peer.h"
 #include "protocol/dcp_codec.h"
+#include "testing/fake_peer.h"
 
 namespace sluice::client {
 namespace {
@@ -213,6 +213,79 @@ TEST(DcpClientTest, StreamRequestKeepsInterleavedTrafficInOrder) {
                       "DCP_STREAM_END vb:1 status:Ok",
                   }));
   EXPECT_EQ(h.conn->dcp_noops_answered(), 1u);
+}
+
+// ReadDcpMessageView: the same messages in the same order, stashed ones included, decoded as
+// views that stay valid until the next read; wire sizes are the frames'.
+TEST(DcpClientTest, MessageViewsInOrderWithTheirWireSizes) {
+  DcpHarness h;
+  std::vector<size_t> sizes;  // of the messages the peer sends, in order
+  h.Run([&sizes](FakePeer& peer) {
+    AcceptOpen(peer, protocol::kDcpOpenProducer | protocol::kDcpOpenIncludeDeleteTimes);
+    const std::string req = peer.ReadFrameBytes();
+    const Frame f = ViewFrame(req);
+    std::string out;  // before the stream request's answer: stashed by the client
+    protocol::AppendDcpSnapshotMarker(
+        &out, {.vbucket = 0, .opaque = 5, .start_seqno = 1, .end_seqno = 2, .flags = 1});
+    sizes.push_back(out.size());
+    out += Mutation(1, "stashed", "value", 5, 0);
+    sizes.push_back(out.size() - sizes[0]);
+    peer.Write(out);
+    std::string log;
+    protocol::AppendFailoverLog(&log, {{0xfeed, 0}});
+    peer.Respond(f, McbpStatus::kSuccess, log);
+    out.clear();
+    out += Mutation(2, "fresh", std::string(200, 'v'), f.opaque, 1);
+    sizes.push_back(out.size());
+    protocol::AppendDcpDeletion(&out,
+                                {.vbucket = 1,
+                                 .opaque = f.opaque,
+                                 .version = protocol::DcpDeletionVersion::kV2,
+                                 .by_seqno = 3,
+                                 .delete_time = 42,
+                                 .key = "gone"},
+                                false);
+    sizes.push_back(out.size() - sizes[2]);
+    protocol::AppendDcpStreamEnd(
+        &out, {.vbucket = 1, .opaque = f.opaque, .status = protocol::DcpStreamEndStatus::kOk});
+    sizes.push_back(out.size() - sizes[2] - sizes[3]);
+    peer.Write(out);
+  });
+  ASSERT_TRUE(h.conn
+                  ->DcpOpen("test-consumer",
+                            protocol::kDcpOpenProducer | protocol::kDcpOpenIncludeDeleteTimes)
+                  .ok());
+  ASSERT_TRUE(h.conn->DcpStreamReq({.vbucket = 1}).ok());
+  EXPECT_EQ(h.conn->stashed_frames(), 2u);
+  std::vector<uint32_t> wire;
+  auto next = [&]() {
+    auto m = h.conn->ReadDcpMessageView();
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    wire.push_back(m.ok() ? m->wire_size : 0);
+    return m;
+  };
+  auto marker = next();
+  ASSERT_TRUE(marker.ok());
+  EXPECT_EQ(std::get<protocol::DcpSnapshotMarker>(marker->message).end_seqno, 2u);
+  auto stashed = next();
+  ASSERT_TRUE(stashed.ok());
+  const auto& first = std::get<protocol::DcpMutation>(stashed->message);
+  EXPECT_EQ(first.key, "stashed");
+  EXPECT_EQ(first.value, "value");
+  auto fresh = next();
+  ASSERT_TRUE(fresh.ok());
+  const auto& second = std::get<protocol::DcpMutation>(fresh->message);
+  EXPECT_EQ(second.by_seqno, 2u);
+  EXPECT_EQ(second.key, "fresh");
+  EXPECT_EQ(second.value, std::string(200, 'v'));
+  auto deletion = next();
+  ASSERT_TRUE(deletion.ok());
+  EXPECT_EQ(std::get<protocol::DcpDeletion>(deletion->message).delete_time, 42u);
+  auto end = next();
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(std::get<protocol::DcpStreamEnd>(end->message).vbucket, 1);
+  h.script.join();
+  EXPECT_EQ(wire, (std::vector<uint32_t>(sizes.begin(), sizes.end())));
 }
 
 TEST(DcpClientTest, StreamRequestRollbackAndErrors) {

@@ -22,22 +22,16 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
     }
     case Opcode::kDcpMutation: {
       ASSIGN_OR_RETURN(protocol::DcpMutation m, protocol::DecodeDcpMutation(frame, collections));
-      return DcpMessage(DcpMutation{m.vbucket, m.opaque, m.cas, m.datatype, m.by_seqno, m.rev_seqno,
-                                    m.flags, m.expiration, m.lock_time, m.collection_id,
-                                    std::string(m.key), std::string(m.value), m.stream_id});
+      return DcpMessage(m.As<std::string>());
     }
     case Opcode::kDcpDeletion: {
       ASSIGN_OR_RETURN(protocol::DcpDeletion d, protocol::DecodeDcpDeletion(frame, collections));
-      return DcpMessage(DcpDeletion{d.vbucket, d.opaque, d.cas, d.datatype, d.version, d.by_seqno,
-                                    d.rev_seqno, d.delete_time, d.collection_id, std::string(d.key),
-                                    std::string(d.value), d.stream_id});
+      return DcpMessage(d.As<std::string>());
     }
     case Opcode::kDcpExpiration: {
       ASSIGN_OR_RETURN(protocol::DcpExpiration x,
                        protocol::DecodeDcpExpiration(frame, collections));
-      return DcpMessage(DcpExpiration{x.vbucket, x.opaque, x.cas, x.by_seqno, x.rev_seqno,
-                                      x.delete_time, x.collection_id, std::string(x.key),
-                                      x.stream_id});
+      return DcpMessage(x.As<std::string>());
     }
     case Opcode::kDcpStreamEnd: {
       ASSIGN_OR_RETURN(protocol::DcpStreamEnd end, protocol::DecodeDcpStreamEnd(frame));
@@ -56,6 +50,48 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
       return DcpMessage(DcpOtherRequest{frame.magic, frame.opcode, frame.vbucket(), frame.opaque,
                                         frame.cas, frame.datatype, std::string(frame.extras),
                                         std::string(frame.key), std::string(frame.value)});
+  }
+}
+
+StatusOr<DcpMessageView> ToDcpMessageView(const protocol::Frame& frame, bool collections) {
+  DcpMessageView view;
+  view.wire_size = frame.size;
+  if (frame.is_response() || frame.magic == protocol::Magic::kServerRequest) {
+    view.message = frame;
+    return view;
+  }
+  switch (frame.client_opcode()) {
+    case Opcode::kDcpSnapshotMarker: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpSnapshotMarker(frame));
+      return view;
+    }
+    case Opcode::kDcpMutation: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpMutation(frame, collections));
+      return view;
+    }
+    case Opcode::kDcpDeletion: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpDeletion(frame, collections));
+      return view;
+    }
+    case Opcode::kDcpExpiration: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpExpiration(frame, collections));
+      return view;
+    }
+    case Opcode::kDcpSeqnoAdvanced: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpSeqnoAdvanced(frame));
+      return view;
+    }
+    case Opcode::kDcpOsoSnapshot: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpOsoSnapshot(frame));
+      return view;
+    }
+    case Opcode::kDcpStreamEnd: {
+      ASSIGN_OR_RETURN(view.message, protocol::DecodeDcpStreamEnd(frame));
+      return view;
+    }
+    default:
+      view.message = frame;
+      return view;
   }
 }
 

@@ -2,10 +2,11 @@
 //
 // DcpMessage: what Connection::ReadDcpMessage() hands back — one producer message, decoded and
 // owning its bytes (the protocol codecs return views into the read buffer; these outlive it).
-// Snapshot markers, seqno-advanced, OSO snapshot brackets and stream ends have no variable-length
-// parts, so the protocol structs are used as they are. Responses (e.g. a stream request answered
-// while other streams are flowing) and producer requests this client does not decode (system
-// events, set-vbucket-state, server-initiated requests) come through as Response /
+// Every kind is the protocol's struct (protocol/dcp_codec.h): mutations, deletions and
+// expirations as their copies owning their key and value, the others (snapshot markers,
+// seqno-advanced, OSO snapshot brackets, stream ends) as they are. Responses (e.g. a stream request
+// answered while other streams are flowing) and producer requests this client does not decode
+// (system events, set-vbucket-state, server-initiated requests) come through as Response /
 // DcpOtherRequest rather than being dropped.
 //
 // Thread safety: plain values.
@@ -23,48 +24,9 @@
 
 namespace sluice::client {
 
-struct DcpMutation {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint64_t cas = 0;
-  uint8_t datatype = 0;
-  uint64_t by_seqno = 0;
-  uint64_t rev_seqno = 0;
-  uint32_t flags = 0;
-  uint32_t expiration = 0;
-  uint32_t lock_time = 0;
-  uint32_t collection_id = 0;
-  std::string key;
-  std::string value;
-  std::optional<uint16_t> stream_id;
-};
-
-struct DcpDeletion {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint64_t cas = 0;
-  uint8_t datatype = 0;
-  protocol::DcpDeletionVersion version = protocol::DcpDeletionVersion::kV1;
-  uint64_t by_seqno = 0;
-  uint64_t rev_seqno = 0;
-  uint32_t delete_time = 0;
-  uint32_t collection_id = 0;
-  std::string key;
-  std::string value;
-  std::optional<uint16_t> stream_id;
-};
-
-struct DcpExpiration {
-  Vbid vbucket = 0;
-  uint32_t opaque = 0;
-  uint64_t cas = 0;
-  uint64_t by_seqno = 0;
-  uint64_t rev_seqno = 0;
-  uint32_t delete_time = 0;
-  uint32_t collection_id = 0;
-  std::string key;
-  std::optional<uint16_t> stream_id;
-};
+using DcpMutation = protocol::BasicDcpMutation<std::string>;
+using DcpDeletion = protocol::BasicDcpDeletion<std::string>;
+using DcpExpiration = protocol::BasicDcpExpiration<std::string>;
 
 // A request from the server that is not one of the decoded kinds.
 struct DcpOtherRequest {
@@ -89,5 +51,21 @@ StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections
 
 // Short description for logs and test failures ("DCP_MUTATION vb:3 seqno:7 key:k").
 std::string DescribeDcpMessage(const DcpMessage& message);
+
+// DcpMessageView: what Connection::ReadDcpMessageView() hands back - the same message decoded
+// without a copy: the protocol structs with views into the connection's read buffer, valid until
+// the next call on that connection. Anything but the DCP kinds ToDcpMessage decodes (responses,
+// other requests) is the raw frame. For consumers that look at each message once (`sluice drain`):
+// no allocation and no copy per message.
+struct DcpMessageView {
+  uint32_t wire_size = 0;  // the frame's bytes, 24-byte header included
+  std::variant<protocol::DcpSnapshotMarker, protocol::DcpMutation, protocol::DcpDeletion,
+               protocol::DcpExpiration, protocol::DcpSeqnoAdvanced, protocol::DcpOsoSnapshot,
+               protocol::DcpStreamEnd, protocol::Frame>
+      message;
+};
+
+// Decodes a frame the producer sent into views of it (see DcpMessageView).
+StatusOr<DcpMessageView> ToDcpMessageView(const protocol::Frame& frame, bool collections);
 
 }  // namespace sluice::client

@@ -298,4 +298,20 @@ StatusOr<Socket::Ready> Socket::Wait(bool want_read, bool want_write,
   return ready;
 }
 
+StatusOr<Socket::Input> Socket::WaitForInput(std::chrono::milliseconds timeout, int wake_fd) {
+  if (tls_ && SSL_pending(tls_.get()) > 0) return Input{.readable = true, .woken = false};
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const nfds_t n = wake_fd >= 0 ? 2 : 1;
+  int rc;
+  do {
+    rc = ::poll(fds, n, PollMillis(timeout));
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return PosixError("poll", errno);
+  Input input;
+  // Errors and hang-ups surface through the next read.
+  input.readable = (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+  input.woken = n == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+  return input;
+}
+
 }  // namespace sluice::client

@@ -69,6 +69,13 @@ class Socket {
     bool writable = false;
   };
   StatusOr<Ready> Wait(bool want_read, bool want_write, std::chrono::milliseconds timeout);
+  // Waits up to `timeout` until the socket is readable or `wake_fd` (e.g. an eventfd another
+  // thread writes to; -1 = none) is; does not read either. A timeout is no error: both false.
+  struct Input {
+    bool readable = false;
+    bool woken = false;
+  };
+  StatusOr<Input> WaitForInput(std::chrono::milliseconds timeout, int wake_fd);
 
   // Half-closes the write side (the peer sees end of stream; over TLS after a close_notify); the
   // socket stays readable.

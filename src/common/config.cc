@@ -173,6 +173,22 @@ const std::vector<Entry>& Entries() {
         "Interval of the DCP connection manager (noops, idle disconnects); set_noop_interval "
         "must not be below it."},
        &Config::connection_manager_interval},
+      {{"replication_user", ParamType::kString, "name",
+        "The users-file entry a replica logs in as on the node it replicates from (its password "
+        "is read from the users file); every node needs the same entry."},
+       &Config::replication_user},
+      {{"replication_buffer_size", ParamType::kSize, "bytes",
+        "connection_buffer_size of a replica's DCP connections: bytes its producer may send "
+        "before the replica acknowledges them (kv_engine's dcp_conn_buffer_size)."},
+       &Config::replication_buffer_size},
+      {{"replication_noop_interval", ParamType::kUInt, "seconds",
+        "set_noop_interval of a replica's DCP connections; a producer silent for three intervals "
+        "(plus 2 s) is taken as gone and the replica reconnects."},
+       &Config::replication_noop_interval},
+      {{"replication_throttle_threshold", ParamType::kDouble, "ratio",
+        "Share of max_size above which a replica stops acknowledging its DCP buffer, which "
+        "stalls its producer; it never drops data (kv_engine's replication_throttle_threshold)."},
+       &Config::replication_throttle_threshold},
   };
   return entries;
 }
@@ -449,6 +465,16 @@ Status Config::Validate() const {
   if (dcp_noop_tx_interval < connection_manager_interval) {
     return Status(Errc::kInvalid,
                   "dcp_noop_tx_interval must not be below connection_manager_interval");
+  }
+  if (replication_user.empty()) return Status(Errc::kInvalid, "replication_user must be set");
+  if (replication_buffer_size < 1024 || replication_buffer_size > (1ULL << 31)) {
+    return Status(Errc::kInvalid, "replication_buffer_size must be in [1K, 2G]");
+  }
+  if (replication_noop_interval < 1 || replication_noop_interval > 3600) {
+    return Status(Errc::kInvalid, "replication_noop_interval must be in [1, 3600]");
+  }
+  if (!(replication_throttle_threshold > 0.0 && replication_throttle_threshold <= 1.0)) {
+    return Status(Errc::kInvalid, "replication_throttle_threshold must be in (0, 1]");
   }
   return Status::Ok();
 }

@@ -56,7 +56,7 @@ struct Config {
   uint64_t num_auxio_threads = 1;
   uint64_t num_nonio_threads = 1;
   uint64_t writer_threads_nice = 10;  // nice increment of the flusher threads (0-19)
-  double exp_pager_stime = 3600.0;  // seconds between expiry pager runs
+  double exp_pager_stime = 3600.0;    // seconds between expiry pager runs
   bool exp_pager_enabled = true;
   double pager_sleep_time_ms = 5000.0;  // ms between item pager checks
 
@@ -82,6 +82,12 @@ struct Config {
   double dcp_idle_timeout = 360.0;                 // seconds of consumer silence (noop on)
   double dcp_noop_tx_interval = 20.0;              // producer's default noop interval, seconds
   double connection_manager_interval = 1.0;        // seconds between DCP housekeeping runs
+
+  // ---- replication (the consumer side: src/replication) ----
+  std::string replication_user = "Administrator";  // users-file entry a replica logs in as
+  uint64_t replication_buffer_size = 10ULL << 20;  // connection_buffer_size of its connections
+  uint64_t replication_noop_interval = 1;          // set_noop_interval of its connections, seconds
+  double replication_throttle_threshold = 0.99;    // share of max_size above which it stops acking
 
   // Sets one parameter from text ("1G", "0.8", "true", "round-robin"). Errors name the parameter.
   Status Set(std::string_view name, std::string_view value);

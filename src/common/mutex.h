@@ -65,7 +65,6 @@ class CAPABILITY("shared_mutex") SharedMutex {
   void Unlock() RELEASE() { mu_.unlock(); }
   void LockShared() ACQUIRE_SHARED() { mu_.lock_shared(); }
   void UnlockShared() RELEASE_SHARED() { mu_.unlock_shared(); }
-  void AssertHeld() const ASSERT_CAPABILITY(this) {}
 
  private:
   std::shared_mutex mu_;

@@ -1,6 +1,6 @@
 // File: common/thread_annotations.h
 //
-// Clang thread-safety annotations (https://clang.llvm.org/docs/ThreadSafetyAnalysis.html).
+// Clang thread-safety annotations (clang's Thread Safety Analysis).
 // Every mutex-protected member is GUARDED_BY its mutex and every method that expects a lock held is
 // REQUIRES(mu); clang's -Wthread-safety (an error in our build) checks them. Other compilers see
 // empty macros.

@@ -114,7 +114,7 @@ void ActiveStream::Activate(StreamOwner& owner) {
   NotifyReady(/*force=*/true);
 }
 
-std::optional<DcpMessage> ActiveStream::Next(StreamOwner& owner) {
+std::optional<DcpMessage> ActiveStream::Next(StreamOwner& owner, size_t limit) {
   std::optional<BackfillSpec> schedule;
   std::optional<DcpMessage> message;
   EndEffects ended;
@@ -130,13 +130,13 @@ std::optional<DcpMessage> ActiveStream::Next(StreamOwner& owner) {
         case State::kPending:
           break;
         case State::kBackfilling:
-          message = BackfillPhaseLocked(&schedule);
+          message = BackfillPhaseLocked(&schedule, limit);
           break;
         case State::kInMemory:
-          message = InMemoryPhaseLocked(&schedule);
+          message = InMemoryPhaseLocked(&schedule, limit);
           break;
         case State::kDead:
-          message = PopLocked();
+          message = PopLocked(limit);
           break;
       }
       if (state_ == before) break;
@@ -149,40 +149,42 @@ std::optional<DcpMessage> ActiveStream::Next(StreamOwner& owner) {
   return message;
 }
 
-std::optional<DcpMessage> ActiveStream::BackfillPhaseLocked(std::optional<BackfillSpec>* schedule) {
-  if (!ready_.empty()) return PopLocked();
+std::optional<DcpMessage> ActiveStream::BackfillPhaseLocked(std::optional<BackfillSpec>* schedule,
+                                                            size_t limit) {
+  if (!ready_.empty()) return PopLocked(limit);
   if (backfill_running_) return std::nullopt;  // CompleteBackfill() notifies
   if (pending_backfill_) {
     pending_backfill_ = false;
     ScheduleBackfillLocked(schedule);
-    return PopLocked();
+    return PopLocked(limit);
   }
   if (last_read_seqno_ >= params_.end_seqno || disk_only()) {
     EndStreamLocked(DcpStreamEndStatus::kOk);
-    return PopLocked();
+    return PopLocked(limit);
   }
   TransitionLocked(State::kInMemory);
   return std::nullopt;
 }
 
-std::optional<DcpMessage> ActiveStream::InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule) {
-  if (!ready_.empty()) return PopLocked();
+std::optional<DcpMessage> ActiveStream::InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule,
+                                                            size_t limit) {
+  if (!ready_.empty()) return PopLocked(limit);
   if (pending_backfill_ || cursor_.expired()) {
     // Dropped (its callback may still be on its way: the weak_ptr expires first).
     pending_backfill_ = false;
     TransitionLocked(State::kBackfilling);
     ScheduleBackfillLocked(schedule);
     // Backfilling (or ended); or the checkpoints still cover everything: then read them now.
-    if (state_ != State::kInMemory) return PopLocked();
+    if (state_ != State::kInMemory) return PopLocked(limit);
   }
   std::shared_ptr<engine::VBucket> vb = vb_.lock();
   if (vb == nullptr) {
     EndStreamLocked(DcpStreamEndStatus::kStateChanged);
-    return PopLocked();
+    return PopLocked(limit);
   }
   ProcessItemsLocked(vb->checkpoints().GetItemsForCursor(cursor_, kMemoryBatchItems),
                      vb->purge_seqno());
-  return PopLocked();
+  return PopLocked(limit);
 }
 
 void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule) {
@@ -226,6 +228,9 @@ void ActiveStream::ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule)
   spec.key_order = backfill_oso_;
   spec.stream = weak_from_this();
   spec.vbid = vbid_;
+  spec.sid = params_.sid;
+  spec.opaque = params_.opaque;
+  spec.encoder = options_.encoder;
   spec.start = start;
   spec.end = backfill_end;
   spec.stream_end = params_.end_seqno;
@@ -291,40 +296,53 @@ void ActiveStream::PushSeqnoAdvancedLocked(uint64_t seqno) {
 
 DcpMessage ActiveStream::ItemMessage(engine::QueuedItem item) const {
   DcpMessage m;
-  if (!item->deleted) {
-    m.type = DcpMessage::Type::kMutation;
-  } else if (item->delete_source == DeleteSource::kTtl && options_.expiry_opcode) {
-    m.type = DcpMessage::Type::kExpiration;
-  } else {
-    m.type = DcpMessage::Type::kDeletion;
-  }
+  m.type = options_.encoder.TypeOf(item->deleted, item->delete_source);
   m.item = std::move(item);
   return m;
 }
 
 void ActiveStream::PushLocked(DcpMessage message) {
   ready_memory_ += message.MemorySize();
+  ready_messages_ += message.num_messages();
   ready_.push_back(std::move(message));
 }
 
-std::optional<DcpMessage> ActiveStream::PopLocked() {
+std::optional<DcpMessage> ActiveStream::PopLocked(size_t limit) {
   if (ready_.empty()) return std::nullopt;
-  DcpMessage m = std::move(ready_.front());
-  ready_.pop_front();
-  ready_memory_ -= m.MemorySize();
-  if (m.backfill_bytes != 0) {
-    buffered_bytes_ -= m.backfill_bytes;
-    --buffered_items_;
-  }
-  if (m.is_item()) {
-    last_sent_seqno_ = m.item->by_seqno;
-    if (m.from_backfill) {
-      ++backfill_sent_;
-    } else {
-      ++memory_phase_items_;
+  DcpMessage& front = ready_.front();
+  if (front.type == DcpMessage::Type::kBackfillItems) {
+    const auto cut = static_cast<uint32_t>(front.batch->CutAt(front.first, limit));
+    if (cut < front.last) {
+      // A prefix: the entry stays queued (and keeps its memory charge) with the rest.
+      DcpMessage part = DcpMessage::BackfillItems(front.batch, front.batch_memory, front.first, cut,
+                                                  front.batch->RangeBytes(front.first, cut));
+      front.first = cut;
+      front.backfill_bytes -= part.backfill_bytes;
+      CountSentLocked(part);
+      return part;
     }
   }
+  DcpMessage m = std::move(front);
+  ready_.pop_front();
+  ready_memory_ -= m.MemorySize();
+  CountSentLocked(m);
   return m;
+}
+
+void ActiveStream::CountSentLocked(const DcpMessage& m) {
+  ready_messages_ -= m.num_messages();
+  const size_t items = m.num_items();
+  if (m.backfill_bytes != 0) {
+    buffered_bytes_ -= m.backfill_bytes;
+    buffered_items_ -= items;
+  }
+  if (items == 0) return;
+  last_sent_seqno_ = m.is_item() ? m.item->by_seqno : m.batch->seqno(m.last - 1);
+  if (m.from_backfill) {
+    backfill_sent_ += items;
+  } else {
+    memory_phase_items_ += items;
+  }
 }
 
 void ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
@@ -335,6 +353,7 @@ void ActiveStream::EndStreamLocked(DcpStreamEndStatus reason) {
     buffered_bytes_ = 0;
     buffered_items_ = 0;
     ready_.clear();
+    ready_messages_ = 0;
     ready_memory_ = 0;
   }
   // A backfill still scheduled (queued, or running now) must not outlive the stream.
@@ -451,26 +470,26 @@ bool ActiveStream::MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge
   return true;
 }
 
-BackfillTarget::Delivery ActiveStream::BackfillReceived(engine::QueuedItem item,
-                                                        BackfillBuffer& buffer) {
+BackfillTarget::Delivery ActiveStream::BackfillBatchReceived(
+    std::shared_ptr<const BackfillBatch> batch, BackfillBuffer& buffer) {
   bool full = false;
   {
     MutexLock lock(&mu_);
     if (state_ != State::kBackfilling) return Delivery::kStreamNotBackfilling;
-    const uint64_t seqno = item->by_seqno;
-    const size_t bytes = DcpMessage::ItemWireSize(*item);
-    DcpMessage m = ItemMessage(std::move(item));
-    m.from_backfill = true;
-    m.backfill_bytes = bytes;
+    const size_t items = batch->size();
+    const size_t bytes = batch->bytes();
+    const uint64_t max_seqno = batch->max_seqno();
     // Stream and buffer counts move together under mu_: EndStreamLocked frees exactly what
     // was charged here and not yet popped.
     buffered_bytes_ += bytes;
-    ++buffered_items_;
+    buffered_items_ += items;
     full = !buffer.Read(bytes);
-    last_backfilled_seqno_ = std::max(last_backfilled_seqno_, seqno);
-    backfill_max_seqno_ = std::max(backfill_max_seqno_, seqno);
-    ++backfill_disk_items_;
-    PushLocked(std::move(m));
+    last_backfilled_seqno_ = std::max(last_backfilled_seqno_, max_seqno);
+    backfill_max_seqno_ = std::max(backfill_max_seqno_, max_seqno);
+    backfill_disk_items_ += items;
+    const size_t memory = batch->MemorySize();
+    PushLocked(DcpMessage::BackfillItems(std::move(batch), memory, 0, static_cast<uint32_t>(items),
+                                         bytes));
   }
   NotifyReady(/*force=*/false);
   return full ? Delivery::kBufferFull : Delivery::kQueued;
@@ -528,7 +547,7 @@ void ActiveStream::AddStats(const engine::AddStatFn& add) const {
     memory = memory_phase_items_;
     drops = cursor_drops_;
     backfills = backfills_scheduled_;
-    ready_items = ready_.size();
+    ready_items = ready_messages_;
     ready_memory = ready_memory_;
     buffered_bytes = buffered_bytes_;
     buffered_items = buffered_items_;
@@ -566,10 +585,10 @@ void ActiveStream::Aggregate(StreamAggregate* agg) const {
   std::weak_ptr<engine::Cursor> cursor;
   {
     MutexLock lock(&mu_);
-    agg->ready_queue_items += ready_.size();
+    agg->ready_queue_items += ready_messages_;
     agg->ready_queue_memory += ready_memory_;
     agg->backfill_disk_items += backfill_disk_items_;
-    agg->items_remaining += ready_.size();
+    agg->items_remaining += ready_messages_;
     cursor = cursor_;
   }
   if (std::shared_ptr<engine::VBucket> vb = vb_.lock()) {

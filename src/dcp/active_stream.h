@@ -37,6 +37,14 @@
 // ends (StreamOwner::CancelBackfill, after the stream's lock is released), so its admission unit
 // and its snapshot return at once.
 //
+// Disk items arrive in batches (backfill_batch.h): the backfill encodes a batch of documents on its
+// auxio thread and hands it over with BackfillBatchReceived, one lock and one backfill-buffer
+// charge per batch. The ready queue holds the batch as one kBackfillItems entry; Next(limit) gives
+// the producer all of its remaining messages, or the prefix that ends at the first message
+// reaching `limit` bytes (flow control and the output budget are overshot by at most one message,
+// as with single messages). The counters (readyQ_items, buffered bytes and items, last sent
+// seqno, backfill_sent) count the messages of a batch one by one.
+//
 // Cursor dropping: the cursor is registered droppable only when the consumer sent control
 // supports_cursor_dropping=true (kv_engine drops cursors only of such connections). A dropped
 // cursor sends the stream back to kBackfilling from its last read seqno, after any running
@@ -63,6 +71,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,22 +81,17 @@
 #include "common/mutex.h"
 #include "common/types.h"
 #include "dcp/backfill.h"
+#include "dcp/backfill_batch.h"
 #include "dcp/backfill_buffer.h"
 #include "dcp/dcp_message.h"
+#include "dcp/item_encoder.h"
+#include "dcp/stream_key.h"
 #include "engine/checkpoint_manager.h"
 #include "engine/engine_types.h"
 #include "engine/vbucket.h"
 #include "protocol/dcp_codec.h"
 
 namespace sluice::dcp {
-
-// A stream's identity on its connection: its vbucket and, after the control enable_stream_id, the
-// stream id the consumer gave it (0: none). Several streams may share a vbucket only by id.
-struct StreamKey {
-  Vbid vb = 0;
-  uint16_t sid = 0;
-  friend auto operator<=>(const StreamKey&, const StreamKey&) = default;
-};
 
 // What a stream asks of the connection that owns it (the Producer implements it). Any thread;
 // never called with the stream's lock held.
@@ -122,8 +126,9 @@ struct StreamParams {
 struct StreamOptions {
   enum class Oso : uint8_t { kOff, kOn, kWithSeqnoAdvanced };  // enable_out_of_order_snapshots
 
-  bool include_value = true;   // backfills read values (not NoValue, or IncludeXattrs)
-  bool expiry_opcode = false;  // control enable_expiry_opcode (needs delete times)
+  bool include_value = true;  // backfills read values (not NoValue, or IncludeXattrs)
+  // The connection's item encodings, with control enable_expiry_opcode (needs delete times).
+  ItemEncoder encoder;
   bool skip_deletes_in_initial_backfill = false;
   bool cursor_droppable = false;  // control supports_cursor_dropping
   // A collection-aware stream (HELLO Collections): kv_engine tells such a consumer with
@@ -163,7 +168,9 @@ class ActiveStream final : public BackfillTarget,
   void Activate(StreamOwner& owner);
   // The next message to send, or nullopt (the stream notifies its owner when one is ready).
   // Drives the state machine: may schedule a backfill through `owner` and may end the stream.
-  std::optional<DcpMessage> Next(StreamOwner& owner);
+  // A kBackfillItems message stops at the first of its messages that reaches `limit` bytes.
+  std::optional<DcpMessage> Next(StreamOwner& owner,
+                                 size_t limit = std::numeric_limits<size_t>::max());
 
   // ---- any thread ----
   // The vbucket has a new seqno (ConnMap, on the writer's thread): wake the producer if in memory.
@@ -182,6 +189,8 @@ class ActiveStream final : public BackfillTarget,
   Vbid vbid() const { return vbid_; }
   StreamKey key() const { return {vbid_, params_.sid}; }
   uint32_t opaque() const { return params_.opaque; }
+  // How its item messages are encoded (the memory phase's, on the connection's thread).
+  const ItemEncoder& encoder() const { return options_.encoder; }
   // "stream_<vb>", or "stream_<vb>_sid:<sid>" for a stream with an id: the head of its stat names.
   std::string StatName() const;
   // Each stream stat, by its bare name ("state", "last_sent_seqno", ...).
@@ -190,7 +199,8 @@ class ActiveStream final : public BackfillTarget,
 
   // ---- BackfillTarget: the backfill (auxio thread) ----
   bool MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) override;
-  Delivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer) override;
+  Delivery BackfillBatchReceived(std::shared_ptr<const BackfillBatch> batch,
+                                 BackfillBuffer& buffer) override;
   void CompleteBackfill(uint64_t scan_end) override;
   void BackfillPaused() override { backfill_pauses_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -208,9 +218,10 @@ class ActiveStream final : public BackfillTarget,
   void TransitionLocked(State next) REQUIRES(mu_);
   // Registers the cursor and decides whether a backfill is needed; sets *schedule if so.
   void ScheduleBackfillLocked(std::optional<BackfillSpec>* schedule) REQUIRES(mu_);
-  std::optional<DcpMessage> BackfillPhaseLocked(std::optional<BackfillSpec>* schedule)
+  // Each phase's step of Next (`limit` as there).
+  std::optional<DcpMessage> BackfillPhaseLocked(std::optional<BackfillSpec>* schedule, size_t limit)
       REQUIRES(mu_);
-  std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule)
+  std::optional<DcpMessage> InMemoryPhaseLocked(std::optional<BackfillSpec>* schedule, size_t limit)
       REQUIRES(mu_);
   // Turns cursor snapshots into markers and item messages.
   void ProcessItemsLocked(engine::CursorItems&& items, uint64_t purge_seqno) REQUIRES(mu_);
@@ -224,7 +235,11 @@ class ActiveStream final : public BackfillTarget,
   // The same, promoting the owner (skipped if it is gone: then so are its manager and buffer).
   void ApplyEndEffects(const EndEffects& effects) EXCLUDES(mu_);
   void PushLocked(DcpMessage message) REQUIRES(mu_);
-  std::optional<DcpMessage> PopLocked() REQUIRES(mu_);
+  // The front of the ready queue, or of a kBackfillItems entry the prefix up to `limit` bytes
+  // (the rest stays queued).
+  std::optional<DcpMessage> PopLocked(size_t limit) REQUIRES(mu_);
+  // Moves the counters for `m` leaving the queue (sent).
+  void CountSentLocked(const DcpMessage& m) REQUIRES(mu_);
   DcpMessage ItemMessage(engine::QueuedItem item) const;
   void RemoveCursorLocked() REQUIRES(mu_);
   // The cursor registered with generation `generation` was dropped by the checkpoint manager.
@@ -252,6 +267,7 @@ class ActiveStream final : public BackfillTarget,
   mutable Mutex mu_{LockRank::kDcpObject};
   State state_ GUARDED_BY(mu_) = State::kPending;
   std::deque<DcpMessage> ready_ GUARDED_BY(mu_);
+  size_t ready_messages_ GUARDED_BY(mu_) = 0;  // wire messages queued (a batch counts each one)
   size_t ready_memory_ GUARDED_BY(mu_) = 0;
   size_t buffered_bytes_ GUARDED_BY(mu_) = 0;  // backfill-buffer bytes of queued messages
   size_t buffered_items_ GUARDED_BY(mu_) = 0;

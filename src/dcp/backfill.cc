@@ -5,30 +5,8 @@
 #include <utility>
 
 #include "common/logging.h"
-#include "dcp/dcp_message.h"
-#include "engine/blob.h"
 
 namespace sluice::dcp {
-namespace {
-
-engine::QueuedItem ToItem(storage::DiskDoc&& doc) {
-  auto item = std::make_shared<engine::Item>();
-  item->op = engine::QueueOp::kMutation;
-  item->vbid = doc.vbid;
-  item->key = std::move(doc.key);
-  if (!doc.value.empty()) item->value = engine::Blob::Make(doc.value);
-  item->cas = doc.cas;
-  item->by_seqno = doc.seqno;
-  item->rev_seqno = doc.rev_seqno;
-  item->flags = doc.flags;
-  item->expiry = doc.expiry;
-  item->datatype = doc.datatype;
-  item->deleted = doc.deleted;
-  item->delete_source = doc.delete_source;
-  return item;
-}
-
-}  // namespace
 
 uint64_t NewBackfillId() {
   static std::atomic<uint64_t> next{1};
@@ -168,6 +146,18 @@ namespace {
 constexpr size_t kClockCheckEvery = 64;
 }  // namespace
 
+struct Backfill::ScanRun {
+  BackfillTarget& stream;
+  const BackfillRunContext& ctx;
+  SteadyTime start;
+  size_t items = 0;
+  size_t bytes = 0;
+  bool stop = false;
+  bool buffer_full = false;
+  std::shared_ptr<BackfillBatch> batch;  // being filled: this thread's alone until delivered
+  size_t batch_cap = 0;                  // deliver it once it holds this many bytes
+};
+
 Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
   std::shared_ptr<BackfillTarget> stream = spec_.stream.lock();  // for this run only
   if (stream == nullptr || stream->IsDead() || ctx.cancelled->load()) {
@@ -179,61 +169,75 @@ Backfill::Result Backfill::Scan(const BackfillRunContext& ctx) {
     scan_started_ = true;
     tracker_->ScanStarted();
   }
-  const SteadyTime run_start = ctx.clock->Now();
-  size_t items = 0;
-  size_t bytes = 0;
-  bool stop = false;
-  bool buffer_full = false;
+  ScanRun run{.stream = *stream, .ctx = ctx, .start = ctx.clock->Now()};
   bool done = false;
-  const Status status = scan_->Scan(
-      [&](storage::DiskDoc&& doc) {
-        // Checked per item: a disconnect (or the stream ending) stops the run at the next item.
-        if (ctx.cancelled->load(std::memory_order_relaxed)) {
-          stop = true;
-          return storage::ScanControl::kYield;
-        }
-        engine::QueuedItem item = ToItem(std::move(doc));
-        const size_t size = DcpMessage::ItemWireSize(*item);
-        switch (stream->BackfillReceived(std::move(item), *ctx.buffer)) {
-          case BackfillTarget::Delivery::kStreamNotBackfilling:
-            stop = true;
-            return storage::ScanControl::kYield;
-          case BackfillTarget::Delivery::kBufferFull:
-            buffer_full = true;
-            break;
-          case BackfillTarget::Delivery::kQueued:
-            break;
-        }
-        ++items;
-        bytes += size;
-        // The clock every kClockCheckEvery items (and at the first): reading it per item was
-        // 2% of a drain's backfill thread, and a run yields within milliseconds anyway.
-        if (buffer_full || items >= ctx.scan_item_limit || bytes >= ctx.scan_byte_limit ||
-            (items % kClockCheckEvery == 1 &&
-             ctx.clock->Now() - run_start >= ctx.run_duration_limit)) {
-          return storage::ScanControl::kYield;
-        }
-        return storage::ScanControl::kContinue;
-      },
-      &done);
-  if (items != 0) last_progress_ = ctx.clock->Now();
+  const Status status = scan_->ScanViews(
+      [this, &run](const storage::DiskDocView& doc) { return Take(run, doc); }, &done);
+  return EndRun(run, status, done);
+}
+
+storage::ScanControl Backfill::Take(ScanRun& run, const storage::DiskDocView& doc) {
+  // Checked per item: a disconnect or the stream's end stops the run at the next item.
+  if (run.ctx.cancelled->load(std::memory_order_relaxed) || run.stream.IsDead()) {
+    run.stop = true;
+    return storage::ScanControl::kYield;
+  }
+  if (run.batch == nullptr) {
+    run.batch = std::make_shared<BackfillBatch>(batch_reserve_);
+    run.batch_cap = std::min(BackfillBatch::kMaxBytes, run.ctx.buffer->room());
+  }
+  run.bytes += run.batch->Append(spec_.encoder, ItemView::Of(doc), StreamKey{spec_.vbid, spec_.sid},
+                                 spec_.opaque);
+  ++run.items;
+  // The clock every kClockCheckEvery items (and at the first): reading it per item was 2% of a
+  // drain's backfill thread, and a run yields within milliseconds anyway.
+  const bool yield = run.items >= run.ctx.scan_item_limit || run.bytes >= run.ctx.scan_byte_limit ||
+                     (run.items % kClockCheckEvery == 1 &&
+                      run.ctx.clock->Now() - run.start >= run.ctx.run_duration_limit);
+  if (yield || run.batch->bytes() >= run.batch_cap ||
+      run.batch->size() >= BackfillBatch::kMaxItems) {
+    Deliver(run);
+    if (run.stop || run.buffer_full || yield) return storage::ScanControl::kYield;
+  }
+  return storage::ScanControl::kContinue;
+}
+
+void Backfill::Deliver(ScanRun& run) {
+  batch_reserve_ = std::max<size_t>(run.batch->bytes(), 4096);
+  switch (run.stream.BackfillBatchReceived(std::move(run.batch), *run.ctx.buffer)) {
+    case BackfillTarget::Delivery::kStreamNotBackfilling:
+      run.stop = true;
+      break;
+    case BackfillTarget::Delivery::kBufferFull:
+      run.buffer_full = true;
+      break;
+    case BackfillTarget::Delivery::kQueued:
+      break;
+  }
+  run.batch.reset();
+}
+
+Backfill::Result Backfill::EndRun(ScanRun& run, const Status& status, bool done) {
+  if (run.items != 0) last_progress_ = run.ctx.clock->Now();
   if (!status.ok()) {
     LOG_ERROR("dcp backfill vb:{}: scan failed after seqno {}: {}", spec_.vbid, scan_->last_seqno(),
               status.ToString());
-    stream->EndStream(protocol::DcpStreamEndStatus::kBackfillFailed);
+    run.stream.EndStream(protocol::DcpStreamEndStatus::kBackfillFailed);
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
-  if (stop) {
+  // The range ended with a batch in progress (a yield always delivered its batch first).
+  if (!run.stop && run.batch != nullptr) Deliver(run);
+  if (run.stop) {
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
   if (done) {
-    stream->CompleteBackfill(scan_end_);
+    run.stream.CompleteBackfill(scan_end_);
     TransitionTo(State::kDone);
     return Result::kFinished;
   }
-  if (buffer_full) stream->BackfillPaused();
+  if (run.buffer_full) run.stream.BackfillPaused();
   return Result::kSuccess;
 }
 

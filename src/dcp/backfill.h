@@ -25,11 +25,22 @@
 //     (Disk|Checkpoint) and the backfill moves to kScan; with CreateAndScan (round-robin) it scans
 //     in the same run, with CreateOnly (sequential) it returns and scans next time.
 // Scan (each run is one slice; the first one counts the scan as started in the tracker, after
-// the stream and cancel checks, so a scan is counted only once it really reads): deliver documents
-// to the stream, which queues them and charges the connection's backfill buffer; yield after
+// the stream and cancel checks, so a scan is counted only once it really reads): encode each
+// document as its DCP message straight from the store's buffers (storage::SeqnoScan::ScanViews,
+// ItemEncoder) into a BackfillBatch, and deliver the batch to the stream, which queues it and
+// charges the connection's backfill buffer, once it holds BackfillBatch::kMaxItems documents or
+// kMaxBytes bytes, or the buffer's room at the batch's start (so the buffer fills at the same
+// document as with one delivery per document), and before the run returns. Yield after
 // dcp_scan_item_limit items, dcp_scan_byte_limit bytes, dcp_backfill_run_duration_limit, or when
 // the buffer is full. Stop at the next item if the stream is gone/dead or the producer is
-// disconnecting. Range exhausted: stream.CompleteBackfill().
+// disconnecting (the batch in progress is dropped). Range exhausted: deliver the last batch, then
+// stream.CompleteBackfill().
+//
+// Threads and the hot path: a run and its batch in progress belong to the auxio thread running it
+// (the batch lives on that run's stack until delivered); per document it costs the RocksDB step,
+// the document header's decoding and the message's bytes appended to the batch, with no
+// allocation (a value with xattrs is filtered through a copy: item_encoder.h); per batch one
+// stream lock, one buffer charge, one producer notification.
 //
 // Ownership: created by the Producer for an ActiveStream and handed to the BackfillManager
 // (unique_ptr), which owns it in one of its queues or, during a run, on the running thread's
@@ -57,10 +68,11 @@
 
 #include "common/clock.h"
 #include "common/types.h"
+#include "dcp/backfill_batch.h"
 #include "dcp/backfill_buffer.h"
 #include "dcp/backfill_tracker.h"
+#include "dcp/item_encoder.h"
 #include "engine/bucket.h"
-#include "engine/item.h"
 #include "protocol/dcp_codec.h"
 #include "storage/kvstore.h"
 
@@ -77,9 +89,11 @@ class BackfillTarget {
   // false if the stream is no longer backfilling. `purge_seqno`: the snapshot's.
   virtual bool MarkDiskSnapshot(uint64_t start, uint64_t end, uint64_t purge_seqno) = 0;
   enum class Delivery : uint8_t { kQueued, kBufferFull, kStreamNotBackfilling };
-  // Queues a document read from disk and charges `buffer` (atomically with the stream's own
-  // count). kBufferFull: queued, and the backfill must yield.
-  virtual Delivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer) = 0;
+  // Queues a batch of documents read from disk and encoded by the backfill (non-empty), and
+  // charges `buffer` with its bytes (atomically with the stream's own count). kBufferFull:
+  // queued, and the backfill must yield. kStreamNotBackfilling: dropped.
+  virtual Delivery BackfillBatchReceived(std::shared_ptr<const BackfillBatch> batch,
+                                         BackfillBuffer& buffer) = 0;
   // The scan covered everything up to `scan_end` (an OSO snapshot ends here).
   virtual void CompleteBackfill(uint64_t scan_end) = 0;
   // The backfill yielded because the buffer was full (stats).
@@ -98,6 +112,9 @@ struct BackfillSpec {
   // Weak: see the file comment.
   std::weak_ptr<BackfillTarget> stream;
   Vbid vbid = 0;
+  uint16_t sid = 0;           // the stream's id (0: none), in every message
+  uint32_t opaque = 0;        // the stream's opaque, in every message
+  ItemEncoder encoder;        // the stream's item encodings
   uint64_t start = 1;         // first seqno to read
   uint64_t end = 0;           // wait until the vbucket persisted at least this
   uint64_t stream_end = 0;    // never scan past this (the stream's end seqno)
@@ -161,8 +178,18 @@ class Backfill {
   static std::string_view StateName(State state);
 
  private:
+  // One Scan run's progress (backfill.cc): on the running thread's stack.
+  struct ScanRun;
+
   Result Create(const BackfillRunContext& ctx);
   Result Scan(const BackfillRunContext& ctx);
+  // Scan's per-document step: appends `doc` to the run's batch, delivers the batch when due and
+  // says whether the run goes on.
+  storage::ScanControl Take(ScanRun& run, const storage::DiskDocView& doc);
+  // Hands the run's batch (non-empty) to the stream; sets run.stop or run.buffer_full.
+  void Deliver(ScanRun& run);
+  // How the run ends, once the scan returned `status` (`done`: the range is exhausted).
+  Result EndRun(ScanRun& run, const Status& status, bool done);
   // The single transition check (see the diagram above).
   void TransitionTo(State next);
   // Closes the scan (reported to the tracker).
@@ -180,7 +207,8 @@ class Backfill {
   uint64_t scan_end_ = 0;  // last seqno the scan covers (set by Create)
   SteadyTime last_progress_{};
   bool progress_started_ = false;
-  bool scan_started_ = false;  // counted in the tracker (the first Scan run)
+  bool scan_started_ = false;    // counted in the tracker (the first Scan run)
+  size_t batch_reserve_ = 4096;  // bytes to reserve for the next batch (the last one's size)
 };
 
 }  // namespace sluice::dcp

@@ -4,7 +4,8 @@
 // bytes its backfills read from disk and queued in its streams but the producer has not sent yet.
 // It bounds how much a connection whose consumer is slow can pull off disk into memory.
 //
-//   Read(n)  a backfill queued n bytes in a stream. The bytes are added first; the read reports
+//   Read(n)  a backfill queued n bytes in a stream (a batch of documents: backfill_batch.h). The
+//   bytes are added first; the read reports
 //            "full" once bytes_read >= max, and the backfill yields after this item (so an item
 //            larger than the whole buffer still makes progress, alone). kv_engine HEAD, MB-53806.
 //   Sent(n)  the producer sent (or a stream discarded) n bytes. Once the buffer has drained below
@@ -61,6 +62,12 @@ class BackfillBuffer {
   bool full() const {
     MutexLock lock(&mu_);
     return full_;
+  }
+  // Bytes that can still be read before the buffer is full (0 when full). A backfill caps its
+  // batch at this, so the buffer fills at the same document as if they were charged one by one.
+  size_t room() const {
+    MutexLock lock(&mu_);
+    return bytes_read_ >= max_bytes_ ? 0 : max_bytes_ - bytes_read_;
   }
   size_t bytes_read() const {
     MutexLock lock(&mu_);

@@ -7,7 +7,7 @@
 // hands one out) and its destructor is the only way to lower it. A Backfill owns its token, so
 // every path that destroys an admitted Backfill - finish, failure, cancel, stream end, manager
 // destruction, producer destruction on any thread - returns the unit. Pending backfills hold no
-// token. (README.md rule 3.)
+// token (src/dcp/README.md: "the running-backfill count changes in exactly one class").
 //
 // Waiting for capacity. A BackfillManager whose admission fails passes its task as `waiter`; the
 // tracker keeps it (weakly) and wakes every waiter each time a token is released, so pending

@@ -67,7 +67,9 @@ StatusOr<std::shared_ptr<Producer>> ConnMap::NewProducer(ProducerOptions options
     return Status(Errc::kInvalid, "invalid DCP_OPEN flags");
   }
   if ((options.open_flags & protocol::kDcpOpenProducer) == 0) {
-    return Status(Errc::kNotSupported, "DCP consumers are not supported");
+    return Status(Errc::kNotSupported,
+                  "DCP consumer connections are not supported yet: replicas stream with the "
+                  "built-in replicator (docs/replication.md)");
   }
   if (options.name.empty()) return Status(Errc::kInvalid, "DCP_OPEN needs a connection name");
   const std::string name = options.name;

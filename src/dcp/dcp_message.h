@@ -2,22 +2,27 @@
 //
 // DcpMessage: one message a stream hands its producer to encode (protocol/dcp_codec.h does the
 // bytes): a snapshot marker, a mutation / deletion / expiration carrying the QueuedItem (shared
-// with the checkpoint or built once from disk; values are never copied per consumer), a
-// seqno-advanced, an OSO snapshot bracket, or a stream end. The stream decides the kind when it
-// queues the message, from the options it was created with (expiry opcode, ...); the producer adds
-// vbucket, opaque and the connection's encodings.
+// with the checkpoint; values are never copied per consumer), a seqno-advanced, an OSO snapshot
+// bracket, a stream end, or a range of backfilled item messages already encoded by the backfill
+// (kBackfillItems: backfill_batch.h). The stream decides the kind when it queues the message, from
+// the options it was created with (expiry opcode, ...); the producer adds vbucket, stream id,
+// opaque and the connection's encodings (item_encoder.h for items) to the others.
 //
 // Ownership: a value; streams keep them in their ready queue and move them to the producer.
-// Thread safety: thread-compatible (the item it points to is immutable).
+// Thread safety: thread-compatible (the item or batch it points to is immutable).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <utility>
 
 #include "engine/item.h"
 #include "protocol/dcp_codec.h"
 
 namespace sluice::dcp {
+
+class BackfillBatch;
 
 struct DcpMessage {
   enum class Type : uint8_t {
@@ -27,7 +32,8 @@ struct DcpMessage {
     kExpiration,
     kSeqnoAdvanced,
     kOsoSnapshot,
-    kStreamEnd
+    kStreamEnd,
+    kBackfillItems,
   };
 
   Type type = Type::kMutation;
@@ -51,21 +57,27 @@ struct DcpMessage {
   // kStreamEnd
   protocol::DcpStreamEndStatus end_status = protocol::DcpStreamEndStatus::kOk;
 
+  // kBackfillItems: the messages [first, last) of `batch` (from_backfill, and backfill_bytes
+  // their encoded size).
+  std::shared_ptr<const BackfillBatch> batch;
+  size_t batch_memory = 0;  // batch->MemorySize() (a batch never changes once queued)
+  uint32_t first = 0;
+  uint32_t last = 0;
+
+  // One mutation, deletion or expiration carrying `item`.
   bool is_item() const {
     return type == Type::kMutation || type == Type::kDeletion || type == Type::kExpiration;
   }
-  uint64_t seqno() const { return is_item() ? item->by_seqno : 0; }
+  // Item messages this message stands for: 1 for an item, last - first for kBackfillItems.
+  size_t num_items() const {
+    return is_item() ? 1 : type == Type::kBackfillItems ? last - first : 0;
+  }
+  // Messages it stands for on the wire (readyQ_items): num_items() for kBackfillItems, else 1.
+  size_t num_messages() const { return type == Type::kBackfillItems ? last - first : 1; }
 
   // Approximate bytes this message keeps in memory while queued (ready_queue_memory): the item
-  // it pins plus the message itself.
-  size_t MemorySize() const { return sizeof(DcpMessage) + (item ? item->SizeInMemory() : 0); }
-
-  // Approximate size on the wire of the item message (header + mutation extras + key + value),
-  // used to charge the backfill buffer before the message is encoded.
-  static size_t ItemWireSize(const engine::Item& item) {
-    return protocol::kHeaderSize + protocol::kDcpMutationExtrasSize + 1 + item.key.size() +
-           item.value.size();
-  }
+  // or batch it pins plus the message itself.
+  size_t MemorySize() const;
 
   static DcpMessage SnapshotMarker(uint64_t start, uint64_t end, uint32_t flags,
                                    uint64_t purge_seqno) {
@@ -93,6 +105,20 @@ struct DcpMessage {
     DcpMessage m;
     m.type = Type::kStreamEnd;
     m.end_status = status;
+    return m;
+  }
+  // Messages [first, last) of `batch`, charged `backfill_bytes` (their encoded size);
+  // `batch_memory` is the batch's MemorySize().
+  static DcpMessage BackfillItems(std::shared_ptr<const BackfillBatch> batch, size_t batch_memory,
+                                  uint32_t first, uint32_t last, size_t backfill_bytes) {
+    DcpMessage m;
+    m.type = Type::kBackfillItems;
+    m.batch = std::move(batch);
+    m.batch_memory = batch_memory;
+    m.first = first;
+    m.last = last;
+    m.from_backfill = true;
+    m.backfill_bytes = backfill_bytes;
     return m;
   }
 };

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "dcp/dcp_test_util.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {

@@ -1,5 +1,6 @@
 #include "dcp/producer.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -94,23 +95,8 @@ StepResult Producer::Step(std::string* out, size_t budget) {
   // Cleared first: anything that becomes ready from here on notifies again.
   notify_pending_.store(false);
   if (disconnecting_.load()) return StepResult::kDisconnect;
-  const SteadyTime now = clock_.Now();
   const size_t start_size = out->size();
-  bool idle = false;
-  {
-    MutexLock lock(&mu_);
-    if (noop_enabled_) {
-      const SteadyTime last_receive{Duration(last_receive_.load(std::memory_order_relaxed))};
-      if (now - last_receive > idle_timeout_) {
-        idle = true;
-      } else if (!noop_pending_ && now - noop_sent_ >= noop_interval_) {
-        protocol::AppendDcpNoop(out, ++noop_opaque_);
-        noop_pending_ = true;
-        noop_sent_ = now;
-      }
-    }
-  }
-  if (idle) {
+  if (!NoopOrIdleCheck(out)) {
     LOG_WARN("dcp {}: nothing received for the DCP idle timeout; disconnecting", conn_name_);
     Disconnect();
     return StepResult::kDisconnect;
@@ -118,7 +104,8 @@ StepResult Producer::Step(std::string* out, size_t budget) {
   total_bytes_sent_.fetch_add(out->size() - start_size, std::memory_order_relaxed);
 
   for (;;) {
-    if (out->size() - start_size >= budget) {
+    const size_t appended = out->size() - start_size;
+    if (appended >= budget) {
       MutexLock lock(&mu_);
       paused_ = false;
       return StepResult::kBudgetFull;
@@ -126,67 +113,91 @@ StepResult Producer::Step(std::string* out, size_t budget) {
     // Released at the end of each iteration, with no lock held (it may be the last reference).
     std::shared_ptr<ActiveStream> stream;
     size_t window = std::numeric_limits<size_t>::max();  // bytes the consumer still accepts
-    {
-      MutexLock lock(&mu_);
-      if (flow_.IsFull()) {
-        paused_ = true;
-        paused_reason_ = "BufferLogFull";
-        return StepResult::kFlowControlFull;
-      }
-      if (flow_.enabled()) window = flow_.max_bytes() - flow_.outstanding();
-      while (stream == nullptr && !ready_.empty()) {
-        const StreamKey key = ready_.front();
-        ready_.pop_front();
-        in_ready_.erase(key);
-        auto it = streams_.find(key);
-        if (it != streams_.end()) stream = it->second;
-      }
-      if (stream == nullptr) {
-        paused_ = true;
-        paused_reason_ = "ReadyListEmpty";
-        return StepResult::kNothingReady;
-      }
-    }
-    // Up to kStreamBatch messages of this stream in a row: the producer's lock and the backfill
-    // buffer are touched once per batch, not once per message. The batch stops where the
-    // consumer's window or the budget ends, so the window is exceeded by at most one message,
-    // as with one message per turn.
-    const StreamKey key = stream->key();
-    size_t batch_bytes = 0;
-    size_t batch_backfill_bytes = 0;
-    uint64_t batch_items = 0;
-    bool ended = false;
-    for (int n = 0; n < kStreamBatch; ++n) {
-      std::optional<DcpMessage> message = stream->Next(*this);
-      if (!message.has_value()) break;  // the stream notifies again when it has something
-      const size_t before = out->size();
-      Encode(*message, key, stream->opaque(), out);
-      batch_bytes += out->size() - before;
-      batch_backfill_bytes += message->backfill_bytes;
-      if (message->is_item()) ++batch_items;
-      if (message->type == DcpMessage::Type::kStreamEnd) {
-        ended = true;
-        break;
-      }
-      if (batch_bytes >= window || out->size() - start_size >= budget) break;
-    }
-    if (batch_bytes == 0) continue;
-    std::shared_ptr<BackfillManager> manager;
-    {
-      MutexLock lock(&mu_);
-      flow_.Sent(batch_bytes);
-      paused_ = false;
-      // Round-robin: back of the list while it may have more.
-      if (!ended && streams_.count(key) != 0 && in_ready_.insert(key).second) {
-        ready_.push_back(key);
-      }
-      if (batch_backfill_bytes != 0) manager = manager_;
-    }
-    items_sent_.fetch_add(batch_items, std::memory_order_relaxed);
-    total_bytes_sent_.fetch_add(batch_bytes, std::memory_order_relaxed);
-    if (manager != nullptr) manager->BytesSent(batch_backfill_bytes);
-    if (ended) RemoveStream(stream.get());
+    if (std::optional<StepResult> stop = NextReadyStream(&stream, &window)) return *stop;
+    const StreamTurn turn = SendTurn(*stream, std::min(window, budget - appended), out);
+    if (turn.bytes != 0) FinishTurn(*stream, turn);
   }
+}
+
+bool Producer::NoopOrIdleCheck(std::string* out) {
+  const SteadyTime now = clock_.Now();
+  MutexLock lock(&mu_);
+  if (!noop_enabled_) return true;
+  const SteadyTime last_receive{Duration(last_receive_.load(std::memory_order_relaxed))};
+  if (now - last_receive > idle_timeout_) return false;
+  if (!noop_pending_ && now - noop_sent_ >= noop_interval_) {
+    protocol::AppendDcpNoop(out, ++noop_opaque_);
+    noop_pending_ = true;
+    noop_sent_ = now;
+  }
+  return true;
+}
+
+std::optional<StepResult> Producer::NextReadyStream(std::shared_ptr<ActiveStream>* stream,
+                                                    size_t* window) {
+  MutexLock lock(&mu_);
+  if (flow_.IsFull()) {
+    paused_ = true;
+    paused_reason_ = "BufferLogFull";
+    return StepResult::kFlowControlFull;
+  }
+  if (flow_.enabled()) *window = flow_.max_bytes() - flow_.outstanding();
+  while (*stream == nullptr && !ready_.empty()) {
+    const StreamKey key = ready_.front();
+    ready_.pop_front();
+    in_ready_.erase(key);
+    auto it = streams_.find(key);
+    if (it != streams_.end()) *stream = it->second;
+  }
+  if (*stream == nullptr) {
+    paused_ = true;
+    paused_reason_ = "ReadyListEmpty";
+    return StepResult::kNothingReady;
+  }
+  return std::nullopt;
+}
+
+Producer::StreamTurn Producer::SendTurn(ActiveStream& stream, size_t room, std::string* out) {
+  // Up to kStreamBatch messages of this stream in a row: the producer's lock and the backfill
+  // buffer are touched once per turn, not once per message. The turn stops where `room` (the
+  // consumer's window or the budget) ends, so it is exceeded by at most one message, as with one
+  // message per turn (a backfilled batch's messages are cut at that point too: `limit`, see
+  // ActiveStream::Next).
+  const StreamKey key = stream.key();
+  StreamTurn turn;
+  for (int n = 0; n < kStreamBatch && turn.bytes < room; ++n) {
+    std::optional<DcpMessage> message = stream.Next(*this, room - turn.bytes);
+    if (!message.has_value()) break;  // the stream notifies again when it has something
+    const size_t before = out->size();
+    Encode(*message, key, stream.opaque(), stream.encoder(), out);
+    turn.bytes += out->size() - before;
+    turn.backfill_bytes += message->backfill_bytes;
+    turn.items += message->num_items();
+    if (message->type == DcpMessage::Type::kStreamEnd) {
+      turn.ended = true;
+      break;
+    }
+  }
+  return turn;
+}
+
+void Producer::FinishTurn(ActiveStream& stream, const StreamTurn& turn) {
+  const StreamKey key = stream.key();
+  std::shared_ptr<BackfillManager> manager;
+  {
+    MutexLock lock(&mu_);
+    flow_.Sent(turn.bytes);
+    paused_ = false;
+    // Round-robin: back of the list while it may have more.
+    if (!turn.ended && streams_.count(key) != 0 && in_ready_.insert(key).second) {
+      ready_.push_back(key);
+    }
+    if (turn.backfill_bytes != 0) manager = manager_;
+  }
+  items_sent_.fetch_add(turn.items, std::memory_order_relaxed);
+  total_bytes_sent_.fetch_add(turn.bytes, std::memory_order_relaxed);
+  if (manager != nullptr) manager->BytesSent(turn.backfill_bytes);
+  if (turn.ended) RemoveStream(&stream);
 }
 
 // ---- any thread ----

@@ -31,10 +31,10 @@
 //
 // Ownership: shared; the connection owns it (shared_ptr). It is its streams' StreamOwner and its
 // BackfillManager's BackfillOwner, and sees the ConnMap only as a StreamDirectory (declared here).
-// It owns its streams and its BackfillManager, and holds its directory strongly (a producer needs its bucket's directory and tracker for its whole life; the
-// ConnMap holds producers weakly, so there is no cycle). Held weakly by its streams, its
-// BackfillManagerTask and the ConnMap. The notifier is held weakly: the connection owns the
-// producer.
+// It owns its streams and its BackfillManager, and holds its directory strongly (a producer needs
+// its bucket's directory and tracker for its whole life; the ConnMap holds producers weakly, so
+// there is no cycle). Held weakly by its streams, its BackfillManagerTask and the ConnMap. The
+// notifier is held weakly: the connection owns the producer.
 //
 // Thread safety: thread-safe. Connection calls on the connection thread; the StreamOwner methods,
 // Disconnect, ManageConnection and the stats from any thread. mu_ has rank kDcpObject
@@ -63,12 +63,12 @@
 #include "dcp/backfill_tracker.h"
 #include "dcp/dcp_message.h"
 #include "dcp/flow_control.h"
+#include "dcp/item_encoder.h"
 #include "dcp/stream_filter.h"
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
 #include "protocol/dcp_codec.h"
 #include "storage/kvstore.h"
-#include "xattr/filter.h"
 
 namespace sluice::dcp {
 
@@ -155,11 +155,11 @@ class Producer final : public StreamOwner,
   //   disconnecting -> Disconnect; unknown flags -> Invalid; the JSON value (stream_filter.h):
   //   malformed -> Invalid, a stream id missing with enable_stream_id or present without it ->
   //   DcpStreamIdInvalid, a collection or scope other than the default -> UnknownCollection /
-  //   UnknownScope; vbucket missing or not active -> NotMyVbucket (ActiveVbOnly changes nothing:
-  //   only active vbuckets stream); TakeOver / CacheTransfer -> NotSupported; FromLatest (start =
-  //   snapshot = high seqno, uuid = latest if 0); start > end or not snap_start <= start <=
-  //   snap_end -> Range; a live stream with the same (vbucket, stream id) -> Exists (a dead one is
-  //   replaced); rollback (FailoverTable::NeedsRollback: purge seqno 0 with
+  //   UnknownScope; vbucket missing or dead, or not active with ActiveVbOnly -> NotMyVbucket (a
+  //   replica streams, as in kv_engine); TakeOver / CacheTransfer -> NotSupported; FromLatest
+  //   (start = snapshot = high seqno, uuid = latest if 0); start > end or not snap_start <= start
+  //   <= snap_end -> Range; a live stream with the same (vbucket, stream id) -> Exists (a dead one
+  //   is replaced); rollback (FailoverTable::NeedsRollback: purge seqno 0 with
   //   IgnorePurgedTombstones, StrictVbUuid, the consumer's purge seqno) -> Rollback + seqno;
   //   ToLatest (end = high seqno), DiskOnly (end = persisted seqno); start > end or start > high
   //   seqno -> Range; memory above backfill_mem_threshold -> NoMemory. Then the stream is
@@ -222,12 +222,29 @@ class Producer final : public StreamOwner,
 
   // Wakes the connection unless a notification is already outstanding.
   void NotifyConnection();
-  // Appends `m` of the stream `key` (opaque `opaque`) in this connection's encodings
-  // (producer_encode.cc).
-  void Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const;
-  void EncodeItem(const DcpMessage& m, StreamKey key, uint32_t opaque, std::string* out) const;
-  // The value and datatype an item message carries on this connection.
-  xattr::StreamValue StreamValueOf(const engine::Item& item) const;
+
+  // ---- Step's parts ----
+  // What one stream's turn in Step appended.
+  struct StreamTurn {
+    size_t bytes = 0;
+    size_t backfill_bytes = 0;  // of it, charged to the backfill buffer
+    uint64_t items = 0;
+    bool ended = false;  // its STREAM_END was among them
+  };
+  // Appends a noop if one is due; false if the consumer was idle past dcp_idle_timeout.
+  bool NoopOrIdleCheck(std::string* out) EXCLUDES(mu_);
+  // The next ready stream into *stream and the consumer's window into *window; or why Step stops.
+  std::optional<StepResult> NextReadyStream(std::shared_ptr<ActiveStream>* stream, size_t* window)
+      EXCLUDES(mu_);
+  // Appends up to kStreamBatch messages of `stream`, stopping once `room` bytes are reached.
+  StreamTurn SendTurn(ActiveStream& stream, size_t room, std::string* out) EXCLUDES(mu_);
+  // Accounts a turn that sent something (flow control, round-robin, the backfill buffer) and
+  // removes the stream after its STREAM_END.
+  void FinishTurn(ActiveStream& stream, const StreamTurn& turn) EXCLUDES(mu_);
+  // Appends `m` of the stream `key` (opaque `opaque`) in this connection's encodings, its items
+  // as `encoder` (the stream's) says (producer_encode.cc).
+  void Encode(const DcpMessage& m, StreamKey key, uint32_t opaque, const ItemEncoder& encoder,
+              std::string* out) const;
   // Removes `stream` (if still the one mapped at its key) after its STREAM_END was sent.
   void RemoveStream(const ActiveStream* stream);
 

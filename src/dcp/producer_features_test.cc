@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "dcp/dcp_test_util.h"
 #include "dcp/stream_filter.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {

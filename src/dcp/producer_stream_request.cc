@@ -53,7 +53,7 @@ StreamRequestResult Producer::CheckRollback(const StreamParams& p, engine::VBuck
 StreamOptions Producer::OptionsForNewStream() const {
   StreamOptions options;
   // A backfill reads values unless nothing of them is sent: with NoValue, IncludeXattrs still
-  // sends the xattrs (StreamValueOf).
+  // sends the xattrs (ItemEncoder::Outgoing).
   options.include_value = (open_flags_ & (protocol::kDcpOpenNoValue |
                                           protocol::kDcpOpenNoValueWithUnderlyingDatatype)) == 0 ||
                           (open_flags_ & protocol::kDcpOpenIncludeXattrs) != 0;
@@ -61,7 +61,7 @@ StreamOptions Producer::OptionsForNewStream() const {
       (open_flags_ & protocol::kDcpOpenSkipDeletesInInitialBackfill) != 0;
   options.seqno_advanced = collections_;
   MutexLock lock(&mu_);
-  options.expiry_opcode = expiry_opcode_;
+  options.encoder = ItemEncoder(open_flags_, collections_, expiry_opcode_);
   options.cursor_droppable = cursor_dropping_;
   options.oso = oso_;
   return options;
@@ -84,6 +84,17 @@ Status Producer::InsertStream(const std::shared_ptr<ActiveStream>& stream) {
   return Status::Ok();
 }
 
+namespace {
+
+// kv_engine: any vbucket but a dead one may be streamed (a replica feeds its own consumers);
+// ActiveVbOnly asks for an active one.
+bool StreamableState(VBucketState state, uint32_t flags) {
+  if ((flags & protocol::kDcpStreamActiveVbOnly) != 0) return state == VBucketState::kActive;
+  return state != VBucketState::kDead;
+}
+
+}  // namespace
+
 StreamRequestResult Producer::StreamRequest(const protocol::DcpStreamReqRequest& a) {
   MessageReceived();
   StreamRequestResult result;
@@ -99,7 +110,7 @@ StreamRequestResult Producer::StreamRequest(const protocol::DcpStreamReqRequest&
   if (!filter.ok()) return fail(filter.status());
   if (Status s = CheckStreamId(*filter); !s.ok()) return fail(std::move(s));
   std::shared_ptr<engine::VBucket> vb = bucket_->GetVBucket(a.vbucket);
-  if (vb == nullptr || vb->state() != VBucketState::kActive) return fail(Errc::kNotMyVbucket);
+  if (vb == nullptr || !StreamableState(vb->state(), a.flags)) return fail(Errc::kNotMyVbucket);
   if ((a.flags & (protocol::kDcpStreamTakeOver | protocol::kDcpStreamCacheTransfer)) != 0) {
     return fail(Status(Errc::kNotSupported, "takeover and cache-transfer streams"));
   }
@@ -141,7 +152,7 @@ StreamRequestResult Producer::StreamRequest(const protocol::DcpStreamReqRequest&
   if (Status s = InsertStream(stream); !s.ok()) return fail(std::move(s));
   // The vbucket may have changed state (or been deleted) since we checked; the ConnMap ends the
   // streams it knows of, and ours is known from here on. Check again to close the window.
-  if (bucket_->GetVBucket(a.vbucket) != vb || vb->state() != VBucketState::kActive) {
+  if (bucket_->GetVBucket(a.vbucket) != vb || !StreamableState(vb->state(), a.flags)) {
     RemoveStream(stream.get());
     stream->EndStream(DcpStreamEndStatus::kStateChanged);
     return fail(Errc::kNotMyVbucket);

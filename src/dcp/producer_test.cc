@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "dcp/dcp_test_util.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {
@@ -368,6 +368,56 @@ TEST_F(ProducerTest, FlowControlNeverExceedsWindowPlusOneMessage) {
   const auto stats = DcpStats();
   EXPECT_EQ(stats.at("eq_dcpq:c:flow_control"), "enabled");
   EXPECT_EQ(stats.at("eq_dcpq:c:max_buffer_bytes"), std::to_string(kWindow));
+}
+
+// A backfill hands its documents to the stream in batches; the producer sends a batch in parts
+// cut at the output budget (one message of overshoot, as with single messages), the counters move
+// message by message, and a stream closed with part of a batch unsent returns exactly the bytes
+// still charged to the backfill buffer.
+TEST_F(ProducerTest, BackfilledBatchIsSentInPartsAndAClosedStreamReturnsWhatItCharged) {
+  OpenBucket();
+  WriteMany(0, 100);
+  Restart();
+  auto notifier = std::make_shared<FakeNotifier>();
+  auto p = Open("c", notifier);
+  ASSERT_TRUE(Req(*p, 0).status.ok());
+  exec_.RunReady(executor::TaskGroup::kAuxIO);  // create + scan: one batch of 100 documents
+  auto stats = DcpStats();
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_backfill_disk_items"), "100");
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_backfill_buffer_items"), "100");
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_readyQ_items"), "101");  // the marker and 100 items
+  const uint64_t charged = std::stoull(stats.at("eq_dcpq:c:backfill_buffer_bytes_read"));
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_backfill_buffer_bytes"), std::to_string(charged));
+
+  // A budget of 500 bytes: the marker, then messages until the one that reaches the budget.
+  std::string out;
+  ASSERT_EQ(p->Step(&out, 500), StepResult::kBudgetFull);
+  const std::vector<Msg> first = testing::Decode(out);
+  ASSERT_GE(first.size(), 3u);
+  size_t before_last = 0;
+  for (size_t i = 0; i + 1 < first.size(); ++i) before_last += first[i].size;
+  EXPECT_LT(before_last, 500u);
+  EXPECT_GE(out.size(), 500u);
+  const size_t sent_items = CountItems(first);
+  uint64_t sent_bytes = 0;
+  for (const Msg& m : first) {
+    if (m.is_item()) sent_bytes += m.size;
+  }
+  stats = DcpStats();
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_backfill_sent"), std::to_string(sent_items));
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_last_sent_seqno"), std::to_string(first.back().seqno));
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_readyQ_items"), std::to_string(100 - sent_items));
+  EXPECT_EQ(stats.at("eq_dcpq:c:stream_0_backfill_buffer_items"), std::to_string(100 - sent_items));
+  EXPECT_EQ(stats.at("eq_dcpq:c:backfill_buffer_bytes_read"), std::to_string(charged - sent_bytes));
+
+  // The next Step continues exactly where the first stopped.
+  const std::vector<Msg> second = StepOnce(*p, 300);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(second.front().seqno, first.back().seqno + 1);
+
+  EXPECT_TRUE(p->CloseStream(0).ok());
+  stats = DcpStats();
+  EXPECT_EQ(stats.at("eq_dcpq:c:backfill_buffer_bytes_read"), "0");
 }
 
 TEST_F(ProducerTest, TinyBackfillBufferPausesTheScanAndResumesAsTheProducerSends) {

@@ -21,7 +21,7 @@
 
 #include "dcp/backfill.h"
 #include "dcp/backfill_manager.h"
-#include "dcp/dcp_test_util.h"
+#include "testing/dcp_unit_util.h"
 
 namespace sluice::dcp {
 namespace {
@@ -201,7 +201,7 @@ TEST_F(StreamEndTest, AThrowingBackfillEndsOnlyItsOwnStream) {
     for (Vbid vb = 0; vb < kNumVbuckets; ++vb) WriteMany(vb, kItems);
     Restart();
     auto seen = std::make_shared<int>(0);
-    faults_->SetScanDocHook([bad_alloc, seen](const storage::DiskDoc& doc) {
+    faults_->SetScanDocHook([bad_alloc, seen](const storage::DiskDocView& doc) {
       if (doc.vbid != 2 || ++*seen != 5) return;  // the fifth document of vb 2
       if (bad_alloc) throw std::bad_alloc();
       throw std::runtime_error("cannot decode document");
@@ -267,10 +267,11 @@ class FakeTarget final : public BackfillTarget {
     ++markers;
     return !dead.load();
   }
-  Delivery BackfillReceived(engine::QueuedItem item, BackfillBuffer& buffer) override {
+  Delivery BackfillBatchReceived(std::shared_ptr<const BackfillBatch> batch,
+                                 BackfillBuffer& buffer) override {
     if (dead.load()) return Delivery::kStreamNotBackfilling;
-    ++items;
-    return buffer.Read(DcpMessage::ItemWireSize(*item)) ? Delivery::kQueued : Delivery::kBufferFull;
+    items += static_cast<int>(batch->size());
+    return buffer.Read(batch->bytes()) ? Delivery::kQueued : Delivery::kBufferFull;
   }
   void CompleteBackfill(uint64_t) override { completed = true; }
   void BackfillPaused() override {}

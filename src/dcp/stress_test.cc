@@ -9,14 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <map>
 #include <random>
 #include <thread>
 #include <vector>
 
-#include "dcp/dcp_test_util.h"
 #include "executor/executor.h"
+#include "testing/dcp_unit_util.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::dcp {
 namespace {
@@ -74,8 +74,6 @@ class StressTest : public ::testing::Test {
   static constexpr Vbid kVbuckets = 16;
 
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_dcp_stress_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     config_.max_vbuckets = kVbuckets;
     config_.max_num_shards = 2;
     config_.max_size = 256ULL << 20;
@@ -87,12 +85,11 @@ class StressTest : public ::testing::Test {
   void TearDown() override {
     Close(/*clean=*/false);
     executor_->Shutdown();
-    std::filesystem::remove_all(dir_);
   }
   void OpenBucket() {
     engine::BucketOptions o;
     o.name = "default";
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.config = config_;
     o.executor = executor_.get();
     auto b = engine::Bucket::Open(o);
@@ -126,7 +123,7 @@ class StressTest : public ::testing::Test {
     }
   }
 
-  std::string dir_;
+  sluice::testing::TempDir dir_{"sluice_dcp_stress"};
   Config config_;
   std::unique_ptr<executor::Executor> executor_;
   std::shared_ptr<engine::Bucket> bucket_;

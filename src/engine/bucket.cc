@@ -106,8 +106,9 @@ Status Bucket::Warmup() {
   } else {
     for (auto& [vbid, rec] : states) {
       auto vb = MakeVBucket(vbid, rec);
-      if (!clean) {
+      if (!clean && rec.state == VBucketState::kActive) {
         // Anything a client saw after the last persisted seqno may be gone: start a new branch.
+        // Not for a replica (kv_engine): its history is its producer's, which it resumes with.
         vb->failover_table().CreateEntry(rec.high_seqno);
         rec.failover = vb->failover_table().Entries();
         state_batch.SetState(vbid, rec);
@@ -441,6 +442,7 @@ Status Bucket::SetVBucketState(Vbid vbid, VBucketState state,
         if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
           l->OnVBucketStateChanged(vbid, state, /*deleted=*/false);
         }
+        NotifyStateObservers();
       }
     } else {
       storage::VBucketStateRecord rec;
@@ -451,6 +453,7 @@ Status Bucket::SetVBucketState(Vbid vbid, VBucketState state,
       LOG_INFO("vb:{} created as {}, topology {}", vbid, VBucketStateName(state),
                TopologyToJson(rec.topology));
       OnQueued(*created, 0);  // persist the new vbucket's state record
+      NotifyStateObservers();
     }
   }
   VBucketMapChanged();
@@ -499,6 +502,7 @@ Status Bucket::DeleteVBucket(Vbid vbid) {
     if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
       l->OnVBucketStateChanged(vbid, VBucketState::kDead, /*deleted=*/true);
     }
+    NotifyStateObservers();
   }
   VBucketMapChanged();
   return result;

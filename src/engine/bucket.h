@@ -85,6 +85,15 @@ class VBucketMapListener {
   virtual void OnVBucketMapChanged() = 0;
 };
 
+// Told that the vbucket map changed (a state change, a creation, a deletion, a reset), after it
+// happened. Called with the bucket's vbucket-lifecycle lock held: an implementation only notes
+// the change (e.g. wakes a task) and never calls back into the bucket or waits.
+class VBucketStateObserver {
+ public:
+  virtual ~VBucketStateObserver() = default;
+  virtual void OnVBucketStatesChanged() = 0;
+};
+
 class Bucket final : public VBucketListener, public std::enable_shared_from_this<Bucket> {
  public:
   static StatusOr<std::shared_ptr<Bucket>> Open(BucketOptions options);
@@ -143,6 +152,12 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // Persists every outstanding change (documents and vbucket states) now, beside the flusher
   // tasks; for start-up steps that must be on disk before they are recorded elsewhere.
   Status PersistAll();
+  // A replica's rollback beyond its history (bucket_replica.cc): the vbucket is replaced by an
+  // empty one in the same state (its documents and state record removed from disk, a fresh
+  // failover log), so that its passive stream copies it again from 0. DCP streams on it end as
+  // for a deletion. Counted (ep_rollback_resets, vb_N:rollback_resets). Returns the new
+  // vbucket; kNotMyVbucket if vbid does not exist or is not a replica (or pending).
+  StatusOr<std::shared_ptr<VBucket>> ResetVBucket(Vbid vbid);
   // (vbid, high seqno) of vbuckets in `state` (nullopt = all alive ones), ascending vbid.
   std::vector<std::pair<Vbid, uint64_t>> GetAllVbSeqnos(std::optional<VBucketState> state) const;
   StatusOr<ObserveSeqnoResult> ObserveSeqno(Vbid vbid, uint64_t uuid) const;
@@ -158,6 +173,10 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // Changes whenever the vbucket map changes (a state change, creation or deletion), so the
   // cluster config's "rev" moves and clients refetch it.
   uint64_t config_revision() const { return config_revision_.load(std::memory_order_relaxed); }
+
+  // Adds an observer of vbucket state changes (e.g. the replicator's topology source). Weak:
+  // the observer's owner may go away before the bucket; expired ones are skipped.
+  void AddStateObserver(std::weak_ptr<VBucketStateObserver> observer);
 
   // ---- DCP hook ----
   // At most one listener; set it before serving traffic and clear it before it is destroyed.
@@ -188,6 +207,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   void CancelTasks();
   std::shared_ptr<VBucket> MakeVBucket(Vbid vbid, const storage::VBucketStateRecord& state);
   StatusOr<std::shared_ptr<VBucket>> ActiveVBucket(Vbid vbid) const;
+  // Tells the state observers (bucket_replica.cc). REQUIRES lifecycle_mu_ held.
+  void NotifyStateObservers();
   // Wakes the item pager (once until it runs) when memory use is above the high watermark.
   void WakeItemPagerIfOverHighWatermark();
   // config_revision_ moves and the map listener hears it. Call without lifecycle_mu_ held.
@@ -212,6 +233,9 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
 
   // Serialises vbucket creation and deletion (SET_VBUCKET / DEL_VBUCKET).
   Mutex lifecycle_mu_;
+
+  Mutex observers_mu_ ACQUIRED_AFTER(lifecycle_mu_);
+  std::vector<std::weak_ptr<VBucketStateObserver>> state_observers_ GUARDED_BY(observers_mu_);
 
   // Background tasks other than the flushers'; set in StartTasks, cancelled in CancelTasks.
   Mutex tasks_mu_;

@@ -79,6 +79,7 @@ Status Bucket::GetStats(std::string_view group_text, const AddStatFn& add) const
     num("ep_kv_size", stats_.ht_memory.load());
     num("ep_checkpoint_memory", stats_.checkpoint_memory.load());
     num("ep_cursors_dropped", stats_.cursors_dropped.load());
+    num("ep_rollback_resets", stats_.rollback_resets.load());
     num("ep_max_vbuckets", vbuckets_.size());
     num("ep_num_shards", flushers_.size());
     num("ep_warmup_thread", "complete");

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 
-#include "executor/manual_executor.h"
+#include "testing/manual_executor.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::engine {
 namespace {
@@ -28,8 +28,6 @@ class RecordingWaiter : public IoCompletion {
 class BucketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_bucket_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     config_.max_vbuckets = 8;
     config_.max_num_shards = 2;
     config_.max_size = 64 << 20;
@@ -38,13 +36,12 @@ class BucketTest : public ::testing::Test {
   void TearDown() override {
     bucket_.reset();
     exec_.Shutdown();
-    std::filesystem::remove_all(dir_);
   }
 
   void Open() {
     BucketOptions o;
     o.name = "default";
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.config = config_;
     o.executor = &exec_;
     o.clock = &clock_;
@@ -92,7 +89,7 @@ class BucketTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"sluice_bucket_test"};
   Config config_;
   FakeClock clock_;
   ManualExecutor exec_{&clock_};
@@ -470,9 +467,9 @@ TEST_F(BucketTest, StatGroups) {
   EXPECT_EQ(bucket_->GetStats("vbucket-seqno x", [](auto, auto) {}).code(), Errc::kInvalid);
 }
 
-// Storage invariant 1 through the engine: after any sequence of writes, flushes, deletes,
-// re-creations and restarts, each key has exactly one entry in the by-seqno data (the engine
-// tells the store where the previous version is instead of the store reading it).
+// The storage invariant "one entry per key" through the engine: after any sequence of writes,
+// flushes, deletes, re-creations and restarts, each key has exactly one entry in the by-seqno data
+// (the engine tells the store where the previous version is instead of the store reading it).
 TEST_F(BucketTest, EachKeyHasOneSeqEntryAcrossFlushesDeletesAndRestarts) {
   auto seq_keys = [&](Vbid vb) {
     std::vector<std::string> keys;
@@ -548,7 +545,7 @@ TEST_F(BucketTest, CheckpointRemoverIsNotWokenByEveryWriteWhileTheFlusherIsBehin
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(Set(i % 8, "k" + std::to_string(i), value).ok());
   ASSERT_TRUE(exec_.HasTask("checkpoint_remover"));
   EXPECT_GE(exec_.NumReady(TaskGroup::kNonIO), 1u);  // woken by the writes
-  exec_.RunReady(TaskGroup::kNonIO);                  // still over: the flusher is behind
+  exec_.RunReady(TaskGroup::kNonIO);                 // still over: the flusher is behind
   ASSERT_EQ(exec_.NumReady(TaskGroup::kNonIO), 0u);
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(Set(i % 8, "more" + std::to_string(i), value).ok());
   EXPECT_EQ(exec_.NumReady(TaskGroup::kNonIO), 0u);  // the writes did not wake it again

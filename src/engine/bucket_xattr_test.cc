@@ -4,10 +4,9 @@
 // Driven by a ManualExecutor over a real RocksDB store in a temp dir, as bucket_test.cc.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "engine/bucket.h"
-#include "executor/manual_executor.h"
+#include "testing/manual_executor.h"
+#include "testing/temp_dir.h"
 #include "xattr/blob.h"
 
 namespace sluice::engine {
@@ -32,8 +31,6 @@ class Waiter : public IoCompletion {
 class BucketXattrTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_bucket_xattr_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     Config config;
     config.max_vbuckets = 4;
     config.max_num_shards = 1;
@@ -41,7 +38,7 @@ class BucketXattrTest : public ::testing::Test {
     config.ht_locks = 2;
     config.max_item_size = 4096;
     BucketOptions o;
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.config = config;
     o.executor = &exec_;
     o.clock = &clock_;
@@ -52,7 +49,6 @@ class BucketXattrTest : public ::testing::Test {
   void TearDown() override {
     bucket_.reset();
     exec_.Shutdown();
-    std::filesystem::remove_all(dir_);
   }
   void Flush() {
     for (int i = 0; i < 1000 && bucket_->QueueSize() != 0; ++i) {
@@ -83,7 +79,7 @@ class BucketXattrTest : public ::testing::Test {
     return bucket_->Get(0, key, w, true);
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"sluice_bucket_xattr_test"};
   FakeClock clock_;
   ManualExecutor exec_{&clock_};
   std::shared_ptr<Bucket> bucket_;

@@ -6,12 +6,13 @@
 // engine/checkpoint_manager.h for the semantics); nothing else should use it.
 //
 // Invariants:
-//   (1) items() is never empty; its first element is the kCheckpointStart meta item, whose seqno
-//       is start_seqno().
-//   (2) Mutations are in ascending seqno order; a set-vbucket-state meta item carries the seqno
-//       the next mutation will get, so comparing seqnos orders any element against a mutation.
-//   (3) While open, the index holds exactly the mutations of the list, one per key.
-//   (4) memory_bytes() = sizeof(Checkpoint) + sum of ElementBytes() over the list.
+//   Starts with its start: items() is never empty; its first element is the kCheckpointStart
+//     meta item, whose seqno is start_seqno().
+//   Seqno order: mutations are in ascending seqno order; a set-vbucket-state meta item carries
+//     the seqno the next mutation will get, so comparing seqnos orders any element against a
+//     mutation.
+//   Indexed while open: the index holds exactly the mutations of the list, one per key.
+//   Counted memory: memory_bytes() = sizeof(Checkpoint) + sum of ElementBytes() over the list.
 //
 // Ownership: owned by its CheckpointManager (unique_ptr in its list). The index keys are views of
 // the keys of the items in the list.
@@ -50,6 +51,20 @@ class Checkpoint {
   size_t num_mutations() const { return num_mutations_; }
   size_t memory_bytes() const { return memory_bytes_; }
 
+  // A replica's checkpoint holds (part of) the snapshot a DCP marker announced, [start, end]: it
+  // may start before start_seqno() (a snapshot resumed after a reconnect) and end past the last
+  // mutation received so far. Readers report that range instead of the checkpoint's own. An
+  // active's checkpoint declares none.
+  bool has_declared_snapshot() const { return declared_end_ != 0; }
+  uint64_t declared_start() const { return declared_start_; }
+  uint64_t declared_end() const { return declared_end_; }
+  // REQUIRES: start <= end, end > 0.
+  void DeclareSnapshot(uint64_t start, uint64_t end) {
+    declared_start_ = start;
+    declared_end_ = end;
+  }
+  void ClearDeclaredSnapshot() { declared_start_ = declared_end_ = 0; }
+
   // Cursors (and the persistence backup) positioned in this checkpoint.
   size_t num_cursors() const { return num_cursors_; }
   void AddCursor() { ++num_cursors_; }
@@ -82,6 +97,8 @@ class Checkpoint {
   size_t num_mutations_ = 0;
   size_t memory_bytes_ = sizeof(Checkpoint);
   size_t num_cursors_ = 0;
+  uint64_t declared_start_ = 0;
+  uint64_t declared_end_ = 0;  // 0: no declared snapshot
   CheckpointItems items_;
   absl::flat_hash_map<std::string_view, CheckpointItems::iterator> index_;  // open only
 };

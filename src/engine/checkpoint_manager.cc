@@ -64,6 +64,10 @@ void CheckpointManager::CloseOpenCheckpointLocked() {
   ckpt.Close(MakeMetaItem(QueueOp::kCheckpointEnd, vbid_, high_seqno_ + 1));
   AccountLocked(static_cast<int64_t>(ckpt.memory_bytes()) - static_cast<int64_t>(before));
   OpenCheckpointLocked();
+  if (ckpt.has_declared_snapshot() && ckpt.declared_end() > high_seqno_) {
+    // A replica's snapshot is not complete yet: its next items belong to it too.
+    checkpoints_.back()->DeclareSnapshot(ckpt.declared_start(), ckpt.declared_end());
+  }
   if (ckpt.num_cursors() == 0) return;
   // Cursors that read every mutation of the closed checkpoint would only step over its end: move
   // them now so they do not keep it alive. Their snapshot state is unchanged (last_seqno_ is the
@@ -120,20 +124,48 @@ uint64_t CheckpointManager::Queue(std::shared_ptr<Item> item,
   assert(item != nullptr && !item->IsMeta());
   QueuedItem replaced;  // a superseded version, released after the lock
   MutexLock lock(&mu_);
+  if (checkpoints_.back()->has_declared_snapshot()) {
+    // A promoted replica writes its own seqnos: they belong to no producer's snapshot.
+    if (checkpoints_.back()->num_mutations() > 0) {
+      CloseOpenCheckpointLocked();
+    }
+    checkpoints_.back()->ClearDeclaredSnapshot();
+  }
+  MaybeCloseForSizeLocked();
+  const uint64_t seqno = ++high_seqno_;
+  item->by_seqno = seqno;
+  if (pre_link) pre_link(*item);
+  replaced = AppendLocked(std::move(item));
+  return seqno;
+}
+
+bool CheckpointManager::QueueWithSeqno(std::shared_ptr<Item> item) {
+  assert(item != nullptr && !item->IsMeta());
+  QueuedItem replaced;  // a superseded version, released after the lock
+  MutexLock lock(&mu_);
+  if (item->by_seqno <= high_seqno_) return false;
+  MaybeCloseForSizeLocked();
+  high_seqno_ = item->by_seqno;
+  replaced = AppendLocked(std::move(item));
+  return true;
+}
+
+void CheckpointManager::MaybeCloseForSizeLocked() {
   if (checkpoints_.back()->memory_bytes() > config_.max_size_bytes &&
       checkpoints_.back()->num_mutations() > 0 && checkpoints_.size() < config_.max_checkpoints) {
     CloseOpenCheckpointLocked();
   }
+}
+
+QueuedItem CheckpointManager::AppendLocked(std::shared_ptr<Item> item) {
   Checkpoint& open = *checkpoints_.back();
-  const uint64_t seqno = ++high_seqno_;
-  item->by_seqno = seqno;
-  if (pre_link) pre_link(*item);
+  QueuedItem replaced;
   const size_t before = open.memory_bytes();
   const Checkpoint::Appended appended = open.AppendMutation(std::move(item));
   if (appended.replaced.has_value()) {
     const CheckpointItems::iterator old = *appended.replaced;
     if (open.num_cursors() > 0) {
-      // Seqnos order elements within a checkpoint (checkpoint.h invariant 2), so a cursor whose
+      // Seqnos order elements within a checkpoint (checkpoint.h, "seqno order"), so a cursor whose
       // element has a higher seqno than the removed one had read it.
       const uint64_t old_seqno = (*old)->by_seqno;
       ForEachCursorLocked([&](Cursor& c) REQUIRES(mu_) {
@@ -149,7 +181,19 @@ uint64_t CheckpointManager::Queue(std::shared_ptr<Item> item,
     replaced = open.Erase(old);
   }
   AccountLocked(static_cast<int64_t>(open.memory_bytes()) - static_cast<int64_t>(before));
-  return seqno;
+  return replaced;
+}
+
+void CheckpointManager::CreateSnapshot(uint64_t start, uint64_t end) {
+  MutexLock lock(&mu_);
+  if (checkpoints_.back()->num_mutations() > 0) CloseOpenCheckpointLocked();
+  checkpoints_.back()->DeclareSnapshot(start, end);
+}
+
+void CheckpointManager::ExtendSnapshot(uint64_t end) {
+  MutexLock lock(&mu_);
+  Checkpoint& open = *checkpoints_.back();
+  open.DeclareSnapshot(open.has_declared_snapshot() ? open.declared_start() : high_seqno_ + 1, end);
 }
 
 void CheckpointManager::QueueSetVBucketState(VBucketState state) {
@@ -280,17 +324,20 @@ CursorItems CheckpointManager::ReadLocked(Cursor& c, size_t max_items) {
     if (snap == nullptr) {
       snap = &out.snapshots.emplace_back();
       snap->checkpoint_id = ckpt.id();
-      snap->start = std::max(ckpt.start_seqno(), c.last_seqno_ + 1);
-      snap->end = ckpt.end_seqno();  // for the open checkpoint, lowered below
+      snap->start = ckpt.has_declared_snapshot() ? ckpt.declared_start()
+                                                 : std::max(ckpt.start_seqno(), c.last_seqno_ + 1);
+      // For the open checkpoint, lowered below (unless a replica's marker declared more).
+      snap->end = std::max(ckpt.end_seqno(), ckpt.declared_end());
       snap->items.reserve(std::min(max_items - n, ckpt.num_mutations() - c.mutations_read_));
-      c.last_snapshot_.start = ckpt.start_seqno();
+      c.last_snapshot_.start =
+          ckpt.has_declared_snapshot() ? ckpt.declared_start() : ckpt.start_seqno();
     }
     snap->items.push_back(item);
     c.item_ = next;
     ++c.mutations_read_;
     c.last_seqno_ = item->by_seqno;
     ++n;
-    if (ckpt.is_open()) snap->end = item->by_seqno;
+    if (ckpt.is_open()) snap->end = std::max(item->by_seqno, ckpt.declared_end());
     c.last_snapshot_.end = snap->end;
   }
   return out;

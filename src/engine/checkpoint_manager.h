@@ -27,6 +27,13 @@
 //   CheckpointSnapshot).
 // - Closed checkpoints older than the oldest one any cursor is in are freed by
 //   RemoveClosedUnrefCheckpoints(); the open checkpoint is never freed.
+// - Replicas: items arrive with their producer's seqnos (QueueWithSeqno: above the high seqno,
+//   gaps allowed) and each DCP snapshot marker opens a checkpoint that *declares* the marker's
+//   range (CreateSnapshot; ExtendSnapshot for a memory marker that continues one). Readers then
+//   report that range, so the flusher persists the snapshot the replica is in and a DCP stream
+//   from the replica sends its producer's snapshot boundaries. A checkpoint closed for size while
+//   its snapshot is incomplete passes the declaration on to the next one. Queue() (own seqnos: a
+//   promoted replica) ends any declaration.
 // - Under memory pressure, droppable cursors (DCP) holding the oldest checkpoint are dropped;
 //   their owner learns it through the cursor's weak_ptr expiring and the on_dropped callback, and
 //   must backfill from disk.
@@ -80,10 +87,12 @@ struct SeqnoRange {
 
 // One group of items from one checkpoint, with the snapshot range a DCP marker announces.
 //   start: the checkpoint's start if the cursor had read nothing of this checkpoint before the
-//          call, else (last seqno the cursor had read + 1). Seqnos in [start, first item) that
+//          call, else (last seqno the cursor had read + 1). A replica's checkpoint: the start of
+//          the snapshot it declares. Seqnos in [start, first item) that
 //          are absent were deduplicated: a newer version of the same key is in this snapshot.
 //   end:   a closed checkpoint's end (even if the read stopped early); for the open checkpoint
-//          the seqno of the last item returned.
+//          the seqno of the last item returned. A replica's checkpoint: at least the end of the
+//          snapshot it declares.
 struct CheckpointSnapshot {
   uint64_t checkpoint_id = 0;
   uint64_t start = 0;             // snapshot start seqno
@@ -171,6 +180,16 @@ class CheckpointManager {
   // called with the item once its seqno is assigned and before anyone can see it (under the
   // manager's lock: it must be quick and call nothing back), to finish its value (xattr macros).
   uint64_t Queue(std::shared_ptr<Item> item, const std::function<void(Item&)>& pre_link = {});
+  // A replica's write: appends `item` with the seqno it carries and makes that the high seqno.
+  // False (nothing queued) unless item->by_seqno is above the high seqno.
+  bool QueueWithSeqno(std::shared_ptr<Item> item);
+  // A replica received the DCP snapshot marker [start, end]: closes the open checkpoint if it
+  // holds mutations and has the open one declare [start, end] (replacing an empty one's range).
+  void CreateSnapshot(uint64_t start, uint64_t end);
+  // The open checkpoint's declared snapshot now ends at `end` (a memory marker that continues a
+  // memory snapshot, kv_engine's extendOpenCheckpoint); one without a declaration gets
+  // [high seqno + 1, end].
+  void ExtendSnapshot(uint64_t end);
   // Appends a set-vbucket-state meta item (consumes no seqno; the state is in Item::flags).
   // Readers never see it: the flusher persists the vbucket state record with every batch.
   void QueueSetVBucketState(VBucketState state);
@@ -243,6 +262,12 @@ class CheckpointManager {
   // Closes the open checkpoint, opens a new one, and moves cursors with nothing left to read in
   // the closed one to the new one's start.
   void CloseOpenCheckpointLocked() REQUIRES(mu_);
+  // Closes the open checkpoint if it is over max_size_bytes (and the count allows).
+  void MaybeCloseForSizeLocked() REQUIRES(mu_);
+  // Appends a mutation whose seqno is set to the open checkpoint (deduplicating its key, moving
+  // cursors off the replaced entry) and returns the replaced entry, to be released after the
+  // lock.
+  QueuedItem AppendLocked(std::shared_ptr<Item> item) REQUIRES(mu_);
   // Calls f(Cursor&) for every attached cursor, the persistence backup included.
   template <typename F>
   void ForEachCursorLocked(F&& f) REQUIRES(mu_);

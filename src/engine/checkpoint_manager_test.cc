@@ -981,3 +981,74 @@ TEST_F(CheckpointManagerTest, ConcurrentWriterAndReaders) {
 
 }  // namespace
 }  // namespace sluice::engine
+
+// ---- a replica's checkpoints (producer seqnos, declared snapshots) ----
+
+namespace sluice::engine {
+namespace {
+
+std::shared_ptr<Item> MutAt(const std::string& key, uint64_t seqno) {
+  auto item = Mut(key);
+  item->by_seqno = seqno;
+  return item;
+}
+
+TEST_F(CheckpointManagerTest, QueueWithSeqnoKeepsTheProducersSeqnos) {
+  auto mgr = Make();
+  mgr->CreateSnapshot(1, 10);
+  EXPECT_TRUE(mgr->QueueWithSeqno(MutAt("a", 3)));
+  EXPECT_TRUE(mgr->QueueWithSeqno(MutAt("b", 7)));
+  EXPECT_FALSE(mgr->QueueWithSeqno(MutAt("c", 7)));  // not above the high seqno
+  EXPECT_FALSE(mgr->QueueWithSeqno(MutAt("c", 2)));
+  EXPECT_EQ(mgr->GetHighSeqno(), 7u);
+  // The open checkpoint reports the declared snapshot, not its last item.
+  auto reg = mgr->RegisterCursor("dcp", 0, /*droppable=*/true);
+  EXPECT_EQ(Describe(mgr->GetItemsForCursor(reg.cursor, 100)), "1:[1,10] a@3 b@7");
+  EXPECT_TRUE(mgr->QueueWithSeqno(MutAt("c", 10)));
+  EXPECT_EQ(Describe(mgr->GetItemsForCursor(reg.cursor, 100)), "1:[1,10] c@10");
+  // The flusher persists the snapshot range it is in.
+  mgr->GetItemsForPersistence(2);
+  mgr->PersistenceCommitted();
+  EXPECT_EQ(mgr->GetPersistenceSnapshotRange().start, 1u);
+  EXPECT_EQ(mgr->GetPersistenceSnapshotRange().end, 10u);
+  ExpectCounterMatches(*mgr);
+}
+
+TEST_F(CheckpointManagerTest, EachMarkerOpensACheckpointUnlessExtended) {
+  auto mgr = Make();
+  mgr->CreateSnapshot(1, 2);
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", 1)));
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("b", 2)));
+  mgr->ExtendSnapshot(4);                           // a memory marker continuing a memory snapshot
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", 4)));  // deduplicates a@1 in the same checkpoint
+  mgr->CreateSnapshot(5, 6);
+  mgr->CreateSnapshot(5, 8);  // an empty checkpoint just takes the new range
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("c", 8)));
+  auto reg = mgr->RegisterCursor("dcp", 0, /*droppable=*/true);
+  EXPECT_EQ(Describe(mgr->GetItemsForCursor(reg.cursor, 100)), "1:[1,4] b@2 a@4 | 2:[5,8] c@8");
+  EXPECT_EQ(mgr->GetStats().num_checkpoints, 2u);
+}
+
+TEST_F(CheckpointManagerTest, ASnapshotSplitForSizeKeepsItsRange) {
+  CheckpointConfig config;
+  config.max_size_bytes = 1;  // every item closes the checkpoint before the next
+  auto mgr = Make(0, config);
+  mgr->CreateSnapshot(1, 9);
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", 2)));
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("b", 5)));
+  auto reg = mgr->RegisterCursor("dcp", 0, /*droppable=*/true);
+  EXPECT_EQ(Describe(mgr->GetItemsForCursor(reg.cursor, 100)), "1:[1,9] a@2 | 2:[1,9] b@5");
+}
+
+TEST_F(CheckpointManagerTest, OwnSeqnosEndTheDeclaredSnapshot) {
+  auto mgr = Make();
+  mgr->CreateSnapshot(1, 9);
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", 4)));
+  // Promoted mid-snapshot: its own writes start a checkpoint of their own.
+  EXPECT_EQ(mgr->Queue(Mut("b")), 5u);
+  auto reg = mgr->RegisterCursor("dcp", 0, /*droppable=*/true);
+  EXPECT_EQ(Describe(mgr->GetItemsForCursor(reg.cursor, 100)), "1:[1,9] a@4 | 2:[5,5] b@5");
+}
+
+}  // namespace
+}  // namespace sluice::engine

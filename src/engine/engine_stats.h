@@ -38,21 +38,24 @@ struct EngineStats {
   Counter cas_badval{0};
   Counter touch_hits{0};
   Counter touch_misses{0};
-  Counter tmp_oom_errors{0};   // writes refused with TMPFAIL over the mutation threshold
+  Counter tmp_oom_errors{0};  // writes refused with TMPFAIL over the mutation threshold
 
   // ---- persistence ----
   Counter total_persisted{0};  // ep_total_persisted: items written by flushers
   Counter flusher_commits{0};
-  Counter flusher_failures{0}; // ep_item_commit_failed
+  Counter flusher_failures{0};  // ep_item_commit_failed
   Counter flush_duration_us{0};
 
   // ---- background fetch / eviction / expiry ----
-  Counter bg_fetched{0};       // ep_bg_fetched
-  Counter num_value_ejects{0}; // ep_num_value_ejects
-  Counter expired_access{0};   // ep_expired_access: expired on access
-  Counter expired_pager{0};    // ep_expired_pager: expired by the pager
+  Counter bg_fetched{0};        // ep_bg_fetched
+  Counter num_value_ejects{0};  // ep_num_value_ejects
+  Counter expired_access{0};    // ep_expired_access: expired on access
+  Counter expired_pager{0};     // ep_expired_pager: expired by the pager
   Counter items_rm_from_checkpoints{0};
   Counter cursors_dropped{0};  // ep_cursors_dropped
+
+  // ---- replication ----
+  Counter rollback_resets{0};  // ep_rollback_resets: replicas emptied to copy again from 0
 };
 
 }  // namespace sluice::engine

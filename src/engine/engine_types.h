@@ -54,6 +54,32 @@ struct StoreRequest {
   PreLinkFn pre_link;  // null: the value is stored as given
 };
 
+// A document change as a DCP producer sent it, which a replica applies with the producer's
+// metadata, never its own (VBucket::ApplyReplicated).
+struct ReplicatedItem {
+  std::string_view key;
+  std::string_view value;  // with datatype XATTR: the xattrs, then the body; a tombstone: xattrs
+  uint64_t seqno = 0;
+  uint64_t cas = 0;
+  uint64_t rev_seqno = 0;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;  // absolute unix seconds, 0 = never; a tombstone: its delete time
+  uint8_t datatype = 0;
+  bool deleted = false;
+  DeleteSource delete_source = DeleteSource::kExplicit;  // deletions: explicit or TTL
+};
+
+// Where a replica's stream request resumes: start at its high seqno, inside the snapshot
+// [snap_start, snap_end] (both equal to high_seqno when it ends a snapshot it received whole),
+// presenting the newest failover entry's uuid.
+struct ReplicaPosition {
+  uint64_t high_seqno = 0;
+  uint64_t snap_start = 0;
+  uint64_t snap_end = 0;
+  uint64_t uuid = 0;
+  bool whole() const { return snap_end == high_seqno; }
+};
+
 struct MutationResult {
   uint64_t cas = 0;
   uint64_t seqno = 0;

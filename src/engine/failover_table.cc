@@ -23,6 +23,13 @@ FailoverEntry FailoverTable::CreateEntry(uint64_t high_seqno) {
   return entries_.front();
 }
 
+void FailoverTable::Replace(std::vector<FailoverEntry> entries) {
+  if (entries.empty()) return;
+  if (entries.size() > kMaxEntries) entries.resize(kMaxEntries);
+  MutexLock lock(&mu_);
+  entries_ = std::move(entries);
+}
+
 FailoverEntry FailoverTable::Latest() const {
   MutexLock lock(&mu_);
   return entries_.front();
@@ -38,10 +45,9 @@ size_t FailoverTable::size() const {
   return entries_.size();
 }
 
-RollbackDecision FailoverTable::NeedsRollback(uint64_t start, uint64_t high_seqno,
-                                              uint64_t vb_uuid, uint64_t snap_start,
-                                              uint64_t snap_end, uint64_t purge_seqno,
-                                              uint64_t remote_purge_seqno,
+RollbackDecision FailoverTable::NeedsRollback(uint64_t start, uint64_t high_seqno, uint64_t vb_uuid,
+                                              uint64_t snap_start, uint64_t snap_end,
+                                              uint64_t purge_seqno, uint64_t remote_purge_seqno,
                                               bool strict_uuid) const {
   // Rule order as kv_engine's FailoverTable::needsRollback.
   if (start == 0 && (!strict_uuid || vb_uuid == 0)) return {};

@@ -37,6 +37,10 @@ class FailoverTable {
   // `high_seqno` are removed first (they describe history that no longer exists).
   FailoverEntry CreateEntry(uint64_t high_seqno);
 
+  // A replica adopts its producer's log (newest first; an empty list keeps the current one,
+  // longer lists are cut to kMaxEntries).
+  void Replace(std::vector<FailoverEntry> entries);
+
   FailoverEntry Latest() const;
   std::vector<FailoverEntry> Entries() const;  // newest first
   size_t size() const;
@@ -44,7 +48,7 @@ class FailoverTable {
   // kv_engine's rollback decision for a stream request. `start` is the consumer's last seqno,
   // `high_seqno` and `purge_seqno` are the vbucket's (pass purge 0 for IgnorePurgedTombstones),
   // `remote_purge_seqno` the purge seqno the consumer last saw (0 if unknown), `strict_uuid`
-  // the StrictVbUuid flag.
+  // the StrictVbUuid flag. The rules, applied in order, are docs/dcp.md's "Rollback".
   RollbackDecision NeedsRollback(uint64_t start, uint64_t high_seqno, uint64_t vb_uuid,
                                  uint64_t snap_start, uint64_t snap_end, uint64_t purge_seqno,
                                  uint64_t remote_purge_seqno, bool strict_uuid) const;

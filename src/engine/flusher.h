@@ -78,7 +78,6 @@ class Flusher {
 
   void SetTask(std::shared_ptr<executor::Task> task);
   void CancelTask();
-  size_t shard() const { return shard_; }
   size_t NumQueued() const;
 
  private:

@@ -12,14 +12,14 @@
 //   - a shutdown that cannot persist reports it, and the next start is an unclean one.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "engine/bucket.h"
-#include "executor/manual_executor.h"
-#include "storage/fault_injecting_kvstore.h"
+#include "testing/fault_injecting_kvstore.h"
+#include "testing/manual_executor.h"
+#include "testing/temp_dir.h"
 
 namespace sluice::engine {
 namespace {
@@ -43,8 +43,6 @@ class FlusherFaultTest : public ::testing::Test {
   static constexpr size_t kShards = 2;
 
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice_flusher_fault_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     config_.max_vbuckets = 8;
     config_.max_num_shards = kShards;
     config_.max_size = 16 << 20;
@@ -53,13 +51,12 @@ class FlusherFaultTest : public ::testing::Test {
   void TearDown() override {
     bucket_.reset();
     exec_.Shutdown();
-    std::filesystem::remove_all(dir_);
   }
 
   void Open() {
     BucketOptions o;
     o.name = "default";
-    o.data_dir = dir_;
+    o.data_dir = dir_.path();
     o.config = config_;
     o.executor = &exec_;
     o.clock = &clock_;
@@ -122,7 +119,7 @@ class FlusherFaultTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"sluice_flusher_fault_test"};
   Config config_;
   FakeClock clock_;
   ManualExecutor exec_{&clock_};

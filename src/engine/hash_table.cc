@@ -32,11 +32,13 @@ size_t HashTable::StripeOf(std::string_view key) const {
   return std::hash<std::string_view>{}(key) % num_stripes_;
 }
 
-HashTable::Stripe& HashTable::StripeFor(const KeyLock& lock, std::string_view key) const {
+HashTable::Map& HashTable::LockedMap(const KeyLock& lock, std::string_view key) const {
   assert(&lock.table_ == this);
   assert(lock.stripe_ == StripeOf(key));
   (void)key;
-  return stripes_[lock.stripe_];
+  Stripe& s = stripes_[lock.stripe_];
+  s.mu.AssertHeld();  // by `lock`, which the analysis cannot follow to this stripe
+  return s.map;
 }
 
 size_t HashTable::Footprint(std::string_view key, const StoredValue& sv) {
@@ -68,20 +70,18 @@ void HashTable::Account(const StoredValue* before, std::string_view key, const S
   if (non_resident != 0) non_resident_.fetch_add(non_resident, std::memory_order_relaxed);
 }
 
-const StoredValue* HashTable::Find(const KeyLock& lock,
-                                   std::string_view key) const NO_THREAD_SAFETY_ANALYSIS {
-  const Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  return it == s.map.end() ? nullptr : &it->second;
+const StoredValue* HashTable::Find(const KeyLock& lock, std::string_view key) const {
+  const Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  return it == map.end() ? nullptr : &it->second;
 }
 
-void HashTable::Upsert(const KeyLock& lock, std::string_view key,
-                       StoredValue sv) NO_THREAD_SAFETY_ANALYSIS {
-  Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) {
+void HashTable::Upsert(const KeyLock& lock, std::string_view key, StoredValue sv) {
+  Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  if (it == map.end()) {
     Account(nullptr, key, &sv);
-    s.map.emplace(std::string(key), std::move(sv));
+    map.emplace(std::string(key), std::move(sv));
   } else {
     sv.disk_seqno = it->second.disk_seqno;
     Account(&it->second, key, &sv);
@@ -89,34 +89,33 @@ void HashTable::Upsert(const KeyLock& lock, std::string_view key,
   }
 }
 
-void HashTable::Erase(const KeyLock& lock, std::string_view key) NO_THREAD_SAFETY_ANALYSIS {
-  Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) return;
+void HashTable::Erase(const KeyLock& lock, std::string_view key) {
+  Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  if (it == map.end()) return;
   Account(&it->second, key, nullptr);
-  s.map.erase(it);
+  map.erase(it);
 }
 
-bool HashTable::MarkPersisted(const KeyLock& lock, std::string_view key,
-                              uint64_t seqno) NO_THREAD_SAFETY_ANALYSIS {
-  Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) return false;
+bool HashTable::MarkPersisted(const KeyLock& lock, std::string_view key, uint64_t seqno) {
+  Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  if (it == map.end()) return false;
   it->second.disk_seqno = seqno;  // whatever version is in memory, this one is on disk now
   if (it->second.by_seqno != seqno) return false;
   if (it->second.deleted) {
     Account(&it->second, key, nullptr);
-    s.map.erase(it);
+    map.erase(it);
   } else {
     it->second.dirty = false;  // no accounting change
   }
   return true;
 }
 
-size_t HashTable::EvictValue(const KeyLock& lock, std::string_view key) NO_THREAD_SAFETY_ANALYSIS {
-  Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) return 0;
+size_t HashTable::EvictValue(const KeyLock& lock, std::string_view key) {
+  Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  if (it == map.end()) return 0;
   StoredValue& sv = it->second;
   if (sv.deleted || sv.dirty || !sv.resident || !sv.value) return 0;
   StoredValue after = sv;
@@ -130,10 +129,10 @@ size_t HashTable::EvictValue(const KeyLock& lock, std::string_view key) NO_THREA
 }
 
 bool HashTable::RestoreValue(const KeyLock& lock, std::string_view key, uint64_t seqno,
-                             BlobPtr value) NO_THREAD_SAFETY_ANALYSIS {
-  Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) return false;
+                             BlobPtr value) {
+  Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  if (it == map.end()) return false;
   StoredValue& sv = it->second;
   if (sv.resident || sv.deleted || sv.by_seqno != seqno) return false;
   StoredValue after = sv;
@@ -145,10 +144,10 @@ bool HashTable::RestoreValue(const KeyLock& lock, std::string_view key, uint64_t
   return true;
 }
 
-void HashTable::MarkRead(const KeyLock& lock, std::string_view key) NO_THREAD_SAFETY_ANALYSIS {
-  Stripe& s = StripeFor(lock, key);
-  auto it = s.map.find(key);
-  if (it != s.map.end()) it->second.fetched_unread = false;
+void HashTable::MarkRead(const KeyLock& lock, std::string_view key) {
+  Map& map = LockedMap(lock, key);
+  auto it = map.find(key);
+  if (it != map.end()) it->second.fetched_unread = false;
 }
 
 size_t HashTable::EvictFromStripe(size_t stripe, size_t max_bytes) {

@@ -10,9 +10,11 @@
 // a command (and, by the vbucket, across queueing the change into the checkpoint, so the entry's
 // seqno and the checkpoint order agree).
 //
-// Locking note: clang's analysis cannot name "the stripe of this key", so map accesses are checked
-// at runtime (a KeyLock must belong to the key's stripe) rather than with GUARDED_BY. This is the
-// one place in the engine that uses a lock token.
+// Locking note: each stripe's map is GUARDED_BY its mutex, but clang's analysis cannot name "the
+// stripe of this key" that a KeyLock holds. The methods taking a KeyLock reach the map through
+// LockedMap, which checks at run time (assert builds) that the KeyLock is the key's stripe's and
+// then tells the analysis with Mutex::AssertHeld. This is the one place in the engine that uses
+// a lock token.
 //
 // Memory: the table adds its footprint (entries, keys, resident values) to a bucket-wide counter
 // and subtracts it on every change and in its destructor, so the counter never drifts.
@@ -143,14 +145,15 @@ class HashTable {
   static size_t Footprint(std::string_view key, const StoredValue& sv);
 
  private:
+  using Map = absl::flat_hash_map<std::string, StoredValue, StringViewHash, StringViewEq>;
   struct Stripe {
     mutable Mutex mu;
-    // Guarded by mu; accessed only with a KeyLock or inside ForEach* (see file comment).
-    absl::flat_hash_map<std::string, StoredValue, StringViewHash, StringViewEq> map;
+    Map map GUARDED_BY(mu);
   };
 
   size_t StripeOf(std::string_view key) const;
-  Stripe& StripeFor(const KeyLock& lock, std::string_view key) const;
+  // The map of `key`'s stripe, whose lock `lock` holds (checked at run time in assert builds).
+  Map& LockedMap(const KeyLock& lock, std::string_view key) const;
   void Account(const StoredValue* before, std::string_view key, const StoredValue* after);
 
   const size_t num_stripes_;

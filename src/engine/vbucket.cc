@@ -63,7 +63,11 @@ VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VB
       persisted_snap_start_(persisted.snap_start),
       persisted_snap_end_(persisted.snap_end),
       purge_seqno_(persisted.purge_seqno),
-      max_deleted_rev_seqno_(persisted.max_deleted_rev_seqno) {}
+      max_deleted_rev_seqno_(persisted.max_deleted_rev_seqno) {
+  MutexLock lock(&replica_mu_);
+  replica_snap_start_ = persisted.snap_start;
+  replica_snap_end_ = persisted.snap_end;
+}
 
 VBucket::~VBucket() = default;
 
@@ -98,8 +102,8 @@ HlcNow VBucket::hlc_now() const {
   return now;
 }
 
-uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
-                              bool deleted, const PreLinkFn* pre_link) {
+std::shared_ptr<Item> VBucket::MakeItem(std::string_view key, const StoredValue& sv,
+                                        bool deleted) const {
   auto item = std::make_shared<Item>();
   item->op = QueueOp::kMutation;
   item->vbid = id_;
@@ -112,6 +116,12 @@ uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view k
   item->datatype = sv.datatype;
   item->deleted = deleted;
   item->delete_source = sv.delete_source;
+  return item;
+}
+
+uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
+                              bool deleted, const PreLinkFn* pre_link) {
+  std::shared_ptr<Item> item = MakeItem(key, sv, deleted);
   uint64_t seqno = 0;
   if (pre_link != nullptr && *pre_link) {
     seqno = checkpoints_.Queue(std::move(item), [&](Item& queued) {
@@ -155,50 +165,63 @@ GetResult ResultOf(const StoredValue& sv) {
 
 }  // namespace
 
+Status VBucket::CheckActive() const {
+  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
+    return Errc::kNotMyVbucket;
+  }
+  return Status::Ok();
+}
+
+const StoredValue* VBucket::FindValid(const HashTable::KeyLock& lock, std::string_view key,
+                                      uint64_t* expired_seqno) {
+  const StoredValue* sv = ht_.Find(lock, key);
+  if (sv == nullptr || !sv->IsExpired(Now())) return sv;
+  ExpireLocked(lock, key, *sv);
+  ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
+  sv = ht_.Find(lock, key);
+  *expired_seqno = sv->by_seqno;
+  return sv;
+}
+
+Status VBucket::BgFetch(std::string_view key, uint64_t seqno, const Waiter& waiter) {
+  ctx_.listener->ScheduleBgFetch(id_, std::string(key), seqno, waiter);
+  return Errc::kWouldBlock;
+}
+
 StatusOr<GetResult> VBucket::Get(std::string_view key, const Waiter& waiter, bool include_deleted,
                                  ReadFrom from) {
   ReaderLock state(&state_lock_);
-  const VBucketState serves =
-      from == ReadFrom::kReplica ? VBucketState::kReplica : VBucketState::kActive;
+  const bool replica_read = from == ReadFrom::kReplica;
+  const VBucketState serves = replica_read ? VBucketState::kReplica : VBucketState::kActive;
   if (state_.load(std::memory_order_relaxed) != serves) return Errc::kNotMyVbucket;
-  uint64_t queued = 0;
+  uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
   bool fetch_tombstone = false;
-  GetResult expired;
+  StatusOr<GetResult> result = Errc::kNotFound;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
+    // A replica never expires a document itself (below).
+    const StoredValue* sv =
+        replica_read ? ht_.Find(lock, key) : FindValid(lock, key, &expired_seqno);
     if (sv == nullptr) {
       // Only a persisted tombstone can be missing from memory.
       fetch_tombstone = include_deleted && disk_may_hide_keys_.load(std::memory_order_relaxed);
-      if (!fetch_tombstone) return Errc::kNotFound;
     } else if (sv->deleted) {
-      if (!include_deleted || sv->temp_nonexistent) return Errc::kNotFound;
-      return ResultOf(*sv);
-    } else if (sv->IsExpired(Now()) && from == ReadFrom::kReplica) {
-      return Errc::kNotFound;  // the active expires it; the expiration comes over DCP
-    } else if (sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, key);
-      queued = sv->by_seqno;
-      expired = ResultOf(*sv);
+      if (include_deleted && !sv->temp_nonexistent) result = ResultOf(*sv);
+    } else if (replica_read && sv->IsExpired(Now())) {
+      // Not found: the active expires it; the expiration comes over DCP.
     } else if (!sv->resident) {
       fetch_seqno = sv->by_seqno;
     } else {
       ops_get_.fetch_add(1, std::memory_order_relaxed);
       if (sv->fetched_unread) ht_.MarkRead(lock, key);
-      return ResultOf(*sv);
+      result = ResultOf(*sv);
     }
   }
-  if (queued != 0) {
-    NotifyQueued(queued);
-    if (include_deleted) return expired;
-    return Errc::kNotFound;
-  }
+  NotifyQueued(expired_seqno);
   // seqno 0 asks the bucket for LoadTombstone (no live version has seqno 0).
-  ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_tombstone ? 0 : fetch_seqno, waiter);
-  return Errc::kWouldBlock;
+  if (fetch_seqno != 0 || fetch_tombstone) return BgFetch(key, fetch_seqno, waiter);
+  return result;
 }
 
 Status VBucket::LoadTombstone(storage::KVStore& store, std::string_view key) {
@@ -240,25 +263,17 @@ Status VBucket::LoadTombstone(storage::KVStore& store, std::string_view key) {
 
 StatusOr<GetResult> VBucket::GetMeta(std::string_view key) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
-  uint64_t queued = 0;
+  RETURN_IF_ERROR(CheckActive());
+  uint64_t expired_seqno = 0;
   GetResult result;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     if (sv == nullptr || sv->temp_nonexistent) return Errc::kNotFound;
-    if (sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, key);
-      queued = sv->by_seqno;
-    }
     result = GetResult{nullptr,   sv->cas,    sv->by_seqno, sv->rev_seqno,
                        sv->flags, sv->expiry, sv->datatype, sv->deleted};
   }
-  NotifyQueued(queued);
+  NotifyQueued(expired_seqno);
   return result;
 }
 
@@ -267,9 +282,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   // Copy the value before taking any lock.
   BlobPtr value = req.value.empty() ? BlobPtr() : Blob::Make(req.value);
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckMemoryForWrite(req.value.size()));
   uint64_t seqno = 0;
   uint64_t expired_seqno = 0;
@@ -277,13 +290,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   StoredValue nsv;
   {
     HashTable::KeyLock lock(ht_, req.key);
-    const StoredValue* sv = ht_.Find(lock, req.key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, req.key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, req.key);
-      expired_seqno = sv->by_seqno;
-    }
+    const StoredValue* sv = FindValid(lock, req.key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
     // What a CAS or a replace may match: the live document, or (AccessDeleted) its tombstone.
     const bool matchable = exists || (req.cas_may_match_tombstone && sv != nullptr && sv->deleted &&
@@ -325,24 +332,19 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
 
 StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
+  uint64_t expired_seqno = 0;
   uint64_t seqno = 0;
   uint64_t fetch_seqno = 0;
   uint64_t new_cas = 0;
   Status verdict;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
-    if (sv == nullptr || sv->deleted) return Errc::kNotFound;
-    if (sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      seqno = ht_.Find(lock, key)->by_seqno;
-      verdict = Errc::kNotFound;
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
+    if (sv == nullptr || sv->deleted) {
+      verdict = Errc::kNotFound;  // an expired document is a tombstone now
     } else if (cas != 0 && sv->cas != cas) {
-      return Errc::kExists;
+      verdict = Errc::kExists;
     } else if ((sv->datatype & kDatatypeXattr) != 0 && !sv->resident) {
       fetch_seqno = sv->by_seqno;  // its system xattrs go into the tombstone
     } else {
@@ -358,12 +360,9 @@ StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, con
       seqno = QueueLocked(lock, key, std::move(t), /*deleted=*/true);
     }
   }
-  NotifyQueued(seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
-  if (!verdict.ok()) return verdict;
+  NotifyQueued(seqno != 0 ? seqno : expired_seqno);
+  if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
+  RETURN_IF_ERROR(verdict);
   return MutationResult{new_cas, seqno, uuid()};
 }
 
@@ -380,9 +379,7 @@ bool ParseCounter(std::string_view text, uint64_t* out) {
 
 StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckMemoryForWrite(20));
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -391,13 +388,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
   Status verdict;
   {
     HashTable::KeyLock lock(ht_, req.key);
-    const StoredValue* sv = ht_.Find(lock, req.key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, req.key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, req.key);
-      expired_seqno = sv->by_seqno;
-    }
+    const StoredValue* sv = FindValid(lock, req.key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
     if (exists && !sv->resident) {
       fetch_seqno = sv->by_seqno;
@@ -440,10 +431,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(req.key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
+  if (fetch_seqno != 0) return BgFetch(req.key, fetch_seqno, waiter);
   if (!verdict.ok()) return verdict;
   result.mutation.vbucket_uuid = uuid();
   return result;
@@ -452,9 +440,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
 StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::string_view data,
                                                 bool append, uint64_t cas, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckMemoryForWrite(data.size()));
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -463,13 +449,7 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
   StoredValue nsv;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      sv = ht_.Find(lock, key);
-      expired_seqno = sv->by_seqno;
-    }
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
     if (!exists) {
       verdict = Errc::kNotStored;
@@ -504,10 +484,7 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
+  if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
   if (!verdict.ok()) return verdict;
   return MutationResult{nsv.cas, seqno, uuid()};
 }
@@ -515,24 +492,16 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
 StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool fetch,
                                    const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) {
-    return Errc::kNotMyVbucket;
-  }
+  RETURN_IF_ERROR(CheckActive());
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
   uint64_t seqno = 0;
   GetResult result;
   {
     HashTable::KeyLock lock(ht_, key);
-    const StoredValue* sv = ht_.Find(lock, key);
-    if (sv != nullptr && sv->IsExpired(Now())) {
-      ExpireLocked(lock, key, *sv);
-      ctx_.stats->expired_access.fetch_add(1, std::memory_order_relaxed);
-      expired_seqno = ht_.Find(lock, key)->by_seqno;
-      sv = nullptr;
-    }
+    const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     if (sv == nullptr || sv->deleted) {
-      // fall through to the NotFound answer below
+      // fall through to the NotFound answer below (an expired document is a tombstone now)
     } else if (!sv->resident) {
       // The new version is queued with its value, so the value must be in memory.
       fetch_seqno = sv->by_seqno;
@@ -554,10 +523,7 @@ StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool f
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
-  if (fetch_seqno != 0) {
-    ctx_.listener->ScheduleBgFetch(id_, std::string(key), fetch_seqno, waiter);
-    return Errc::kWouldBlock;
-  }
+  if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
   if (seqno == 0) return Errc::kNotFound;
   return result;
 }
@@ -576,6 +542,7 @@ bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopolo
     if (new_state == VBucketState::kActive && old != VBucketState::kActive) {
       failover_.CreateEntry(high);
     }
+    if (new_state != VBucketState::kActive) MarkSnapshotWholeAtHigh();
     state_.store(new_state, std::memory_order_release);
     checkpoints_.QueueSetVBucketState(new_state);
     LOG_INFO("vb:{} state {} -> {}, topology {}", id_, VBucketStateName(old),
@@ -756,7 +723,7 @@ void VBucket::BgFetchCompleted(std::string_view key, uint64_t seqno, const stora
 
 size_t VBucket::ExpireItems(uint32_t now) {
   ReaderLock state(&state_lock_);
-  if (state_.load(std::memory_order_relaxed) != VBucketState::kActive) return 0;
+  if (!CheckActive().ok()) return 0;
   size_t expired = 0;
   uint64_t last_seqno = 0;
   std::vector<std::string> keys;
@@ -826,6 +793,7 @@ void VBucket::AddStats(std::string_view prefix, bool details, const AddStatFn& a
   stat("max_deleted_revid", max_deleted_rev_seqno_.load(std::memory_order_relaxed));
   stat("persistence_seqno", persisted_seqno());
   stat("topology", TopologyToJson(topology()));
+  stat("rollback_resets", rollback_resets());
 }
 
 void VBucket::AddSeqnoStats(const AddStatFn& add) const {

@@ -138,6 +138,30 @@ class VBucket {
   StatusOr<GetResult> Touch(std::string_view key, uint32_t expiry, bool fetch,
                             const Waiter& waiter);
 
+  // ---- replication (state must be replica or pending: else kNotMyVbucket) ----
+  // Implemented in vbucket_replica.cc; called by one passive stream at a time (the replicator's),
+  // in the order its producer sent the messages.
+  // A DCP snapshot marker: the changes that follow belong to the snapshot [start, end]. With
+  // `new_checkpoint` it opens a checkpoint of its own (kv_engine: the marker's checkpoint flag, a
+  // disk snapshot, or a change of snapshot type), else it extends the open one's snapshot.
+  Status ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint);
+  // A mutation, deletion or expiration stored with the producer's seqno, CAS, rev seqno, flags,
+  // expiry and datatype. kRange (nothing applied) unless item.seqno is above the high seqno.
+  // Never refused for memory: a replica throttles its producer instead (flow control).
+  Status ApplyReplicated(const ReplicatedItem& item);
+  // Where a stream request resumes (see ReplicaPosition).
+  ReplicaPosition ReplicaResumePoint() const;
+  // The producer's failover log replaces ours (after a successful stream request); persisted
+  // with the next flush.
+  void AdoptFailoverLog(std::vector<FailoverEntry> entries);
+  // Treat the high seqno as the end of a whole snapshot (a ROLLBACK answer at or above it: the
+  // producer's history agrees with everything we hold).
+  void MarkSnapshotWholeAtHigh();
+  // Times this vbucket was emptied to be copied again from 0 (a rollback beyond its history);
+  // carried over to the vbucket that replaces it (Bucket::ResetVBucket).
+  uint64_t rollback_resets() const { return rollback_resets_.load(std::memory_order_relaxed); }
+  void set_rollback_resets(uint64_t n) { rollback_resets_.store(n, std::memory_order_relaxed); }
+
   // ---- state ----
   VBucketState state() const { return state_.load(std::memory_order_acquire); }
   // Changes state and topology as kv_engine's SET_VBUCKET does: `meta` is the request's vbucket
@@ -213,6 +237,8 @@ class VBucket {
   void AddCheckpointStats(const AddStatFn& add) const;
 
  private:
+  // The checkpoint item of a new version of `key`.
+  std::shared_ptr<Item> MakeItem(std::string_view key, const StoredValue& sv, bool deleted) const;
   // A change to `key` prepared under its stripe lock: queued into the checkpoint and applied to
   // the hash table. Returns the seqno.
   uint64_t QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
@@ -224,6 +250,18 @@ class VBucket {
   void NoteDeletedRev(uint64_t rev_seqno);
   // Turns an expired entry into a TTL tombstone (under its stripe lock).
   void ExpireLocked(const HashTable::KeyLock& lock, std::string_view key, const StoredValue& sv);
+  // The entry of `key` as a document operation may see it (kv_engine: fetchValidValue): a live
+  // document whose TTL passed is turned into its TTL tombstone first (an expiry on access), and
+  // that tombstone is returned, its seqno in *expired_seqno for NotifyQueued once the locks are
+  // released (*expired_seqno is left alone otherwise). Null if the table has no entry for `key`.
+  const StoredValue* FindValid(const HashTable::KeyLock& lock, std::string_view key,
+                               uint64_t* expired_seqno);
+  // Document operations run only on an active vbucket, which it stays while the caller holds
+  // state_lock_: OK, else kNotMyVbucket.
+  Status CheckActive() const REQUIRES_SHARED(state_lock_);
+  // Has the bucket read version `seqno` of `key` from disk (0: its tombstone, see LoadTombstone)
+  // and notify `waiter`. Returns kWouldBlock, the operation's answer meanwhile.
+  Status BgFetch(std::string_view key, uint64_t seqno, const Waiter& waiter);
   // Write admission: TempFail when memory is above the mutation threshold.
   Status CheckMemoryForWrite(size_t value_size) const;
   void NotifyQueued(uint64_t seqno) const;
@@ -269,6 +307,12 @@ class VBucket {
   mutable std::atomic<uint64_t> ops_delete_{0};
   mutable std::atomic<uint64_t> ops_get_{0};
   mutable std::atomic<uint64_t> ops_reject_{0};
+
+  // ---- replication: the snapshot the replica is in (see ReplicaResumePoint) ----
+  mutable Mutex replica_mu_;
+  uint64_t replica_snap_start_ GUARDED_BY(replica_mu_) = 0;
+  uint64_t replica_snap_end_ GUARDED_BY(replica_mu_) = 0;
+  std::atomic<uint64_t> rollback_resets_{0};
 
   // ---- persistence waiters ----
   mutable Mutex waiters_mu_;

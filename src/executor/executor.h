@@ -2,8 +2,9 @@
 //
 // Executor: runs Tasks on four task groups (reader, writer, auxio, nonio). Two implementations:
 //   - ThreadPoolExecutor: production; a fixed number of threads per group.
-//   - ManualExecutor: tests; runs tasks only when told, on the calling thread, against a clock
-//     the test controls, so flusher and DCP tests are deterministic.
+//   - ManualExecutor (testing/manual_executor.h, tests only): runs tasks only when told, on the
+//     calling thread, against a clock the test controls, so flusher and DCP tests are
+//     deterministic.
 //
 // Ownership: the server (or a test) owns the executor; everything that schedules tasks holds a
 // plain pointer and must not outlive it. Shutdown() must be called before destruction; it cancels
@@ -33,7 +34,7 @@ struct ThreadCounts {
   std::array<int, kNumTaskGroups> nice{0, 0, 0, 0};
 };
 
-class Executor {
+class Executor : public TaskScheduler {
  public:
   virtual ~Executor() = default;
 
@@ -47,12 +48,7 @@ class Executor {
   // Number of tasks currently held (scheduled, snoozing or running).
   virtual size_t NumTasks() const = 0;
 
-  // The clock task snoozes are measured against.
-  virtual Clock& clock() const = 0;
-
-  // ---- called by Task ----
-  // The task's wake time changed (Wake/Snooze) or it was cancelled: re-evaluate it.
-  virtual void Notify(Task& task) = 0;
+  // clock() and Notify(): the TaskScheduler side, what its tasks see (executor/task.h).
 };
 
 std::unique_ptr<Executor> MakeThreadPoolExecutor(ThreadCounts counts, Clock* clock = Clock::Real());

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "executor/test_util.h"
 #include "executor/thread_pool_executor.h"
+#include "testing/executor_util.h"
 
 namespace sluice::executor {
 namespace {
@@ -55,12 +55,14 @@ TEST(ThreadPoolExecutorTest, NiceIncrementAppliesToItsGroupsWorkersOnly) {
   errno = 0;
   const int base = ::getpriority(PRIO_PROCESS, 0);
   ASSERT_EQ(errno, 0);
-  ThreadCounts counts;
-  counts.nice[static_cast<size_t>(TaskGroup::kWriter)] = 5;
-  ThreadPoolExecutor executor(counts, Clock::Real());
+  // Declared before the executor, so the workers are joined before they go: a task's destructor
+  // may still be inside done.Add when WaitFor returns.
   std::atomic<int> writer_nice{-100};
   std::atomic<int> reader_nice{-100};
   Counter done;
+  ThreadCounts counts;
+  counts.nice[static_cast<size_t>(TaskGroup::kWriter)] = 5;
+  ThreadPoolExecutor executor(counts, Clock::Real());
   auto record = [](std::atomic<int>* out) {
     return [out](TestTask&) {
       out->store(::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid))));

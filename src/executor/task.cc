@@ -4,11 +4,17 @@
 #include <atomic>
 #include <utility>
 
-#include "executor/executor.h"
-#include "executor/wake_policy.h"  // AddDelay
-
 namespace sluice::executor {
 namespace {
+
+// `t + d`, clamped below SteadyTime::max() (which means "parked").
+SteadyTime AddDelay(SteadyTime t, Duration d) {
+  if (d <= Duration::zero()) return t;
+  // Keep one tick below max(): SteadyTime::max() is reserved for "parked".
+  const SteadyTime limit = SteadyTime::max() - Duration(1);
+  if (t >= limit || d >= limit - t) return limit;
+  return t + d;
+}
 
 uint64_t NextTaskId() {
   // Ids start at 1 so that 0 can mean "no task".
@@ -37,7 +43,7 @@ Task::Task(TaskGroup group, std::string name)
 
 Task::~Task() = default;
 
-void Task::AttachExecutor(Executor* e) {
+void Task::AttachExecutor(TaskScheduler* e) {
   executor_.store(e);
   if (e == nullptr) return;
   const Duration::rep delay = initial_delay_.load();
@@ -45,7 +51,7 @@ void Task::AttachExecutor(Executor* e) {
 }
 
 void Task::Snooze(Duration d) {
-  Executor* e = executor();
+  TaskScheduler* e = executor();
   if (e == nullptr) {
     initial_delay_.store(d >= Duration::max() ? kForever : std::max(d, Duration::zero()).count());
     return;
@@ -56,7 +62,7 @@ void Task::Snooze(Duration d) {
 }
 
 void Task::SnoozeForever() {
-  Executor* e = executor();
+  TaskScheduler* e = executor();
   if (e == nullptr) {
     initial_delay_.store(kForever);
     return;
@@ -68,7 +74,7 @@ void Task::SnoozeForever() {
 
 void Task::Wake() {
   if (IsCancelled()) return;
-  Executor* e = executor();
+  TaskScheduler* e = executor();
   if (e == nullptr) {
     initial_delay_.store(0);
     return;
@@ -80,7 +86,7 @@ void Task::Wake() {
 void Task::Cancel() {
   if (cancelled_.exchange(true)) return;  // idempotent
   // Read after setting the flag: pairs with Schedule(), which attaches before checking the flag.
-  if (Executor* e = executor(); e != nullptr) e->Notify(*this);
+  if (TaskScheduler* e = executor(); e != nullptr) e->Notify(*this);
 }
 
 }  // namespace sluice::executor

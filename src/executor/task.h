@@ -48,7 +48,21 @@ enum class TaskGroup : uint8_t {
 inline constexpr int kNumTaskGroups = 4;
 std::string_view TaskGroupName(TaskGroup group);
 
-class Executor;
+class Task;
+
+// What a task sees of the executor it was scheduled on: the clock its snoozes are measured against
+// and where it reports that its wake time changed. Executor implements it; declared here so that
+// a task depends on this much of the executor and no more.
+class TaskScheduler {
+ public:
+  // The clock task snoozes are measured against.
+  virtual Clock& clock() const = 0;
+  // The task's wake time changed (Wake/Snooze) or it was cancelled: re-evaluate it. Any thread.
+  virtual void Notify(Task& task) = 0;
+
+ protected:
+  ~TaskScheduler() = default;
+};
 
 class Task : public std::enable_shared_from_this<Task> {
  public:
@@ -80,10 +94,10 @@ class Task : public std::enable_shared_from_this<Task> {
 
   // ---- for Executor implementations only ----
   // The executor this task was scheduled on (null before Schedule()).
-  Executor* executor() const { return executor_.load(); }
+  TaskScheduler* executor() const { return executor_.load(); }
   // Called once, by Schedule(), before the executor reads WakeTime(): records `e` and turns a
   // delay requested before scheduling into a wake time on e's clock (now if none).
-  void AttachExecutor(Executor* e);
+  void AttachExecutor(TaskScheduler* e);
   // The time the task asked to run next; SteadyTime::max() when parked.
   SteadyTime WakeTime() const { return SteadyTime(Duration(wake_time_.load())); }
   void SetWakeTime(SteadyTime t) { wake_time_.store(t.time_since_epoch().count()); }
@@ -99,7 +113,7 @@ class Task : public std::enable_shared_from_this<Task> {
   const uint64_t id_;
 
   // ---- Atomics: set from any thread, read and consumed by the executor under its own lock ----
-  std::atomic<Executor*> executor_{nullptr};
+  std::atomic<TaskScheduler*> executor_{nullptr};
   // Delay asked for before Schedule(), as a Duration count; kForever when parked.
   static constexpr Duration::rep kForever = Duration::max().count();
   std::atomic<Duration::rep> initial_delay_{0};

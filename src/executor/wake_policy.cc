@@ -4,14 +4,6 @@
 
 namespace sluice::executor {
 
-SteadyTime AddDelay(SteadyTime t, Duration d) {
-  if (d <= Duration::zero()) return t;
-  // Keep one tick below max(): SteadyTime::max() is reserved for "parked".
-  const SteadyTime limit = SteadyTime::max() - Duration(1);
-  if (t >= limit || d >= limit - t) return limit;
-  return t + d;
-}
-
 SteadyTime WakeTimeAfterRun(Task& task, SteadyTime now) {
   const bool woken = task.ConsumeWakeRequest();
   const bool snoozed = task.ConsumeSnoozeRequest();

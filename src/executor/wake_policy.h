@@ -2,7 +2,7 @@
 //
 // The rules every Executor applies to turn a task's Wake()/Snooze() requests into the time it
 // runs next, kept in one place so ThreadPoolExecutor and ManualExecutor cannot drift apart. Only
-// executor implementations (and Task itself) include this file.
+// executor implementations include this file.
 //
 // Each function consumes the task's request flags and records the chosen time with
 // Task::SetWakeTime(), so Task::WakeTime() always equals the executor's queue key.
@@ -15,9 +15,6 @@
 #include "executor/task.h"
 
 namespace sluice::executor {
-
-// `t + d`, clamped below SteadyTime::max() (which means "parked").
-SteadyTime AddDelay(SteadyTime t, Duration d);
 
 // A run returned true and the task was not cancelled: a Wake() during the run makes it ready at
 // `now`; otherwise a Snooze() during the run keeps the time it set; otherwise ready at `now`.

@@ -18,8 +18,8 @@
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "executor/executor.h"
-#include "executor/manual_executor.h"
-#include "executor/test_util.h"
+#include "testing/executor_util.h"
+#include "testing/manual_executor.h"
 
 namespace sluice::executor {
 namespace {

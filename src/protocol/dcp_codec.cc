@@ -298,21 +298,6 @@ StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame) {
 
 // ---- DCP_MUTATION ----
 
-void AppendDcpMutation(std::string* out, const DcpMutation& m, bool collections) {
-  char extras[kDcpMutationExtrasSize];
-  StoreBe64(extras, m.by_seqno);
-  StoreBe64(extras + 8, m.rev_seqno);
-  StoreBe32(extras + 16, m.flags);
-  StoreBe32(extras + 20, m.expiration);
-  StoreBe32(extras + 24, m.lock_time);
-  StoreBe16(extras + 28, 0);  // nmeta
-  extras[30] = static_cast<char>(m.nru);
-  AppendDcpRequest(out, Opcode::kDcpMutation, m.vbucket, m.opaque, m.cas, m.datatype, m.stream_id,
-                   std::string_view(extras, sizeof(extras)),
-                   collections ? std::optional<uint32_t>(m.collection_id) : std::nullopt, m.key,
-                   m.value);
-}
-
 StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpMutationExtrasSize) {
     return Invalid("DCP_MUTATION extras must be 31 bytes");
@@ -338,25 +323,6 @@ StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
 }
 
 // ---- DCP_DELETION ----
-
-void AppendDcpDeletion(std::string* out, const DcpDeletion& d, bool collections) {
-  char extras[kDcpDeletionV2ExtrasSize];
-  StoreBe64(extras, d.by_seqno);
-  StoreBe64(extras + 8, d.rev_seqno);
-  size_t extras_len = 0;
-  if (d.version == DcpDeletionVersion::kV1) {
-    StoreBe16(extras + 16, 0);  // nmeta
-    extras_len = kDcpDeletionV1ExtrasSize;
-  } else {
-    StoreBe32(extras + 16, d.delete_time);
-    extras[20] = 0;  // unused
-    extras_len = kDcpDeletionV2ExtrasSize;
-  }
-  AppendDcpRequest(out, Opcode::kDcpDeletion, d.vbucket, d.opaque, d.cas, d.datatype, d.stream_id,
-                   std::string_view(extras, extras_len),
-                   collections ? std::optional<uint32_t>(d.collection_id) : std::nullopt, d.key,
-                   d.value);
-}
 
 StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
   DcpDeletion d;
@@ -384,17 +350,6 @@ StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
 }
 
 // ---- DCP_EXPIRATION ----
-
-void AppendDcpExpiration(std::string* out, const DcpExpiration& x, bool collections) {
-  char extras[kDcpExpirationExtrasSize];
-  StoreBe64(extras, x.by_seqno);
-  StoreBe64(extras + 8, x.rev_seqno);
-  StoreBe32(extras + 16, x.delete_time);
-  AppendDcpRequest(out, Opcode::kDcpExpiration, x.vbucket, x.opaque, x.cas, x.datatype, x.stream_id,
-                   std::string_view(extras, sizeof(extras)),
-                   collections ? std::optional<uint32_t>(x.collection_id) : std::nullopt, x.key,
-                   x.value);
-}
 
 StatusOr<DcpExpiration> DecodeDcpExpiration(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpExpirationExtrasSize) {

@@ -1,8 +1,7 @@
 // File: protocol/dcp_codec.h
 //
 // DCP message codecs, both directions: the server encodes producer messages and decodes consumer
-// requests; the client does the reverse. Layouts follow protocol.md A5 and kv_engine's
-// docs/dcp/documentation/commands/*.md.
+// requests; the client does the reverse. Layouts are kv_engine's (the extras sizes below).
 //
 // Conventions:
 // - Every producer->consumer message is a request (magic 0x80; 0x08 when it carries a DCP stream-id
@@ -10,7 +9,9 @@
 //   optional `stream_id`: encoders add the frame info when set, decoders fill it when present.
 // - Decoders take a Frame (protocol/frame.h) whose opcode the caller already dispatched on; they
 //   check the section sizes and return kInvalid on a mismatch. Decoded structs hold views into the
-//   frame's buffer.
+//   frame's buffer. The messages with a key and a value (mutation, deletion, expiration) are
+//   templates over their byte type: DcpMutation is the view; BasicDcpMutation<std::string> is the
+//   same message owning its bytes (what the client hands out), made with As<std::string>().
 // - Keys of mutations, deletions and expirations carry a LEB128 collection-id prefix on a
 //   collection-aware connection: pass `collections = true` to encode/decode it. Decoded `key` is
 //   then the logical key and `collection_id` the prefix.
@@ -177,7 +178,8 @@ struct DcpSnapshotMarker {
 void AppendDcpSnapshotMarker(std::string* out, const DcpSnapshotMarker& marker);
 StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame);
 
-struct DcpMutation {
+template <typename Bytes>
+struct BasicDcpMutation {
   Vbid vbucket = 0;
   uint32_t opaque = 0;
   uint64_t cas = 0;
@@ -189,16 +191,26 @@ struct DcpMutation {
   uint32_t lock_time = 0;
   uint8_t nru = 0;
   uint32_t collection_id = 0;  // meaningful when collection-aware
-  std::string_view key;        // logical key
-  std::string_view value;
+  Bytes key;                   // logical key
+  Bytes value;
   std::optional<uint16_t> stream_id;
+
+  // The same message over other bytes (a copy owning them: As<std::string>()).
+  template <typename To>
+  BasicDcpMutation<To> As() const {
+    return {vbucket,    opaque,    cas, datatype,      by_seqno, rev_seqno, flags,
+            expiration, lock_time, nru, collection_id, To(key),  To(value), stream_id};
+  }
+  friend bool operator==(const BasicDcpMutation&, const BasicDcpMutation&) = default;
 };
+using DcpMutation = BasicDcpMutation<std::string_view>;
 void AppendDcpMutation(std::string* out, const DcpMutation& mutation, bool collections);
 StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections);
 
 enum class DcpDeletionVersion : uint8_t { kV1, kV2 };  // V2 after DCP_OPEN IncludeDeleteTimes
 
-struct DcpDeletion {
+template <typename Bytes>
+struct BasicDcpDeletion {
   Vbid vbucket = 0;
   uint32_t opaque = 0;
   uint64_t cas = 0;
@@ -208,15 +220,24 @@ struct DcpDeletion {
   uint64_t rev_seqno = 0;
   uint32_t delete_time = 0;  // V2 only
   uint32_t collection_id = 0;
-  std::string_view key;
-  std::string_view value;  // only xattrs
+  Bytes key;
+  Bytes value;  // only xattrs
   std::optional<uint16_t> stream_id;
+
+  template <typename To>
+  BasicDcpDeletion<To> As() const {
+    return {vbucket,   opaque,      cas,           datatype, version,   by_seqno,
+            rev_seqno, delete_time, collection_id, To(key),  To(value), stream_id};
+  }
+  friend bool operator==(const BasicDcpDeletion&, const BasicDcpDeletion&) = default;
 };
+using DcpDeletion = BasicDcpDeletion<std::string_view>;
 void AppendDcpDeletion(std::string* out, const DcpDeletion& deletion, bool collections);
 // The version follows the extras length (18 -> V1, 21 -> V2).
 StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections);
 
-struct DcpExpiration {
+template <typename Bytes>
+struct BasicDcpExpiration {
   Vbid vbucket = 0;
   uint32_t opaque = 0;
   uint64_t cas = 0;
@@ -225,10 +246,18 @@ struct DcpExpiration {
   uint64_t rev_seqno = 0;
   uint32_t delete_time = 0;
   uint32_t collection_id = 0;
-  std::string_view key;
-  std::string_view value;
+  Bytes key;
+  Bytes value;
   std::optional<uint16_t> stream_id;
+
+  template <typename To>
+  BasicDcpExpiration<To> As() const {
+    return {vbucket,     opaque,        cas,     datatype,  by_seqno, rev_seqno,
+            delete_time, collection_id, To(key), To(value), stream_id};
+  }
+  friend bool operator==(const BasicDcpExpiration&, const BasicDcpExpiration&) = default;
 };
+using DcpExpiration = BasicDcpExpiration<std::string_view>;
 void AppendDcpExpiration(std::string* out, const DcpExpiration& expiration, bool collections);
 StatusOr<DcpExpiration> DecodeDcpExpiration(const Frame& frame, bool collections);
 

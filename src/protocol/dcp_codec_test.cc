@@ -187,6 +187,20 @@ TEST(DcpCodecTest, MutationPlainAndCollectionAware) {
   }
 }
 
+// The owned copies (what the client hands out) carry every field, and convert back unchanged.
+TEST(DcpCodecTest, OwnedCopiesKeepEveryField) {
+  const DcpMutation m{5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, "key", "value", 16};
+  const BasicDcpMutation<std::string> owned_m = m.As<std::string>();
+  EXPECT_EQ(owned_m.key, "key");
+  EXPECT_EQ(owned_m.As<std::string_view>(), m);
+  const DcpDeletion d{5, 6, 7, 8, DcpDeletionVersion::kV2, 9, 10, 11, 12, "key", "xattrs", 13};
+  const BasicDcpDeletion<std::string> owned_d = d.As<std::string>();
+  EXPECT_EQ(owned_d.value, "xattrs");
+  EXPECT_EQ(owned_d.As<std::string_view>(), d);
+  const DcpExpiration x{5, 6, 7, 8, 9, 10, 11, 12, "key", "value", 13};
+  EXPECT_EQ(x.As<std::string>().As<std::string_view>(), x);
+}
+
 TEST(DcpCodecTest, MutationWithStreamIdUsesAltMagic) {
   std::string wire;
   AppendDcpMutation(&wire, {.by_seqno = 1, .key = "k", .value = "v", .stream_id = 9}, false);

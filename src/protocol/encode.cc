@@ -9,28 +9,6 @@
 
 namespace sluice::protocol {
 
-void WriteHeader(char* dst, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
-                 uint32_t opaque, uint64_t cas, size_t framing_len, size_t extras_len,
-                 size_t key_len, size_t value_len) {
-  dst[0] = static_cast<char>(magic);
-  dst[1] = static_cast<char>(opcode);
-  if (IsAltMagic(magic)) {
-    assert(framing_len <= 0xff && key_len <= 0xff);
-    dst[2] = static_cast<char>(framing_len);
-    dst[3] = static_cast<char>(key_len);
-  } else {
-    assert(framing_len == 0 && key_len <= 0xffff);
-    StoreBe16(dst + 2, static_cast<uint16_t>(key_len));
-  }
-  assert(extras_len <= 0xff);
-  dst[4] = static_cast<char>(extras_len);
-  dst[5] = static_cast<char>(datatype);
-  StoreBe16(dst + 6, specific);
-  StoreBe32(dst + 8, static_cast<uint32_t>(framing_len + extras_len + key_len + value_len));
-  StoreBe32(dst + 12, opaque);
-  StoreBe64(dst + 16, cas);
-}
-
 namespace {
 
 // One resize, then header and sections copied in place. `key_prefix` is the optional LEB128

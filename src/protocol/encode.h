@@ -16,6 +16,7 @@
 // Thread safety: pure functions; a RequestBuilder is a value owned by one thread.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,7 @@
 #include <string_view>
 
 #include "common/types.h"
+#include "protocol/byte_order.h"
 #include "protocol/frame.h"
 #include "protocol/opcode.h"
 #include "protocol/status.h"
@@ -56,9 +58,28 @@ struct ResponseFields {
 };
 
 // Writes a 24-byte header at `dst`. Alt magics take framing_len and key_len as single bytes.
-void WriteHeader(char* dst, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
-                 uint32_t opaque, uint64_t cas, size_t framing_len, size_t extras_len,
-                 size_t key_len, size_t value_len);
+// Inline: the in-place DCP item writers (dcp_item_writer.h) write a header per message.
+inline void WriteHeader(char* dst, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
+                        uint32_t opaque, uint64_t cas, size_t framing_len, size_t extras_len,
+                        size_t key_len, size_t value_len) {
+  dst[0] = static_cast<char>(magic);
+  dst[1] = static_cast<char>(opcode);
+  if (IsAltMagic(magic)) {
+    assert(framing_len <= 0xff && key_len <= 0xff);
+    dst[2] = static_cast<char>(framing_len);
+    dst[3] = static_cast<char>(key_len);
+  } else {
+    assert(framing_len == 0 && key_len <= 0xffff);
+    StoreBe16(dst + 2, static_cast<uint16_t>(key_len));
+  }
+  assert(extras_len <= 0xff);
+  dst[4] = static_cast<char>(extras_len);
+  dst[5] = static_cast<char>(datatype);
+  StoreBe16(dst + 6, specific);
+  StoreBe32(dst + 8, static_cast<uint32_t>(framing_len + extras_len + key_len + value_len));
+  StoreBe32(dst + 12, opaque);
+  StoreBe64(dst + 16, cas);
+}
 
 void AppendFrame(std::string* out, Magic magic, uint8_t opcode, uint16_t specific, uint8_t datatype,
                  uint32_t opaque, uint64_t cas, std::string_view framing_extras,
@@ -125,7 +146,6 @@ class RequestBuilder {
   // TOUCH/GAT: expiry u32.
   RequestBuilder& ExpiryExtras(uint32_t expiry);
 
-  const RequestFields& fields() const { return fields_; }
   void AppendTo(std::string* out) const { AppendRequest(out, fields_); }
   std::string Build() const {
     std::string out;

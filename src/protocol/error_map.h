@@ -1,14 +1,13 @@
 // File: protocol/error_map.h
 //
-// The error map a server returns for GET_ERROR_MAP (docs/ErrorMap.md in kv_engine): for every
-// status the server can send, a name, a description and attributes telling a client how to react
-// to a code it does not know ("item-only", "temp", "retry-now", "conn-state-invalidated", ...).
+// The error map a server returns for GET_ERROR_MAP: for every status the server can send, a name,
+// a description and attributes telling a client how to react to a code it does not know
+// ("item-only", "temp", "retry-now", "conn-state-invalidated", ...).
 //
-// The table follows kv_engine's etc/couchbase/kv/error_maps/error_map_v2.json (names and
-// attributes). Version 1 is derived from version 2 the way kv_engine derives it: attributes that
-// version 1 did not define ("rate-limit", "system-constraint", "no-retry") are dropped and the
-// revision is 4 + the v2 revision. kv_engine's current maps carry no "retry" specs, so neither do
-// ours.
+// The table follows kv_engine's version 2 error map (names and attributes). Version 1 is derived
+// from version 2 the way kv_engine derives it: attributes that version 1 did not define
+// ("rate-limit", "system-constraint", "no-retry") are dropped and the revision is 4 + the v2
+// revision. kv_engine's current maps carry no "retry" specs, so neither do ours.
 //
 // Thread safety: immutable data; ErrorMapJson builds each version once (thread-safe static init).
 #pragma once

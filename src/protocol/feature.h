@@ -1,8 +1,8 @@
 // File: protocol/feature.h
 //
-// HELLO feature codes (include/mcbp/protocol/feature.h in kv_engine). A client sends the u16
-// codes it wants in the HELLO value; the server answers with the subset it agrees to. What each
-// agreed feature changes on the wire is documented in docs/protocol.md.
+// HELLO feature codes, kv_engine's. A client sends the u16 codes it wants in the HELLO value; the
+// server answers with the subset it agrees to (server/commands_session.cc). What each agreed
+// feature changes on the wire is documented in docs/protocol.md, "HELLO features sluice agrees to".
 //
 // Thread safety: pure functions.
 #pragma once

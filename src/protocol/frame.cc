@@ -23,10 +23,6 @@ bool IsRequestMagic(Magic magic) {
          magic == Magic::kServerRequest;
 }
 
-bool IsAltMagic(Magic magic) {
-  return magic == Magic::kAltClientRequest || magic == Magic::kAltClientResponse;
-}
-
 bool IsServerMagic(Magic magic) {
   return magic == Magic::kServerRequest || magic == Magic::kServerResponse;
 }

@@ -57,7 +57,9 @@ bool IsValidMagic(uint8_t magic);
 // 0x80, 0x08 or 0x82.
 bool IsRequestMagic(Magic magic);
 // 0x08 or 0x18: byte 2 is the framing-extras length and byte 3 the key length.
-bool IsAltMagic(Magic magic);
+inline bool IsAltMagic(Magic magic) {
+  return magic == Magic::kAltClientRequest || magic == Magic::kAltClientResponse;
+}
 // 0x82 or 0x83 (the opcode is a ServerOpcode).
 bool IsServerMagic(Magic magic);
 

@@ -27,7 +27,7 @@ constexpr uint16_t KV = kSupported | kCollection;
 constexpr uint16_t KVQ = kSupported | kCollection | kQuiet;
 constexpr uint16_t DCP = kSupported | kDcp;
 
-// Names and attributes as kv_engine's protocol/mcbp/opcode.cc declares them.
+// Names and attributes as kv_engine declares them.
 constexpr OpcodeDef kDefs[] = {
     {Opcode::kGet, "GET", KV, Opcode::kGetq},
     {Opcode::kSet, "SET", KV | kDurability | kPreserveTtl, Opcode::kSetq},

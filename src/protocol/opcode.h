@@ -1,10 +1,10 @@
 // File: protocol/opcode.h
 //
-// Opcodes of the memcached binary protocol as kv_engine defines them
-// (include/mcbp/protocol/opcode.h), their canonical names (the spelling kv_engine uses in cbstats
-// timings and logs: "GET", "DCP_MUTATION", ...) and their static attributes: quiet variants,
-// DCP membership, whether a request may carry a durability or preserve-TTL frame info, and whether
-// its key carries a collection id when collections are enabled.
+// Opcodes of the memcached binary protocol as kv_engine defines them, their canonical names (the
+// spelling kv_engine uses in cbstats timings and logs: "GET", "DCP_MUTATION", ...) and their static
+// attributes: quiet variants, DCP membership, whether a request may carry a durability or
+// preserve-TTL frame info, and whether its key carries a collection id when collections are
+// enabled.
 //
 // Opcode is the client opcode space (magic 0x80/0x81/0x08/0x18); ServerOpcode is the separate space
 // of server-initiated requests (magic 0x82/0x83). Note for readers of older docs: SEQNO_PERSISTENCE

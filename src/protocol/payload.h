@@ -1,8 +1,8 @@
 // File: protocol/payload.h
 //
-// Codecs for the fixed-layout extras and values of the non-DCP commands (protocol.md A4), shared by
-// the server (which decodes requests and encodes replies) and the client (the reverse). Decoders
-// take views and return kInvalid on a size mismatch; encoders append to a std::string.
+// Codecs for the fixed-layout extras and values of the non-DCP commands, shared by the server
+// (which decodes requests and encodes replies) and the client (the reverse). Decoders take views
+// and return kInvalid on a size mismatch; encoders append to a std::string.
 //
 // Thread safety: pure functions.
 #pragma once

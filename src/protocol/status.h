@@ -1,9 +1,8 @@
 // File: protocol/status.h
 //
-// McbpStatus: the 16-bit status of a memcached binary response, with kv_engine's values
-// (include/mcbp/protocol/status.h), and the single translation from sluice's domain codes
-// (sluice::Errc) to the wire: ToMcbpStatus(). Every response the server sends goes through it, so
-// the mapping is decided here and nowhere else.
+// McbpStatus: the 16-bit status of a memcached binary response, with kv_engine's values, and the
+// single translation from sluice's domain codes (sluice::Errc) to the wire: ToMcbpStatus(). Every
+// response the server sends goes through it, so the mapping is decided here and nowhere else.
 //
 // The reverse direction, ErrcFromMcbpStatus(), is for clients (src/client, tools) that want to turn
 // a server's answer into a sluice::Status.

@@ -1,8 +1,8 @@
 // File: protocol/subdoc.h
 //
-// The wire format of the subdocument commands (kv_engine docs/SubDocument.md) and their path
-// syntax, shared by the server (decodes requests, encodes replies) and clients/tests (the
-// reverse). Which combinations are valid is protocol/subdoc_request.h.
+// The wire format of the subdocument commands (kv_engine's) and their path syntax, shared by the
+// server (decodes requests, encodes replies) and clients/tests (the reverse). Which combinations
+// are valid is protocol/subdoc_request.h.
 //
 //   single path request:  extras = path length u16, path flags u8 [, expiry u32 [, user flags
 //                         u32]] [, doc flags u8] (3, 4, 7, 8, 11 or 12 bytes; lookups 3 or 4);

@@ -1,11 +1,10 @@
 // File: protocol/subdoc_request.h
 //
-// Which subdocument requests are valid, with kv_engine's answers (daemon/subdocument_traits.h
-// and subdocument_validators.cc): one traits table saying, per opcode usable as a subdoc
-// operation, which path and doc flags it takes, whether it has a value and may have an empty
-// path, whether it mutates and what it answers; and ParseSubdocRequest, which decodes a
-// SUBDOC_* request (single path or multi) and checks it against the table, returning the status
-// kv_engine returns for the first problem:
+// Which subdocument requests are valid, with kv_engine's answers: one traits table saying, per
+// opcode usable as a subdoc operation, which path and doc flags it takes, whether it has a value
+// and may have an empty path, whether it mutates and what it answers; and ParseSubdocRequest, which
+// decodes a SUBDOC_* request (single path or multi) and checks it against the table, returning the
+// status kv_engine returns for the first problem:
 //
 //   Einval                          bad extras, path too long, value present/absent wrongly, flags
 //                                   not valid for the opcode, Add with a CAS, Add with Mkdoc,

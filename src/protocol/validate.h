@@ -1,8 +1,8 @@
 // File: protocol/validate.h
 //
-// Per-opcode request validation, the facts taken from kv_engine's daemon/mcbp_validators.cc: for
-// each client opcode the server implements, which extras lengths are allowed, whether a key and a
-// value are required / forbidden / optional, whether CAS may be set, which datatype bits are
+// Per-opcode request validation, the facts taken from kv_engine's validators: for each client
+// opcode the server implements, which extras lengths are allowed, whether a key and a value are
+// required / forbidden / optional, whether CAS may be set, which datatype bits are
 // accepted, whether the key is a document key (collection-prefixed when collections are on), the
 // frame infos (durability / preserve-TTL only where the opcode supports them) and the few
 // command-specific rules (DCP_OPEN flag combinations, vbucket states, snapshot-marker versions,

@@ -10,7 +10,7 @@
 //   - client-first-bare: exactly "n=<saslname>,r=<nonce>". A leading "m=" (mandatory extension)
 //     and any other extension are refused (kv_engine refuses them too).
 //   - Nonces are opaque: everything after "r=" up to the next comma. The RFC asks for printable
-//     characters, but the Couchbase C++ SDK sends a hex dump with spaces (protocol.md B1).
+//     characters, but the Couchbase C++ SDK sends a hex dump with spaces.
 //   - client-final: exactly "c=<b64>,r=<nonce>,p=<b64>".
 //   - server-first: "r=..,s=..,i=.." with trailing extensions ignored; "m=" refused.
 //   - server-final: "v=<b64>" or "e=<error>", trailing extensions ignored.

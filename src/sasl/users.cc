@@ -76,8 +76,9 @@ bool User::MayAccessBucket(std::string_view bucket) const {
   return std::find(buckets_->begin(), buckets_->end(), bucket) != buckets_->end();
 }
 
-StatusOr<std::unique_ptr<const UserDatabase>> UserDatabase::LoadFile(
-    const std::string& path, const UserDatabaseOptions& options) {
+namespace {
+
+StatusOr<std::string> ReadUsersFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -87,11 +88,10 @@ StatusOr<std::unique_ptr<const UserDatabase>> UserDatabase::LoadFile(
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status(Errc::kIoError, "cannot read users file " + path);
-  return Parse(text.str(), path, options);
+  return text.str();
 }
 
-StatusOr<std::unique_ptr<const UserDatabase>> UserDatabase::Parse(
-    std::string_view json_text, std::string_view origin, const UserDatabaseOptions& options) {
+StatusOr<std::vector<UserSpec>> ParseSpecs(std::string_view json_text, std::string_view origin) {
   const std::string prefix(origin);
   nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status(Errc::kInvalid, prefix + ": not valid JSON");
@@ -112,9 +112,30 @@ StatusOr<std::unique_ptr<const UserDatabase>> UserDatabase::Parse(
     ASSIGN_OR_RETURN(UserSpec spec, ParseUserEntry((*users)[i], origin, i));
     specs.push_back(std::move(spec));
   }
+  return specs;
+}
+
+}  // namespace
+
+StatusOr<std::vector<UserSpec>> ReadUserSpecs(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadUsersFile(path));
+  return ParseSpecs(text, path);
+}
+
+StatusOr<std::unique_ptr<const UserDatabase>> UserDatabase::LoadFile(
+    const std::string& path, const UserDatabaseOptions& options) {
+  ASSIGN_OR_RETURN(std::string text, ReadUsersFile(path));
+  return Parse(text, path, options);
+}
+
+StatusOr<std::unique_ptr<const UserDatabase>> UserDatabase::Parse(
+    std::string_view json_text, std::string_view origin, const UserDatabaseOptions& options) {
+  ASSIGN_OR_RETURN(std::vector<UserSpec> specs, ParseSpecs(json_text, origin));
   auto db = Create(std::move(specs), options);
-  if (!db.ok())
-    return Status(db.status().code(), prefix + ": " + std::string(db.status().message()));
+  if (!db.ok()) {
+    return Status(db.status().code(),
+                  std::string(origin) + ": " + std::string(db.status().message()));
+  }
   return db;
 }
 

@@ -20,8 +20,7 @@
 // and fake salts alike, so a reload is no distinguisher either. A fake credential never verifies.
 //
 // Ownership: built by LoadFile/Parse/Create and returned as unique_ptr; the server turns it into
-// a shared_ptr<const UserDatabase>, hands copies to ServerSessions, and reloads by building a new
-// database and swapping its pointer (sessions in flight keep the old one alive).
+// a shared_ptr<const UserDatabase> and hands copies to ServerSessions.
 // Thread safety: immutable after construction; every method is const and thread-safe.
 #pragma once
 
@@ -89,6 +88,10 @@ class User {
   std::string plain_salt_;
   std::string plain_hash_;  // HMAC-SHA256(plain_salt_, password)
 };
+
+// The entries of a users file, as written (plaintext passwords included): for a server that must
+// itself log in elsewhere as one of its users (the replicator). Errors as UserDatabase::LoadFile.
+StatusOr<std::vector<UserSpec>> ReadUserSpecs(const std::string& path);
 
 class UserDatabase {
  public:

@@ -12,7 +12,7 @@
 //   AddTimingStats(kJson)     kv_engine's form for other clients: one stat per histogram whose
 //                             value is HdrHistogram::to_json() — {"total", "bucketsLow", "data":
 //                             [[upper, count, percentile]...], "overflowed", "overflowed_sum",
-//                             "max_trackable"} (docs/HdrHistogramFormat.md in kv_engine).
+//                             "max_trackable"} (kv_engine's HdrHistogram JSON).
 //
 // Histogram names: the ep-engine command families kv_engine reports in its "timings" group
 // (get_cmd, store_cmd, arith_cmd, get_stats_cmd, get_vb_cmd, set_vb_cmd, del_vb_cmd; each the

@@ -1,3 +1,5 @@
+// File: server/commands_admin.cc
+//
 // Admin commands: STAT, vbucket state, sequence numbers, failover logs and the cluster config.
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -10,7 +12,7 @@
 #include "protocol/payload.h"
 #include "server/command_timings.h"
 #include "server/command_util.h"
-#include "server/dispatcher.h"
+#include "server/commands.h"
 
 namespace sluice::server {
 
@@ -48,7 +50,9 @@ void AddServerStats(Connection& conn, const engine::AddStatFn& add) {
   num("max_connections", ctx.config().max_connections);
 }
 
-CommandResult Stat(Connection& conn, const Frame& req) {
+}  // namespace
+
+CommandResult Stat(Connection& conn, const Frame& req, const CommandFacts&) {
   const std::string_view group = req.key;
   // Each stat is one response (key = name, value = text) with the request's opaque, then an
   // empty response ends the list.
@@ -72,6 +76,9 @@ CommandResult Stat(Connection& conn, const Frame& req) {
                      add);
     } else if (dcp_group && conn.ctx().conn_map()) {
       s = conn.ctx().conn_map()->GetStats(group, req.value, add);
+    } else if (group == "replication") {
+      // The consumer side (src/replication): one entry per replication connection and stream.
+      if (auto replicator = conn.ctx().replicator()) replicator->AddStats(add);
     } else {
       s = bucket->GetStats(group, add);
     }
@@ -92,7 +99,8 @@ CommandResult Stat(Connection& conn, const Frame& req) {
 // SET_VBUCKET: the state in the extras and, for an active vbucket, an optional JSON value
 // {"topology": [[active, replica|null, ...], ...]} (common/vbucket_topology.h). A change of the
 // map reaches clients through the bucket's VBucketMapListener (cluster-config pushes).
-CommandResult SetVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult SetVBucket(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   const uint8_t wire = static_cast<uint8_t>(req.extras[0]);
   if (!IsValidVBucketState(wire)) {
     conn.RespondError(req, Status(Errc::kInvalid, "invalid vbucket state"));
@@ -112,7 +120,8 @@ CommandResult SetVBucket(Connection& conn, const Frame& req, engine::Bucket& buc
   return CommandResult::kDone;
 }
 
-CommandResult GetVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult GetVBucket(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   auto state = bucket.GetVBucketState(req.vbucket());
   if (!state.ok()) {
     conn.RespondError(req, state.status());
@@ -124,7 +133,8 @@ CommandResult GetVBucket(Connection& conn, const Frame& req, engine::Bucket& buc
   return CommandResult::kDone;
 }
 
-CommandResult DelVBucket(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult DelVBucket(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   Status s = bucket.DeleteVBucket(req.vbucket());
   if (s.ok()) {
     conn.Respond(req, McbpStatus::kSuccess);
@@ -134,7 +144,8 @@ CommandResult DelVBucket(Connection& conn, const Frame& req, engine::Bucket& buc
   return CommandResult::kDone;
 }
 
-CommandResult GetAllVbSeqnos(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult GetAllVbSeqnos(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   auto filter = protocol::DecodeAllVbSeqnosExtras(req.extras);
   if (!filter.ok()) {
     conn.RespondError(req, filter.status());
@@ -162,7 +173,8 @@ CommandResult GetAllVbSeqnos(Connection& conn, const Frame& req, engine::Bucket&
   return CommandResult::kDone;
 }
 
-CommandResult ObserveSeqno(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult ObserveSeqno(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   auto uuid = protocol::DecodeU64(req.value);
   if (!uuid.ok()) {
     conn.RespondError(req, uuid.status());
@@ -187,7 +199,8 @@ CommandResult ObserveSeqno(Connection& conn, const Frame& req, engine::Bucket& b
   return CommandResult::kDone;
 }
 
-CommandResult GetFailoverLog(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult GetFailoverLog(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   auto log = bucket.GetFailoverLog(req.vbucket());
   if (!log.ok()) {
     conn.RespondError(req, log.status());
@@ -201,7 +214,7 @@ CommandResult GetFailoverLog(Connection& conn, const Frame& req, engine::Bucket&
   return CommandResult::kDone;
 }
 
-CommandResult GetClusterConfig(Connection& conn, const Frame& req) {
+CommandResult GetClusterConfig(Connection& conn, const Frame& req, const CommandFacts&) {
   if (!req.extras.empty()) {
     auto known = protocol::DecodeClusterConfigVersion(req.extras);
     if (!known.ok()) {
@@ -222,12 +235,7 @@ CommandResult GetClusterConfig(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-// GET_CMD_TIMER (mctimings): extras = the opcode (1 byte), key = "" (the selected bucket), the
-// selected bucket's name, "/all/" or "@no bucket@"; the answer is that opcode's latency histogram
-// as HdrHistogram JSON (an empty one if it never ran). sluice has one bucket and keeps timings
-// per server, so every accepted name gives the same histogram; another bucket's name is
-// NotSupported, as kv_engine answers it.
-CommandResult GetCmdTimer(Connection& conn, const Frame& req) {
+CommandResult GetCmdTimer(Connection& conn, const Frame& req, const CommandFacts&) {
   if (req.extras.size() != 1 || !req.value.empty() || req.cas != 0) {
     conn.RespondError(req, Status(Errc::kInvalid, "GET_CMD_TIMER: extras must be the opcode"));
     return CommandResult::kDone;
@@ -243,46 +251,6 @@ CommandResult GetCmdTimer(Connection& conn, const Frame& req) {
   conn.Respond(req, McbpStatus::kSuccess, {}, {},
                HdrHistogramJson(conn.ctx().timings().Of(op).Take()), protocol::kDatatypeJson);
   return CommandResult::kDone;
-}
-
-}  // namespace
-
-std::optional<CommandResult> DispatchAdmin(Connection& conn, const Frame& req) {
-  const Opcode op = req.client_opcode();
-  if (op == Opcode::kStat) return Stat(conn, req);
-  if (op == Opcode::kGetCmdTimer) return GetCmdTimer(conn, req);
-  switch (op) {
-    case Opcode::kSetVbucket:
-    case Opcode::kGetVbucket:
-    case Opcode::kDelVbucket:
-    case Opcode::kGetAllVbSeqnos:
-    case Opcode::kObserveSeqno:
-    case Opcode::kGetFailoverLog:
-    case Opcode::kGetClusterConfig:
-      break;
-    default:
-      return std::nullopt;
-  }
-  engine::Bucket* bucket = RequireBucket(conn, req);
-  if (bucket == nullptr) return CommandResult::kDone;
-  switch (op) {
-    case Opcode::kSetVbucket:
-      return SetVBucket(conn, req, *bucket);
-    case Opcode::kGetVbucket:
-      return GetVBucket(conn, req, *bucket);
-    case Opcode::kDelVbucket:
-      return DelVBucket(conn, req, *bucket);
-    case Opcode::kGetAllVbSeqnos:
-      return GetAllVbSeqnos(conn, req, *bucket);
-    case Opcode::kObserveSeqno:
-      return ObserveSeqno(conn, req, *bucket);
-    case Opcode::kGetFailoverLog:
-      return GetFailoverLog(conn, req, *bucket);
-    case Opcode::kGetClusterConfig:
-      return GetClusterConfig(conn, req);
-    default:
-      return std::nullopt;
-  }
 }
 
 }  // namespace sluice::server

@@ -1,3 +1,5 @@
+// File: server/commands_dcp.cc
+//
 // DCP commands of a producer connection: DCP_OPEN, DCP_CONTROL, DCP_STREAM_REQ,
 // DCP_CLOSE_STREAM, DCP_GET_FAILOVER_LOG, DCP_BUFFER_ACKNOWLEDGEMENT, DCP_NOOP, and the
 // consumer's responses to our NOOPs. The stream machinery is in src/dcp/.
@@ -6,7 +8,7 @@
 #include "protocol/frame_info.h"
 #include "protocol/payload.h"
 #include "server/command_util.h"
-#include "server/dispatcher.h"
+#include "server/commands.h"
 
 namespace sluice::server {
 
@@ -33,7 +35,9 @@ dcp::Producer* RequireProducer(Connection& conn, const Frame& req) {
   return conn.producer().get();
 }
 
-CommandResult Open(Connection& conn, const Frame& req) {
+}  // namespace
+
+CommandResult DcpOpen(Connection& conn, const Frame& req, const CommandFacts&) {
   if (conn.producer()) {
     conn.RespondError(req, Status(Errc::kInvalid, "DCP_OPEN on a connection already open"));
     return CommandResult::kDone;
@@ -66,7 +70,7 @@ CommandResult Open(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-CommandResult Control(Connection& conn, const Frame& req) {
+CommandResult DcpControl(Connection& conn, const Frame& req, const CommandFacts&) {
   dcp::Producer* producer = RequireProducer(conn, req);
   if (producer == nullptr) return CommandResult::kDone;
   Status s = producer->Control(req.key, req.value);
@@ -78,7 +82,7 @@ CommandResult Control(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-CommandResult StreamReq(Connection& conn, const Frame& req) {
+CommandResult DcpStreamReq(Connection& conn, const Frame& req, const CommandFacts&) {
   dcp::Producer* producer = RequireProducer(conn, req);
   if (producer == nullptr) return CommandResult::kDone;
   auto decoded = protocol::DecodeDcpStreamReq(req);
@@ -103,7 +107,7 @@ CommandResult StreamReq(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-CommandResult CloseStream(Connection& conn, const Frame& req) {
+CommandResult DcpCloseStream(Connection& conn, const Frame& req, const CommandFacts&) {
   dcp::Producer* producer = RequireProducer(conn, req);
   if (producer == nullptr) return CommandResult::kDone;
   // The validator checked the framing extras; the stream id is one of them.
@@ -123,9 +127,9 @@ CommandResult CloseStream(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-CommandResult GetFailoverLog(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult DcpGetFailoverLog(Connection& conn, const Frame& req, const CommandFacts&) {
   auto log = conn.producer() ? conn.producer()->GetFailoverLog(req.vbucket())
-                             : bucket.GetFailoverLog(req.vbucket());
+                             : conn.bucket()->GetFailoverLog(req.vbucket());
   if (!log.ok()) {
     conn.RespondError(req, log.status());
     return CommandResult::kDone;
@@ -136,8 +140,7 @@ CommandResult GetFailoverLog(Connection& conn, const Frame& req, engine::Bucket&
   return CommandResult::kDone;
 }
 
-CommandResult BufferAck(Connection& conn, const Frame& req) {
-  // No response, as kv_engine.
+CommandResult DcpBufferAck(Connection& conn, const Frame& req, const CommandFacts&) {
   auto bytes = protocol::DecodeDcpBufferAck(req);
   if (!bytes.ok()) {
     conn.RespondError(req, bytes.status());
@@ -147,7 +150,10 @@ CommandResult BufferAck(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-}  // namespace
+CommandResult DcpNoop(Connection& conn, const Frame& req, const CommandFacts&) {
+  conn.Respond(req, McbpStatus::kSuccess);
+  return CommandResult::kDone;
+}
 
 void OnClientResponse(Connection& conn, const Frame& response) {
   const auto& producer = conn.producer();
@@ -156,44 +162,6 @@ void OnClientResponse(Connection& conn, const Frame& response) {
     producer->NoopResponse();
   } else {
     producer->MessageReceived();
-  }
-}
-
-std::optional<CommandResult> DispatchDcp(Connection& conn, const Frame& req) {
-  const Opcode op = req.client_opcode();
-  switch (op) {
-    case Opcode::kDcpOpen:
-    case Opcode::kDcpControl:
-    case Opcode::kDcpStreamReq:
-    case Opcode::kDcpCloseStream:
-    case Opcode::kDcpGetFailoverLog:
-    case Opcode::kDcpBufferAcknowledgement:
-    case Opcode::kDcpNoop:
-      break;
-    default:
-      return std::nullopt;
-  }
-  engine::Bucket* bucket = RequireBucket(conn, req);
-  if (bucket == nullptr) return CommandResult::kDone;
-  if (conn.producer()) conn.producer()->MessageReceived();
-  switch (op) {
-    case Opcode::kDcpOpen:
-      return Open(conn, req);
-    case Opcode::kDcpControl:
-      return Control(conn, req);
-    case Opcode::kDcpStreamReq:
-      return StreamReq(conn, req);
-    case Opcode::kDcpCloseStream:
-      return CloseStream(conn, req);
-    case Opcode::kDcpGetFailoverLog:
-      return GetFailoverLog(conn, req, *bucket);
-    case Opcode::kDcpBufferAcknowledgement:
-      return BufferAck(conn, req);
-    case Opcode::kDcpNoop:
-      conn.Respond(req, McbpStatus::kSuccess);
-      return CommandResult::kDone;
-    default:
-      return std::nullopt;
   }
 }
 

@@ -1,17 +1,15 @@
+// File: server/commands_kv.cc
+//
 // Document commands: GET/SET/ADD/REPLACE/DELETE/INCR/DECR/APPEND/PREPEND/TOUCH/GAT/GET_META and
-// their quiet forms. Mutations with a durability frame info are SyncWrites
-// (server/durable_write.h); the subdoc commands live in commands_subdoc.cc. Extended attributes
-// (docs/xattrs.md): GET and GAT answer the body only; SET/ADD/REPLACE store the value as given
-// (with the XATTR datatype: xattrs and body, validated), so a plain SET drops the xattrs a
-// document had; APPEND/PREPEND/INCR/DECR keep them; DELETE keeps the system ones.
+// their quiet forms (the contracts are in server/commands.h); also DocumentKey and RequireBucket
+// (server/command_util.h). The subdoc commands live in commands_subdoc.cc.
 #include "common/json_check.h"
 #include "protocol/byte_order.h"
 #include "protocol/frame_info.h"
 #include "protocol/leb128.h"
 #include "protocol/payload.h"
 #include "server/command_util.h"
-#include "server/commands_subdoc.h"
-#include "server/dispatcher.h"
+#include "server/commands.h"
 #include "server/durable_write.h"
 #include "xattr/blob.h"
 
@@ -20,7 +18,6 @@ namespace sluice::server {
 using protocol::Feature;
 using protocol::Frame;
 using protocol::McbpStatus;
-using protocol::Opcode;
 
 std::optional<std::string_view> DocumentKey(Connection& conn, const Frame& req) {
   if (!conn.HasFeature(Feature::kCollections)) return req.key;
@@ -67,29 +64,42 @@ uint8_t BodyDatatype(const Connection& conn, const engine::GetResult& r) {
   return VisibleDatatype(conn, r.datatype & ~protocol::kDatatypeXattr);
 }
 
-CommandResult Get(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet,
-                  bool with_key) {
+engine::StoreOp StoreOpOf(Mutation mutation) {
+  switch (mutation) {
+    case Mutation::kAdd:
+      return engine::StoreOp::kAdd;
+    case Mutation::kReplace:
+      return engine::StoreOp::kReplace;
+    default:
+      return engine::StoreOp::kSet;
+  }
+}
+
+}  // namespace
+
+CommandResult Get(Connection& conn, const Frame& req, const CommandFacts& facts) {
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
-  auto r = bucket.Get(req.vbucket(), *key, conn.waiter());
+  const std::string_view response_key = facts.returns_key ? req.key : "";
+  auto r = conn.bucket()->Get(req.vbucket(), *key, conn.waiter());
   if (!r.ok()) {
     const Errc code = r.status().code();
     if (code == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     if (code == Errc::kNotFound) {
-      if (!quiet) conn.Respond(req, McbpStatus::kKeyEnoent, {}, with_key ? req.key : "");
+      if (!facts.quiet) conn.Respond(req, McbpStatus::kKeyEnoent, {}, response_key);
       return CommandResult::kDone;
     }
     conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), with_key ? req.key : "", BodyOf(*r),
+  conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), response_key, BodyOf(*r),
                BodyDatatype(conn, *r), r->cas);
   return CommandResult::kDone;
 }
 
-CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket, engine::StoreOp op,
-                    bool quiet) {
-  DurabilityScope durability(conn, req, quiet);
+CommandResult Store(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  engine::Bucket& bucket = *conn.bucket();
+  DurabilityScope durability(conn, req, facts.quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
@@ -99,7 +109,7 @@ CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket, 
     return CommandResult::kDone;
   }
   engine::StoreRequest sr;
-  sr.op = op;
+  sr.op = StoreOpOf(facts.mutation);
   sr.key = *key;
   sr.value = req.value;
   sr.flags = extras->flags;
@@ -120,8 +130,9 @@ CommandResult Store(Connection& conn, const Frame& req, engine::Bucket& bucket, 
   return durability.Finish(bucket, {*r});
 }
 
-CommandResult Delete(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet) {
-  DurabilityScope durability(conn, req, quiet);
+CommandResult Delete(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  engine::Bucket& bucket = *conn.bucket();
+  DurabilityScope durability(conn, req, facts.quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
@@ -134,9 +145,9 @@ CommandResult Delete(Connection& conn, const Frame& req, engine::Bucket& bucket,
   return durability.Finish(bucket, {*r});
 }
 
-CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& bucket, bool increment,
-                         bool quiet) {
-  DurabilityScope durability(conn, req, quiet);
+CommandResult Arithmetic(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  engine::Bucket& bucket = *conn.bucket();
+  DurabilityScope durability(conn, req, facts.quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
@@ -147,7 +158,7 @@ CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& buc
   }
   engine::ArithmeticRequest ar;
   ar.key = *key;
-  ar.increment = increment;
+  ar.increment = facts.mutation == Mutation::kIncrement;
   ar.delta = extras->delta;
   ar.initial = extras->initial;
   ar.create = extras->expiry != protocol::kArithmeticNoCreate;
@@ -162,12 +173,13 @@ CommandResult Arithmetic(Connection& conn, const Frame& req, engine::Bucket& buc
   return durability.Finish(bucket, {r->mutation, U64(r->value)});
 }
 
-CommandResult AppendPrepend(Connection& conn, const Frame& req, engine::Bucket& bucket, bool append,
-                            bool quiet) {
-  DurabilityScope durability(conn, req, quiet);
+CommandResult AppendPrepend(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  engine::Bucket& bucket = *conn.bucket();
+  DurabilityScope durability(conn, req, facts.quiet);
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
+  const bool append = facts.mutation == Mutation::kAppend;
   auto r = bucket.AppendPrepend(req.vbucket(), *key, req.value, append, req.cas, conn.waiter());
   if (!r.ok()) {
     if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
@@ -177,8 +189,7 @@ CommandResult AppendPrepend(Connection& conn, const Frame& req, engine::Bucket& 
   return durability.Finish(bucket, {*r});
 }
 
-CommandResult Touch(Connection& conn, const Frame& req, engine::Bucket& bucket, bool gat,
-                    bool quiet) {
+CommandResult Touch(Connection& conn, const Frame& req, const CommandFacts& facts) {
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   auto expiry = protocol::DecodeU32(req.extras);
@@ -186,15 +197,15 @@ CommandResult Touch(Connection& conn, const Frame& req, engine::Bucket& bucket, 
     conn.RespondError(req, expiry.status());
     return CommandResult::kDone;
   }
-  auto r = bucket.Touch(req.vbucket(), *key, engine::ExpiryFromWire(*expiry, Now(conn)), gat,
-                        conn.waiter());
+  auto r = conn.bucket()->Touch(req.vbucket(), *key, engine::ExpiryFromWire(*expiry, Now(conn)),
+                                facts.returns_value, conn.waiter());
   if (!r.ok()) {
     const Errc code = r.status().code();
     if (code == Errc::kWouldBlock) return CommandResult::kWouldBlock;
-    if (!(quiet && code == Errc::kNotFound)) conn.RespondError(req, r.status());
+    if (!(facts.quiet && code == Errc::kNotFound)) conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
-  if (gat) {
+  if (facts.returns_value) {
     conn.Respond(req, McbpStatus::kSuccess, U32(r->flags), {}, BodyOf(*r), BodyDatatype(conn, *r),
                  r->cas);
   } else {
@@ -203,12 +214,12 @@ CommandResult Touch(Connection& conn, const Frame& req, engine::Bucket& bucket, 
   return CommandResult::kDone;
 }
 
-CommandResult GetMeta(Connection& conn, const Frame& req, engine::Bucket& bucket, bool quiet) {
+CommandResult GetMeta(Connection& conn, const Frame& req, const CommandFacts& facts) {
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
-  auto r = bucket.GetMeta(req.vbucket(), *key);
+  auto r = conn.bucket()->GetMeta(req.vbucket(), *key);
   if (!r.ok()) {
-    if (!(quiet && r.status().code() == Errc::kNotFound)) conn.RespondError(req, r.status());
+    if (!(facts.quiet && r.status().code() == Errc::kNotFound)) conn.RespondError(req, r.status());
     return CommandResult::kDone;
   }
   // deleted u32, flags u32, expiry u32, rev seqno u64 [, datatype u8 for version 2].
@@ -218,99 +229,6 @@ CommandResult GetMeta(Connection& conn, const Frame& req, engine::Bucket& bucket
   }
   conn.Respond(req, McbpStatus::kSuccess, extras, {}, {}, 0, r->cas);
   return CommandResult::kDone;
-}
-
-}  // namespace
-
-std::optional<CommandResult> DispatchKv(Connection& conn, const Frame& req) {
-  using engine::StoreOp;
-  const Opcode op = req.client_opcode();
-  switch (op) {
-    case Opcode::kGet:
-    case Opcode::kGetq:
-    case Opcode::kGetk:
-    case Opcode::kGetkq:
-    case Opcode::kSet:
-    case Opcode::kSetq:
-    case Opcode::kAdd:
-    case Opcode::kAddq:
-    case Opcode::kReplace:
-    case Opcode::kReplaceq:
-    case Opcode::kDelete:
-    case Opcode::kDeleteq:
-    case Opcode::kIncrement:
-    case Opcode::kIncrementq:
-    case Opcode::kDecrement:
-    case Opcode::kDecrementq:
-    case Opcode::kAppend:
-    case Opcode::kAppendq:
-    case Opcode::kPrepend:
-    case Opcode::kPrependq:
-    case Opcode::kTouch:
-    case Opcode::kGat:
-    case Opcode::kGatq:
-    case Opcode::kGetMeta:
-    case Opcode::kGetqMeta:
-      break;
-    default:
-      return DispatchSubdoc(conn, req);
-  }
-  engine::Bucket* bucket = RequireBucket(conn, req);
-  if (bucket == nullptr) return CommandResult::kDone;
-  switch (op) {
-    case Opcode::kGet:
-      return Get(conn, req, *bucket, false, false);
-    case Opcode::kGetq:
-      return Get(conn, req, *bucket, true, false);
-    case Opcode::kGetk:
-      return Get(conn, req, *bucket, false, true);
-    case Opcode::kGetkq:
-      return Get(conn, req, *bucket, true, true);
-    case Opcode::kSet:
-      return Store(conn, req, *bucket, StoreOp::kSet, false);
-    case Opcode::kSetq:
-      return Store(conn, req, *bucket, StoreOp::kSet, true);
-    case Opcode::kAdd:
-      return Store(conn, req, *bucket, StoreOp::kAdd, false);
-    case Opcode::kAddq:
-      return Store(conn, req, *bucket, StoreOp::kAdd, true);
-    case Opcode::kReplace:
-      return Store(conn, req, *bucket, StoreOp::kReplace, false);
-    case Opcode::kReplaceq:
-      return Store(conn, req, *bucket, StoreOp::kReplace, true);
-    case Opcode::kDelete:
-      return Delete(conn, req, *bucket, false);
-    case Opcode::kDeleteq:
-      return Delete(conn, req, *bucket, true);
-    case Opcode::kIncrement:
-      return Arithmetic(conn, req, *bucket, true, false);
-    case Opcode::kIncrementq:
-      return Arithmetic(conn, req, *bucket, true, true);
-    case Opcode::kDecrement:
-      return Arithmetic(conn, req, *bucket, false, false);
-    case Opcode::kDecrementq:
-      return Arithmetic(conn, req, *bucket, false, true);
-    case Opcode::kAppend:
-      return AppendPrepend(conn, req, *bucket, true, false);
-    case Opcode::kAppendq:
-      return AppendPrepend(conn, req, *bucket, true, true);
-    case Opcode::kPrepend:
-      return AppendPrepend(conn, req, *bucket, false, false);
-    case Opcode::kPrependq:
-      return AppendPrepend(conn, req, *bucket, false, true);
-    case Opcode::kTouch:
-      return Touch(conn, req, *bucket, false, false);
-    case Opcode::kGat:
-      return Touch(conn, req, *bucket, true, false);
-    case Opcode::kGatq:
-      return Touch(conn, req, *bucket, true, true);
-    case Opcode::kGetMeta:
-      return GetMeta(conn, req, *bucket, false);
-    case Opcode::kGetqMeta:
-      return GetMeta(conn, req, *bucket, true);
-    default:
-      return std::nullopt;
-  }
 }
 
 }  // namespace sluice::server

@@ -1,10 +1,12 @@
+// File: server/commands_replica.cc
+//
 // GET_REPLICA (0x83): a document from a replica vbucket, answered like GET (flags in the extras,
 // the body, its datatype, the CAS; no key). As in kv_engine, only a replica vbucket serves it:
 // an active, pending, dead or missing one answers NOT_MY_VBUCKET (with the cluster config), and
 // an expired document is not found (its expiration arrives from the active over DCP).
 #include "protocol/byte_order.h"
 #include "server/command_util.h"
-#include "server/dispatcher.h"
+#include "server/commands.h"
 #include "xattr/blob.h"
 
 namespace sluice::server {
@@ -12,9 +14,8 @@ namespace sluice::server {
 using protocol::Frame;
 using protocol::McbpStatus;
 
-namespace {
-
-CommandResult GetReplica(Connection& conn, const Frame& req, engine::Bucket& bucket) {
+CommandResult GetReplica(Connection& conn, const Frame& req, const CommandFacts&) {
+  engine::Bucket& bucket = *conn.bucket();
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   auto r = bucket.Get(req.vbucket(), *key, conn.waiter(), /*include_deleted=*/false,
@@ -35,15 +36,6 @@ CommandResult GetReplica(Connection& conn, const Frame& req, engine::Bucket& buc
   conn.Respond(req, McbpStatus::kSuccess, flags, {}, xattr::Body(r->datatype, r->value.view()),
                VisibleDatatype(conn, r->datatype & ~protocol::kDatatypeXattr), r->cas);
   return CommandResult::kDone;
-}
-
-}  // namespace
-
-std::optional<CommandResult> DispatchReplica(Connection& conn, const Frame& req) {
-  if (req.client_opcode() != protocol::Opcode::kGetReplica) return std::nullopt;
-  engine::Bucket* bucket = RequireBucket(conn, req);
-  if (bucket == nullptr) return CommandResult::kDone;
-  return GetReplica(conn, req, *bucket);
 }
 
 }  // namespace sluice::server

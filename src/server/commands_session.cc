@@ -1,3 +1,5 @@
+// File: server/commands_session.cc
+//
 // Session commands: HELLO, SASL, bucket selection, and the small always-allowed ones.
 #include <fmt/format.h>
 
@@ -11,14 +13,13 @@
 #include "protocol/error_map.h"
 #include "protocol/payload.h"
 #include "sasl/mechanism.h"
-#include "server/dispatcher.h"
+#include "server/commands.h"
 
 namespace sluice::server {
 
 using protocol::Feature;
 using protocol::Frame;
 using protocol::McbpStatus;
-using protocol::Opcode;
 
 namespace {
 
@@ -72,7 +73,9 @@ std::vector<Feature> Requested(const Frame& req) {
   return out;
 }
 
-CommandResult Hello(Connection& conn, const Frame& req) {
+}  // namespace
+
+CommandResult Hello(Connection& conn, const Frame& req, const CommandFacts&) {
   const std::vector<Feature> requested = Requested(req);
   auto asked = [&](Feature f) {
     return std::find(requested.begin(), requested.end(), f) != requested.end();
@@ -105,6 +108,8 @@ CommandResult Hello(Connection& conn, const Frame& req) {
   conn.Respond(req, McbpStatus::kSuccess, {}, {}, agreed);
   return CommandResult::kDone;
 }
+
+namespace {
 
 // After authentication, connections are associated with the server's bucket if the user may use
 // it, so memcached clients (which never send SELECT_BUCKET) can work right away.
@@ -158,7 +163,14 @@ CommandResult SaslReply(Connection& conn, const Frame& req, const sasl::AuthStep
   return CommandResult::kDone;
 }
 
-CommandResult SaslAuth(Connection& conn, const Frame& req) {
+}  // namespace
+
+CommandResult SaslListMechs(Connection& conn, const Frame& req, const CommandFacts&) {
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, sasl::SupportedMechanisms());
+  return CommandResult::kDone;
+}
+
+CommandResult SaslAuth(Connection& conn, const Frame& req, const CommandFacts&) {
   conn.ctx().stats().auth_cmds.fetch_add(1, std::memory_order_relaxed);
   // A new attempt drops any earlier identity.
   conn.ResetAuthentication();
@@ -166,7 +178,7 @@ CommandResult SaslAuth(Connection& conn, const Frame& req) {
   return SaslReply(conn, req, conn.sasl_session()->Start(req.key, req.value));
 }
 
-CommandResult SaslStep(Connection& conn, const Frame& req) {
+CommandResult SaslStep(Connection& conn, const Frame& req, const CommandFacts&) {
   if (!conn.sasl_session()) {
     conn.RespondError(req, Status(Errc::kInvalid, "SASL_STEP without SASL_AUTH"));
     return CommandResult::kDone;
@@ -174,7 +186,7 @@ CommandResult SaslStep(Connection& conn, const Frame& req) {
   return SaslReply(conn, req, conn.sasl_session()->Step(req.value));
 }
 
-CommandResult SelectBucket(Connection& conn, const Frame& req) {
+CommandResult SelectBucket(Connection& conn, const Frame& req, const CommandFacts&) {
   if (req.key == kNoBucket) {
     conn.SelectBucket(nullptr);
     conn.Respond(req, McbpStatus::kSuccess);
@@ -194,7 +206,7 @@ CommandResult SelectBucket(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-CommandResult ListBuckets(Connection& conn, const Frame& req) {
+CommandResult ListBuckets(Connection& conn, const Frame& req, const CommandFacts&) {
   const auto& bucket = conn.ctx().bucket();
   auto users = conn.ctx().users();
   const sasl::User* user = users ? users->Find(conn.user()) : nullptr;
@@ -204,7 +216,7 @@ CommandResult ListBuckets(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-CommandResult GetErrorMap(Connection& conn, const Frame& req) {
+CommandResult GetErrorMap(Connection& conn, const Frame& req, const CommandFacts&) {
   auto version = protocol::DecodeU16(req.value);
   if (!version.ok() || *version == 0) {
     conn.RespondError(req, Status(Errc::kInvalid, "error map version must be at least 1"));
@@ -216,40 +228,19 @@ CommandResult GetErrorMap(Connection& conn, const Frame& req) {
   return CommandResult::kDone;
 }
 
-}  // namespace
+CommandResult Version(Connection& conn, const Frame& req, const CommandFacts&) {
+  conn.Respond(req, McbpStatus::kSuccess, {}, {}, SLUICE_VERSION);
+  return CommandResult::kDone;
+}
 
-std::optional<CommandResult> DispatchSession(Connection& conn, const Frame& req) {
-  switch (req.client_opcode()) {
-    case Opcode::kHello:
-      return Hello(conn, req);
-    case Opcode::kSaslListMechs:
-      conn.Respond(req, McbpStatus::kSuccess, {}, {}, sasl::SupportedMechanisms());
-      return CommandResult::kDone;
-    case Opcode::kSaslAuth:
-      return SaslAuth(conn, req);
-    case Opcode::kSaslStep:
-      return SaslStep(conn, req);
-    case Opcode::kSelectBucket:
-      return SelectBucket(conn, req);
-    case Opcode::kListBuckets:
-      return ListBuckets(conn, req);
-    case Opcode::kVersion:
-      conn.Respond(req, McbpStatus::kSuccess, {}, {}, SLUICE_VERSION);
-      return CommandResult::kDone;
-    case Opcode::kNoop:
-    case Opcode::kVerbosity:
-      conn.Respond(req, McbpStatus::kSuccess);
-      return CommandResult::kDone;
-    case Opcode::kQuit:
-      conn.Respond(req, McbpStatus::kSuccess);
-      return CommandResult::kClose;
-    case Opcode::kQuitq:
-      return CommandResult::kClose;
-    case Opcode::kGetErrorMap:
-      return GetErrorMap(conn, req);
-    default:
-      return std::nullopt;
-  }
+CommandResult Noop(Connection& conn, const Frame& req, const CommandFacts&) {
+  conn.Respond(req, McbpStatus::kSuccess);
+  return CommandResult::kDone;
+}
+
+CommandResult Quit(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  if (!facts.quiet) conn.Respond(req, McbpStatus::kSuccess);
+  return CommandResult::kClose;
 }
 
 }  // namespace sluice::server

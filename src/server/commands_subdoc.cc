@@ -1,12 +1,11 @@
 // File: server/commands_subdoc.cc
 //
 // Dispatch, the shared fetch, and the lookups. Mutations: subdoc_mutation.cc.
-#include "server/commands_subdoc.h"
-
 #include <string>
 
 #include "protocol/subdoc.h"
 #include "server/command_util.h"
+#include "server/commands.h"
 #include "server/subdoc_command.h"
 
 namespace sluice::server {
@@ -136,8 +135,7 @@ std::string SubdocResponseBody(const SubdocRequest& request, const SubdocExecuti
   return body;
 }
 
-std::optional<CommandResult> DispatchSubdoc(Connection& conn, const Frame& req) {
-  if (!protocol::IsSubdocCommand(req.client_opcode())) return std::nullopt;
+CommandResult Subdoc(Connection& conn, const Frame& req, const CommandFacts&) {
   SubdocRequest request;
   const protocol::SubdocCheck check =
       protocol::ParseSubdocRequest(req, conn.HasFeature(protocol::Feature::kXattr), &request);

@@ -8,7 +8,6 @@
 #include "protocol/datatype.h"
 #include "protocol/encode.h"
 #include "protocol/payload.h"
-#include "server/dispatcher.h"
 
 namespace sluice::server {
 
@@ -16,10 +15,8 @@ using protocol::McbpStatus;
 
 namespace {
 
-std::string EndpointHost(const asio::ip::tcp::endpoint& ep) { return ep.address().to_string(); }
-
 // Codes a client that did not negotiate XERROR may not understand, mapped as kv_engine does
-// (daemon/connection.cc remapErrorCode); EACCESS and NO_BUCKET are sent as they are.
+// (its remapErrorCode); EACCESS and NO_BUCKET are sent as they are.
 McbpStatus RemapForLegacyClient(McbpStatus status, bool collections) {
   switch (status) {
     case McbpStatus::kLocked:
@@ -36,24 +33,15 @@ McbpStatus RemapForLegacyClient(McbpStatus status, bool collections) {
 
 }  // namespace
 
-Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id,
-                       asio::ssl::context* tls)
-    : ctx_(ctx),
+Connection::Connection(std::shared_ptr<Transport> transport, ServerContext& ctx, uint64_t id,
+                       FrameRunner run_frame)
+    : transport_(std::move(transport)),
+      ctx_(ctx),
       id_(id),
-      socket_(std::move(socket)),
-      idle_timer_(socket_.get_executor()),
-      pause_timer_(socket_.get_executor()),
+      run_frame_(run_frame),
+      idle_timer_(transport_->executor()),
+      pause_timer_(transport_->executor()),
       last_progress_(std::chrono::steady_clock::now()) {
-  if (tls != nullptr) {
-    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls);
-  }
-  asio::error_code ec;
-  const auto remote = socket_.remote_endpoint(ec);
-  peer_ = ec ? "?" : fmt::format("{}:{}", EndpointHost(remote), remote.port());
-  const auto local = socket_.local_endpoint(ec);
-  local_host_ = ec ? "127.0.0.1" : EndpointHost(local);
-  local_port_ = ec ? 0 : local.port();
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   ctx_.stats().curr_connections.fetch_add(1, std::memory_order_relaxed);
   ctx_.stats().total_connections.fetch_add(1, std::memory_order_relaxed);
 }
@@ -65,29 +53,23 @@ Connection::~Connection() {
 
 void Connection::Start() {
   ctx_.RegisterConnection(id_, weak_from_this());
-  LOG_DEBUG("conn {} from {}{}", id_, peer_, tls_ ? " (TLS)" : "");
+  LOG_DEBUG("conn {} from {}{}", id_, peer(), transport_->tls() ? " (TLS)" : "");
   if (ctx_.config().connection_idle_time > 0) {
     ArmIdleTimer(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(ctx_.config().connection_idle_time)));
   }
-  if (tls_) {
-    tls_->async_handshake(
-        asio::ssl::stream_base::server,
-        [self = shared_from_this()](const asio::error_code& ec) { self->OnHandshake(ec); });
-    return;
-  }
-  DoRead();
+  transport_->AsyncStart(
+      [self = shared_from_this()](const asio::error_code& ec) { self->OnStarted(ec); });
 }
 
-void Connection::OnHandshake(const asio::error_code& ec) {
+void Connection::OnStarted(const asio::error_code& ec) {
   if (closed_) return;
   if (ec) {
-    LOG_INFO("conn {} ({}): TLS handshake failed: {}", id_, peer_, ec.message());
+    LOG_INFO("conn {} ({}): TLS handshake failed: {}", id_, peer(), ec.message());
     Close("TLS handshake failed");
     return;
   }
   last_progress_ = std::chrono::steady_clock::now();
-  tls_usable_ = true;
   DoRead();
 }
 
@@ -106,7 +88,7 @@ void Connection::OnIdleTimer() {
   // DCP connections have their own liveness rules; a blocked command waits for the engine.
   if (idle_for >= limit && producer_ == nullptr && !blocked_) {
     ctx_.stats().idle_disconnects.fetch_add(1, std::memory_order_relaxed);
-    LOG_INFO("conn {} ({}): no progress for {:.1f} s (connection_idle_time); closing", id_, peer_,
+    LOG_INFO("conn {} ({}): no progress for {:.1f} s (connection_idle_time); closing", id_, peer(),
              std::chrono::duration<double>(idle_for).count());
     Close("idle");
     return;
@@ -142,15 +124,11 @@ void Connection::ResetAuthentication() {
 void Connection::Close(std::string_view why) {
   if (closed_) return;
   closed_ = true;
-  LOG_DEBUG("conn {} ({}) closed: {}", id_, peer_, why);
+  LOG_DEBUG("conn {} ({}) closed: {}", id_, peer(), why);
   idle_timer_.cancel();
   pause_timer_.cancel();
   paused_ = false;
-  if (tls_ && tls_usable_ && !write_in_flight_) {
-    ShutdownTls();
-  } else {
-    CloseSocket();
-  }
+  transport_->Close(/*graceful=*/!write_in_flight_);
   bucket_.reset();
   sasl_.reset();
   blocked_self_.reset();
@@ -162,36 +140,14 @@ void Connection::Close(std::string_view why) {
   }
 }
 
-void Connection::CloseSocket() {
-  asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
-  idle_timer_.cancel();
-}
-
-void Connection::ShutdownTls() {
-  tls_usable_ = false;
-  // The pending read (if any) ends; its handler sees closed_. Then close_notify, and the
-  // socket closes when the peer answered with its own, hung up, or kTlsShutdownTimeout passed.
-  asio::error_code ec;
-  socket_.cancel(ec);
-  tls_->async_shutdown(
-      [self = shared_from_this()](const asio::error_code&) { self->CloseSocket(); });
-  idle_timer_.expires_after(kTlsShutdownTimeout);
-  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    if (!ec) self->CloseSocket();
-  });
-}
-
 void Connection::CloseFromAnyThread(std::string why) {
-  asio::post(socket_.get_executor(),
-             [self = shared_from_this(), why = std::move(why)] { self->Close(why); });
+  asio::post(executor(), [self = shared_from_this(), why = std::move(why)] { self->Close(why); });
 }
 
 void Connection::NotifyIoComplete(Status status) {
   // Weak: a connection closed while the engine worked must simply be dropped.
   std::weak_ptr<Connection> weak = weak_from_this();
-  asio::post(socket_.get_executor(), [weak, status = std::move(status)]() mutable {
+  asio::post(executor(), [weak, status = std::move(status)]() mutable {
     if (auto self = weak.lock()) self->Resume(std::move(status));
   });
 }
@@ -199,7 +155,7 @@ void Connection::NotifyIoComplete(Status status) {
 void Connection::NotifyProducerReady() {
   // Weak: a notification must not keep a closed connection alive.
   std::weak_ptr<Connection> weak = weak_from_this();
-  asio::post(socket_.get_executor(), [weak] {
+  asio::post(executor(), [weak] {
     if (auto self = weak.lock()) {
       self->PumpProducer();
       self->FlushOutput();
@@ -219,7 +175,7 @@ void Connection::RequestDisconnect(std::string_view reason) {
 void Connection::NotifyClusterConfigChanged() {
   // Weak: a notification must not keep a closed connection alive.
   std::weak_ptr<Connection> weak = weak_from_this();
-  asio::post(socket_.get_executor(), [weak] {
+  asio::post(executor(), [weak] {
     if (auto self = weak.lock()) self->PushClusterConfig();
   });
 }
@@ -234,7 +190,7 @@ void Connection::PushClusterConfig() {
     return;
   }
   config_push_pending_ = false;
-  const ClusterView::Config config = ctx_.CurrentClusterConfig(local_host_);
+  const ClusterView::Config config = ctx_.CurrentClusterConfig(local_host());
   if (config.rev <= pushed_config_rev_) return;
   pushed_config_rev_ = config.rev;
   std::string extras;
@@ -281,14 +237,9 @@ void Connection::DoRead() {
   size_t free_bytes = 0;
   char* dst = in_.StartRead(4096, &free_bytes);
   read_in_flight_ = true;
-  auto on_read = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-    self->OnRead(ec, n);
-  };
-  if (tls_) {
-    tls_->async_read_some(asio::buffer(dst, free_bytes), std::move(on_read));
-  } else {
-    socket_.async_read_some(asio::buffer(dst, free_bytes), std::move(on_read));
-  }
+  transport_->AsyncReadSome(
+      asio::buffer(dst, free_bytes),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void Connection::OnRead(const asio::error_code& ec, size_t n) {
@@ -296,7 +247,6 @@ void Connection::OnRead(const asio::error_code& ec, size_t n) {
   in_.FinishRead(ec ? 0 : n);
   if (closed_) return;
   if (ec) {
-    tls_usable_ = false;  // the stream ended or failed: no close_notify exchange
     const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
     Close(eof ? "peer closed" : ec.message());
     return;
@@ -320,7 +270,7 @@ void Connection::ProcessInput() {
     }
     if (r.status == protocol::DecodeStatus::kMalformed) {
       ctx_.stats().malformed_frames.fetch_add(1, std::memory_order_relaxed);
-      LOG_WARN("conn {} ({}): malformed frame ({}); closing", id_, peer_, r.reason);
+      LOG_WARN("conn {} ({}): malformed frame ({}); closing", id_, peer(), r.reason);
       Close("malformed frame");
       return;
     }
@@ -330,7 +280,7 @@ void Connection::ProcessInput() {
       in_.Consume(r.size);
       continue;
     }
-    const CommandResult result = RunFrame(r.frame);
+    const CommandResult result = run_frame_(*this, r.frame);
     if (result == CommandResult::kWouldBlock) {
       blocked_ = true;  // the frame stays at the head of in_ until Resume()
       blocked_self_ = shared_from_this();
@@ -353,28 +303,20 @@ void Connection::ProcessInput() {
   DoRead();
 }
 
-CommandResult Connection::RunFrame(const protocol::Frame& frame) { return Dispatch(*this, frame); }
-
 void Connection::FlushOutput() {
   if (write_in_flight_ || out_.empty() || closed_ || paused_) return;
   writing_.swap(out_);
   out_.clear();
   write_in_flight_ = true;
-  auto on_write = [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-    self->OnWrite(ec, n);
-  };
-  if (tls_) {
-    asio::async_write(*tls_, asio::buffer(writing_), std::move(on_write));
-  } else {
-    asio::async_write(socket_, asio::buffer(writing_), std::move(on_write));
-  }
+  transport_->AsyncWrite(
+      asio::buffer(writing_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnWrite(ec, n); });
 }
 
 void Connection::OnWrite(const asio::error_code& ec, size_t n) {
   write_in_flight_ = false;
   if (closed_) return;
   if (ec) {
-    tls_usable_ = false;
     Close(ec.message());
     return;
   }
@@ -418,7 +360,7 @@ void Connection::RespondError(const protocol::Frame& req, const Status& status) 
       HasFeature(protocol::Feature::kJson) ? protocol::kDatatypeJson : protocol::kDatatypeRaw;
   if (code == McbpStatus::kNotMyVbucket && ctx_.bucket()) {
     // Couchbase clients refresh their map from the body of NOT_MY_VBUCKET.
-    Respond(req, code, {}, {}, ctx_.ClusterConfig(local_host_), json);
+    Respond(req, code, {}, {}, ctx_.ClusterConfig(local_host()), json);
     return;
   }
   if (xerror && code == McbpStatus::kEinval && !status.message().empty()) {

@@ -1,8 +1,10 @@
 // File: server/connection.h
 //
-// Connection: one client TCP connection. It reads bytes, delimits frames in place, runs each
-// command through the dispatcher in order, and writes the responses back, batching every
-// response produced from one read into one write.
+// Connection: one client connection. It reads bytes from its Transport (server/transport.h: TCP,
+// TLS, or memory in tests), delimits frames in place, runs each command in order through the
+// FrameRunner its creator gave it (the dispatcher), and writes the responses back, batching every
+// response produced from one read into one write. It also holds what the command handlers keep
+// per client: authentication, HELLO features, the selected bucket, a DCP producer.
 //
 // Pipelining and blocking. Requests are answered strictly in order. When a command cannot finish
 // now (the engine answered kWouldBlock: an evicted value is being fetched, a durable write waits
@@ -15,11 +17,7 @@
 // processing input and stops reading; a client that does not read its responses cannot make the
 // server buffer without bound.
 //
-// TLS. A connection accepted on the TLS port wraps its socket in an asio::ssl::stream: Start()
-// runs the server handshake first, then every read and write goes through the stream; the
-// protocol above is unchanged. Close() on a healthy TLS stream with no write in flight sends a
-// close_notify and closes the socket once the peer answered (or kTlsShutdownTimeout passed);
-// after a TLS or socket error the socket is simply closed.
+// TLS is the transport's business: the protocol above it is unchanged.
 //
 // Idle connections. With connection_idle_time > 0, a connection that made no progress — no byte
 // read and no write completed — for that long is closed (kv_engine's connection_idle_time),
@@ -27,16 +25,11 @@
 // engine. That also ends a client that holds half a frame forever. Input memory follows the
 // bytes actually received: a header announcing a large body does not reserve it up front.
 //
-// Failed authentication. Each failed SASL attempt is counted per connection (PauseFor and
-// NoteAuthFailure, used by the SASL handler): every failure after the first is answered only
-// after auth_failure_delay_ms — the connection pauses on a timer, never blocking its I/O thread
-// — and the auth_failure_limit-th failure closes the connection.
-//
 // Malformed input. A frame whose lengths do not add up but can be skipped gets EINVAL and the
 // connection continues; a stream that cannot be delimited (bad magic, body over max_packet_size)
 // is logged and the connection closed.
 //
-// Ownership: shared_ptr. The pending asio operations hold a reference while in flight; the
+// Ownership: shared_ptr. The pending transport operations hold a reference while in flight; the
 // Server's registry holds a weak_ptr (to close everything at shutdown); the engine holds only
 // weak_ptrs (as a Waiter), so a closed connection is freed as soon as its last I/O completes.
 //
@@ -54,13 +47,12 @@
 // revision. Its reply (magic 0x83) is dropped, as kv_engine does. Over kMaxPendingOutput of
 // unsent output the push waits until the client drained it, and then sends only the newest config.
 //
-// Thread safety: every method runs on the connection's I/O thread (its socket's executor), except
-// NotifyIoComplete(), NotifyProducerReady(), RequestDisconnect(), CloseFromAnyThread() and
+// Thread safety: every method runs on the connection's I/O thread (its transport's executor),
+// except NotifyIoComplete(), NotifyProducerReady(), RequestDisconnect(), CloseFromAnyThread() and
 // NotifyClusterConfigChanged(), which post to it.
 #pragma once
 
 #include <asio.hpp>
-#include <asio/ssl.hpp>
 #include <bitset>
 #include <chrono>
 #include <cstdint>
@@ -78,6 +70,7 @@
 #include "sasl/server_session.h"
 #include "server/read_buffer.h"
 #include "server/server_context.h"
+#include "server/transport.h"
 
 namespace sluice::server {
 
@@ -87,60 +80,67 @@ enum class CommandResult {
   kClose,       // close the connection once the output is written
 };
 
+class Connection;
+
+// Runs one decoded frame on the connection: the command dispatcher (server/dispatcher.h), which
+// the connection's creator hands it, so the connection does not depend on the commands above it.
+using FrameRunner = CommandResult (*)(Connection& conn, const protocol::Frame& frame);
+
 class Connection final : public std::enable_shared_from_this<Connection>,
                          public engine::IoCompletion,
-                         public dcp::ProducerNotifier {
+                         public dcp::ProducerNotifier,
+                         public ClosableConnection {
  public:
   static constexpr size_t kMaxPendingOutput = 4 << 20;
   // Most input room reserved ahead of the bytes received while a frame is incomplete.
   static constexpr size_t kReadChunk = 256 << 10;
-  // How long a closing TLS connection waits for the peer's close_notify.
-  static constexpr std::chrono::seconds kTlsShutdownTimeout{1};
 
-  // `tls`: the server's TLS context for a connection accepted on the TLS port (it must outlive
-  // the connection), null for plain TCP.
-  Connection(asio::ip::tcp::socket socket, ServerContext& ctx, uint64_t id,
-             asio::ssl::context* tls = nullptr);
+  // A connection over `transport` (server/transport.h), not yet started, that runs each frame it
+  // reads with `run_frame` (server/dispatcher.h's Dispatch).
+  Connection(std::shared_ptr<Transport> transport, ServerContext& ctx, uint64_t id,
+             FrameRunner run_frame);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts reading (after the TLS handshake on a TLS connection). I/O thread.
+  // Starts the transport (the TLS handshake), then reads. I/O thread.
   void Start();
-  // Closes the socket (idempotent). I/O thread.
+  // Closes the transport (idempotent). I/O thread.
   void Close(std::string_view why);
-  // Posts Close() to the I/O thread. Any thread.
-  void CloseFromAnyThread(std::string why);
+  // ClosableConnection: posts Close() to the I/O thread. Any thread.
+  void CloseFromAnyThread(std::string why) override;
   // engine::IoCompletion: any thread.
   void NotifyIoComplete(Status status) override;
   // dcp::ProducerNotifier: any thread; both post to the I/O thread.
   void NotifyProducerReady() override;
   void RequestDisconnect(std::string_view reason) override;
-  // The cluster config changed: push it if the client asked for pushes. Any thread; posts.
-  void NotifyClusterConfigChanged();
+  // ClosableConnection: the cluster config changed; push it if the client asked for pushes.
+  // Any thread; posts.
+  void NotifyClusterConfigChanged() override;
 
   // The connection's I/O thread.
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return transport_->executor(); }
 
   // ---- for command handlers (I/O thread) ----
   ServerContext& ctx() { return ctx_; }
   uint64_t id() const { return id_; }
-  const std::string& peer() const { return peer_; }
+  const std::string& peer() const { return transport_->endpoints().peer; }
   // The local address the client connected to (the host in cluster configs we send it).
-  const std::string& local_host() const { return local_host_; }
-  uint16_t local_port() const { return local_port_; }  // the server port it connected to
-
-  bool tls() const { return tls_ != nullptr; }
+  const std::string& local_host() const { return transport_->endpoints().local_host; }
+  // The server port it connected to.
+  uint16_t local_port() const { return transport_->endpoints().local_port; }
 
   bool authenticated() const { return authenticated_; }
   const std::string& user() const { return user_; }
   void SetAuthenticated(std::string user);
   void ResetAuthentication();
   std::unique_ptr<sasl::ServerSession>& sasl_session() { return sasl_; }
-  // Counts a failed SASL attempt and returns how many this connection made.
+  // Counts a failed SASL attempt and returns how many this connection made (the SASL handler
+  // pauses after the first and closes at auth_failure_limit).
   uint32_t NoteAuthFailure() { return ++auth_failures_; }
   // Holds the output produced so far and stops processing input for `delay`; the I/O thread
-  // serves other connections meanwhile (a timer, never a sleep).
+  // serves other connections meanwhile (a timer, never a sleep). Input keeps being read (up to
+  // kReadChunk bytes), so a peer that hangs up is noticed.
   void PauseFor(std::chrono::milliseconds delay);
 
   engine::Bucket* bucket() const { return bucket_.get(); }
@@ -190,7 +190,6 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void OnRead(const asio::error_code& ec, size_t n);
   // Runs as many buffered frames as possible, then flushes output and resumes reading.
   void ProcessInput();
-  CommandResult RunFrame(const protocol::Frame& frame);
   void FlushOutput();
   void OnWrite(const asio::error_code& ec, size_t n);
   void Resume(Status status);
@@ -198,32 +197,24 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void PumpProducer();
   // Queues the current cluster config for a client that asked for pushes (see above).
   void PushClusterConfig();
-  void OnHandshake(const asio::error_code& ec);
+  void OnStarted(const asio::error_code& ec);
   // connection_idle_time: (re)arms the idle check `after` from now; OnIdleTimer closes the
   // connection or re-arms.
   void ArmIdleTimer(std::chrono::steady_clock::duration after);
   void OnIdleTimer();
   void OnPauseEnd(const asio::error_code& ec);
-  void CloseSocket();
-  // TLS close_notify exchange, then CloseSocket (see "TLS" above).
-  void ShutdownTls();
 
   // ---- constant after construction ----
+  const std::shared_ptr<Transport> transport_;
   ServerContext& ctx_;
   const uint64_t id_;
-  std::string peer_;
-  std::string local_host_;
-  uint16_t local_port_ = 0;
+  const FrameRunner run_frame_;
 
   // ---- I/O thread only ----
-  asio::ip::tcp::socket socket_;
-  // Set on a TLS connection: the stream over socket_ (declared after it: it refers to it).
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   asio::steady_timer idle_timer_;
   asio::steady_timer pause_timer_;
   std::chrono::steady_clock::time_point last_progress_;  // last read or completed write
-  bool tls_usable_ = false;  // handshake done and no error on the stream since
-  bool paused_ = false;      // PauseFor: output held and input not processed until the timer fires
+  bool paused_ = false;  // PauseFor: output held and input not processed until the timer fires
   uint32_t auth_failures_ = 0;
   ReadBuffer in_;
   std::string out_;      // responses not yet handed to the socket

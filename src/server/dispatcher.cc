@@ -1,33 +1,18 @@
+// File: server/dispatcher.cc
 #include "server/dispatcher.h"
 
 #include <chrono>
 
 #include "common/logging.h"
 #include "protocol/validate.h"
+#include "server/command_table.h"
+#include "server/commands.h"
 
 namespace sluice::server {
 
 using protocol::Opcode;
 
 namespace {
-
-// What a connection may do before SASL succeeds (kv_engine's list).
-bool AllowedBeforeAuth(Opcode op) {
-  switch (op) {
-    case Opcode::kHello:
-    case Opcode::kSaslListMechs:
-    case Opcode::kSaslAuth:
-    case Opcode::kSaslStep:
-    case Opcode::kVersion:
-    case Opcode::kNoop:
-    case Opcode::kGetErrorMap:
-    case Opcode::kQuit:
-    case Opcode::kQuitq:
-      return true;
-    default:
-      return false;
-  }
-}
 
 CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) {
   if (!request.is_request() || protocol::IsServerMagic(request.magic)) {
@@ -49,23 +34,26 @@ CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) 
     return CommandResult::kDone;
   }
   const Opcode op = request.client_opcode();
-  if (!conn.authenticated() && !AllowedBeforeAuth(op)) {
+  const Command& command = CommandOf(op);
+  if (!conn.authenticated() && command.needs != Needs::kNothing) {
     conn.Respond(request, protocol::McbpStatus::kEaccess);
     return CommandResult::kDone;
   }
-  if (auto r = DispatchSession(conn, request)) return *r;
-  if (auto r = DispatchKv(conn, request)) return *r;
-  if (auto r = DispatchAdmin(conn, request)) return *r;
-  if (auto r = DispatchDcp(conn, request)) return *r;
-  if (auto r = DispatchReplica(conn, request)) return *r;
-  conn.Respond(request, protocol::McbpStatus::kUnknownCommand);
-  return CommandResult::kDone;
+  if (command.handler == nullptr) {
+    conn.Respond(request, protocol::McbpStatus::kUnknownCommand);
+    return CommandResult::kDone;
+  }
+  if (command.needs == Needs::kBucket && conn.bucket() == nullptr) {
+    conn.Respond(request, protocol::McbpStatus::kNoBucket);
+    return CommandResult::kDone;
+  }
+  // A DCP command shows the consumer is alive (the producer's idle detection).
+  if (protocol::IsDcpOpcode(op) && conn.producer()) conn.producer()->MessageReceived();
+  return command.handler(conn, request, command.facts);
 }
 
 }  // namespace
 
-// Times every client request into the server's CommandTimings. A request answered kWouldBlock
-// is timed on the run that completes it (from that run's start).
 CommandResult Dispatch(Connection& conn, const protocol::Frame& request) {
   const auto start = std::chrono::steady_clock::now();
   const CommandResult result = DispatchRequest(conn, request);

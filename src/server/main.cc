@@ -1,9 +1,11 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
-// listen -> print "sluiced listening on HOST:PORT". SIGTERM/SIGINT: stop accepting and close
-// connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
-// clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
+// cluster view (the static map's states applied) -> listen -> replication (with --replica-of) ->
+// print "sluiced listening on HOST:PORT".
+// SIGTERM/SIGINT: stop replication -> stop accepting and close connections -> end DCP (wait for
+// backfills) -> bucket shutdown (persist everything, clean-shutdown marker, close RocksDB) -> stop
+// background threads -> exit 0.
 //
 // Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
 // test harness read the port from it), plus, only with --tls-port, a second line
@@ -34,7 +36,9 @@
 #include "engine/bucket.h"
 #include "executor/executor.h"
 #include "sasl/users.h"
+#include "server/cluster_view.h"
 #include "server/metrics_server.h"
+#include "server/replication_setup.h"
 #include "server/server.h"
 #include "server/server_context.h"
 
@@ -80,7 +84,8 @@ StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-int Run(int argc, char** argv) {
+// What the command line asked for.
+struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 11210;
   std::string data_dir = "./data";
@@ -91,53 +96,28 @@ int Run(int argc, char** argv) {
   std::optional<uint64_t> vbuckets;
   std::optional<std::string> memory_quota;
   std::vector<std::string> sets;
-  bool config_doc = false;
   std::optional<uint64_t> max_connections;
   std::optional<uint16_t> tls_port;
   std::string tls_cert;
   std::string tls_key;
   uint16_t metrics_port = 11280;
+  bool metrics_port_given = false;  // --metrics-port was on the command line
+  bool port_given = false;          // --port was on the command line
+  std::optional<std::string> replica_of;
   std::string node_id;
   std::string cluster_map_file;
+};
 
-  CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
-  app.add_option("--host", host, "Address to listen on")->capture_default_str();
-  CLI::Option* port_opt =
-      app.add_option("--port", port,
-                     "TCP port (0 picks a free port; given twice, the last wins); with "
-                     "--cluster-map, this node's port in the map unless given")
-          ->capture_default_str()
-          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--data-dir", data_dir, "Data directory")->capture_default_str();
-  app.add_option("--vbuckets", vbuckets, "Number of vbuckets (default 1024)");
-  app.add_option("--memory-quota", memory_quota, "Bucket memory quota, e.g. 512M, 2G");
-  app.add_option("--bucket", bucket_name, "Bucket name")->capture_default_str();
-  app.add_option("--users", users_file, "Users file (JSON)")->required();
-  app.add_option("--config", config_file, "Engine parameters as a JSON object");
-  app.add_option("--set", sets, "Set an engine parameter: NAME=VALUE (repeatable)");
-  app.add_option("--max-connections", max_connections,
-                 "Connections served at once (max_connections); more are accepted and closed");
-  app.add_option("--tls-port", tls_port, "Also serve TLS on this port (0 picks a free port)");
-  app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM file), with --tls-port");
-  app.add_option("--tls-key", tls_key, "TLS private key (PEM file), with --tls-port");
-  CLI::Option* metrics_opt =
-      app.add_option("--metrics-port", metrics_port,
-                     "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
-                     "--metrics-port, a free port, named on stderr)")
-          ->capture_default_str();
-  app.add_option("--node-id", node_id, "This node's id in the --cluster-map file");
-  app.add_option("--cluster-map", cluster_map_file,
-                 "Static cluster file (JSON: nodes, num_replicas, optional vbucket_map), with "
-                 "--node-id");
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  app.add_flag("--config-doc", config_doc,
-               "Print the engine parameter reference (Markdown) and exit");
-  bool help_params = false;
-  app.add_flag("--help-params", help_params,
-               "Print every engine parameter with its default and unit, and exit");
-  app.footer(ParamHelp());
-  // --config-doc and --help-params need no users file.
+// Reports a usage error on stderr; returns the exit code for it.
+int UsageError(const std::string& what) {
+  std::cerr << "sluiced: " << what << "\n";
+  return kUsageError;
+}
+
+// Parses the command line into *options. Returns the exit code when sluiced stops here: 0 after
+// --help, --help-params or --config-doc (which need no users file), kUsageError for a command
+// line CLI11 refuses; nullopt to go on.
+std::optional<int> ParseFlags(int argc, char** argv, Options* options) {
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--config-doc") {
       std::cout << ConfigReferenceMarkdown();
@@ -148,6 +128,48 @@ int Run(int argc, char** argv) {
       return 0;
     }
   }
+  Options& o = *options;
+  CLI::App app{"sluiced: a persistent key-value server with a built-in change stream"};
+  app.add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  CLI::Option* port_opt =
+      app.add_option("--port", o.port,
+                     "TCP port (0 picks a free port; given twice, the last wins); with "
+                     "--cluster-map, this node's port in the map unless given")
+          ->capture_default_str()
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--data-dir", o.data_dir, "Data directory")->capture_default_str();
+  app.add_option("--vbuckets", o.vbuckets, "Number of vbuckets (default 1024)");
+  app.add_option("--memory-quota", o.memory_quota, "Bucket memory quota, e.g. 512M, 2G");
+  app.add_option("--bucket", o.bucket_name, "Bucket name")->capture_default_str();
+  app.add_option("--users", o.users_file, "Users file (JSON)")->required();
+  app.add_option("--config", o.config_file, "Engine parameters as a JSON object");
+  app.add_option("--set", o.sets, "Set an engine parameter: NAME=VALUE (repeatable)");
+  app.add_option("--max-connections", o.max_connections,
+                 "Connections served at once (max_connections); more are accepted and closed");
+  app.add_option("--tls-port", o.tls_port, "Also serve TLS on this port (0 picks a free port)");
+  app.add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM file), with --tls-port");
+  app.add_option("--tls-key", o.tls_key, "TLS private key (PEM file), with --tls-port");
+  CLI::Option* metrics_opt =
+      app.add_option("--metrics-port", o.metrics_port,
+                     "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
+                     "--metrics-port, a free port, named on stderr)")
+          ->capture_default_str();
+  app.add_option("--node-id", o.node_id, "This node's id in the --cluster-map file");
+  app.add_option("--cluster-map", o.cluster_map_file,
+                 "Static cluster file (JSON: nodes, num_replicas, optional vbucket_map), with "
+                 "--node-id");
+  // Hidden test/driver flag until the cluster map feeds the replicator (docs/configuration.md).
+  app.add_option("--replica-of", o.replica_of,
+                 "Every replica vbucket streams from this HOST:PORT (tests and drivers)")
+      ->group("");
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  bool handled_above = false;  // listed for --help
+  app.add_flag("--config-doc", handled_above,
+               "Print the engine parameter reference (Markdown) and exit");
+  app.add_flag("--help-params", handled_above,
+               "Print every engine parameter with its default and unit, and exit");
+  app.footer(ParamHelp());
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -157,133 +179,181 @@ int Run(int argc, char** argv) {
     std::cerr << "sluiced: " << e.what() << "\n(see sluiced --help)\n";
     return kUsageError;
   }
+  o.metrics_port_given = metrics_opt->count() > 0;
+  o.port_given = port_opt->count() > 0;
+  return std::nullopt;
+}
 
-  auto usage_error = [](const std::string& what) {
-    std::cerr << "sluiced: " << what << "\n";
-    return kUsageError;
-  };
-  if (!logging::Init(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
-
-  // Configuration: defaults, then --config, then --set, then the dedicated flags.
+// The engine parameters — defaults, then --config, then --set, then the dedicated flags — with
+// the checks of the flags that go together. An error's message is the usage error to print.
+StatusOr<Config> Configure(const Options& o) {
+  auto invalid = [](std::string what) { return Status(Errc::kInvalid, std::move(what)); };
   Config config;
-  if (!config_file.empty()) {
-    auto text = ReadFile(config_file);
-    if (!text.ok()) return usage_error(text.status().ToString());
+  if (!o.config_file.empty()) {
+    auto text = ReadFile(o.config_file);
+    if (!text.ok()) return invalid(text.status().ToString());
     if (Status s = config.ApplyJson(*text); !s.ok()) {
-      return usage_error(config_file + ": " + std::string(s.message()));
+      return invalid(o.config_file + ": " + std::string(s.message()));
     }
   }
-  for (const auto& assignment : sets) {
+  for (const auto& assignment : o.sets) {
     const size_t eq = assignment.find('=');
-    if (eq == std::string::npos) return usage_error("--set expects NAME=VALUE, got " + assignment);
-    if (Status s = config.Set(assignment.substr(0, eq), assignment.substr(eq + 1)); !s.ok()) {
-      return usage_error(std::string(s.message()));
-    }
+    if (eq == std::string::npos) return invalid("--set expects NAME=VALUE, got " + assignment);
+    RETURN_IF_ERROR(config.Set(assignment.substr(0, eq), assignment.substr(eq + 1)));
   }
-  if (vbuckets) config.max_vbuckets = *vbuckets;
-  if (max_connections) config.max_connections = *max_connections;
-  if (tls_port && (tls_cert.empty() || tls_key.empty())) {
-    return usage_error("--tls-port needs --tls-cert and --tls-key");
+  if (o.vbuckets) config.max_vbuckets = *o.vbuckets;
+  if (o.max_connections) config.max_connections = *o.max_connections;
+  if (o.tls_port && (o.tls_cert.empty() || o.tls_key.empty())) {
+    return invalid("--tls-port needs --tls-cert and --tls-key");
   }
-  if (!tls_port && (!tls_cert.empty() || !tls_key.empty())) {
-    return usage_error("--tls-cert and --tls-key need --tls-port");
+  if (!o.tls_port && (!o.tls_cert.empty() || !o.tls_key.empty())) {
+    return invalid("--tls-cert and --tls-key need --tls-port");
   }
-  if (memory_quota) {
-    auto size = ParseSize(*memory_quota);
-    if (!size.ok()) return usage_error("--memory-quota: " + std::string(size.status().message()));
+  if (o.memory_quota) {
+    auto size = ParseSize(*o.memory_quota);
+    if (!size.ok()) return invalid("--memory-quota: " + std::string(size.status().message()));
     config.max_size = *size;
   }
-  if (Status s = config.Validate(); !s.ok()) return usage_error(std::string(s.message()));
-  if (bucket_name.empty() || bucket_name.size() > 100) return usage_error("invalid --bucket");
-  auto cluster_map = server::LoadClusterMapFlags(node_id, cluster_map_file, config.max_vbuckets);
-  if (!cluster_map.ok()) return usage_error(std::string(cluster_map.status().message()));
-  if (*cluster_map) {
-    const uint16_t map_port = (*cluster_map)->FindNode(node_id)->port;
-    if (port_opt->count() == 0) port = map_port;
-    if (port != map_port) {
-      return usage_error(fmt::format("--port {}: the cluster map lists node {} on port {}", port,
-                                     node_id, map_port));
+  RETURN_IF_ERROR(config.Validate());
+  if (o.replica_of) {
+    if (auto hp = server::ParseHostPort(*o.replica_of); !hp.ok()) {
+      return invalid("--replica-of: " + std::string(hp.status().message()));
     }
   }
+  if (o.bucket_name.empty() || o.bucket_name.size() > 100) return invalid("invalid --bucket");
+  return config;
+}
 
-  auto users = sasl::UserDatabase::LoadFile(users_file);
-  if (!users.ok()) return usage_error(users.status().ToString());
-  if (host != "127.0.0.1" && host != "::1" && host != "localhost" && !tls_port) {
-    LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear", host);
+// --node-id and --cluster-map: the static cluster (nullopt without them), and this node's port
+// from it unless --port was given (then they must agree). An error's message is the usage error
+// to print.
+StatusOr<std::optional<cluster::ClusterMap>> LoadCluster(const Config& config, Options* o) {
+  ASSIGN_OR_RETURN(
+      auto map, server::LoadClusterMapFlags(o->node_id, o->cluster_map_file, config.max_vbuckets));
+  if (!map) return map;
+  const uint16_t map_port = map->FindNode(o->node_id)->port;
+  if (!o->port_given) o->port = map_port;
+  if (o->port != map_port) {
+    return Status(Errc::kInvalid, fmt::format("--port {}: the cluster map lists node {} on port {}",
+                                              o->port, o->node_id, map_port));
   }
+  return map;
+}
 
-  // Signals are taken synchronously by this thread; block them before any thread starts.
+// Blocks SIGINT and SIGTERM, to be taken synchronously by sigwait; call before any thread starts.
+sigset_t BlockShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
+std::unique_ptr<executor::Executor> MakeExecutor(const Config& config) {
   executor::ThreadCounts counts;
   counts.threads = {config.num_reader_threads, config.num_writer_threads, config.num_auxio_threads,
                     config.num_nonio_threads};
   counts.nice[static_cast<size_t>(executor::TaskGroup::kWriter)] =
       static_cast<int>(config.writer_threads_nice);
-  auto executor = executor::MakeThreadPoolExecutor(counts);
+  return executor::MakeThreadPoolExecutor(counts);
+}
 
-  engine::BucketOptions bopts;
-  bopts.name = bucket_name;
-  bopts.data_dir = data_dir;
-  bopts.config = config;
-  bopts.executor = executor.get();
-  auto bucket = engine::Bucket::Open(bopts);
-  if (!bucket.ok()) {
-    LOG_CRITICAL("cannot open bucket {}: {}", bucket_name, bucket.status().ToString());
-    executor->Shutdown();
-    return 1;
-  }
+// "host" for an IPv4 address or a name, "[host]" for an IPv6 address.
+std::string ShownHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
 
-  std::shared_ptr<dcp::ConnMap> conn_map = dcp::ConnMap::Create(*bucket);
-  server::ServerContext ctx(config, *bucket, conn_map,
-                            std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
-  // The cluster view: revisions persisted beside the bucket's data; the static map applied.
-  Status cluster_status = ctx.cluster().Configure(
-      {std::move(*cluster_map), node_id, data_dir + "/" + bucket_name + ".node-state.json"});
-  if (cluster_status.ok()) cluster_status = ctx.cluster().ApplyClusterMap();
-  if (!cluster_status.ok()) {
-    LOG_CRITICAL("cannot set up the cluster view: {}", cluster_status.ToString());
-    conn_map->Shutdown();
-    (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
-    executor->Shutdown();
-    return 1;
-  }
-  server::Server server(ctx);
+// Listens on the flags' ports (plain, and TLS with --tls-port).
+Status Listen(const Options& o, server::Server& server) {
   std::optional<server::TlsListenOptions> tls;
-  if (tls_port) tls = server::TlsListenOptions{*tls_port, tls_cert, tls_key};
-  if (Status s = server.Listen(host, port, tls); !s.ok()) {
-    LOG_CRITICAL("{}", s.ToString());
-    conn_map->Shutdown();
-    (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
+  if (o.tls_port) tls = server::TlsListenOptions{*o.tls_port, o.tls_cert, o.tls_key};
+  return server.Listen(o.host, o.port, tls);
+}
+
+// Says the server listens: "sluiced listening on HOST:PORT" (and the TLS line) on stdout, then
+// starts the metrics endpoint and names it on stderr. The metrics port goes to stderr only:
+// stdout keeps the listening line(s). With --port 0 (tests, several servers at once) the default
+// would collide, so it is a free port unless --metrics-port was given. A metrics endpoint that
+// cannot start is logged; the server goes on without it.
+void Announce(const Options& o, server::Server& server, server::MetricsServer& metrics) {
+  const std::string shown_host = ShownHost(o.host);
+  std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
+  if (o.tls_port) {
+    std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
+  }
+  std::fflush(stdout);
+  if (o.metrics_port_given && o.metrics_port == 0) return;
+  const uint16_t want = !o.metrics_port_given && o.port == 0 ? 0 : o.metrics_port;
+  if (Status s = metrics.Start(o.host, want); !s.ok()) {
+    LOG_ERROR("{} (continuing without /metrics)", s.ToString());
+    return;
+  }
+  std::fprintf(stderr, "sluiced metrics on http://%s:%u/metrics\n", shown_host.c_str(),
+               metrics.port());
+  std::fflush(stderr);
+}
+
+// The cluster view: revisions persisted beside the bucket's data; the static map applied.
+Status SetUpClusterView(const Options& o, std::optional<cluster::ClusterMap> map,
+                        server::ClusterView& view) {
+  RETURN_IF_ERROR(view.Configure(
+      {std::move(map), o.node_id, o.data_dir + "/" + o.bucket_name + ".node-state.json"}));
+  return view.ApplyClusterMap();
+}
+
+// Opens the bucket and serves it until SIGINT or SIGTERM, then shuts down in order; returns the
+// exit code.
+int Serve(const Options& o, const Config& config, std::optional<cluster::ClusterMap> cluster_map,
+          std::shared_ptr<const sasl::UserDatabase> users) {
+  const sigset_t signals = BlockShutdownSignals();
+  auto executor = MakeExecutor(config);
+  engine::BucketOptions bucket_options;
+  bucket_options.name = o.bucket_name;
+  bucket_options.data_dir = o.data_dir;
+  bucket_options.config = config;
+  bucket_options.executor = executor.get();
+  auto bucket = engine::Bucket::Open(bucket_options);
+  if (!bucket.ok()) {
+    LOG_CRITICAL("cannot open bucket {}: {}", o.bucket_name, bucket.status().ToString());
     executor->Shutdown();
     return 1;
   }
-  const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::printf("sluiced listening on %s:%u\n", shown_host.c_str(), server.port());
-  if (tls) std::printf("sluiced listening (tls) on %s:%u\n", shown_host.c_str(), server.tls_port());
-  std::fflush(stdout);
-  // The metrics endpoint. Its port goes to stderr only: stdout keeps the listening line(s).
-  // With --port 0 (tests, several servers at once) the default would collide, so it is a free
-  // port unless --metrics-port was given.
+  std::shared_ptr<dcp::ConnMap> conn_map = dcp::ConnMap::Create(*bucket);
+  server::ServerContext ctx(config, *bucket, conn_map, std::move(users));
+  server::Server server(ctx);
   server::MetricsServer metrics(ctx);
-  const bool metrics_explicit = metrics_opt->count() > 0;
-  if (!metrics_explicit || metrics_port != 0) {
-    const uint16_t want = !metrics_explicit && port == 0 ? 0 : metrics_port;
-    if (Status ms = metrics.Start(host, want); !ms.ok()) {
-      LOG_ERROR("{} (continuing without /metrics)", ms.ToString());
-    } else {
-      std::fprintf(stderr, "sluiced metrics on http://%s:%u/metrics\n", shown_host.c_str(),
-                   metrics.port());
-      std::fflush(stderr);
-    }
+  auto fail = [&](int code) {
+    server.Stop();
+    conn_map->Shutdown();
+    (*bucket)->Shutdown().IgnoreError();  // already failing; the log says why
+    executor->Shutdown();
+    return code;
+  };
+  if (Status s = SetUpClusterView(o, std::move(cluster_map), ctx.cluster()); !s.ok()) {
+    LOG_CRITICAL("cannot set up the cluster view: {}", s.ToString());
+    return fail(1);
   }
+  if (Status s = Listen(o, server); !s.ok()) {
+    LOG_CRITICAL("{}", s.ToString());
+    return fail(1);
+  }
+  server::ReplicationRuntime replication;
+  if (o.replica_of) {
+    auto started = server::StartReplicaOf(*o.replica_of, o.users_file,
+                                          fmt::format("{}:{}", ShownHost(o.host), server.port()),
+                                          config, *bucket, *executor);
+    if (!started.ok()) {
+      LOG_CRITICAL("replication: {}", started.status().ToString());
+      return fail(kUsageError);
+    }
+    replication = std::move(*started);
+    ctx.set_replicator(replication.replicator);
+  }
+  Announce(o, server, metrics);
   LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
-           shown_host, server.port(), bucket_name, config.max_vbuckets, config.max_size);
+           ShownHost(o.host), server.port(), o.bucket_name, config.max_vbuckets, config.max_size);
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -291,6 +361,8 @@ int Run(int argc, char** argv) {
   // Order matters: no connection may start new work, then every DCP backfill (and its RocksDB
   // snapshot) is gone, then the bucket persists everything and closes its store, then the
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
+  // Replication first: it writes into the bucket from threads of its own.
+  replication.Stop();
   metrics.Stop();
   server.Stop();
   if (!conn_map->Shutdown()) LOG_WARN("DCP backfills still alive at shutdown");
@@ -302,6 +374,27 @@ int Run(int argc, char** argv) {
   }
   LOG_INFO("clean shutdown complete");
   return 0;
+}
+
+// Parse, configure, serve.
+int Run(int argc, char** argv) {
+  Options options;
+  if (auto exit_code = ParseFlags(argc, argv, &options)) return *exit_code;
+  if (!logging::Init(options.log_level)) {
+    return UsageError("unknown --log-level '" + options.log_level + "'");
+  }
+  auto config = Configure(options);
+  if (!config.ok()) return UsageError(std::string(config.status().message()));
+  auto cluster_map = LoadCluster(*config, &options);
+  if (!cluster_map.ok()) return UsageError(std::string(cluster_map.status().message()));
+  auto users = sasl::UserDatabase::LoadFile(options.users_file);
+  if (!users.ok()) return UsageError(users.status().ToString());
+  const std::string& host = options.host;
+  if (host != "127.0.0.1" && host != "::1" && host != "localhost" && !options.tls_port) {
+    LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear", host);
+  }
+  return Serve(options, *config, std::move(*cluster_map),
+               std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
 }
 
 }  // namespace

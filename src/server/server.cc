@@ -6,6 +6,7 @@
 
 #include "common/logging.h"
 #include "server/connection.h"
+#include "server/dispatcher.h"
 
 namespace sluice::server {
 
@@ -93,27 +94,30 @@ Status Server::Listen(const std::string& host, uint16_t port,
 void Server::Accept(asio::ip::tcp::acceptor* acceptor, asio::ssl::context* tls) {
   asio::io_context& target = *contexts_[next_context_];
   next_context_ = (next_context_ + 1) % contexts_.size();
-  acceptor->async_accept(target, [this, acceptor, tls](const asio::error_code& ec,
-                                                       asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-    if (ec) {
-      LOG_WARN("accept failed: {}", ec.message());
-    } else if (ctx_.stats().curr_connections.load() >=
-               static_cast<int64_t>(ctx_.config().max_connections)) {
-      ctx_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
-      asio::error_code ignored;
-      const auto peer = socket.remote_endpoint(ignored);
-      LOG_WARN("refusing {}connection from {}:{}: max_connections ({}) reached",
-               tls != nullptr ? "TLS " : "", peer.address().to_string(), peer.port(),
-               ctx_.config().max_connections);
-      socket.close(ignored);
-    } else {
-      auto conn = std::make_shared<Connection>(std::move(socket), ctx_, next_id_.fetch_add(1), tls);
-      // Start on the connection's own I/O thread.
-      asio::post(conn->executor(), [conn] { conn->Start(); });
-    }
-    Accept(acceptor, tls);
-  });
+  acceptor->async_accept(
+      target, [this, acceptor, tls](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+        if (ec) {
+          LOG_WARN("accept failed: {}", ec.message());
+        } else if (ctx_.stats().curr_connections.load() >=
+                   static_cast<int64_t>(ctx_.config().max_connections)) {
+          ctx_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
+          asio::error_code ignored;
+          const auto peer = socket.remote_endpoint(ignored);
+          LOG_WARN("refusing {}connection from {}:{}: max_connections ({}) reached",
+                   tls != nullptr ? "TLS " : "", peer.address().to_string(), peer.port(),
+                   ctx_.config().max_connections);
+          socket.close(ignored);
+        } else {
+          auto transport = tls != nullptr ? MakeTlsTransport(std::move(socket), *tls)
+                                          : MakeTcpTransport(std::move(socket));
+          const uint64_t id = next_id_.fetch_add(1);
+          auto conn = std::make_shared<Connection>(std::move(transport), ctx_, id, &Dispatch);
+          // Start on the connection's own I/O thread.
+          asio::post(conn->executor(), [conn] { conn->Start(); });
+        }
+        Accept(acceptor, tls);
+      });
 }
 
 void Server::Stop() {

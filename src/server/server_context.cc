@@ -4,8 +4,6 @@
 
 #include <random>
 
-#include "server/connection.h"
-
 namespace sluice::server {
 namespace {
 
@@ -35,17 +33,7 @@ ServerContext::~ServerContext() {
   if (bucket_) bucket_->SetVBucketMapListener(nullptr);
 }
 
-std::shared_ptr<const sasl::UserDatabase> ServerContext::users() const {
-  MutexLock lock(&users_mu_);
-  return users_;
-}
-
-void ServerContext::SetUsers(std::shared_ptr<const sasl::UserDatabase> users) {
-  MutexLock lock(&users_mu_);
-  users_ = std::move(users);
-}
-
-void ServerContext::RegisterConnection(uint64_t id, std::weak_ptr<Connection> conn) {
+void ServerContext::RegisterConnection(uint64_t id, std::weak_ptr<ClosableConnection> conn) {
   MutexLock lock(&conns_mu_);
   conns_[id] = std::move(conn);
 }
@@ -55,8 +43,8 @@ void ServerContext::UnregisterConnection(uint64_t id) {
   conns_.erase(id);
 }
 
-std::vector<std::shared_ptr<Connection>> ServerContext::Connections() const {
-  std::vector<std::shared_ptr<Connection>> out;
+std::vector<std::shared_ptr<ClosableConnection>> ServerContext::Connections() const {
+  std::vector<std::shared_ptr<ClosableConnection>> out;
   MutexLock lock(&conns_mu_);
   for (const auto& [id, weak] : conns_) {
     if (auto c = weak.lock()) out.push_back(std::move(c));

@@ -5,11 +5,10 @@
 //
 // Ownership: built by main (or a test) before the Server starts and destroyed after it stopped;
 // connections hold a plain reference. The bucket and its DCP ConnMap are shared (their own tasks
-// hold weak references to them; producers hold the ConnMap). The user database is an immutable
-// snapshot behind a mutex-protected shared_ptr so it can be swapped (reload) while SASL exchanges
-// keep the one they started with. It is the bucket's VBucketMapListener while it lives: a change of
-// the vbucket map posts a cluster-config push to every connection (Connection::
-// NotifyClusterConfigChanged), which sends it if its client asked for them.
+// hold weak references to them; producers hold the ConnMap). The user database is immutable and
+// shared with the SASL exchanges in progress. It is the bucket's VBucketMapListener while it
+// lives: a change of the vbucket map posts a cluster-config push to every connection
+// (ClosableConnection::NotifyClusterConfigChanged), which sends it if its client asked for them.
 //
 // Thread safety: thread-safe. Counters are relaxed atomics.
 #pragma once
@@ -26,11 +25,28 @@
 #include "common/mutex.h"
 #include "dcp/conn_map.h"
 #include "engine/bucket.h"
+#include "replication/replicator.h"
 #include "sasl/users.h"
 #include "server/cluster_view.h"
 #include "server/command_timings.h"
 
 namespace sluice::server {
+
+// What the context knows of a live connection: how to close it from another thread (the server
+// closes every connection at shutdown) and how to tell it the cluster config changed (pushes).
+// Connection implements it; declared here so the context holds its registry without knowing
+// connections.
+class ClosableConnection {
+ public:
+  // Closes the connection on its own I/O thread (posted). Any thread.
+  virtual void CloseFromAnyThread(std::string why) = 0;
+  // The cluster config changed: the connection pushes it if its client asked for pushes
+  // (posted to its I/O thread). Any thread.
+  virtual void NotifyClusterConfigChanged() = 0;
+
+ protected:
+  ~ClosableConnection() = default;
+};
 
 struct ServerStats {
   std::atomic<int64_t> curr_connections{0};
@@ -58,8 +74,17 @@ class ServerContext final : public engine::VBucketMapListener {
   // The bucket's DCP directory (producers, streams, backfill admission). Null only in tests of
   // the front end alone.
   const std::shared_ptr<dcp::ConnMap>& conn_map() const { return conn_map_; }
-  std::shared_ptr<const sasl::UserDatabase> users() const;
-  void SetUsers(std::shared_ptr<const sasl::UserDatabase> users);
+  const std::shared_ptr<const sasl::UserDatabase>& users() const { return users_; }
+  // The bucket's replicator (STAT replication), null while this node replicates nothing. Set
+  // once the server listens (its node id names the port).
+  void set_replicator(std::shared_ptr<replication::Replicator> r) EXCLUDES(replicator_mu_) {
+    MutexLock lock(&replicator_mu_);
+    replicator_ = std::move(r);
+  }
+  std::shared_ptr<replication::Replicator> replicator() const EXCLUDES(replicator_mu_) {
+    MutexLock lock(&replicator_mu_);
+    return replicator_;
+  }
   ServerStats& stats() { return stats_; }
   // Per-opcode execution latency, recorded by the dispatcher.
   CommandTimings& timings() { return timings_; }
@@ -68,10 +93,11 @@ class ServerContext final : public engine::VBucketMapListener {
   uint64_t UptimeSeconds() const;
 
   // Live connections, so the server can close them all at shutdown. A connection registers
-  // itself when created and unregisters in its destructor.
-  void RegisterConnection(uint64_t id, std::weak_ptr<class Connection> conn);
+  // itself when it starts and unregisters in its destructor (weak: the registry must not keep a
+  // closed connection alive).
+  void RegisterConnection(uint64_t id, std::weak_ptr<ClosableConnection> conn);
   void UnregisterConnection(uint64_t id);
-  std::vector<std::shared_ptr<class Connection>> Connections() const;
+  std::vector<std::shared_ptr<ClosableConnection>> Connections() const;
 
   // The port clients reach the server on (known once it listens).
   void set_port(uint16_t port) { port_.store(port); }
@@ -101,13 +127,14 @@ class ServerContext final : public engine::VBucketMapListener {
   const std::string bucket_uuid_;
   ServerStats stats_;
   CommandTimings timings_;
+  const std::shared_ptr<const sasl::UserDatabase> users_;
   std::atomic<uint16_t> port_{0};
 
-  mutable Mutex users_mu_;
-  std::shared_ptr<const sasl::UserDatabase> users_ GUARDED_BY(users_mu_);
+  mutable Mutex replicator_mu_;
+  std::shared_ptr<replication::Replicator> replicator_ GUARDED_BY(replicator_mu_);
 
   mutable Mutex conns_mu_;
-  std::map<uint64_t, std::weak_ptr<class Connection>> conns_ GUARDED_BY(conns_mu_);
+  std::map<uint64_t, std::weak_ptr<ClosableConnection>> conns_ GUARDED_BY(conns_mu_);
 
   ClusterView cluster_;
 };

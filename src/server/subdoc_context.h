@@ -1,7 +1,7 @@
 // File: server/subdoc_context.h
 //
 // SubdocExecution: runs the specs of one subdoc command on one fetched document, in kv_engine's
-// phases (daemon/subdocument_context.cc):
+// phases:
 //
 //   1. xattr phase   the xattr specs, on the document's xattrs seen as one JSON object (an X-Key
 //                    is the first path component) or on a virtual xattr ($document, $vbucket,

@@ -1,7 +1,7 @@
 // File: server/subdoc_mutation.cc
 //
-// The subdoc mutations (commands_subdoc.h has the rules): fetch, run the specs, store with a CAS
-// check, retry on a race.
+// The subdoc mutations (Subdoc in server/commands.h has the rules): fetch, run the specs, store
+// with a CAS check, retry on a race.
 #include <string>
 
 #include "common/logging.h"

@@ -1,8 +1,8 @@
 // File: server/subdoc_vattr.h
 //
-// The virtual xattrs and macros of subdoc (kv_engine daemon/subdocument_context.cc): what the
-// '$' attributes read as, what ${...} macros expand to, and how ${Mutation.*} macros are filled
-// in once the write's CAS and seqno are known.
+// The virtual xattrs and macros of subdoc, as kv_engine defines them: what the '$' attributes read
+// as, what ${...} macros expand to, and how ${Mutation.*} macros are filled in once the write's
+// CAS and seqno are known.
 //
 //   $document  {"CAS":"0x<16 hex>","datatype":["json","xattr"],"deleted":false,"exptime":0,
 //               "flags":0,"last_modified":"<seconds>","revid":"<rev seqno>",

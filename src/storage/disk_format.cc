@@ -180,15 +180,15 @@ std::string EncodeDoc(const DiskDoc& doc) {
   return out;
 }
 
-Status DecodeDoc(std::string_view value, bool key_only, DiskDoc* doc) {
+Status DecodeDocView(std::string_view value, bool key_only, DiskDocView* doc) {
   Reader r(value);
   RETURN_IF_ERROR(CheckVersion(&r, kDocFormatV1, "document"));
   uint8_t doc_flags, datatype;
   uint64_t key_len;
-  std::string_view key;
   if (!r.ReadByte(&doc_flags) || !r.ReadByte(&datatype) || !r.ReadFixed64BE(&doc->cas) ||
       !r.ReadVarint(&doc->rev_seqno) || !r.ReadVarint32(&doc->flags) ||
-      !r.ReadVarint32(&doc->expiry) || !r.ReadVarint(&key_len) || !r.ReadBytes(key_len, &key)) {
+      !r.ReadVarint32(&doc->expiry) || !r.ReadVarint(&key_len) ||
+      !r.ReadBytes(key_len, &doc->key)) {
     return Corrupt("document: truncated");
   }
   if ((doc_flags & ~kDocKnownFlags) != 0) return Corrupt("document: unknown flag bits");
@@ -196,12 +196,22 @@ Status DecodeDoc(std::string_view value, bool key_only, DiskDoc* doc) {
   doc->deleted = (doc_flags & kDocDeleted) != 0;
   doc->delete_source =
       (doc_flags & kDocDeleteSourceTtl) != 0 ? DeleteSource::kTtl : DeleteSource::kExplicit;
-  doc->key.assign(key);
-  if (key_only) {
-    doc->value.clear();
-  } else {
-    doc->value.assign(r.rest());
-  }
+  doc->value = key_only ? std::string_view() : r.rest();
+  return Status::Ok();
+}
+
+Status DecodeDoc(std::string_view value, bool key_only, DiskDoc* doc) {
+  DiskDocView view;
+  RETURN_IF_ERROR(DecodeDocView(value, key_only, &view));
+  doc->cas = view.cas;
+  doc->rev_seqno = view.rev_seqno;
+  doc->flags = view.flags;
+  doc->expiry = view.expiry;
+  doc->datatype = view.datatype;
+  doc->deleted = view.deleted;
+  doc->delete_source = view.delete_source;
+  doc->key.assign(view.key);
+  doc->value.assign(view.value);
   return Status::Ok();
 }
 

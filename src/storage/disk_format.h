@@ -69,6 +69,8 @@ std::string EncodeDoc(const DiskDoc& doc);
 // Fills every field of *doc except vbid and seqno (the caller takes those from the key). With
 // key_only, leaves doc->value empty without copying it.
 Status DecodeDoc(std::string_view value, bool key_only, DiskDoc* doc);
+// DecodeDoc without copying: doc->key and doc->value view `value`.
+Status DecodeDocView(std::string_view value, bool key_only, DiskDocView* doc);
 // Reads only the deleted bit (cheap filter for skip_deleted scans).
 StatusOr<bool> DecodeDocDeleted(std::string_view value);
 

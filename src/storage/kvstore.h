@@ -9,22 +9,23 @@
 //   local : named records                 -> vbucket states, clean-shutdown marker
 //
 // Invariants:
-//   1. Each key of a vbucket has at most one entry in `seq`: Commit() deletes the entry of the
-//      key's previous seqno in the same atomic batch that writes the new one. A seqno-ordered scan
-//      therefore yields the latest version of every key exactly once.
-//   2. A vbucket's state record is written in the same atomic batch as the documents it
-//      describes, so the persisted high seqno never points past the persisted data.
-//   3. A SeqnoScan reads one consistent snapshot: its documents and its state record agree.
+//   One entry per key: each key of a vbucket has at most one entry in `seq`. Commit() deletes the
+//     entry of the key's previous seqno in the same atomic batch that writes the new one. A
+//     seqno-ordered scan therefore yields the latest version of every key exactly once.
+//   State with its documents: a vbucket's state record is written in the same atomic batch as
+//     the documents it describes, so the persisted high seqno never points past the persisted
+//     data.
+//   One snapshot per scan: a SeqnoScan's documents and its state record agree.
 //
 // Ownership: the engine's Bucket owns the KVStore (unique_ptr). A SeqnoScan holds a RocksDB
 // snapshot and must be destroyed before the KVStore; the bucket guarantees that by ending every
 // scan (DCP backfills) before it closes the store.
 //
-// Thread safety: thread-safe, with two rules: (a) writes touching one vbucket (Commit,
-// SaveVBucketState, DeleteVBucket) are serialised by the caller (the engine gives each vbucket to
-// one flusher shard); (b) Close() runs after every other call has returned (the owner stops its
-// users first). Reads and scans may run from any thread at any time. A SeqnoScan is used by one
-// thread at a time.
+// Thread safety: thread-safe, with two rules. One writer per vbucket: writes touching one
+// vbucket (Commit, SaveVBucketState, DeleteVBucket) are serialised by the caller (the engine
+// gives each vbucket to one flusher shard). Close last: Close() runs after every other call has
+// returned (the owner stops its users first). Reads and scans may run from any thread at any time.
+// A SeqnoScan is used by one thread at a time.
 //
 // Errors (one translation from rocksdb::Status, storage/rocksdb_status.h): a full disk is
 // Errc::kTempFail, never a crash; the failed write left nothing behind, and the next write call
@@ -72,6 +73,40 @@ struct DiskDoc {
 
   static constexpr uint64_t kNoPreviousVersion = 0;
   static constexpr uint64_t kUnknownPreviousSeqno = UINT64_MAX;
+};
+
+// A document as a scan reads it, without copying: `key` and `value` view the store's buffers and
+// are valid only during the scan callback that receives it (SeqnoScan::ScanViews). The other
+// fields as in DiskDoc.
+struct DiskDocView {
+  Vbid vbid = 0;
+  uint64_t seqno = 0;
+  uint64_t rev_seqno = 0;
+  uint64_t cas = 0;
+  uint32_t flags = 0;
+  uint32_t expiry = 0;
+  uint8_t datatype = 0;
+  bool deleted = false;
+  DeleteSource delete_source = DeleteSource::kExplicit;
+  std::string_view key;
+  std::string_view value;  // empty for key-only scans
+
+  // An owning copy.
+  DiskDoc ToDiskDoc() const {
+    DiskDoc doc;
+    doc.vbid = vbid;
+    doc.key.assign(key);
+    doc.seqno = seqno;
+    doc.rev_seqno = rev_seqno;
+    doc.cas = cas;
+    doc.flags = flags;
+    doc.expiry = expiry;
+    doc.datatype = datatype;
+    doc.deleted = deleted;
+    doc.delete_source = delete_source;
+    doc.value.assign(value);
+    return doc;
+  }
 };
 
 struct FailoverEntry {
@@ -134,8 +169,14 @@ class SeqnoScan {
   // Calls `fn` for each document with start <= seqno <= end in seqno order, resuming after the
   // last document delivered by a previous call. Stops early when `fn` returns kYield (the next
   // call resumes after that document). Returns OK when the range is exhausted or on yield;
-  // `*done` says which.
-  virtual Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) = 0;
+  // `*done` says which. The views `fn` receives are valid only during that call: this is the
+  // scan without a copy per document (a DCP backfill encodes its messages straight from them).
+  virtual Status ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn,
+                           bool* done) = 0;
+  // ScanViews, each document copied into an owning DiskDoc.
+  Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) {
+    return ScanViews([&fn](const DiskDocView& view) { return fn(view.ToDiskDoc()); }, done);
+  }
   // The seqno of the last document delivered (0 if none yet).
   virtual uint64_t last_seqno() const = 0;
 };
@@ -156,11 +197,12 @@ class KVStore {
  public:
   virtual ~KVStore() = default;
 
-  // Writes `batch` atomically (invariants 1 and 2). `sync` fsyncs the WAL before returning.
-  // Only the last version of a key in the batch is written. kInvalid (and nothing written) if a
-  // document has an empty key, seqno 0, or a seqno not above the previous one of its vbucket in
-  // the batch. Documents above the vbucket's persisted high seqno are invisible to scans (which
-  // clamp to it), so the engine puts the state record in the same batch (invariant 2).
+  // Writes `batch` atomically (the invariants "one entry per key" and "state with its
+  // documents"). `sync` fsyncs the WAL before returning. Only the last version of a key in the
+  // batch is written. kInvalid (and nothing written) if a document has an empty key, seqno 0, or
+  // a seqno not above the previous one of its vbucket in the batch. Documents above the vbucket's
+  // persisted high seqno are invisible to scans (which clamp to it), so the engine puts the state
+  // record in the same batch.
   virtual Status Commit(const FlushBatch& batch, bool sync) = 0;
 
   // The latest persisted version of `key` (tombstones included: check `deleted`).

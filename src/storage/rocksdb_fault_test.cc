@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "storage/kvstore.h"
-#include "storage/storage_test_util.h"
+#include "testing/storage_util.h"
 
 namespace sluice::storage {
 namespace {

@@ -57,28 +57,29 @@ Status RocksDBKeyOrderScan::Fail(Status status) {
   return error_;
 }
 
-StatusOr<std::optional<DiskDoc>> RocksDBKeyOrderScan::ReadCurrent() {
+StatusOr<bool> RocksDBKeyOrderScan::ReadCurrent(rocksdb::PinnableSlice* value, DiskDocView* doc) {
   ASSIGN_OR_RETURN(KeyEntry entry,
                    DecodeKeyEntry(std::string_view(iter_->value().data(), iter_->value().size())));
-  if (entry.seqno < start_ || entry.seqno > end_) return std::optional<DiskDoc>();
-  if (entry.deleted && options_.skip_deleted) return std::optional<DiskDoc>();
+  if (entry.seqno < start_ || entry.seqno > end_) return false;
+  if (entry.deleted && options_.skip_deleted) return false;
   rocksdb::ReadOptions read;
   read.snapshot = snapshot_;
   read.fill_cache = false;
-  rocksdb::PinnableSlice value;
-  const rocksdb::Status s = db_->Get(read, seq_cf_, SeqKey(vbid_, entry.seqno), &value);
+  value->Reset();
+  const rocksdb::Status s = db_->Get(read, seq_cf_, SeqKey(vbid_, entry.seqno), value);
   if (!s.ok()) {
     if (s.IsNotFound()) return Status(Errc::kCorruption, "key entry points at a missing document");
     return FromRocksDB(s, "key-order scan: document");
   }
-  DiskDoc doc;
-  RETURN_IF_ERROR(DecodeDoc(std::string_view(value.data(), value.size()), options_.key_only, &doc));
-  doc.vbid = vbid_;
-  doc.seqno = entry.seqno;
-  return std::optional<DiskDoc>(std::move(doc));
+  RETURN_IF_ERROR(
+      DecodeDocView(std::string_view(value->data(), value->size()), options_.key_only, doc));
+  doc->vbid = vbid_;
+  doc->seqno = entry.seqno;
+  return true;
 }
 
-Status RocksDBKeyOrderScan::Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) {
+Status RocksDBKeyOrderScan::ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn,
+                                      bool* done) {
   *done = false;
   if (!error_.ok()) return error_;
   if (done_) {
@@ -92,14 +93,16 @@ Status RocksDBKeyOrderScan::Scan(const std::function<ScanControl(DiskDoc&&)>& fn
   }
   step_on_resume_ = false;
   const std::string prefix = VBucketPrefix(vbid_);
+  rocksdb::PinnableSlice value;  // the current document's bytes (the view passed to fn)
   for (; iter_->Valid(); iter_->Next()) {
     if (!std::string_view(iter_->key().data(), iter_->key().size()).starts_with(prefix)) break;
-    StatusOr<std::optional<DiskDoc>> doc = ReadCurrent();
-    if (!doc.ok()) return Fail(doc.status());
-    if (!doc->has_value()) continue;
-    last_seqno_ = (*doc)->seqno;
+    DiskDocView doc;
+    StatusOr<bool> in_range = ReadCurrent(&value, &doc);
+    if (!in_range.ok()) return Fail(in_range.status());
+    if (!*in_range) continue;
+    last_seqno_ = doc.seqno;
     counters_->docs.fetch_add(1, std::memory_order_relaxed);
-    if (fn(std::move(**doc)) == ScanControl::kYield) {
+    if (fn(doc) == ScanControl::kYield) {
       step_on_resume_ = true;
       return Status::Ok();
     }

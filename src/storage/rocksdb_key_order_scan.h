@@ -37,14 +37,15 @@ class RocksDBKeyOrderScan final : public SeqnoScan {
 
   const VBucketStateRecord& state() const override { return state_; }
   uint64_t EstimateCount() const override;
-  Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) override;
+  Status ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn, bool* done) override;
   // The seqno of the last document delivered (not the highest: the order is by key).
   uint64_t last_seqno() const override { return last_seqno_; }
 
  private:
   void StartIterator();
-  // The document of the `key` entry the iterator is on, if it is in range (nullopt: skip it).
-  StatusOr<std::optional<DiskDoc>> ReadCurrent();
+  // The document of the `key` entry the iterator is on, read into *value and decoded as a view of
+  // it into *doc; false if it is out of range (skip it).
+  StatusOr<bool> ReadCurrent(rocksdb::PinnableSlice* value, DiskDocView* doc);
   Status Fail(Status status);
 
   // ---- Constant after construction ----

@@ -269,7 +269,8 @@ StatusOr<std::unique_ptr<SeqnoScan>> RocksDBKVStore::OpenSeqnoScan(Vbid vbid, ui
                                                                    uint64_t end,
                                                                    ScanOptions options) {
   RETURN_IF_ERROR(CheckOpen());
-  // Snapshot first, then the state from it: the state and the documents agree (invariant 3).
+  // Snapshot first, then the state from it: the state and the documents agree (the invariant "one
+  // snapshot per scan").
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
@@ -382,7 +383,7 @@ Status RocksDBKVStore::Close() {
   if (open_scans > 0) {
     return Status(Errc::kInternal, "close: " + std::to_string(open_scans) + " scan(s) still open");
   }
-  // Refuse new calls from here on (none should be running: KVStore rule b).
+  // Refuse new calls from here on (none should be running: KVStore's rule "Close last").
   closed_.store(true, std::memory_order_release);
 
   Status result;

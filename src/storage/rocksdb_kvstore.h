@@ -5,22 +5,25 @@
 // the tuning). Users get it through OpenRocksDBKVStore(); this header is internal to storage/.
 //
 // How the invariants are kept:
-//   1. Commit() builds one rocksdb::WriteBatch for the whole FlushBatch: it keeps only the last
-//      version of each (vbid, key) in the batch, looks up every such key's previous seqno with one
-//      MultiGet on `key`, then deletes those `seq` entries and puts the new `seq` and `key`
-//      entries (all deletes before all puts, so a delete never hides a put of the same batch).
-//      Because writes to one vbucket are serialised by the caller, nothing can change a key's
-//      `key` entry between the MultiGet and the write.
-//   2. The FlushBatch's state records go into the same WriteBatch.
-//   3. OpenSeqnoScan() takes a snapshot first and reads the state record from it.
+//   One entry per key: Commit() builds one rocksdb::WriteBatch for the whole FlushBatch. It keeps
+//     only the last version of each (vbid, key) in the batch and deletes the `seq` entry of each
+//     such key's previous version, then puts the new `seq` and `key` entries (all deletes before
+//     all puts, so a delete never hides a put of the same batch). Where the previous version is
+//     comes from the caller (DiskDoc::previous_seqno, which the engine tracks per key); only the
+//     keys it marks unknown are looked up, with one MultiGet on `key` (none when every key is
+//     known, the usual case). Because writes to one vbucket are serialised by the caller, nothing
+//     can change a key's `key` entry between that MultiGet and the write.
+//   State with its documents: the FlushBatch's state records go into the same WriteBatch.
+//   One snapshot per scan: OpenSeqnoScan() takes a snapshot first and reads the state record
+//     from it.
 //
 // Ownership: returned to the caller as unique_ptr<KVStore>. It owns the DB, its column family
 // handles and the block cache. Scans point at the DB (see rocksdb_seqno_scan.h); Close() refuses
 // while any is alive, and destroying the store with a live scan is a fatal bug (abort).
 //
 // Thread safety: thread-safe under KVStore's rules. Counters are atomics; Close() is serialised
-// by close_mu_; the DB pointer is constant from Open() until Close(), which (KVStore rule b)
-// never races other calls.
+// by close_mu_; the DB pointer is constant from Open() until Close(), which (KVStore's rule "Close
+// last") never races other calls.
 #pragma once
 
 #include <rocksdb/db.h>

@@ -59,7 +59,8 @@ void RocksDBSeqnoScan::StartIterator() {
   iter_->Seek(SeqKey(vbid_, start_));
 }
 
-Status RocksDBSeqnoScan::Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) {
+Status RocksDBSeqnoScan::ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn,
+                                   bool* done) {
   *done = false;
   if (!error_.ok()) return error_;
   if (done_) {
@@ -93,8 +94,8 @@ Status RocksDBSeqnoScan::Scan(const std::function<ScanControl(DiskDoc&&)>& fn, b
       }
       if (*deleted) continue;
     }
-    DiskDoc doc;
-    if (Status s = DecodeDoc(value, options_.key_only, &doc); !s.ok()) {
+    DiskDocView doc;
+    if (Status s = DecodeDocView(value, options_.key_only, &doc); !s.ok()) {
       error_ = std::move(s);
       iter_.reset();
       return error_;
@@ -103,7 +104,7 @@ Status RocksDBSeqnoScan::Scan(const std::function<ScanControl(DiskDoc&&)>& fn, b
     doc.seqno = seqno;
     last_seqno_ = seqno;
     counters_->docs.fetch_add(1, std::memory_order_relaxed);
-    if (fn(std::move(doc)) == ScanControl::kYield) {
+    if (fn(doc) == ScanControl::kYield) {
       step_on_resume_ = true;
       return Status::Ok();
     }

@@ -49,7 +49,7 @@ class RocksDBSeqnoScan final : public SeqnoScan {
 
   const VBucketStateRecord& state() const override { return state_; }
   uint64_t EstimateCount() const override;
-  Status Scan(const std::function<ScanControl(DiskDoc&&)>& fn, bool* done) override;
+  Status ScanViews(const std::function<ScanControl(const DiskDocView&)>& fn, bool* done) override;
   uint64_t last_seqno() const override { return last_seqno_; }
 
  private:

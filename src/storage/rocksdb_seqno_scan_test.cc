@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "storage/kvstore.h"
-#include "storage/storage_test_util.h"
+#include "testing/storage_util.h"
 
 namespace sluice::storage {
 namespace {
@@ -45,6 +45,64 @@ TEST_F(RocksDBSeqnoScanTest, ScansInSeqnoOrderWithAllFields) {
   EXPECT_EQ(docs[0].cas, doc.cas);
   EXPECT_TRUE(docs[1].deleted);
   EXPECT_EQ(docs[1].key, "b");
+}
+
+TEST_F(RocksDBSeqnoScanTest, ScanViewsDeliversTheDocumentsInPlaceAndResumesAfterAYield) {
+  DiskDoc doc = MakeDoc(0, "a", 1, "value");
+  doc.flags = 42;
+  doc.datatype = 1;
+  doc.rev_seqno = 3;
+  CommitOk({doc, MakeTombstone(0, "b", 2), MakeDoc(0, "c", 3, "vc")}, {{0, MakeState(3)}});
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::vector<DiskDoc> copies;  // what the views showed during their callback
+  bool done = false;
+  ASSERT_TRUE(scan->ScanViews(
+                      [&copies](const DiskDocView& view) {
+                        copies.push_back(view.ToDiskDoc());
+                        return copies.size() == 1 ? ScanControl::kYield : ScanControl::kContinue;
+                      },
+                      &done)
+                  .ok());
+  EXPECT_FALSE(done);
+  ASSERT_TRUE(scan->ScanViews(
+                      [&copies](const DiskDocView& view) {
+                        copies.push_back(view.ToDiskDoc());
+                        return ScanControl::kContinue;
+                      },
+                      &done)
+                  .ok());
+  EXPECT_TRUE(done);
+  ASSERT_EQ(copies.size(), 3u);
+  EXPECT_EQ(copies[0].key, "a");
+  EXPECT_EQ(copies[0].value, "value");
+  EXPECT_EQ(copies[0].seqno, 1u);
+  EXPECT_EQ(copies[0].flags, 42u);
+  EXPECT_EQ(copies[0].datatype, 1);
+  EXPECT_EQ(copies[0].rev_seqno, 3u);
+  EXPECT_EQ(copies[0].cas, doc.cas);
+  EXPECT_TRUE(copies[1].deleted);
+  EXPECT_EQ(copies[2].key, "c");
+  EXPECT_EQ(copies[2].value, "vc");
+}
+
+TEST_F(RocksDBSeqnoScanTest, KeyOnlyScanViewsHaveNoValue) {
+  CommitFive();
+  ScanOptions options;
+  options.key_only = true;
+  StatusOr<std::unique_ptr<SeqnoScan>> scan = store_->OpenSeqnoScan(0, 0, kMax, options);
+  ASSERT_TRUE(scan.ok());
+  std::vector<std::string> keys;
+  bool done = false;
+  ASSERT_TRUE((*scan)
+                  ->ScanViews(
+                      [&keys](const DiskDocView& view) {
+                        EXPECT_TRUE(view.value.empty());
+                        keys.emplace_back(view.key);
+                        return ScanControl::kContinue;
+                      },
+                      &done)
+                  .ok());
+  EXPECT_THAT(keys, ElementsAre("a", "b", "c", "d", "e"));
 }
 
 TEST_F(RocksDBSeqnoScanTest, RangeBoundsAreInclusive) {

@@ -2,7 +2,7 @@
 //
 // End-to-end tests of the DCP subcommands, `sluice tail` and `sluice drain` (and the `load`
 // options made for them, --rate and --timestamp-values): the sluice binary as a subprocess against
-// a real sluiced (tests/integration/server_process.h), each test with a fresh server of
+// a real sluiced (testing/server_process.h), each test with a fresh server of
 // kVBuckets vbuckets so that item counts and seqnos are exact.
 //
 // Checkpoints deduplicate: a key written twice before a stream reads it may be delivered once.
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "common/types.h"
-#include "tests/integration/server_process.h"
+#include "testing/server_process.h"
 #include "tools/cli_runner.h"
 
 namespace sluice::tools {

@@ -1,7 +1,7 @@
 // File: tools/cli_e2e_test.cc
 //
 // End-to-end tests of the `sluice` binary: every subcommand run as a subprocess against a real
-// sluiced (tests/integration/server_process.h), checking stdout, stderr and the exit code; `load`
+// sluiced (testing/server_process.h), checking stdout, stderr and the exit code; `load`
 // also against plain memcached when it is installed.
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/types.h"
-#include "tests/integration/server_process.h"
+#include "testing/server_process.h"
 #include "tools/cli_runner.h"
 
 namespace sluice::tools {
@@ -444,15 +444,31 @@ TEST(CliMemcachedTest, LoadAgainstPlainMemcached) {
 // counting them as failures (as Couchbase SDKs retry TMPFAIL).
 TEST(LoadAgainstASmallServerTest, PopulateRetriesTmpfailUntilEveryKeyIsWritten) {
   sluice::testing::ServerOptions options;
-  options.extra_args = {"--vbuckets", "16", "--memory-quota", "16M", "--set",
-                        "pager_sleep_time_ms=100"};
+  options.extra_args = {"--vbuckets", "16",    "--memory-quota",
+                        "16M",        "--set", "pager_sleep_time_ms=100"};
   sluice::testing::ServerProcess server(options);
   ASSERT_TRUE(server.Start()) << server.error();
-  RunResult r = RunSluice({"load", "--port", std::to_string(server.port()), "--user",
-                           sluice::testing::ServerProcess::kUser, "--password",
-                           sluice::testing::ServerProcess::kPassword, "--timeout", "30",
-                           "--populate", "--keys", "20000", "--value-size", "2000", "--set-ratio",
-                           "1", "--ops", "1", "--connections", "2", "--json"},
+  RunResult r = RunSluice({"load",
+                           "--port",
+                           std::to_string(server.port()),
+                           "--user",
+                           sluice::testing::ServerProcess::kUser,
+                           "--password",
+                           sluice::testing::ServerProcess::kPassword,
+                           "--timeout",
+                           "30",
+                           "--populate",
+                           "--keys",
+                           "20000",
+                           "--value-size",
+                           "2000",
+                           "--set-ratio",
+                           "1",
+                           "--ops",
+                           "1",
+                           "--connections",
+                           "2",
+                           "--json"},
                           {});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json json = ParseJson(r.out);

@@ -198,7 +198,7 @@ void Drainer::RunWorker(Worker& w) {
   };
 
   while (open > 0) {
-    StatusOr<client::DcpMessage> read = w.conn->ReadDcpMessage();
+    StatusOr<client::DcpMessageView> read = w.conn->ReadDcpMessageView();
     if (!read.ok()) {
       if (!aborted_.load()) {
         Failure failure = FailureFromStatus(read.status(), w.conn.get());
@@ -208,18 +208,19 @@ void Drainer::RunWorker(Worker& w) {
       }
       return;
     }
-    const client::DcpMessage& message = *read;
-    const uint64_t size = WireSize(message);
+    const auto& message = read->message;  // views: valid until the next read
+    const auto* other = std::get_if<protocol::Frame>(&message);
+    const uint64_t size = other != nullptr && other->is_response() ? 0 : read->wire_size;
     res.bytes += size;
     Add(w.bytes, size);
-    if (const auto* m = std::get_if<client::DcpMutation>(&message)) {
+    if (const auto* m = std::get_if<protocol::DcpMutation>(&message)) {
       change(m->vbucket, m->by_seqno, &res.mutations);
     } else if (const auto* marker = std::get_if<protocol::DcpSnapshotMarker>(&message)) {
       ++res.snapshot_markers;
       if (verify) w.checker.Marker(*marker);
-    } else if (const auto* d = std::get_if<client::DcpDeletion>(&message)) {
+    } else if (const auto* d = std::get_if<protocol::DcpDeletion>(&message)) {
       change(d->vbucket, d->by_seqno, &res.deletions);
-    } else if (const auto* x = std::get_if<client::DcpExpiration>(&message)) {
+    } else if (const auto* x = std::get_if<protocol::DcpExpiration>(&message)) {
       change(x->vbucket, x->by_seqno, &res.expirations);
     } else if (const auto* end = std::get_if<protocol::DcpStreamEnd>(&message)) {
       if (verify) w.checker.StreamEnd(end->vbucket, end->status);

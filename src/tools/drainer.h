@@ -7,10 +7,10 @@
 // until every stream has ended, counting items (mutations, deletions, expirations) and wire bytes
 // and, with `verify`, checking them (tools/stream_checker.h).
 //
-// Hot path, per message: what client::Connection::ReadDcpMessage costs (it decodes into an owned
-// message), a few counter updates, and with --verify a StreamChecker call; nothing else is
-// allocated. Bytes are the messages' wire sizes (tools/dcp_session.h WireSize), as flow control
-// counts them.
+// Hot path, per message: what client::Connection::ReadDcpMessageView costs (it decodes the frame in
+// place: views into the read buffer, no allocation, no copy), a few counter updates, and with
+// --verify a StreamChecker call. Bytes are the messages' frame sizes (responses count 0), as flow
+// control counts them.
 //
 // Progress: each worker publishes its counters through single-writer atomics after every message;
 // Progress() reads them from any thread (the progress line runs on the caller's thread).

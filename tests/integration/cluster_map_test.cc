@@ -12,8 +12,8 @@
 #include "protocol/datatype.h"
 #include "protocol/opcode.h"
 #include "protocol/payload.h"
+#include "testing/wire_util.h"
 #include "tests/integration/cluster_test_util.h"
-#include "tests/integration/test_util.h"
 
 namespace sluice::testing {
 namespace {

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "cluster/cluster_map.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 

@@ -34,7 +34,7 @@
 
 #include "protocol/dcp_codec.h"
 #include "protocol/frame_info.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -470,8 +470,8 @@ TEST_F(CrashRecoveryTest, DurableWritesAndDcpResumeSurviveRepeatedKills) {
         std::string where;
         if (it != view.end()) {
           const Vbid vb = it->second.vbucket;
-          where = fmt::format(" (vb:{} event seqno {}, resumed from {}, last received {};",
-                              vb, it->second.seqno, resumed_from_[vb], resume_[vb].seqno);
+          where = fmt::format(" (vb:{} event seqno {}, resumed from {}, last received {};", vb,
+                              it->second.seqno, resumed_from_[vb], resume_[vb].seqno);
           for (const auto& [seqno, e] : history_[vb]) {
             if (e.key == key) where += fmt::format(" {}", seqno);
           }

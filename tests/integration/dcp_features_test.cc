@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "protocol/dcp_codec.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 namespace sluice::testing {
 namespace {

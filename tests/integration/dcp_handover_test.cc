@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "protocol/dcp_codec.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 namespace sluice::testing {
 namespace {

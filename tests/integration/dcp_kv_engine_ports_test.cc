@@ -17,7 +17,7 @@
 
 #include "protocol/byte_order.h"
 #include "protocol/dcp_codec.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 namespace sluice::testing {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "common/types.h"
 #include "protocol/dcp_codec.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

@@ -21,7 +21,7 @@
 
 #include "protocol/dcp_codec.h"
 #include "protocol/encode.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 namespace sluice::testing {
 namespace {

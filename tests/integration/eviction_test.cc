@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "protocol/payload.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

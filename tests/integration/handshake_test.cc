@@ -8,7 +8,7 @@
 #include "protocol/datatype.h"
 #include "protocol/payload.h"
 #include "sasl/scram_client.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

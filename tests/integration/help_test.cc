@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/config.h"
-#include "tests/integration/server_process.h"
+#include "testing/server_process.h"
 
 namespace sluice::testing {
 namespace {

@@ -15,7 +15,7 @@
 #include "common/types.h"
 #include "protocol/byte_order.h"
 #include "protocol/payload.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 

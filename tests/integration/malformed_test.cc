@@ -11,7 +11,7 @@
 #include "protocol/encode.h"
 #include "protocol/payload.h"
 #include "sasl/scram_client.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

@@ -16,7 +16,7 @@
 #include <set>
 
 #include "protocol/datatype.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 
 namespace sluice::testing {
 namespace {

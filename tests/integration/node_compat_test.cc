@@ -17,8 +17,8 @@
 #include <filesystem>
 #include <string>
 
+#include "testing/wire_util.h"
 #include "tests/integration/cluster_test_util.h"
-#include "tests/integration/test_util.h"
 
 namespace sluice::testing {
 namespace {

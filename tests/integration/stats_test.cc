@@ -2,7 +2,7 @@
 // them — the default group, vbucket, vbucket-details, vbucket-seqno, failovers, checkpoint and
 // memory, per-vbucket arguments, and the errors for unknown groups and bad arguments.
 #include "protocol/encode.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

@@ -26,7 +26,8 @@
 #include "protocol/frame.h"
 #include "protocol/payload.h"
 #include "sasl/scram_client.h"
-#include "tests/integration/test_util.h"
+#include "testing/temp_dir.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -34,41 +35,33 @@ namespace {
 using protocol::McbpStatus;
 using protocol::Opcode;
 
-// A self-signed certificate for 127.0.0.1 (and localhost) and its key, in a temp dir.
+// A self-signed certificate for 127.0.0.1 (and localhost) and its key, in a temp dir removed at
+// exit.
 struct TestCertificate {
-  std::string dir;
-  std::string cert;
-  std::string key;
-  std::string other_key;  // a key that does not belong to `cert`
-};
-
-const TestCertificate& Certificate() {
-  static const TestCertificate* cert = [] {
-    auto* c = new TestCertificate;
-    char tmpl[] = "/tmp/sluice_tls_XXXXXX";
-    c->dir = mkdtemp(tmpl);
-    static std::string dir_to_remove = c->dir;
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_to_remove, ec);
-    });
-    c->cert = c->dir + "/cert.pem";
-    c->key = c->dir + "/key.pem";
-    c->other_key = c->dir + "/other-key.pem";
+  // Runs openssl (a test failure if it cannot).
+  TestCertificate() {
     const std::string req =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
         "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-        c->key + " -out " + c->cert + " 2>" + c->dir + "/openssl.log";
+        key + " -out " + cert + " 2>" + dir + "/openssl.log";
     const std::string other =
-        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + c->other_key +
-        " 2>>" + c->dir + "/openssl.log";
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + other_key +
+        " 2>>" + dir + "/openssl.log";
     if (std::system(req.c_str()) != 0 || std::system(other.c_str()) != 0) {
-      ADD_FAILURE() << "openssl could not make a test certificate (see " << c->dir
-                    << "/openssl.log)";
+      ADD_FAILURE() << "openssl could not make a test certificate (see " << dir << "/openssl.log)";
     }
-    return c;
-  }();
-  return *cert;
+  }
+
+  TempDir temp_dir{"sluice_tls"};
+  const std::string dir = temp_dir.path();
+  const std::string cert = dir + "/cert.pem";
+  const std::string key = dir + "/key.pem";
+  const std::string other_key = dir + "/other-key.pem";  // a key that does not belong to `cert`
+};
+
+const TestCertificate& Certificate() {
+  static const TestCertificate cert;  // made on first use, removed at exit
+  return cert;
 }
 
 // A blocking TLS client over a TCP socket: verifies the server's certificate against `ca_file`

@@ -7,7 +7,7 @@
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
 #include "protocol/payload.h"
-#include "tests/integration/test_util.h"
+#include "testing/wire_util.h"
 
 namespace sluice::testing {
 namespace {

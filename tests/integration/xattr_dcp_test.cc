@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/datatype.h"
-#include "tests/integration/dcp_test_util.h"
+#include "testing/dcp_wire_util.h"
 #include "tests/integration/subdoc_test_util.h"
 #include "xattr/blob.h"
 

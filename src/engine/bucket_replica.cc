@@ -1,0 +1,66 @@
+// Bucket operations of a replica (the contract is on the declarations in bucket.h).
+#include "common/logging.h"
+#include "engine/bucket.h"
+
+namespace sluice::engine {
+
+StatusOr<std::shared_ptr<VBucket>> Bucket::ResetVBucket(Vbid vbid) {
+  if (vbid >= vbuckets_.size()) return Errc::kNotMyVbucket;
+  std::shared_ptr<VBucket> old;  // released after the locks: its destructor frees its memory
+  std::shared_ptr<VBucket> fresh;
+  Status result;
+  MutexLock lock(&lifecycle_mu_);
+  // Under the flush lock, so no commit writes the old vbucket back after its data was removed.
+  flusher_for(vbid).WithFlushLock([&] {
+    old = vbuckets_.Get(vbid);
+    // Checked under lifecycle_mu_, which every state change takes: it cannot become active now.
+    if (old == nullptr ||
+        (old->state() != VBucketState::kReplica && old->state() != VBucketState::kPending)) {
+      result = Errc::kNotMyVbucket;
+      return;
+    }
+    result = store_->DeleteVBucket(vbid);
+    if (!result.ok()) return;
+    storage::VBucketStateRecord rec;
+    rec.state = old->state();
+    fresh = MakeVBucket(vbid, rec);
+    fresh->set_rollback_resets(old->rollback_resets() + 1);
+    vbuckets_.Set(vbid, fresh);
+    // The empty vbucket's record at once, so a crash now does not lose the vbucket (if this
+    // fails, the flush queued below writes it).
+    rec.failover = fresh->failover_table().Entries();
+    if (Status s = store_->SaveVBucketState(vbid, rec, /*sync=*/true); !s.ok()) {
+      LOG_WARN("vb:{} reset: state record not saved yet: {}", vbid, s.ToString());
+    }
+  });
+  RETURN_IF_ERROR(result);
+  config_revision_.fetch_add(1, std::memory_order_relaxed);
+  stats_.rollback_resets.fetch_add(1, std::memory_order_relaxed);
+  LOG_WARN("vb:{} reset: emptied (was at seqno {}) to be copied again from 0", vbid,
+           old->high_seqno());
+  if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
+    l->OnVBucketStateChanged(vbid, fresh->state(), /*deleted=*/true);
+  }
+  OnQueued(*fresh, 0);  // persist the new vbucket's state record
+  NotifyStateObservers();
+  return fresh;
+}
+
+void Bucket::AddStateObserver(std::weak_ptr<VBucketStateObserver> observer) {
+  MutexLock lock(&observers_mu_);
+  std::erase_if(state_observers_, [](const auto& o) { return o.expired(); });
+  state_observers_.push_back(std::move(observer));
+}
+
+void Bucket::NotifyStateObservers() {
+  std::vector<std::shared_ptr<VBucketStateObserver>> live;
+  {
+    MutexLock lock(&observers_mu_);
+    for (const auto& weak : state_observers_) {
+      if (auto o = weak.lock()) live.push_back(std::move(o));
+    }
+  }
+  for (const auto& o : live) o->OnVBucketStatesChanged();
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,309 @@
+#include "replication/passive_stream.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <type_traits>
+#include <variant>
+
+#include "common/logging.h"
+
+namespace sluice::replication {
+namespace {
+
+bool IsReplicaState(VBucketState state) {
+  return state == VBucketState::kReplica || state == VBucketState::kPending;
+}
+
+std::vector<storage::FailoverEntry> FromWire(const std::vector<protocol::FailoverEntry>& log) {
+  std::vector<storage::FailoverEntry> out;
+  out.reserve(log.size());
+  for (const auto& e : log) out.push_back({e.vbucket_uuid, e.seqno});
+  return out;
+}
+
+}  // namespace
+
+std::string_view PassiveStream::StateName(State state) {
+  switch (state) {
+    case State::kPending:
+      return "pending";
+    case State::kAwaitingResponse:
+      return "awaiting-response";
+    case State::kReading:
+      return "reading";
+    case State::kDead:
+      return "dead";
+  }
+  return "unknown";
+}
+
+PassiveStream::PassiveStream(Vbid vb, std::string name, engine::Bucket& bucket)
+    : vb_(vb), name_(fmt::format("{} vb:{}", name, vb)), bucket_(bucket) {}
+
+void PassiveStream::Transition(State next) {
+  const State now = state();
+  bool valid = false;
+  switch (now) {
+    case State::kPending:
+      valid = next == State::kAwaitingResponse || next == State::kDead;
+      break;
+    case State::kAwaitingResponse:
+      valid = next == State::kReading || next == State::kPending || next == State::kDead;
+      break;
+    case State::kReading:
+      valid = next == State::kPending || next == State::kDead;
+      break;
+    case State::kDead:
+      valid = false;
+      break;
+  }
+  if (!valid) {
+    LOG_CRITICAL("passive stream {}: invalid transition {} -> {}", name_, StateName(now),
+                 StateName(next));
+    std::abort();
+  }
+  LOG_DEBUG("passive stream {}: {} -> {}", name_, StateName(now), StateName(next));
+  state_.store(next, std::memory_order_relaxed);
+}
+
+StatusOr<protocol::DcpStreamReqRequest> PassiveStream::Request(uint32_t opaque) {
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  if (vb == nullptr || !IsReplicaState(vb->state())) {
+    return Status(Errc::kNotMyVbucket, "the local vbucket is missing or not a replica");
+  }
+  const engine::ReplicaPosition pos = vb->ReplicaResumePoint();
+  protocol::DcpStreamReqRequest req;
+  req.vbucket = vb_;
+  req.opaque = opaque;
+  req.start_seqno = pos.high_seqno;
+  req.end_seqno = ~uint64_t{0};
+  req.vbucket_uuid = pos.uuid;
+  req.snap_start_seqno = pos.snap_start;
+  req.snap_end_seqno = pos.snap_end;
+  opaque_ = opaque;
+  requested_start_ = pos.high_seqno;
+  marker_seen_ = false;
+  marker_flags_ = 0;
+  snap_start_ = snap_end_ = pos.high_seqno;
+  last_seqno_.store(pos.high_seqno, std::memory_order_relaxed);
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  Transition(State::kAwaitingResponse);
+  LOG_DEBUG("passive stream {}: requesting from {} (snapshot [{}, {}], uuid {})", name_,
+            pos.high_seqno, pos.snap_start, pos.snap_end, pos.uuid);
+  return req;
+}
+
+PassiveStream::AfterResponse PassiveStream::OnResponse(const client::StreamReqResult& result) {
+  if (result.status == protocol::McbpStatus::kSuccess) {
+    std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+    if (vb == nullptr || !IsReplicaState(vb->state())) {
+      Transition(State::kPending);
+      return AfterResponse::kRetryLater;
+    }
+    vb->AdoptFailoverLog(FromWire(result.failover_log));
+    Transition(State::kReading);
+    LOG_INFO("passive stream {}: reading from seqno {}", name_, requested_start_);
+    return AfterResponse::kReading;
+  }
+  Transition(State::kPending);
+  if (result.status == protocol::McbpStatus::kRollback) {
+    rollbacks_.fetch_add(1, std::memory_order_relaxed);
+    return Rollback(result.rollback_seqno);
+  }
+  LOG_WARN("passive stream {}: stream request refused: {} {}", name_,
+           protocol::McbpStatusName(result.status), result.value);
+  return AfterResponse::kRetryLater;
+}
+
+PassiveStream::AfterResponse PassiveStream::Rollback(uint64_t rollback_seqno) {
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  if (vb == nullptr) return AfterResponse::kRetryLater;
+  const engine::ReplicaPosition pos = vb->ReplicaResumePoint();
+  if (rollback_seqno >= pos.high_seqno) {
+    // Nothing we hold lies past the producer's history: the snapshot we were in is whole.
+    LOG_INFO("passive stream {}: rollback to {} (high seqno {}): nothing to undo", name_,
+             rollback_seqno, pos.high_seqno);
+    vb->MarkSnapshotWholeAtHigh();
+    return AfterResponse::kRequestAgain;
+  }
+  // The store keeps one version per key and cannot rewind: empty the vbucket, copy it again.
+  LOG_WARN(
+      "passive stream {}: rollback from seqno {} to {} is beyond the replica's history: "
+      "resetting the vbucket (copied again from 0)",
+      name_, pos.high_seqno, rollback_seqno);
+  StatusOr<std::shared_ptr<engine::VBucket>> reset = bucket_.ResetVBucket(vb_);
+  if (!reset.ok()) {
+    LOG_WARN("passive stream {}: reset failed: {}", name_, reset.status().ToString());
+    return AfterResponse::kRetryLater;
+  }
+  rollback_resets_.fetch_add(1, std::memory_order_relaxed);
+  return AfterResponse::kRequestAgain;
+}
+
+Status PassiveStream::Violation(std::string what) {
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  LOG_WARN("passive stream {}: closing the stream: {}", name_, what);
+  Transition(State::kPending);
+  return Status(Errc::kInvalid, std::move(what));
+}
+
+Status PassiveStream::OnMessage(const client::DcpMessage& message) {
+  if (state() != State::kReading) {
+    return Status(Errc::kInvalid, fmt::format("a message while {}", StateName(state())));
+  }
+  return std::visit(
+      [&](const auto& m) -> Status {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, protocol::DcpSnapshotMarker>) {
+          return OnMarker(m);
+        } else if constexpr (std::is_same_v<T, client::DcpMutation>) {
+          RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_MUTATION"));
+          return Apply({.key = m.key,
+                        .value = m.value,
+                        .seqno = m.by_seqno,
+                        .cas = m.cas,
+                        .rev_seqno = m.rev_seqno,
+                        .flags = m.flags,
+                        .expiry = m.expiration,
+                        .datatype = m.datatype},
+                       "DCP_MUTATION");
+        } else if constexpr (std::is_same_v<T, client::DcpDeletion>) {
+          RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_DELETION"));
+          return Apply({.key = m.key,
+                        .value = m.value,
+                        .seqno = m.by_seqno,
+                        .cas = m.cas,
+                        .rev_seqno = m.rev_seqno,
+                        .expiry = m.delete_time,
+                        .datatype = m.datatype,
+                        .deleted = true,
+                        .delete_source = DeleteSource::kExplicit},
+                       "DCP_DELETION");
+        } else if constexpr (std::is_same_v<T, client::DcpExpiration>) {
+          RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_EXPIRATION"));
+          return Apply({.key = m.key,
+                        .value = m.value,
+                        .seqno = m.by_seqno,
+                        .cas = m.cas,
+                        .rev_seqno = m.rev_seqno,
+                        .expiry = m.delete_time,
+                        .datatype = m.datatype,
+                        .deleted = true,
+                        .delete_source = DeleteSource::kTtl},
+                       "DCP_EXPIRATION");
+        } else if constexpr (std::is_same_v<T, protocol::DcpSeqnoAdvanced>) {
+          RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_SEQNO_ADVANCED"));
+          last_seqno_.store(m.by_seqno, std::memory_order_relaxed);
+          if (m.by_seqno == snap_end_) OnSnapshotEnd();
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<T, protocol::DcpStreamEnd>) {
+          LOG_INFO("passive stream {}: stream end ({}) at seqno {}", name_,
+                   protocol::DcpStreamEndStatusName(m.status), last_seqno_.load());
+          Transition(State::kPending);
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<T, client::Response>) {
+          return Status::Ok();  // an answer to one of our requests: not the stream's business
+        } else if constexpr (std::is_same_v<T, protocol::DcpOsoSnapshot>) {
+          return Violation("an out-of-order snapshot, which this consumer did not ask for");
+        } else {
+          return Violation(fmt::format("unexpected message {}", client::DescribeDcpMessage(m)));
+        }
+      },
+      message);
+}
+
+Status PassiveStream::OnMarker(const protocol::DcpSnapshotMarker& m) {
+  const uint64_t last = last_seqno_.load(std::memory_order_relaxed);
+  if (m.start_seqno > m.end_seqno) {
+    return Violation(
+        fmt::format("snapshot marker [{}, {}] starts after its end", m.start_seqno, m.end_seqno));
+  }
+  if (m.end_seqno <= last) {
+    return Violation(fmt::format("snapshot marker [{}, {}] ends at or below the last seqno {}",
+                                 m.start_seqno, m.end_seqno, last));
+  }
+  if (marker_seen_ && m.start_seqno <= last) {
+    return Violation(fmt::format("snapshot marker [{}, {}] starts at or below the last seqno {}",
+                                 m.start_seqno, m.end_seqno, last));
+  }
+  // kv_engine: a checkpoint of its own unless a memory snapshot continues a memory snapshot.
+  const bool new_checkpoint =
+      !marker_seen_ ||
+      (m.flags & (protocol::kDcpSnapshotCheckpoint | protocol::kDcpSnapshotDisk)) != 0 ||
+      (marker_flags_ & protocol::kDcpSnapshotDisk) != 0;
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  if (vb == nullptr) return Violation("the local vbucket is gone");
+  if (Status s = vb->ApplySnapshotMarker(m.start_seqno, m.end_seqno, new_checkpoint); !s.ok()) {
+    return Violation(fmt::format("snapshot marker [{}, {}] not applied: {}", m.start_seqno,
+                                 m.end_seqno, s.ToString()));
+  }
+  marker_seen_ = true;
+  marker_flags_ = m.flags;
+  snap_start_ = m.start_seqno;
+  snap_end_ = m.end_seqno;
+  markers_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status PassiveStream::CheckSeqno(uint64_t seqno, std::string_view what) {
+  const uint64_t last = last_seqno_.load(std::memory_order_relaxed);
+  if (!marker_seen_)
+    return Violation(fmt::format("{} seqno {} before any snapshot marker", what, seqno));
+  if (seqno <= last) {
+    return Violation(fmt::format("{} seqno {} not above the last seqno {}", what, seqno, last));
+  }
+  if (seqno < snap_start_ || seqno > snap_end_) {
+    return Violation(fmt::format("{} seqno {} outside the snapshot [{}, {}]", what, seqno,
+                                 snap_start_, snap_end_));
+  }
+  return Status::Ok();
+}
+
+Status PassiveStream::Apply(const engine::ReplicatedItem& item, std::string_view what) {
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  if (vb == nullptr) return Violation("the local vbucket is gone");
+  if (Status s = vb->ApplyReplicated(item); !s.ok()) {
+    return Violation(fmt::format("{} seqno {} not applied: {}", what, item.seqno, s.ToString()));
+  }
+  last_seqno_.store(item.seqno, std::memory_order_relaxed);
+  items_.fetch_add(1, std::memory_order_relaxed);
+  if (item.seqno == snap_end_) OnSnapshotEnd();
+  return Status::Ok();
+}
+
+void PassiveStream::OnSnapshotEnd() {
+  // SyncWrites will acknowledge the snapshot's prepares here (SEQNO_ACKNOWLEDGED).
+  whole_start_.store(snap_start_, std::memory_order_relaxed);
+  whole_end_.store(snap_end_, std::memory_order_relaxed);
+}
+
+void PassiveStream::Reset(std::string_view why) {
+  const State now = state();
+  if (now == State::kDead || now == State::kPending) return;
+  // DEBUG: a lost connection resets every stream of it; the link logs that once.
+  LOG_DEBUG("passive stream {}: {} (was {}, last seqno {})", name_, why, StateName(now),
+            last_seqno_.load());
+  Transition(State::kPending);
+}
+
+void PassiveStream::Close() {
+  if (state() != State::kDead) Transition(State::kDead);
+}
+
+PassiveStreamStats PassiveStream::stats() const {
+  PassiveStreamStats s;
+  s.state = std::string(StateName(state()));
+  s.last_received_seqno = last_seqno_.load(std::memory_order_relaxed);
+  s.items = items_.load(std::memory_order_relaxed);
+  s.markers = markers_.load(std::memory_order_relaxed);
+  s.requests = requests_.load(std::memory_order_relaxed);
+  s.rollbacks = rollbacks_.load(std::memory_order_relaxed);
+  s.rollback_resets = rollback_resets_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
+  s.last_snapshot_start = whole_start_.load(std::memory_order_relaxed);
+  s.last_snapshot_end = whole_end_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace sluice::replication

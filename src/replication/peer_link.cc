@@ -1,0 +1,413 @@
+#include "replication/peer_link.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <variant>
+
+#include "common/logging.h"
+#include "protocol/dcp_codec.h"
+
+namespace sluice::replication {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr uint32_t kOpenFlags = protocol::kDcpOpenProducer | protocol::kDcpOpenIncludeXattrs |
+                                protocol::kDcpOpenIncludeDeleteTimes |
+                                protocol::kDcpOpenIncludeDeletedUserXattrs;
+// Messages applied per Pump() before the loop looks at its streams again.
+constexpr int kPumpBatch = 1024;
+// While acknowledgement is withheld for memory, how often the loop looks again.
+constexpr milliseconds kThrottleRecheck{100};
+// The longest the loop waits with nothing to do (it then checks for a silent producer).
+constexpr milliseconds kMaxIdleWait{1000};
+
+SteadyTime Now() { return std::chrono::steady_clock::now(); }
+
+// The vbucket and opaque a producer message is addressed with (nullopt for what belongs to no
+// stream: responses to our requests, server-initiated requests).
+std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessage& message) {
+  return std::visit(
+      [](const auto& m) -> std::optional<std::pair<Vbid, uint32_t>> {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, client::Response>) {
+          return std::nullopt;
+        } else if constexpr (std::is_same_v<T, client::DcpOtherRequest>) {
+          if (m.magic == protocol::Magic::kServerRequest) return std::nullopt;
+          return std::make_pair(m.vbucket, m.opaque);
+        } else {
+          return std::make_pair(m.vbucket, m.opaque);
+        }
+      },
+      message);
+}
+
+}  // namespace
+
+PeerLink::PeerLink(LinkOptions options, std::shared_ptr<engine::Bucket> bucket)
+    : options_(std::move(options)), bucket_(std::move(bucket)) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    LOG_ERROR("replication {}: eventfd: {} (the link will poll)", options_.conn_name, errno);
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+PeerLink::~PeerLink() {
+  Stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void PeerLink::Wake() {
+  if (wake_fd_ < 0) return;
+  const uint64_t one = 1;
+  // A full counter (never, in practice) still leaves the fd readable: the wake-up is not lost.
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+}
+
+void PeerLink::DrainWake() {
+  if (wake_fd_ < 0) return;
+  uint64_t value = 0;
+  [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &value, sizeof(value));
+}
+
+bool PeerLink::Sleep(milliseconds timeout) {
+  if (stopping_.load()) return false;
+  if (wake_fd_ >= 0) {
+    pollfd pfd{wake_fd_, POLLIN, 0};
+    ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(timeout.count(), 0x7fffffff)));
+    DrainWake();
+  } else {
+    std::this_thread::sleep_for(std::min(timeout, milliseconds(100)));
+  }
+  return !stopping_.load();
+}
+
+void PeerLink::SetVBuckets(std::set<Vbid> vbuckets) {
+  {
+    MutexLock lock(&desired_mu_);
+    if (desired_ == vbuckets) return;
+    desired_ = std::move(vbuckets);
+    desired_changed_ = true;
+  }
+  Wake();
+}
+
+void PeerLink::Stop() {
+  stopping_.store(true);
+  Wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PeerLink::SetError(const Status& status) {
+  MutexLock lock(&error_mu_);
+  last_error_ = status.ToString();
+}
+
+PassiveStream* PeerLink::Find(Vbid vb) {
+  MutexLock lock(&streams_mu_);
+  auto it = streams_.find(vb);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void PeerLink::Run() {
+  milliseconds backoff = options_.min_backoff;
+  while (!stopping_.load()) {
+    UpdateStreams();  // also while disconnected: the streams (and their stats) follow the set
+    const uint64_t connects_before = connects_.load();
+    Status s = Session();
+    connected_.store(false);
+    {
+      MutexLock lock(&streams_mu_);
+      for (auto& [vb, stream] : streams_) stream->Reset("connection closed");
+    }
+    // Every stream is requested again as soon as the next session is up (Session()).
+    retry_at_.clear();
+    stream_backoff_.clear();
+    pending_ack_ = 0;
+    unacked_bytes_.store(0);
+    if (stopping_.load()) break;
+    if (connects_.load() != connects_before) backoff = options_.min_backoff;
+    SetError(s);
+    LOG_WARN("replication {}: {}; reconnecting to {}:{} in {} ms", options_.conn_name, s.ToString(),
+             options_.host, options_.port, backoff.count());
+    if (!Sleep(backoff)) break;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+  LOG_INFO("replication {}: stopped", options_.conn_name);
+}
+
+Status PeerLink::Session() {
+  client::ConnectOptions copts;
+  copts.connect_timeout = options_.connect_timeout;
+  copts.io_timeout = options_.io_timeout;
+  auto conn = client::Connection::Connect(options_.host, options_.port, copts);
+  if (!conn.ok()) {
+    connect_failures_.fetch_add(1);
+    return conn.status();
+  }
+  if (Status s = Handshake(**conn); !s.ok()) {
+    connect_failures_.fetch_add(1);
+    return s;
+  }
+  connects_.fetch_add(1);
+  connected_.store(true);
+  {
+    MutexLock lock(&streams_mu_);
+    for (const auto& [vb, stream] : streams_) {
+      if (stream->state() == PassiveStream::State::kPending) retry_at_[vb] = Now();
+    }
+  }
+  LOG_INFO("replication {}: connected to {}:{}", options_.conn_name, options_.host, options_.port);
+  last_input_ = Now();
+  noops_seen_ = (*conn)->dcp_noops_answered();
+  const milliseconds silence_limit(options_.noop_interval_seconds * 3000 + 2000);
+  while (!stopping_.load()) {
+    RETURN_IF_ERROR(SyncStreams(**conn));
+    bool got = false;
+    RETURN_IF_ERROR(Pump(**conn, &got));
+    if (got) continue;  // more may be buffered: look again before waiting
+    RETURN_IF_ERROR(MaybeAck(**conn, /*idle=*/true));
+    if ((*conn)->dcp_noops_answered() != noops_seen_) {
+      noops_seen_ = (*conn)->dcp_noops_answered();
+      last_input_ = Now();
+    }
+    if (Now() - last_input_ > silence_limit) {
+      return Status(Errc::kTempFail,
+                    fmt::format("nothing from the producer for {} ms", silence_limit.count()));
+    }
+    ASSIGN_OR_RETURN(const bool input, (*conn)->WaitForInput(NextWait(), wake_fd_));
+    if (!input) DrainWake();
+  }
+  return Status::Ok();
+}
+
+Status PeerLink::Handshake(client::Connection& conn) {
+  RETURN_IF_ERROR(
+      conn.Hello("sluice-replicator",
+                 {protocol::Feature::kXattr, protocol::Feature::kXerror, protocol::Feature::kJson})
+          .status());
+  RETURN_IF_ERROR(conn.Authenticate(options_.user, options_.password));
+  RETURN_IF_ERROR(conn.SelectBucket(options_.bucket));
+  // kv_engine takes {"consumer_name"} in the value of a *consumer's* DCP_OPEN only; a consumer
+  // talking to its producer names itself with the control, as kv_engine's DcpConsumer does.
+  RETURN_IF_ERROR(conn.DcpOpen(options_.conn_name, kOpenFlags));
+  const std::pair<std::string, std::string> controls[] = {
+      {"consumer_name", options_.consumer_name},
+      {"enable_noop", "true"},
+      {"set_noop_interval", std::to_string(options_.noop_interval_seconds)},
+      {"set_priority", "high"},
+      {"connection_buffer_size", std::to_string(options_.buffer_size)},
+      {"enable_expiry_opcode", "true"},
+      {"v7_dcp_status_codes", "true"},
+  };
+  for (const auto& [key, value] : controls) {
+    if (Status s = conn.DcpControl(key, value); !s.ok()) {
+      return Status(s.code(), fmt::format("control {}={}: {}", key, value, s.message()));
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<Vbid> PeerLink::UpdateStreams() {
+  std::set<Vbid> desired;
+  {
+    MutexLock lock(&desired_mu_);
+    if (!desired_changed_) return {};
+    desired_changed_ = false;
+    desired = desired_;
+  }
+  std::vector<Vbid> were_open;
+  std::vector<std::unique_ptr<PassiveStream>> removed;  // destroyed after the lock
+  {
+    MutexLock lock(&streams_mu_);
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (desired.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      removed.push_back(std::move(it->second));
+      retry_at_.erase(it->first);
+      it = streams_.erase(it);
+    }
+    for (Vbid vb : desired) {
+      if (streams_.count(vb) != 0) continue;
+      streams_.emplace(vb, std::make_unique<PassiveStream>(vb, options_.conn_name, *bucket_));
+      retry_at_[vb] = Now();
+    }
+  }
+  for (auto& stream : removed) {
+    const PassiveStream::State state = stream->state();
+    if (state == PassiveStream::State::kReading ||
+        state == PassiveStream::State::kAwaitingResponse) {
+      were_open.push_back(stream->vbid());
+    }
+    stream->Close();
+    LOG_INFO("replication {}: vb:{} no longer replicated from this peer", options_.conn_name,
+             stream->vbid());
+  }
+  return were_open;
+}
+
+Status PeerLink::SyncStreams(client::Connection& conn) {
+  for (Vbid vb : UpdateStreams()) {
+    std::string wire;
+    protocol::AppendDcpCloseStream(&wire, vb, conn.NextOpaque());
+    RETURN_IF_ERROR(conn.SendRaw(wire));  // its answer arrives later and is ignored
+  }
+  const SteadyTime now = Now();
+  std::vector<Vbid> due;
+  for (const auto& [vb, at] : retry_at_) {
+    if (at <= now) due.push_back(vb);
+  }
+  for (Vbid vb : due) {
+    if (stopping_.load()) break;
+    PassiveStream* stream = Find(vb);
+    if (stream == nullptr || stream->state() != PassiveStream::State::kPending) {
+      retry_at_.erase(vb);
+      continue;
+    }
+    RETURN_IF_ERROR(RequestStream(conn, *stream));
+  }
+  return Status::Ok();
+}
+
+Status PeerLink::RequestStream(client::Connection& conn, PassiveStream& stream) {
+  const Vbid vb = stream.vbid();
+  milliseconds& backoff = stream_backoff_[vb];
+  if (backoff.count() == 0) backoff = options_.min_backoff;
+  auto retry_later = [&] {
+    retry_at_[vb] = Now() + backoff;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  };
+  // A rollback asks again at once; two rounds settle any answer (a reset streams from 0).
+  for (int round = 0; round < 3; ++round) {
+    StatusOr<protocol::DcpStreamReqRequest> request = stream.Request(conn.NextOpaque());
+    if (!request.ok()) {
+      LOG_DEBUG("replication {}: vb:{} not requested: {}", options_.conn_name, vb,
+                request.status().ToString());
+      retry_later();
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(client::StreamReqResult result, conn.DcpStreamReq(*request));
+    switch (stream.OnResponse(result)) {
+      case PassiveStream::AfterResponse::kReading:
+        retry_at_.erase(vb);
+        backoff = options_.min_backoff;
+        return Status::Ok();
+      case PassiveStream::AfterResponse::kRequestAgain:
+        continue;
+      case PassiveStream::AfterResponse::kRetryLater:
+        retry_later();
+        return Status::Ok();
+    }
+  }
+  retry_later();
+  return Status::Ok();
+}
+
+Status PeerLink::Pump(client::Connection& conn, bool* got) {
+  *got = false;
+  for (int i = 0; i < kPumpBatch && !stopping_.load(); ++i) {
+    ASSIGN_OR_RETURN(std::optional<client::DcpMessage> message, conn.PollDcpMessage());
+    if (!message.has_value()) break;
+    *got = true;
+    last_input_ = Now();
+    messages_.fetch_add(1, std::memory_order_relaxed);
+    const bool counted = AddressOf(*message).has_value();  // flow control counts these
+    RETURN_IF_ERROR(Dispatch(conn, *message));
+    if (counted) {
+      const uint32_t bytes = conn.last_dcp_message_bytes();
+      pending_ack_ += bytes;
+      bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
+      unacked_bytes_.store(pending_ack_, std::memory_order_relaxed);
+      RETURN_IF_ERROR(MaybeAck(conn, /*idle=*/false));
+    }
+  }
+  return Status::Ok();
+}
+
+Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& message) {
+  const auto address = AddressOf(message);
+  if (!address.has_value()) {
+    LOG_DEBUG("replication {}: ignored {}", options_.conn_name,
+              client::DescribeDcpMessage(message));
+    return Status::Ok();
+  }
+  const auto [vb, opaque] = *address;
+  PassiveStream* stream = Find(vb);
+  if (stream == nullptr || stream->state() != PassiveStream::State::kReading ||
+      stream->opaque() != opaque) {
+    // What a closed (or replaced) stream still had in flight.
+    LOG_DEBUG("replication {}: dropped {} (no stream reading with opaque {})", options_.conn_name,
+              client::DescribeDcpMessage(message), opaque);
+    return Status::Ok();
+  }
+  const Status s = stream->OnMessage(message);
+  if (stream->state() == PassiveStream::State::kPending) {
+    milliseconds& backoff = stream_backoff_[vb];
+    if (backoff.count() == 0) backoff = options_.min_backoff;
+    retry_at_[vb] = Now() + (s.ok() ? options_.min_backoff : backoff);
+    if (!s.ok()) {
+      backoff = std::min(backoff * 2, options_.max_backoff);
+      // Tell the producer; what it already sent is dropped (its opaque is stale from now on).
+      std::string wire;
+      protocol::AppendDcpCloseStream(&wire, vb, conn.NextOpaque());
+      RETURN_IF_ERROR(conn.SendRaw(wire));
+    }
+  }
+  return Status::Ok();
+}
+
+Status PeerLink::MaybeAck(client::Connection& conn, bool idle) {
+  if (pending_ack_ == 0) return Status::Ok();
+  if (static_cast<uint64_t>(std::max<int64_t>(bucket_->MemUsed(), 0)) >
+      options_.throttle_mem_bytes) {
+    // Over the threshold: the producer stalls once the buffer is full; nothing is dropped.
+    if (idle) throttled_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+  if (!idle && pending_ack_ < options_.buffer_size / 4) return Status::Ok();
+  RETURN_IF_ERROR(conn.DcpBufferAck(pending_ack_));
+  bytes_acked_.fetch_add(pending_ack_, std::memory_order_relaxed);
+  pending_ack_ = 0;
+  unacked_bytes_.store(0, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+milliseconds PeerLink::NextWait() const {
+  milliseconds wait = kMaxIdleWait;
+  if (pending_ack_ != 0) wait = kThrottleRecheck;  // acknowledgement withheld for memory
+  const SteadyTime now = Now();
+  for (const auto& [vb, at] : retry_at_) {
+    const auto until = std::chrono::duration_cast<milliseconds>(at - now) + milliseconds(1);
+    wait = std::min(wait, std::max(until, milliseconds(0)));
+  }
+  return wait;
+}
+
+LinkStats PeerLink::stats() const {
+  LinkStats s;
+  s.connected = connected_.load();
+  s.connects = connects_.load();
+  s.connect_failures = connect_failures_.load();
+  s.messages = messages_.load();
+  s.bytes_received = bytes_received_.load();
+  s.bytes_acked = bytes_acked_.load();
+  s.unacked_bytes = unacked_bytes_.load();
+  s.throttled = throttled_.load();
+  {
+    MutexLock lock(&error_mu_);
+    s.last_error = last_error_;
+  }
+  MutexLock lock(&streams_mu_);
+  for (const auto& [vb, stream] : streams_) s.streams.emplace(vb, stream->stats());
+  return s;
+}
+
+}  // namespace sluice::replication
