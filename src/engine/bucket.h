@@ -79,6 +79,9 @@ class SeqnoListener {
 // deleted, or its state or topology changed (config_revision() moved), so that the cluster
 // config can be pushed to clients. Called on the thread that made the change, after it is
 // visible and without any bucket lock held; implementations must be cheap and must not block.
+// Two hooks hear vbucket map changes for now: this listener (one, told after the change without
+// any lock: the front end's cluster-config pushes) and the VBucketStateObservers below (several,
+// weak, told under the lifecycle lock: the replicator's sources). To be folded into one.
 class VBucketMapListener {
  public:
   virtual ~VBucketMapListener() = default;
