@@ -3,10 +3,11 @@
 // Replicator: the built-in consumer side of replication for one bucket. Given, per replica
 // vbucket of this node, the node it replicates from (SetSources), it keeps one PeerLink (one DCP
 // connection, replication/peer_link.h) per source node, each carrying that node's passive
-// streams. Whoever knows the topology (the static cluster map, SET_VBUCKET topologies, or the
-// --replica-of test driver in replica_of.h) computes the sources and calls SetSources again
-// whenever they change; the replicator only diffs: new nodes get a link, links of nodes no longer
-// named are stopped, and each link is told its new vbucket set (streams added or closed).
+// streams. Whoever knows the topology computes the sources and calls SetSources again whenever
+// they change (in sluiced the SourceFeed of replication/source_feed.h, from the static cluster
+// file or the --replica-of test driver); the replicator only diffs: new nodes get a link, links of
+// nodes no longer named are stopped, and each link is told its new vbucket set (streams added or
+// closed).
 //
 // Credentials: every link authenticates as ReplicatorOptions::user (the server takes it from
 // `replication_user` and its password from the users file; docs/configuration.md).

@@ -1,8 +1,8 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
-// cluster view (the static map's states applied) -> listen -> replication (with --replica-of) ->
-// print "sluiced listening on HOST:PORT".
+// cluster view (the static map's states applied) -> listen -> replication (from the cluster file
+// or --replica-of) -> print "sluiced listening on HOST:PORT".
 // SIGTERM/SIGINT: stop replication -> stop accepting and close connections -> end DCP (wait for
 // backfills) -> bucket shutdown (persist everything, clean-shutdown marker, close RocksDB) -> stop
 // background threads -> exit 0.
@@ -19,8 +19,10 @@
 // Cluster: --node-id ID --cluster-map FILE make the node one of a static cluster (the file's format
 // is in cluster/cluster_map.h and docs/replication.md): it listens on its port from the file
 // (unless --port says the same), sets its vbuckets' states from the map at start
-// (server/cluster_view.h) and describes every node in its cluster config. A malformed file or an
-// ID the file does not list is a usage error (exit code 2).
+// (server/cluster_view.h), describes every node in its cluster config and, in a cluster of more
+// than one node, replicates each replica vbucket from the node the file names active for it
+// (server/replication_setup.h). A malformed file, an ID the file does not list or --replica-of
+// beside it is a usage error (exit code 2).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -158,7 +160,7 @@ std::optional<int> ParseFlags(int argc, char** argv, Options* options) {
   app.add_option("--cluster-map", o.cluster_map_file,
                  "Static cluster file (JSON: nodes, num_replicas, optional vbucket_map), with "
                  "--node-id");
-  // Hidden test/driver flag until the cluster map feeds the replicator (docs/configuration.md).
+  // Hidden test/driver flag, for replication without a cluster file (docs/configuration.md).
   app.add_option("--replica-of", o.replica_of,
                  "Every replica vbucket streams from this HOST:PORT (tests and drivers)")
       ->group("");
@@ -231,6 +233,9 @@ StatusOr<std::optional<cluster::ClusterMap>> LoadCluster(const Config& config, O
   ASSIGN_OR_RETURN(
       auto map, server::LoadClusterMapFlags(o->node_id, o->cluster_map_file, config.max_vbuckets));
   if (!map) return map;
+  if (o->replica_of) {
+    return Status(Errc::kInvalid, "--replica-of and --cluster-map: give one source of replication");
+  }
   const uint16_t map_port = map->FindNode(o->node_id)->port;
   if (!o->port_given) o->port = map_port;
   if (o->port != map_port) {
@@ -303,6 +308,22 @@ Status SetUpClusterView(const Options& o, std::optional<cluster::ClusterMap> map
   return view.ApplyClusterMap();
 }
 
+// The replicator, once the server listens (with --replica-of, this node's id is its HOST:PORT):
+// fed from --replica-of, or from the cluster file of a cluster of more than one node (a node
+// alone has nobody to replicate from); an empty runtime otherwise.
+StatusOr<server::ReplicationRuntime> StartReplication(const Options& o, const Config& config,
+                                                      const cluster::ClusterMap* map, uint16_t port,
+                                                      std::shared_ptr<engine::Bucket> bucket,
+                                                      executor::Executor& executor) {
+  server::ReplicationSetup setup{o.users_file, o.node_id, &config, std::move(bucket), &executor};
+  if (o.replica_of) {
+    setup.node_id = fmt::format("{}:{}", ShownHost(o.host), port);
+    return server::StartReplicaOf(*o.replica_of, setup);
+  }
+  if (map != nullptr && map->nodes().size() > 1) return server::StartFromClusterMap(*map, setup);
+  return server::ReplicationRuntime{};
+}
+
 // Opens the bucket and serves it until SIGINT or SIGTERM, then shuts down in order; returns the
 // exit code.
 int Serve(const Options& o, const Config& config, std::optional<cluster::ClusterMap> cluster_map,
@@ -339,18 +360,13 @@ int Serve(const Options& o, const Config& config, std::optional<cluster::Cluster
     LOG_CRITICAL("{}", s.ToString());
     return fail(1);
   }
-  server::ReplicationRuntime replication;
-  if (o.replica_of) {
-    auto started = server::StartReplicaOf(*o.replica_of, o.users_file,
-                                          fmt::format("{}:{}", ShownHost(o.host), server.port()),
-                                          config, *bucket, *executor);
-    if (!started.ok()) {
-      LOG_CRITICAL("replication: {}", started.status().ToString());
-      return fail(kUsageError);
-    }
-    replication = std::move(*started);
-    ctx.set_replicator(replication.replicator);
+  auto replication =
+      StartReplication(o, config, ctx.cluster().map(), server.port(), *bucket, *executor);
+  if (!replication.ok()) {
+    LOG_CRITICAL("replication: {}", replication.status().ToString());
+    return fail(kUsageError);
   }
+  ctx.set_replicator(replication->replicator);
   Announce(o, server, metrics);
   LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
            ShownHost(o.host), server.port(), o.bucket_name, config.max_vbuckets, config.max_size);
@@ -362,7 +378,7 @@ int Serve(const Options& o, const Config& config, std::optional<cluster::Cluster
   // snapshot) is gone, then the bucket persists everything and closes its store, then the
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
   // Replication first: it writes into the bucket from threads of its own.
-  replication.Stop();
+  replication->Stop();
   metrics.Stop();
   server.Stop();
   if (!conn_map->Shutdown()) LOG_WARN("DCP backfills still alive at shutdown");

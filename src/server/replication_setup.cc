@@ -6,9 +6,43 @@
 #include "sasl/users.h"
 
 namespace sluice::server {
+namespace {
+
+// The replicator of setup.bucket, logging in as replication_user.
+StatusOr<std::shared_ptr<replication::Replicator>> MakeReplicator(const ReplicationSetup& setup) {
+  const Config& config = *setup.config;
+  ASSIGN_OR_RETURN(std::vector<sasl::UserSpec> users, sasl::ReadUserSpecs(setup.users_file));
+  const sasl::UserSpec* user = nullptr;
+  for (const auto& u : users) {
+    if (u.name == config.replication_user) user = &u;
+  }
+  if (user == nullptr) {
+    return Status(Errc::kInvalid, "replication_user '" + config.replication_user +
+                                      "' is not in the users file " + setup.users_file);
+  }
+  replication::ReplicatorOptions options;
+  options.node_id = setup.node_id;
+  options.bucket = setup.bucket->name();
+  options.user = user->name;
+  options.password = user->password;
+  options.buffer_size = static_cast<uint32_t>(config.replication_buffer_size);
+  options.noop_interval_seconds = static_cast<uint32_t>(config.replication_noop_interval);
+  options.throttle_threshold = config.replication_throttle_threshold;
+  return std::make_shared<replication::Replicator>(options, setup.bucket);
+}
+
+StatusOr<ReplicationRuntime> Start(replication::SourceOf source_of, const ReplicationSetup& setup) {
+  ReplicationRuntime runtime;
+  ASSIGN_OR_RETURN(runtime.replicator, MakeReplicator(setup));
+  runtime.feed = replication::SourceFeed::Start(std::move(source_of), *runtime.replicator,
+                                                setup.bucket, *setup.executor);
+  return runtime;
+}
+
+}  // namespace
 
 void ReplicationRuntime::Stop() {
-  if (replica_of) replica_of->Stop();
+  if (feed) feed->Stop();
   if (replicator) replicator->Stop();
 }
 
@@ -32,34 +66,29 @@ StatusOr<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) 
 }
 
 StatusOr<ReplicationRuntime> StartReplicaOf(const std::string& replica_of,
-                                            const std::string& users_file,
-                                            const std::string& node_id, const Config& config,
-                                            std::shared_ptr<engine::Bucket> bucket,
-                                            executor::Executor& executor) {
+                                            const ReplicationSetup& setup) {
   ASSIGN_OR_RETURN(auto address, ParseHostPort(replica_of));
-  ASSIGN_OR_RETURN(std::vector<sasl::UserSpec> users, sasl::ReadUserSpecs(users_file));
-  const sasl::UserSpec* user = nullptr;
-  for (const auto& u : users) {
-    if (u.name == config.replication_user) user = &u;
-  }
-  if (user == nullptr) {
-    return Status(Errc::kInvalid, "replication_user '" + config.replication_user +
-                                      "' is not in the users file " + users_file);
-  }
-  replication::ReplicatorOptions options;
-  options.node_id = node_id;
-  options.bucket = bucket->name();
-  options.user = user->name;
-  options.password = user->password;
-  options.buffer_size = static_cast<uint32_t>(config.replication_buffer_size);
-  options.noop_interval_seconds = static_cast<uint32_t>(config.replication_noop_interval);
-  options.throttle_threshold = config.replication_throttle_threshold;
-  ReplicationRuntime runtime;
-  runtime.replicator = std::make_shared<replication::Replicator>(options, bucket);
-  runtime.replica_of = replication::ReplicaOfAll::Start(address.first, address.second,
-                                                        *runtime.replicator, bucket, executor);
-  LOG_INFO("replication: replica vbuckets of {} stream from {}:{} (user {})", node_id,
-           address.first, address.second, user->name);
+  ASSIGN_OR_RETURN(auto runtime,
+                   Start(replication::FixedSource(address.first, address.second), setup));
+  LOG_INFO("replication: replica vbuckets of {} stream from {}:{} (user {})", setup.node_id,
+           address.first, address.second, setup.config->replication_user);
+  return runtime;
+}
+
+StatusOr<ReplicationRuntime> StartFromClusterMap(const cluster::ClusterMap& map,
+                                                 const ReplicationSetup& setup) {
+  // The map is copied: the feed calls this on its task for as long as it runs.
+  auto source_of = [map, me = setup.node_id](Vbid vb) -> std::optional<replication::ReplicaSource> {
+    if (vb >= map.num_vbuckets()) return std::nullopt;
+    const cluster::ClusterNode& active = map.ActiveOf(vb);
+    if (active.id == me) return std::nullopt;
+    return replication::ReplicaSource{vb, active.id, active.host, active.port};
+  };
+  ASSIGN_OR_RETURN(auto runtime, Start(std::move(source_of), setup));
+  LOG_INFO(
+      "replication: replica vbuckets of {} stream from their actives in the cluster map "
+      "(user {})",
+      setup.node_id, setup.config->replication_user);
   return runtime;
 }
 

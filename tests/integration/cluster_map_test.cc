@@ -3,15 +3,18 @@
 // follow the map; GET_CLUSTER_CONFIG and NOT_MY_VBUCKET describe every node with thisNode on the
 // one answering; GET_REPLICA serves only replica vbuckets; SET_VBUCKET topologies persist across
 // restarts and move the revision, which never goes back; clients that asked HELLO Duplex +
-// ClustermapChangeNotification get the new config pushed; a bad file or node id exits with code 2.
+// ClustermapChangeNotification get the new config pushed; each replica vbucket replicates from
+// the node the file names active for it; a bad file or node id exits with code 2.
 #include "cluster/cluster_map.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
 #include "protocol/opcode.h"
 #include "protocol/payload.h"
+#include "protocol/status.h"
 #include "testing/wire_util.h"
 #include "tests/integration/cluster_test_util.h"
 
@@ -152,8 +155,8 @@ TEST_F(ClusterTest, NotMyVbucketAndGetReplicaFollowTheStates) {
   ASSERT_FALSE(body.is_discarded()) << set.value;
   ExpectConfigOfTheMap(body, 0);
 
-  // A replica vbucket: writes and plain reads are refused; GET_REPLICA serves it (empty: nothing
-  // replicates into it yet).
+  // A replica vbucket: writes and plain reads are refused; GET_REPLICA serves it (the key was
+  // never written).
   Vbid replica_vb = 0;
   const std::string on_replica = KeyWhere("a", VBucketState::kReplica, &replica_vb);
   EXPECT_EQ(Must(a->Set(on_replica, "v")).status, McbpStatus::kNotMyVbucket);
@@ -337,6 +340,50 @@ TEST_F(ClusterTest, ConfigChangesArePushedToDuplexClients) {
             McbpStatus::kSuccess);
 }
 
+TEST_F(ClusterTest, ReplicaVbucketsReplicateFromTheirActivesInTheMap) {
+  StartCluster(ClusterFile({"a", "b", "c"}, 1));
+  if (HasFatalFailure()) return;
+  std::vector<std::unique_ptr<client::Connection>> conns;
+  for (size_t n = 0; n < 3; ++n) {
+    conns.push_back(Connect(n));
+    ASSERT_NE(conns.back(), nullptr);
+  }
+  // One key per vbucket, written on its active.
+  std::map<Vbid, std::string> keys;
+  for (int i = 0; keys.size() < kVBuckets; ++i) {
+    std::string key = "replicated-" + std::to_string(i);
+    keys.emplace(VBucketForKey(key, kVBuckets), std::move(key));
+  }
+  for (const auto& [vb, key] : keys) {
+    const size_t active = *map_->NodeIndex(map_->ActiveOf(vb).id);
+    ASSERT_EQ(Must(conns[active]->Set(key, "value-of-" + key)).status, McbpStatus::kSuccess);
+  }
+  // Each reaches the replica the map names, which serves it to GET_REPLICA.
+  for (const auto& entry : keys) {
+    const Vbid vb = entry.first;
+    const std::string& key = entry.second;
+    const size_t replica = *map_->NodeIndex(*map_->ChainOf(vb)[1]);
+    client::Response last;
+    EXPECT_TRUE(PollUntil([&] {
+      last = Exec(*conns[replica], {.opcode = Opcode::kGetReplica, .vbucket = vb, .key = key});
+      return last.status == McbpStatus::kSuccess;
+    })) << "vb "
+        << vb << " on " << cluster_.id(replica) << ": " << protocol::McbpStatusName(last.status);
+    EXPECT_EQ(last.value, "value-of-" + key);
+  }
+  // Every node has one replication connection per node it replicates from, named after both.
+  for (size_t n = 0; n < 3; ++n) {
+    auto stats = FetchStats(*conns[n], "replication");
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    for (const auto& [source, vbs] : map_->ReplicaVbucketsBySource(cluster_.id(n))) {
+      const std::string conn = "replication:" + source + "->" + cluster_.id(n) + ":default";
+      auto connected = stats->find("eq_dcpq:" + conn + ":connected");
+      ASSERT_NE(connected, stats->end()) << conn;
+      EXPECT_EQ(connected->second, "true") << conn;
+    }
+  }
+}
+
 TEST_F(ClusterTest, ClustermapNotificationNeedsDuplex) {
   StartCluster(ClusterFile({"a"}, 0));
   if (HasFatalFailure()) return;
@@ -388,6 +435,11 @@ TEST_F(ClusterTest, BadClusterFilesAndNodeIdsExitWithCodeTwo) {
        {"--node-id", "a", "--cluster-map", cluster_.dir() + "/none.json"},
        "cannot read the cluster map"},
       {"--node-id alone", good.dump(), {"--node-id", "a"}, "go together"},
+      {"--replica-of beside --cluster-map",
+       good.dump(),
+       {"--node-id", "a", "--cluster-map", cluster_.map_path(), "--replica-of",
+        "127.0.0.1:" + std::to_string(cluster_.port(1))},
+       "give one source of replication"},
       {"--port other than the map's",
        good.dump(),
        {"--node-id", "a", "--cluster-map", cluster_.map_path(), "--port",

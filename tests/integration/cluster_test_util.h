@@ -85,13 +85,16 @@ class StaticCluster {
     std::ofstream(map_path_, std::ios::trunc) << text;
   }
 
-  // The flags of node i (the harness adds --port 0 first; the last --port counts).
+  // The flags of node i (the harness adds --port 0 first; the last --port counts). The nodes
+  // replicate from each other as the harness's user "admin".
   ServerOptions NodeOptions(size_t i) const {
     ServerOptions options;
-    options.extra_args = {"--vbuckets", std::to_string(vbuckets_), "--node-id",
-                          ids_[i],      "--cluster-map",           map_path_,
-                          "--port",     std::to_string(ports_[i]), "--metrics-port",
-                          "0"};
+    options.extra_args = {"--vbuckets",     std::to_string(vbuckets_),
+                          "--node-id",      ids_[i],
+                          "--cluster-map",  map_path_,
+                          "--port",         std::to_string(ports_[i]),
+                          "--metrics-port", "0",
+                          "--set",          "replication_user=admin"};
     return options;
   }
 
