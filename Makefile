@@ -8,8 +8,9 @@
 #                     test-tsan  build-tsan/ (TSan) + the concurrency tests (TSAN_TESTS)
 #                     test-fuzz  build-fuzz/ (libFuzzer) + each fuzzer FUZZ_SECONDS, live-server fuzz
 #                   and prints the time of every step
-#   make test-fast  the first step only: the developer's loop (checks the include graph first:
-#                   make check-includes, scripts/check-includes.py)
+#   make test-fast  the first step only: the developer's loop (checks the include graph and the
+#                   formatting first: make check-includes, scripts/check-includes.py; make
+#                   format-check)
 #   make fuzz       each fuzzer FUZZ_LONG_SECONDS (crash inputs go to fuzz/crashes/)
 #   make corpus     regenerate the committed seed corpus in fuzz/corpus/
 #   make bench      benchmarks (bench/RESULTS.md)
@@ -87,7 +88,7 @@ test:
 	@$(MAKE) --no-print-directory deps test-fast test-asan test-tsan test-fuzz; status=$$?; \
 	  ./scripts/timed.sh --report $(TIMINGS); exit $$status
 
-test-fast: check-includes build
+test-fast: check-includes format-check build
 	$(TIMED) "tests (RelWithDebInfo, all)" ./scripts/run-tests.sh $(BUILD_DIR)
 
 test-asan: deps $(ASAN_DIR)/build.ninja

@@ -83,7 +83,7 @@ struct Options {
   int server_pid = 0;
   double limit_ms = 10'000;
   double poll_interval_us = 0;  // pause between stats polls (0: back to back)
-  double settle_ms = 2500;       // producers gone -> RSS read
+  double settle_ms = 2500;      // producers gone -> RSS read
   bool sequential = true;
   bool batch = true;
   bool json = false;
@@ -108,8 +108,7 @@ StatusOr<uint64_t> DcpStat(Connection& stats, std::string_view name) {
   // Only the bucket-wide figures: kv_engine's filter option with a port no connection uses
   // (the server's ports are never 0) lists no connection. Unfiltered, 100 producers of 32 streams
   // each are ~130k lines, and the poll's own cost would be what is measured.
-  ASSIGN_OR_RETURN(auto pairs,
-                   stats.Stats(R"(dcp {"stream_format":"skip","filter":{"port":0}})"));
+  ASSIGN_OR_RETURN(auto pairs, stats.Stats(R"(dcp {"stream_format":"skip","filter":{"port":0}})"));
   for (const auto& [key, value] : pairs) {
     if (key == name) return std::strtoull(value.c_str(), nullptr, 10);
   }
@@ -259,7 +258,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr,
                "usage: {} --port P [--host H] [--user U] [--password P] [--bucket B] "
                "[--consumers N] [--rounds R] [--streams S] [--window BYTES] [--server-pid PID] "
-               "[--limit-ms MS] [--poll-interval-us US] [--settle-ms MS] [--mode both|sequential|batch] [--json]\n",
+               "[--limit-ms MS] [--poll-interval-us US] [--settle-ms MS] [--mode "
+               "both|sequential|batch] [--json]\n",
                argv[0]);
     return 2;
   }

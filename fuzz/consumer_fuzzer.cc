@@ -24,10 +24,10 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "engine/bucket.h"
-#include "testing/manual_executor.h"
 #include "fuzz/fuzz_check.h"
 #include "protocol/frame.h"
 #include "replication/passive_stream.h"
+#include "testing/manual_executor.h"
 
 namespace sluice::fuzz {
 namespace {

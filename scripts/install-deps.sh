@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  clang libclang-rt-14-dev lld
+  clang clang-format libclang-rt-14-dev lld
   librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev libbz2-dev zlib1g-dev libjemalloc-dev
   libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libabsl-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -10,8 +10,8 @@
 
 // jemalloc's control interface, present when the binary links jemalloc (sluiced's release
 // build): weak, so that everything else links without it.
-extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp,
-                       size_t newlen) __attribute__((weak));
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
 
 namespace sluice {
 namespace {

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>  // __GLIBC__
-
 #include <memory>
 #include <thread>
 #include <vector>

@@ -7,8 +7,8 @@ namespace sluice {
 bool IsValidJson(std::string_view text) {
   // Cheap rejection first: most non-JSON values fail on their first significant byte.
   size_t i = 0;
-  while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                             text[i] == '\r')) {
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
     ++i;
   }
   if (i == text.size()) return false;

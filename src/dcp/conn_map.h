@@ -99,9 +99,7 @@ class ConnMap final : public engine::SeqnoListener,
   void AddStream(Vbid vbid, const std::shared_ptr<ActiveStream>& stream) override;
   void RemoveStream(Vbid vbid, const ActiveStream* stream) override;
   // Producer::Disconnect, once per producer: counts towards the heap trim (file comment).
-  void NoteProducerDisconnected() override {
-    disconnects_.fetch_add(1, std::memory_order_relaxed);
-  }
+  void NoteProducerDisconnected() override { disconnects_.fetch_add(1, std::memory_order_relaxed); }
 
   // ---- the connection manager task / tests ----
   void ManageConnections();

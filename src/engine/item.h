@@ -30,19 +30,21 @@ struct Item {
   QueueOp op = QueueOp::kMutation;
   Vbid vbid = 0;
   std::string key;
-  BlobPtr value;               // null for tombstones without a body
+  BlobPtr value;  // null for tombstones without a body
   uint64_t cas = 0;
-  uint64_t by_seqno = 0;       // assigned by CheckpointManager::Queue for mutations
+  uint64_t by_seqno = 0;  // assigned by CheckpointManager::Queue for mutations
   uint64_t rev_seqno = 0;
   uint32_t flags = 0;
-  uint32_t expiry = 0;         // absolute unix seconds, 0 = never; tombstones: delete time
+  uint32_t expiry = 0;  // absolute unix seconds, 0 = never; tombstones: delete time
   uint8_t datatype = 0;
   bool deleted = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
 
   bool IsMeta() const { return op != QueueOp::kMutation; }
   // Approximate bytes held in memory by this item (struct, key, value), for accounting.
-  size_t SizeInMemory() const { return sizeof(Item) + key.capacity() + (value ? value->AllocatedSize() : 0); }
+  size_t SizeInMemory() const {
+    return sizeof(Item) + key.capacity() + (value ? value->AllocatedSize() : 0);
+  }
 };
 
 using QueuedItem = std::shared_ptr<const Item>;

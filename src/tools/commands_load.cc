@@ -53,10 +53,10 @@ void Report(const CommandLine& cmd, const LoadResult& r, uint32_t server_vbucket
   }
   Rows rows;
   if (o.populate) {
-    rows.push_back({"populated",
-                    fmt::format("{} keys in {:.3f} s ({} errors, {} retried after TMPFAIL)",
-                                r.populated, r.populate_seconds, r.populate_errors,
-                                r.populate_retries)});
+    rows.push_back(
+        {"populated",
+         fmt::format("{} keys in {:.3f} s ({} errors, {} retried after TMPFAIL)", r.populated,
+                     r.populate_seconds, r.populate_errors, r.populate_retries)});
   }
   rows.push_back({"ops", std::to_string(r.ops)});
   rows.push_back({"seconds", fmt::format("{:.3f}", r.seconds)});

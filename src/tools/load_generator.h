@@ -41,8 +41,8 @@
 // for the report). In the populate phase, Etmpfail and Enomem (the server is shedding load until
 // its flusher catches up) are not failures: those keys are written again after a pause that
 // doubles from 1 ms up to 100 ms while the server keeps refusing, as Couchbase SDKs retry them
-// (populate_retries counts them). A transport failure (connection closed, timeout) stops that worker and makes
-// Run() fail with its Status.
+// (populate_retries counts them). A transport failure (connection closed, timeout) stops that
+// worker and makes Run() fail with its Status.
 //
 // Ownership: the generator owns the connections it is given. Thread safety: Run() is called by one
 // thread, once; it starts and joins the worker threads itself.
