@@ -307,7 +307,7 @@ REPORT="$WORK/report.md"
 cat "$REPORT"
 if [[ "$RESULTS" != /dev/null ]]; then
   if [[ ! -s "$RESULTS" ]]; then
-    printf '# Benchmark results\n\nAppended by the scripts in bench/ (see bench/run-all.sh); newest last.\n' >"$RESULTS"
+    printf '# Benchmark results\n\n# History\n\nAppended by the scripts in bench/ (see bench/run-all.sh); newest last.\n' >"$RESULTS"
   fi
   cat "$REPORT" >>"$RESULTS"
   log "appended to $RESULTS"

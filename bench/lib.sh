@@ -133,7 +133,7 @@ append_report() {
   cat "$1"
   if [[ "$RESULTS" != /dev/null ]]; then
     if [[ ! -s "$RESULTS" ]]; then
-      printf '# Benchmark results\n\nAppended by the scripts in bench/ (see bench/run-all.sh); newest last.\n' >"$RESULTS"
+      printf '# Benchmark results\n\n# History\n\nAppended by the scripts in bench/ (see bench/run-all.sh); newest last.\n' >"$RESULTS"
     fi
     cat "$1" >>"$RESULTS"
     log "appended to $RESULTS"
