@@ -249,7 +249,15 @@ class Producer final : public StreamOwner,
   void RemoveStream(const ActiveStream* stream);
 
   // ---- StreamRequest's steps (producer_stream_request.cc) ----
-  struct StreamCheck;
+  // The request's flags, filter, stream id, vbucket (into *vb) and range, and that no live
+  // stream has its key: the stream's parameters, or the status to answer.
+  StatusOr<StreamParams> CheckRequest(const protocol::DcpStreamReqRequest& a,
+                                      std::shared_ptr<engine::VBucket>* vb) const;
+  // ToLatest / DiskOnly fix p->end_seqno; then the range against the high seqno and the memory
+  // threshold.
+  Status ResolveEnd(StreamParams* p, const engine::VBucket& vb) const;
+  // Creates, registers and activates the stream (NotMyVbucket if the vbucket changed under it).
+  Status OpenStream(const StreamParams& p, const std::shared_ptr<engine::VBucket>& vb);
   Status CheckStreamId(const StreamFilter& filter) const;
   Status CheckRange(StreamParams* p, const engine::VBucket& vb) const;
   StreamRequestResult CheckRollback(const StreamParams& p, engine::VBucket& vb) const;

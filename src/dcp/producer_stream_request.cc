@@ -95,28 +95,21 @@ bool StreamableState(VBucketState state, uint32_t flags) {
 
 }  // namespace
 
-StreamRequestResult Producer::StreamRequest(const protocol::DcpStreamReqRequest& a) {
-  MessageReceived();
-  StreamRequestResult result;
-  auto fail = [&](Status status) {
-    result.status = std::move(status);
-    return std::move(result);
-  };
-  if (disconnecting_.load()) return fail(Errc::kDisconnect);
+StatusOr<StreamParams> Producer::CheckRequest(const protocol::DcpStreamReqRequest& a,
+                                              std::shared_ptr<engine::VBucket>* vb) const {
+  if (disconnecting_.load()) return Status(Errc::kDisconnect);
   if ((a.flags & ~(protocol::kDcpStreamKnownFlags | protocol::kDcpStreamNoValue)) != 0) {
-    return fail(Status(Errc::kInvalid, "unknown stream request flags"));
+    return Status(Errc::kInvalid, "unknown stream request flags");
   }
-  StatusOr<StreamFilter> filter = ParseStreamFilter(a.json_value);
-  if (!filter.ok()) return fail(filter.status());
-  if (Status s = CheckStreamId(*filter); !s.ok()) return fail(std::move(s));
-  std::shared_ptr<engine::VBucket> vb = bucket_->GetVBucket(a.vbucket);
-  if (vb == nullptr || !StreamableState(vb->state(), a.flags)) return fail(Errc::kNotMyVbucket);
+  ASSIGN_OR_RETURN(StreamFilter filter, ParseStreamFilter(a.json_value));
+  RETURN_IF_ERROR(CheckStreamId(filter));
+  *vb = bucket_->GetVBucket(a.vbucket);
+  if (*vb == nullptr || !StreamableState((*vb)->state(), a.flags)) return Errc::kNotMyVbucket;
   if ((a.flags & (protocol::kDcpStreamTakeOver | protocol::kDcpStreamCacheTransfer)) != 0) {
-    return fail(Status(Errc::kNotSupported, "takeover and cache-transfer streams"));
+    return Status(Errc::kNotSupported, "takeover and cache-transfer streams");
   }
-
   StreamParams p;
-  p.sid = filter->stream_id.value_or(0);
+  p.sid = filter.stream_id.value_or(0);
   p.flags = a.flags;
   p.opaque = a.opaque;
   p.start_seqno = a.start_seqno;
@@ -124,44 +117,62 @@ StreamRequestResult Producer::StreamRequest(const protocol::DcpStreamReqRequest&
   p.vbucket_uuid = a.vbucket_uuid;
   p.snap_start_seqno = a.snap_start_seqno;
   p.snap_end_seqno = a.snap_end_seqno;
-  p.remote_purge_seqno = filter->remote_purge_seqno;
-  if (Status s = CheckRange(&p, *vb); !s.ok()) return fail(std::move(s));
-  {
-    MutexLock lock(&mu_);
-    auto it = streams_.find(StreamKey{a.vbucket, p.sid});
-    if (it != streams_.end() && !it->second->IsDead()) {
-      return fail(Status(Errc::kExists, "a stream already exists for this vbucket"));
-    }
+  p.remote_purge_seqno = filter.remote_purge_seqno;
+  RETURN_IF_ERROR(CheckRange(&p, **vb));
+  MutexLock lock(&mu_);
+  auto it = streams_.find(StreamKey{a.vbucket, p.sid});
+  if (it != streams_.end() && !it->second->IsDead()) {
+    return Status(Errc::kExists, "a stream already exists for this vbucket");
   }
-  if (StreamRequestResult r = CheckRollback(p, *vb); !r.status.ok()) return r;
+  return p;
+}
 
-  const uint64_t high = vb->high_seqno();
-  if ((a.flags & protocol::kDcpStreamToLatest) != 0) p.end_seqno = high;
-  if ((a.flags & protocol::kDcpStreamDiskOnly) != 0) p.end_seqno = vb->persisted_seqno();
-  if (p.start_seqno > p.end_seqno || p.start_seqno > high) {
-    return fail(Status(Errc::kRange, "start seqno above the end or the vbucket's high seqno"));
+Status Producer::ResolveEnd(StreamParams* p, const engine::VBucket& vb) const {
+  const uint64_t high = vb.high_seqno();
+  if ((p->flags & protocol::kDcpStreamToLatest) != 0) p->end_seqno = high;
+  if ((p->flags & protocol::kDcpStreamDiskOnly) != 0) p->end_seqno = vb.persisted_seqno();
+  if (p->start_seqno > p->end_seqno || p->start_seqno > high) {
+    return Status(Errc::kRange, "start seqno above the end or the vbucket's high seqno");
   }
   const Config& config = bucket_->config();
   if (static_cast<double>(bucket_->MemUsed()) >
       static_cast<double>(config.max_size) * config.backfill_mem_threshold) {
-    return fail(Status(Errc::kNoMemory, "memory above backfill_mem_threshold"));
+    return Status(Errc::kNoMemory, "memory above backfill_mem_threshold");
   }
+  return Status::Ok();
+}
 
+Status Producer::OpenStream(const StreamParams& p, const std::shared_ptr<engine::VBucket>& vb) {
   auto stream =
       std::make_shared<ActiveStream>(weak_from_this(), conn_name_, vb, p, OptionsForNewStream());
-  if (Status s = InsertStream(stream); !s.ok()) return fail(std::move(s));
+  RETURN_IF_ERROR(InsertStream(stream));
   // The vbucket may have changed state (or been deleted) since we checked; the ConnMap ends the
   // streams it knows of, and ours is known from here on. Check again to close the window.
-  if (bucket_->GetVBucket(a.vbucket) != vb || !StreamableState(vb->state(), a.flags)) {
+  if (bucket_->GetVBucket(vb->id()) != vb || !StreamableState(vb->state(), p.flags)) {
     RemoveStream(stream.get());
     stream->EndStream(DcpStreamEndStatus::kStateChanged);
-    return fail(Errc::kNotMyVbucket);
+    return Errc::kNotMyVbucket;
   }
   stream->Activate(*this);
   LOG_INFO("dcp {}: vb:{} stream{} opened: start {}, end {}, snapshot [{}, {}], flags {:#x}",
-           conn_name_, a.vbucket, p.sid == 0 ? "" : fmt::format(" (sid {})", p.sid), p.start_seqno,
+           conn_name_, vb->id(), p.sid == 0 ? "" : fmt::format(" (sid {})", p.sid), p.start_seqno,
            p.end_seqno, p.snap_start_seqno, p.snap_end_seqno, p.flags);
-  result.failover_log = vb->failover_table().Entries();
+  return Status::Ok();
+}
+
+StreamRequestResult Producer::StreamRequest(const protocol::DcpStreamReqRequest& a) {
+  MessageReceived();
+  StreamRequestResult result;
+  std::shared_ptr<engine::VBucket> vb;
+  StatusOr<StreamParams> p = CheckRequest(a, &vb);
+  if (!p.ok()) {
+    result.status = p.status();
+    return result;
+  }
+  if (StreamRequestResult r = CheckRollback(*p, *vb); !r.status.ok()) return r;
+  result.status = ResolveEnd(&*p, *vb);
+  if (result.status.ok()) result.status = OpenStream(*p, vb);
+  if (result.status.ok()) result.failover_log = vb->failover_table().Entries();
   return result;
 }
 
