@@ -16,6 +16,7 @@ BENCHMARKS=(
   many_consumers.sh     # 4. 8 concurrent drains: aggregate items/s, peak RSS within the buffers
   early_termination.sh  # 5. consumers disconnecting mid-backfill: time to no running backfills
   scaling.sh            # 6. drain items/s, CPU and RSS per item at growing data sizes (plot)
+  replication.sh        # 7. replica lag under SET load; catch-up of an empty replica vs the drain
 )
 # ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
 [[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"
