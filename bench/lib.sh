@@ -191,3 +191,69 @@ rss_watch_stop() {
 }
 mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 cores_between() { awk -v t="$1" -v hz="$CLK_TCK" -v s="$2" 'BEGIN {printf "%.2f", (s > 0 ? t / hz / s : 0)}'; }
+
+# ---- Helpers of the cluster benchmarks (replication.sh, durable_latency.sh) ----
+#
+#   free_port                          a loopback port nothing listens on
+#   cluster_file FILE                  a static cluster file of nodes a and b ($VBUCKETS vbuckets,
+#                                      a active and b replica for each); sets NODE_PORT[a|b]
+#   start_node ID DATA_DIR             sluiced as node ID of $WORK/cluster.json (logging in to its
+#                                      peer as the bench user); waits until it listens; NODE_PID[ID]
+#   stop_node ID                       SIGTERM, wait
+#   seqno_sum ID                       the sum of node ID's high seqnos (every vbucket it holds)
+declare -A NODE_PID NODE_PORT
+# A loopback port nothing listens on (the cluster file names each node's port up front).
+free_port() {
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 40000))
+    ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
+  done
+}
+
+# cluster_file FILE: nodes a and b; a active and b replica for every vbucket.
+cluster_file() {
+  NODE_PORT[a]="$(free_port)"
+  NODE_PORT[b]="$(free_port)"
+  {
+    printf '{"nodes":[{"id":"a","host":"127.0.0.1","port":%s},' "${NODE_PORT[a]}"
+    printf '{"id":"b","host":"127.0.0.1","port":%s}],"num_replicas":1,"vbucket_map":[' "${NODE_PORT[b]}"
+    for ((vb = 0; vb < VBUCKETS; vb++)); do
+      ((vb == 0)) || printf ','
+      printf '["a","b"]'
+    done
+    printf ']}\n'
+  } >"$1"
+}
+
+# start_node ID DATA_DIR: sluiced as node ID of $WORK/cluster.json; waits until it listens.
+start_node() {
+  local id="$1" out="$WORK/$1.out" cmd
+  [[ -f "$WORK/users.json" ]] || echo '{"users":[{"name":"bench","password":"bench"}]}' >"$WORK/users.json"
+  AUTH=(--user bench --password bench)
+  cmd="$BUILD_DIR/sluiced --node-id $id --cluster-map $WORK/cluster.json --data-dir $2 --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level warn"
+  R[node.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g" <<<"$cmd")"
+  : >"$out"
+  $cmd >"$out" 2>>"$WORK/$id.err" &
+  NODE_PID[$id]=$!
+  for _ in $(seq 1 3000); do
+    grep -q '^sluiced listening on ' "$out" 2>/dev/null && return 0
+    kill -0 "${NODE_PID[$id]}" 2>/dev/null || break
+    sleep 0.02
+  done
+  tail -20 "$WORK/$id.err" >&2
+  die "node $id did not start"
+}
+
+stop_node() {
+  kill -TERM "${NODE_PID[$1]}" 2>/dev/null || true
+  wait "${NODE_PID[$1]}" 2>/dev/null || true
+  unset "NODE_PID[$1]"
+}
+
+# The sum of node ID's high seqnos (every vbucket it holds).
+seqno_sum() {
+  "$SLUICE" vbucket-seqnos --port "${NODE_PORT[$1]}" "${AUTH[@]}" --json |
+    grep -o '"high_seqno":[0-9]*' | awk -F: '{s += $2} END {print s + 0}'
+}
+
