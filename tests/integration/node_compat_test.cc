@@ -6,9 +6,13 @@
 //   sdk_concurrent.js  32 concurrent SDK clients;
 //   memjs_ops.js       npm memjs (memcached binary protocol, SASL PLAIN, vbucket 0);
 //   sdk_cluster.js     the SDK against a static cluster of two nodes: routing to both, then
-//                      following the config after every vbucket of one moved to the other.
+//                      following the config after every vbucket of one moved to the other;
+//   sdk_replicas.js    the SDK against three nodes with two replicas: durable writes at every
+//                      level, getAllReplicas/getAnyReplica, then a node killed and its vbuckets
+//                      promoted on their replicas, the SDK following.
 // The npm packages live in tests/compat/node_modules (scripts/install-node-deps.sh, run by
 // `make deps`); without them these tests fail and say so.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -89,6 +93,29 @@ TEST(NodeClusterCompatTest, CouchbaseSdkFollowsAStaticClusterAndAMove) {
   RunCompatScript("sdk_cluster.js", "SLUICE_PORTS=" + std::to_string(cluster.port(0)) + "," +
                                         std::to_string(cluster.port(1)) + " SLUICE_CLI=" +
                                         SLUICE_BINARY_DIR + "/sluice" + " SLUICE_MOVE=" + move);
+  cluster.StopAll(/*print_logs=*/::testing::Test::HasFailure());
+}
+
+TEST(NodeClusterCompatTest, CouchbaseSdkReadsReplicasAndFollowsAPromotion) {
+  constexpr uint32_t kVBuckets = 64;
+  StaticCluster cluster;
+  ASSERT_TRUE(cluster.Start(cluster.File({"a", "b", "c"}, 2), kVBuckets)) << cluster.error();
+  // c's active vbuckets, each promoted on its first replica with a chain of that node alone.
+  std::string promote;
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    const auto chain = cluster.map().ChainOf(vb);
+    if (*chain[0] != "c") continue;
+    const std::string& next = *chain[1];
+    promote +=
+        fmt::format("{}:{}:[[\"{}\"]];", vb, cluster.port(*cluster.map().NodeIndex(next)), next);
+  }
+  ASSERT_FALSE(promote.empty());
+  RunCompatScript("sdk_replicas.js",
+                  fmt::format("SLUICE_PORTS={},{},{} SLUICE_CLI={}/sluice SLUICE_KILL_PID={} "
+                              "SLUICE_PROMOTE='{}'",
+                              cluster.port(0), cluster.port(1), cluster.port(2), SLUICE_BINARY_DIR,
+                              cluster.node(2).pid(), promote));
+  cluster.node(2).Kill();  // the script killed c: reap it
   cluster.StopAll(/*print_logs=*/::testing::Test::HasFailure());
 }
 
