@@ -67,9 +67,7 @@ StatusOr<std::shared_ptr<Producer>> ConnMap::NewProducer(ProducerOptions options
     return Status(Errc::kInvalid, "invalid DCP_OPEN flags");
   }
   if ((options.open_flags & protocol::kDcpOpenProducer) == 0) {
-    return Status(Errc::kNotSupported,
-                  "DCP consumer connections are not supported yet: replicas stream with the "
-                  "built-in replicator (docs/replication.md)");
+    return Status(Errc::kNotSupported, "a producer needs the Producer flag");
   }
   if (options.name.empty()) return Status(Errc::kInvalid, "DCP_OPEN needs a connection name");
   const std::string name = options.name;
