@@ -361,5 +361,30 @@ TEST_F(ConsumerTest, WhatAConsumerDoesNotTakeCloses) {
   EXPECT_FALSE(Feed(Response(Opcode::kGet, 1, McbpStatus::kSuccess)).ok());
 }
 
+TEST(BufferAckerTest, AcksAQuarterOrWhenIdleAndNothingAboveTheThreshold) {
+  BufferAcker acker(/*buffer_size=*/100, /*throttle_mem_bytes=*/1000);
+  EXPECT_EQ(acker.Take(0, /*idle=*/true), 0u);  // nothing applied
+  acker.Add(10);
+  EXPECT_EQ(acker.Take(0, /*idle=*/false), 0u);  // below a quarter of the buffer
+  bool throttled = false;
+  EXPECT_EQ(acker.Take(1001, /*idle=*/true, &throttled), 0u);  // over the memory threshold
+  EXPECT_TRUE(throttled);
+  acker.Add(15);
+  EXPECT_EQ(acker.Take(0, /*idle=*/false), 25u);  // a quarter reached
+  acker.Add(3);
+  EXPECT_EQ(acker.Take(-5, /*idle=*/true), 3u);  // idle: everything
+  EXPECT_EQ(acker.pending(), 0u);
+}
+
+TEST(ConsumerControlsTest, ConsumerNameOnlyWhenGiven) {
+  const auto unnamed = ConsumerControls({.noop_interval_seconds = 7, .buffer_size = 4096});
+  ASSERT_EQ(unnamed.size(), 6u);
+  EXPECT_EQ(unnamed[0], (std::pair<std::string, std::string>{"enable_noop", "true"}));
+  EXPECT_EQ(unnamed[1].second, "7");
+  EXPECT_EQ(unnamed[3].second, "4096");
+  EXPECT_EQ(ConsumerControls({.consumer_name = "n"}).front().second, "n");
+  EXPECT_EQ(SilenceLimit(2), std::chrono::milliseconds(8000));
+}
+
 }  // namespace
 }  // namespace sluice::replication

@@ -336,6 +336,13 @@ TEST_F(DcpConsumerTest, AMessageAConsumerDoesNotTakeClosesTheConnection) {
   EXPECT_TRUE(PollUntil([&] {
     return b_->Log().find("DCP_STREAM_REQ on DCP consumer connection") != std::string::npos;
   }));
+  // A consumer's message on a connection that is not one: EINVAL.
+  auto plain = ConnectTo(*b_);
+  ASSERT_NE(plain, nullptr);
+  auto add = plain->Execute(
+      {.opcode = Opcode::kDcpAddStream, .vbucket = kVb, .extras = std::string(4, '\0')});
+  ASSERT_TRUE(add.ok());
+  EXPECT_EQ(add->status, McbpStatus::kEinval);
   // A DCP_OPEN with a producer-only flag is refused; the server lives on.
   auto raw = RawDcpClient::Connect(b_->host(), b_->port());
   ASSERT_TRUE(raw.ok());
