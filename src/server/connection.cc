@@ -143,11 +143,13 @@ void Connection::Close(std::string_view why) {
   if (consumer_) {
     consumer_->Disconnect();
     consumer_.reset();
+    if (ctx_.conn_map()) ctx_.conn_map()->ConsumerClosed();
   }
 }
 
 void Connection::SetConsumer(std::unique_ptr<replication::Consumer> consumer) {
   consumer_ = std::move(consumer);
+  if (ctx_.conn_map()) ctx_.conn_map()->ConsumerOpened();
   consumer_->Start(&out_);
   ArmConsumerTimer();
 }

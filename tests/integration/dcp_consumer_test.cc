@@ -277,6 +277,9 @@ TEST_F(DcpConsumerTest, TheProxyModelReplicatesKeysWithTheProducersMetadata) {
   EXPECT_EQ(Add(kVb, kProxyOpaque + 2).first, McbpStatus::kKeyEexists);
   EXPECT_EQ(Add(1, kProxyOpaque + 3).first, McbpStatus::kNotMyVbucket);
   EXPECT_GT(relay_->relayed(), 0u);
+  auto dcp_stats = FetchStats(*reader_, "dcp");
+  ASSERT_TRUE(dcp_stats.ok());
+  EXPECT_EQ(StatU64(*dcp_stats, "ep_dcp_consumer_count"), 1u);
 
   // SET_VBUCKET_STATE over DCP (a kv_engine producer's takeover ends with one; the proxy plays
   // it here): B's vbucket becomes active and takes writes; its stream ends.
