@@ -71,6 +71,10 @@ Status Consumer::OnRequest(const Frame& request, std::string* out) {
   counters_.messages++;
   switch (request.client_opcode()) {
     case Opcode::kDcpAddStream: {
+      if (request.extras.size() != 4) {  // the validator's rule; checked again, reads follow
+        Answer(request, McbpStatus::kEinval, out);
+        return Status::Ok();
+      }
       const PendingAdd add{request.opaque, request.vbucket(),
                            protocol::LoadBe32(request.extras.data())};
       if (controls_.empty()) {

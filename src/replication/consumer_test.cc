@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
 #include <vector>
 
 #include "common/clock.h"
@@ -13,6 +14,7 @@
 #include "protocol/byte_order.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/encode.h"
+#include "protocol/validate.h"
 #include "testing/manual_executor.h"
 
 namespace sluice::replication {
@@ -359,6 +361,48 @@ TEST_F(ConsumerTest, WhatAConsumerDoesNotTakeCloses) {
   EXPECT_FALSE(Consumer::Takes(Opcode::kDcpStreamReq));
   EXPECT_FALSE(Feed(wire).ok());
   EXPECT_FALSE(Feed(Response(Opcode::kGet, 1, McbpStatus::kSuccess)).ok());
+}
+
+TEST_F(ConsumerTest, RandomValidatedMessagesNeverCrash) {
+  // What the server hands a consumer: frames of its opcodes that passed the validator, in any
+  // order, with random fields; and random responses. The consumer answers or asks to close.
+  Make();
+  AgreeControls();
+  const uint32_t opaque = Accept();
+  std::mt19937 rng(1234);
+  const Opcode ops[] = {Opcode::kDcpAddStream,  Opcode::kDcpCloseStream,
+                        Opcode::kDcpStreamEnd,  Opcode::kDcpSnapshotMarker,
+                        Opcode::kDcpMutation,   Opcode::kDcpDeletion,
+                        Opcode::kDcpExpiration, Opcode::kDcpSetVbucketState,
+                        Opcode::kDcpNoop,       Opcode::kDcpSeqnoAdvanced};
+  int taken = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string extras(rng() % 32, '\0');
+    for (char& c : extras) c = static_cast<char>(rng() % 4 == 0 ? rng() : 0);
+    std::string wire;
+    const Opcode op = ops[rng() % std::size(ops)];
+    const bool response = rng() % 8 == 0;
+    if (response) {
+      protocol::AppendResponse(&wire, {.opcode = rng() % 2 ? Opcode::kDcpStreamReq : op,
+                                       .status = static_cast<McbpStatus>(rng() % 3),
+                                       .opaque = rng() % 2 ? opaque : static_cast<uint32_t>(rng()),
+                                       .value = std::string(rng() % 3 * 8, '\1')});
+    } else {
+      protocol::AppendRequest(&wire, {.opcode = op,
+                                      .vbucket = static_cast<Vbid>(rng() % 3),
+                                      .opaque = rng() % 2 ? opaque : static_cast<uint32_t>(rng()),
+                                      .extras = extras,
+                                      .key = rng() % 2 ? "k" : "",
+                                      .value = rng() % 2 ? "v" : ""});
+      const protocol::Frame f = protocol::DecodeFrame(wire, 1u << 30).frame;
+      if (!protocol::ValidateRequest(f, {.dcp_delete_v2 = true}).ok()) continue;
+    }
+    ++taken;
+    const Status s = Feed(wire);
+    if (!s.ok()) Make();  // the connection would close: a new one
+    out_.clear();
+  }
+  EXPECT_GT(taken, 100);
 }
 
 TEST(BufferAckerTest, AcksAQuarterOrWhenIdleAndNothingAboveTheThreshold) {
