@@ -16,8 +16,9 @@ namespace {
 
 CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) {
   if (!request.is_request() || protocol::IsServerMagic(request.magic)) {
-    // A response from the client: DCP consumers answer our NOOPs; anything else has nothing
-    // to match and is dropped.
+    // A response from the client: DCP consumers answer a producer's NOOPs; on a consumer
+    // connection, the (relayed) producer answers what the consumer sent; anything else has
+    // nothing to match and is dropped.
     if (request.magic == protocol::Magic::kClientResponse) {
       return OnClientResponse(conn, request);
     } else {
