@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -325,6 +326,37 @@ TEST_F(DcpConsumerTest, CloseStreamThenAddAgainResumes) {
   ASSERT_EQ(Add(kVb, kProxyOpaque + 12).first, McbpStatus::kSuccess);
   EXPECT_TRUE(PollUntil([&] { return OnReplica(second) && OnReplica(first); }));
   EXPECT_TRUE(PollUntil([&] { return HighSeqno(*b_) == 20; }));
+}
+
+TEST_F(DcpConsumerTest, AReplicaAheadOfItsProducerRollsBackBeforeAddStreamIsAnswered) {
+  const auto old = Write(20, "old");
+  StartRelay();
+  ASSERT_NE(relay_, nullptr);
+  ASSERT_EQ(Add(kVb, kProxyOpaque + 1).first, McbpStatus::kSuccess);
+  ASSERT_TRUE(PollUntil([&] { return OnReplica(old); }));
+  relay_.reset();  // the proxy's connections close: so does the consumer
+
+  // A comes back without its data: B holds history A never had.
+  ASSERT_EQ(a_->Stop(), 0);
+  std::error_code ec;
+  std::filesystem::remove_all(a_->data_dir(), ec);
+  ASSERT_TRUE(a_->Start()) << a_->error();
+  writer_ = ConnectTo(*a_);
+  ASSERT_NE(writer_, nullptr);
+  const auto fresh = Write(5, "new");
+  StartRelay();
+  ASSERT_NE(relay_, nullptr);
+  // B asks from seqno 20; A answers ROLLBACK(0); B resets the vbucket and asks from 0: only then
+  // is ADD_STREAM answered.
+  ASSERT_EQ(Add(kVb, kProxyOpaque + 2).first, McbpStatus::kSuccess);
+  EXPECT_TRUE(PollUntil([&] { return OnReplica(fresh); })) << relay_->ended();
+  EXPECT_TRUE(PollUntil([&] { return HighSeqno(*b_) == 5; }));
+  auto gone = GetReplica(old.begin()->first);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->status, McbpStatus::kKeyEnoent);
+  auto stats = FetchStats(*reader_);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(StatU64(*stats, "ep_rollback_resets"), 1u);
 }
 
 TEST_F(DcpConsumerTest, AMessageAConsumerDoesNotTakeClosesTheConnection) {
