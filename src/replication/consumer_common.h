@@ -1,11 +1,11 @@
 // File: replication/consumer_common.h
 //
-// What both ends of sluice's DCP consumer share: the built-in replicator's PeerLink (which talks
-// to a producer itself) and the consumer connection (replication/consumer.h, which an external
-// driver such as ns_server's proxy relays to a producer). Both name themselves and negotiate the
-// same controls, route producer messages to their passive streams by vbucket and opaque, treat a
+// What both consumers of sluice share: the built-in replicator's PeerLink (which talks to a
+// producer itself) and the consumer connection (replication/consumer.h, which an external driver
+// such as ns_server's proxy relays to a producer). Both negotiate the same controls, treat a
 // producer silent for three noop intervals as gone, and acknowledge applied bytes the same way
-// (BufferAcker).
+// (BufferAcker); AddressOf is how a decoded message names its stream (the consumer connection
+// reads the same two fields from the frame's header before decoding it).
 //
 // Ownership: plain values and functions; BufferAcker is owned by its connection.
 // Thread safety: BufferAcker is thread-compatible (its connection's thread); the rest is pure.
