@@ -45,17 +45,7 @@ StatusOr<StreamReqResult> Connection::DcpStreamReq(protocol::DcpStreamReqRequest
   protocol::AppendDcpStreamReq(&wire, request);
   RETURN_IF_ERROR(SendRaw(wire));
   ASSIGN_OR_RETURN(Frame frame, AwaitResponse(request.opaque));
-  StreamReqResult result;
-  result.status = frame.status();
-  result.opaque = frame.opaque;
-  if (result.status == McbpStatus::kSuccess) {
-    ASSIGN_OR_RETURN(result.failover_log, protocol::DecodeFailoverLog(frame.value));
-  } else if (result.status == McbpStatus::kRollback) {
-    ASSIGN_OR_RETURN(result.rollback_seqno, protocol::DecodeRollbackSeqno(frame.value));
-  } else {
-    result.value.assign(frame.value);
-  }
-  return result;
+  return ToStreamReqResult(frame);
 }
 
 StatusOr<McbpStatus> Connection::DcpCloseStream(Vbid vbucket, std::optional<uint16_t> stream_id) {

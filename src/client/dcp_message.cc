@@ -133,6 +133,20 @@ struct Describer {
 
 }  // namespace
 
+StatusOr<StreamReqResult> ToStreamReqResult(const protocol::Frame& response) {
+  StreamReqResult result;
+  result.status = response.status();
+  result.opaque = response.opaque;
+  if (result.status == protocol::McbpStatus::kSuccess) {
+    ASSIGN_OR_RETURN(result.failover_log, protocol::DecodeFailoverLog(response.value));
+  } else if (result.status == protocol::McbpStatus::kRollback) {
+    ASSIGN_OR_RETURN(result.rollback_seqno, protocol::DecodeRollbackSeqno(response.value));
+  } else {
+    result.value.assign(response.value);
+  }
+  return result;
+}
+
 std::string DescribeDcpMessage(const DcpMessage& message) {
   return std::visit(Describer{}, message);
 }

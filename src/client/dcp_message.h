@@ -49,6 +49,10 @@ using DcpMessage = std::variant<protocol::DcpSnapshotMarker, DcpMutation, DcpDel
 // collection-aware (keys carry a LEB128 prefix). kInvalid if a known message is malformed.
 StatusOr<DcpMessage> ToDcpMessage(const protocol::Frame& frame, bool collections);
 
+// A STREAM_REQ response as its result: the failover log on success, the seqno on Rollback, the
+// raw value (error context) otherwise. kInvalid if the value does not decode.
+StatusOr<StreamReqResult> ToStreamReqResult(const protocol::Frame& response);
+
 // Short description for logs and test failures ("DCP_MUTATION vb:3 seqno:7 key:k").
 std::string DescribeDcpMessage(const DcpMessage& message);
 

@@ -67,9 +67,7 @@ StatusOr<std::shared_ptr<Producer>> ConnMap::NewProducer(ProducerOptions options
     return Status(Errc::kInvalid, "invalid DCP_OPEN flags");
   }
   if ((options.open_flags & protocol::kDcpOpenProducer) == 0) {
-    return Status(Errc::kNotSupported,
-                  "DCP consumer connections are not supported yet: replicas stream with the "
-                  "built-in replicator (docs/replication.md)");
+    return Status(Errc::kNotSupported, "a producer needs the Producer flag");
   }
   if (options.name.empty()) return Status(Errc::kInvalid, "DCP_OPEN needs a connection name");
   const std::string name = options.name;
@@ -328,9 +326,10 @@ Status ConnMap::GetStats(std::string_view group, std::string_view options,
     auto stat = [&](std::string_view key, const auto& value) {
       add(key, fmt::format("{}", value));
     };
-    stat("ep_dcp_count", producers.size());
+    const uint64_t consumers = consumers_.load(std::memory_order_relaxed);
+    stat("ep_dcp_count", producers.size() + consumers);
     stat("ep_dcp_producer_count", producers.size());
-    stat("ep_dcp_consumer_count", 0);
+    stat("ep_dcp_consumer_count", consumers);
     stat("ep_dcp_total_bytes", total.total_bytes);
     stat("ep_dcp_items_sent", total.items_sent);
     stat("ep_dcp_items_remaining", total.stream.items_remaining);

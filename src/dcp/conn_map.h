@@ -67,10 +67,14 @@ class ConnMap final : public engine::SeqnoListener,
   ConnMap& operator=(const ConnMap&) = delete;
 
   // For DCP_OPEN. kInvalid for unknown or invalid open flags or an empty name, kNotSupported for
-  // a consumer (not implemented), kDisconnect after Shutdown().
+  // a consumer (the server's: ConsumerOpened), kDisconnect after Shutdown().
   StatusOr<std::shared_ptr<Producer>> NewProducer(ProducerOptions options);
   // Forgets `producer` (its connection closed). Optional: dead entries are pruned anyway.
   void Unregister(const Producer& producer);
+  // A consumer connection opened / closed on this bucket (they live in the server, beside the
+  // producers): counted in ep_dcp_consumer_count and ep_dcp_count.
+  void ConsumerOpened() { consumers_.fetch_add(1, std::memory_order_relaxed); }
+  void ConsumerClosed() { consumers_.fetch_sub(1, std::memory_order_relaxed); }
 
   // See the file comment. Returns false (and logs) if backfills were still alive at `timeout`.
   bool Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -140,6 +144,7 @@ class ConnMap final : public engine::SeqnoListener,
   // ---- self-synchronised ----
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> disconnects_{0};
+  std::atomic<uint64_t> consumers_{0};  // ConsumerOpened - ConsumerClosed
 
   // ---- the connection manager's (one ManageConnections at a time) ----
   uint64_t disconnects_seen_ = 0;  // disconnects_ at its previous run

@@ -503,6 +503,7 @@ constexpr std::array<Rule, 256> BuildTable() {
   set(Opcode::kDcpSetVbucketState,
       Make(1, K::kZero, V::kZero, C::kAny, kRaw, false, CheckDcpSetVbucketState));
   set(Opcode::kDcpNoop, kDcpNoBody);
+  set(Opcode::kDcpSeqnoAdvanced, Make(8, K::kZero, V::kZero, C::kAny, kRaw, false));
   set(Opcode::kDcpBufferAcknowledgement,
       Make(kDcpBufferAckExtrasSize, K::kZero, V::kZero, C::kAny, kRaw, false));
   set(Opcode::kDcpControl, Make(0, K::kNonZero, V::kNonZero, C::kAny, kRaw, false));

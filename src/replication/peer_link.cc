@@ -29,24 +29,6 @@ constexpr milliseconds kMaxIdleWait{1000};
 
 SteadyTime Now() { return std::chrono::steady_clock::now(); }
 
-// The vbucket and opaque a producer message is addressed with (nullopt for what belongs to no
-// stream: responses to our requests, server-initiated requests).
-std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessage& message) {
-  return std::visit(
-      [](const auto& m) -> std::optional<std::pair<Vbid, uint32_t>> {
-        using T = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<T, client::Response>) {
-          return std::nullopt;
-        } else if constexpr (std::is_same_v<T, client::DcpOtherRequest>) {
-          if (m.magic == protocol::Magic::kServerRequest) return std::nullopt;
-          return std::make_pair(m.vbucket, m.opaque);
-        } else {
-          return std::make_pair(m.vbucket, m.opaque);
-        }
-      },
-      message);
-}
-
 }  // namespace
 
 PeerLink::PeerLink(LinkOptions options, std::shared_ptr<engine::Bucket> bucket)
@@ -129,7 +111,7 @@ void PeerLink::Run() {
     // Every stream is requested again as soon as the next session is up (Session()).
     retry_at_.clear();
     stream_backoff_.clear();
-    pending_ack_ = 0;
+    acker_.Clear();
     unacked_bytes_.store(0);
     if (stopping_.load()) break;
     if (connects_.load() != connects_before) backoff = options_.min_backoff;
@@ -166,7 +148,7 @@ Status PeerLink::Session() {
   LOG_INFO("replication {}: connected to {}:{}", options_.conn_name, options_.host, options_.port);
   last_input_ = Now();
   noops_seen_ = (*conn)->dcp_noops_answered();
-  const milliseconds silence_limit(options_.noop_interval_seconds * 3000 + 2000);
+  const milliseconds silence_limit = SilenceLimit(options_.noop_interval_seconds);
   while (!stopping_.load()) {
     RETURN_IF_ERROR(SyncStreams(**conn));
     bool got = false;
@@ -197,15 +179,9 @@ Status PeerLink::Handshake(client::Connection& conn) {
   // kv_engine takes {"consumer_name"} in the value of a *consumer's* DCP_OPEN only; a consumer
   // talking to its producer names itself with the control, as kv_engine's DcpConsumer does.
   RETURN_IF_ERROR(conn.DcpOpen(options_.conn_name, kOpenFlags));
-  const std::pair<std::string, std::string> controls[] = {
-      {"consumer_name", options_.consumer_name},
-      {"enable_noop", "true"},
-      {"set_noop_interval", std::to_string(options_.noop_interval_seconds)},
-      {"set_priority", "high"},
-      {"connection_buffer_size", std::to_string(options_.buffer_size)},
-      {"enable_expiry_opcode", "true"},
-      {"v7_dcp_status_codes", "true"},
-  };
+  const auto controls = ConsumerControls({.consumer_name = options_.consumer_name,
+                                          .noop_interval_seconds = options_.noop_interval_seconds,
+                                          .buffer_size = options_.buffer_size});
   for (const auto& [key, value] : controls) {
     if (Status s = conn.DcpControl(key, value); !s.ok()) {
       return Status(s.code(), fmt::format("control {}={}: {}", key, value, s.message()));
@@ -323,9 +299,9 @@ Status PeerLink::Pump(client::Connection& conn, bool* got) {
     RETURN_IF_ERROR(Dispatch(conn, *message));
     if (counted) {
       const uint32_t bytes = conn.last_dcp_message_bytes();
-      pending_ack_ += bytes;
+      acker_.Add(bytes);
       bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
-      unacked_bytes_.store(pending_ack_, std::memory_order_relaxed);
+      unacked_bytes_.store(acker_.pending(), std::memory_order_relaxed);
       RETURN_IF_ERROR(MaybeAck(conn, /*idle=*/false));
     }
   }
@@ -365,24 +341,19 @@ Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& me
 }
 
 Status PeerLink::MaybeAck(client::Connection& conn, bool idle) {
-  if (pending_ack_ == 0) return Status::Ok();
-  if (static_cast<uint64_t>(std::max<int64_t>(bucket_->MemUsed(), 0)) >
-      options_.throttle_mem_bytes) {
-    // Over the threshold: the producer stalls once the buffer is full; nothing is dropped.
-    if (idle) throttled_.fetch_add(1, std::memory_order_relaxed);
-    return Status::Ok();
-  }
-  if (!idle && pending_ack_ < options_.buffer_size / 4) return Status::Ok();
-  RETURN_IF_ERROR(conn.DcpBufferAck(pending_ack_));
-  bytes_acked_.fetch_add(pending_ack_, std::memory_order_relaxed);
-  pending_ack_ = 0;
-  unacked_bytes_.store(0, std::memory_order_relaxed);
+  bool throttled = false;
+  const uint32_t bytes = acker_.Take(bucket_->MemUsed(), idle, &throttled);
+  if (throttled && idle) throttled_.fetch_add(1, std::memory_order_relaxed);
+  if (bytes == 0) return Status::Ok();
+  RETURN_IF_ERROR(conn.DcpBufferAck(bytes));
+  bytes_acked_.fetch_add(bytes, std::memory_order_relaxed);
+  unacked_bytes_.store(acker_.pending(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
 milliseconds PeerLink::NextWait() const {
   milliseconds wait = kMaxIdleWait;
-  if (pending_ack_ != 0) wait = kThrottleRecheck;  // acknowledgement withheld for memory
+  if (acker_.pending() != 0) wait = kThrottleRecheck;  // acknowledgement withheld for memory
   const SteadyTime now = Now();
   for (const auto& [vb, at] : retry_at_) {
     const auto until = std::chrono::duration_cast<milliseconds>(at - now) + milliseconds(1);

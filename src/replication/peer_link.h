@@ -50,6 +50,7 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "engine/bucket.h"
+#include "replication/consumer_common.h"
 #include "replication/passive_stream.h"
 
 namespace sluice::replication {
@@ -150,7 +151,7 @@ class PeerLink {
   // ---- the link's thread only ----
   std::map<Vbid, SteadyTime> retry_at_;  // pending streams: when to request again
   std::map<Vbid, std::chrono::milliseconds> stream_backoff_;
-  uint32_t pending_ack_ = 0;  // applied, not yet acknowledged
+  BufferAcker acker_{options_.buffer_size, options_.throttle_mem_bytes};
   SteadyTime last_input_{};
   uint64_t noops_seen_ = 0;
 

@@ -79,6 +79,16 @@ constexpr Command kRows[] = {
     {Opcode::kDcpGetFailoverLog, DcpGetFailoverLog, Needs::kBucket},
     {Opcode::kDcpBufferAcknowledgement, DcpBufferAck, Needs::kBucket},
     {Opcode::kDcpNoop, DcpNoop, Needs::kBucket},
+
+    // DCP, the consumer side (commands_dcp_consumer.cc); CLOSE_STREAM and NOOP above serve both.
+    {Opcode::kDcpAddStream, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpStreamEnd, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpSnapshotMarker, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpMutation, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpDeletion, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpExpiration, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpSetVbucketState, ConsumerRequest, Needs::kBucket},
+    {Opcode::kDcpSeqnoAdvanced, ConsumerRequest, Needs::kBucket},
 };
 
 using Table = std::array<Command, 256>;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "protocol/dcp_codec.h"
 #include "protocol/frame.h"
 #include "server/connection.h"
 
@@ -166,8 +167,24 @@ CommandResult DcpGetFailoverLog(Connection& conn, const protocol::Frame& req,
 // Flow control: no response, as kv_engine.
 CommandResult DcpBufferAck(Connection& conn, const protocol::Frame& req, const CommandFacts& facts);
 CommandResult DcpNoop(Connection& conn, const protocol::Frame& req, const CommandFacts& facts);
-// A response frame from the client: a DCP consumer answering our NOOP (or another message);
-// dropped on a connection that is not a producer.
-void OnClientResponse(Connection& conn, const protocol::Frame& response);
+// A response frame from the client: on a producer, a DCP consumer answering our NOOP (or another
+// message); on a consumer, the producer's answer (relayed by the driver) to one of the
+// consumer's requests (kClose when it makes no sense); dropped on any other connection.
+CommandResult OnClientResponse(Connection& conn, const protocol::Frame& response);
+
+// ---- commands_dcp_consumer.cc ----
+// The consumer side of DCP (replication/consumer.h): a DCP_OPEN without the Producer flag makes
+// the connection a consumer; its requests then go to the consumer (any request that is not one
+// of replication::Consumer::Takes() closes the connection, in the dispatcher).
+
+// DCP_OPEN without the Producer flag (called by DcpOpen): the connection becomes a consumer named
+// by the key, with the value's {"consumer_name"}; a producer's open flag is EINVAL.
+CommandResult OpenConsumer(Connection& conn, const protocol::Frame& req,
+                           const protocol::DcpOpenRequest& open);
+// ADD_STREAM, the producer's messages (STREAM_END, SNAPSHOT_MARKER, MUTATION, DELETION,
+// EXPIRATION, SET_VBUCKET_STATE, SEQNO_ADVANCED), and CLOSE_STREAM / NOOP on a consumer: handed
+// to the consumer; EINVAL on a connection that is not one.
+CommandResult ConsumerRequest(Connection& conn, const protocol::Frame& req,
+                              const CommandFacts& facts);
 
 }  // namespace sluice::server

@@ -2,7 +2,9 @@
 //
 // DCP commands of a producer connection: DCP_OPEN, DCP_CONTROL, DCP_STREAM_REQ,
 // DCP_CLOSE_STREAM, DCP_GET_FAILOVER_LOG, DCP_BUFFER_ACKNOWLEDGEMENT, DCP_NOOP, and the
-// consumer's responses to our NOOPs. The stream machinery is in src/dcp/.
+// consumer's responses to our NOOPs. The stream machinery is in src/dcp/. On a consumer
+// connection DCP_CLOSE_STREAM, DCP_NOOP and responses go to its consumer
+// (commands_dcp_consumer.cc).
 #include "common/logging.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/frame_info.h"
@@ -38,7 +40,7 @@ dcp::Producer* RequireProducer(Connection& conn, const Frame& req) {
 }  // namespace
 
 CommandResult DcpOpen(Connection& conn, const Frame& req, const CommandFacts&) {
-  if (conn.producer()) {
+  if (conn.is_dcp()) {
     conn.RespondError(req, Status(Errc::kInvalid, "DCP_OPEN on a connection already open"));
     return CommandResult::kDone;
   }
@@ -47,6 +49,7 @@ CommandResult DcpOpen(Connection& conn, const Frame& req, const CommandFacts&) {
     conn.RespondError(req, open.status());
     return CommandResult::kDone;
   }
+  if ((open->flags & protocol::kDcpOpenProducer) == 0) return OpenConsumer(conn, req, *open);
   const auto& conn_map = conn.ctx().conn_map();
   if (!conn_map) {
     conn.RespondError(req, Status(Errc::kNotSupported));
@@ -107,7 +110,8 @@ CommandResult DcpStreamReq(Connection& conn, const Frame& req, const CommandFact
   return CommandResult::kDone;
 }
 
-CommandResult DcpCloseStream(Connection& conn, const Frame& req, const CommandFacts&) {
+CommandResult DcpCloseStream(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  if (conn.consumer() != nullptr) return ConsumerRequest(conn, req, facts);
   dcp::Producer* producer = RequireProducer(conn, req);
   if (producer == nullptr) return CommandResult::kDone;
   // The validator checked the framing extras; the stream id is one of them.
@@ -150,19 +154,25 @@ CommandResult DcpBufferAck(Connection& conn, const Frame& req, const CommandFact
   return CommandResult::kDone;
 }
 
-CommandResult DcpNoop(Connection& conn, const Frame& req, const CommandFacts&) {
+CommandResult DcpNoop(Connection& conn, const Frame& req, const CommandFacts& facts) {
+  if (conn.consumer() != nullptr) return ConsumerRequest(conn, req, facts);
   conn.Respond(req, McbpStatus::kSuccess);
   return CommandResult::kDone;
 }
 
-void OnClientResponse(Connection& conn, const Frame& response) {
+CommandResult OnClientResponse(Connection& conn, const Frame& response) {
+  if (conn.consumer() != nullptr) {
+    return conn.consumer()->OnResponse(response, conn.out()).ok() ? CommandResult::kDone
+                                                                  : CommandResult::kClose;
+  }
   const auto& producer = conn.producer();
-  if (!producer) return;
+  if (!producer) return CommandResult::kDone;
   if (response.client_opcode() == Opcode::kDcpNoop) {
     producer->NoopResponse();
   } else {
     producer->MessageReceived();
   }
+  return CommandResult::kDone;
 }
 
 }  // namespace sluice::server

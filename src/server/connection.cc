@@ -41,6 +41,7 @@ Connection::Connection(std::shared_ptr<Transport> transport, ServerContext& ctx,
       run_frame_(run_frame),
       idle_timer_(transport_->executor()),
       pause_timer_(transport_->executor()),
+      consumer_timer_(transport_->executor()),
       last_progress_(std::chrono::steady_clock::now()) {
   ctx_.stats().curr_connections.fetch_add(1, std::memory_order_relaxed);
   ctx_.stats().total_connections.fetch_add(1, std::memory_order_relaxed);
@@ -86,7 +87,7 @@ void Connection::OnIdleTimer() {
       std::chrono::duration<double>(ctx_.config().connection_idle_time));
   const auto idle_for = std::chrono::steady_clock::now() - last_progress_;
   // DCP connections have their own liveness rules; a blocked command waits for the engine.
-  if (idle_for >= limit && producer_ == nullptr && !blocked_) {
+  if (idle_for >= limit && !is_dcp() && !blocked_) {
     ctx_.stats().idle_disconnects.fetch_add(1, std::memory_order_relaxed);
     LOG_INFO("conn {} ({}): no progress for {:.1f} s (connection_idle_time); closing", id_, peer(),
              std::chrono::duration<double>(idle_for).count());
@@ -127,6 +128,7 @@ void Connection::Close(std::string_view why) {
   LOG_DEBUG("conn {} ({}) closed: {}", id_, peer(), why);
   idle_timer_.cancel();
   pause_timer_.cancel();
+  consumer_timer_.cancel();
   paused_ = false;
   transport_->Close(/*graceful=*/!write_in_flight_);
   bucket_.reset();
@@ -138,6 +140,35 @@ void Connection::Close(std::string_view why) {
     if (ctx_.conn_map()) ctx_.conn_map()->Unregister(*producer_);
     producer_.reset();
   }
+  if (consumer_) {
+    consumer_->Disconnect();
+    consumer_.reset();
+    if (ctx_.conn_map()) ctx_.conn_map()->ConsumerClosed();
+  }
+}
+
+void Connection::SetConsumer(std::unique_ptr<replication::Consumer> consumer) {
+  consumer_ = std::move(consumer);
+  if (ctx_.conn_map()) ctx_.conn_map()->ConsumerOpened();
+  consumer_->Start(&out_);
+  ArmConsumerTimer();
+}
+
+void Connection::ArmConsumerTimer() {
+  consumer_timer_.expires_after(consumer_->TickInterval());
+  consumer_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) self->OnConsumerTimer();
+  });
+}
+
+void Connection::OnConsumerTimer() {
+  if (closed_ || !consumer_) return;
+  if (Status s = consumer_->Tick(&out_); !s.ok()) {
+    Close(s.message());
+    return;
+  }
+  FlushOutput();
+  ArmConsumerTimer();
 }
 
 void Connection::CloseFromAnyThread(std::string why) {
@@ -295,6 +326,7 @@ void Connection::ProcessInput() {
     return;
   }
   PumpProducer();
+  if (consumer_ && !close_after_write_) consumer_->Flush(&out_);
   FlushOutput();
   if (close_after_write_ && !write_in_flight_ && out_.empty()) {
     Close("quit");

@@ -33,12 +33,19 @@
 // Server's registry holds a weak_ptr (to close everything at shutdown); the engine holds only
 // weak_ptrs (as a Waiter), so a closed connection is freed as soon as its last I/O completes.
 //
-// DCP. After DCP_OPEN the connection owns a dcp::Producer. Whenever the output has room (after
-// the commands of a read, after a write completed, or when the producer notifies that its streams
-// have something), the connection asks the producer to append messages, up to the producer's
-// StepBudget() at a time (its set_priority); flow control and the producer's own limits decide the
-// rest. Closing the connection disconnects the producer (which ends its streams and frees its
-// backfills).
+// DCP consumer. After a DCP_OPEN without the Producer flag the connection owns a
+// replication::Consumer instead (a driver relays it to a producer: docs/replication.md). Its
+// requests (ADD_STREAM, CLOSE_STREAM, the producer's messages, NOOP) and the responses to what it
+// sent go to the consumer, which appends its answers and requests to the output; after the
+// commands of a read it acknowledges what was applied (Flush), and a timer ticks it (a withheld
+// acknowledgement, a silent producer). Any other request on it closes the connection.
+//
+// DCP producer. After DCP_OPEN with the Producer flag the connection owns a dcp::Producer. Whenever
+// the output has room (after the commands of a read, after a write completed, or when the producer
+// notifies that its streams have something), the connection asks the producer to append messages,
+// up to the producer's StepBudget() at a time (its set_priority); flow control and the producer's
+// own limits decide the rest. Closing the connection disconnects the producer (which ends its
+// streams and frees its backfills).
 //
 // Cluster-config pushes. A client that agreed HELLO Duplex and ClustermapChangeNotification (or
 // its Brief form) and selected the bucket gets each new config as a server request (magic 0x82,
@@ -67,6 +74,7 @@
 #include "protocol/feature.h"
 #include "protocol/frame.h"
 #include "protocol/status.h"
+#include "replication/consumer.h"
 #include "sasl/server_session.h"
 #include "server/read_buffer.h"
 #include "server/server_context.h"
@@ -144,6 +152,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void PauseFor(std::chrono::milliseconds delay);
 
   engine::Bucket* bucket() const { return bucket_.get(); }
+  const std::shared_ptr<engine::Bucket>& shared_bucket() const { return bucket_; }
   void SelectBucket(std::shared_ptr<engine::Bucket> bucket) { bucket_ = std::move(bucket); }
 
   bool HasFeature(protocol::Feature f) const {
@@ -159,6 +168,12 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // DCP: the producer this connection became with DCP_OPEN (null otherwise).
   const std::shared_ptr<dcp::Producer>& producer() const { return producer_; }
   void SetProducer(std::shared_ptr<dcp::Producer> producer) { producer_ = std::move(producer); }
+  // DCP: the consumer this connection became with DCP_OPEN (null otherwise).
+  replication::Consumer* consumer() const { return consumer_.get(); }
+  // Makes the connection a consumer: appends its first control and starts its tick timer.
+  void SetConsumer(std::unique_ptr<replication::Consumer> consumer);
+  // A DCP connection (producer or consumer): the idle rule does not apply.
+  bool is_dcp() const { return producer_ != nullptr || consumer_ != nullptr; }
 
   // The engine's handle back to this connection for kWouldBlock answers.
   engine::Waiter waiter() { return weak_from_this(); }
@@ -203,6 +218,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void ArmIdleTimer(std::chrono::steady_clock::duration after);
   void OnIdleTimer();
   void OnPauseEnd(const asio::error_code& ec);
+  // The consumer's tick (see "DCP consumer").
+  void ArmConsumerTimer();
+  void OnConsumerTimer();
 
   // ---- constant after construction ----
   const std::shared_ptr<Transport> transport_;
@@ -213,6 +231,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // ---- I/O thread only ----
   asio::steady_timer idle_timer_;
   asio::steady_timer pause_timer_;
+  asio::steady_timer consumer_timer_;
   std::chrono::steady_clock::time_point last_progress_;  // last read or completed write
   bool paused_ = false;  // PauseFor: output held and input not processed until the timer fires
   uint32_t auth_failures_ = 0;
@@ -238,7 +257,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::bitset<256> features_;
   // Owned: a DCP connection owns its producer (see src/dcp/README.md).
   std::shared_ptr<dcp::Producer> producer_;
-  std::shared_ptr<Continuation> continuation_;  // see continuation()
+  std::unique_ptr<replication::Consumer> consumer_;  // owned: the connection is its only user
+  std::shared_ptr<Continuation> continuation_;       // see continuation()
 };
 
 }  // namespace sluice::server

@@ -16,19 +16,27 @@ namespace {
 
 CommandResult DispatchRequest(Connection& conn, const protocol::Frame& request) {
   if (!request.is_request() || protocol::IsServerMagic(request.magic)) {
-    // A response from the client: DCP consumers answer our NOOPs; anything else has nothing
-    // to match and is dropped.
+    // A response from the client: DCP consumers answer a producer's NOOPs; on a consumer
+    // connection, the (relayed) producer answers what the consumer sent; anything else has
+    // nothing to match and is dropped.
     if (request.magic == protocol::Magic::kClientResponse) {
-      OnClientResponse(conn, request);
+      return OnClientResponse(conn, request);
     } else {
       LOG_DEBUG("conn {}: ignoring frame with magic {:#x}", conn.id(),
                 static_cast<int>(request.magic));
     }
     return CommandResult::kDone;
   }
+  if (conn.consumer() != nullptr && !replication::Consumer::Takes(request.client_opcode())) {
+    // A consumer connection carries DCP only: anything else means the driver lost its way.
+    LOG_WARN("conn {} ({}): {} on DCP consumer connection '{}'; closing", conn.id(), conn.peer(),
+             protocol::OpcodeName(request.client_opcode()), conn.consumer()->name());
+    return CommandResult::kClose;
+  }
   protocol::ValidationContext vctx;
   vctx.collections = conn.HasFeature(protocol::Feature::kCollections);
   vctx.xattr = conn.HasFeature(protocol::Feature::kXattr);
+  vctx.dcp_delete_v2 = conn.consumer() != nullptr && conn.consumer()->delete_v2();
   if (Status v = protocol::ValidateRequest(request, vctx); !v.ok()) {
     conn.RespondError(request, v);
     return CommandResult::kDone;

@@ -482,10 +482,12 @@ Status RawDcpClient::Authenticate(std::string_view user, std::string_view passwo
   return ExpectSuccess(f, "SASL_AUTH");
 }
 
-Status RawDcpClient::DcpOpen(std::string_view name, uint32_t flags) {
+Status RawDcpClient::DcpOpen(std::string_view name, uint32_t flags, std::string_view json_value) {
   std::string wire;
   const uint32_t opaque = next_opaque_++;
-  protocol::AppendDcpOpen(&wire, {.opaque = opaque, .seqno = 0, .flags = flags, .name = name});
+  protocol::AppendDcpOpen(
+      &wire,
+      {.opaque = opaque, .seqno = 0, .flags = flags, .name = name, .json_value = json_value});
   RETURN_IF_ERROR(Send(wire));
   while (true) {
     ASSIGN_OR_RETURN(std::optional<OwnedFrame> f, Read(kWaitTimeout));

@@ -224,7 +224,8 @@ class RawDcpClient {
   static StatusOr<std::unique_ptr<RawDcpClient>> Connect(const std::string& host, uint16_t port);
 
   Status Authenticate(std::string_view user, std::string_view password);  // SASL PLAIN
-  Status DcpOpen(std::string_view name, uint32_t flags);
+  // `json_value`: e.g. a consumer's {"consumer_name": ...}.
+  Status DcpOpen(std::string_view name, uint32_t flags, std::string_view json_value = {});
   Status DcpControl(std::string_view key, std::string_view value);
   // The server's status for the stream request (Success, Rollback, ...).
   StatusOr<protocol::McbpStatus> StreamReq(protocol::DcpStreamReqRequest request);

@@ -446,14 +446,5 @@ TEST_F(ThrottledReplicationTest, AReplicaOverItsThresholdStopsAckingAndDropsNoth
   EXPECT_GT(behind, 0u);
 }
 
-TEST_F(ReplicationTest, ConsumerOpenWithoutTheProducerFlagIsRefused) {
-  auto conn = ConnectTo(*a_);
-  ASSERT_NE(conn, nullptr);
-  ASSERT_TRUE(conn->SelectBucket("default").ok());
-  // The built-in replicator pulls; a consumer connection driven from outside (ns_server's
-  // proxy) is not offered yet: refused, never accepted and ignored.
-  EXPECT_EQ(conn->DcpOpen("a-consumer", 0).code(), Errc::kNotSupported);
-}
-
 }  // namespace
 }  // namespace sluice::testing
