@@ -276,6 +276,9 @@ void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items, uint64_t purg
     }
     for (auto it = first; it != last; ++it) {
       last_read_seqno_ = (*it)->by_seqno;
+      // Without SyncWrites a stream carries committed data only: no prepares nor aborts, and
+      // a commit goes as the plain mutation it makes visible (kv_engine).
+      if (!(*it)->IsCommittedData()) continue;
       PushLocked(ItemMessage(std::move(*it)));
     }
   }
