@@ -79,6 +79,7 @@ constexpr Command kRows[] = {
     {Opcode::kDcpGetFailoverLog, DcpGetFailoverLog, Needs::kBucket},
     {Opcode::kDcpBufferAcknowledgement, DcpBufferAck, Needs::kBucket},
     {Opcode::kDcpNoop, DcpNoop, Needs::kBucket},
+    {Opcode::kDcpSeqnoAcknowledged, DcpSeqnoAcknowledged, Needs::kBucket},
 };
 
 using Table = std::array<Command, 256>;

@@ -166,6 +166,8 @@ CommandResult DcpGetFailoverLog(Connection& conn, const protocol::Frame& req,
 // Flow control: no response, as kv_engine.
 CommandResult DcpBufferAck(Connection& conn, const protocol::Frame& req, const CommandFacts& facts);
 CommandResult DcpNoop(Connection& conn, const protocol::Frame& req, const CommandFacts& facts);
+CommandResult DcpSeqnoAcknowledged(Connection& conn, const protocol::Frame& req,
+                                   const CommandFacts& facts);
 // A response frame from the client: a DCP consumer answering our NOOP (or another message);
 // dropped on a connection that is not a producer.
 void OnClientResponse(Connection& conn, const protocol::Frame& response);
