@@ -172,6 +172,16 @@ class VBucket {
   // expiry and datatype. kRange (nothing applied) unless item.seqno is above the high seqno.
   // Never refused for memory: a replica throttles its producer instead (flow control).
   Status ApplyReplicated(const ReplicatedItem& item);
+  // SyncWrites from the producer: a DCP_PREPARE is queued with the producer's seqno and stays in
+  // flight, invisible, until its DCP_COMMIT (the value becomes visible at the commit's seqno) or
+  // DCP_ABORT. A commit for a prepare this replica does not hold is kNotFound (nothing applied);
+  // an abort of one is queued all the same. A plain mutation or deletion of a key drops the key's
+  // prepare (a disk snapshot sends a resolved SyncWrite as what it left). kRange as
+  // ApplyReplicated.
+  Status ApplyReplicatedPrepare(const ReplicatedItem& item, SyncWriteLevel level);
+  Status ApplyReplicatedCommit(std::string_view key, uint64_t prepared_seqno,
+                               uint64_t commit_seqno);
+  Status ApplyReplicatedAbort(std::string_view key, uint64_t prepared_seqno, uint64_t abort_seqno);
   // Where a stream request resumes (see ReplicaPosition).
   ReplicaPosition ReplicaResumePoint() const;
   // The producer's failover log replaces ours (after a successful stream request); persisted
@@ -306,6 +316,11 @@ class VBucket {
   void Complete(std::vector<SyncWriteResolution> resolutions) REQUIRES_SHARED(state_lock_);
   // The monitor tracks every prepare in flight (a promotion or warmup: no timeout).
   void TrackPreparesInFlight();
+  // Removes `key`'s prepare, if any (under its stripe lock).
+  void DropPrepareLocked(const HashTable::KeyLock& lock, std::string_view key);
+  // The in-flight prepare of `key` if it is `seqno` (removed), else nullopt.
+  std::optional<PendingPrepare> TakePrepareLocked(const HashTable::KeyLock& lock,
+                                                  std::string_view key, uint64_t seqno);
   // A prepare read by warmup becomes a prepare in flight.
   void WarmupLoadPrepare(storage::DiskDoc&& doc);
   // The rev seqno a new version of a key gets (its entry may be null or a "nothing on disk"

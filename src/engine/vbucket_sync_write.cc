@@ -36,16 +36,27 @@ uint64_t VBucket::QueuePrepareLocked(const HashTable::KeyLock& /*lock*/, std::st
   return seqno;
 }
 
+void VBucket::DropPrepareLocked(const HashTable::KeyLock& /*lock*/, std::string_view key) {
+  MutexLock plock(&prepare_mu_);
+  auto it = prepares_.find(key);
+  if (it != prepares_.end()) prepares_.erase(it);
+}
+
+std::optional<VBucket::PendingPrepare> VBucket::TakePrepareLocked(
+    const HashTable::KeyLock& /*lock*/, std::string_view key, uint64_t seqno) {
+  MutexLock plock(&prepare_mu_);
+  auto it = prepares_.find(key);
+  if (it == prepares_.end() || it->second.seqno != seqno) return std::nullopt;
+  PendingPrepare p = std::move(it->second);
+  prepares_.erase(it);
+  return p;
+}
+
 uint64_t VBucket::CommitPrepare(std::string_view key, uint64_t prepare_seqno) {
   HashTable::KeyLock lock(ht_, key);
-  PendingPrepare p;
-  {
-    MutexLock plock(&prepare_mu_);
-    auto it = prepares_.find(key);
-    if (it == prepares_.end() || it->second.seqno != prepare_seqno) return 0;
-    p = std::move(it->second);
-    prepares_.erase(it);
-  }
+  std::optional<PendingPrepare> taken = TakePrepareLocked(lock, key, prepare_seqno);
+  if (!taken) return 0;
+  PendingPrepare& p = *taken;
   std::shared_ptr<Item> item = MakeItem(key, p.sv, p.deleted);
   item->sync_op = SyncOp::kCommit;
   item->prepared_seqno = prepare_seqno;
@@ -54,12 +65,7 @@ uint64_t VBucket::CommitPrepare(std::string_view key, uint64_t prepare_seqno) {
 
 uint64_t VBucket::AbortPrepare(std::string_view key, uint64_t prepare_seqno) {
   HashTable::KeyLock lock(ht_, key);
-  {
-    MutexLock plock(&prepare_mu_);
-    auto it = prepares_.find(key);
-    if (it == prepares_.end() || it->second.seqno != prepare_seqno) return 0;
-    prepares_.erase(it);
-  }
+  if (!TakePrepareLocked(lock, key, prepare_seqno)) return 0;
   auto item = std::make_shared<Item>();
   item->vbid = id_;
   item->key.assign(key);
