@@ -48,6 +48,9 @@ struct Item {
   SyncOp sync_op = SyncOp::kNone;
   uint8_t durability_level = 0;  // a prepare's SyncWriteLevel (1..3), else 0
   uint64_t prepared_seqno = 0;   // a commit's or abort's prepare
+  // A replica's plain mutation that dropped the key's prepare (VBucket::ApplyReplicated): the
+  // flusher removes the prepare from disk too.
+  bool resolves_prepare = false;
 
   bool IsMeta() const { return op != QueueOp::kMutation; }
   bool InPrepareNamespace() const {

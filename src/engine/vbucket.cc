@@ -645,7 +645,8 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
   for (auto& snapshot : ci.snapshots) {
     for (auto& item : snapshot.items) {
       high = std::max(high, item->by_seqno);
-      if (item->sync_op == SyncOp::kCommit || item->sync_op == SyncOp::kAbort) {
+      if (item->sync_op == SyncOp::kCommit || item->sync_op == SyncOp::kAbort ||
+          item->resolves_prepare) {
         batch.RemovePrepare(id_, item->key, item->by_seqno);
       }
       if (item->sync_op == SyncOp::kAbort) {

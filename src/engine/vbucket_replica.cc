@@ -56,6 +56,7 @@ Status VBucket::ApplyReplicated(const ReplicatedItem& in) {
     sv.resident = true;
     std::shared_ptr<Item> item = MakeItem(in.key, sv, in.deleted);
     item->by_seqno = in.seqno;
+    item->resolves_prepare = !CheckNoPrepareLocked(lock, in.key).ok();
     if (!checkpoints_.QueueWithSeqno(std::move(item))) {
       return Status(Errc::kRange, fmt::format("seqno {} not above the high seqno {}", in.seqno,
                                               checkpoints_.GetHighSeqno()));
