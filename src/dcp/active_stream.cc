@@ -276,6 +276,9 @@ void ActiveStream::ProcessItemsLocked(engine::CursorItems&& items, uint64_t purg
     }
     for (auto it = first; it != last; ++it) {
       last_read_seqno_ = (*it)->by_seqno;
+      // Without SyncWrites a stream carries committed data only: no prepares nor aborts, and
+      // a commit goes as the plain mutation it makes visible (kv_engine).
+      if (!options_.sync_writes && !(*it)->IsCommittedData()) continue;
       PushLocked(ItemMessage(std::move(*it)));
     }
   }
@@ -297,6 +300,21 @@ void ActiveStream::PushSeqnoAdvancedLocked(uint64_t seqno) {
 DcpMessage ActiveStream::ItemMessage(engine::QueuedItem item) const {
   DcpMessage m;
   m.type = options_.encoder.TypeOf(item->deleted, item->delete_source);
+  if (options_.sync_writes) {
+    switch (item->sync_op) {
+      case engine::SyncOp::kPrepare:
+        m.type = DcpMessage::Type::kPrepare;
+        break;
+      case engine::SyncOp::kCommit:
+        m.type = DcpMessage::Type::kCommit;
+        break;
+      case engine::SyncOp::kAbort:
+        m.type = DcpMessage::Type::kAbort;
+        break;
+      case engine::SyncOp::kNone:
+        break;
+    }
+  }
   m.item = std::move(item);
   return m;
 }

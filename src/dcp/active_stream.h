@@ -135,6 +135,10 @@ struct StreamOptions {
   // SeqnoAdvanced when a snapshot ends past the last item it received.
   bool seqno_advanced = false;
   Oso oso = Oso::kOff;  // the initial backfill (from 0) goes in key order, between OSO markers
+  // Control enable_sync_writes: prepares, commits and aborts go as DCP_PREPARE / DCP_COMMIT /
+  // DCP_ABORT; without it the stream carries committed data only (a commit as the mutation it
+  // makes visible). A backfill sends committed data either way (docs/replication.md).
+  bool sync_writes = false;
 };
 
 // Totals a producer sums over its streams (dcpagg, ep_dcp_* aggregates).

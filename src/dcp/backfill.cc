@@ -100,6 +100,8 @@ Backfill::Result Backfill::Create(const BackfillRunContext& ctx) {
   options.key_only = spec_.key_only;
   options.skip_deleted = spec_.skip_deleted;
   options.key_order = spec_.key_order;
+  // A sync-write stream's disk snapshot carries the prepares in flight (DCP_PREPARE).
+  options.include_prepares = spec_.encoder.sync_writes() && !spec_.key_order;
   auto scan = bucket_->store().OpenSeqnoScan(spec_.vbid, spec_.start, spec_.stream_end, options);
   if (!scan.ok()) {
     LOG_WARN("dcp backfill vb:{}: cannot open a scan from {}: {}", spec_.vbid, spec_.start,

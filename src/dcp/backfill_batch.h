@@ -92,8 +92,7 @@ class BackfillBatch {
     const size_t most = ItemEncoder::MaxSize(item);
     if (most > capacity_ - size_) Grow(most);
     char* const begin = data_.get() + size_;
-    const char* const end =
-        encoder.Write(encoder.TypeOf(item.deleted, item.delete_source), item, key, opaque, begin);
+    const char* const end = encoder.Write(encoder.TypeOf(item), item, key, opaque, begin);
     const auto n = static_cast<size_t>(end - begin);
     size_ += n;
     entries_.push_back(Entry{static_cast<uint32_t>(size_), item.seqno});

@@ -34,6 +34,11 @@ struct DcpMessage {
     kOsoSnapshot,
     kStreamEnd,
     kBackfillItems,
+    // SyncWrites (streams of a connection with enable_sync_writes): DCP_PREPARE, DCP_COMMIT,
+    // DCP_ABORT, carrying the item (engine::SyncOp says which).
+    kPrepare,
+    kCommit,
+    kAbort,
   };
 
   Type type = Type::kMutation;
@@ -66,7 +71,8 @@ struct DcpMessage {
 
   // One mutation, deletion or expiration carrying `item`.
   bool is_item() const {
-    return type == Type::kMutation || type == Type::kDeletion || type == Type::kExpiration;
+    return type == Type::kMutation || type == Type::kDeletion || type == Type::kExpiration ||
+           type == Type::kPrepare || type == Type::kCommit || type == Type::kAbort;
   }
   // Item messages this message stands for: 1 for an item, last - first for kBackfillItems.
   size_t num_items() const {

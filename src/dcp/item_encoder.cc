@@ -16,6 +16,8 @@ ItemView ItemView::Of(const engine::Item& item) {
   v.delete_source = item.delete_source;
   v.key = item.key;
   v.value = item.value.view();
+  v.prepared = item.sync_op == engine::SyncOp::kPrepare;
+  v.durability_level = item.durability_level;
   return v;
 }
 
@@ -31,6 +33,8 @@ ItemView ItemView::Of(const storage::DiskDocView& doc) {
   v.delete_source = doc.delete_source;
   v.key = doc.key;
   v.value = doc.value;
+  v.prepared = doc.prepared;
+  v.durability_level = doc.durability_level;
   return v;
 }
 

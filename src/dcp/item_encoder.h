@@ -37,6 +37,7 @@
 #include "protocol/datatype.h"
 #include "protocol/dcp_codec.h"
 #include "protocol/dcp_item_writer.h"
+#include "protocol/dcp_sync_write.h"
 #include "storage/kvstore.h"
 
 namespace sluice::dcp {
@@ -54,6 +55,8 @@ struct ItemView {
   DeleteSource delete_source = DeleteSource::kExplicit;
   std::string_view key;
   std::string_view value;
+  bool prepared = false;         // a SyncWrite's prepare: DCP_PREPARE (sync-write streams)
+  uint8_t durability_level = 0;  // a prepare's level (1..3)
 
   static ItemView Of(const engine::Item& item);
   static ItemView Of(const storage::DiskDocView& doc);
@@ -64,10 +67,22 @@ class ItemEncoder {
   ItemEncoder() = default;
   // `open_flags`: the DCP_OPEN flags; `collections`: HELLO Collections on the connection;
   // `expiry_opcode`: control enable_expiry_opcode when the stream was created.
-  ItemEncoder(uint32_t open_flags, bool collections, bool expiry_opcode)
-      : open_flags_(open_flags), collections_(collections), expiry_opcode_(expiry_opcode) {}
+  // `sync_writes`: control enable_sync_writes (prepares are DCP_PREPAREs; a backfill reads them).
+  ItemEncoder(uint32_t open_flags, bool collections, bool expiry_opcode, bool sync_writes = false)
+      : open_flags_(open_flags),
+        collections_(collections),
+        expiry_opcode_(expiry_opcode),
+        sync_writes_(sync_writes) {}
 
   bool expiry_opcode() const { return expiry_opcode_; }
+  bool sync_writes() const { return sync_writes_; }
+
+  // The message kind of an item read from disk or a checkpoint: a prepare's DCP_PREPARE, else as
+  // TypeOf(deleted, source).
+  DcpMessage::Type TypeOf(const ItemView& item) const {
+    if (item.prepared) return DcpMessage::Type::kPrepare;
+    return TypeOf(item.deleted, item.delete_source);
+  }
 
   // The message kind of a document (see the file comment).
   DcpMessage::Type TypeOf(bool deleted, DeleteSource source) const {
@@ -129,6 +144,15 @@ class ItemEncoder {
         }
         return fn(deletion);
       }
+      case DcpMessage::Type::kPrepare: {
+        protocol::DcpPrepare prepare;
+        Fill(item, key, opaque, prepare);
+        prepare.flags = item.flags;
+        prepare.expiration = item.expiry;
+        prepare.deleted = item.deleted;
+        prepare.durability_level = item.durability_level;
+        return fn(prepare);
+      }
       case DcpMessage::Type::kExpiration: {
         protocol::DcpExpiration expiration;
         Fill(item, key, opaque, expiration);
@@ -163,6 +187,12 @@ class ItemEncoder {
   size_t MessageSize(const protocol::DcpDeletion& m) const {
     return protocol::DcpDeletionSize(m, collections_);
   }
+  size_t MessageSize(const protocol::DcpPrepare& m) const {
+    return protocol::DcpPrepareSize(m, collections_);
+  }
+  char* WriteMessage(const protocol::DcpPrepare& m, char* dst) const {
+    return protocol::WriteDcpPrepare(dst, m, collections_);
+  }
   size_t MessageSize(const protocol::DcpExpiration& m) const {
     return protocol::DcpExpirationSize(m, collections_);
   }
@@ -179,6 +209,7 @@ class ItemEncoder {
   uint32_t open_flags_ = 0;
   bool collections_ = false;
   bool expiry_opcode_ = false;
+  bool sync_writes_ = false;
 };
 
 inline size_t ItemEncoder::Size(DcpMessage::Type type, const ItemView& item, StreamKey key,

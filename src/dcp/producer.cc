@@ -82,6 +82,33 @@ void Producer::BufferAcknowledged(uint32_t bytes) {
   if (unblocked) NotifyConnection();
 }
 
+Status Producer::SeqnoAcknowledged(uint32_t opaque, Vbid vb, uint64_t prepared_seqno) {
+  MessageReceived();
+  std::string consumer;
+  std::shared_ptr<ActiveStream> stream;
+  {
+    MutexLock lock(&mu_);
+    if (!sync_writes_ || consumer_name_.empty()) {
+      LOG_WARN("dcp {}: seqno_acknowledged vb:{} without sync writes or a consumer name",
+               conn_name_, vb);
+      return Status(Errc::kInvalid,
+                    "seqno_acknowledged needs enable_sync_writes and "
+                    "consumer_name");
+    }
+    consumer = consumer_name_;
+    for (const auto& [key, s] : streams_) {
+      if (key.vb == vb && s->opaque() == opaque) stream = s;
+    }
+  }
+  // kv_engine: an ack for a stream that just ended is dropped (the consumer may not know yet).
+  if (stream == nullptr || stream->IsDead()) return Status::Ok();
+  Status s = bucket_->SeqnoAcknowledged(vb, consumer, prepared_seqno);
+  if (s.code() == Errc::kNotMyVbucket && bucket_->GetVBucket(vb) != nullptr) {
+    return Status::Ok();  // no longer active here: the ack means nothing any more
+  }
+  return s;
+}
+
 void Producer::NoopResponse() {
   MessageReceived();
   MutexLock lock(&mu_);

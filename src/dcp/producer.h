@@ -11,6 +11,7 @@
 //   DCP_CLOSE_STREAM       CloseStream(vb, sid)
 //   DCP_GET_FAILOVER_LOG   GetFailoverLog(vb)
 //   DCP_BUFFER_ACK         BufferAcknowledged(bytes)
+//   DCP_SEQNO_ACKNOWLEDGED SeqnoAcknowledged(opaque, vb, prepared seqno)
 //   DCP_NOOP response      NoopResponse()
 //   any other message      MessageReceived() (idle detection; the calls above do it themselves)
 //   ready to write         Step(out, budget) until it returns something else than kBudgetFull,
@@ -173,6 +174,11 @@ class Producer final : public StreamOwner,
   Status CloseStream(Vbid vb, std::optional<uint16_t> sid = std::nullopt);
   StatusOr<std::vector<storage::FailoverEntry>> GetFailoverLog(Vbid vb);
   void BufferAcknowledged(uint32_t bytes);
+  // DCP_SEQNO_ACKNOWLEDGED: the consumer (named by the consumer_name control) holds vb's prepares
+  // up to `prepared_seqno`; the vbucket's durability monitor counts it (kv_engine's
+  // seqno_acknowledged). kInvalid without enable_sync_writes or a consumer name; kNotMyVbucket if
+  // the vbucket is missing. An ack for a stream that is gone (or not active) is ignored.
+  Status SeqnoAcknowledged(uint32_t opaque, Vbid vb, uint64_t prepared_seqno);
   void NoopResponse();
   void MessageReceived();
   // Appends encoded messages to *out: a noop if due, then stream messages round-robin across the
@@ -289,6 +295,7 @@ class Producer final : public StreamOwner,
   Status ControlMaxMarkerVersion(std::string_view value);
   Status ControlDeletedUserXattrs(std::string_view value);
   Status ControlNotSupported(std::string_view value);
+  Status ControlSyncWrites(std::string_view value);
 
   // ---- constant after construction ----
   const std::string name_;
@@ -336,7 +343,8 @@ class Producer final : public StreamOwner,
   bool send_stream_end_on_close_ GUARDED_BY(mu_) = false;
   bool expiry_opcode_ GUARDED_BY(mu_) = false;
   std::string consumer_name_ GUARDED_BY(mu_);
-  bool stream_ids_ GUARDED_BY(mu_) = false;  // control enable_stream_id (one way)
+  bool stream_ids_ GUARDED_BY(mu_) = false;   // control enable_stream_id (one way)
+  bool sync_writes_ GUARDED_BY(mu_) = false;  // control enable_sync_writes (one way)
   StreamOptions::Oso oso_ GUARDED_BY(mu_) = StreamOptions::Oso::kOff;
 };
 

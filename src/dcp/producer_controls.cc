@@ -40,6 +40,7 @@ const Producer::ControlEntry* Producer::FindControl(std::string_view key) {
       {"enable_noop", &Producer::ControlEnableNoop},
       {"enable_out_of_order_snapshots", &Producer::ControlOutOfOrder},
       {"enable_stream_id", &Producer::ControlStreamId},
+      {"enable_sync_writes", &Producer::ControlSyncWrites},
       {"include_deleted_user_xattrs", &Producer::ControlDeletedUserXattrs},
       {"max_marker_version", &Producer::ControlMaxMarkerVersion},
       {"send_stream_end_on_client_close_stream", &Producer::ControlStreamEndOnClose},
@@ -52,7 +53,6 @@ const Producer::ControlEntry* Producer::FindControl(std::string_view key) {
       // Known to kv_engine, not implemented here: refused, never silently accepted.
       {"cache_transfer", &Producer::ControlNotSupported},
       {"change_streams", &Producer::ControlNotSupported},
-      {"enable_sync_writes", &Producer::ControlNotSupported},
       {"flatbuffers_system_events", &Producer::ControlNotSupported},
       {"force_value_compression", &Producer::ControlNotSupported},
       {"stream_buffer_size", &Producer::ControlNotSupported},
@@ -209,7 +209,17 @@ Status Producer::ControlStreamId(std::string_view value) {
   if (value != "true") return Errc::kInvalid;
   MutexLock lock(&mu_);
   if (!streams_.empty()) return Errc::kInvalid;  // stream ids are chosen before any stream
+  if (sync_writes_) return Errc::kNotSupported;  // kv_engine (MB-32318): not with sync writes
   stream_ids_ = true;
+  return Status::Ok();
+}
+
+Status Producer::ControlSyncWrites(std::string_view value) {
+  // One way, as kv_engine; refused beside enable_stream_id (MB-32318).
+  if (value != "true") return Errc::kInvalid;
+  MutexLock lock(&mu_);
+  if (stream_ids_) return Errc::kNotSupported;
+  sync_writes_ = true;
   return Status::Ok();
 }
 

@@ -5,6 +5,8 @@
 // (backfill_batch.h) and are copied as they are.
 #include "dcp/backfill_batch.h"
 #include "dcp/producer.h"
+#include "protocol/dcp_sync_write.h"
+#include "protocol/opcode.h"
 
 namespace sluice::dcp {
 void Producer::Encode(const DcpMessage& m, StreamKey key, uint32_t opaque,
@@ -30,8 +32,23 @@ void Producer::Encode(const DcpMessage& m, StreamKey key, uint32_t opaque,
     case DcpMessage::Type::kMutation:
     case DcpMessage::Type::kDeletion:
     case DcpMessage::Type::kExpiration:
+    case DcpMessage::Type::kPrepare:
       encoder.Append(m.type, ItemView::Of(*m.item), key, opaque, out);
       return;
+    case DcpMessage::Type::kCommit:
+    case DcpMessage::Type::kAbort: {
+      const auto opcode = m.type == DcpMessage::Type::kCommit ? protocol::Opcode::kDcpCommit
+                                                              : protocol::Opcode::kDcpAbort;
+      protocol::AppendDcpResolution(out, static_cast<uint8_t>(opcode),
+                                    {.vbucket = key.vb,
+                                     .opaque = opaque,
+                                     .prepared_seqno = m.item->prepared_seqno,
+                                     .seqno = m.item->by_seqno,
+                                     .key = m.item->key,
+                                     .stream_id = key.stream_id()},
+                                    collections_);
+      return;
+    }
     case DcpMessage::Type::kBackfillItems:
       // Encoded by the backfill with the same encoder (backfill_batch.h).
       out->append(m.batch->Bytes(m.first, m.last));

@@ -61,9 +61,10 @@ StreamOptions Producer::OptionsForNewStream() const {
       (open_flags_ & protocol::kDcpOpenSkipDeletesInInitialBackfill) != 0;
   options.seqno_advanced = collections_;
   MutexLock lock(&mu_);
-  options.encoder = ItemEncoder(open_flags_, collections_, expiry_opcode_);
   options.cursor_droppable = cursor_dropping_;
   options.oso = oso_;
+  options.sync_writes = sync_writes_;
+  options.encoder = ItemEncoder(open_flags_, collections_, expiry_opcode_, sync_writes_);
   return options;
 }
 

@@ -617,9 +617,11 @@ TEST_F(ProducerTest, Controls) {
   // OSO and V2.2 markers are for collection-aware consumers (kv_engine's rule).
   EXPECT_EQ(p->Control("enable_out_of_order_snapshots", "true").code(), Errc::kNotSupported);
   EXPECT_EQ(p->Control("max_marker_version", "2.2").code(), Errc::kNotSupported);
-  EXPECT_EQ(p->Control("enable_sync_writes", "true").code(), Errc::kNotSupported);
+  EXPECT_EQ(p->Control("enable_sync_writes", "false").code(), Errc::kInvalid);  // one way
   EXPECT_EQ(p->Control("enable_stream_id", "false").code(), Errc::kInvalid);  // one way
   EXPECT_TRUE(p->Control("enable_stream_id", "true").ok());
+  // Not both (kv_engine's MB-32318).
+  EXPECT_EQ(p->Control("enable_sync_writes", "true").code(), Errc::kNotSupported);
   // Only with DCP_OPEN IncludeDeletedUserXattrs, as kv_engine.
   EXPECT_EQ(p->Control("include_deleted_user_xattrs", "true").code(), Errc::kInvalid);
   EXPECT_EQ(p->Control("no_such_key", "1").code(), Errc::kInvalid);

@@ -123,13 +123,14 @@ Status Bucket::Warmup() {
   for (const auto& vb : vbuckets_.All()) {
     ++warmup_.vbuckets;
     if (vb->high_seqno() == 0) continue;
-    ASSIGN_OR_RETURN(auto scan, store_->OpenSeqnoScan(vb->id(), 1, UINT64_MAX, {}));
+    ASSIGN_OR_RETURN(auto scan,
+                     store_->OpenSeqnoScan(vb->id(), 1, UINT64_MAX, {.include_prepares = true}));
     bool done = false;
     while (!done) {
       RETURN_IF_ERROR(scan->Scan(
           [&](storage::DiskDoc&& doc) {
             const bool with_value = MemUsed() < value_limit;
-            if (!doc.deleted) {
+            if (!doc.deleted && !doc.prepared) {
               ++warmup_.documents;
               if (with_value) ++warmup_.values_loaded;
             }
@@ -139,6 +140,7 @@ Status Bucket::Warmup() {
           &done));
     }
   }
+  for (const auto& vb : vbuckets_.All()) vb->WarmupComplete();
   warmup_.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count();
@@ -183,7 +185,20 @@ void Bucket::StartTasks() {
     self.Snooze(still_over ? std::min<Duration>(stime, kRemoverRetry) : stime);
     return true;
   });
-  std::vector<std::shared_ptr<Task>> to_schedule = {item_pager, remover};
+  auto durability = MakeTask(TaskGroup::kNonIO, "durability_timeout", [weak](Task& self) {
+    auto bucket = weak.lock();
+    if (!bucket) return false;
+    const uint64_t before = bucket->sync_writes_tracked_.load(std::memory_order_acquire);
+    if (bucket->RunDurabilityTimeouts() ||
+        bucket->sync_writes_tracked_.load(std::memory_order_acquire) != before) {
+      self.Snooze(kDurabilityTimeoutInterval);
+    } else {
+      self.SnoozeForever();
+    }
+    return true;
+  });
+  durability->SnoozeForever();
+  std::vector<std::shared_ptr<Task>> to_schedule = {item_pager, remover, durability};
   if (c.exp_pager_enabled) {
     auto expiry = MakeTask(TaskGroup::kNonIO, "expiry_pager", [weak](Task& self) {
       auto bucket = weak.lock();
@@ -200,6 +215,7 @@ void Bucket::StartTasks() {
     tasks_ = to_schedule;
     item_pager_ = item_pager;
     checkpoint_remover_ = remover;
+    durability_timeouts_ = durability;
   }
   for (auto& t : to_schedule) options_.executor->Schedule(t);
 }
@@ -211,6 +227,7 @@ void Bucket::CancelTasks() {
     tasks.swap(tasks_);
     item_pager_.reset();
     checkpoint_remover_.reset();
+    durability_timeouts_.reset();
   }
   for (auto& t : tasks) t->Cancel();
   for (auto& f : flushers_) f->CancelTask();
@@ -358,9 +375,9 @@ StatusOr<MutationResult> Bucket::Store(Vbid vbid, const StoreRequest& req) {
 }
 
 StatusOr<MutationResult> Bucket::Delete(Vbid vbid, std::string_view key, uint64_t cas,
-                                        const Waiter& waiter) {
+                                        const Waiter& waiter, const SyncWriteSpec* sync) {
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  auto r = vb->Delete(key, cas, waiter);
+  auto r = vb->Delete(key, cas, waiter, sync);
   if (r.ok()) {
     stats_.delete_hits.fetch_add(1, std::memory_order_relaxed);
   } else if (r.status().code() == Errc::kNotFound) {
@@ -385,10 +402,32 @@ StatusOr<ArithmeticResult> Bucket::Arithmetic(Vbid vbid, const ArithmeticRequest
 
 StatusOr<MutationResult> Bucket::AppendPrepend(Vbid vbid, std::string_view key,
                                                std::string_view data, bool append, uint64_t cas,
-                                               const Waiter& waiter) {
+                                               const Waiter& waiter, const SyncWriteSpec* sync) {
   stats_.cmd_set.fetch_add(1, std::memory_order_relaxed);
   ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
-  return vb->AppendPrepend(key, data, append, cas, waiter);
+  return vb->AppendPrepend(key, data, append, cas, waiter, sync);
+}
+
+Status Bucket::SeqnoAcknowledged(Vbid vbid, const std::string& node, uint64_t seqno) {
+  ASSIGN_OR_RETURN(auto vb, ActiveVBucket(vbid));
+  return vb->SeqnoAcknowledged(node, seqno);
+}
+
+bool Bucket::RunDurabilityTimeouts() {
+  const SteadyTime now = options_.clock->Now();
+  bool tracked = false;
+  for (const auto& vb : vbuckets_.All()) tracked |= vb->ProcessDurabilityTimeouts(now);
+  return tracked;
+}
+
+void Bucket::OnSyncWriteTracked(VBucket& vb) {
+  sync_writes_tracked_.fetch_add(1, std::memory_order_acq_rel);
+  std::shared_ptr<executor::Task> task;
+  {
+    MutexLock lock(&tasks_mu_);
+    task = durability_timeouts_;
+  }
+  if (task) task->Wake();
 }
 
 StatusOr<GetResult> Bucket::Touch(Vbid vbid, std::string_view key, uint32_t expiry, bool fetch,

@@ -126,18 +126,24 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   StatusOr<GetResult> GetMeta(Vbid vbid, std::string_view key);
   StatusOr<MutationResult> Store(Vbid vbid, const StoreRequest& req);
   // kWouldBlock (waiter notified later) only for an evicted document with xattrs.
+  // `sync` (here, in AppendPrepend, and StoreRequest::sync / ArithmeticRequest::sync): a
+  // SyncWrite, queued as a prepare (VBucket, "SyncWrites").
   StatusOr<MutationResult> Delete(Vbid vbid, std::string_view key, uint64_t cas,
-                                  const Waiter& waiter = {});
+                                  const Waiter& waiter = {}, const SyncWriteSpec* sync = nullptr);
   StatusOr<ArithmeticResult> Arithmetic(Vbid vbid, const ArithmeticRequest& req,
                                         const Waiter& waiter);
   StatusOr<MutationResult> AppendPrepend(Vbid vbid, std::string_view key, std::string_view data,
-                                         bool append, uint64_t cas, const Waiter& waiter);
+                                         bool append, uint64_t cas, const Waiter& waiter,
+                                         const SyncWriteSpec* sync = nullptr);
   StatusOr<GetResult> Touch(Vbid vbid, std::string_view key, uint32_t expiry, bool fetch,
                             const Waiter& waiter);
   // The vbucket's HLC (subdoc's $vbucket); kNotMyVbucket if it does not exist.
   StatusOr<HlcNow> GetHlcNow(Vbid vbid) const;
   // Notify `waiter` once `seqno` of vbid is persisted.
   Status WaitForPersistence(Vbid vbid, uint64_t seqno, const Waiter& waiter);
+  // DCP_SEQNO_ACKNOWLEDGED: node `node` holds vbid's prepares up to `seqno` (its durability
+  // monitor may commit some). kNotMyVbucket unless vbid is active here.
+  Status SeqnoAcknowledged(Vbid vbid, const std::string& node, uint64_t seqno);
 
   // ---- vbuckets ----
   // SET_VBUCKET: creates the vbucket if missing (with a new failover entry), or changes its
@@ -189,12 +195,17 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
 
   // ---- VBucketListener ----
   void OnQueued(VBucket& vb, uint64_t seqno) override;
+  void OnSyncWriteTracked(VBucket& vb) override;
   void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) override;
 
   // ---- for the background tasks (called with a promoted shared_ptr) ----
   Flusher& flusher_for(Vbid vbid) { return *flushers_[vbid % flushers_.size()]; }
   void RunItemPager();
   void RunExpiryPager();
+  // Aborts the SyncWrites whose durability timeout passed (kv_engine's durability timeout task).
+  // Returns whether some remain tracked (the task then runs again soon, else sleeps until
+  // OnSyncWriteTracked wakes it).
+  bool RunDurabilityTimeouts();
   // Frees unreferenced closed checkpoints and, over the recovery upper mark, drops slow DCP
   // cursors. Returns true if checkpoint memory is still over the upper mark afterwards (what
   // remains is pinned by the persistence cursor: the flusher is behind). Writers' wakes are then
@@ -202,6 +213,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // nonio thread over every vbucket while freeing nothing.
   bool RunCheckpointRemover();
   static constexpr std::chrono::milliseconds kRemoverRetry{100};
+  // How often SyncWrite timeouts are checked (kv_engine's durability_timeout_task_interval).
+  static constexpr std::chrono::milliseconds kDurabilityTimeoutInterval{25};
 
  private:
   explicit Bucket(BucketOptions options);
@@ -245,6 +258,10 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::vector<std::shared_ptr<executor::Task>> tasks_ GUARDED_BY(tasks_mu_);
   std::shared_ptr<executor::Task> item_pager_ GUARDED_BY(tasks_mu_);
   std::shared_ptr<executor::Task> checkpoint_remover_ GUARDED_BY(tasks_mu_);
+  std::shared_ptr<executor::Task> durability_timeouts_ GUARDED_BY(tasks_mu_);
+  // SyncWrites tracked so far: a run of the timeout task that saw none may sleep only if this
+  // did not move during the run.
+  std::atomic<uint64_t> sync_writes_tracked_{0};
 };
 
 }  // namespace sluice::engine

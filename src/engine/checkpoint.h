@@ -11,7 +11,8 @@
 //   Seqno order: mutations are in ascending seqno order; a set-vbucket-state meta item carries
 //     the seqno the next mutation will get, so comparing seqnos orders any element against a
 //     mutation.
-//   Indexed while open: the index holds exactly the mutations of the list, one per key.
+//   Indexed while open: the index holds exactly the committed-namespace mutations of the list,
+//     one per key (prepares and aborts are not indexed: never deduplicated).
 //   Counted memory: memory_bytes() = sizeof(Checkpoint) + sum of ElementBytes() over the list.
 //
 // Ownership: owned by its CheckpointManager (unique_ptr in its list). The index keys are views of

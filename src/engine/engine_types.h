@@ -5,6 +5,7 @@
 // (a value fetched back from disk, a durable write persisted).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,6 +33,24 @@ using AddStatFn = std::function<void(std::string_view key, std::string_view valu
 
 enum class StoreOp : uint8_t { kSet, kAdd, kReplace };
 
+// A SyncWrite's durability level, with the wire's values (protocol::DurabilityLevel; the engine
+// does not include protocol/).
+enum class SyncWriteLevel : uint8_t {
+  kMajority = 1,
+  kMajorityAndPersistOnMaster = 2,
+  kPersistToMajority = 3,
+};
+
+// A durable write (SyncWrite): the mutation becomes a prepare, committed once the vbucket's
+// durability monitor says the level is met. `waiter` is told once it is resolved: OK when
+// committed, kSyncWriteAmbiguous when it timed out (then aborted) or the vbucket stopped being
+// active meanwhile.
+struct SyncWriteSpec {
+  SyncWriteLevel level = SyncWriteLevel::kMajority;
+  std::chrono::milliseconds timeout{30'000};
+  Waiter waiter;
+};
+
 // Expands xattr macros once a write's CAS and seqno are known (server/subdoc_context.h): given
 // the value about to be stored, returns the value to store instead (the same size). Called under
 // the vbucket's locks; must be quick and must not call back into the engine.
@@ -51,7 +70,8 @@ struct StoreRequest {
   // With `cas`: the document may be a tombstone of that CAS (an AccessDeleted subdoc write);
   // kReplace then replaces the tombstone.
   bool cas_may_match_tombstone = false;
-  PreLinkFn pre_link;  // null: the value is stored as given
+  PreLinkFn pre_link;                   // null: the value is stored as given
+  const SyncWriteSpec* sync = nullptr;  // non-null: a SyncWrite (a prepare)
 };
 
 // A document change as a DCP producer sent it, which a replica applies with the producer's
@@ -105,6 +125,7 @@ struct ArithmeticRequest {
   uint32_t expiry = 0;  // absolute
   bool create = true;   // false: a missing key is NotFound (wire expiry 0xffffffff)
   uint64_t cas = 0;
+  const SyncWriteSpec* sync = nullptr;  // non-null: a SyncWrite (a prepare)
 };
 
 struct ArithmeticResult {

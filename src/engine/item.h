@@ -26,6 +26,12 @@ enum class QueueOp : uint8_t {
   kSetVBucketState,  // meta: the vbucket changed state
 };
 
+// A SyncWrite's part in an item (kv_engine's CommittedState): a plain mutation, the prepare of a
+// durable write (its value not yet visible), or the commit or abort that resolves one. Prepares
+// and aborts live in the key's *prepare namespace*: they never deduplicate or shadow committed
+// versions, in checkpoints as on disk.
+enum class SyncOp : uint8_t { kNone, kPrepare, kCommit, kAbort };
+
 struct Item {
   QueueOp op = QueueOp::kMutation;
   Vbid vbid = 0;
@@ -39,8 +45,19 @@ struct Item {
   uint8_t datatype = 0;
   bool deleted = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
+  SyncOp sync_op = SyncOp::kNone;
+  uint8_t durability_level = 0;  // a prepare's SyncWriteLevel (1..3), else 0
+  uint64_t prepared_seqno = 0;   // a commit's or abort's prepare
+  // A replica's plain mutation that dropped the key's prepare (VBucket::ApplyReplicated): the
+  // flusher removes the prepare from disk too.
+  bool resolves_prepare = false;
 
   bool IsMeta() const { return op != QueueOp::kMutation; }
+  bool InPrepareNamespace() const {
+    return sync_op == SyncOp::kPrepare || sync_op == SyncOp::kAbort;
+  }
+  // Whether a reader of committed data only (a DCP stream without SyncWrites) skips it.
+  bool IsCommittedData() const { return !IsMeta() && !InPrepareNamespace(); }
   // Approximate bytes held in memory by this item (struct, key, value), for accounting.
   size_t SizeInMemory() const {
     return sizeof(Item) + key.capacity() + (value ? value->AllocatedSize() : 0);

@@ -64,12 +64,19 @@ VBucket::VBucket(Vbid id, const storage::VBucketStateRecord& persisted, const VB
       persisted_snap_end_(persisted.snap_end),
       purge_seqno_(persisted.purge_seqno),
       max_deleted_rev_seqno_(persisted.max_deleted_rev_seqno) {
+  adm_.SetTopology(persisted.topology);
+  adm_.NotifyLocalPersisted(persisted.high_seqno);
   MutexLock lock(&replica_mu_);
   replica_snap_start_ = persisted.snap_start;
   replica_snap_end_ = persisted.snap_end;
 }
 
-VBucket::~VBucket() = default;
+VBucket::~VBucket() {
+  // A deleted vbucket's SyncWrites are never resolved: their clients must not wait forever.
+  for (auto& r : adm_.TakeAll()) {
+    if (auto w = r.waiter.lock()) w->NotifyIoComplete(Status(Errc::kSyncWriteAmbiguous));
+  }
+}
 
 Status VBucket::CheckMemoryForWrite(size_t value_size) const {
   const double limit = static_cast<double>(ctx_.config->max_size) * ctx_.config->mutation_mem_ratio;
@@ -120,17 +127,26 @@ std::shared_ptr<Item> VBucket::MakeItem(std::string_view key, const StoredValue&
 }
 
 uint64_t VBucket::QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
-                              bool deleted, const PreLinkFn* pre_link) {
+                              bool deleted, const PreLinkFn* pre_link, const SyncWriteSpec* sync) {
+  if (sync != nullptr)
+    return QueuePrepareLocked(lock, key, std::move(sv), deleted, pre_link, *sync);
   std::shared_ptr<Item> item = MakeItem(key, sv, deleted);
-  uint64_t seqno = 0;
-  if (pre_link != nullptr && *pre_link) {
-    seqno = checkpoints_.Queue(std::move(item), [&](Item& queued) {
-      queued.value = (*pre_link)(queued.value, queued.cas, queued.by_seqno);
-      sv.value = queued.value;
-    });
-  } else {
-    seqno = checkpoints_.Queue(std::move(item));
-  }
+  return QueueItemLocked(lock, key, std::move(item), std::move(sv), deleted, pre_link);
+}
+
+uint64_t VBucket::QueueItem(std::shared_ptr<Item> item, StoredValue* sv,
+                            const PreLinkFn* pre_link) {
+  if (pre_link == nullptr || !*pre_link) return checkpoints_.Queue(std::move(item));
+  return checkpoints_.Queue(std::move(item), [&](Item& queued) {
+    queued.value = (*pre_link)(queued.value, queued.cas, queued.by_seqno);
+    sv->value = queued.value;
+  });
+}
+
+uint64_t VBucket::QueueItemLocked(const HashTable::KeyLock& lock, std::string_view key,
+                                  std::shared_ptr<Item> item, StoredValue sv, bool deleted,
+                                  const PreLinkFn* pre_link) {
+  const uint64_t seqno = QueueItem(std::move(item), &sv, pre_link);
   sv.by_seqno = seqno;
   sv.deleted = deleted;
   sv.dirty = true;
@@ -283,6 +299,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   BlobPtr value = req.value.empty() ? BlobPtr() : Blob::Make(req.value);
   ReaderLock state(&state_lock_);
   RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckSyncWritePossible(req.sync));
   RETURN_IF_ERROR(CheckMemoryForWrite(req.value.size()));
   uint64_t seqno = 0;
   uint64_t expired_seqno = 0;
@@ -291,11 +308,12 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   {
     HashTable::KeyLock lock(ht_, req.key);
     const StoredValue* sv = FindValid(lock, req.key, &expired_seqno);
+    verdict = CheckNoPrepareLocked(lock, req.key);
     const bool exists = sv != nullptr && !sv->deleted;
     // What a CAS or a replace may match: the live document, or (AccessDeleted) its tombstone.
     const bool matchable = exists || (req.cas_may_match_tombstone && sv != nullptr && sv->deleted &&
                                       !sv->temp_nonexistent);
-    if (req.cas != 0) {
+    if (verdict.ok() && req.cas != 0) {
       if (!matchable) {
         verdict = Errc::kNotFound;
         ctx_.stats->cas_misses.fetch_add(1, std::memory_order_relaxed);
@@ -321,18 +339,21 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
       } else {
         (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
       }
-      seqno = QueueLocked(lock, req.key, nsv, req.deleted, &req.pre_link);
+      seqno = QueueLocked(lock, req.key, nsv, req.deleted, &req.pre_link, req.sync);
     }
   }
   // A lazy expiry above queued a change even when the store itself failed.
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
   if (!verdict.ok()) return verdict;
+  if (req.sync != nullptr) SyncWriteQueued();
   return MutationResult{nsv.cas, seqno, uuid()};
 }
 
-StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, const Waiter& waiter) {
+StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, const Waiter& waiter,
+                                         const SyncWriteSpec* sync) {
   ReaderLock state(&state_lock_);
   RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckSyncWritePossible(sync));
   uint64_t expired_seqno = 0;
   uint64_t seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -341,7 +362,10 @@ StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, con
   {
     HashTable::KeyLock lock(ht_, key);
     const StoredValue* sv = FindValid(lock, key, &expired_seqno);
-    if (sv == nullptr || sv->deleted) {
+    verdict = CheckNoPrepareLocked(lock, key);
+    if (!verdict.ok()) {
+      // answered below
+    } else if (sv == nullptr || sv->deleted) {
       verdict = Errc::kNotFound;  // an expired document is a tombstone now
     } else if (cas != 0 && sv->cas != cas) {
       verdict = Errc::kExists;
@@ -357,12 +381,13 @@ StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, con
       KeepSystemXattrs(*sv, &t);
       NoteDeletedRev(t.rev_seqno);
       ops_delete_.fetch_add(1, std::memory_order_relaxed);
-      seqno = QueueLocked(lock, key, std::move(t), /*deleted=*/true);
+      seqno = QueueLocked(lock, key, std::move(t), /*deleted=*/true, nullptr, sync);
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
   if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
   RETURN_IF_ERROR(verdict);
+  if (sync != nullptr) SyncWriteQueued();
   return MutationResult{new_cas, seqno, uuid()};
 }
 
@@ -380,6 +405,7 @@ bool ParseCounter(std::string_view text, uint64_t* out) {
 StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
   RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckSyncWritePossible(req.sync));
   RETURN_IF_ERROR(CheckMemoryForWrite(20));
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -390,7 +416,10 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
     HashTable::KeyLock lock(ht_, req.key);
     const StoredValue* sv = FindValid(lock, req.key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
-    if (exists && !sv->resident) {
+    verdict = CheckNoPrepareLocked(lock, req.key);
+    if (!verdict.ok()) {
+      // answered below
+    } else if (exists && !sv->resident) {
       fetch_seqno = sv->by_seqno;
     } else if (req.cas != 0 && (!exists || sv->cas != req.cas)) {
       verdict = exists ? Errc::kExists : Errc::kNotFound;
@@ -424,7 +453,7 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
         nsv.datatype = kDatatypeJson | (xattrs.empty() ? 0 : kDatatypeXattr);
         nsv.cas = hlc_.NextCas();
         (exists ? ops_update_ : ops_create_).fetch_add(1, std::memory_order_relaxed);
-        seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false);
+        seqno = QueueLocked(lock, req.key, nsv, /*deleted=*/false, nullptr, req.sync);
         result.value = value;
         result.mutation = MutationResult{nsv.cas, seqno, 0};
       }
@@ -433,14 +462,17 @@ StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, con
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
   if (fetch_seqno != 0) return BgFetch(req.key, fetch_seqno, waiter);
   if (!verdict.ok()) return verdict;
+  if (req.sync != nullptr) SyncWriteQueued();
   result.mutation.vbucket_uuid = uuid();
   return result;
 }
 
 StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::string_view data,
-                                                bool append, uint64_t cas, const Waiter& waiter) {
+                                                bool append, uint64_t cas, const Waiter& waiter,
+                                                const SyncWriteSpec* sync) {
   ReaderLock state(&state_lock_);
   RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckSyncWritePossible(sync));
   RETURN_IF_ERROR(CheckMemoryForWrite(data.size()));
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
@@ -451,7 +483,10 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
     HashTable::KeyLock lock(ht_, key);
     const StoredValue* sv = FindValid(lock, key, &expired_seqno);
     const bool exists = sv != nullptr && !sv->deleted;
-    if (!exists) {
+    verdict = CheckNoPrepareLocked(lock, key);
+    if (!verdict.ok()) {
+      // answered below
+    } else if (!exists) {
       verdict = Errc::kNotStored;
     } else if (!sv->resident) {
       fetch_seqno = sv->by_seqno;
@@ -480,12 +515,13 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
       nsv.cas = hlc_.NextCas();
       nsv.resident = true;
       ops_update_.fetch_add(1, std::memory_order_relaxed);
-      seqno = QueueLocked(lock, key, nsv, /*deleted=*/false);
+      seqno = QueueLocked(lock, key, nsv, /*deleted=*/false, nullptr, sync);
     }
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
   if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
   if (!verdict.ok()) return verdict;
+  if (sync != nullptr) SyncWriteQueued();
   return MutationResult{nsv.cas, seqno, uuid()};
 }
 
@@ -497,10 +533,14 @@ StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool f
   uint64_t fetch_seqno = 0;
   uint64_t seqno = 0;
   GetResult result;
+  Status verdict;
   {
     HashTable::KeyLock lock(ht_, key);
     const StoredValue* sv = FindValid(lock, key, &expired_seqno);
-    if (sv == nullptr || sv->deleted) {
+    verdict = CheckNoPrepareLocked(lock, key);
+    if (!verdict.ok()) {
+      // answered below
+    } else if (sv == nullptr || sv->deleted) {
       // fall through to the NotFound answer below (an expired document is a tombstone now)
     } else if (!sv->resident) {
       // The new version is queued with its value, so the value must be in memory.
@@ -524,12 +564,14 @@ StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool f
   }
   NotifyQueued(seqno != 0 ? seqno : expired_seqno);
   if (fetch_seqno != 0) return BgFetch(key, fetch_seqno, waiter);
+  RETURN_IF_ERROR(verdict);
   if (seqno == 0) return Errc::kNotFound;
   return result;
 }
 
 bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopology>& meta) {
   uint64_t high = 0;
+  std::vector<SyncWriteResolution> orphaned;
   {
     WriterLock lock(&state_lock_);
     const VBucketState old = state_.load(std::memory_order_relaxed);
@@ -537,6 +579,15 @@ bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopolo
       MutexLock topology_lock(&topology_mu_);
       if (old == new_state && (!meta || *meta == topology_)) return false;
       topology_ = meta ? *meta : VBucketTopology{};
+      adm_.SetTopology(topology_);
+    }
+    // kv_engine: the SyncWrites of an active that steps down are answered ambiguous (their
+    // prepares stay, for the next active to resolve); a new active tracks what it holds.
+    if (old == VBucketState::kActive && new_state != VBucketState::kActive) {
+      orphaned = adm_.TakeAll();
+    }
+    if (new_state == VBucketState::kActive && old != VBucketState::kActive) {
+      TrackPreparesInFlight();
     }
     high = checkpoints_.GetHighSeqno();
     if (new_state == VBucketState::kActive && old != VBucketState::kActive) {
@@ -550,6 +601,13 @@ bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopolo
   }
   // Have the flusher persist the new state record.
   ctx_.listener->OnQueued(*this, high);
+  for (auto& r : orphaned) {
+    if (auto w = r.waiter.lock()) w->NotifyIoComplete(Status(Errc::kSyncWriteAmbiguous));
+  }
+  if (new_state == VBucketState::kActive) {
+    ReaderLock lock(&state_lock_);
+    if (CheckActive().ok()) CommitSatisfied();  // a new topology may complete some
+  }
   return true;
 }
 
@@ -586,8 +644,20 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
   uint64_t high = persisted_seqno_.load(std::memory_order_relaxed);
   for (auto& snapshot : ci.snapshots) {
     for (auto& item : snapshot.items) {
+      high = std::max(high, item->by_seqno);
+      if (item->sync_op == SyncOp::kCommit || item->sync_op == SyncOp::kAbort ||
+          item->resolves_prepare) {
+        batch.RemovePrepare(id_, item->key, item->by_seqno);
+      }
+      if (item->sync_op == SyncOp::kAbort) {
+        plan.items.push_back(std::move(item));
+        continue;  // nothing to write: the prepare just goes
+      }
       storage::DiskDoc doc;
-      {
+      if (item->sync_op == SyncOp::kPrepare) {
+        doc.prepared = true;
+        doc.durability_level = item->durability_level;
+      } else {
         // The hash table knows where the key's previous version is on disk (the entry exists:
         // it is only removed once a tombstone newer than this item is persisted).
         HashTable::KeyLock lock(ht_, item->key);
@@ -610,7 +680,6 @@ FlushPlan VBucket::CollectForFlush(size_t max_items, storage::FlushBatch& batch)
       doc.delete_source = item->delete_source;
       doc.value.assign(item->value.view());
       batch.Add(std::move(doc));
-      high = std::max(high, item->by_seqno);
       plan.items.push_back(std::move(item));
     }
     snap_start = snapshot.start;
@@ -635,10 +704,11 @@ bool VBucket::FlushSucceeded(const FlushPlan& plan, bool synced) {
   // Before MarkPersisted drops a persisted tombstone from the hash table (this flusher runs the
   // next CollectForFlush of this vbucket, so it sees the flag).
   if (std::any_of(plan.items.begin(), plan.items.end(),
-                  [](const auto& item) { return item->deleted; })) {
+                  [](const auto& item) { return item->deleted && !item->InPrepareNamespace(); })) {
     disk_may_hide_keys_.store(true, std::memory_order_relaxed);
   }
   for (const auto& item : plan.items) {
+    if (item->InPrepareNamespace()) continue;  // the hash table holds committed versions only
     HashTable::KeyLock lock(ht_, item->key);
     if (ht_.MarkPersisted(lock, item->key, item->by_seqno) && item->deleted) {
       tombstones_dropped_.fetch_add(1, std::memory_order_release);
@@ -648,14 +718,20 @@ bool VBucket::FlushSucceeded(const FlushPlan& plan, bool synced) {
   persisted_snap_end_.store(plan.state.snap_end, std::memory_order_relaxed);
   persisted_seqno_.store(plan.high_seqno, std::memory_order_release);
   // An fsync of the WAL covers every earlier commit too.
-  if (synced) synced_seqno_.store(plan.high_seqno, std::memory_order_release);
+  if (synced) {
+    synced_seqno_.store(plan.high_seqno, std::memory_order_release);
+    adm_.NotifyLocalPersisted(plan.high_seqno);
+    ReaderLock lock(&state_lock_);
+    if (CheckActive().ok()) CommitSatisfied();
+  }
   ctx_.stats->total_persisted.fetch_add(plan.items.size(), std::memory_order_relaxed);
 
   std::vector<Waiter> ready;
   {
     MutexLock lock(&waiters_mu_);
     if (!synced) {
-      return std::any_of(persistence_waiters_.begin(), persistence_waiters_.end(),
+      return adm_.WaitsForLocalPersistence() ||
+             std::any_of(persistence_waiters_.begin(), persistence_waiters_.end(),
                          [&](const auto& w) { return w.first <= plan.high_seqno; });
     }
     auto it = std::partition(persistence_waiters_.begin(), persistence_waiters_.end(),
@@ -683,12 +759,17 @@ void VBucket::AddPersistenceWaiter(uint64_t seqno, Waiter waiter) {
 }
 
 bool VBucket::HasPersistenceWaiters() const {
+  if (adm_.WaitsForLocalPersistence()) return true;
   MutexLock lock(&waiters_mu_);
   return !persistence_waiters_.empty();
 }
 
 void VBucket::WarmupLoad(storage::DiskDoc&& doc, bool with_value) {
   hlc_.ForceAtLeast(doc.cas);
+  if (doc.prepared) {
+    WarmupLoadPrepare(std::move(doc));
+    return;
+  }
   if (doc.deleted) {
     disk_may_hide_keys_.store(true, std::memory_order_relaxed);
     uint64_t prev = max_deleted_rev_seqno_.load(std::memory_order_relaxed);
@@ -811,8 +892,8 @@ void VBucket::AddSeqnoStats(const AddStatFn& add) const {
   stat("purge_seqno", purge_seqno());
   stat("last_persisted_snap_start", persisted_snap_start_.load(std::memory_order_relaxed));
   stat("last_persisted_snap_end", persisted_snap_end_.load(std::memory_order_relaxed));
-  stat("high_prepared_seqno", 0);
-  stat("high_completed_seqno", 0);
+  stat("high_prepared_seqno", high_prepared_seqno());
+  stat("high_completed_seqno", high_completed_seqno());
   stat("max_visible_seqno", high);
 }
 

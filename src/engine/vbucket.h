@@ -38,6 +38,7 @@
 #include "common/types.h"
 #include "common/vbucket_topology.h"
 #include "engine/checkpoint_manager.h"
+#include "engine/durability_monitor.h"
 #include "engine/engine_stats.h"
 #include "engine/engine_types.h"
 #include "engine/failover_table.h"
@@ -59,6 +60,8 @@ class VBucketListener {
   virtual ~VBucketListener() = default;
   // The vbucket queued a change with this seqno (flusher wake-up, DCP notification).
   virtual void OnQueued(VBucket& vb, uint64_t seqno) = 0;
+  // The vbucket's durability monitor tracks a new SyncWrite (its timeout must be watched).
+  virtual void OnSyncWriteTracked(VBucket& vb) {}
   // The value of `key` (version `seqno`) is not resident: fetch it and notify `waiter`.
   virtual void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) = 0;
   // Bytes of memory in use in the bucket (for write admission).
@@ -127,16 +130,36 @@ class VBucket {
   StatusOr<MutationResult> Store(const StoreRequest& req);
   // DELETE: the tombstone keeps the document's system xattrs (kv_engine); their value must be in
   // memory, so an evicted document with xattrs is fetched first (kWouldBlock).
-  StatusOr<MutationResult> Delete(std::string_view key, uint64_t cas, const Waiter& waiter = {});
+  StatusOr<MutationResult> Delete(std::string_view key, uint64_t cas, const Waiter& waiter = {},
+                                  const SyncWriteSpec* sync = nullptr);
   StatusOr<ArithmeticResult> Arithmetic(const ArithmeticRequest& req, const Waiter& waiter);
   // APPEND (append = true) / PREPEND of the body. Keeps flags, expiry and xattrs; NotStored if
   // the key is missing.
   StatusOr<MutationResult> AppendPrepend(std::string_view key, std::string_view data, bool append,
-                                         uint64_t cas, const Waiter& waiter);
+                                         uint64_t cas, const Waiter& waiter,
+                                         const SyncWriteSpec* sync = nullptr);
   // TOUCH (new expiry; a mutation with a new seqno and CAS). With `fetch`, the result carries
   // the value (GAT), which may need a background fetch.
   StatusOr<GetResult> Touch(std::string_view key, uint32_t expiry, bool fetch,
                             const Waiter& waiter);
+
+  // ---- SyncWrites (vbucket_sync_write.cc; docs/replication.md "SyncWrites") ----
+  // Every write above with a SyncWriteSpec (StoreRequest::sync, ArithmeticRequest::sync, the
+  // `sync` parameters) queues a *prepare* instead of changing the document: its MutationResult
+  // carries the prepare's seqno, readers keep seeing the committed version, and the spec's
+  // waiter is told once the durability monitor committed (OK) or aborted it (ambiguous). It
+  // answers kDurabilityImpossible when the topology can never reach a majority. Any write to a
+  // key with a prepare in flight answers kSyncWriteInProgress.
+  // Node `node` of the topology holds every prepare up to `seqno` (DCP_SEQNO_ACKNOWLEDGED).
+  // kNotMyVbucket unless active.
+  Status SeqnoAcknowledged(const std::string& node, uint64_t seqno);
+  // Aborts the prepares whose durability timeout passed by `now` (answered ambiguous). Returns
+  // whether SyncWrites remain tracked.
+  bool ProcessDurabilityTimeouts(SteadyTime now);
+  // Prepares in flight (tracked or, on a replica, awaiting their commit or abort).
+  size_t NumPreparesInFlight() const;
+  uint64_t high_prepared_seqno() const { return adm_.high_prepared_seqno(); }
+  uint64_t high_completed_seqno() const { return adm_.high_completed_seqno(); }
 
   // ---- replication (state must be replica or pending: else kNotMyVbucket) ----
   // Implemented in vbucket_replica.cc; called by one passive stream at a time (the replicator's),
@@ -149,6 +172,16 @@ class VBucket {
   // expiry and datatype. kRange (nothing applied) unless item.seqno is above the high seqno.
   // Never refused for memory: a replica throttles its producer instead (flow control).
   Status ApplyReplicated(const ReplicatedItem& item);
+  // SyncWrites from the producer: a DCP_PREPARE is queued with the producer's seqno and stays in
+  // flight, invisible, until its DCP_COMMIT (the value becomes visible at the commit's seqno) or
+  // DCP_ABORT. A commit for a prepare this replica does not hold is kNotFound (nothing applied);
+  // an abort of one is queued all the same. A plain mutation or deletion of a key drops the key's
+  // prepare (a disk snapshot sends a resolved SyncWrite as what it left). kRange as
+  // ApplyReplicated.
+  Status ApplyReplicatedPrepare(const ReplicatedItem& item, SyncWriteLevel level);
+  Status ApplyReplicatedCommit(std::string_view key, uint64_t prepared_seqno,
+                               uint64_t commit_seqno);
+  Status ApplyReplicatedAbort(std::string_view key, uint64_t prepared_seqno, uint64_t abort_seqno);
   // Where a stream request resumes (see ReplicaPosition).
   ReplicaPosition ReplicaResumePoint() const;
   // The producer's failover log replaces ours (after a successful stream request); persisted
@@ -210,8 +243,12 @@ class VBucket {
 
   // ---- warmup, pagers, bg fetch ----
   // Loads a persisted document into the hash table (clean). Tombstones only raise
-  // max_deleted_rev_seqno. `with_value` false leaves the entry non-resident.
+  // max_deleted_rev_seqno. `with_value` false leaves the entry non-resident. A prepare
+  // (doc.prepared) becomes a prepare in flight again.
   void WarmupLoad(storage::DiskDoc&& doc, bool with_value);
+  // After warmup: an active vbucket tracks its warmed-up prepares (without a timeout, as
+  // kv_engine) and commits those already satisfied.
+  void WarmupComplete();
   // A background fetch read `doc` for `key`: restore the value if the entry is still that
   // version and evicted.
   void BgFetchCompleted(std::string_view key, uint64_t seqno, const storage::DiskDoc& doc);
@@ -240,9 +277,52 @@ class VBucket {
   // The checkpoint item of a new version of `key`.
   std::shared_ptr<Item> MakeItem(std::string_view key, const StoredValue& sv, bool deleted) const;
   // A change to `key` prepared under its stripe lock: queued into the checkpoint and applied to
-  // the hash table. Returns the seqno.
+  // the hash table (with `sync`: queued as a prepare instead, see QueuePrepareLocked). Returns
+  // the seqno.
   uint64_t QueueLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
-                       bool deleted, const PreLinkFn* pre_link = nullptr);
+                       bool deleted, const PreLinkFn* pre_link = nullptr,
+                       const SyncWriteSpec* sync = nullptr);
+  // Queues `item` (its seqno assigned), expanding `pre_link` into it and into *sv.
+  uint64_t QueueItem(std::shared_ptr<Item> item, StoredValue* sv, const PreLinkFn* pre_link);
+  // QueueLocked's common part: `item` (built from sv) queued, then sv applied to the table.
+  uint64_t QueueItemLocked(const HashTable::KeyLock& lock, std::string_view key,
+                           std::shared_ptr<Item> item, StoredValue sv, bool deleted,
+                           const PreLinkFn* pre_link);
+
+  // ---- SyncWrites (vbucket_sync_write.cc) ----
+  struct PendingPrepare {
+    StoredValue sv;  // the version the commit makes visible
+    bool deleted = false;
+    uint64_t seqno = 0;
+    SyncWriteLevel level = SyncWriteLevel::kMajority;
+  };
+  // kSyncWriteInProgress if `key` has a prepare in flight. Call under the key's stripe lock.
+  Status CheckNoPrepareLocked(const HashTable::KeyLock& lock, std::string_view key) const;
+  // kDurabilityImpossible when `sync` is set and the topology cannot reach a majority.
+  Status CheckSyncWritePossible(const SyncWriteSpec* sync) const;
+  // Queues a prepare of `sv` and tracks it (prepares_ and the monitor). Returns its seqno.
+  uint64_t QueuePrepareLocked(const HashTable::KeyLock& lock, std::string_view key, StoredValue sv,
+                              bool deleted, const PreLinkFn* pre_link, const SyncWriteSpec& sync);
+  // Queues the commit (or abort) of `key`'s prepare `prepare_seqno`; 0 if that prepare is no
+  // longer in flight. Returns the new seqno.
+  uint64_t CommitPrepare(std::string_view key, uint64_t prepare_seqno) REQUIRES_SHARED(state_lock_);
+  uint64_t AbortPrepare(std::string_view key, uint64_t prepare_seqno) REQUIRES_SHARED(state_lock_);
+  // After a write queued a prepare (no stripe lock held): wakes the timeout task, commits what
+  // is satisfied already.
+  void SyncWriteQueued() REQUIRES_SHARED(state_lock_);
+  // Commits what the monitor says is satisfied. Call after releasing every stripe lock.
+  void CommitSatisfied() REQUIRES_SHARED(state_lock_);
+  // Queues the resolutions and tells their waiters.
+  void Complete(std::vector<SyncWriteResolution> resolutions) REQUIRES_SHARED(state_lock_);
+  // The monitor tracks every prepare in flight (a promotion or warmup: no timeout).
+  void TrackPreparesInFlight();
+  // Removes `key`'s prepare, if any (under its stripe lock).
+  void DropPrepareLocked(const HashTable::KeyLock& lock, std::string_view key);
+  // The in-flight prepare of `key` if it is `seqno` (removed), else nullopt.
+  std::optional<PendingPrepare> TakePrepareLocked(const HashTable::KeyLock& lock,
+                                                  std::string_view key, uint64_t seqno);
+  // A prepare read by warmup becomes a prepare in flight.
+  void WarmupLoadPrepare(storage::DiskDoc&& doc);
   // The rev seqno a new version of a key gets (its entry may be null or a "nothing on disk"
   // marker).
   uint64_t NextRevSeqno(const StoredValue* sv) const;
@@ -307,6 +387,12 @@ class VBucket {
   mutable std::atomic<uint64_t> ops_delete_{0};
   mutable std::atomic<uint64_t> ops_get_{0};
   mutable std::atomic<uint64_t> ops_reject_{0};
+
+  // ---- SyncWrites: lock order stripe lock -> prepare_mu_ -> the monitor's lock ----
+  ActiveDurabilityMonitor adm_;
+  mutable Mutex prepare_mu_;
+  absl::flat_hash_map<std::string, PendingPrepare, StringViewHash, StringViewEq> prepares_
+      GUARDED_BY(prepare_mu_);
 
   // ---- replication: the snapshot the replica is in (see ReplicaResumePoint) ----
   mutable Mutex replica_mu_;

@@ -507,6 +507,7 @@ constexpr std::array<Rule, 256> BuildTable() {
   set(Opcode::kDcpBufferAcknowledgement,
       Make(kDcpBufferAckExtrasSize, K::kZero, V::kZero, C::kAny, kRaw, false));
   set(Opcode::kDcpControl, Make(0, K::kNonZero, V::kNonZero, C::kAny, kRaw, false));
+  set(Opcode::kDcpSeqnoAcknowledged, Make(8, K::kZero, V::kZero, C::kAny, kRaw, false));
   set(Opcode::kDcpFlush, Unsupported());
 
   // Retired opcodes kv_engine answers with NotSupported.

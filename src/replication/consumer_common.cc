@@ -15,6 +15,7 @@ std::vector<std::pair<std::string, std::string>> ConsumerControls(const ControlO
   controls.emplace_back("connection_buffer_size", std::to_string(options.buffer_size));
   controls.emplace_back("enable_expiry_opcode", "true");
   controls.emplace_back("v7_dcp_status_codes", "true");
+  if (options.sync_writes) controls.emplace_back("enable_sync_writes", "true");
   return controls;
 }
 

@@ -28,12 +28,13 @@ struct ControlOptions {
   std::string consumer_name;  // empty: the consumer_name control is not sent
   uint32_t noop_interval_seconds = 1;
   uint32_t buffer_size = 10u << 20;  // connection_buffer_size
+  bool sync_writes = false;          // enable_sync_writes (the built-in replicator's links)
 };
 
 // The DCP_CONTROLs a consumer sends its producer, in order (kv_engine's DcpConsumer sends the
-// same keys; enable_sync_writes joins them with SyncWrites): consumer_name, enable_noop,
-// set_noop_interval, set_priority=high, connection_buffer_size, enable_expiry_opcode,
-// v7_dcp_status_codes.
+// same keys): consumer_name, enable_noop, set_noop_interval, set_priority=high,
+// connection_buffer_size, enable_expiry_opcode, v7_dcp_status_codes, and enable_sync_writes when
+// asked (the driver-relayed Consumer does not take PREPARE/COMMIT/ABORT yet).
 std::vector<std::pair<std::string, std::string>> ConsumerControls(const ControlOptions& options);
 
 // A producer silent this long is gone: three noop intervals plus two seconds.

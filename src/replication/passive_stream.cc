@@ -7,6 +7,8 @@
 #include <variant>
 
 #include "common/logging.h"
+#include "protocol/dcp_sync_write.h"
+#include "protocol/opcode.h"
 
 namespace sluice::replication {
 namespace {
@@ -73,6 +75,7 @@ StatusOr<protocol::DcpStreamReqRequest> PassiveStream::Request(uint32_t opaque) 
     return Status(Errc::kNotMyVbucket, "the local vbucket is missing or not a replica");
   }
   const engine::ReplicaPosition pos = vb->ReplicaResumePoint();
+  acked_hps_ = 0;  // the new stream acknowledges the HPS again
   protocol::DcpStreamReqRequest req;
   req.vbucket = vb_;
   req.opaque = opaque;
@@ -204,6 +207,8 @@ Status PassiveStream::OnMessage(const client::DcpMessage& message) {
           return Status::Ok();
         } else if constexpr (std::is_same_v<T, client::Response>) {
           return Status::Ok();  // an answer to one of our requests: not the stream's business
+        } else if constexpr (std::is_same_v<T, client::DcpOtherRequest>) {
+          return OnSyncWrite(m);
         } else if constexpr (std::is_same_v<T, protocol::DcpOsoSnapshot>) {
           return Violation("an out-of-order snapshot, which this consumer did not ask for");
         } else {
@@ -273,7 +278,7 @@ Status PassiveStream::Apply(const engine::ReplicatedItem& item, std::string_view
 }
 
 void PassiveStream::OnSnapshotEnd() {
-  // SyncWrites will acknowledge the snapshot's prepares here (SEQNO_ACKNOWLEDGED).
+  whole_upto_ = snap_end_;  // its prepares may move the HPS (TakeSeqnoAck)
   whole_start_.store(snap_start_, std::memory_order_relaxed);
   whole_end_.store(snap_end_, std::memory_order_relaxed);
 }
@@ -289,6 +294,92 @@ void PassiveStream::Reset(std::string_view why) {
 
 void PassiveStream::Close() {
   if (state() != State::kDead) Transition(State::kDead);
+}
+
+Status PassiveStream::OnSyncWrite(const client::DcpOtherRequest& m) {
+  const auto opcode = static_cast<protocol::Opcode>(m.opcode);
+  if (m.magic != protocol::Magic::kClientRequest ||
+      (opcode != protocol::Opcode::kDcpPrepare && opcode != protocol::Opcode::kDcpCommit &&
+       opcode != protocol::Opcode::kDcpAbort)) {
+    return Violation(fmt::format("unexpected message opcode {:#04x}", m.opcode));
+  }
+  protocol::Frame frame;
+  frame.opcode = m.opcode;
+  frame.datatype = m.datatype;
+  frame.specific = m.vbucket;
+  frame.opaque = m.opaque;
+  frame.cas = m.cas;
+  frame.extras = m.extras;
+  frame.key = m.key;
+  frame.value = m.value;
+  return opcode == protocol::Opcode::kDcpPrepare ? OnPrepare(frame) : OnResolution(frame);
+}
+
+Status PassiveStream::OnPrepare(const protocol::Frame& frame) {
+  auto p = protocol::DecodeDcpPrepare(frame, /*collections=*/false);
+  if (!p.ok()) return Violation("DCP_PREPARE: " + p.status().ToString());
+  RETURN_IF_ERROR(CheckSeqno(p->by_seqno, "DCP_PREPARE"));
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  if (vb == nullptr) return Violation("the local vbucket is gone");
+  const auto level = static_cast<engine::SyncWriteLevel>(p->durability_level);
+  const engine::ReplicatedItem item{.key = p->key,
+                                    .value = p->value,
+                                    .seqno = p->by_seqno,
+                                    .cas = p->cas,
+                                    .rev_seqno = p->rev_seqno,
+                                    .flags = p->flags,
+                                    .expiry = p->expiration,
+                                    .datatype = p->datatype,
+                                    .deleted = p->deleted};
+  if (Status s = vb->ApplyReplicatedPrepare(item, level); !s.ok()) {
+    return Violation(
+        fmt::format("DCP_PREPARE seqno {} not applied: {}", p->by_seqno, s.ToString()));
+  }
+  unacked_prepares_.emplace_back(p->by_seqno, level);
+  last_seqno_.store(p->by_seqno, std::memory_order_relaxed);
+  items_.fetch_add(1, std::memory_order_relaxed);
+  if (p->by_seqno == snap_end_) OnSnapshotEnd();
+  return Status::Ok();
+}
+
+Status PassiveStream::OnResolution(const protocol::Frame& frame) {
+  const bool commit = frame.client_opcode() == protocol::Opcode::kDcpCommit;
+  const char* what = commit ? "DCP_COMMIT" : "DCP_ABORT";
+  auto r = protocol::DecodeDcpResolution(frame, /*collections=*/false);
+  if (!r.ok()) return Violation(std::string(what) + ": " + r.status().ToString());
+  RETURN_IF_ERROR(CheckSeqno(r->seqno, what));
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  if (vb == nullptr) return Violation("the local vbucket is gone");
+  const Status s = commit ? vb->ApplyReplicatedCommit(r->key, r->prepared_seqno, r->seqno)
+                          : vb->ApplyReplicatedAbort(r->key, r->prepared_seqno, r->seqno);
+  if (!s.ok()) {
+    return Violation(fmt::format("{} seqno {} (prepare {}) not applied: {}", what, r->seqno,
+                                 r->prepared_seqno, s.ToString()));
+  }
+  last_seqno_.store(r->seqno, std::memory_order_relaxed);
+  items_.fetch_add(1, std::memory_order_relaxed);
+  if (r->seqno == snap_end_) OnSnapshotEnd();
+  return Status::Ok();
+}
+
+std::optional<uint64_t> PassiveStream::TakeSeqnoAck() {
+  if (state() != State::kReading) return std::nullopt;
+  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+  const uint64_t persisted = vb ? vb->persisted_seqno() : 0;
+  while (!unacked_prepares_.empty()) {
+    const auto [seqno, level] = unacked_prepares_.front();
+    if (seqno > whole_upto_) break;
+    if (level == engine::SyncWriteLevel::kPersistToMajority && persisted < seqno) break;
+    hps_ = seqno;
+    unacked_prepares_.pop_front();
+  }
+  if (hps_ == 0 || hps_ == acked_hps_) return std::nullopt;
+  acked_hps_ = hps_;
+  return hps_;
+}
+
+bool PassiveStream::AwaitsPersistence() const {
+  return !unacked_prepares_.empty() && unacked_prepares_.front().first <= whole_upto_;
 }
 
 PassiveStreamStats PassiveStream::stats() const {

@@ -35,9 +35,13 @@
 // comes from the vbucket (engine::ReplicaPosition), which persists the snapshot range with its
 // data, so a restarted node resumes where its disk is.
 //
-// SyncWrites (later): DCP_PREPARE/COMMIT/ABORT join OnMessage's item kinds, the marker's
-// high-completed/prepared seqnos go with ApplySnapshotMarker, and the snapshot-end point
-// (OnSnapshotEnd) is where a SEQNO_ACKNOWLEDGED would be queued.
+// SyncWrites: DCP_PREPARE, DCP_COMMIT and DCP_ABORT (which the client hands over as
+// DcpOtherRequest) obey the item rules and are applied with the producer's seqnos
+// (engine::VBucket::ApplyReplicatedPrepare/Commit/Abort). The stream's high prepared seqno (HPS,
+// kv_engine's PassiveDurabilityMonitor) moves in seqno order over the prepares it received: past
+// a majority or majorityAndPersistActive prepare once the snapshot holding it was received whole,
+// past a persistToMajority one once the replica also persisted it. TakeSeqnoAck() says when the
+// HPS moved (the link sends DCP_SEQNO_ACKNOWLEDGED); a new stream request acks the HPS again.
 //
 // Ownership: owned by its PeerLink (replication/peer_link.h) in a map by vbucket; holds a plain
 // reference to the bucket, which the Replicator guarantees outlives it, and looks the vbucket up
@@ -48,8 +52,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "client/dcp_message.h"
 #include "client/types.h"
@@ -112,6 +119,11 @@ class PassiveStream {
   void Close();
 
   PassiveStreamStats stats() const;
+  // The HPS to acknowledge (DCP_SEQNO_ACKNOWLEDGED with opaque()), if it moved since the last ack
+  // on this stream request; nullopt otherwise (or while not reading).
+  std::optional<uint64_t> TakeSeqnoAck();
+  // Some received prepare waits only for local persistence before it can be acknowledged.
+  bool AwaitsPersistence() const;
 
  private:
   // The one transition check: aborts on a transition the diagram does not have (a bug).
@@ -124,6 +136,10 @@ class PassiveStream {
   Status Apply(const engine::ReplicatedItem& item, std::string_view what);
   // The end of the current snapshot was reached.
   void OnSnapshotEnd();
+  // DCP_PREPARE / DCP_COMMIT / DCP_ABORT (a DcpOtherRequest of those opcodes).
+  Status OnSyncWrite(const client::DcpOtherRequest& m);
+  Status OnPrepare(const protocol::Frame& frame);
+  Status OnResolution(const protocol::Frame& frame);
   AfterResponse Rollback(uint64_t rollback_seqno);
 
   const Vbid vb_;
@@ -137,6 +153,11 @@ class PassiveStream {
   uint32_t marker_flags_ = 0;  // of the current marker
   uint64_t snap_start_ = 0;    // the current marker's range
   uint64_t snap_end_ = 0;
+  // SyncWrites: prepares received and not yet past the HPS, in seqno order (seqno, level).
+  std::deque<std::pair<uint64_t, engine::SyncWriteLevel>> unacked_prepares_;
+  uint64_t whole_upto_ = 0;  // the end of the last snapshot received whole
+  uint64_t hps_ = 0;         // high prepared seqno
+  uint64_t acked_hps_ = 0;   // the HPS acknowledged on this stream request (0: none yet)
 
   // ---- written by the owning link's thread, read by stats() ----
   std::atomic<State> state_{State::kPending};

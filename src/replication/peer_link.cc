@@ -11,6 +11,7 @@
 
 #include "common/logging.h"
 #include "protocol/dcp_codec.h"
+#include "protocol/dcp_sync_write.h"
 
 namespace sluice::replication {
 namespace {
@@ -26,6 +27,9 @@ constexpr int kPumpBatch = 1024;
 constexpr milliseconds kThrottleRecheck{100};
 // The longest the loop waits with nothing to do (it then checks for a silent producer).
 constexpr milliseconds kMaxIdleWait{1000};
+// How often a prepare waiting for this replica's persistence is looked at again (kv_engine is
+// told by its flusher; the link polls).
+constexpr milliseconds kSeqnoAckRecheck{2};
 
 SteadyTime Now() { return std::chrono::steady_clock::now(); }
 
@@ -153,8 +157,12 @@ Status PeerLink::Session() {
     RETURN_IF_ERROR(SyncStreams(**conn));
     bool got = false;
     RETURN_IF_ERROR(Pump(**conn, &got));
-    if (got) continue;  // more may be buffered: look again before waiting
+    if (got) {
+      RETURN_IF_ERROR(SendSeqnoAcks(**conn));
+      continue;  // more may be buffered: look again before waiting
+    }
     RETURN_IF_ERROR(MaybeAck(**conn, /*idle=*/true));
+    RETURN_IF_ERROR(SendSeqnoAcks(**conn));
     if ((*conn)->dcp_noops_answered() != noops_seen_) {
       noops_seen_ = (*conn)->dcp_noops_answered();
       last_input_ = Now();
@@ -181,7 +189,8 @@ Status PeerLink::Handshake(client::Connection& conn) {
   RETURN_IF_ERROR(conn.DcpOpen(options_.conn_name, kOpenFlags));
   const auto controls = ConsumerControls({.consumer_name = options_.consumer_name,
                                           .noop_interval_seconds = options_.noop_interval_seconds,
-                                          .buffer_size = options_.buffer_size});
+                                          .buffer_size = options_.buffer_size,
+                                          .sync_writes = true});
   for (const auto& [key, value] : controls) {
     if (Status s = conn.DcpControl(key, value); !s.ok()) {
       return Status(s.code(), fmt::format("control {}={}: {}", key, value, s.message()));
@@ -351,8 +360,32 @@ Status PeerLink::MaybeAck(client::Connection& conn, bool idle) {
   return Status::Ok();
 }
 
+Status PeerLink::SendSeqnoAcks(client::Connection& conn) {
+  std::string wire;
+  {
+    MutexLock lock(&streams_mu_);
+    for (const auto& [vb, stream] : streams_) {
+      if (std::optional<uint64_t> hps = stream->TakeSeqnoAck()) {
+        protocol::AppendDcpSeqnoAcknowledged(
+            &wire, {.vbucket = vb, .opaque = stream->opaque(), .prepared_seqno = *hps});
+      }
+    }
+  }
+  if (wire.empty()) return Status::Ok();
+  return conn.SendRaw(wire);
+}
+
+bool PeerLink::AwaitsPersistence() const {
+  MutexLock lock(&streams_mu_);
+  for (const auto& [vb, stream] : streams_) {
+    if (stream->AwaitsPersistence()) return true;
+  }
+  return false;
+}
+
 milliseconds PeerLink::NextWait() const {
   milliseconds wait = kMaxIdleWait;
+  if (AwaitsPersistence()) wait = kSeqnoAckRecheck;
   if (acker_.pending() != 0) wait = kThrottleRecheck;  // acknowledgement withheld for memory
   const SteadyTime now = Now();
   for (const auto& [vb, at] : retry_at_) {

@@ -25,8 +25,9 @@
 //   a back-off (doubling from min_backoff to max_backoff; reset by a successful handshake); the
 //   streams then resume from what the replica holds.
 //
-// Not yet: enable_sync_writes (DCP_PREPARE/COMMIT/ABORT, SEQNO_ACKNOWLEDGED) is not sent until
-// the durability monitor exists; the control table of the producer refuses it today.
+// SyncWrites: the link also sends enable_sync_writes, and after applying messages (and while
+// idle: every kSeqnoAckRecheck while a prepare waits for local persistence) it sends each
+// stream's DCP_SEQNO_ACKNOWLEDGED when its high prepared seqno moved (PassiveStream::TakeSeqnoAck).
 //
 // Ownership: the Replicator owns its links (unique_ptr) and destroys a link only after Stop().
 // The link owns its thread, its streams and its wake-up eventfd, and holds the bucket by
@@ -120,8 +121,12 @@ class PeerLink {
       EXCLUDES(streams_mu_);
   // Acknowledges applied bytes: all of them when `idle`, else once a quarter of the buffer.
   Status MaybeAck(client::Connection& conn, bool idle);
+  // Sends DCP_SEQNO_ACKNOWLEDGED for every stream whose high prepared seqno moved.
+  Status SendSeqnoAcks(client::Connection& conn) EXCLUDES(streams_mu_);
+  // Some stream holds a prepare that waits for local persistence before its ack.
+  bool AwaitsPersistence() const EXCLUDES(streams_mu_);
   // How long the loop may wait for input before it has something to do.
-  std::chrono::milliseconds NextWait() const;
+  std::chrono::milliseconds NextWait() const EXCLUDES(streams_mu_);
   // Waits up to `timeout` for a wake-up (SetVBuckets, Stop); false when stopping.
   bool Sleep(std::chrono::milliseconds timeout);
   void DrainWake();

@@ -89,6 +89,9 @@ constexpr Command kRows[] = {
     {Opcode::kDcpExpiration, ConsumerRequest, Needs::kBucket},
     {Opcode::kDcpSetVbucketState, ConsumerRequest, Needs::kBucket},
     {Opcode::kDcpSeqnoAdvanced, ConsumerRequest, Needs::kBucket},
+
+    // DCP, the producer side again: a consumer's SEQNO_ACKNOWLEDGED (commands_dcp.cc).
+    {Opcode::kDcpSeqnoAcknowledged, DcpSeqnoAcknowledged, Needs::kBucket},
 };
 
 using Table = std::array<Command, 256>;

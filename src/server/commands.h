@@ -167,6 +167,8 @@ CommandResult DcpGetFailoverLog(Connection& conn, const protocol::Frame& req,
 // Flow control: no response, as kv_engine.
 CommandResult DcpBufferAck(Connection& conn, const protocol::Frame& req, const CommandFacts& facts);
 CommandResult DcpNoop(Connection& conn, const protocol::Frame& req, const CommandFacts& facts);
+CommandResult DcpSeqnoAcknowledged(Connection& conn, const protocol::Frame& req,
+                                   const CommandFacts& facts);
 // A response frame from the client: on a producer, a DCP consumer answering our NOOP (or another
 // message); on a consumer, the producer's answer (relayed by the driver) to one of the
 // consumer's requests (kClose when it makes no sense); dropped on any other connection.

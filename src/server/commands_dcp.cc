@@ -7,6 +7,7 @@
 // (commands_dcp_consumer.cc).
 #include "common/logging.h"
 #include "protocol/dcp_codec.h"
+#include "protocol/dcp_sync_write.h"
 #include "protocol/frame_info.h"
 #include "protocol/payload.h"
 #include "server/command_util.h"
@@ -151,6 +152,22 @@ CommandResult DcpBufferAck(Connection& conn, const Frame& req, const CommandFact
     return CommandResult::kDone;
   }
   if (conn.producer()) conn.producer()->BufferAcknowledged(*bytes);
+  return CommandResult::kDone;
+}
+
+CommandResult DcpSeqnoAcknowledged(Connection& conn, const Frame& req, const CommandFacts&) {
+  // No response on success (kv_engine); an error is answered.
+  auto ack = protocol::DecodeDcpSeqnoAcknowledged(req);
+  if (!ack.ok()) {
+    conn.RespondError(req, ack.status());
+    return CommandResult::kDone;
+  }
+  if (!conn.producer()) {
+    conn.RespondError(req, Status(Errc::kInvalid, "not a DCP producer connection"));
+    return CommandResult::kDone;
+  }
+  Status s = conn.producer()->SeqnoAcknowledged(ack->opaque, ack->vbucket, ack->prepared_seqno);
+  if (!s.ok()) conn.RespondError(req, s);
   return CommandResult::kDone;
 }
 

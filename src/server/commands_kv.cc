@@ -122,6 +122,7 @@ CommandResult Store(Connection& conn, const Frame& req, const CommandFacts& fact
                                                                 : protocol::kDatatypeRaw) |
                 xattr_bit;
   sr.cas = req.cas;
+  sr.sync = durability.sync();
   auto r = bucket.Store(req.vbucket(), sr);
   if (!r.ok()) {
     conn.RespondError(req, r.status());
@@ -136,7 +137,7 @@ CommandResult Delete(Connection& conn, const Frame& req, const CommandFacts& fac
   if (!durability.Begin(bucket)) return CommandResult::kDone;
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
-  auto r = bucket.Delete(req.vbucket(), *key, req.cas, conn.waiter());
+  auto r = bucket.Delete(req.vbucket(), *key, req.cas, conn.waiter(), durability.sync());
   if (!r.ok()) {
     if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     conn.RespondError(req, r.status());
@@ -164,6 +165,7 @@ CommandResult Arithmetic(Connection& conn, const Frame& req, const CommandFacts&
   ar.create = extras->expiry != protocol::kArithmeticNoCreate;
   ar.expiry = ar.create ? engine::ExpiryFromWire(extras->expiry, Now(conn)) : 0;
   ar.cas = req.cas;
+  ar.sync = durability.sync();
   auto r = bucket.Arithmetic(req.vbucket(), ar, conn.waiter());
   if (!r.ok()) {
     if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
@@ -180,7 +182,8 @@ CommandResult AppendPrepend(Connection& conn, const Frame& req, const CommandFac
   auto key = DocumentKey(conn, req);
   if (!key) return CommandResult::kDone;
   const bool append = facts.mutation == Mutation::kAppend;
-  auto r = bucket.AppendPrepend(req.vbucket(), *key, req.value, append, req.cas, conn.waiter());
+  auto r = bucket.AppendPrepend(req.vbucket(), *key, req.value, append, req.cas, conn.waiter(),
+                                durability.sync());
   if (!r.ok()) {
     if (r.status().code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     conn.RespondError(req, r.status());

@@ -27,8 +27,8 @@ Status CheckDurabilityPossible(const engine::Bucket& bucket, Vbid vbid,
     default:
       return Status(Errc::kDurabilityInvalidLevel);
   }
-  // The chain is this node alone: a majority of one. Only a vbucket this node does not own
-  // cannot take the write (answered like any other write to it).
+  // Only a vbucket this node does not own cannot take the write (answered like any other write
+  // to it); the topology's part is the engine's (kDurabilityImpossible from the mutation).
   auto state = bucket.GetVBucketState(vbid);
   if (!state.ok()) return state.status();
   if (*state != VBucketState::kActive) return Status(Errc::kNotMyVbucket);
@@ -43,39 +43,17 @@ void RespondMutation(Connection& conn, const Frame& req, const MutationReply& re
   conn.Respond(req, reply.status, extras, {}, reply.value, reply.datatype, reply.result.cas);
 }
 
-DurableWrite::DurableWrite(Connection& conn, const Frame& req, MutationReply reply)
-    : conn_(conn.waiter()),
-      opaque_(req.opaque),
-      opcode_(req.opcode),
-      reply_(std::move(reply)),
-      timer_(conn.executor()) {}
+DurableWrite::DurableWrite(Connection& conn, const Frame& req)
+    : conn_(conn.waiter()), opaque_(req.opaque), opcode_(req.opcode) {}
 
-Status DurableWrite::Start(Connection& conn, const Frame& req, engine::Bucket& bucket, Vbid vbid,
-                           const DurabilityRequirement& requirement, MutationReply reply) {
-  // In memory is enough for majority on a chain of one.
-  if (requirement.level == DurabilityLevel::kMajority) return Status::Ok();
-  const engine::MutationResult result = reply.result;
-  auto write = std::make_shared<DurableWrite>(conn, req, std::move(reply));
-  Status s = bucket.WaitForPersistence(vbid, result.seqno, write);
-  if (s.ok()) return s;
-  if (s.code() != Errc::kWouldBlock) {
-    // Applied, but its persistence cannot be tracked (the vbucket went away meanwhile).
-    LOG_WARN("conn {}: durable write vb:{} seqno {}: {}", conn.id(), vbid, result.seqno,
-             s.ToString());
-    return Status(Errc::kSyncWriteAmbiguous);
+Status DurableWrite::Park(Connection& conn, MutationReply reply) {
+  reply_ = std::move(reply);
+  {
+    MutexLock lock(&mu_);
+    if (state_ != State::kWaiting) return outcome_;  // resolved while the engine queued it
+    parked_ = true;
   }
-  const std::chrono::milliseconds timeout =
-      requirement.timeout_ms ? std::chrono::milliseconds(*requirement.timeout_ms) : kDefaultTimeout;
-  write->timer_.expires_after(timeout);
-  // Weak: the timer must not keep a write whose connection closed.
-  write->timer_.async_wait([weak = std::weak_ptr<DurableWrite>(write)](const asio::error_code& ec) {
-    if (ec) return;
-    if (auto w = weak.lock()) {
-      w->Resolve(State::kTimedOut,
-                 Status(Errc::kSyncWriteAmbiguous, "durability timeout: not yet persisted"));
-    }
-  });
-  conn.continuation() = std::move(write);
+  conn.continuation() = shared_from_this();
   return Status(Errc::kWouldBlock);
 }
 
@@ -91,7 +69,6 @@ std::shared_ptr<DurableWrite> DurableWrite::Take(Connection& conn, const Frame& 
     if (write->state_ == State::kWaiting) return nullptr;
   }
   conn.continuation().reset();
-  write->timer_.cancel();
   return write;
 }
 
@@ -102,20 +79,23 @@ Status DurableWrite::outcome() const {
 
 void DurableWrite::NotifyIoComplete(Status status) {
   if (status.ok()) {
-    Resolve(State::kPersisted, Status::Ok());
+    Resolve(State::kCommitted, Status::Ok());
   } else {
-    Resolve(State::kFailed, Status(Errc::kSyncWriteAmbiguous, status.ToString()));
+    Resolve(State::kAmbiguous, Status(Errc::kSyncWriteAmbiguous, status.ToString()));
   }
 }
 
 void DurableWrite::Resolve(State to, Status outcome) {
+  bool wake = false;
   {
     MutexLock lock(&mu_);
     if (state_ != State::kWaiting) return;  // the first resolution wins
     state_ = to;
     outcome_ = std::move(outcome);
+    wake = parked_;
   }
   // The connection runs the frame again; Take() hands this write to the handler then.
+  if (!wake) return;
   if (auto conn = conn_.lock()) conn->NotifyIoComplete(Status::Ok());
 }
 
@@ -137,12 +117,17 @@ bool DurabilityScope::Begin(engine::Bucket& bucket) {
     conn_.RespondError(req_, s);
     return false;
   }
+  write_ = std::make_shared<DurableWrite>(conn_, req_);
+  spec_.level = static_cast<engine::SyncWriteLevel>(requirement_->level);
+  spec_.timeout = requirement_->timeout_ms ? std::chrono::milliseconds(*requirement_->timeout_ms)
+                                           : DurableWrite::kDefaultTimeout;
+  spec_.waiter = write_;
   return true;
 }
 
 CommandResult DurabilityScope::Finish(engine::Bucket& bucket, MutationReply reply) {
-  if (requirement_) {
-    Status s = DurableWrite::Start(conn_, req_, bucket, req_.vbucket(), *requirement_, reply);
+  if (write_) {
+    Status s = write_->Park(conn_, reply);
     if (s.code() == Errc::kWouldBlock) return CommandResult::kWouldBlock;
     if (!s.ok()) {
       conn_.RespondError(req_, s);

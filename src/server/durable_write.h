@@ -1,40 +1,38 @@
 // File: server/durable_write.h
 //
 // DurableWrite: the server side of a SyncWrite — a mutation whose request carries a durability
-// frame info — on a single node. With no replicas (numReplicas 0), a majority of the replication
-// chain is the active alone, so, as kv_engine decides with a chain of one node:
-//   majority                          acknowledged once the mutation is in memory (at once);
-//   majorityAndPersistActive (2),
-//   persistToMajority (3)             acknowledged only once the flusher has written the
-//                                     mutation's seqno to disk and synced it
-//                                     (Bucket::WaitForPersistence: synced_seqno >= seqno).
-// Every level can be met by one node, so DurabilityImpossible is only answered where the write
-// cannot be durable at all (see CheckDurabilityPossible). If the wait outlasts the request's
-// durability timeout (default kDefaultTimeout), the write is answered SyncWriteAmbiguous, as
-// kv_engine does: it was applied and may yet reach disk, the client cannot know.
+// frame info. The engine queues such a mutation as a *prepare* (engine/vbucket.h, "SyncWrites")
+// and its vbucket's durability monitor commits it once the level is met: a majority of every
+// topology chain (the active alone without a topology), plus the active's persistence for
+// majorityAndPersistActive and persistToMajority (docs/replication.md, "SyncWrites"). The client
+// is answered when the engine tells the DurableWrite (its SyncWriteSpec waiter): OK once
+// committed, SyncWriteAmbiguous once the durability timeout passed (the engine then aborts the
+// prepare) or the vbucket stopped being active. DurabilityImpossible comes from the engine when
+// the topology can never reach a majority; SyncWriteInProgress for a key with a prepare in flight.
 //
 // How a command uses it (commands_kv.cc, commands_subdoc.cc; DurabilityScope below wraps it):
-//   1. On entry: Take(conn, req) — if this frame already did its mutation and waited, answer
-//      with the outcome (the mutation's response, or the error) and stop.
-//   2. Do the mutation. Then Start(...): OK = durable already (answer now); kWouldBlock = parked
-//      on conn.continuation(), the handler returns CommandResult::kWouldBlock and the connection
-//      runs the frame again when the wait resolves (step 1 then answers it); other = answer it.
+//   1. On entry, Begin(): if this frame already did its mutation and waited, answer with the
+//      outcome (the mutation's response, or the error) and stop. Else a DurableWrite is made and
+//      scope.sync() is the SyncWriteSpec to pass to the engine's mutation.
+//   2. Do the mutation with scope.sync(). Then Finish(): answered now if the engine resolved it
+//      already (a chain of one, majority), else parked on conn.continuation(): the handler returns
+//      CommandResult::kWouldBlock and the connection runs the frame again once it resolves
+//      (step 1 then answers it).
 //
 // State machine (one transition check: Resolve() moves only out of kWaiting):
 //
-//   kWaiting --persisted (flusher thread)------------> kPersisted
-//       |----- flusher/engine error -----------------> kFailed     (answered SyncWriteAmbiguous)
-//       '----- durability timeout (I/O thread) ------> kTimedOut   (answered SyncWriteAmbiguous)
+//   kWaiting --committed (any thread)---------------> kCommitted
+//       '----- timed out / aborted / not active ----> kAmbiguous   (answered SyncWriteAmbiguous)
 //
-// Ownership: shared_ptr, parked in the connection's continuation slot (it ends with the
-// connection). The engine's persistence waiter list and the timeout timer hold weak references
-// (a closed connection must free it); it holds the connection only weakly (its Waiter).
+// Ownership: shared_ptr, held by the DurabilityScope and then parked in the connection's
+// continuation slot (it ends with the connection). The engine's durability monitor holds it
+// weakly (a closed connection must free it); it holds the connection only weakly (its Waiter).
 //
-// Thread safety: Start/Take and the timer run on the connection's I/O thread;
-// NotifyIoComplete() comes from a flusher thread; the state is guarded by mu_.
+// Thread safety: Begin/Finish/Take run on the connection's I/O thread; NotifyIoComplete() comes
+// from any engine thread (a front-end thread, the flusher, the durability timeout task, a DCP
+// consumer's ack); the state is guarded by mu_.
 #pragma once
 
-#include <asio.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -54,9 +52,9 @@ namespace sluice::server {
 // by ValidateRequest already (an invalid level never gets here).
 std::optional<protocol::DurabilityRequirement> RequestedDurability(const protocol::Frame& req);
 
-// Whether this node can meet `requirement` for a mutation on `vbid` (kv_engine:
-// ActiveDurabilityMonitor::checkDurabilityPossible): OK or kDurabilityImpossible. With no
-// replicas every level is possible on an active vbucket (other states are NotMyVbucket anyway).
+// Whether the request's level is one this server knows (kDurabilityInvalidLevel otherwise) and
+// vbid is active here (kNotMyVbucket otherwise). Whether the topology can reach a majority is the
+// engine's to say (kDurabilityImpossible from the mutation).
 Status CheckDurabilityPossible(const engine::Bucket& bucket, Vbid vbid,
                                const protocol::DurabilityRequirement& requirement);
 
@@ -79,14 +77,11 @@ class DurableWrite final : public Connection::Continuation,
   // The durability timeout when the request names none (kv_engine's bucket default).
   static constexpr std::chrono::milliseconds kDefaultTimeout{30'000};
 
-  enum class State { kWaiting, kPersisted, kFailed, kTimedOut };
+  enum class State { kWaiting, kCommitted, kAmbiguous };
 
-  // After the mutation of `req` succeeded on `vbid`: OK if `requirement` is met already,
-  // kWouldBlock if a DurableWrite now waits (parked on conn.continuation()), another error to
-  // answer the request with. `reply` is what to answer on success.
-  static Status Start(Connection& conn, const protocol::Frame& req, engine::Bucket& bucket,
-                      Vbid vbid, const protocol::DurabilityRequirement& requirement,
-                      MutationReply reply);
+  // After the engine queued the prepare: OK to answer `reply` now (committed already), another
+  // error to answer now, or kWouldBlock: parked on conn.continuation() until resolved.
+  Status Park(Connection& conn, MutationReply reply);
 
   // The resolved DurableWrite parked for `req` (taken off the connection), or null if none is.
   static std::shared_ptr<DurableWrite> Take(Connection& conn, const protocol::Frame& req);
@@ -95,11 +90,10 @@ class DurableWrite final : public Connection::Continuation,
   Status outcome() const;
   const MutationReply& reply() const { return reply_; }
 
-  // engine::IoCompletion: the flusher persisted the seqno (or the engine gave up). Any thread.
+  // engine::IoCompletion: the prepare was committed (OK) or not (any error). Any thread.
   void NotifyIoComplete(Status status) override;
 
-  // Public for make_shared only; use Start().
-  DurableWrite(Connection& conn, const protocol::Frame& req, MutationReply reply);
+  explicit DurableWrite(Connection& conn, const protocol::Frame& req);
 
  private:
   void Resolve(State to, Status outcome);
@@ -108,25 +102,27 @@ class DurableWrite final : public Connection::Continuation,
   const engine::Waiter conn_;  // weak: see the header comment
   const uint32_t opaque_;
   const uint8_t opcode_;
-  const MutationReply reply_;
 
-  // ---- I/O thread only ----
-  asio::steady_timer timer_;
+  // ---- I/O thread only (set by Park before parked_) ----
+  MutationReply reply_;
 
   // ---- guarded by mu_ ----
   mutable Mutex mu_;
   State state_ GUARDED_BY(mu_) = State::kWaiting;
+  bool parked_ GUARDED_BY(mu_) = false;  // the frame waits: wake the connection on Resolve
   Status outcome_ GUARDED_BY(mu_);
 };
 
 // A mutation command's durability (the steps above). Begin() runs before the mutation: it
 // answers a frame whose durable wait resolved (the mutation was done on an earlier run) or a
-// requirement this node cannot meet, and then returns false. Finish() runs after a successful
-// mutation: it answers now (unless `quiet`) or parks the frame until the flusher persisted it.
+// requirement this node cannot meet, and then returns false. sync() is what the mutation passes
+// to the engine (null for a plain write). Finish() runs after a successful mutation: it answers
+// now (unless `quiet`) or parks the frame until the engine resolves the SyncWrite.
 class DurabilityScope {
  public:
   DurabilityScope(Connection& conn, const protocol::Frame& req, bool quiet);
   bool Begin(engine::Bucket& bucket);
+  const engine::SyncWriteSpec* sync() const { return write_ ? &spec_ : nullptr; }
   CommandResult Finish(engine::Bucket& bucket, MutationReply reply);
 
  private:
@@ -134,6 +130,8 @@ class DurabilityScope {
   const protocol::Frame& req_;
   const bool quiet_;
   const std::optional<protocol::DurabilityRequirement> requirement_;
+  std::shared_ptr<DurableWrite> write_;  // set by Begin() for a SyncWrite
+  engine::SyncWriteSpec spec_;
 };
 
 }  // namespace sluice::server

@@ -93,9 +93,10 @@ bool Prepare(Connection& conn, const Frame& req, const SubdocRequest& request,
 StatusOr<engine::MutationResult> Store(Connection& conn, const Frame& req,
                                        const SubdocRequest& request, engine::Bucket& bucket,
                                        std::string_view key, const Attempt& a,
-                                       const SubdocExecution& exec) {
+                                       const SubdocExecution& exec,
+                                       const engine::SyncWriteSpec* sync) {
   if (exec.delete_document() && !exec.has_xattrs()) {
-    return bucket.Delete(req.vbucket(), key, a.in_cas, conn.waiter());
+    return bucket.Delete(req.vbucket(), key, a.in_cas, conn.waiter(), sync);
   }
   const bool revive = Has(request, protocol::kSubdocDocFlagReviveDocument);
   engine::StoreRequest sr;
@@ -114,6 +115,7 @@ StatusOr<engine::MutationResult> Store(Connection& conn, const Frame& req,
                   ? a.doc->expiry
                   : engine::ExpiryFromWire(request.expiry, conn.ctx().clock().WallSeconds());
   sr.pre_link = exec.PreLink();
+  sr.sync = sync;
   return bucket.Store(req.vbucket(), sr);
 }
 
@@ -154,7 +156,7 @@ Outcome RunAttempt(Connection& conn, const Frame& req, const SubdocRequest& requ
     conn.Respond(req, status, {}, {}, request.multi ? SubdocResponseBody(request, exec) : "");
     return Outcome::kAnswered;
   }
-  auto stored = Store(conn, req, request, bucket, key, a, exec);
+  auto stored = Store(conn, req, request, bucket, key, a, exec, durability.sync());
   if (!stored.ok()) {
     const Errc code = stored.status().code();
     if (code == Errc::kWouldBlock) return Outcome::kWouldBlock;

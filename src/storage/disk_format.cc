@@ -9,7 +9,11 @@ namespace {
 // Document flag bits (second byte of a v1 document).
 constexpr uint8_t kDocDeleted = 0x01;
 constexpr uint8_t kDocDeleteSourceTtl = 0x02;
-constexpr uint8_t kDocKnownFlags = kDocDeleted | kDocDeleteSourceTtl;
+constexpr uint8_t kDocPrepared = 0x04;
+// A prepare's durability level (1..3) in bits 3-4.
+constexpr uint8_t kDocLevelShift = 3;
+constexpr uint8_t kDocLevelMask = 0x18;
+constexpr uint8_t kDocKnownFlags = kDocDeleted | kDocDeleteSourceTtl | kDocPrepared | kDocLevelMask;
 
 // Key-entry flag bits.
 constexpr uint8_t kKeyEntryDeleted = 0x01;
@@ -142,6 +146,10 @@ std::string KeyKey(Vbid vbid, std::string_view doc_key) {
   return out;
 }
 
+std::string PrepareKeyKey(Vbid vbid, std::string_view doc_key) {
+  return KeyKey(static_cast<Vbid>(vbid | kPrepareNamespaceBit), doc_key);
+}
+
 std::string VBucketStateKey(Vbid vbid) {
   return std::string(kVBucketStatePrefix) + std::to_string(vbid);
 }
@@ -167,6 +175,10 @@ std::string EncodeDoc(const DiskDoc& doc) {
   if (doc.deleted) {
     doc_flags |= kDocDeleted;
     if (doc.delete_source == DeleteSource::kTtl) doc_flags |= kDocDeleteSourceTtl;
+  }
+  if (doc.prepared) {
+    doc_flags |= kDocPrepared;
+    doc_flags |= static_cast<uint8_t>((doc.durability_level << kDocLevelShift) & kDocLevelMask);
   }
   out.push_back(static_cast<char>(doc_flags));
   out.push_back(static_cast<char>(doc.datatype));
@@ -196,6 +208,10 @@ Status DecodeDocView(std::string_view value, bool key_only, DiskDocView* doc) {
   doc->deleted = (doc_flags & kDocDeleted) != 0;
   doc->delete_source =
       (doc_flags & kDocDeleteSourceTtl) != 0 ? DeleteSource::kTtl : DeleteSource::kExplicit;
+  doc->prepared = (doc_flags & kDocPrepared) != 0;
+  doc->durability_level = static_cast<uint8_t>((doc_flags & kDocLevelMask) >> kDocLevelShift);
+  if (!doc->prepared && doc->durability_level != 0)
+    return Corrupt("document: level without prepare");
   doc->value = key_only ? std::string_view() : r.rest();
   return Status::Ok();
 }
@@ -210,6 +226,8 @@ Status DecodeDoc(std::string_view value, bool key_only, DiskDoc* doc) {
   doc->datatype = view.datatype;
   doc->deleted = view.deleted;
   doc->delete_source = view.delete_source;
+  doc->prepared = view.prepared;
+  doc->durability_level = view.durability_level;
   doc->key.assign(view.key);
   doc->value.assign(view.value);
   return Status::Ok();

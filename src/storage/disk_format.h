@@ -57,6 +57,9 @@ std::string SeqKey(Vbid vbid, uint64_t seqno);
 bool DecodeSeqKey(std::string_view key, Vbid* vbid, uint64_t* seqno);
 
 std::string KeyKey(Vbid vbid, std::string_view doc_key);
+// The `key` entry of the key's prepare (kvstore.h, "Prepares"): vbid | kPrepareNamespaceBit.
+inline constexpr Vbid kPrepareNamespaceBit = 0x8000;
+std::string PrepareKeyKey(Vbid vbid, std::string_view doc_key);
 
 // "vbstate/<vbid>"; ParseVBucketStateKey is its inverse (nullopt for anything else).
 std::string VBucketStateKey(Vbid vbid);

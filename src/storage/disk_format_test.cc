@@ -121,7 +121,9 @@ TEST(DiskFormatTest, DocRejectsBadInput) {
   EXPECT_EQ(DecodeDoc(bad_version, false, &out).code(), Errc::kCorruption);
   EXPECT_EQ(DecodeDocDeleted(bad_version).status().code(), Errc::kCorruption);
   std::string bad_flags = good;
-  bad_flags[1] = 0x04;
+  bad_flags[1] = 0x20;
+  EXPECT_EQ(DecodeDoc(bad_flags, false, &out).code(), Errc::kCorruption);
+  bad_flags[1] = 0x08;  // a durability level without the prepared bit
   EXPECT_EQ(DecodeDoc(bad_flags, false, &out).code(), Errc::kCorruption);
   // Every truncation that cuts into the header or the key is caught (the value is the tail).
   const size_t header_and_key = good.size() - FullDoc().value.size();

@@ -8,6 +8,13 @@
 //   key   : vbid(u16 BE) + key bytes      -> seqno + deleted bit               [point lookups]
 //   local : named records                 -> vbucket states, clean-shutdown marker
 //
+// Prepares: a SyncWrite's prepare is a document of `seq` (flagged prepared) whose `key` entry
+// sits in the key's *prepare namespace*, vbid | 0x8000 instead of vbid, so a key has at most one
+// committed and one prepared entry and neither shadows the other (kv_engine's prepare
+// namespace). A commit or abort removes the prepare (FlushBatch::RemovePrepare); the commit's
+// document is an ordinary one. Scans skip prepares unless asked (ScanOptions::include_prepares).
+// vbids must therefore stay below 0x8000.
+//
 // Invariants:
 //   One entry per key: each key of a vbucket has at most one entry in `seq`. Commit() deletes the
 //     entry of the key's previous seqno in the same atomic batch that writes the new one. A
@@ -65,6 +72,10 @@ struct DiskDoc {
   bool deleted = false;
   DeleteSource delete_source = DeleteSource::kExplicit;
   std::string value;  // empty for tombstones without xattrs / for key-only scans
+  // A SyncWrite's prepare: stored in the key's prepare namespace (see "Prepares" above), never
+  // shadowing the committed version; `durability_level` is its level (1..3).
+  bool prepared = false;
+  uint8_t durability_level = 0;
   // Commit only: where the key's previous version lives in `seq`, when the caller knows it
   // (the engine tracks it per key), which saves Commit a read of the `key` column family.
   // kNoPreviousVersion: the key has no entry on disk; kUnknownPreviousSeqno: look it up.
@@ -90,6 +101,8 @@ struct DiskDocView {
   DeleteSource delete_source = DeleteSource::kExplicit;
   std::string_view key;
   std::string_view value;  // empty for key-only scans
+  bool prepared = false;
+  uint8_t durability_level = 0;
 
   // An owning copy.
   DiskDoc ToDiskDoc() const {
@@ -105,6 +118,8 @@ struct DiskDocView {
     doc.deleted = deleted;
     doc.delete_source = delete_source;
     doc.value.assign(value);
+    doc.prepared = prepared;
+    doc.durability_level = durability_level;
     return doc;
   }
 };
@@ -129,19 +144,32 @@ struct VBucketStateRecord {
   friend bool operator==(const VBucketStateRecord&, const VBucketStateRecord&) = default;
 };
 
+// A prepare resolved (committed or aborted) at `seqno`: its entry leaves the prepare namespace.
+struct PrepareRemoval {
+  Vbid vbid = 0;
+  std::string key;
+  uint64_t seqno = 0;  // the commit's or abort's seqno
+};
+
 // The documents and state of one or more vbuckets committed atomically. Documents of one vbucket
 // must be added in increasing seqno order; a key may appear more than once (the last wins).
 class FlushBatch {
  public:
   void Add(DiskDoc doc) { docs_.push_back(std::move(doc)); }
+  // Removes the key's prepare (one added earlier in this batch with a lower seqno included).
+  void RemovePrepare(Vbid vbid, std::string key, uint64_t seqno) {
+    removals_.push_back(PrepareRemoval{vbid, std::move(key), seqno});
+  }
+  const std::vector<PrepareRemoval>& removals() const { return removals_; }
   void SetState(Vbid vbid, VBucketStateRecord state) { states_[vbid] = std::move(state); }
   const std::vector<DiskDoc>& docs() const { return docs_; }
   const std::map<Vbid, VBucketStateRecord>& states() const { return states_; }
-  bool empty() const { return docs_.empty() && states_.empty(); }
+  bool empty() const { return docs_.empty() && states_.empty() && removals_.empty(); }
   size_t size() const { return docs_.size(); }
 
  private:
   std::vector<DiskDoc> docs_;
+  std::vector<PrepareRemoval> removals_;
   std::map<Vbid, VBucketStateRecord> states_;
 };
 
@@ -150,6 +178,8 @@ struct ScanOptions {
   bool skip_deleted = false;  // do not yield tombstones
   // Yield the same documents in key order instead of seqno order (a DCP out-of-order backfill).
   bool key_order = false;
+  // Also yield prepares (DiskDoc::prepared; warmup). Seqno order only.
+  bool include_prepares = false;
 };
 
 // What the scan callback tells the scan to do next.

@@ -142,7 +142,13 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
       }
       it->second = doc.seqno;
     }
-    key_keys.push_back(KeyKey(doc.vbid, doc.key));
+    key_keys.push_back(doc.prepared ? PrepareKeyKey(doc.vbid, doc.key) : KeyKey(doc.vbid, doc.key));
+  }
+  // Prepares resolved in this batch: the newest removal of each prepare key.
+  std::unordered_map<std::string, uint64_t> removed;
+  for (const PrepareRemoval& r : batch.removals()) {
+    uint64_t& seqno = removed[PrepareKeyKey(r.vbid, r.key)];
+    seqno = std::max(seqno, r.seqno);
   }
 
   // Only the last version of each key is written; earlier ones never reach disk.
@@ -152,7 +158,15 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
   std::vector<size_t> winners;
   winners.reserve(last_version.size());
   for (size_t i = 0; i < docs.size(); ++i) {
-    if (last_version[key_keys[i]] == i) winners.push_back(i);
+    if (last_version[key_keys[i]] != i) continue;
+    auto gone = removed.find(key_keys[i]);
+    if (gone != removed.end()) {
+      // A prepare newer than its key's removal stays (and replaces the one on disk, found
+      // below); one the removal resolved never reaches disk.
+      if (docs[i].seqno < gone->second) continue;
+      removed.erase(gone);
+    }
+    winners.push_back(i);
   }
 
   // Where does each key's previous version live? The caller usually knows (previous_seqno);
@@ -186,6 +200,7 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
       if (entry->seqno != doc.seqno) wb.Delete(seq_cf_, SeqKey(doc.vbid, entry->seqno));
     }
   }
+  if (Status s = RemovePrepares(removed, &wb); !s.ok()) return fail(std::move(s));
   for (size_t i : winners) {
     const DiskDoc& doc = docs[i];
     wb.Put(seq_cf_, SeqKey(doc.vbid, doc.seqno), EncodeDoc(doc));
@@ -197,6 +212,24 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
 
   if (Status s = Write(&wb, sync, "commit"); !s.ok()) return fail(std::move(s));
   docs_written_.fetch_add(winners.size(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status RocksDBKVStore::RemovePrepares(const std::unordered_map<std::string, uint64_t>& removed,
+                                      rocksdb::WriteBatch* wb) {
+  for (const auto& [prepare_key, seqno] : removed) {
+    rocksdb::PinnableSlice value;
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key_cf_, prepare_key, &value);
+    if (s.IsNotFound()) continue;  // never persisted
+    if (!s.ok()) return FromRocksDB(s, "commit: prepare lookup");
+    ASSIGN_OR_RETURN(const KeyEntry entry, DecodeKeyEntry(View(value)));
+    // The prepare key's first two bytes are vbid | kPrepareNamespaceBit.
+    const auto vbid = static_cast<Vbid>(
+        ((static_cast<uint8_t>(prepare_key[0]) << 8) | static_cast<uint8_t>(prepare_key[1])) &
+        ~kPrepareNamespaceBit);
+    wb->Delete(seq_cf_, SeqKey(vbid, entry.seqno));
+    wb->Delete(key_cf_, prepare_key);
+  }
   return Status::Ok();
 }
 
@@ -320,6 +353,9 @@ Status RocksDBKVStore::DeleteVBucket(Vbid vbid) {
   RETURN_IF_ERROR(FromRocksDB(wb.DeleteRange(seq_cf_, VBucketPrefix(vbid), SeqRangeEnd(vbid)),
                               "delete vbucket: seq range"));
   RETURN_IF_ERROR(DeleteKeyEntries(vbid, &wb));
+  if (vbid < kPrepareNamespaceBit) {
+    RETURN_IF_ERROR(DeleteKeyEntries(static_cast<Vbid>(vbid | kPrepareNamespaceBit), &wb));
+  }
   wb.Delete(local_cf_, VBucketStateKey(vbid));
   return Write(&wb, /*sync=*/true, "delete vbucket");
 }

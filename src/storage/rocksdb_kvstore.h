@@ -31,6 +31,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/mutex.h"
@@ -73,6 +74,10 @@ class RocksDBKVStore final : public KVStore {
   Status Write(rocksdb::WriteBatch* batch, bool sync, std::string_view context);
   // Adds the deletion of every `key` entry of vbid to *batch.
   Status DeleteKeyEntries(Vbid vbid, rocksdb::WriteBatch* batch);
+  // Deletes the persisted prepare (its `seq` document and `key` entry) of every prepare key in
+  // `removed` (prepare key -> the resolving seqno), where there is one.
+  Status RemovePrepares(const std::unordered_map<std::string, uint64_t>& removed,
+                        rocksdb::WriteBatch* wb);
   // Reads a key's document at `snapshot` (null: the latest state). Sets *moved when the key's
   // `key` entry points at a `seq` entry that is not there — without a snapshot, a concurrent
   // commit moving the key; with one, corruption.

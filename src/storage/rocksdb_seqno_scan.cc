@@ -100,6 +100,7 @@ Status RocksDBSeqnoScan::ScanViews(const std::function<ScanControl(const DiskDoc
       iter_.reset();
       return error_;
     }
+    if (doc.prepared && !options_.include_prepares) continue;
     doc.vbid = vbid;
     doc.seqno = seqno;
     last_seqno_ = seqno;

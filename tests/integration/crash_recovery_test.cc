@@ -6,7 +6,10 @@
 //   - seqnos never go backwards: each vbucket's high seqno is at least what it was after the
 //     previous restart and at least every acknowledged durable write's seqno, and acknowledged
 //     seqnos keep increasing per vbucket across restarts;
-//   - every vbucket got exactly one new failover entry (an unclean shutdown), at its high seqno;
+//   - every vbucket got exactly one new failover entry (an unclean shutdown), at the high seqno
+//     it had persisted: at or above every acknowledged durable write's seqno and at or below its
+//     high seqno now (above it only the commits of the prepares warmup found in flight, which
+//     start the new branch: docs/replication.md, "SyncWrites");
 //   - the DCP consumer resumes each vbucket from its last (uuid, seqno, snapshot start/end): the
 //     producer either continues after that seqno or tells it to roll back to a seqno it already
 //     has (it discards what follows and resumes from there), and once caught up its view holds
@@ -412,7 +415,8 @@ TEST_F(CrashRecoveryTest, DurableWritesAndDcpResumeSurviveRepeatedKills) {
     // Every acknowledged durable write is back, with its value.
     CheckAgainstWrites(ServerData(*conn), "server", cycle);
 
-    // Seqnos never go backwards; one new failover entry per vbucket, at its high seqno.
+    // Seqnos never go backwards; one new failover entry per vbucket, at its persisted high seqno
+    // (warmup may have committed prepares in flight above it).
     auto seqnos = conn->GetAllVbSeqnos();
     ASSERT_TRUE(seqnos.ok());
     for (const auto& [vb, high] : *seqnos) {
@@ -425,7 +429,8 @@ TEST_F(CrashRecoveryTest, DurableWritesAndDcpResumeSurviveRepeatedKills) {
       ASSERT_FALSE(log->empty());
       journal_[vb] += fmt::format(" | restart {}: high {}, failover {:x}@{}", cycle, high,
                                   log->front().vbucket_uuid, log->front().seqno);
-      EXPECT_EQ(log->front().seqno, high) << "vb:" << vb;
+      EXPECT_LE(log->front().seqno, high) << "vb:" << vb;
+      EXPECT_GE(log->front().seqno, log_.max_acked_seqno[vb]) << "vb:" << vb;
       EXPECT_EQ(log->size(), std::min<size_t>(before.size() + 1, 25)) << "vb:" << vb;
       for (size_t i = 1; i < log->size() && i - 1 < before.size(); ++i) {
         EXPECT_EQ((*log)[i].vbucket_uuid, before[i - 1].vbucket_uuid)

@@ -174,7 +174,8 @@ TEST_F(DcpStatsTest, OpenAndControlAnswers) {
   EXPECT_EQ(conn.DcpControl("backfill_order", "sideways").code(), Errc::kInvalid);
   EXPECT_EQ(conn.DcpControl("set_noop_interval", "0.01").code(), Errc::kInvalid)
       << "below connection_manager_interval";
-  EXPECT_EQ(conn.DcpControl("enable_sync_writes", "true").code(), Errc::kNotSupported);
+  EXPECT_TRUE(conn.DcpControl("enable_sync_writes", "true").ok());
+  EXPECT_EQ(conn.DcpControl("enable_sync_writes", "false").code(), Errc::kInvalid);
   // DCP_NOOP from the consumer is answered too.
   auto noop = conn.Execute({.opcode = protocol::Opcode::kDcpNoop});
   ASSERT_TRUE(noop.ok());
