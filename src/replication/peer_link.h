@@ -9,7 +9,7 @@
 //   consumer_name=<me> (kv_engine accepts {"consumer_name"} only in a consumer's DCP_OPEN value;
 //   its DcpConsumer names itself to the producer with this control), enable_noop,
 //   set_noop_interval, set_priority, connection_buffer_size, enable_expiry_opcode,
-//   v7_dcp_status_codes ─▶ loop:
+//   v7_dcp_status_codes, enable_sync_writes ─▶ loop:
 //     - bring the streams in line with SetVBuckets(): a new vbucket gets a PassiveStream, a
 //       removed one is closed (CLOSE_STREAM); a pending stream whose back-off has passed sends
 //       its STREAM_REQ (PassiveStream::Request; the answer may roll the replica back);
