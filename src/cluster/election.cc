@@ -1,5 +1,6 @@
 #include "cluster/election.h"
 
+#include <cstdlib>
 #include <utility>
 
 #include "common/logging.h"
@@ -34,8 +35,8 @@ void Election::Start() {
   {
     MutexLock lock(&mu_);
     if (role_ != Role::kIdle) return;
-    role_ = Role::kCampaigning;
   }
+  SetRole(Role::kCampaigning);
   keeper_.Start();
   thread_ = std::thread([this] { Loop(); });
 }
@@ -102,8 +103,29 @@ void Election::OnLease(int64_t lease) {
   if (stream) stream->Cancel();
 }
 
+// The one transition check (the diagram in election.h). A failed campaign campaigns again.
+bool Election::ValidTransition(Role from, Role to) {
+  switch (to) {
+    case Role::kCampaigning:
+      return from != Role::kStopped;
+    case Role::kFollowing:
+    case Role::kLeading:
+      return from == Role::kCampaigning;
+    case Role::kStopped:
+      return from != Role::kStopped;
+    case Role::kIdle:
+      return false;
+  }
+  return false;
+}
+
 void Election::SetRole(Role role, std::optional<Leadership> term) {
   MutexLock lock(&mu_);
+  if (!ValidTransition(role_, role)) {
+    LOG_CRITICAL("election {}: invalid transition {} -> {}", options_.key, static_cast<int>(role_),
+                 static_cast<int>(role));
+    std::abort();
+  }
   role_ = role;
   term_ = std::move(term);
   cv_.SignalAll();

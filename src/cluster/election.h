@@ -17,6 +17,7 @@
 //                         │      ▲   ▲                                  │ lease lost, or key
 //          txn failed:    ▼      │   └──────────────────────────────────┘ deleted/replaced
 //          watch the key  kFollowing ── key deleted ──┘                   (on_deposed)
+//   kCampaigning ── txn errored (etcd away) ──▶ kCampaigning, after a backoff
 //   any ──Stop()──▶ kStopped (deletes the key if still ours, revokes the lease)
 //
 // Fencing: a term is identified by the key's create_revision, which no other term can have. A
@@ -113,6 +114,8 @@ class Election {
   // `lease`.
   std::shared_ptr<WatchStream> NewStream(int64_t lease) EXCLUDES(mu_);
   bool Pause(std::chrono::milliseconds wait) EXCLUDES(mu_);
+  static bool ValidTransition(Role from, Role to);
+  // The one place the role changes; aborts on a transition the diagram does not have.
   void SetRole(Role role, std::optional<Leadership> term = std::nullopt) EXCLUDES(mu_);
   // The keeper's callbacks (on its thread).
   void OnLease(int64_t lease) EXCLUDES(mu_);

@@ -1,6 +1,7 @@
 #include "cluster/lease_keeper.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -15,13 +16,38 @@ LeaseKeeper::LeaseKeeper(std::shared_ptr<EtcdClient> client, LeaseKeeperOptions 
       callbacks_(std::move(callbacks)),
       backoff_(options.retry) {}
 
+// The one transition check (the diagram in lease_keeper.h).
+bool LeaseKeeper::ValidTransition(State from, State to) {
+  switch (to) {
+    case State::kGranting:
+      return from == State::kIdle || from == State::kHeld;
+    case State::kHeld:
+      return from == State::kGranting;
+    case State::kStopped:
+      return from != State::kStopped;
+    case State::kIdle:
+      return false;
+  }
+  return false;
+}
+
+void LeaseKeeper::TransitionLocked(State next) {
+  if (!ValidTransition(state_, next)) {
+    LOG_CRITICAL("etcd lease keeper: invalid transition {} -> {}", static_cast<int>(state_),
+                 static_cast<int>(next));
+    std::abort();
+  }
+  state_ = next;
+  cv_.SignalAll();
+}
+
 LeaseKeeper::~LeaseKeeper() { Stop().IgnoreError(); }  // the lease ends at its TTL if etcd is away
 
 void LeaseKeeper::Start() {
   {
     MutexLock lock(&mu_);
     if (state_ != State::kIdle) return;
-    state_ = State::kGranting;
+    TransitionLocked(State::kGranting);
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -38,9 +64,8 @@ Status LeaseKeeper::Stop() {
   {
     MutexLock lock(&mu_);
     held = state_ == State::kHeld ? lease_ : 0;
-    state_ = State::kStopped;
+    TransitionLocked(State::kStopped);
     lease_ = 0;
-    cv_.SignalAll();
   }
   // A lost lease etcd may still have (it was never confirmed gone): best effort.
   if (lost_ != 0) client_->LeaseRevoke(lost_).IgnoreError();
@@ -118,15 +143,14 @@ bool LeaseKeeper::Grant() {
     MutexLock lock(&mu_);
     if (stopping_) {
       // Stop() revokes the held lease: hand it over.
-      state_ = State::kHeld;
+      TransitionLocked(State::kHeld);
       lease_ = granted->id;
       return false;
     }
-    state_ = State::kHeld;
     lease_ = granted->id;
     expiry_ = sent + std::chrono::seconds(granted->ttl);
     next_renewal_ = sent + RenewInterval();
-    cv_.SignalAll();
+    TransitionLocked(State::kHeld);
   }
   if (callbacks_.on_granted) callbacks_.on_granted(granted->id);
   return true;
@@ -156,7 +180,10 @@ bool LeaseKeeper::Renew() {
     next_renewal_ = expiry_;  // nothing to do before the loss
     return true;
   }
-  auto ttl = client_->LeaseKeepAliveOnce(lease, RenewInterval());
+  // The call may not outlast the local expiry: the loss must be reported by then.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(expiry - sent);
+  auto ttl = client_->LeaseKeepAliveOnce(
+      lease, std::max(std::min(RenewInterval(), left), std::chrono::milliseconds(1)));
   if (ttl.status().code() == Errc::kNotFound) {
     Lose(ttl.status());
     return true;
@@ -177,10 +204,9 @@ void LeaseKeeper::Lose(const Status& why) {
   {
     MutexLock lock(&mu_);
     lease = lease_;
-    state_ = State::kGranting;
     lease_ = 0;
     paused_ = false;  // the pause was for the lease now lost
-    cv_.SignalAll();
+    TransitionLocked(State::kGranting);
   }
   lost_ = lease;
   LOG_WARN("etcd lease {:x} lost: {}", lease, why.ToString());

@@ -18,7 +18,8 @@
 // does not rest on this timer: writes that must stop with the lease carry a txn compare (see
 // cluster/election.h); the timer only makes the holder step down in time.
 //
-// Renewal calls time out at a third of the TTL so a hung etcd cannot hold the thread past the loss.
+// Renewal calls time out at a third of the TTL, and never after the local expiry, so a hung etcd
+// cannot hold the thread past the loss.
 //
 // Ownership: owned by its user (a node agent's registration, an Election); shares the EtcdClient.
 // Callbacks run on the keeper's thread, one at a time; a renewal waits for them, so they must be
@@ -88,6 +89,9 @@ class LeaseKeeper {
   // kHeld: one renewal at its time. False if stopping.
   bool Renew() EXCLUDES(mu_);
   void Lose(const Status& why) EXCLUDES(mu_);
+  static bool ValidTransition(State from, State to);
+  // Moves to `next`, aborting on a transition the diagram does not have.
+  void TransitionLocked(State next) REQUIRES(mu_);
   // Waits until `deadline` or Stop(); false when stopping.
   bool WaitUntil(Clock::time_point deadline) EXCLUDES(mu_);
   std::chrono::milliseconds RenewInterval() const { return options_.ttl / 3; }
