@@ -124,6 +124,8 @@ TEST_F(EtcdClientTest, CompactedRevisionsAreOutOfRange) {
   EXPECT_EQ(client_->Range("/t/c", {.revision = first->revision}).status().code(), Errc::kRange);
   EXPECT_EQ(client_->Range("/t/c", {.revision = second->revision + 100}).status().code(),
             Errc::kRange);
+  // An error answer (with the gateway's HTTP trailer) leaves the client working.
+  EXPECT_EQ(client_->Get("/t/c")->value, "2");
 }
 
 TEST_F(EtcdClientTest, UnreachableEtcdIsATemporaryFailure) {
