@@ -11,7 +11,9 @@
 //   - the request was sent but no answer came in time, or the connection broke → kTempFail
 //     naming the endpoint and path (the outcome of a write is then unknown: callers that need
 //     exactly-once effects guard their writes with txn compares);
-//   - an error body ({"error":..,"code":..}) → codec::ErrorInBody (the gRPC code mapped once);
+//   - an error body ({"error":..,"code":..}, sent with HTTP 4xx/5xx and an HTTP trailer that
+//     Debian's cpp-httplib 0.11 cannot parse: the body is taken as received) →
+//     codec::ErrorInBody (the gRPC code mapped once);
 //   - any other non-200 answer or malformed JSON → kIoError quoting the body.
 // Watches are long-lived streams and do not go through Call(): cluster/etcd_watch.h opens its own
 // connection to current_endpoint() with these options.
