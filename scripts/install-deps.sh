@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages sluice builds, tests and benchmarks with, then the npm packages of
-# the client compatibility tests (scripts/install-node-deps.sh).
+# the client compatibility tests (scripts/install-node-deps.sh). etcd-server and etcd-client: the
+# etcd tests start their own etcd on free loopback ports (src/testing/etcd_process.h); the
+# package's system service is not used.
 # Idempotent: only missing packages are installed. Runs apt-get as root or via sudo.
 set -euo pipefail
 
@@ -12,6 +14,7 @@ PACKAGES=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libmemcached-tools memcached python3 nodejs
   libcpp-httplib-dev python3-pylibmc openssl
+  etcd-server etcd-client
 )
 # Debian's nodejs comes without npm (the npm package); a nodejs that bundles it (e.g. NodeSource's)
 # conflicts with that package, so it is only asked for when there is no npm command.
