@@ -618,7 +618,7 @@ TEST_F(ProducerTest, Controls) {
   EXPECT_EQ(p->Control("enable_out_of_order_snapshots", "true").code(), Errc::kNotSupported);
   EXPECT_EQ(p->Control("max_marker_version", "2.2").code(), Errc::kNotSupported);
   EXPECT_EQ(p->Control("enable_sync_writes", "false").code(), Errc::kInvalid);  // one way
-  EXPECT_EQ(p->Control("enable_stream_id", "false").code(), Errc::kInvalid);  // one way
+  EXPECT_EQ(p->Control("enable_stream_id", "false").code(), Errc::kInvalid);    // one way
   EXPECT_TRUE(p->Control("enable_stream_id", "true").ok());
   // Not both (kv_engine's MB-32318).
   EXPECT_EQ(p->Control("enable_sync_writes", "true").code(), Errc::kNotSupported);
