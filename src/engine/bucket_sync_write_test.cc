@@ -191,8 +191,8 @@ TEST_F(BucketSyncWriteTest, PreparesArePersistedAndWarmedUp) {
   Flush();
   bucket_.reset();  // unclean: no shutdown
   Open();
-  auto vb = bucket_->GetVBucket(0);
-  EXPECT_EQ(vb->NumPreparesInFlight(), 1u);
+  // No VBucket reference kept: a vbucket must not outlive its bucket (it accounts into it).
+  EXPECT_EQ(bucket_->GetVBucket(0)->NumPreparesInFlight(), 1u);
   EXPECT_EQ(Get("k"), "old");
   EXPECT_EQ(CurrItems(), 1);
   EXPECT_EQ(Set("k", "x").status().code(), Errc::kSyncWriteInProgress);
