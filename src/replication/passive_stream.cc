@@ -364,8 +364,13 @@ Status PassiveStream::OnResolution(const protocol::Frame& frame) {
 
 std::optional<uint64_t> PassiveStream::TakeSeqnoAck() {
   if (state() != State::kReading) return std::nullopt;
-  std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
-  const uint64_t persisted = vb ? vb->persisted_seqno() : 0;
+  // The link asks every stream after each batch it reads: a stream without prepares in flight
+  // answers without looking the vbucket up.
+  uint64_t persisted = 0;
+  if (!unacked_prepares_.empty()) {
+    std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
+    if (vb != nullptr) persisted = vb->persisted_seqno();
+  }
   while (!unacked_prepares_.empty()) {
     const auto [seqno, level] = unacked_prepares_.front();
     if (seqno > whole_upto_) break;
