@@ -140,8 +140,9 @@ void Server::Stop() {
   threads_.clear();
   acceptor_.reset();
   tls_acceptor_.reset();
-  contexts_.clear();
-  tls_context_.reset();
+  // The io_contexts (and the TLS context) stay until ~Server: another thread may still hold a
+  // Connection for a moment (a DCP backfill that promoted its producer's notifier), and the
+  // last holder runs ~Connection, whose timer and socket use their io_context's services.
   LOG_INFO("server stopped");
 }
 

@@ -13,6 +13,10 @@
 // protocol; max_connections counts both ports together.
 //
 // Ownership: owned by main (or a test). Borrows the ServerContext, which must outlive it.
+// Connections are shared (the DCP producer's notifier is a weak_ptr to one, promoted on executor
+// threads), so the io_contexts they use live until ~Server, not only until Stop: destroy the
+// Server only when no other thread can hold a Connection (main does it after the executor
+// stops).
 // Thread safety: Listen() and Stop() from one controlling thread; port() from any.
 #pragma once
 
