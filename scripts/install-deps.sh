@@ -2,7 +2,7 @@
 # Installs the Debian packages sluice builds, tests and benchmarks with, then the npm packages of
 # the client compatibility tests (scripts/install-node-deps.sh). etcd-server and etcd-client: the
 # etcd tests start their own etcd on free loopback ports (src/testing/etcd_process.h); the
-# package's system service is not used.
+# package's system service is not used. chromium: the console's browser test drives it headless.
 # Idempotent: only missing packages are installed. Runs apt-get as root or via sudo.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ PACKAGES=(
   libmemcached-tools memcached python3 nodejs
   libcpp-httplib-dev python3-pylibmc openssl
   etcd-server etcd-client
+  chromium
 )
 # Debian's nodejs comes without npm (the npm package); a nodejs that bundles it (e.g. NodeSource's)
 # conflicts with that package, so it is only asked for when there is no npm command.

@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "common/logging.h"
+#include "server/console_page.h"
+#include "server/console_state.h"
 #include "server/metrics.h"
 
 namespace sluice::server {
@@ -23,6 +25,16 @@ Status MetricsServer::Start(const std::string& host, uint16_t port) {
   http->set_keep_alive_max_count(100);
   http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderMetrics(ctx_), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  // The read-only console (server/console_page.h) and its data.
+  http->Get("/",
+            [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/console"); });
+  http->Get("/console", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(ConsolePage()), "text/html; charset=utf-8");
+  });
+  http->Get("/console/state.json", [this](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(ConsoleStateJson(ctx_, req.local_addr), "application/json");
   });
   // cpp-httplib reports failures as return values; an exception from it (allocation) would
   // be a bug here, so none is caught.

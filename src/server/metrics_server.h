@@ -2,7 +2,9 @@
 //
 // MetricsServer: the Prometheus endpoint - an HTTP server (Debian's cpp-httplib) on its own port
 // that answers GET /metrics with RenderMetrics() (server/metrics.h) as
-// "text/plain; version=0.0.4", and 404 for any other path. Its threads are its own: one runs the
+// "text/plain; version=0.0.4", GET /console with the read-only web console
+// (server/console_page.h) and GET /console/state.json with its data (server/console_state.h;
+// / redirects to /console), and 404 for any other path. Its threads are its own: one runs the
 // accept loop, a small pool (kWorkers) serves requests, so a slow scraper never touches the
 // memcached I/O threads.
 //

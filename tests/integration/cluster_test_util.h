@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -93,9 +94,17 @@ class StaticCluster {
                           "--node-id",      ids_[i],
                           "--cluster-map",  map_path_,
                           "--port",         std::to_string(ports_[i]),
-                          "--metrics-port", "0",
+                          "--metrics-port", std::to_string(MetricsPort(i)),
                           "--set",          "replication_user=admin"};
     return options;
+  }
+
+  // Serve node i's metrics port (the console) on `port`; by default a node has none. Before
+  // Start().
+  void SetMetricsPort(size_t i, uint16_t port) { metrics_ports_[i] = port; }
+  uint16_t MetricsPort(size_t i) const {
+    auto it = metrics_ports_.find(i);
+    return it == metrics_ports_.end() ? 0 : it->second;
   }
 
   // Writes `file` and starts every node of it; false (see error()) if the file does not parse
@@ -175,6 +184,7 @@ class StaticCluster {
   uint32_t vbuckets_ = 8;
   std::vector<std::string> ids_;
   std::vector<uint16_t> ports_;
+  std::map<size_t, uint16_t> metrics_ports_;
   std::optional<cluster::ClusterMap> map_;
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
   std::string error_;

@@ -9,7 +9,9 @@
 //                      following the config after every vbucket of one moved to the other;
 //   sdk_replicas.js    the SDK against three nodes with two replicas: durable writes at every
 //                      level, getAllReplicas/getAnyReplica, then a node killed and its vbuckets
-//                      promoted on their replicas, the SDK following.
+//                      promoted on their replicas, the SDK following;
+//   console.js         the web console in headless chromium (npm playwright-core): three nodes
+//                      up, one killed and shown down, the map change shown.
 // The npm packages live in tests/compat/node_modules (scripts/install-node-deps.sh, run by
 // `make deps`); without them these tests fail and say so.
 #include <fmt/format.h>
@@ -18,6 +20,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -43,6 +46,12 @@ int RunNode(const std::string& script, const std::string& env, std::string* outp
   while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
   const int status = pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Debian's chromium, or $CHROMIUM.
+std::string ChromiumPath() {
+  const char* env = std::getenv("CHROMIUM");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/chromium";
 }
 
 // Runs a compat script and expects it to exit 0 (every check passed).
@@ -115,6 +124,35 @@ TEST(NodeClusterCompatTest, CouchbaseSdkReadsReplicasAndFollowsAPromotion) {
                               "SLUICE_PROMOTE='{}'",
                               cluster.port(0), cluster.port(1), cluster.port(2), SLUICE_BINARY_DIR,
                               cluster.node(2).pid(), promote));
+  cluster.node(2).Kill();  // the script killed c: reap it
+  cluster.StopAll(/*print_logs=*/::testing::Test::HasFailure());
+}
+
+// The web console in headless chromium: three nodes up, one killed and marked down, its vbuckets
+// promoted on a and the map seen to change (tests/compat/console.js).
+TEST(ConsoleBrowserTest, ShowsNodesMarksAKilledOneDownAndFollowsTheMap) {
+  constexpr uint32_t kVBuckets = 16;
+  ASSERT_TRUE(std::filesystem::exists(kCompatDir + "/node_modules/playwright-core"))
+      << "tests/compat/node_modules is missing: run scripts/install-node-deps.sh (make deps)";
+  ASSERT_TRUE(std::filesystem::exists(ChromiumPath()))
+      << ChromiumPath() << " is missing: scripts/install-deps.sh installs Debian's chromium";
+  StaticCluster cluster;
+  const nlohmann::json file = cluster.File({"a", "b", "c"}, 2);
+  const uint16_t console_port = FreePort();
+  cluster.SetMetricsPort(0, console_port);
+  ASSERT_TRUE(cluster.Start(file, kVBuckets)) << cluster.error();
+  // c's active vbuckets, each promoted on a with a chain of a alone.
+  std::string promote;
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    if (*cluster.map().ChainOf(vb)[0] != "c") continue;
+    promote += fmt::format("{}:{}:[[\"a\"]];", vb, cluster.port(0));
+  }
+  ASSERT_FALSE(promote.empty());
+  RunCompatScript(
+      "console.js",
+      fmt::format("SLUICE_CONSOLE_URL=http://127.0.0.1:{}/console SLUICE_CLI={}/sluice "
+                  "SLUICE_KILL_PID={} SLUICE_PROMOTE='{}' CHROMIUM={}",
+                  console_port, SLUICE_BINARY_DIR, cluster.node(2).pid(), promote, ChromiumPath()));
   cluster.node(2).Kill();  // the script killed c: reap it
   cluster.StopAll(/*print_logs=*/::testing::Test::HasFailure());
 }
