@@ -8,6 +8,7 @@
 //     NOT_MY_VBUCKET, replication re-points, the rev moves on every node.
 //   - Fencing: etcd stopped (SIGSTOP) past the lease TTL: writes answer TMPFAIL, reads go on;
 //     after SIGCONT writes succeed again, by themselves.
+//   - A node the map does not name holds every vbucket dead.
 //   - A clean SIGTERM revokes the lease: nodes/<id> is gone at once.
 //   - Bad flag combinations exit with code 2.
 #include <signal.h>
@@ -356,6 +357,28 @@ TEST_F(EtcdClusterTest, LostLeaseFencesWritesUntilEtcdReturns) {
   EXPECT_EQ(SetUntil(active, key, "3", McbpStatus::kSuccess), McbpStatus::kSuccess);
   const std::string node_key = NodeAgent::NodeKey(kCluster, ids_[active]);
   EXPECT_TRUE(Eventually([&] { return etcd_client_->Get(node_key).ok(); }));
+}
+
+TEST_F(EtcdClusterTest, ANodeTheMapDoesNotNameHoldsNothing) {
+  StartNodes({"a", "b", "d"});
+  // The map names a and b only (its node list too): d takes no write and names no node as
+  // itself.
+  std::vector<TopologyChain> chains = cluster::ComputeLayout({"a", "b"}, 1, kVBuckets);
+  chains_ = chains;
+  Json map = ParseJson(MapJson(chains, 1));
+  map["nodes"].erase(2);
+  auto put = etcd_client_->Put(NodeAgent::MapKey(kCluster, "default"), map.dump());
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  WaitForRev(put->revision);
+  auto d = Connect(2);
+  ASSERT_NE(d, nullptr);
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    EXPECT_EQ(Must(d->Set(KeyIn(vb), "x")).status, McbpStatus::kNotMyVbucket) << "vb " << vb;
+  }
+  const Json config = Config(*d);
+  ASSERT_EQ(config["nodesExt"].size(), 2u);
+  for (const auto& node : config["nodesExt"]) EXPECT_FALSE(node.value("thisNode", false));
+  EXPECT_EQ(SetUntil(NodeAt(0, 0), KeyIn(0), "v", McbpStatus::kSuccess), McbpStatus::kSuccess);
 }
 
 TEST_F(EtcdClusterTest, CleanShutdownRevokesTheRegistration) {
