@@ -1,11 +1,12 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
-// cluster view (the static map's states applied) -> listen -> replication (from the cluster file
-// or --replica-of) -> print "sluiced listening on HOST:PORT".
-// SIGTERM/SIGINT: stop replication -> stop accepting and close connections -> end DCP (wait for
-// backfills) -> bucket shutdown (persist everything, clean-shutdown marker, close RocksDB) -> stop
-// background threads -> exit 0.
+// cluster view (the static map's states applied) -> listen -> replication (from the cluster file,
+// --replica-of or the map from etcd) -> print "sluiced listening on HOST:PORT" (and start /metrics)
+// -> with --etcd, the node agent (registration, maps, fencing; it needs the ports).
+// SIGTERM/SIGINT: stop the node agent (lease revoked) -> stop replication -> stop accepting and
+// close connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
+// clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
 //
 // Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
 // test harness read the port from it), plus, only with --tls-port, a second line
