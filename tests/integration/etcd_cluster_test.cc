@@ -8,6 +8,8 @@
 //     NOT_MY_VBUCKET, replication re-points, the rev moves on every node.
 //   - Fencing: etcd stopped (SIGSTOP) past the lease TTL: writes answer TMPFAIL, reads go on;
 //     after SIGCONT writes succeed again, by themselves.
+//   - etcd stopped and started again: the last map stands, writes fence and come back by
+//   themselves.
 //   - A node the map does not name holds every vbucket dead.
 //   - A clean SIGTERM revokes the lease: nodes/<id> is gone at once.
 //   - Bad flag combinations exit with code 2.
@@ -357,6 +359,39 @@ TEST_F(EtcdClusterTest, LostLeaseFencesWritesUntilEtcdReturns) {
   EXPECT_EQ(SetUntil(active, key, "3", McbpStatus::kSuccess), McbpStatus::kSuccess);
   const std::string node_key = NodeAgent::NodeKey(kCluster, ids_[active]);
   EXPECT_TRUE(Eventually([&] { return etcd_client_->Get(node_key).ok(); }));
+}
+
+TEST_F(EtcdClusterTest, EtcdRestartedTheNodesCarryOn) {
+  const int64_t rev = Form(kFenceTtl);
+  ASSERT_GT(rev, 0);
+  const Vbid vb = 0;
+  const size_t active = NodeAt(vb, 0);
+  const std::string key = KeyIn(vb);
+  ASSERT_EQ(SetUntil(active, key, "1", McbpStatus::kSuccess), McbpStatus::kSuccess);
+
+  etcd_.Stop();
+  // etcd away: the last map stands (config and reads), writes are fenced after the TTL.
+  const std::string probe = KeyIn(vb, "probe-");
+  EXPECT_EQ(SetUntil(active, probe, "2", McbpStatus::kEtmpfail), McbpStatus::kEtmpfail);
+  {
+    auto conn = Connect(active);
+    ASSERT_NE(conn, nullptr);
+    EXPECT_EQ(Must(conn->Get(key)).value, "1");
+    EXPECT_EQ(Config(*conn).value("rev", int64_t{0}), rev);
+  }
+  ASSERT_TRUE(etcd_.Start()) << etcd_.error();  // the same ports and data
+  EXPECT_EQ(SetUntil(active, key, "3", McbpStatus::kSuccess), McbpStatus::kSuccess);
+  WaitForRev(rev);
+  // The outage was logged once per node, and so was the return.
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const std::string log = nodes_[i]->Log();
+    size_t lost = 0;
+    for (size_t at = log.find("lost etcd"); at != std::string::npos;
+         at = log.find("lost etcd", at + 1)) {
+      ++lost;
+    }
+    EXPECT_EQ(lost, 1u) << ids_[i];
+  }
 }
 
 TEST_F(EtcdClusterTest, ANodeTheMapDoesNotNameHoldsNothing) {
