@@ -177,7 +177,17 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // "failovers [vb]", "checkpoint [vb]", "memory". kNotFound for an unknown group.
   Status GetStats(std::string_view group, const AddStatFn& add) const;
   int64_t MemUsed() const override;
-  uint64_t QueueSize() const;  // ep_queue_size: writes not yet persisted
+  uint64_t QueueSize() const;
+
+  // ---- write fence ----
+  // While fenced, front-end writes to active vbuckets (store, delete, arithmetic, append/prepend,
+  // touch) answer kTempFail; reads, replication and vbucket state changes go on. The node agent
+  // fences while its cluster membership is not confirmed (docs/cluster.md, "The states of a
+  // node"). Any thread.
+  void SetWritesFenced(bool fenced) { writes_fenced_.store(fenced, std::memory_order_relaxed); }
+  bool WritesFenced() const override {
+    return writes_fenced_.load(std::memory_order_relaxed);
+  }  // ep_queue_size: writes not yet persisted
 
   // Changes whenever the vbucket map changes (a state change, creation or deletion), so the
   // cluster config's "rev" moves and clients refetch it.
@@ -243,6 +253,7 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::atomic<SeqnoListener*> seqno_listener_{nullptr};
   std::atomic<VBucketMapListener*> map_listener_{nullptr};
   std::atomic<bool> shut_down_{false};
+  std::atomic<bool> writes_fenced_{false};
   std::atomic<bool> pager_wake_pending_{false};
   std::atomic<bool> remover_wake_pending_{false};
   std::atomic<uint64_t> config_revision_{1};

@@ -188,6 +188,15 @@ Status VBucket::CheckActive() const {
   return Status::Ok();
 }
 
+Status VBucket::CheckWritable() const {
+  RETURN_IF_ERROR(CheckActive());
+  if (ctx_.listener->WritesFenced()) {
+    return Status(Errc::kTempFail,
+                  "writes fenced: this node's cluster membership is not confirmed");
+  }
+  return Status::Ok();
+}
+
 const StoredValue* VBucket::FindValid(const HashTable::KeyLock& lock, std::string_view key,
                                       uint64_t* expired_seqno) {
   const StoredValue* sv = ht_.Find(lock, key);
@@ -298,7 +307,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
   // Copy the value before taking any lock.
   BlobPtr value = req.value.empty() ? BlobPtr() : Blob::Make(req.value);
   ReaderLock state(&state_lock_);
-  RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckWritable());
   RETURN_IF_ERROR(CheckSyncWritePossible(req.sync));
   RETURN_IF_ERROR(CheckMemoryForWrite(req.value.size()));
   uint64_t seqno = 0;
@@ -352,7 +361,7 @@ StatusOr<MutationResult> VBucket::Store(const StoreRequest& req) {
 StatusOr<MutationResult> VBucket::Delete(std::string_view key, uint64_t cas, const Waiter& waiter,
                                          const SyncWriteSpec* sync) {
   ReaderLock state(&state_lock_);
-  RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckWritable());
   RETURN_IF_ERROR(CheckSyncWritePossible(sync));
   uint64_t expired_seqno = 0;
   uint64_t seqno = 0;
@@ -404,7 +413,7 @@ bool ParseCounter(std::string_view text, uint64_t* out) {
 
 StatusOr<ArithmeticResult> VBucket::Arithmetic(const ArithmeticRequest& req, const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckWritable());
   RETURN_IF_ERROR(CheckSyncWritePossible(req.sync));
   RETURN_IF_ERROR(CheckMemoryForWrite(20));
   uint64_t expired_seqno = 0;
@@ -471,7 +480,7 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
                                                 bool append, uint64_t cas, const Waiter& waiter,
                                                 const SyncWriteSpec* sync) {
   ReaderLock state(&state_lock_);
-  RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckWritable());
   RETURN_IF_ERROR(CheckSyncWritePossible(sync));
   RETURN_IF_ERROR(CheckMemoryForWrite(data.size()));
   uint64_t expired_seqno = 0;
@@ -528,7 +537,7 @@ StatusOr<MutationResult> VBucket::AppendPrepend(std::string_view key, std::strin
 StatusOr<GetResult> VBucket::Touch(std::string_view key, uint32_t expiry, bool fetch,
                                    const Waiter& waiter) {
   ReaderLock state(&state_lock_);
-  RETURN_IF_ERROR(CheckActive());
+  RETURN_IF_ERROR(CheckWritable());
   uint64_t expired_seqno = 0;
   uint64_t fetch_seqno = 0;
   uint64_t seqno = 0;

@@ -66,6 +66,9 @@ class VBucketListener {
   virtual void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) = 0;
   // Bytes of memory in use in the bucket (for write admission).
   virtual int64_t MemUsed() const = 0;
+  // True while front-end writes to active vbuckets must answer TMPFAIL: the node may have lost
+  // its claim on its actives (Bucket::SetWritesFenced; a node agent whose etcd lease is lost).
+  virtual bool WritesFenced() const { return false; }
 };
 
 // Bucket-wide things a vbucket uses; owned by the Bucket, which outlives its vbuckets.
@@ -339,6 +342,8 @@ class VBucket {
   // Document operations run only on an active vbucket, which it stays while the caller holds
   // state_lock_: OK, else kNotMyVbucket.
   Status CheckActive() const REQUIRES_SHARED(state_lock_);
+  // A front-end write: CheckActive, then kTempFail while the bucket's writes are fenced.
+  Status CheckWritable() const REQUIRES_SHARED(state_lock_);
   // Has the bucket read version `seqno` of `key` from disk (0: its tombstone, see LoadTombstone)
   // and notify `waiter`. Returns kWouldBlock, the operation's answer meanwhile.
   Status BgFetch(std::string_view key, uint64_t seqno, const Waiter& waiter);

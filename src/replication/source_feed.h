@@ -52,6 +52,10 @@ class SourceFeed final : public engine::VBucketStateObserver,
   // No more refreshes (cancels the task; waits for one in progress). Idempotent.
   void Stop() EXCLUDES(refresh_mu_, task_mu_);
   void OnVBucketStatesChanged() override EXCLUDES(task_mu_);
+  // Hands the Replicator the sources for the bucket's current states now, on the caller's thread
+  // (which may wait: see Replicator::SetSources), e.g. before a replica vbucket is promoted, so
+  // that its passive stream is closed first. Nothing after Stop().
+  void RefreshNow() EXCLUDES(refresh_mu_) { Refresh(); }
   // The sources for the bucket's current states (also what the task hands over).
   std::vector<ReplicaSource> Compute() const;
 

@@ -20,12 +20,17 @@
 // so revisions only increase, also across restarts and a clock set back. The clock makes the
 // revisions of different nodes comparable: a client keeps the config with the highest revision,
 // which is the one of the node that changed last (with clocks in step) - after a failover, the
-// promoted node's. revEpoch is kEpoch. A later issue makes the topology, and so the revisions,
-// cluster-wide.
+// promoted node's. revEpoch is kEpoch.
+//
+// Dynamic (sluiced --etcd; cluster/node_agent.h): the map arrives at runtime from etcd, each with
+// its revision and epoch (the map key's mod_revision and the cluster's epoch key), the same on
+// every node. ApplyDynamicMap sets the vbucket states it implies, then publishes map, revision
+// and epoch together; clients see rev 0 and revEpoch 1 until the first map.
 //
 // Ownership: owned by the ServerContext; shares the bucket. Thread safety: thread-safe (one
-// mutex around the persisted revision and the JSON cache; Configure and ApplyClusterMap run at
-// start-up, before the server serves).
+// mutex around the map, the persisted revision and the JSON cache; Configure and ApplyClusterMap
+// run at start-up, before the server serves; ApplyDynamicMap from one thread at a time, the node
+// agent's).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +61,7 @@ class ClusterView {
     std::optional<cluster::ClusterMap> map;  // the static cluster, if any
     std::string node_id;                     // this node's id in `map`
     std::string state_path;                  // the node-state file; "" = revisions not persisted
+    bool dynamic = false;                    // maps come from ApplyDynamicMap (no `map`)
   };
 
   // A single-node view with in-memory revisions until Configure(). `bucket` may be null (tests of
@@ -72,37 +78,53 @@ class ClusterView {
   // (SET_VBUCKET may have changed them) stand. Before the server serves.
   Status ApplyClusterMap() EXCLUDES(mu_);
 
-  // The current revision (see above).
+  // Dynamic: sets every vbucket's state from `map` as ApplyClusterMap does (only those that
+  // differ), then publishes the map with its revision and epoch. REQUIRES: Configure(dynamic).
+  Status ApplyDynamicMap(std::shared_ptr<const cluster::ClusterMap> map, int64_t rev, int64_t epoch)
+      EXCLUDES(mu_);
+
+  // The current revision and epoch (see above).
   int64_t Revision() EXCLUDES(mu_);
+  int64_t Epoch() EXCLUDES(mu_);
 
   struct Config {
     int64_t rev = 0;
+    int64_t epoch = kEpoch;
     std::string json;
+    uint64_t generation = 0;  // the bucket's config_revision() it was built at
   };
   // The config for a client that connected to `local_host` (the single-node case names it), this
   // node listening on `port`. Cached per host and revision.
   Config Current(const std::string& local_host, uint16_t port) EXCLUDES(mu_);
 
-  // The static cluster, or null.
-  const cluster::ClusterMap* map() const { return map_ ? &*map_ : nullptr; }
+  // The cluster map (static, or the last dynamic one), or null.
+  std::shared_ptr<const cluster::ClusterMap> map() EXCLUDES(mu_);
   const std::string& node_id() const { return node_id_; }
+  bool dynamic() const { return dynamic_; }
+  // Dynamic: the node agent's state (cluster/node_agent.h), for STAT.
+  void set_node_state(std::string_view state) EXCLUDES(mu_);
+  std::string node_state() EXCLUDES(mu_);
 
  private:
-  std::string Build(int64_t rev, const std::string& local_host, uint16_t port) const;
-  // vb's row of the vBucketMap, `width` entries.
-  std::vector<int> Row(Vbid vb, size_t width) const;
-  // Index of node `id` in the node list, or -1.
-  int IndexOf(const TopologyNode& id) const;
+  std::string Build(const cluster::ClusterMap* map, int64_t rev, int64_t epoch,
+                    const std::string& local_host, uint16_t port) const;
+  // vb's row of the vBucketMap, `width` entries; `me` is this node's index in the map (-1: none).
+  std::vector<int> Row(const cluster::ClusterMap* map, int me, Vbid vb, size_t width) const;
+  // Sets the vbucket states `map` gives this node; with `only_changed`, only where they differ.
+  Status SetStates(const cluster::ClusterMap& map, bool only_changed) const;
 
   const std::shared_ptr<engine::Bucket> bucket_;
   const std::string random_uuid_;
   // Set by Configure before serving, then constant.
-  std::optional<cluster::ClusterMap> map_;
   std::string node_id_;
-  int me_ = 0;  // this node's index in the node list
   std::string state_path_;
+  bool dynamic_ = false;
 
   Mutex mu_;
+  std::shared_ptr<const cluster::ClusterMap> map_ GUARDED_BY(mu_);
+  int64_t dynamic_rev_ GUARDED_BY(mu_) = 0;  // dynamic: the published map's revision
+  int64_t epoch_ GUARDED_BY(mu_) = kEpoch;
+  std::string node_state_ GUARDED_BY(mu_);
   uint64_t seen_generation_ GUARDED_BY(mu_) = 0;  // the bucket map generation rev_ is for
   int64_t rev_ GUARDED_BY(mu_) = 0;
   int64_t persisted_rev_ GUARDED_BY(mu_) = 0;  // highest revision written to the node state

@@ -48,6 +48,12 @@ void AddServerStats(Connection& conn, const engine::AddStatFn& add) {
   num("bytes_written", s.bytes_written.load());
   num("malformed_frames", s.malformed_frames.load());
   num("max_connections", ctx.config().max_connections);
+  if (ctx.cluster().dynamic()) {
+    // A member of a cluster kept in etcd (docs/cluster.md): its agent's state and the config's.
+    add("cluster_node_state", ctx.cluster().node_state());
+    num("cluster_map_rev", ctx.ConfigRevision());
+    num("cluster_epoch", ctx.ConfigEpoch());
+  }
 }
 
 }  // namespace
@@ -222,8 +228,8 @@ CommandResult GetClusterConfig(Connection& conn, const Frame& req, const Command
       return CommandResult::kDone;
     }
     const int64_t rev = conn.ctx().ConfigRevision();
-    if (known->epoch > ServerContext::kConfigEpoch ||
-        (known->epoch == ServerContext::kConfigEpoch && known->revision >= rev)) {
+    const int64_t epoch = conn.ctx().ConfigEpoch();
+    if (known->epoch > epoch || (known->epoch == epoch && known->revision >= rev)) {
       conn.Respond(req, McbpStatus::kSuccess);  // the client's copy is current
       return CommandResult::kDone;
     }

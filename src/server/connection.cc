@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "common/logging.h"
 #include "protocol/datatype.h"
@@ -222,10 +223,13 @@ void Connection::PushClusterConfig() {
   }
   config_push_pending_ = false;
   const ClusterView::Config config = ctx_.CurrentClusterConfig(local_host());
-  if (config.rev <= pushed_config_rev_) return;
+  if (std::pair(config.epoch, config.rev) <= std::pair(pushed_config_epoch_, pushed_config_rev_)) {
+    return;
+  }
+  pushed_config_epoch_ = config.epoch;
   pushed_config_rev_ = config.rev;
   std::string extras;
-  protocol::AppendClusterConfigVersion(&extras, {ServerContext::kConfigEpoch, config.rev});
+  protocol::AppendClusterConfigVersion(&extras, {config.epoch, config.rev});
   const uint8_t datatype =
       full && HasFeature(Feature::kJson) ? protocol::kDatatypeJson : protocol::kDatatypeRaw;
   protocol::AppendFrame(&out_, protocol::Magic::kServerRequest,

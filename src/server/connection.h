@@ -247,6 +247,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool close_after_write_ = false;
   bool closed_ = false;
   int64_t pushed_config_rev_ = 0;     // the newest revision pushed to this client
+  int64_t pushed_config_epoch_ = 0;   // and its epoch (configs compare by (epoch, revision))
   bool config_push_pending_ = false;  // a push waits for the output to drain
 
   bool authenticated_ = false;

@@ -124,7 +124,7 @@ std::string ConsoleStateJson(ServerContext& ctx, const std::string& host) {
   health[me] = "up";
   // The node ids in the config's serverList order (the vBucketMap's indices).
   Json ids = Json::array();
-  if (const cluster::ClusterMap* map = ctx.cluster().map()) {
+  if (const auto map = ctx.cluster().map()) {
     for (const auto& node : map->nodes()) ids.push_back(node.id);
   } else {
     ids.push_back(me);

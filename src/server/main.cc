@@ -1,11 +1,12 @@
 // sluiced: the sluice server. See README.md and docs/configuration.md.
 //
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
-// cluster view (the static map's states applied) -> listen -> replication (from the cluster file
-// or --replica-of) -> print "sluiced listening on HOST:PORT".
-// SIGTERM/SIGINT: stop replication -> stop accepting and close connections -> end DCP (wait for
-// backfills) -> bucket shutdown (persist everything, clean-shutdown marker, close RocksDB) -> stop
-// background threads -> exit 0.
+// cluster view (the static map's states applied) -> listen -> replication (from the cluster file,
+// --replica-of or the map from etcd) -> print "sluiced listening on HOST:PORT" (and start /metrics)
+// -> with --etcd, the node agent (registration, maps, fencing; it needs the ports).
+// SIGTERM/SIGINT: stop the node agent (lease revoked) -> stop replication -> stop accepting and
+// close connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
+// clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
 //
 // Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
 // test harness read the port from it), plus, only with --tls-port, a second line
@@ -23,15 +24,25 @@
 // than one node, replicates each replica vbucket from the node the file names active for it
 // (server/replication_setup.h). A malformed file, an ID the file does not list or --replica-of
 // beside it is a usage error (exit code 2).
+//
+// etcd: --etcd URL --cluster NAME --node-id ID [--node-ttl SECONDS] make the node a member of a
+// cluster kept in etcd (docs/cluster.md; cluster/node_agent.h): it registers under a lease, applies
+// the map of its bucket from etcd whenever it changes (server/map_applier.h) and fences writes
+// while its membership is not confirmed. --etcd beside --cluster-map or --replica-of, or without
+// --cluster and --node-id, is a usage error.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "cluster/etcd_client.h"
+#include "cluster/node_agent.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "dcp/conn_map.h"
@@ -39,6 +50,7 @@
 #include "executor/executor.h"
 #include "sasl/users.h"
 #include "server/cluster_view.h"
+#include "server/map_applier.h"
 #include "server/metrics_server.h"
 #include "server/replication_setup.h"
 #include "server/server.h"
@@ -108,7 +120,12 @@ struct Options {
   std::optional<std::string> replica_of;
   std::string node_id;
   std::string cluster_map_file;
+  std::string etcd;  // --etcd URL: a cluster kept in etcd
+  std::string cluster_name;
+  std::optional<uint32_t> node_ttl;
 };
+
+constexpr uint32_t kDefaultNodeTtl = 5;
 
 // Reports a usage error on stderr; returns the exit code for it.
 int UsageError(const std::string& what) {
@@ -156,7 +173,13 @@ std::optional<int> ParseFlags(int argc, char** argv, Options* options) {
                      "Prometheus /metrics HTTP port on --host (0 = off; with --port 0 and no "
                      "--metrics-port, a free port, named on stderr)")
           ->capture_default_str();
-  app.add_option("--node-id", o.node_id, "This node's id in the --cluster-map file");
+  app.add_option("--node-id", o.node_id, "This node's id (in the --cluster-map file, or in etcd)");
+  app.add_option("--etcd", o.etcd,
+                 "etcd endpoint(s), http://HOST:PORT[,...]: join the cluster kept there (with "
+                 "--cluster and --node-id)");
+  app.add_option("--cluster", o.cluster_name, "The cluster's name in etcd, with --etcd");
+  app.add_option("--node-ttl", o.node_ttl,
+                 "Seconds this node's etcd lease lives without renewal, with --etcd (default 5)");
   app.add_option("--cluster-map", o.cluster_map_file,
                  "Static cluster file (JSON: nodes, num_replicas, optional vbucket_map), with "
                  "--node-id");
@@ -184,6 +207,28 @@ std::optional<int> ParseFlags(int argc, char** argv, Options* options) {
   o.metrics_port_given = metrics_opt->count() > 0;
   o.port_given = port_opt->count() > 0;
   return std::nullopt;
+}
+
+// --etcd and the flags that go with it (or must not).
+Status CheckEtcdFlags(const Options& o) {
+  auto invalid = [](std::string what) { return Status(Errc::kInvalid, std::move(what)); };
+  if (o.etcd.empty()) {
+    if (!o.cluster_name.empty()) return invalid("--cluster needs --etcd");
+    if (o.node_ttl) return invalid("--node-ttl needs --etcd");
+    return Status::Ok();
+  }
+  if (!o.cluster_map_file.empty()) {
+    return invalid("--etcd and --cluster-map: give one source of the cluster map");
+  }
+  if (o.replica_of) return invalid("--etcd and --replica-of: give one source of replication");
+  if (o.cluster_name.empty() || o.node_id.empty()) {
+    return invalid("--etcd needs --cluster and --node-id");
+  }
+  if (o.cluster_name.find('/') != std::string::npos || o.node_id.find('/') != std::string::npos) {
+    return invalid("--cluster and --node-id may not contain '/'");
+  }
+  if (o.node_ttl && *o.node_ttl < 1) return invalid("--node-ttl must be at least 1 second");
+  return Status::Ok();
 }
 
 // The engine parameters — defaults, then --config, then --set, then the dedicated flags — with
@@ -223,6 +268,7 @@ StatusOr<Config> Configure(const Options& o) {
     }
   }
   if (o.bucket_name.empty() || o.bucket_name.size() > 100) return invalid("invalid --bucket");
+  RETURN_IF_ERROR(CheckEtcdFlags(o));
   return config;
 }
 
@@ -230,6 +276,7 @@ StatusOr<Config> Configure(const Options& o) {
 // from it unless --port was given (then they must agree). An error's message is the usage error
 // to print.
 StatusOr<std::optional<cluster::ClusterMap>> LoadCluster(const Config& config, Options* o) {
+  if (!o->etcd.empty()) return std::optional<cluster::ClusterMap>();  // the map comes from etcd
   ASSIGN_OR_RETURN(
       auto map, server::LoadClusterMapFlags(o->node_id, o->cluster_map_file, config.max_vbuckets));
   if (!map) return map;
@@ -303,19 +350,22 @@ void Announce(const Options& o, server::Server& server, server::MetricsServer& m
 // The cluster view: revisions persisted beside the bucket's data; the static map applied.
 Status SetUpClusterView(const Options& o, std::optional<cluster::ClusterMap> map,
                         server::ClusterView& view) {
+  if (!o.etcd.empty()) return view.Configure({std::nullopt, o.node_id, "", /*dynamic=*/true});
   RETURN_IF_ERROR(view.Configure(
       {std::move(map), o.node_id, o.data_dir + "/" + o.bucket_name + ".node-state.json"}));
   return view.ApplyClusterMap();
 }
 
 // The replicator, once the server listens (with --replica-of, this node's id is its HOST:PORT):
-// fed from --replica-of, or from the cluster file of a cluster of more than one node (a node
-// alone has nobody to replicate from); an empty runtime otherwise.
-StatusOr<server::ReplicationRuntime> StartReplication(const Options& o, const Config& config,
-                                                      const cluster::ClusterMap* map, uint16_t port,
-                                                      std::shared_ptr<engine::Bucket> bucket,
-                                                      executor::Executor& executor) {
+// fed from the map from etcd (`sources`, with --etcd), from --replica-of, or from the cluster file
+// of a cluster of more than one node (a node alone has nobody to replicate from); an empty runtime
+// otherwise.
+StatusOr<server::ReplicationRuntime> StartReplication(
+    const Options& o, const Config& config, const cluster::ClusterMap* map,
+    std::shared_ptr<server::DynamicMapSources> sources, uint16_t port,
+    std::shared_ptr<engine::Bucket> bucket, executor::Executor& executor) {
   server::ReplicationSetup setup{o.users_file, o.node_id, &config, std::move(bucket), &executor};
+  if (sources) return server::StartFromDynamicMap(std::move(sources), setup);
   if (o.replica_of) {
     setup.node_id = fmt::format("{}:{}", ShownHost(o.host), port);
     return server::StartReplicaOf(*o.replica_of, setup);
@@ -324,10 +374,57 @@ StatusOr<server::ReplicationRuntime> StartReplication(const Options& o, const Co
   return server::ReplicationRuntime{};
 }
 
+// The etcd client of --etcd (comma-separated endpoints). Calls are bounded by the lease TTL, so
+// that a hung etcd cannot hold a registration past it.
+StatusOr<std::shared_ptr<cluster::EtcdClient>> MakeEtcdClient(const Options& o) {
+  cluster::EtcdOptions options;
+  std::string_view rest = o.etcd;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    options.endpoints.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  const auto ttl = std::chrono::seconds(o.node_ttl.value_or(kDefaultNodeTtl));
+  options.connect_timeout = std::chrono::milliseconds(500);
+  options.request_timeout =
+      std::clamp<std::chrono::milliseconds>(ttl, std::chrono::seconds(1), std::chrono::seconds(5));
+  auto client = cluster::EtcdClient::Create(options);
+  if (!client.ok()) return Status(Errc::kInvalid, "--etcd: " + client.status().ToString());
+  return client;
+}
+
+// The address other nodes and clients reach this node on: --host, or the loopback address when
+// listening on every address.
+std::string AdvertisedHost(const std::string& host) {
+  if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") return "127.0.0.1";
+  return host;
+}
+
+// The node agent of --etcd, started; null without --etcd.
+std::unique_ptr<cluster::NodeAgent> StartNodeAgent(const Options& o, const Config& config,
+                                                   std::shared_ptr<cluster::EtcdClient> etcd,
+                                                   uint16_t port, uint16_t metrics_port,
+                                                   server::MapApplier* applier) {
+  if (!etcd) return nullptr;
+  cluster::NodeAgentOptions options;
+  options.cluster = o.cluster_name;
+  options.node_id = o.node_id;
+  options.bucket = o.bucket_name;
+  options.num_vbuckets = config.max_vbuckets;
+  options.ttl = std::chrono::seconds(o.node_ttl.value_or(kDefaultNodeTtl));
+  options.host = AdvertisedHost(o.host);
+  options.port = port;
+  options.metrics_port = metrics_port;
+  auto agent = std::make_unique<cluster::NodeAgent>(std::move(etcd), options, *applier);
+  agent->Start();
+  return agent;
+}
+
 // Opens the bucket and serves it until SIGINT or SIGTERM, then shuts down in order; returns the
 // exit code.
 int Serve(const Options& o, const Config& config, std::optional<cluster::ClusterMap> cluster_map,
-          std::shared_ptr<const sasl::UserDatabase> users) {
+          std::shared_ptr<const sasl::UserDatabase> users,
+          std::shared_ptr<cluster::EtcdClient> etcd) {
   const sigset_t signals = BlockShutdownSignals();
   auto executor = MakeExecutor(config);
   engine::BucketOptions bucket_options;
@@ -360,14 +457,18 @@ int Serve(const Options& o, const Config& config, std::optional<cluster::Cluster
     LOG_CRITICAL("{}", s.ToString());
     return fail(1);
   }
-  auto replication =
-      StartReplication(o, config, ctx.cluster().map(), server.port(), *bucket, *executor);
+  auto sources = etcd ? std::make_shared<server::DynamicMapSources>(o.node_id) : nullptr;
+  auto replication = StartReplication(o, config, ctx.cluster().map().get(), sources, server.port(),
+                                      *bucket, *executor);
   if (!replication.ok()) {
     LOG_CRITICAL("replication: {}", replication.status().ToString());
     return fail(kUsageError);
   }
   ctx.set_replicator(replication->replicator);
   Announce(o, server, metrics);
+  server::MapApplier applier(ctx, sources, replication->feed);
+  std::unique_ptr<cluster::NodeAgent> agent =
+      StartNodeAgent(o, config, std::move(etcd), server.port(), metrics.port(), &applier);
   LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
            ShownHost(o.host), server.port(), o.bucket_name, config.max_vbuckets, config.max_size);
 
@@ -377,7 +478,9 @@ int Serve(const Options& o, const Config& config, std::optional<cluster::Cluster
   // Order matters: no connection may start new work, then every DCP backfill (and its RocksDB
   // snapshot) is gone, then the bucket persists everything and closes its store, then the
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
-  // Replication first: it writes into the bucket from threads of its own.
+  // The agent first (its lease revoked: the cluster sees this node leave at once; no map is
+  // applied after it), then replication: it writes into the bucket from threads of its own.
+  if (agent) agent->Stop().IgnoreError();  // logged by the agent
   replication->Stop();
   metrics.Stop();
   server.Stop();
@@ -409,8 +512,14 @@ int Run(int argc, char** argv) {
   if (host != "127.0.0.1" && host != "::1" && host != "localhost" && !options.tls_port) {
     LOG_WARN("listening on {} without TLS: credentials and data cross the network in clear", host);
   }
+  std::shared_ptr<cluster::EtcdClient> etcd;
+  if (!options.etcd.empty()) {
+    auto client = MakeEtcdClient(options);
+    if (!client.ok()) return UsageError(std::string(client.status().message()));
+    etcd = std::move(*client);
+  }
   return Serve(options, *config, std::move(*cluster_map),
-               std::shared_ptr<const sasl::UserDatabase>(std::move(*users)));
+               std::shared_ptr<const sasl::UserDatabase>(std::move(*users)), std::move(etcd));
 }
 
 }  // namespace

@@ -75,15 +75,48 @@ StatusOr<ReplicationRuntime> StartReplicaOf(const std::string& replica_of,
   return runtime;
 }
 
+namespace {
+
+std::optional<replication::ReplicaSource> ActiveSource(const cluster::ClusterMap& map,
+                                                       const std::string& me, Vbid vb) {
+  if (vb >= map.num_vbuckets()) return std::nullopt;
+  const cluster::ClusterNode& active = map.ActiveOf(vb);
+  if (active.id == me) return std::nullopt;
+  return replication::ReplicaSource{vb, active.id, active.host, active.port};
+}
+
+}  // namespace
+
+void DynamicMapSources::Set(std::shared_ptr<const cluster::ClusterMap> map) {
+  MutexLock lock(&mu_);
+  map_ = std::move(map);
+}
+
+std::optional<replication::ReplicaSource> DynamicMapSources::SourceOf(Vbid vb) const {
+  std::shared_ptr<const cluster::ClusterMap> map;
+  {
+    MutexLock lock(&mu_);
+    map = map_;
+  }
+  if (!map) return std::nullopt;
+  return ActiveSource(*map, node_id_, vb);
+}
+
+StatusOr<ReplicationRuntime> StartFromDynamicMap(std::shared_ptr<DynamicMapSources> sources,
+                                                 const ReplicationSetup& setup) {
+  auto source_of = [sources](Vbid vb) { return sources->SourceOf(vb); };
+  ASSIGN_OR_RETURN(auto runtime, Start(std::move(source_of), setup));
+  LOG_INFO(
+      "replication: replica vbuckets of {} stream from their actives in the map from etcd "
+      "(user {})",
+      setup.node_id, setup.config->replication_user);
+  return runtime;
+}
+
 StatusOr<ReplicationRuntime> StartFromClusterMap(const cluster::ClusterMap& map,
                                                  const ReplicationSetup& setup) {
   // The map is copied: the feed calls this on its task for as long as it runs.
-  auto source_of = [map, me = setup.node_id](Vbid vb) -> std::optional<replication::ReplicaSource> {
-    if (vb >= map.num_vbuckets()) return std::nullopt;
-    const cluster::ClusterNode& active = map.ActiveOf(vb);
-    if (active.id == me) return std::nullopt;
-    return replication::ReplicaSource{vb, active.id, active.host, active.port};
-  };
+  auto source_of = [map, me = setup.node_id](Vbid vb) { return ActiveSource(map, me, vb); };
   ASSIGN_OR_RETURN(auto runtime, Start(std::move(source_of), setup));
   LOG_INFO(
       "replication: replica vbuckets of {} stream from their actives in the cluster map "

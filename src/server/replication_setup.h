@@ -8,7 +8,9 @@
 //     (or pending) streams from the node the file names active for it, unless that is this node
 //     (then from nobody: nothing in a static cluster says who took it over);
 //   - the hidden test/driver flag --replica-of HOST:PORT: every replica vbucket of this node
-//     streams from that address.
+//     streams from that address;
+//   - a map that changes at runtime (sluiced --etcd: DynamicMapSources, set by
+//     server/map_applier.h): as the static file, from the map current when the feed refreshes.
 //
 // Ownership: main owns the returned ReplicationRuntime; the replicator is shared with the
 // ServerContext (stats). Stop() before the bucket shuts down.
@@ -20,6 +22,7 @@
 
 #include "cluster/cluster_map.h"
 #include "common/config.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/bucket.h"
 #include "executor/executor.h"
@@ -47,6 +50,26 @@ struct ReplicationSetup {
   std::shared_ptr<engine::Bucket> bucket;
   executor::Executor* executor = nullptr;
 };
+
+// The replica sources of the current dynamic map: a replica (or pending) vbucket streams from
+// the node the map names active for it, none before the first map or when that is this node.
+// Shared by the SourceFeed's SourceOf and the MapApplier that sets it. Thread-safe.
+class DynamicMapSources {
+ public:
+  explicit DynamicMapSources(std::string node_id) : node_id_(std::move(node_id)) {}
+  void Set(std::shared_ptr<const cluster::ClusterMap> map) EXCLUDES(mu_);
+  std::optional<replication::ReplicaSource> SourceOf(Vbid vb) const EXCLUDES(mu_);
+
+ private:
+  const std::string node_id_;
+  mutable Mutex mu_;
+  std::shared_ptr<const cluster::ClusterMap> map_ GUARDED_BY(mu_);
+};
+
+// The replicator fed from `sources` (which it shares). kInvalid (a usage error) when the
+// replication user is wrong.
+StatusOr<ReplicationRuntime> StartFromDynamicMap(std::shared_ptr<DynamicMapSources> sources,
+                                                 const ReplicationSetup& setup);
 
 // The replicator with --replica-of `replica_of` ("HOST:PORT"). kInvalid (a usage error) when the
 // address or the replication user is wrong.

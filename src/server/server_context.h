@@ -112,9 +112,9 @@ class ServerContext final : public engine::VBucketMapListener {
   ClusterView::Config CurrentClusterConfig(const std::string& host) {
     return cluster_.Current(host, port());
   }
-  // The revision ClusterConfig() currently reports.
+  // The revision and epoch ClusterConfig() currently reports.
   int64_t ConfigRevision() { return cluster_.Revision(); }
-  static constexpr int64_t kConfigEpoch = ClusterView::kEpoch;
+  int64_t ConfigEpoch() { return cluster_.Epoch(); }
 
   // engine::VBucketMapListener: posts a cluster-config push to every connection.
   void OnVBucketMapChanged() override;
