@@ -78,7 +78,8 @@ void RocksDBHistory::AddBoundary(Vbid vbid, const VBucketStateRecord& state,
   for (const auto& [v, bytes] : pending->added_) {
     if (v == vbid) added += bytes;
   }
-  if (!w.empty() && state.high_seqno <= w.back().seqno) return;  // nothing new (a state change)
+  // Nothing new (a state change), or nothing at all: a rollback to 0 is a reset.
+  if (state.high_seqno == 0 || (!w.empty() && state.high_seqno <= w.back().seqno)) return;
   HistoryBoundary b{.seqno = state.high_seqno,
                     .time = Now(),
                     .bytes = added,

@@ -431,7 +431,7 @@ StatusOr<RollbackResult> RocksDBKVStore::Rollback(Vbid vbid, uint64_t seqno) {
   }
   const std::optional<HistoryBoundary> boundary =
       seqno == 0 || !history_.enabled() ? std::nullopt : history_.BoundaryAtOrBelow(vbid, seqno);
-  if (!boundary) {
+  if (!boundary || boundary->seqno == 0) {
     return Status(Errc::kNotFound,
                   "rollback to " + std::to_string(seqno) +
                       " is below the history window of vb:" + std::to_string(vbid));
