@@ -25,6 +25,8 @@ StatusOr<std::shared_ptr<VBucket>> Bucket::ResetVBucket(Vbid vbid) {
     rec.state = old->state();
     fresh = MakeVBucket(vbid, rec);
     fresh->set_rollback_resets(old->rollback_resets() + 1);
+    // Everything it held is undone (kv_engine counts the old high seqno too).
+    fresh->set_rollback_item_count(old->rollback_item_count() + old->high_seqno());
     vbuckets_.Set(vbid, fresh);
     // The empty vbucket's record at once, so a crash now does not lose the vbucket (if this
     // fails, the flush queued below writes it).
@@ -37,6 +39,7 @@ StatusOr<std::shared_ptr<VBucket>> Bucket::ResetVBucket(Vbid vbid) {
   config_revision_.fetch_add(1, std::memory_order_relaxed);
   stats_.rollback_count.fetch_add(1, std::memory_order_relaxed);
   stats_.rollback_resets.fetch_add(1, std::memory_order_relaxed);
+  stats_.rollback_item_count.fetch_add(old->high_seqno(), std::memory_order_relaxed);
   LOG_WARN("vb:{} reset: emptied (was at seqno {}) to be copied again from 0", vbid,
            old->high_seqno());
   if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {

@@ -57,7 +57,7 @@ struct EngineStats {
   // ---- replication ----
   Counter rollback_count{0};       // ep_rollback_count: replica rollbacks below the high seqno
   Counter rollback_resets{0};      // ep_rollback_resets: of those, vbuckets emptied to copy again
-  Counter rollback_item_count{0};  // rollback_item_count: items removed by history rollbacks
+  Counter rollback_item_count{0};  // rollback_item_count: items undone by rollbacks and resets
 };
 
 }  // namespace sluice::engine

@@ -194,8 +194,8 @@ class VBucket {
   // carried over to the vbucket that replaces it (Bucket::ResetVBucket).
   uint64_t rollback_resets() const { return rollback_resets_.load(std::memory_order_relaxed); }
   void set_rollback_resets(uint64_t n) { rollback_resets_.store(n, std::memory_order_relaxed); }
-  // Items removed by rollbacks of this vbucket (kv_engine's rollback_item_count); carried over
-  // like rollback_resets (Bucket::RollbackVBucket).
+  // Items undone by rollbacks and resets of this vbucket (kv_engine's rollback_item_count);
+  // carried over like rollback_resets (Bucket::RollbackVBucket, Bucket::ResetVBucket).
   uint64_t rollback_item_count() const {
     return rollback_item_count_.load(std::memory_order_relaxed);
   }
