@@ -198,10 +198,11 @@ cores_between() { awk -v t="$1" -v hz="$CLK_TCK" -v s="$2" 'BEGIN {printf "%.2f"
 #   cluster_file FILE                  a static cluster file of nodes a and b ($VBUCKETS vbuckets,
 #                                      a active and b replica for each); sets NODE_PORT[a|b]
 #   start_node ID DATA_DIR             sluiced as node ID of $WORK/cluster.json (logging in to its
-#                                      peer as the bench user); waits until it listens; NODE_PID[ID]
+#                                      peer as the bench user; extra arguments from NODE_ARGS[ID]);
+#                                      waits until it listens; NODE_PID[ID]
 #   stop_node ID                       SIGTERM, wait
 #   seqno_sum ID                       the sum of node ID's high seqnos (every vbucket it holds)
-declare -A NODE_PID NODE_PORT
+declare -A NODE_PID NODE_PORT NODE_ARGS
 # A loopback port nothing listens on (the cluster file names each node's port up front).
 free_port() {
   local port
@@ -231,7 +232,7 @@ start_node() {
   local id="$1" out="$WORK/$1.out" cmd
   [[ -f "$WORK/users.json" ]] || echo '{"users":[{"name":"bench","password":"bench"}]}' >"$WORK/users.json"
   AUTH=(--user bench --password bench)
-  cmd="$BUILD_DIR/sluiced --node-id $id --cluster-map $WORK/cluster.json --data-dir $2 --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level warn"
+  cmd="$BUILD_DIR/sluiced --node-id $id --cluster-map $WORK/cluster.json --data-dir $2 --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level warn ${NODE_ARGS[$id]:-}"
   R[node.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g" <<<"$cmd")"
   : >"$out"
   $cmd >"$out" 2>>"$WORK/$id.err" &

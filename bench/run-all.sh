@@ -18,6 +18,7 @@ BENCHMARKS=(
   scaling.sh            # 6. drain items/s, CPU and RSS per item at growing data sizes (plot)
   replication.sh        # 7. replica lag under SET load; catch-up of an empty replica vs the drain
   durable_latency.sh    # 8. majority durable write latency with one replica vs Redis SET + WAIT 1 0
+  rollback.sh           # 9. a replica's rollback from history vs reset + re-copy; history write cost
 )
 # ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
 [[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"

@@ -81,6 +81,15 @@ const std::vector<Entry>& Entries() {
       {{"rocksdb_write_buffer_size", ParamType::kSize, "bytes",
         "RocksDB memtable size per column family."},
        &Config::rocksdb_write_buffer_size},
+      {{"history_retention_bytes", ParamType::kSize, "bytes",
+        "Disk the rollback history may use (older versions of replaced and deleted documents, "
+        "for a replica's rollback; kv_engine's magma parameter). The oldest history is trimmed "
+        "beyond it. 0 with history_retention_seconds 0: no history, every rollback resets."},
+       &Config::history_retention_bytes},
+      {{"history_retention_seconds", ParamType::kUInt, "seconds",
+        "Age beyond which rollback history is trimmed (kv_engine's magma parameter); 0: no age "
+        "bound."},
+       &Config::history_retention_seconds},
       {{"num_reader_threads", ParamType::kUInt, "count",
         "Threads of the reader task group (background fetches)."},
        &Config::num_reader_threads},

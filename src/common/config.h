@@ -49,6 +49,8 @@ struct Config {
   bool flusher_sync = false;  // fsync every flush (durable writes always fsync)
   uint64_t rocksdb_block_cache_size = 64ULL << 20;   // bytes
   uint64_t rocksdb_write_buffer_size = 64ULL << 20;  // bytes per memtable
+  uint64_t history_retention_bytes = 256ULL << 20;   // rollback history on disk (all vbuckets)
+  uint64_t history_retention_seconds = 0;            // age bound of the history; 0 = none
 
   // ---- background tasks ----
   uint64_t num_reader_threads = 2;

@@ -71,6 +71,8 @@ Status Bucket::Warmup() {
   storage::RocksDBOptions ropts;
   ropts.block_cache_size = options_.config.rocksdb_block_cache_size;
   ropts.write_buffer_size = options_.config.rocksdb_write_buffer_size;
+  ropts.history_retention_bytes = options_.config.history_retention_bytes;
+  ropts.history_retention_seconds = options_.config.history_retention_seconds;
   ASSIGN_OR_RETURN(store_, storage::OpenRocksDBKVStore(dir, ropts));
   if (options_.wrap_store) store_ = options_.wrap_store(std::move(store_));
   for (size_t shard = 0; shard < options_.config.max_num_shards; ++shard) {
@@ -119,26 +121,9 @@ Status Bucket::Warmup() {
   if (!state_batch.empty()) RETURN_IF_ERROR(store_->Commit(state_batch, /*sync=*/true));
 
   // Documents: one seqno-ordered scan per vbucket. Values are loaded while memory allows.
-  const int64_t value_limit = static_cast<int64_t>(options_.config.MemLowWatBytes());
   for (const auto& vb : vbuckets_.All()) {
     ++warmup_.vbuckets;
-    if (vb->high_seqno() == 0) continue;
-    ASSIGN_OR_RETURN(auto scan,
-                     store_->OpenSeqnoScan(vb->id(), 1, UINT64_MAX, {.include_prepares = true}));
-    bool done = false;
-    while (!done) {
-      RETURN_IF_ERROR(scan->Scan(
-          [&](storage::DiskDoc&& doc) {
-            const bool with_value = MemUsed() < value_limit;
-            if (!doc.deleted && !doc.prepared) {
-              ++warmup_.documents;
-              if (with_value) ++warmup_.values_loaded;
-            }
-            vb->WarmupLoad(std::move(doc), with_value);
-            return storage::ScanControl::kContinue;
-          },
-          &done));
-    }
+    RETURN_IF_ERROR(LoadFromDisk(*vb, &warmup_.documents, &warmup_.values_loaded));
   }
   for (const auto& vb : vbuckets_.All()) vb->WarmupComplete();
   warmup_.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -147,6 +132,28 @@ Status Bucket::Warmup() {
   LOG_INFO("bucket {}: warmup of {} vbuckets, {} documents ({} values) in {} ms ({} shutdown)",
            name(), warmup_.vbuckets, warmup_.documents, warmup_.values_loaded, warmup_.duration_ms,
            warmup_.fresh ? "fresh" : (clean ? "after a clean" : "after an unclean"));
+  return Status::Ok();
+}
+
+Status Bucket::LoadFromDisk(VBucket& vb, uint64_t* documents, uint64_t* values) {
+  if (vb.high_seqno() == 0) return Status::Ok();
+  const int64_t value_limit = static_cast<int64_t>(options_.config.MemLowWatBytes());
+  ASSIGN_OR_RETURN(auto scan,
+                   store_->OpenSeqnoScan(vb.id(), 1, UINT64_MAX, {.include_prepares = true}));
+  bool done = false;
+  while (!done) {
+    RETURN_IF_ERROR(scan->Scan(
+        [&](storage::DiskDoc&& doc) {
+          const bool with_value = MemUsed() < value_limit;
+          if (!doc.deleted && !doc.prepared) {
+            if (documents != nullptr) ++*documents;
+            if (with_value && values != nullptr) ++*values;
+          }
+          vb.WarmupLoad(std::move(doc), with_value);
+          return storage::ScanControl::kContinue;
+        },
+        &done));
+  }
   return Status::Ok();
 }
 

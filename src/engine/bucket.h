@@ -97,6 +97,13 @@ class VBucketStateObserver {
   virtual void OnVBucketStatesChanged() = 0;
 };
 
+// What Bucket::RollbackVBucket did.
+struct VBucketRollback {
+  uint64_t seqno = 0;  // the seqno reached (<= the one asked for)
+  uint64_t items_rolled_back = 0;
+  std::shared_ptr<VBucket> vb;  // the vbucket that replaced the rolled-back one
+};
+
 class Bucket final : public VBucketListener, public std::enable_shared_from_this<Bucket> {
  public:
   static StatusOr<std::shared_ptr<Bucket>> Open(BucketOptions options);
@@ -167,6 +174,15 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // for a deletion. Counted (ep_rollback_resets, vb_N:rollback_resets). Returns the new
   // vbucket; kNotMyVbucket if vbid does not exist or is not a replica (or pending).
   StatusOr<std::shared_ptr<VBucket>> ResetVBucket(Vbid vbid);
+  // A replica's rollback within its history (bucket_replica.cc; storage/kvstore.h "History"):
+  // persists what the vbucket holds, rolls its disk back to the newest commit boundary at or
+  // below `seqno` (KVStore::Rollback), then replaces the vbucket by one rebuilt from disk (hash
+  // table, prepares, high seqno, snapshot range, failover log without the entries above it). DCP
+  // streams on it end as for a deletion. Counted (ep_rollback_count, rollback_item_count,
+  // vb_N:rollback_item_count) and logged. kNotFound when the history does not reach back that
+  // far (or is disabled): the caller resets instead (ResetVBucket). kNotMyVbucket as
+  // ResetVBucket; a storage error as is (nothing changed).
+  StatusOr<VBucketRollback> RollbackVBucket(Vbid vbid, uint64_t seqno);
   // (vbid, high seqno) of vbuckets in `state` (nullopt = all alive ones), ascending vbid.
   std::vector<std::pair<Vbid, uint64_t>> GetAllVbSeqnos(std::optional<VBucketState> state) const;
   StatusOr<ObserveSeqnoResult> ObserveSeqno(Vbid vbid, uint64_t uuid) const;
@@ -229,6 +245,9 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
  private:
   explicit Bucket(BucketOptions options);
   Status Warmup();
+  // Loads vb's documents and prepares from disk into it (warmup, a rollback). Values while
+  // memory is below the low watermark. Counts into *documents and *values when not null.
+  Status LoadFromDisk(VBucket& vb, uint64_t* documents, uint64_t* values);
   void StartTasks();
   void CancelTasks();
   std::shared_ptr<VBucket> MakeVBucket(Vbid vbid, const storage::VBucketStateRecord& state);

@@ -79,7 +79,9 @@ Status Bucket::GetStats(std::string_view group_text, const AddStatFn& add) const
     num("ep_kv_size", stats_.ht_memory.load());
     num("ep_checkpoint_memory", stats_.checkpoint_memory.load());
     num("ep_cursors_dropped", stats_.cursors_dropped.load());
+    num("ep_rollback_count", stats_.rollback_count.load());
     num("ep_rollback_resets", stats_.rollback_resets.load());
+    num("rollback_item_count", stats_.rollback_item_count.load());
     num("ep_max_vbuckets", vbuckets_.size());
     num("ep_num_shards", flushers_.size());
     num("ep_warmup_thread", "complete");
@@ -109,6 +111,10 @@ Status Bucket::GetStats(std::string_view group_text, const AddStatFn& add) const
     num("ep_db_data_size", disk.disk_size);
     num("ep_io_num_write", disk.docs_written);
     num("ep_io_write_bytes", disk.bytes_written);
+    // The rollback history (magma's names: history_disk_size; sluice's own for the rest).
+    num("ep_history_disk_size", disk.history_bytes);
+    num("ep_history_versions_written", disk.history_versions);
+    num("ep_history_trims", disk.history_trims);
     return Status::Ok();
   }
   if (group == "vbucket" || group == "vbucket-details") {

@@ -55,7 +55,9 @@ struct EngineStats {
   Counter cursors_dropped{0};  // ep_cursors_dropped
 
   // ---- replication ----
-  Counter rollback_resets{0};  // ep_rollback_resets: replicas emptied to copy again from 0
+  Counter rollback_count{0};       // ep_rollback_count: replica rollbacks below the high seqno
+  Counter rollback_resets{0};      // ep_rollback_resets: of those, vbuckets emptied to copy again
+  Counter rollback_item_count{0};  // rollback_item_count: items undone by rollbacks and resets
 };
 
 }  // namespace sluice::engine

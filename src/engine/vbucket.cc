@@ -884,6 +884,7 @@ void VBucket::AddStats(std::string_view prefix, bool details, const AddStatFn& a
   stat("persistence_seqno", persisted_seqno());
   stat("topology", TopologyToJson(topology()));
   stat("rollback_resets", rollback_resets());
+  stat("rollback_item_count", rollback_item_count());
 }
 
 void VBucket::AddSeqnoStats(const AddStatFn& add) const {

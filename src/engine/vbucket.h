@@ -197,6 +197,14 @@ class VBucket {
   // carried over to the vbucket that replaces it (Bucket::ResetVBucket).
   uint64_t rollback_resets() const { return rollback_resets_.load(std::memory_order_relaxed); }
   void set_rollback_resets(uint64_t n) { rollback_resets_.store(n, std::memory_order_relaxed); }
+  // Items undone by rollbacks and resets of this vbucket (kv_engine's rollback_item_count);
+  // carried over like rollback_resets (Bucket::RollbackVBucket, Bucket::ResetVBucket).
+  uint64_t rollback_item_count() const {
+    return rollback_item_count_.load(std::memory_order_relaxed);
+  }
+  void set_rollback_item_count(uint64_t n) {
+    rollback_item_count_.store(n, std::memory_order_relaxed);
+  }
 
   // ---- state ----
   VBucketState state() const { return state_.load(std::memory_order_acquire); }
@@ -404,6 +412,7 @@ class VBucket {
   uint64_t replica_snap_start_ GUARDED_BY(replica_mu_) = 0;
   uint64_t replica_snap_end_ GUARDED_BY(replica_mu_) = 0;
   std::atomic<uint64_t> rollback_resets_{0};
+  std::atomic<uint64_t> rollback_item_count_{0};
 
   // ---- persistence waiters ----
   mutable Mutex waiters_mu_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <type_traits>
 #include <variant>
@@ -130,18 +131,36 @@ PassiveStream::AfterResponse PassiveStream::Rollback(uint64_t rollback_seqno) {
     vb->MarkSnapshotWholeAtHigh();
     return AfterResponse::kRequestAgain;
   }
-  // The store keeps one version per key and cannot rewind: empty the vbucket, copy it again.
+  // Rewind from the history first; beyond it, empty the vbucket and copy it again.
+  StatusOr<engine::VBucketRollback> rolled = bucket_.RollbackVBucket(vb_, rollback_seqno);
+  if (rolled.ok()) {
+    LOG_INFO("passive stream {}: rolled back from seqno {} to {} (asked for {}): {} items undone",
+             name_, pos.high_seqno, rolled->seqno, rollback_seqno, rolled->items_rolled_back);
+    ForgetAbove(rolled->seqno);
+    return AfterResponse::kRequestAgain;
+  }
+  if (rolled.status().code() == Errc::kNotMyVbucket) return AfterResponse::kRetryLater;
   LOG_WARN(
-      "passive stream {}: rollback from seqno {} to {} is beyond the replica's history: "
+      "passive stream {}: rollback from seqno {} to {} is beyond the replica's history ({}): "
       "resetting the vbucket (copied again from 0)",
-      name_, pos.high_seqno, rollback_seqno);
+      name_, pos.high_seqno, rollback_seqno, rolled.status().ToString());
   StatusOr<std::shared_ptr<engine::VBucket>> reset = bucket_.ResetVBucket(vb_);
   if (!reset.ok()) {
     LOG_WARN("passive stream {}: reset failed: {}", name_, reset.status().ToString());
     return AfterResponse::kRetryLater;
   }
   rollback_resets_.fetch_add(1, std::memory_order_relaxed);
+  ForgetAbove(0);
   return AfterResponse::kRequestAgain;
+}
+
+void PassiveStream::ForgetAbove(uint64_t seqno) {
+  while (!unacked_prepares_.empty() && unacked_prepares_.back().first > seqno) {
+    unacked_prepares_.pop_back();
+  }
+  hps_ = std::min(hps_, seqno);
+  acked_hps_ = std::min(acked_hps_, seqno);
+  whole_upto_ = std::min(whole_upto_, seqno);
 }
 
 Status PassiveStream::Violation(std::string what) {

@@ -25,10 +25,12 @@
 //   any ──Close()──▶ dead   (no longer a source of this replica; final)
 //
 // Rollback: a ROLLBACK(seqno) answer at or above the replica's high seqno only means the
-// snapshot it was in can be treated as whole; below it, the replica cannot rewind (the store
-// keeps one version per key: the history follow-up, docs/replication.md), so it falls back to a
-// reset: the vbucket is emptied (engine::Bucket::ResetVBucket, counted in ep_rollback_resets and
-// vb_N:rollback_resets, logged) and requested again from 0.
+// snapshot it was in can be treated as whole. Below it, the replica rewinds from its history
+// (engine::Bucket::RollbackVBucket: the newest commit boundary at or below seqno, counted in
+// ep_rollback_count, logged) and requests again from the seqno reached; beyond its history it
+// falls back to a reset: the vbucket is emptied (engine::Bucket::ResetVBucket, counted in
+// ep_rollback_count, ep_rollback_resets and vb_N:rollback_resets, logged) and requested again
+// from 0. Either way the prepares tracked above the new position are forgotten.
 //
 // Snapshot tracking: the stream knows the last snapshot it received whole ([start, end] of the
 // last marker whose end seqno arrived) and the one it is in; the replica's resume point itself
@@ -75,6 +77,7 @@ struct PassiveStreamStats {
   uint64_t requests = 0;
   uint64_t rollbacks = 0;            // ROLLBACK answers handled
   uint64_t rollback_resets = 0;      // of those, the ones that emptied the vbucket
+                                     // (the others were ahead of nothing or used the history)
   uint64_t errors = 0;               // times the stream was closed for a bad message
   uint64_t last_snapshot_start = 0;  // the last snapshot received whole
   uint64_t last_snapshot_end = 0;
@@ -141,6 +144,8 @@ class PassiveStream {
   Status OnPrepare(const protocol::Frame& frame);
   Status OnResolution(const protocol::Frame& frame);
   AfterResponse Rollback(uint64_t rollback_seqno);
+  // After a rollback to `seqno`: the SyncWrite tracking (HPS, prepares) forgets what is above.
+  void ForgetAbove(uint64_t seqno);
 
   const Vbid vb_;
   const std::string name_;  // "<connection name> vb:<n>"

@@ -322,6 +322,83 @@ TEST_F(PassiveStreamTest, UncleanRestartKeepsTheProducersUuid) {
   EXPECT_EQ(req->vbucket_uuid, kProducerUuid);  // no branch of its own (kv_engine)
 }
 
+// A replica value as GET_REPLICA reads it ("" if missing).
+std::string ReplicaValue(engine::Bucket& bucket, std::string_view key) {
+  auto read = bucket.Get(kVb, key, engine::Waiter{}, false, engine::ReadFrom::kReplica);
+  return read.ok() ? std::string(read->value.view()) : "";
+}
+
+TEST_F(PassiveStreamTest, RollbackWithinTheHistoryRewindsWithoutAReset) {
+  Accept();
+  Fill(3);  // k1..k3 in snapshot [1, 3]
+  Flush();
+  ASSERT_TRUE(Marker(4, 6).ok());
+  ASSERT_TRUE(Mutation(4, "k1", "new1").ok());
+  ASSERT_TRUE(Mutation(5, "k5").ok());
+  ASSERT_TRUE(Mutation(6, "k2", "new2").ok());
+  Flush();
+  ASSERT_TRUE(Marker(7, 7).ok());
+  ASSERT_TRUE(Mutation(7, "k3", "memory only").ok());  // never persisted
+  stream_->Reset("reconnect");
+  ASSERT_TRUE(stream_->Request(++opaque_).ok());
+  client::StreamReqResult rollback;
+  rollback.status = McbpStatus::kRollback;
+  rollback.rollback_seqno = 4;  // the disk was at 3 or 6: it reaches 3
+  EXPECT_EQ(stream_->OnResponse(rollback), PassiveStream::AfterResponse::kRequestAgain);
+  EXPECT_EQ(Vb()->high_seqno(), 3u);
+  EXPECT_EQ(ReplicaValue(*bucket_, "k1"), "v");
+  EXPECT_EQ(ReplicaValue(*bucket_, "k2"), "v");
+  EXPECT_EQ(ReplicaValue(*bucket_, "k3"), "v");
+  EXPECT_EQ(ReplicaValue(*bucket_, "k5"), "");
+  EXPECT_EQ(stream_->stats().rollbacks, 1u);
+  EXPECT_EQ(stream_->stats().rollback_resets, 0u);
+  EXPECT_EQ(Stat("", "ep_rollback_count"), 1u);
+  EXPECT_EQ(Stat("", "ep_rollback_resets"), 0u);
+  EXPECT_EQ(Stat("vbucket-details", "vb_1:rollback_item_count"), 4u);  // 4, 5, 6 and 7
+  // Asked again from there, with the producer's uuid (the snapshot [1, 3] is whole at 3).
+  auto req = stream_->Request(++opaque_);
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->start_seqno, 3u);
+  EXPECT_EQ(req->snap_start_seqno, 3u);
+  EXPECT_EQ(req->snap_end_seqno, 3u);
+  EXPECT_EQ(req->vbucket_uuid, kProducerUuid);
+  client::StreamReqResult ok;
+  ok.status = McbpStatus::kSuccess;
+  ok.failover_log = {{0x999, 3}, {kProducerUuid, 0}};
+  ASSERT_EQ(stream_->OnResponse(ok), PassiveStream::AfterResponse::kReading);
+  ASSERT_TRUE(Marker(4, 4).ok());
+  ASSERT_TRUE(Mutation(4, "k2", "other").ok());
+  EXPECT_EQ(ReplicaValue(*bucket_, "k2"), "other");
+  // What was rolled back stays so after a restart.
+  Flush();
+  Restart();
+  EXPECT_EQ(Vb()->high_seqno(), 4u);
+  EXPECT_EQ(ReplicaValue(*bucket_, "k1"), "v");
+  EXPECT_EQ(ReplicaValue(*bucket_, "k5"), "");
+}
+
+TEST_F(PassiveStreamTest, RollbackBeyondTheHistoryResets) {
+  config_.history_retention_bytes = 0;  // no history at all
+  Restart();
+  Accept();
+  Fill(3);
+  Flush();
+  ASSERT_TRUE(Marker(4, 5).ok());
+  ASSERT_TRUE(Mutation(4, "k1", "new1").ok());
+  ASSERT_TRUE(Mutation(5, "k2", "new2").ok());
+  Flush();
+  stream_->Reset("reconnect");
+  ASSERT_TRUE(stream_->Request(++opaque_).ok());
+  client::StreamReqResult rollback;
+  rollback.status = McbpStatus::kRollback;
+  rollback.rollback_seqno = 3;
+  EXPECT_EQ(stream_->OnResponse(rollback), PassiveStream::AfterResponse::kRequestAgain);
+  EXPECT_EQ(Vb()->high_seqno(), 0u);
+  EXPECT_EQ(stream_->stats().rollback_resets, 1u);
+  EXPECT_EQ(Stat("", "ep_rollback_count"), 1u);
+  EXPECT_EQ(Stat("", "ep_rollback_resets"), 1u);
+}
+
 TEST_F(PassiveStreamTest, RollbackBelowTheHighSeqnoResetsTheVbucket) {
   Accept();
   Fill(5);

@@ -266,6 +266,81 @@ StatusOr<KeyEntry> DecodeKeyEntry(std::string_view value) {
   return entry;
 }
 
+std::string HistoryKey(char tag, Vbid vbid, uint64_t seqno) {
+  std::string out;
+  out.reserve(11);
+  out.push_back(tag);
+  PutFixed16BE(&out, vbid);
+  PutFixed64BE(&out, seqno);
+  return out;
+}
+
+std::string HistoryKeyEnd(char tag, Vbid vbid) {
+  std::string out = HistoryKey(tag, vbid, std::numeric_limits<uint64_t>::max());
+  out.push_back('\xff');  // above the largest version key (which has one more byte)
+  out.push_back('\xff');
+  return out;
+}
+
+std::string HistoryVersionKey(Vbid vbid, uint64_t replaced_at, bool prepare) {
+  std::string out = HistoryKey(kHistoryVersionTag, vbid, replaced_at);
+  out.push_back(prepare ? '\x01' : '\x00');
+  return out;
+}
+
+bool DecodeHistoryKey(std::string_view key, char* tag, Vbid* vbid, uint64_t* seqno, bool* prepare) {
+  if (key.size() < 11) return false;
+  *tag = key[0];
+  *vbid = LoadFixed16BE(key.data() + 1);
+  *seqno = LoadFixed64BE(key.data() + 3);
+  if (*tag == kHistoryBoundaryTag) return key.size() == 11;
+  if (*tag != kHistoryVersionTag || key.size() != 12) return false;
+  if (static_cast<uint8_t>(key[11]) > 1) return false;
+  *prepare = key[11] == 1;
+  return true;
+}
+
+std::string EncodeHistoryBoundary(uint64_t time, uint64_t bytes, uint64_t snap_start,
+                                  uint64_t snap_end) {
+  std::string out;
+  out.push_back(static_cast<char>(kHistoryFormatV1));
+  PutVarint(&out, time);
+  PutVarint(&out, bytes);
+  PutVarint(&out, snap_start);
+  PutVarint(&out, snap_end);
+  return out;
+}
+
+Status DecodeHistoryBoundary(std::string_view value, uint64_t* time, uint64_t* bytes,
+                             uint64_t* snap_start, uint64_t* snap_end) {
+  Reader r(value);
+  RETURN_IF_ERROR(CheckVersion(&r, kHistoryFormatV1, "history boundary"));
+  if (!r.ReadVarint(time) || !r.ReadVarint(bytes) || !r.ReadVarint(snap_start) ||
+      !r.ReadVarint(snap_end)) {
+    return Corrupt("history boundary: truncated");
+  }
+  if (!r.empty()) return Corrupt("history boundary: trailing bytes");
+  return Status::Ok();
+}
+
+std::string EncodeHistoryVersion(uint64_t old_seqno, std::string_view doc_value) {
+  std::string out;
+  out.reserve(11 + doc_value.size());
+  out.push_back(static_cast<char>(kHistoryFormatV1));
+  PutVarint(&out, old_seqno);
+  out.append(doc_value);
+  return out;
+}
+
+Status DecodeHistoryVersion(std::string_view value, uint64_t* old_seqno,
+                            std::string_view* doc_value) {
+  Reader r(value);
+  RETURN_IF_ERROR(CheckVersion(&r, kHistoryFormatV1, "history version"));
+  if (!r.ReadVarint(old_seqno)) return Corrupt("history version: truncated");
+  *doc_value = r.rest();
+  return Status::Ok();
+}
+
 // v1 state: version | state | varint high_seqno, snap_start, snap_end, purge_seqno |
 // max_cas u64 BE | varint max_deleted_rev_seqno | varint n | n x (uuid u64 BE, varint seqno).
 // v2 state: the same with version 2, then the topology: varint chains | per chain: varint nodes |

@@ -8,6 +8,10 @@
 //         value: EncodeKeyEntry()                              (version byte 1)
 //   local key  : "vbstate/<vbid decimal>" | "clean_shutdown"
 //         value: EncodeVBucketState() (version byte 1 or 2)   | "1"
+//   history key: 'm' | vbid u16 BE | seqno u64 BE              (a commit boundary)
+//         value: EncodeHistoryBoundary()                       (version byte 1)
+//   history key: 'v' | vbid u16 BE | seqno u64 BE | ns u8      (a replaced version; ns 1 = prepare)
+//         value: EncodeHistoryVersion()                        (version byte 1)
 //
 // Every value starts with a version byte. Decoders accept only the versions they know and reject
 // anything else (unknown version, unknown flag bits, truncation, trailing bytes) with
@@ -85,6 +89,28 @@ struct KeyEntry {
 };
 std::string EncodeKeyEntry(const KeyEntry& entry);
 StatusOr<KeyEntry> DecodeKeyEntry(std::string_view value);
+
+// ---- history (rocksdb_history.h) ----
+inline constexpr uint8_t kHistoryFormatV1 = 1;
+inline constexpr char kHistoryBoundaryTag = 'm';
+inline constexpr char kHistoryVersionTag = 'v';
+// tag | vbid | seqno; the smallest key of the vbucket's boundaries or versions above `seqno` is
+// HistoryKey(tag, vbid, seqno + 1). HistoryKeyEnd(tag, vbid): above every key of that range.
+std::string HistoryKey(char tag, Vbid vbid, uint64_t seqno);
+std::string HistoryKeyEnd(char tag, Vbid vbid);
+// A version's key: HistoryKey('v', ...) plus the namespace byte.
+std::string HistoryVersionKey(Vbid vbid, uint64_t replaced_at, bool prepare);
+// Splits a history key of either tag; false if malformed. *prepare only for versions.
+bool DecodeHistoryKey(std::string_view key, char* tag, Vbid* vbid, uint64_t* seqno, bool* prepare);
+// The boundary's seqno lives in the key; every other field here.
+std::string EncodeHistoryBoundary(uint64_t time, uint64_t bytes, uint64_t snap_start,
+                                  uint64_t snap_end);
+Status DecodeHistoryBoundary(std::string_view value, uint64_t* time, uint64_t* bytes,
+                             uint64_t* snap_start, uint64_t* snap_end);
+// The replaced version: its seqno and its `seq` value (EncodeDoc), kept verbatim.
+std::string EncodeHistoryVersion(uint64_t old_seqno, std::string_view doc_value);
+Status DecodeHistoryVersion(std::string_view value, uint64_t* old_seqno,
+                            std::string_view* doc_value);
 
 // v1 when state.topology is empty, else v2. Decoding accepts both (a v1 record has no topology)
 // and rejects a v2 topology that breaks the topology rules (common/vbucket_topology.h).

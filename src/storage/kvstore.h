@@ -7,6 +7,20 @@
 //   seq   : vbid(u16 BE) + seqno(u64 BE)  -> the document (key, meta, value)   [backfill scans]
 //   key   : vbid(u16 BE) + key bytes      -> seqno + deleted bit               [point lookups]
 //   local : named records                 -> vbucket states, clean-shutdown marker
+//   history: the rollback window (below)  -> older versions of keys, commit boundaries
+//
+// History (rollback): when a commit replaces or deletes a persisted key (or resolves a persisted
+// prepare), the version it replaces goes to `history` in the same atomic batch, keyed by the
+// vbucket and the seqno that replaced it; every commit also records its boundary (the vbucket's
+// new high seqno and the time). Rollback(vb, R) rewinds the vbucket to the newest boundary at or
+// below R: each key changed after it gets back the version it had there (or is removed), the
+// `seq` entries above it go, and the state record moves back, all in one atomic batch. Only a
+// boundary is a point the disk really held (a commit writes only the last version of a key it
+// saw several times), so the seqno reached may be below R, as with kv_engine's couchstore and
+// magma rollbacks. The window is bounded by RocksDBOptions::history_retention_* (kv_engine's
+// magma names): the oldest boundaries and the versions only they need are trimmed as commits
+// go; a rollback below the window is refused (the engine then resets the vbucket). Retention 0
+// (both) keeps no history, and opening such a store drops any history left on disk.
 //
 // Prepares: a SyncWrite's prepare is a document of `seq` (flagged prepared) whose `key` entry
 // sits in the key's *prepare namespace*, vbid | 0x8000 instead of vbid, so a key has at most one
@@ -211,6 +225,14 @@ class SeqnoScan {
   virtual uint64_t last_seqno() const = 0;
 };
 
+// What Rollback() did.
+struct RollbackResult {
+  uint64_t seqno = 0;              // the seqno reached: the newest commit boundary <= the target
+  uint64_t items_rolled_back = 0;  // `seq` entries above it that were removed
+  uint64_t items_restored = 0;     // older versions put back from history
+  VBucketStateRecord state;        // the vbucket's state record as now persisted
+};
+
 struct KVStoreStats {
   uint64_t commits = 0;          // Commit() calls with a non-empty batch, failed ones included
   uint64_t commit_failures = 0;  // of those, the ones that returned an error (nothing written)
@@ -218,9 +240,12 @@ struct KVStoreStats {
   uint64_t bytes_written = 0;    // RocksDB batch bytes (keys + values + batch framing)
   uint64_t gets = 0;
   uint64_t scans_opened = 0;
-  uint64_t scan_docs = 0;   // documents delivered by scans
-  uint64_t open_scans = 0;  // SeqnoScans alive now
-  uint64_t disk_size = 0;   // SST (including files kept for snapshots) + WAL bytes
+  uint64_t scan_docs = 0;         // documents delivered by scans
+  uint64_t open_scans = 0;        // SeqnoScans alive now
+  uint64_t disk_size = 0;         // SST (including files kept for snapshots) + WAL bytes
+  uint64_t history_bytes = 0;     // encoded older versions held for rollback (all vbuckets)
+  uint64_t history_versions = 0;  // older versions written to history since open
+  uint64_t history_trims = 0;     // times a vbucket's window was trimmed
 };
 
 class KVStore {
@@ -254,6 +279,16 @@ class KVStore {
   // Removes every document and the state record of vbid.
   virtual Status DeleteVBucket(Vbid vbid) = 0;
 
+  // Rewinds vbid to the newest commit boundary at or below `seqno` ("History" above), in one
+  // atomic (synced) write: keys changed after it get their version there back from history (or
+  // are removed), prepares included; `seq` entries above it are removed; the state record gets
+  // high seqno = snapshot start = snapshot end = the boundary and loses the failover entries
+  // above it (the oldest one stays); history above it is dropped. kNotFound when the history
+  // does not reach back that far (or is disabled, or seqno is 0): the caller resets the vbucket
+  // instead. kInvalid when seqno is not below the persisted high seqno. Same writer rule as
+  // Commit (the caller serialises it with the vbucket's flushes).
+  virtual StatusOr<RollbackResult> Rollback(Vbid vbid, uint64_t seqno) = 0;
+
   // The clean-shutdown marker: set (synced) as the last write of a clean stop, cleared by the
   // engine at start (opening the store never touches it). Both writes are synced.
   virtual StatusOr<bool> HasCleanShutdownMarker() = 0;
@@ -272,6 +307,12 @@ struct RocksDBOptions {
   uint64_t block_cache_size = 64ULL << 20;   // one LRU cache shared by `seq` and `key`
   uint64_t write_buffer_size = 64ULL << 20;  // per memtable; all memtables together <= 2x this
   bool read_only = false;                    // for tools that read a data dir (bench raw scan)
+  // The rollback history ("History" above): kept while either bound allows it (0 = no bound of
+  // that kind); both 0 = no history. Bytes are for the whole store.
+  uint64_t history_retention_seconds = 0;
+  uint64_t history_retention_bytes = 0;
+  // Test seam: the history's clock (unix seconds); null = the system clock.
+  std::function<uint64_t()> history_clock;
   // Test seam: a RocksDB Env (e.g. one that fails writes with "no space") used instead of the
   // default one. Not owned; must outlive the store. Production code leaves it null.
   rocksdb::Env* env = nullptr;

@@ -1,5 +1,6 @@
-// A full disk through the RocksDBOptions::env seam: a commit whose WAL write fails with "no space"
-// is a temporary failure that leaves nothing behind, and the store recovers once space is back.
+// A full disk through the RocksDBOptions::env seam: a commit (or a rollback) whose WAL write fails
+// with "no space" is a temporary failure that leaves nothing behind, and the store recovers once
+// space is back.
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
 
@@ -110,6 +111,39 @@ TEST_F(RocksDBFaultTest, FullDiskIsATemporaryFailureAndRecovers) {
   EXPECT_EQ(store_->Get(0, "during")->seqno, 2u);
   EXPECT_EQ(ScanRange(0, 0, 100).size(), 3u);
   EXPECT_EQ(store_->LoadVBucketStates().value().at(0).high_seqno, 3u);
+}
+
+// A rollback is one write batch: failing, it changes nothing (documents, state, history).
+TEST_F(RocksDBFaultTest, AFailedRollbackLeavesEverythingAsItWas) {
+  ASSERT_TRUE(store_->Close().ok());
+  RocksDBOptions options = TestOptions();
+  options.env = &env_;
+  options.history_retention_bytes = 1 << 20;
+  Open(options);
+  ASSERT_TRUE(Commit(0, "a", 1).ok());
+  ASSERT_TRUE(Commit(0, "a", 2).ok());
+  ASSERT_TRUE(Commit(0, "b", 3).ok());
+
+  env_.full = true;
+  EXPECT_EQ(store_->Rollback(0, 1).status().code(), Errc::kTempFail);
+  env_.full = false;
+  EXPECT_EQ(store_->Get(0, "a")->seqno, 2u);
+  EXPECT_EQ(store_->Get(0, "b")->seqno, 3u);
+  EXPECT_EQ(store_->LoadVBucketStates().value().at(0).high_seqno, 3u);
+
+  // Once RocksDB resumed, the same rollback goes through whole.
+  StatusOr<RollbackResult> rolled = Status(Errc::kTempFail, "not tried");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  do {
+    rolled = store_->Rollback(0, 1);
+    if (rolled.ok()) break;
+    ASSERT_EQ(rolled.status().code(), Errc::kTempFail) << rolled.status().ToString();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_EQ(rolled->seqno, 1u);
+  EXPECT_EQ(store_->Get(0, "a")->seqno, 1u);
+  EXPECT_EQ(store_->Get(0, "b").status().code(), Errc::kNotFound);
 }
 
 }  // namespace

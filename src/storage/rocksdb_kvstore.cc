@@ -58,15 +58,21 @@ StatusOr<std::unique_ptr<RocksDBKVStore>> RocksDBKVStore::Open(const std::string
           ? rocksdb::DB::OpenForReadOnly(setup.db, dir, setup.column_families, &handles, &raw)
           : rocksdb::DB::Open(setup.db, dir, setup.column_families, &handles, &raw);
   if (!s.ok()) return FromRocksDB(s, "open " + dir);
-  return std::unique_ptr<RocksDBKVStore>(
+  std::unique_ptr<RocksDBKVStore> store(
       new RocksDBKVStore(dir, options.read_only, std::move(setup.block_cache),
-                         std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
+                         std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
+                         {.retention_seconds = options.history_retention_seconds,
+                          .retention_bytes = options.history_retention_bytes,
+                          .now = options.history_clock}));
+  if (!options.read_only) RETURN_IF_ERROR(store->history_.Load());
+  return store;
 }
 
 RocksDBKVStore::RocksDBKVStore(std::string dir, bool read_only,
                                std::shared_ptr<rocksdb::Cache> block_cache,
                                std::unique_ptr<rocksdb::DB> db,
-                               std::vector<rocksdb::ColumnFamilyHandle*> handles)
+                               std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                               RocksDBHistory::Options history)
     : dir_(std::move(dir)),
       read_only_(read_only),
       block_cache_(std::move(block_cache)),
@@ -74,7 +80,9 @@ RocksDBKVStore::RocksDBKVStore(std::string dir, bool read_only,
       handles_(std::move(handles)),
       seq_cf_(handles_.at(1)),
       key_cf_(handles_.at(2)),
-      local_cf_(handles_.at(3)) {}
+      local_cf_(handles_.at(3)),
+      history_cf_(handles_.at(4)),
+      history_(db_.get(), history_cf_, std::move(history)) {}
 
 RocksDBKVStore::~RocksDBKVStore() {
   if (closed_.load(std::memory_order_acquire)) return;
@@ -173,6 +181,7 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
   // only unknown ones are read from the `key` column family, in one MultiGet.
   rocksdb::WriteBatch wb;
   std::vector<size_t> unknown;  // indexes into winners
+  std::vector<Replaced> replaced;
   // All deletes before all puts: a delete never hides a put of this batch.
   for (size_t w = 0; w < winners.size(); ++w) {
     const DiskDoc& doc = docs[winners[w]];
@@ -181,6 +190,7 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
     } else if (doc.previous_seqno != DiskDoc::kNoPreviousVersion &&
                doc.previous_seqno != doc.seqno) {
       wb.Delete(seq_cf_, SeqKey(doc.vbid, doc.previous_seqno));
+      replaced.push_back({doc.vbid, doc.previous_seqno, doc.seqno, doc.prepared});
     }
   }
   if (!unknown.empty()) {
@@ -197,10 +207,17 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
       StatusOr<KeyEntry> entry = DecodeKeyEntry(View(previous[u]));
       if (!entry.ok()) return fail(entry.status());
       const DiskDoc& doc = docs[winners[unknown[u]]];
-      if (entry->seqno != doc.seqno) wb.Delete(seq_cf_, SeqKey(doc.vbid, entry->seqno));
+      if (entry->seqno != doc.seqno) {
+        wb.Delete(seq_cf_, SeqKey(doc.vbid, entry->seqno));
+        replaced.push_back({doc.vbid, entry->seqno, doc.seqno, doc.prepared});
+      }
     }
   }
-  if (Status s = RemovePrepares(removed, &wb); !s.ok()) return fail(std::move(s));
+  if (Status s = RemovePrepares(removed, &wb, &replaced); !s.ok()) return fail(std::move(s));
+  RocksDBHistory::Pending history;
+  if (history_.enabled()) {
+    if (Status s = AddHistory(batch, replaced, &wb, &history); !s.ok()) return fail(std::move(s));
+  }
   for (size_t i : winners) {
     const DiskDoc& doc = docs[i];
     wb.Put(seq_cf_, SeqKey(doc.vbid, doc.seqno), EncodeDoc(doc));
@@ -211,12 +228,45 @@ Status RocksDBKVStore::Commit(const FlushBatch& batch, bool sync) {
   }
 
   if (Status s = Write(&wb, sync, "commit"); !s.ok()) return fail(std::move(s));
+  history_.Apply(history);
   docs_written_.fetch_add(winners.size(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
+Status RocksDBKVStore::AddHistory(const FlushBatch& batch, const std::vector<Replaced>& replaced,
+                                  rocksdb::WriteBatch* wb, RocksDBHistory::Pending* pending) {
+  if (!replaced.empty()) {
+    // The replaced versions' `seq` values, in one MultiGet (the deletes above are only in *wb).
+    std::vector<std::string> keys;
+    keys.reserve(replaced.size());
+    for (const Replaced& r : replaced) keys.push_back(SeqKey(r.vbid, r.old_seqno));
+    std::vector<rocksdb::Slice> lookup(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> found(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), seq_cf_, lookup.size(), lookup.data(), values.data(),
+                  found.data());
+    for (size_t i = 0; i < replaced.size(); ++i) {
+      if (found[i].IsNotFound()) continue;  // nothing to keep (a key entry without its doc)
+      if (!found[i].ok()) return FromRocksDB(found[i], "commit: history read");
+      const Replaced& r = replaced[i];
+      history_.AddVersion(r.vbid, r.at, r.prepare, r.old_seqno, View(values[i]), wb, pending);
+    }
+  }
+  // One boundary per vbucket written: its new state, or (no state in the batch) its last seqno.
+  std::map<Vbid, VBucketStateRecord> ends = batch.states();
+  for (const DiskDoc& doc : batch.docs()) {
+    auto [it, inserted] = ends.try_emplace(doc.vbid);
+    if (inserted || batch.states().count(doc.vbid) == 0) {
+      it->second.high_seqno = std::max(it->second.high_seqno, doc.seqno);
+      it->second.snap_start = it->second.snap_end = it->second.high_seqno;
+    }
+  }
+  for (const auto& [vbid, state] : ends) history_.AddBoundary(vbid, state, wb, pending);
+  return Status::Ok();
+}
+
 Status RocksDBKVStore::RemovePrepares(const std::unordered_map<std::string, uint64_t>& removed,
-                                      rocksdb::WriteBatch* wb) {
+                                      rocksdb::WriteBatch* wb, std::vector<Replaced>* replaced) {
   for (const auto& [prepare_key, seqno] : removed) {
     rocksdb::PinnableSlice value;
     const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key_cf_, prepare_key, &value);
@@ -229,6 +279,7 @@ Status RocksDBKVStore::RemovePrepares(const std::unordered_map<std::string, uint
         ~kPrepareNamespaceBit);
     wb->Delete(seq_cf_, SeqKey(vbid, entry.seqno));
     wb->Delete(key_cf_, prepare_key);
+    replaced->push_back({vbid, entry.seqno, seqno, /*prepare=*/true});
   }
   return Status::Ok();
 }
@@ -357,7 +408,97 @@ Status RocksDBKVStore::DeleteVBucket(Vbid vbid) {
     RETURN_IF_ERROR(DeleteKeyEntries(static_cast<Vbid>(vbid | kPrepareNamespaceBit), &wb));
   }
   wb.Delete(local_cf_, VBucketStateKey(vbid));
-  return Write(&wb, /*sync=*/true, "delete vbucket");
+  RocksDBHistory::Pending history;
+  if (vbid < kPrepareNamespaceBit) history_.DropVBucket(vbid, &wb, &history);
+  RETURN_IF_ERROR(Write(&wb, /*sync=*/true, "delete vbucket"));
+  history_.Apply(history);
+  return Status::Ok();
+}
+
+StatusOr<RollbackResult> RocksDBKVStore::Rollback(Vbid vbid, uint64_t seqno) {
+  RETURN_IF_ERROR(CheckWritable());
+  if (vbid >= kPrepareNamespaceBit) return Status(Errc::kInvalid, "rollback: bad vbid");
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), local_cf_, VBucketStateKey(vbid), &value);
+  if (s.IsNotFound()) return Status(Errc::kNotFound, "rollback: no such vbucket on disk");
+  if (!s.ok()) return FromRocksDB(s, "rollback: state");
+  ASSIGN_OR_RETURN(VBucketStateRecord state, DecodeVBucketState(View(value)));
+  if (seqno >= state.high_seqno) {
+    return Status(Errc::kInvalid, "rollback: " + std::to_string(seqno) +
+                                      " is not below the persisted high seqno " +
+                                      std::to_string(state.high_seqno));
+  }
+  const std::optional<HistoryBoundary> boundary =
+      seqno == 0 || !history_.enabled() ? std::nullopt : history_.BoundaryAtOrBelow(vbid, seqno);
+  if (!boundary || boundary->seqno == 0) {
+    return Status(Errc::kNotFound,
+                  "rollback to " + std::to_string(seqno) +
+                      " is below the history window of vb:" + std::to_string(vbid));
+  }
+  RollbackResult result;
+  result.seqno = boundary->seqno;
+  rocksdb::WriteBatch wb;
+  RETURN_IF_ERROR(RollbackDocs(vbid, boundary->seqno, &wb, &result));
+  RocksDBHistory::Pending history;
+  history_.DropAbove(vbid, boundary->seqno, &wb, &history);
+
+  state.high_seqno = boundary->seqno;
+  state.snap_start = std::min(boundary->snap_start, boundary->seqno);
+  state.snap_end = std::max(boundary->snap_end, boundary->seqno);
+  state.purge_seqno = std::min(state.purge_seqno, boundary->seqno);
+  // Failover entries above the boundary describe history that is gone (kept: the oldest one).
+  while (state.failover.size() > 1 && state.failover.front().seqno > boundary->seqno) {
+    state.failover.erase(state.failover.begin());
+  }
+  wb.Put(local_cf_, VBucketStateKey(vbid), EncodeVBucketState(state));
+  RETURN_IF_ERROR(Write(&wb, /*sync=*/true, "rollback"));
+  history_.Apply(history);
+  result.state = std::move(state);
+  return result;
+}
+
+Status RocksDBKVStore::RollbackDocs(Vbid vbid, uint64_t boundary, rocksdb::WriteBatch* wb,
+                                    RollbackResult* result) {
+  // Per key changed after the boundary (by its `key` key): the version first replaced after it,
+  // which is the one the key had at the boundary (unless that version is itself newer: then the
+  // key did not exist there).
+  std::unordered_map<std::string, DiskDoc> restore;
+  RETURN_IF_ERROR(history_.ForEachVersionAbove(
+      vbid, boundary, [&](bool prepare, uint64_t old_seqno, std::string_view doc_value) -> Status {
+        DiskDoc doc;
+        RETURN_IF_ERROR(DecodeDoc(doc_value, /*key_only=*/false, &doc));
+        doc.vbid = vbid;
+        doc.seqno = old_seqno;
+        std::string key_key = prepare ? PrepareKeyKey(vbid, doc.key) : KeyKey(vbid, doc.key);
+        restore.try_emplace(std::move(key_key), std::move(doc));
+        return Status::Ok();
+      }));
+  // Every `seq` entry above the boundary goes, and so does its key's `key` entry unless a version
+  // at or below the boundary comes back.
+  const std::string begin = SeqKey(vbid, boundary + 1);
+  const std::string end = SeqRangeEnd(vbid);
+  rocksdb::ReadOptions read;
+  const rocksdb::Slice upper(end);
+  read.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, seq_cf_));
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    DiskDocView doc;
+    RETURN_IF_ERROR(DecodeDocView(View(it->value()), /*key_only=*/true, &doc));
+    const std::string key_key = doc.prepared ? PrepareKeyKey(vbid, doc.key) : KeyKey(vbid, doc.key);
+    auto found = restore.find(key_key);
+    if (found == restore.end() || found->second.seqno > boundary) wb->Delete(key_cf_, key_key);
+    ++result->items_rolled_back;
+  }
+  RETURN_IF_ERROR(FromRocksDB(it->status(), "rollback: seq scan"));
+  RETURN_IF_ERROR(FromRocksDB(wb->DeleteRange(seq_cf_, begin, end), "rollback: seq range"));
+  for (const auto& [key_key, doc] : restore) {
+    if (doc.seqno > boundary) continue;  // created after the boundary: removed above
+    wb->Put(seq_cf_, SeqKey(vbid, doc.seqno), EncodeDoc(doc));
+    wb->Put(key_cf_, key_key, EncodeKeyEntry({.seqno = doc.seqno, .deleted = doc.deleted}));
+    ++result->items_restored;
+  }
+  return Status::Ok();
 }
 
 StatusOr<bool> RocksDBKVStore::HasCleanShutdownMarker() {
@@ -409,6 +550,9 @@ KVStoreStats RocksDBKVStore::GetStats() const {
   stats.scan_docs = scan_counters_.docs.load(std::memory_order_relaxed);
   stats.open_scans = scan_counters_.open.load(std::memory_order_relaxed);
   if (CheckOpen().ok()) stats.disk_size = DiskSize();
+  stats.history_bytes = history_.bytes();
+  stats.history_versions = history_.versions_written();
+  stats.history_trims = history_.trims();
   return stats;
 }
 
@@ -432,7 +576,7 @@ Status RocksDBKVStore::Close() {
     keep_first(db_->SyncWAL(), "close: sync WAL");
     rocksdb::FlushOptions flush;
     flush.wait = true;
-    keep_first(db_->Flush(flush, {seq_cf_, key_cf_, local_cf_}), "close: flush");
+    keep_first(db_->Flush(flush, {seq_cf_, key_cf_, local_cf_, history_cf_}), "close: flush");
   }
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     keep_first(db_->DestroyColumnFamilyHandle(handle), "close: column family handle");

@@ -36,6 +36,7 @@
 
 #include "common/mutex.h"
 #include "storage/kvstore.h"
+#include "storage/rocksdb_history.h"
 #include "storage/rocksdb_seqno_scan.h"
 
 namespace sluice::storage {
@@ -55,6 +56,7 @@ class RocksDBKVStore final : public KVStore {
   StatusOr<std::unique_ptr<SeqnoScan>> OpenSeqnoScan(Vbid vbid, uint64_t start, uint64_t end,
                                                      ScanOptions options) override;
   Status DeleteVBucket(Vbid vbid) override;
+  StatusOr<RollbackResult> Rollback(Vbid vbid, uint64_t seqno) override;
   StatusOr<bool> HasCleanShutdownMarker() override;
   Status SetCleanShutdownMarker(bool clean) override;
   KVStoreStats GetStats() const override;
@@ -62,8 +64,22 @@ class RocksDBKVStore final : public KVStore {
 
  private:
   RocksDBKVStore(std::string dir, bool read_only, std::shared_ptr<rocksdb::Cache> block_cache,
-                 std::unique_ptr<rocksdb::DB> db,
-                 std::vector<rocksdb::ColumnFamilyHandle*> handles);
+                 std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                 RocksDBHistory::Options history);
+  // A key replaced (or a prepare resolved) by this commit whose older version is on disk.
+  struct Replaced {
+    Vbid vbid;
+    uint64_t old_seqno;
+    uint64_t at;  // the replacing write's seqno
+    bool prepare;
+  };
+  // Adds to *wb the history of a commit: the replaced versions (read from `seq`) and a boundary
+  // per vbucket the batch writes.
+  Status AddHistory(const FlushBatch& batch, const std::vector<Replaced>& replaced,
+                    rocksdb::WriteBatch* wb, RocksDBHistory::Pending* pending);
+  // Rollback's batch: `seq` above the boundary removed, `key` entries fixed, versions restored.
+  Status RollbackDocs(Vbid vbid, uint64_t boundary, rocksdb::WriteBatch* wb,
+                      RollbackResult* result);
 
   // kCancelled once closed.
   Status CheckOpen() const;
@@ -77,7 +93,7 @@ class RocksDBKVStore final : public KVStore {
   // Deletes the persisted prepare (its `seq` document and `key` entry) of every prepare key in
   // `removed` (prepare key -> the resolving seqno), where there is one.
   Status RemovePrepares(const std::unordered_map<std::string, uint64_t>& removed,
-                        rocksdb::WriteBatch* wb);
+                        rocksdb::WriteBatch* wb, std::vector<Replaced>* replaced);
   // Reads a key's document at `snapshot` (null: the latest state). Sets *moved when the key's
   // `key` entry points at a `seq` entry that is not there — without a snapshot, a concurrent
   // commit moving the key; with one, corruption.
@@ -92,10 +108,12 @@ class RocksDBKVStore final : public KVStore {
 
   // ---- Set by Open(), released by Close() (which never races other calls) ----
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, seq, key, local
-  rocksdb::ColumnFamilyHandle* const seq_cf_;          // these three point into handles_
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // default, seq, key, local, history
+  rocksdb::ColumnFamilyHandle* const seq_cf_;          // these four point into handles_
   rocksdb::ColumnFamilyHandle* const key_cf_;
   rocksdb::ColumnFamilyHandle* const local_cf_;
+  rocksdb::ColumnFamilyHandle* const history_cf_;
+  RocksDBHistory history_;  // its per-vbucket parts follow KVStore's writer rule
 
   // ---- Protected by close_mu_ ----
   Mutex close_mu_;

@@ -99,6 +99,7 @@ RocksDBSetup MakeRocksDBSetup(const RocksDBOptions& options) {
       {kSeqColumnFamily, DataFamily(options, setup.block_cache, /*bloom=*/false)},
       {kKeyColumnFamily, DataFamily(options, setup.block_cache, /*bloom=*/true)},
       {kLocalColumnFamily, local},
+      {kHistoryColumnFamily, DataFamily(options, setup.block_cache, /*bloom=*/false)},
   };
   return setup;
 }

@@ -14,6 +14,7 @@
 //   key    as `seq` plus a 10 bits/key bloom filter: Commit() looks up every written key and most
 //          of those are new keys, i.e. misses the filter answers without reading a block.
 //   local  tiny: a 4 MiB memtable, no compression.
+//   history as `seq` (written in the same batches, read by rollbacks' range scans).
 //
 // Thread safety: pure functions.
 #pragma once
@@ -31,10 +32,11 @@ namespace sluice::storage {
 inline constexpr char kSeqColumnFamily[] = "seq";
 inline constexpr char kKeyColumnFamily[] = "key";
 inline constexpr char kLocalColumnFamily[] = "local";
+inline constexpr char kHistoryColumnFamily[] = "history";
 
 struct RocksDBSetup {
   rocksdb::DBOptions db;
-  // default, seq, key, local: in this order (RocksDBKVStore relies on it).
+  // default, seq, key, local, history: in this order (RocksDBKVStore relies on it).
   std::vector<rocksdb::ColumnFamilyDescriptor> column_families;
   std::shared_ptr<rocksdb::Cache> block_cache;
 };

@@ -141,6 +141,11 @@ StatusOr<std::unique_ptr<SeqnoScan>> FaultInjectingKVStore::OpenSeqnoScan(Vbid v
 
 Status FaultInjectingKVStore::DeleteVBucket(Vbid vbid) { return inner_->DeleteVBucket(vbid); }
 
+StatusOr<RollbackResult> FaultInjectingKVStore::Rollback(Vbid vbid, uint64_t seqno) {
+  RETURN_IF_ERROR(faults_->OnWrite(/*sync=*/true));
+  return inner_->Rollback(vbid, seqno);
+}
+
 StatusOr<bool> FaultInjectingKVStore::HasCleanShutdownMarker() {
   return inner_->HasCleanShutdownMarker();
 }

@@ -86,6 +86,8 @@ class FaultInjectingKVStore final : public KVStore {
   StatusOr<std::unique_ptr<SeqnoScan>> OpenSeqnoScan(Vbid vbid, uint64_t start, uint64_t end,
                                                      ScanOptions options) override;
   Status DeleteVBucket(Vbid vbid) override;
+  // A write: a failure injected for writes fails it too.
+  StatusOr<RollbackResult> Rollback(Vbid vbid, uint64_t seqno) override;
   StatusOr<bool> HasCleanShutdownMarker() override;
   Status SetCleanShutdownMarker(bool clean) override;
   KVStoreStats GetStats() const override;

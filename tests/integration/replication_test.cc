@@ -10,8 +10,10 @@
 //
 // Restarts: B stopped cleanly or killed while A keeps taking writes resumes without a reset (and
 // converges); A killed and restarted on the same port makes B resume or roll back; A restarted
-// with its data gone makes B, now ahead of it, roll back beyond its history: the reset fallback
-// (ep_rollback_resets), then convergence on A's new history.
+// uncleanly from an older copy of its data (what a crash loses) leaves B ahead of it: B rolls
+// back from its history (ep_rollback_count, no reset) and converges, or without history
+// (history_retention_bytes=0) resets; A restarted with its data gone makes B roll back beyond
+// its history: the reset fallback (ep_rollback_resets), then convergence on A's new history.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +25,7 @@
 
 #include "protocol/datatype.h"
 #include "protocol/dcp_codec.h"
+#include "storage/kvstore.h"
 #include "testing/dcp_wire_util.h"
 #include "xattr/blob.h"
 
@@ -239,6 +242,50 @@ class ReplicationTest : public ::testing::Test {
     }
   }
 
+  // Leaves B ahead of A: A is restarted uncleanly from a copy of its data taken before 200
+  // more changes (overwrites, deletions, new keys) that B received, as if A had crashed before
+  // persisting them. Then A takes new writes.
+  void MakeReplicaAheadOfItsActive() {
+    WriteMany("old", 300);
+    ExpectConverged();
+    ASSERT_TRUE(PollUntil([&] { return StatOf(*b_, "", "ep_queue_size") == 0; }));
+    ASSERT_EQ(a_->Stop(), 0);
+    namespace fs = std::filesystem;
+    const std::string copy = a_->data_dir() + ".copy";
+    fs::remove_all(copy);
+    fs::copy(a_->data_dir(), copy, fs::copy_options::recursive);
+    StartA();
+    for (int i = 0; i < 100; ++i) {
+      const std::string key = "old" + std::to_string(i);
+      ASSERT_EQ(Must(writer_conn_->Set(key, "changed-" + key)).status, McbpStatus::kSuccess);
+    }
+    for (int i = 100; i < 150; ++i) {
+      ASSERT_EQ(Must(writer_conn_->Delete("old" + std::to_string(i))).status, McbpStatus::kSuccess);
+    }
+    WriteMany("lost", 50);
+    ExpectConverged();
+    a_->Kill();
+    fs::remove_all(a_->data_dir());
+    fs::rename(copy, a_->data_dir());
+    {
+      // The copy was taken after a clean stop; a crash leaves no clean-shutdown marker.
+      storage::RocksDBOptions options;
+      options.history_retention_bytes = 256ULL << 20;
+      auto store = storage::OpenRocksDBKVStore(a_->data_dir() + "/default", options);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      ASSERT_TRUE((*store)->SetCleanShutdownMarker(false).ok());
+      ASSERT_TRUE((*store)->Close().ok());
+    }
+    StartA();
+    WriteMany("new", 100);
+  }
+  void StartA() {
+    ASSERT_TRUE(a_->Start()) << a_->error();  // same port (reuse_port)
+    writer_conn_ = ConnectTo(*a_);
+    ASSERT_NE(writer_conn_, nullptr);
+    ASSERT_TRUE(writer_conn_->SelectBucket("default").ok());
+  }
+
   uint64_t StatOf(const ServerProcess& s, std::string_view group, std::string_view key) {
     return StatU64(StatsOf(s, group), key).value_or(~uint64_t{0});
   }
@@ -373,6 +420,37 @@ TEST_F(ReplicationTest, ActiveKilledAndRestartedReplicaResumesOrRollsBack) {
   // A's unclean restart started a new branch in every vbucket's failover log; B adopts it.
   ExpectConverged();
   EXPECT_GE(FailoverLogOf(*b_, 0).size(), 2u);
+}
+
+TEST_F(ReplicationTest, ReplicaAheadOfAnUncleanlyRestartedActiveRollsBackFromItsHistory) {
+  MakeReplicaAheadOfItsActive();
+  // B rewound its overwrites, deletions and new keys from its history (no reset) and converged
+  // on A: same keys, values, CAS, seqnos and failover logs.
+  ExpectConverged();
+  EXPECT_EQ(StatOf(*b_, "", "ep_rollback_resets"), 0u);
+  EXPECT_GE(StatOf(*b_, "", "ep_rollback_count"), 1u);
+  EXPECT_GT(StatOf(*b_, "", "rollback_item_count"), 0u);
+  EXPECT_NE(b_->Log().find("from its history"), std::string::npos);
+  EXPECT_EQ(b_->Log().find("beyond the replica's history"), std::string::npos);
+  // What was rolled back stays rolled back after a restart of B.
+  ASSERT_EQ(b_->Stop(), 0);
+  ASSERT_TRUE(b_->Start()) << b_->error();
+  ExpectConverged();
+}
+
+class NoHistoryReplicationTest : public ReplicationTest {
+ protected:
+  std::vector<std::string> ExtraReplicaArgs() const override {
+    return {"--set", "history_retention_bytes=0"};
+  }
+};
+
+TEST_F(NoHistoryReplicationTest, ReplicaAheadOfItsActiveWithoutHistoryResets) {
+  MakeReplicaAheadOfItsActive();
+  ExpectConverged();
+  EXPECT_GE(StatOf(*b_, "", "ep_rollback_resets"), 1u);
+  EXPECT_EQ(StatOf(*b_, "", "ep_rollback_count"), StatOf(*b_, "", "ep_rollback_resets"));
+  EXPECT_NE(b_->Log().find("beyond the replica's history"), std::string::npos);
 }
 
 TEST_F(ReplicationTest, ReplicaAheadOfItsActiveResetsAndConverges) {
