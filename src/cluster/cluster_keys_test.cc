@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cluster/cluster_state.h"
+
 namespace sluice::cluster {
 namespace {
 
@@ -72,6 +74,44 @@ TEST(ClusterKeysTest, MapValueRoundTripsThroughTheClusterFileParser) {
   EXPECT_EQ(map->ChainOf(1), chains[1]);
   EXPECT_TRUE(ClusterMap::Parse(json, 2).ok());
   EXPECT_FALSE(ParseMapValue(R"({"nodes":[],"num_replicas":0})").ok());
+}
+
+TEST(ClusterStateTest, ReadsEveryKeyAndNamesWhatDoesNotParse) {
+  ClusterKeys keys("c");
+  RangeResult range;
+  range.revision = 40;
+  auto add = [&](std::string key, std::string value, int64_t mod) {
+    range.kvs.push_back({.key = std::move(key), .value = std::move(value), .mod_revision = mod});
+  };
+  add(keys.Node("a"), FormatNodeRegistration({.id = "a", .host = "h", .port = 1}), 1);
+  add(keys.Node("b"), "garbage", 2);  // alive all the same: its lease says so
+  add(keys.Member("a"), FormatMember(MemberStatus::kActive), 3);
+  add(keys.Member("b"), FormatMember(MemberStatus::kFailedOver), 4);
+  add(keys.Member("c"), R"({"status":"odd"})", 5);
+  add(keys.Map("default"), FormatMapValue({{"a", "h", 1}}, 0, {{"a"}, {"a"}}), 6);
+  add(keys.Map("broken"), "{}", 7);
+  add(keys.Manager(), "a", 8);
+  add(keys.Epoch(), "3", 9);
+  add(keys.FailoverCount(), "1", 10);
+  add(keys.Settings(), R"({"auto_failover_max_count":2})", 11);
+  const ClusterState state = ClusterState::Read(keys, range, ClusterSettings{});
+  EXPECT_EQ(state.revision, 40);
+  EXPECT_TRUE(state.IsAlive("a"));
+  EXPECT_TRUE(state.IsAlive("b"));
+  EXPECT_EQ(state.registrations.count("b"), 0u);
+  EXPECT_EQ(state.members.size(), 2u);
+  EXPECT_EQ(state.member_mod_revisions.at("b"), 4);
+  EXPECT_EQ(state.InClusterMembers(), std::vector<std::string>{"a"});
+  ASSERT_TRUE(state.buckets.at("default").map.has_value());
+  EXPECT_EQ(state.buckets.at("default").mod_revision, 6);
+  EXPECT_FALSE(state.buckets.at("broken").map.has_value());
+  EXPECT_EQ(state.manager, "a");
+  EXPECT_EQ(state.epoch, 3);
+  EXPECT_EQ(state.failover_count, 1);
+  EXPECT_EQ(state.failover_count_mod_revision, 10);
+  EXPECT_EQ(state.settings.auto_failover_max_count, 2);
+  EXPECT_EQ(state.settings.auto_failover_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(state.problems.size(), 3u);  // nodes/b, members/c, buckets/broken/map
 }
 
 }  // namespace
