@@ -10,11 +10,25 @@
 #include "common/logging.h"
 
 namespace sluice::cluster {
+namespace {
+
+// auto_failover_timeout is at least 1 s, as the settings key's parser insists.
+ManagerOptions WithMinimums(ManagerOptions options) {
+  auto& timeout = options.defaults.auto_failover_timeout;
+  if (timeout < ClusterSettings::kMinAutoFailoverTimeout) {
+    LOG_WARN("manager {}: auto_failover_timeout {} s raised to the minimum, {} s", options.node_id,
+             timeout.count(), ClusterSettings::kMinAutoFailoverTimeout.count());
+    timeout = ClusterSettings::kMinAutoFailoverTimeout;
+  }
+  return options;
+}
+
+}  // namespace
 
 Manager::Manager(std::shared_ptr<EtcdClient> client, ManagerOptions options,
                  std::shared_ptr<SeqnoProbe> probe)
     : client_(std::move(client)),
-      options_(std::move(options)),
+      options_(WithMinimums(std::move(options))),
       keys_(options_.cluster),
       probe_(std::move(probe)),
       mirror_(client_, keys_.prefix(),

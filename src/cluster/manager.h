@@ -59,7 +59,8 @@ struct ManagerOptions {
   std::string cluster;  // the NAME of /sluice/NAME/
   std::string node_id;  // this candidate's id (the manager key's value while it leads)
   std::chrono::seconds election_ttl{5};
-  // Used for the settings the `settings` key does not hold.
+  // Used for the settings the `settings` key does not hold (auto_failover_timeout is raised to
+  // its minimum, 1 s, with a warning).
   ClusterSettings defaults;
   // How often a leading manager re-checks absent members (changes wake it at once).
   std::chrono::milliseconds poll{100};
