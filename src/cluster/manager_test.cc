@@ -202,7 +202,7 @@ TEST_F(ManagerTest, AutomaticFailoverPromotesTheMostAdvancedReplica) {
     }
   }
   EXPECT_EQ(FailoverCount(), 1);
-  EXPECT_EQ(m1_->stats().failovers, 1);
+  EXPECT_TRUE(Eventually([&] { return m1_->stats().failovers == 1; }));  // counted after the txn
   const auto asked = p1_->calls.values();
   EXPECT_NE(std::find(asked.begin(), asked.end(), "b"), asked.end());
   EXPECT_NE(std::find(asked.begin(), asked.end(), "c"), asked.end());
@@ -277,8 +277,12 @@ TEST_F(ManagerTest, ADeposedManagersFailoverIsRefused) {
     return leader.ok() && leader->create_revision > old_term.create_revision;
   }));
   p1_->Open();  // m1 resumes and writes with its old term
-  ASSERT_TRUE(Eventually([&] { return m1_->stats().writes_refused >= 1 && FailedOver("a"); }));
-  // Whoever leads now (m2, or m1 in a new term) failed a over exactly once.
+  // Whoever leads now (m2, or m1 in a new term) fails a over, once (the count is bumped after
+  // the txn returns, so it is awaited too).
+  ASSERT_TRUE(Eventually([&] {
+    return m1_->stats().writes_refused >= 1 && FailedOver("a") &&
+           m1_->stats().failovers + m2_->stats().failovers >= 1;
+  }));
   EXPECT_EQ(m1_->stats().failovers + m2_->stats().failovers, 1);
   EXPECT_EQ(FailoverCount(), 1);
   ExpectOutOfMap("a");
