@@ -101,6 +101,10 @@ class Manager {
   // revision written, or 0.
   int64_t FailOver(const Leadership& term, const std::string& node, Kind kind) EXCLUDES(mu_);
   Outcome TryFailOver(const Leadership& term, const std::string& node, Kind kind);
+  // Adds to `txn` the new map of every bucket `node` is in (probing the replicas first) and
+  // describes them in `summary`; the outcome that ends the failover instead, if any.
+  std::optional<Outcome> PlanBuckets(const ClusterState& state, const std::string& node, Kind kind,
+                                     TxnRequest* txn, std::string* summary);
   // Whether FailOver wrote (`revision` != 0); if so, waits a little for the mirror to see it.
   bool FailedOverAndCaughtUp(int64_t revision);
   // By bucket: the replicas' seqnos for the vbuckets `node` is active for.

@@ -95,6 +95,42 @@ std::map<std::string, SeqnoReport> Manager::ProbeReplicas(const ClusterState& st
   return out;
 }
 
+std::optional<Manager::Outcome> Manager::PlanBuckets(const ClusterState& state,
+                                                     const std::string& node, Kind kind,
+                                                     TxnRequest* txn, std::string* summary) {
+  using Result = Outcome::Result;
+  const auto seqnos = ProbeReplicas(state, node);
+  for (const auto& [bucket, b] : state.buckets) {
+    if (!b.map) return Outcome{Result::kError, "bucket " + bucket + "'s map does not parse"};
+    if (!b.map->FindNode(node)) continue;
+    const auto remaining = Remaining(*b.map, state, node);
+    std::vector<TopologyChain> chains;
+    for (size_t vb = 0; vb < b.map->num_vbuckets(); ++vb) {
+      chains.push_back(b.map->ChainOf(static_cast<Vbid>(vb)));
+    }
+    auto report = seqnos.find(bucket);
+    auto plan = PlanFailover(chains, node, remaining,
+                             report == seqnos.end() ? SeqnoReport{} : report->second);
+    if (!plan.ok()) {
+      return Outcome{Result::kError, "bucket " + bucket + ": " + plan.status().ToString()};
+    }
+    const std::string lost = VbucketList(plan->promotions, true);
+    if (kind == Kind::kAutomatic && plan->LosesData()) {
+      return Outcome{Result::kRefused,
+                     fmt::format("bucket {}: vbuckets {} have no surviving replica", bucket, lost)};
+    }
+    txn->compare.push_back(
+        Compare::ModRevision(keys_.Map(bucket), CompareOp::kEqual, b.mod_revision));
+    txn->success.push_back(TxnOp::Put(
+        keys_.Map(bucket),
+        FormatMapValue(NodesOf(remaining, *b.map, state), b.map->num_replicas(), plan->chains)));
+    *summary += fmt::format(" bucket {}: vbuckets promoted: {}; lost: {}; replicas added: {};",
+                            bucket, VbucketList(plan->promotions, false),
+                            lost.empty() ? "none" : lost, plan->replicas_added);
+  }
+  return std::nullopt;
+}
+
 Manager::Outcome Manager::TryFailOver(const Leadership& term, const std::string& node, Kind kind) {
   using Result = Outcome::Result;
   auto range = client_->Range(keys_.prefix(), {.prefix = true});
@@ -109,38 +145,12 @@ Manager::Outcome Manager::TryFailOver(const Leadership& term, const std::string&
     if (state.IsAlive(node)) return {Result::kNothing, "it registered again"};
     if (auto refusal = AutoRefusal(state, node)) return {Result::kRefused, *refusal};
   }
-  const auto seqnos = ProbeReplicas(state, node);
   TxnRequest txn;
   txn.compare.push_back(term.Guard());
   txn.compare.push_back(Compare::ModRevision(keys_.Member(node), CompareOp::kEqual,
                                              state.member_mod_revisions.at(node)));
   std::string summary;
-  for (const auto& [bucket, b] : state.buckets) {
-    if (!b.map) return {Result::kError, "bucket " + bucket + "'s map does not parse"};
-    if (!b.map->FindNode(node)) continue;
-    const auto remaining = Remaining(*b.map, state, node);
-    std::vector<TopologyChain> chains;
-    for (size_t vb = 0; vb < b.map->num_vbuckets(); ++vb) {
-      chains.push_back(b.map->ChainOf(static_cast<Vbid>(vb)));
-    }
-    auto report = seqnos.find(bucket);
-    auto plan = PlanFailover(chains, node, remaining,
-                             report == seqnos.end() ? SeqnoReport{} : report->second);
-    if (!plan.ok()) return {Result::kError, "bucket " + bucket + ": " + plan.status().ToString()};
-    if (kind == Kind::kAutomatic && plan->LosesData()) {
-      return {Result::kRefused, fmt::format("bucket {}: vbuckets {} have no surviving replica",
-                                            bucket, VbucketList(plan->promotions, true))};
-    }
-    txn.compare.push_back(
-        Compare::ModRevision(keys_.Map(bucket), CompareOp::kEqual, b.mod_revision));
-    txn.success.push_back(TxnOp::Put(
-        keys_.Map(bucket),
-        FormatMapValue(NodesOf(remaining, *b.map, state), b.map->num_replicas(), plan->chains)));
-    const std::string lost = VbucketList(plan->promotions, true);
-    summary += fmt::format(" bucket {}: vbuckets promoted: {}; lost: {}; replicas added: {};",
-                           bucket, VbucketList(plan->promotions, false),
-                           lost.empty() ? "none" : lost, plan->replicas_added);
-  }
+  if (auto failed = PlanBuckets(state, node, kind, &txn, &summary)) return *failed;
   txn.success.push_back(TxnOp::Put(keys_.Member(node), FormatMember(MemberStatus::kFailedOver)));
   if (kind == Kind::kAutomatic) {
     txn.compare.push_back(Compare::ModRevision(keys_.FailoverCount(), CompareOp::kEqual,
