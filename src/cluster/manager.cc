@@ -4,6 +4,7 @@
 // manager_failover.cc.
 #include "cluster/manager.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "cluster/map_planner.h"
@@ -104,6 +105,7 @@ void Manager::Loop() {
     if (snapshot != parsed_from_) {  // parse each snapshot once
       state_ = ClusterState::Read(keys_, snapshot->kvs, snapshot->revision, options_.defaults);
       parsed_from_ = snapshot;
+      LogNewProblems(state_->problems);
     }
     Evaluate(*term, *state_);
   }
@@ -160,6 +162,15 @@ void Manager::Evaluate(const Leadership& term, const ClusterState& state) {
       return;
     }
   }
+}
+
+void Manager::LogNewProblems(const std::vector<std::string>& problems) {
+  for (const auto& problem : problems) {
+    if (std::find(problems_.begin(), problems_.end(), problem) == problems_.end()) {
+      LOG_WARN("manager {}: ignoring {}", options_.node_id, problem);
+    }
+  }
+  problems_ = problems;
 }
 
 bool Manager::FailedOverAndCaughtUp(int64_t revision) {

@@ -43,6 +43,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cluster/backoff.h"
 #include "cluster/cluster_keys.h"
@@ -105,6 +106,8 @@ class Manager {
   // describes them in `summary`; the outcome that ends the failover instead, if any.
   std::optional<Outcome> PlanBuckets(const ClusterState& state, const std::string& node, Kind kind,
                                      TxnRequest* txn, std::string* summary);
+  // Logs each value that does not parse once (ClusterState::problems).
+  void LogNewProblems(const std::vector<std::string>& problems);
   // Whether FailOver wrote (`revision` != 0); if so, waits a little for the mirror to see it.
   bool FailedOverAndCaughtUp(int64_t revision);
   // By bucket: the replicas' seqnos for the vbuckets `node` is active for.
@@ -123,6 +126,7 @@ class Manager {
   std::map<std::string, std::string> refusal_logged_;
   std::shared_ptr<const MirrorSnapshot> parsed_from_;
   std::optional<ClusterState> state_;  // parsed_from_, parsed
+  std::vector<std::string> problems_;  // the values that did not parse, as last logged
 
   mutable Mutex mu_;
   CondVar cv_{&mu_};  // a change seen, a term begun or ended, stopping
