@@ -2,8 +2,9 @@
 //
 // Manager: the cluster manager (docs/cluster.md, "The manager"). Every sluiced started with --etcd
 // runs one; exactly one of them acts at a time, the one elected on `/sluice/<c>/manager`
-// (cluster/election.h). While it leads, it watches the cluster's keys (a PrefixMirror of
-// `/sluice/<c>/`) and fails members over:
+// (cluster/election.h). It watches the cluster's keys (a PrefixMirror of `/sluice/<c>/`, kept
+// while following too, so a new leader starts with a warm view) and, while it leads, fails
+// members over:
 //
 //   - automatically: an active member whose registration (`nodes/<id>`) has been absent for
 //     `auto_failover_timeout` (settings key, else ManagerOptions::defaults; at least 1 s) — counted
