@@ -15,7 +15,9 @@
 //   --json (machine-readable output)  --timeout SECONDS (30: connect and each I/O wait)
 //
 // Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, vbucket set, load, tail,
-// drain (see --help of each). Exit codes: tools/failure.h.
+// drain, cluster init|status|failover|reset-failover-count (these take --etcd URL --cluster NAME
+// instead of the server flags; `cluster add|remove|rebalance` are refused as not available yet)
+// (see --help of each). Exit codes: tools/failure.h.
 //
 // Thread safety: ParseCommandLine is a pure function of its arguments and the environment.
 #pragma once
@@ -55,6 +57,25 @@ enum class Command : uint8_t {
   kLoad,
   kTail,
   kDrain,
+  kClusterInit,
+  kClusterStatus,
+  kClusterFailover,
+  kClusterResetFailoverCount,
+};
+
+// `sluice cluster ...`: etcd instead of a server (the connection flags they take are --bucket,
+// --json and --timeout; docs/cluster.md).
+struct ClusterFlags {
+  std::vector<std::string> etcd;  // --etcd URL[,URL...]
+  std::string cluster;            // --cluster NAME
+  // init
+  std::vector<std::string> nodes;  // --nodes A,B,C
+  size_t replicas = 1;
+  size_t vbuckets = 1024;
+  bool force = false;  // re-initialise a cluster that has members (a new epoch)
+  // failover
+  std::string node;
+  bool no_wait = false;  // return once requested, without waiting for the manager
 };
 
 struct CommandLine {
@@ -85,6 +106,9 @@ struct CommandLine {
   // tail / drain
   TailOptions tail;
   DrainOptions drain;
+
+  // cluster init / status / failover / reset-failover-count
+  ClusterFlags cluster;
 };
 
 struct ParseResult {

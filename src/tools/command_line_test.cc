@@ -336,5 +336,39 @@ TEST(CommandLineTest, HelpExitsWithZero) {
   EXPECT_NE(load.output.find("SLUICE_PASSWORD"), std::string::npos);
 }
 
+TEST(CommandLineTest, ClusterSubcommands) {
+  const CommandLine init =
+      ParseOk({"cluster", "init", "--etcd", "http://127.0.0.1:1,127.0.0.1:2", "--cluster", "c1",
+               "--nodes", "a,b,c", "--replicas", "2", "--vbuckets", "64", "--bucket", "b1"});
+  EXPECT_EQ(init.command, Command::kClusterInit);
+  EXPECT_EQ(init.cluster.etcd, (std::vector<std::string>{"http://127.0.0.1:1", "127.0.0.1:2"}));
+  EXPECT_EQ(init.cluster.cluster, "c1");
+  EXPECT_EQ(init.cluster.nodes, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(init.cluster.replicas, 2u);
+  EXPECT_EQ(init.cluster.vbuckets, 64u);
+  EXPECT_EQ(init.connection.bucket, "b1");
+  const CommandLine failover =
+      ParseOk({"cluster", "failover", "b", "--etcd", "e:1", "--cluster", "c", "--json"});
+  EXPECT_EQ(failover.command, Command::kClusterFailover);
+  EXPECT_EQ(failover.cluster.node, "b");
+  EXPECT_TRUE(failover.connection.json);
+  EXPECT_EQ(ParseOk({"cluster", "status", "--etcd", "e:1", "--cluster", "c"}).command,
+            Command::kClusterStatus);
+  EXPECT_EQ(ParseOk({"cluster", "reset-failover-count", "--etcd", "e:1", "--cluster", "c"}).command,
+            Command::kClusterResetFailoverCount);
+
+  ExpectUsageError({"cluster", "status", "--cluster", "c"}, "--etcd");
+  ExpectUsageError({"cluster", "status", "--etcd", "e:1"}, "--cluster");
+  ExpectUsageError({"cluster", "status", "--etcd", "e:1", "--cluster", "c", "--host", "h"},
+                   "--host");  // the server flags are not theirs
+  ExpectUsageError({"cluster", "init", "--etcd", "e:1", "--cluster", "c", "--nodes", "a,a"},
+                   "twice");
+  ExpectUsageError(
+      {"cluster", "init", "--etcd", "e:1", "--cluster", "c", "--nodes", "a", "--replicas", "4"},
+      "--replicas");
+  ExpectUsageError({"cluster", "add", "x"}, "not available yet");
+  ExpectUsageError({"cluster", "rebalance"}, "not available yet");
+}
+
 }  // namespace
 }  // namespace sluice::tools

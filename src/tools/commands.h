@@ -21,6 +21,10 @@
 //                      until Ctrl-C / --count; --latency: a latency table or one JSON object
 //   drain              see tools/drainer.h; a table or one JSON object with items, bytes,
 //                      seconds, items_per_sec, mb_per_sec, vbuckets, ... (+ verify)
+//   cluster init       members, epoch and first map in etcd (tools/README.md, "sluice cluster")
+//   cluster status     nodes, member status, alive, manager, map rev, vbuckets per node
+//   cluster failover NODE            hard failover request; waits for the manager to do it
+//   cluster reset-failover-count     allows automatic failovers again
 //
 // Thread safety: each call runs on the caller's thread (load and drain start and join their own
 // threads; tail starts a signal-watching thread, tools/interrupt.h).
@@ -47,5 +51,9 @@ int RunVbucketSet(const CommandLine& cmd, Output& out);
 int RunLoad(const CommandLine& cmd, Output& out);
 int RunTail(const CommandLine& cmd, Output& out);
 int RunDrain(const CommandLine& cmd, Output& out);
+int RunClusterInit(const CommandLine& cmd, Output& out);
+int RunClusterStatus(const CommandLine& cmd, Output& out);
+int RunClusterFailover(const CommandLine& cmd, Output& out);
+int RunClusterResetFailoverCount(const CommandLine& cmd, Output& out);
 
 }  // namespace sluice::tools

@@ -160,6 +160,14 @@ int RunCommand(const CommandLine& cmd, std::ostream& out_stream, std::ostream& e
       return RunTail(cmd, out);
     case Command::kDrain:
       return RunDrain(cmd, out);
+    case Command::kClusterInit:
+      return RunClusterInit(cmd, out);
+    case Command::kClusterStatus:
+      return RunClusterStatus(cmd, out);
+    case Command::kClusterFailover:
+      return RunClusterFailover(cmd, out);
+    case Command::kClusterResetFailoverCount:
+      return RunClusterResetFailoverCount(cmd, out);
   }
   return out.Fail({ExitCode::kUsage, "unknown command"});
 }
