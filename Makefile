@@ -1,6 +1,7 @@
 # sluice — the commands a newcomer runs. See README.md ("Quick start", "Testing").
 #   make run        install missing packages, build the two binaries (sluiced, sluice), start
 #                   sluiced on 127.0.0.1:11210 (data in ./data)
+#   make cluster    the same, then etcd and three nodes forming a cluster (scripts/local-cluster.sh)
 #   make build      build everything (build/: clang, RelWithDebInfo, -Wthread-safety -Werror)
 #   make test       what CI runs (.ci/run): install, then
 #                     test-fast  build/ + every test
@@ -40,7 +41,7 @@ SAN_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 # executor and the test-support seams (testing_test), the checkpoint manager and the rest of the
 # engine, storage, DCP (unit and the DCP integration tests), and the integration tests with
 # concurrent clients, many connections and shutdown under load.
-TSAN_TESTS ?= common_test|executor_test|testing_test|engine_test|bucket_test|storage_test|dcp_.*|passive_stream_test|replication_test|cluster_map_test|sync_write_cluster_test|etcd_test|client_test|sasl_test|server_test|kv_commands_test|malformed_test|persistence_test|durability_test|hostile_client_test|security_test|tls_test|metrics_test
+TSAN_TESTS ?= common_test|executor_test|testing_test|engine_test|bucket_test|storage_test|dcp_.*|passive_stream_test|replication_test|cluster_map_test|sync_write_cluster_test|etcd_test|etcd_cluster_test|client_test|sasl_test|server_test|kv_commands_test|malformed_test|persistence_test|durability_test|hostile_client_test|security_test|tls_test|metrics_test
 
 FUZZ_SECONDS ?= 20
 FUZZ_SERVER_SECONDS ?= 30
@@ -51,7 +52,7 @@ TIMED = ./scripts/timed.sh $(TIMINGS)
 
 # Steps run one after another even under `make -j`: each build already uses every core.
 .NOTPARALLEL:
-.PHONY: all deps build binaries run test test-fast test-asan test-tsan test-fuzz fuzz corpus bench \
+.PHONY: all deps build binaries run cluster test test-fast test-asan test-tsan test-fuzz fuzz corpus bench \
   clean format format-check tsan-tests check-includes
 
 all: build
@@ -82,6 +83,10 @@ binaries: deps $(BUILD_DIR)/build.ninja
 
 run: binaries
 	./$(BUILD_DIR)/sluiced --data-dir ./data --users etc/dev-users.json
+
+# etcd and three nodes on loopback, data in ./cluster-data; prints how to connect; Ctrl-C stops.
+cluster: binaries
+	./scripts/local-cluster.sh $(BUILD_DIR)
 
 test:
 	@mkdir -p $(BUILD_DIR) && : > $(TIMINGS)

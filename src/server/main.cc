@@ -3,10 +3,12 @@
 // Start-up order: flags and configuration -> users -> executor -> bucket (warmup) -> DCP ConnMap ->
 // cluster view (the static map's states applied) -> listen -> replication (from the cluster file,
 // --replica-of or the map from etcd) -> print "sluiced listening on HOST:PORT" (and start /metrics)
-// -> with --etcd, the node agent (registration, maps, fencing; it needs the ports).
-// SIGTERM/SIGINT: stop the node agent (lease revoked) -> stop replication -> stop accepting and
-// close connections -> end DCP (wait for backfills) -> bucket shutdown (persist everything,
-// clean-shutdown marker, close RocksDB) -> stop background threads -> exit 0.
+// -> with --etcd, the node agent (registration, maps, fencing; it needs the ports), then the
+// manager candidate (cluster/manager.h; elected through etcd, it fails members over).
+// SIGTERM/SIGINT: stop the manager (it resigns) -> stop the node agent (lease revoked) -> stop
+// replication -> stop accepting and close connections -> end DCP (wait for backfills) -> bucket
+// shutdown (persist everything, clean-shutdown marker, close RocksDB) -> stop background threads
+// -> exit 0.
 //
 // Standard output carries exactly one line, "sluiced listening on HOST:PORT" (scripts and the
 // test harness read the port from it), plus, only with --tls-port, a second line
@@ -42,6 +44,7 @@
 #include <sstream>
 
 #include "cluster/etcd_client.h"
+#include "cluster/manager.h"
 #include "cluster/node_agent.h"
 #include "common/config.h"
 #include "common/logging.h"
@@ -51,6 +54,7 @@
 #include "sasl/users.h"
 #include "server/cluster_view.h"
 #include "server/map_applier.h"
+#include "server/memcached_seqno_probe.h"
 #include "server/metrics_server.h"
 #include "server/replication_setup.h"
 #include "server/server.h"
@@ -420,6 +424,23 @@ std::unique_ptr<cluster::NodeAgent> StartNodeAgent(const Options& o, const Confi
   return agent;
 }
 
+// The manager candidate of --etcd (every node campaigns; the elected one fails members over),
+// started on the agent's etcd client; null without --etcd.
+StatusOr<std::unique_ptr<cluster::Manager>> StartManager(const Options& o, const Config& config,
+                                                         const cluster::NodeAgent* agent) {
+  if (agent == nullptr) return std::unique_ptr<cluster::Manager>();
+  ASSIGN_OR_RETURN(server::SeqnoProbeOptions probe,
+                   server::SeqnoProbeOptionsFromUsers(o.users_file, config));
+  cluster::ManagerOptions options;
+  options.cluster = o.cluster_name;
+  options.node_id = o.node_id;
+  options.election_ttl = std::chrono::seconds(o.node_ttl.value_or(kDefaultNodeTtl));
+  auto manager = std::make_unique<cluster::Manager>(
+      agent->client(), options, std::make_shared<server::MemcachedSeqnoProbe>(std::move(probe)));
+  manager->Start();
+  return manager;
+}
+
 // Opens the bucket and serves it until SIGINT or SIGTERM, then shuts down in order; returns the
 // exit code.
 int Serve(const Options& o, const Config& config, std::optional<cluster::ClusterMap> cluster_map,
@@ -469,6 +490,13 @@ int Serve(const Options& o, const Config& config, std::optional<cluster::Cluster
   server::MapApplier applier(ctx, sources, replication->feed);
   std::unique_ptr<cluster::NodeAgent> agent =
       StartNodeAgent(o, config, std::move(etcd), server.port(), metrics.port(), &applier);
+  auto manager = StartManager(o, config, agent.get());
+  if (!manager.ok()) {
+    LOG_CRITICAL("cluster manager: {}", manager.status().ToString());
+    if (agent) agent->Stop().IgnoreError();
+    replication->Stop();
+    return fail(kUsageError);
+  }
   LOG_INFO("sluiced {} listening on {}:{} (bucket {}, {} vbuckets, quota {} bytes)", SLUICE_VERSION,
            ShownHost(o.host), server.port(), o.bucket_name, config.max_vbuckets, config.max_size);
 
@@ -480,6 +508,8 @@ int Serve(const Options& o, const Config& config, std::optional<cluster::Cluster
   // background threads stop. The ConnMap is destroyed last, once nothing can call into it.
   // The agent first (its lease revoked: the cluster sees this node leave at once; no map is
   // applied after it), then replication: it writes into the bucket from threads of its own.
+  // The manager before the agent: it resigns at once, so another node's candidate leads.
+  if (*manager) (*manager)->Stop();
   if (agent) agent->Stop().IgnoreError();  // logged by the agent
   replication->Stop();
   metrics.Stop();

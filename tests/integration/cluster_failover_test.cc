@@ -1,0 +1,232 @@
+// Integration: a cluster that runs itself (docs/cluster.md). Three sluiced nodes with --etcd
+// against a real etcd the test starts; `sluice cluster init` forms the cluster; nobody but the
+// elected manager inside the nodes writes the map afterwards.
+//   - Automatic failover: node c is SIGKILLed; once its registration's lease expires and
+//     auto_failover_timeout (1 s) passes, the manager promotes c's replicas, writes c out of the
+//     map and marks it failed_over; every key written before the kill (durable `majority` writes,
+//     acknowledged) is on the new actives, which take writes; the time from the kill to the first
+//     successful write to an affected vbucket is printed (a figure, never a pass/fail timing:
+//     bench/ measures the distribution).
+//   - `sluice cluster status --json` reports the failover.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "cluster/cluster_keys.h"
+#include "cluster/cluster_map.h"
+#include "protocol/status.h"
+#include "testing/etcd_test_util.h"
+#include "testing/wire_util.h"
+
+namespace sluice::testing {
+namespace {
+
+using cluster::Eventually;
+using protocol::McbpStatus;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr uint32_t kVBuckets = 8;
+constexpr const char* kCluster = "ft";
+#ifdef SLUICE_SANITIZER_BUILD
+constexpr int kTtl = 2;
+#else
+constexpr int kTtl = 1;
+#endif
+
+// Runs the sluice CLI with `args`; its exit code and output.
+int RunCli(const std::string& args, std::string* output) {
+  const std::string cmd = std::string(SLUICE_BINARY_DIR) + "/sluice " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class ClusterFailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SLUICE_SKIP_WITHOUT_ETCD();
+    ASSERT_TRUE(etcd_.Start()) << etcd_.error();
+    auto client = cluster::EtcdClient::Create(cluster::TestOptions(etcd_.endpoint()));
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    etcd_client_ = *client;
+  }
+
+  void TearDown() override {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i]->running()) continue;
+      EXPECT_TRUE(nodes_[i]->Alive()) << ids_[i] << " died during the test";
+      EXPECT_EQ(nodes_[i]->Stop(), 0) << ids_[i] << " did not exit cleanly";
+      if (HasFailure()) {
+        std::fprintf(stderr, "---- %s stderr ----\n%s---- end ----\n", ids_[i].c_str(),
+                     nodes_[i]->Log().c_str());
+      }
+    }
+  }
+
+  std::string EtcdFlags() const {
+    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kCluster;
+  }
+
+  void StartNodes(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+      ServerOptions options;
+      options.log_level = "info";
+      options.extra_args = {"--vbuckets", std::to_string(kVBuckets),
+                            "--etcd",     "http://" + etcd_.endpoint(),
+                            "--cluster",  kCluster,
+                            "--node-id",  id,
+                            "--node-ttl", std::to_string(kTtl),
+                            "--set",      "replication_user=admin"};
+      ids_.push_back(id);
+      nodes_.push_back(std::make_unique<ServerProcess>(options));
+      ASSERT_TRUE(nodes_.back()->Start()) << id << ": " << nodes_.back()->error();
+    }
+  }
+
+  // The map in etcd, parsed (nullopt while there is none).
+  std::optional<cluster::ClusterMap> Map() {
+    auto kv = etcd_client_->Get(cluster::ClusterKeys(kCluster).Map("default"));
+    if (!kv.ok()) return std::nullopt;
+    auto map = cluster::ClusterMap::Parse(kv->value, kVBuckets);
+    EXPECT_TRUE(map.ok()) << map.status().ToString();
+    if (!map.ok()) return std::nullopt;
+    return *map;
+  }
+
+  size_t IndexOf(const std::string& id) const {
+    return static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
+  }
+
+  std::unique_ptr<client::Connection> Connect(size_t i) {
+    client::ConnectOptions options;
+    options.io_timeout = 60s;
+    options.num_vbuckets = kVBuckets;
+    auto conn = client::Connection::Connect("127.0.0.1", nodes_[i]->port(), options);
+    if (!conn.ok()) return nullptr;
+    if (!(*conn)->Hello("failover-it", DefaultFeatures()).ok()) return nullptr;
+    if (!(*conn)->Authenticate(ServerProcess::kUser, ServerProcess::kPassword, "PLAIN").ok()) {
+      return nullptr;
+    }
+    return std::move(*conn);
+  }
+
+  EtcdProcess etcd_;
+  std::shared_ptr<cluster::EtcdClient> etcd_client_;
+  std::vector<std::string> ids_;
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+};
+
+TEST_F(ClusterFailoverTest, AKilledNodeIsFailedOverAndNoAcknowledgedDurableWriteIsLost) {
+  StartNodes({"a", "b", "c"});
+  ASSERT_FALSE(HasFatalFailure());
+  std::string out;
+  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
+                       std::to_string(kVBuckets),
+                   &out),
+            0)
+      << out;
+  ASSERT_TRUE(
+      etcd_client_->Put(cluster::ClusterKeys(kCluster).Settings(), R"({"auto_failover_timeout":1})")
+          .ok());
+  const auto before = Map();
+  ASSERT_TRUE(before.has_value());
+
+  // A durable (majority) write per vbucket on its active: acknowledged only once its replica has
+  // it. The nodes apply the map asynchronously: retry until the active takes it.
+  std::map<Vbid, std::string> keys;
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    std::string key;
+    for (int i = 0;; ++i) {
+      key = "fo-" + std::to_string(i);
+      if (VBucketForKey(key, kVBuckets) == vb) break;
+    }
+    auto conn = Connect(IndexOf(before->ActiveOf(vb).id));
+    ASSERT_NE(conn, nullptr);
+    McbpStatus last = McbpStatus::kEinval;
+    EXPECT_TRUE(Eventually([&] {
+      client::MutationOptions durable;
+      durable.durability = protocol::DurabilityRequirement{protocol::DurabilityLevel::kMajority};
+      auto r = conn->Set(key, "v-" + key, durable);
+      last = r.ok() ? r->status : McbpStatus::kEinval;
+      return last == McbpStatus::kSuccess;
+    })) << "durable write of "
+        << key << " on vb " << vb << ": " << protocol::McbpStatusName(last);
+    keys[vb] = key;
+  }
+
+  // Kill c; the manager (on a or b) fails it over.
+  std::set<Vbid> affected;
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    if (before->ActiveOf(vb).id == "c") affected.insert(vb);
+  }
+  ASSERT_FALSE(affected.empty());
+  const auto killed_at = std::chrono::steady_clock::now();
+  nodes_[2]->Kill();
+  std::optional<cluster::ClusterMap> after;
+  ASSERT_TRUE(Eventually([&] {
+    after = Map();
+    if (!after) return false;
+    for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+      for (const auto& node : after->ChainOf(vb)) {
+        if (node && *node == "c") return false;
+      }
+    }
+    return true;
+  })) << "c was not written out of the map";
+
+  // Every acknowledged durable write is on the new active, which takes writes.
+  std::optional<std::chrono::milliseconds> first_write;
+  for (Vbid vb : affected) {
+    const std::string& active = after->ActiveOf(vb).id;
+    ASSERT_NE(active, "c");
+    auto conn = Connect(IndexOf(active));
+    ASSERT_NE(conn, nullptr);
+    // The acknowledged durable write is there; then the vbucket takes a new write.
+    // (GET answers NOT_MY_VBUCKET until the node has applied the new map.)
+    std::string value;
+    McbpStatus status = McbpStatus::kNotMyVbucket;
+    EXPECT_TRUE(Eventually([&] {
+      auto got = conn->Get(keys[vb]);
+      status = got.ok() ? got->status : McbpStatus::kNotMyVbucket;
+      if (got.ok()) value = got->value;
+      return status != McbpStatus::kNotMyVbucket;
+    }));
+    EXPECT_EQ(status, McbpStatus::kSuccess) << keys[vb] << " lost on vb " << vb;
+    EXPECT_EQ(value, "v-" + keys[vb]);
+    EXPECT_TRUE(Eventually([&] {
+      auto r = conn->Set(keys[vb], "after");
+      if (r.ok() && r->status == McbpStatus::kSuccess && !first_write) {
+        first_write = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - killed_at);
+      }
+      return r.ok() && r->status == McbpStatus::kSuccess;
+    })) << "vb "
+        << vb << " on " << active << " does not take writes";
+  }
+  if (first_write) {
+    std::printf("[ figure ] kill -> first write to an affected vbucket: %lld ms (ttl %d s)\n",
+                static_cast<long long>(first_write->count()), kTtl);
+  }
+
+  out.clear();
+  ASSERT_EQ(RunCli("cluster status --json " + EtcdFlags(), &out), 0) << out;
+  const Json status = Json::parse(out, nullptr, false);
+  ASSERT_FALSE(status.is_discarded()) << out;
+  EXPECT_NE(out.find("failed_over"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace sluice::testing
