@@ -459,9 +459,17 @@ TEST_F(MetricsTest, PrometheusPageIsValidAndFollowsTheServer) {
   EXPECT_GE(page.Value("kv_curr_connections").value_or(0), 2);
   EXPECT_GT(page.Value("kv_written_bytes").value_or(0), 0);
 
-  // Anything but /metrics is 404.
+  // / leads to the console (its own test drives it in a browser); any other path is 404.
   httplib::Client http(server().host(), port);
-  auto other = http.Get("/");
+  auto root = http.Get("/");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, 302);
+  EXPECT_EQ(root->get_header_value("Location"), "/console");
+  auto state = http.Get("/console/state.json");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->status, 200);
+  EXPECT_NE(state->body.find("\"vBucketServerMap\""), std::string::npos);
+  auto other = http.Get("/nothing-here");
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 404);
 }
