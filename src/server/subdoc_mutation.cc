@@ -161,6 +161,9 @@ Outcome RunAttempt(Connection& conn, const Frame& req, const SubdocRequest& requ
     const Errc code = stored.status().code();
     if (code == Errc::kWouldBlock) return Outcome::kWouldBlock;
     if (code == Errc::kExists && req.cas == 0) return Outcome::kRetry;
+    // The tombstone this attempt read was persisted and dropped from memory before the store:
+    // fetch it again (from disk) and run again.
+    if (code == Errc::kNotFound && a.in_deleted && req.cas == 0) return Outcome::kRetry;
     conn.RespondError(req, stored.status());
     return Outcome::kAnswered;
   }
