@@ -81,8 +81,11 @@ StatusOr<NodeRegistration> ParseNodeRegistration(std::string_view json) {
 }
 
 std::string FormatNodeRegistration(const NodeRegistration& node) {
-  Json doc = {{"id", node.id}, {"host", node.host}, {"port", node.port}};
-  if (node.metrics_port != 0) doc["metrics_port"] = node.metrics_port;
+  // Keys in the documented order; metrics_port 0 when the node serves no metrics.
+  const nlohmann::ordered_json doc = {{"id", node.id},
+                                      {"host", node.host},
+                                      {"port", node.port},
+                                      {"metrics_port", node.metrics_port}};
   return doc.dump();
 }
 

@@ -69,6 +69,7 @@ struct NodeRegistration {
   friend bool operator==(const NodeRegistration&, const NodeRegistration&) = default;
 };
 StatusOr<NodeRegistration> ParseNodeRegistration(std::string_view json);
+// The node agent's value: keys in the order id, host, port, metrics_port (always present).
 std::string FormatNodeRegistration(const NodeRegistration& node);
 
 // members/<id>: the node's place in the cluster.

@@ -4,9 +4,9 @@
 
 #include <charconv>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster/cluster_keys.h"
 #include "common/logging.h"
 
 namespace sluice::cluster {
@@ -40,34 +40,13 @@ std::string_view NodeAgent::StateName(State state) {
   return "unknown";
 }
 
-std::string NodeAgent::Prefix(std::string_view cluster) {
-  return fmt::format("/sluice/{}/", cluster);
-}
-std::string NodeAgent::NodeKey(std::string_view cluster, std::string_view id) {
-  return fmt::format("/sluice/{}/nodes/{}", cluster, id);
-}
-std::string NodeAgent::MapKey(std::string_view cluster, std::string_view bucket) {
-  return fmt::format("/sluice/{}/buckets/{}/map", cluster, bucket);
-}
-std::string NodeAgent::EpochKey(std::string_view cluster) {
-  return fmt::format("/sluice/{}/epoch", cluster);
-}
-
-std::string NodeAgent::RegistrationJson(const NodeAgentOptions& options) {
-  nlohmann::ordered_json value = {{"id", options.node_id},
-                                  {"host", options.host},
-                                  {"port", options.port},
-                                  {"metrics_port", options.metrics_port}};
-  return value.dump();
-}
-
 NodeAgent::NodeAgent(std::shared_ptr<EtcdClient> client, NodeAgentOptions options,
                      NodeAgentHost& host)
     : client_(std::move(client)),
       options_(std::move(options)),
       host_(host),
-      map_key_(MapKey(options_.cluster, options_.bucket)),
-      epoch_key_(EpochKey(options_.cluster)) {
+      map_key_(ClusterKeys(options_.cluster).Map(options_.bucket)),
+      epoch_key_(ClusterKeys(options_.cluster).Epoch()) {
   LeaseKeeperOptions keeper_options;
   keeper_options.ttl = options_.ttl;
   keeper_options.retry = options_.retry;
@@ -77,7 +56,7 @@ NodeAgent::NodeAgent(std::shared_ptr<EtcdClient> client, NodeAgentOptions option
           .on_granted = [this](int64_t lease) { OnGranted(lease); },
           .on_lost = [this](int64_t lease, const Status& why) { OnLost(lease, why); }});
   mirror_ = std::make_unique<PrefixMirror>(
-      client_, Prefix(options_.cluster),
+      client_, ClusterKeys(options_.cluster).prefix(),
       PrefixMirror::Callbacks{.on_update = [this](const MirrorUpdate& update) { OnUpdate(update); },
                               .on_interrupted = [this](const Status& why) { OnInterrupted(why); }},
       options_.retry);
@@ -156,8 +135,11 @@ void NodeAgent::TransitionLocked(State next) {
 }
 
 int64_t NodeAgent::Register(int64_t lease) {
-  const std::string key = NodeKey(options_.cluster, options_.node_id);
-  const std::string value = RegistrationJson(options_);
+  const std::string key = ClusterKeys(options_.cluster).Node(options_.node_id);
+  const std::string value = FormatNodeRegistration({.id = options_.node_id,
+                                                    .host = options_.host,
+                                                    .port = options_.port,
+                                                    .metrics_port = options_.metrics_port});
   // A put that fails while etcd is away is retried while the lease may still be valid; once it
   // is not, the keeper reports the loss and grants a new lease, which registers again.
   const auto deadline = Clock::now() + options_.ttl;

@@ -90,14 +90,6 @@ class NodeAgent {
   enum class State : uint8_t { kRegistering, kWaitingForMap, kServing, kFenced, kStopped };
   static std::string_view StateName(State state);
 
-  // The keys of a cluster.
-  static std::string Prefix(std::string_view cluster);
-  static std::string NodeKey(std::string_view cluster, std::string_view id);
-  static std::string MapKey(std::string_view cluster, std::string_view bucket);
-  static std::string EpochKey(std::string_view cluster);
-  // nodes/<id>'s value (keys in this order).
-  static std::string RegistrationJson(const NodeAgentOptions& options);
-
   NodeAgent(std::shared_ptr<EtcdClient> client, NodeAgentOptions options, NodeAgentHost& host);
   ~NodeAgent();  // Stop()
   NodeAgent(const NodeAgent&) = delete;

@@ -25,6 +25,7 @@
 #include "protocol/status.h"
 #include "testing/etcd_test_util.h"
 #include "testing/wire_util.h"
+#include "tests/integration/etcd_nodes_test_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -54,46 +55,12 @@ int RunCli(const std::string& args, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-class ClusterFailoverTest : public ::testing::Test {
+class ClusterFailoverTest : public EtcdNodesTest {
  protected:
-  void SetUp() override {
-    SLUICE_SKIP_WITHOUT_ETCD();
-    ASSERT_TRUE(etcd_.Start()) << etcd_.error();
-    auto client = cluster::EtcdClient::Create(cluster::TestOptions(etcd_.endpoint()));
-    ASSERT_TRUE(client.ok()) << client.status().ToString();
-    etcd_client_ = *client;
-  }
-
-  void TearDown() override {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (!nodes_[i]->running()) continue;
-      EXPECT_TRUE(nodes_[i]->Alive()) << ids_[i] << " died during the test";
-      EXPECT_EQ(nodes_[i]->Stop(), 0) << ids_[i] << " did not exit cleanly";
-      if (HasFailure()) {
-        std::fprintf(stderr, "---- %s stderr ----\n%s---- end ----\n", ids_[i].c_str(),
-                     nodes_[i]->Log().c_str());
-      }
-    }
-  }
+  ClusterFailoverTest() : EtcdNodesTest(kCluster, kVBuckets) {}
 
   std::string EtcdFlags() const {
     return "--etcd http://" + etcd_.endpoint() + " --cluster " + kCluster;
-  }
-
-  void StartNodes(const std::vector<std::string>& ids) {
-    for (const auto& id : ids) {
-      ServerOptions options;
-      options.log_level = "info";
-      options.extra_args = {"--vbuckets", std::to_string(kVBuckets),
-                            "--etcd",     "http://" + etcd_.endpoint(),
-                            "--cluster",  kCluster,
-                            "--node-id",  id,
-                            "--node-ttl", std::to_string(kTtl),
-                            "--set",      "replication_user=admin"};
-      ids_.push_back(id);
-      nodes_.push_back(std::make_unique<ServerProcess>(options));
-      ASSERT_TRUE(nodes_.back()->Start()) << id << ": " << nodes_.back()->error();
-    }
   }
 
   // The map in etcd, parsed (nullopt while there is none).
@@ -109,28 +76,10 @@ class ClusterFailoverTest : public ::testing::Test {
   size_t IndexOf(const std::string& id) const {
     return static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
   }
-
-  std::unique_ptr<client::Connection> Connect(size_t i) {
-    client::ConnectOptions options;
-    options.io_timeout = 60s;
-    options.num_vbuckets = kVBuckets;
-    auto conn = client::Connection::Connect("127.0.0.1", nodes_[i]->port(), options);
-    if (!conn.ok()) return nullptr;
-    if (!(*conn)->Hello("failover-it", DefaultFeatures()).ok()) return nullptr;
-    if (!(*conn)->Authenticate(ServerProcess::kUser, ServerProcess::kPassword, "PLAIN").ok()) {
-      return nullptr;
-    }
-    return std::move(*conn);
-  }
-
-  EtcdProcess etcd_;
-  std::shared_ptr<cluster::EtcdClient> etcd_client_;
-  std::vector<std::string> ids_;
-  std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };
 
 TEST_F(ClusterFailoverTest, AKilledNodeIsFailedOverAndNoAcknowledgedDurableWriteIsLost) {
-  StartNodes({"a", "b", "c"});
+  StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
   std::string out;
   ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +

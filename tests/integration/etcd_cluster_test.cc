@@ -19,12 +19,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cluster/cluster_keys.h"
 #include "cluster/node_agent.h"
 #include "cluster/vbucket_layout.h"
 #include "protocol/opcode.h"
 #include "protocol/status.h"
 #include "testing/etcd_test_util.h"
 #include "testing/wire_util.h"
+#include "tests/integration/etcd_nodes_test_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -60,51 +62,12 @@ client::Response Exec(client::Connection& conn, protocol::RequestFields request)
   return r.ok() ? std::move(*r) : client::Response{};
 }
 
-class EtcdClusterTest : public ::testing::Test {
+class EtcdClusterTest : public EtcdNodesTest {
  protected:
-  void SetUp() override {
-    SLUICE_SKIP_WITHOUT_ETCD();
-    ASSERT_TRUE(etcd_.Start()) << etcd_.error();
-    auto client = cluster::EtcdClient::Create(cluster::TestOptions(etcd_.endpoint()));
-    ASSERT_TRUE(client.ok()) << client.status().ToString();
-    etcd_client_ = *client;
-  }
+  EtcdClusterTest() : EtcdNodesTest(kCluster, kVBuckets) {}
 
-  void TearDown() override {
-    if (etcd_.running()) ::kill(etcd_.pid(), SIGCONT);
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (!nodes_[i]->running()) continue;
-      EXPECT_TRUE(nodes_[i]->Alive()) << ids_[i] << " died during the test";
-      EXPECT_EQ(nodes_[i]->Stop(), 0) << ids_[i] << " did not exit cleanly";
-      if (HasFailure()) {
-        std::fprintf(stderr, "---- %s stderr ----\n%s---- end ----\n", ids_[i].c_str(),
-                     nodes_[i]->Log().c_str());
-      }
-    }
-    if (HasFailure() && etcd_.running()) {
-      std::fprintf(stderr, "---- etcd ----\n%s---- end ----\n", etcd_.LogTail().c_str());
-    }
-  }
-
-  ServerOptions NodeOptions(const std::string& id, int ttl) const {
-    ServerOptions options;
-    options.log_level = "info";
-    options.extra_args = {"--vbuckets", std::to_string(kVBuckets),
-                          "--etcd",     "http://" + etcd_.endpoint(),
-                          "--cluster",  kCluster,
-                          "--node-id",  id,
-                          "--node-ttl", std::to_string(ttl),
-                          "--set",      "replication_user=admin"};
-    return options;
-  }
-
-  // Starts nodes `ids` (on free ports) with lease TTL `ttl`.
   void StartNodes(const std::vector<std::string>& ids, int ttl = 2) {
-    for (const auto& id : ids) {
-      ids_.push_back(id);
-      nodes_.push_back(std::make_unique<ServerProcess>(NodeOptions(id, ttl)));
-      ASSERT_TRUE(nodes_.back()->Start()) << id << ": " << nodes_.back()->error();
-    }
+    EtcdNodesTest::StartNodes(ids, ttl);
   }
 
   // The map's JSON (the cluster file's format) for every started node with `chains`.
@@ -126,31 +89,10 @@ class EtcdClusterTest : public ::testing::Test {
   // Writes the map; returns its mod_revision.
   int64_t PutMap(const std::vector<TopologyChain>& chains, size_t num_replicas = 1) {
     chains_ = chains;
-    auto put =
-        etcd_client_->Put(NodeAgent::MapKey(kCluster, "default"), MapJson(chains, num_replicas));
+    auto put = etcd_client_->Put(cluster::ClusterKeys(kCluster).Map("default"),
+                                 MapJson(chains, num_replicas));
     EXPECT_TRUE(put.ok()) << put.status().ToString();
     return put.ok() ? put->revision : 0;
-  }
-
-  std::unique_ptr<client::Connection> Connect(size_t i) {
-    client::ConnectOptions options;
-    options.io_timeout = 60s;
-    options.num_vbuckets = kVBuckets;
-    auto conn = client::Connection::Connect("127.0.0.1", nodes_[i]->port(), options);
-    if (!conn.ok()) {
-      ADD_FAILURE() << "connect to " << ids_[i] << ": " << conn.status().ToString();
-      return nullptr;
-    }
-    if (auto agreed = (*conn)->Hello("etcd-it", DefaultFeatures()); !agreed.ok()) {
-      ADD_FAILURE() << "HELLO: " << agreed.status().ToString();
-      return nullptr;
-    }
-    if (Status s = (*conn)->Authenticate(ServerProcess::kUser, ServerProcess::kPassword, "PLAIN");
-        !s.ok()) {
-      ADD_FAILURE() << "authenticate: " << s.ToString();
-      return nullptr;
-    }
-    return std::move(*conn);
   }
 
   Json Config(client::Connection& conn) {
@@ -212,10 +154,6 @@ class EtcdClusterTest : public ::testing::Test {
     return rev;
   }
 
-  EtcdProcess etcd_;
-  std::shared_ptr<cluster::EtcdClient> etcd_client_;
-  std::vector<std::string> ids_;
-  std::vector<std::unique_ptr<ServerProcess>> nodes_;
   std::vector<TopologyChain> chains_;
 };
 
@@ -223,7 +161,7 @@ TEST_F(EtcdClusterTest, FormationRegistersAppliesTheMapAndReplicates) {
   StartNodes({"a", "b", "c"});
   // Every node registers with its addresses, under a lease.
   for (size_t i = 0; i < ids_.size(); ++i) {
-    const std::string key = NodeAgent::NodeKey(kCluster, ids_[i]);
+    const std::string key = cluster::ClusterKeys(kCluster).Node(ids_[i]);
     StatusOr<cluster::EtcdKeyValue> kv = Status(Errc::kNotFound);
     ASSERT_TRUE(Eventually([&] { return (kv = etcd_client_->Get(key)).ok(); })) << key;
     EXPECT_NE(kv->lease, 0);
@@ -292,7 +230,7 @@ TEST_F(EtcdClusterTest, FormationRegistersAppliesTheMapAndReplicates) {
   }
 
   // A new epoch moves revEpoch everywhere (the map's rev stays).
-  ASSERT_TRUE(etcd_client_->Put(NodeAgent::EpochKey(kCluster), "3").ok());
+  ASSERT_TRUE(etcd_client_->Put(cluster::ClusterKeys(kCluster).Epoch(), "3").ok());
   WaitForRev(rev, 3);
 }
 
@@ -357,7 +295,7 @@ TEST_F(EtcdClusterTest, LostLeaseFencesWritesUntilEtcdReturns) {
   ASSERT_EQ(::kill(etcd_.pid(), SIGCONT), 0);
   // Registered again and the map seen again: writes succeed, by themselves.
   EXPECT_EQ(SetUntil(active, key, "3", McbpStatus::kSuccess), McbpStatus::kSuccess);
-  const std::string node_key = NodeAgent::NodeKey(kCluster, ids_[active]);
+  const std::string node_key = cluster::ClusterKeys(kCluster).Node(ids_[active]);
   EXPECT_TRUE(Eventually([&] { return etcd_client_->Get(node_key).ok(); }));
 }
 
@@ -402,7 +340,7 @@ TEST_F(EtcdClusterTest, ANodeTheMapDoesNotNameHoldsNothing) {
   chains_ = chains;
   Json map = ParseJson(MapJson(chains, 1));
   map["nodes"].erase(2);
-  auto put = etcd_client_->Put(NodeAgent::MapKey(kCluster, "default"), map.dump());
+  auto put = etcd_client_->Put(cluster::ClusterKeys(kCluster).Map("default"), map.dump());
   ASSERT_TRUE(put.ok()) << put.status().ToString();
   WaitForRev(put->revision);
   auto d = Connect(2);
@@ -418,7 +356,7 @@ TEST_F(EtcdClusterTest, ANodeTheMapDoesNotNameHoldsNothing) {
 
 TEST_F(EtcdClusterTest, CleanShutdownRevokesTheRegistration) {
   StartNodes({"a"});
-  const std::string key = NodeAgent::NodeKey(kCluster, "a");
+  const std::string key = cluster::ClusterKeys(kCluster).Node("a");
   ASSERT_TRUE(Eventually([&] { return etcd_client_->Get(key).ok(); }));
   EXPECT_EQ(nodes_[0]->Stop(), 0);
   // Revoked before the process exited: gone at once, not a TTL later.
