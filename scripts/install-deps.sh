@@ -13,7 +13,7 @@ PACKAGES=(
   libasio-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libabsl-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libmemcached-tools memcached python3 nodejs
-  libcpp-httplib-dev python3-pylibmc openssl
+  libcpp-httplib-dev python3-pylibmc openssl curl iproute2
   etcd-server etcd-client
   chromium
 )
