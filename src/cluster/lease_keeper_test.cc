@@ -12,8 +12,6 @@ namespace {
 using LeaseKeeperTest = EtcdTest;
 using testing::Recorder;
 
-auto Deadline() { return std::chrono::steady_clock::now() + kWait; }
-
 TEST_F(LeaseKeeperTest, KeptLeaseOutlivesAnUnkeptOne) {
   LeaseKeeper keeper(client_, {.ttl = kTtl});
   keeper.Start();

@@ -12,8 +12,6 @@ namespace {
 using PrefixMirrorTest = EtcdTest;
 using testing::Recorder;
 
-auto Deadline() { return std::chrono::steady_clock::now() + kWait; }
-
 std::map<std::string, std::string> Values(const MirrorSnapshot& snapshot) {
   std::map<std::string, std::string> out;
   for (const auto& [key, kv] : snapshot.kvs) out[key] = kv.value;

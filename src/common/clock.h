@@ -18,6 +18,11 @@ namespace sluice {
 using SteadyTime = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::steady_clock::duration;
 
+// A setting in (fractional) seconds, as the config holds it, as a Duration.
+inline Duration Seconds(double s) {
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;

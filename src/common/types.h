@@ -23,6 +23,10 @@ enum class VBucketState : uint8_t {
 std::string_view VBucketStateName(VBucketState state);  // "active", "replica", ...
 std::optional<VBucketState> ParseVBucketState(std::string_view name);
 bool IsValidVBucketState(uint32_t wire_value);
+// Replica and pending vbuckets are the ones replication writes to (kv_engine's consumer rule).
+inline bool IsReplicaState(VBucketState state) {
+  return state == VBucketState::kReplica || state == VBucketState::kPending;
+}
 
 // Couchbase's key→vbucket mapping: ((crc32(key) >> 16) & 0x7fff) % num_vbuckets, where crc32 is
 // the standard reflected IEEE CRC (zlib's crc32). The key is the raw key, without a collection

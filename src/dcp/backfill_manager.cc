@@ -3,16 +3,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/logging.h"
 
 namespace sluice::dcp {
-namespace {
-
-Duration Seconds(double s) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
-
-}  // namespace
 
 BackfillConfig BackfillConfig::FromConfig(const Config& c) {
   BackfillConfig b;

@@ -8,19 +8,13 @@
 #include <optional>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/heap.h"
 #include "common/logging.h"
 #include "dcp/active_stream.h"
 #include "executor/task.h"
 
 namespace sluice::dcp {
-namespace {
-
-Duration Seconds(double s) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
-
-}  // namespace
 
 std::shared_ptr<ConnMap> ConnMap::Create(std::shared_ptr<engine::Bucket> bucket) {
   // Not make_shared: the constructor is private.

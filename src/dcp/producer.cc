@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "dcp/queue_release.h"
 
@@ -11,10 +12,6 @@ namespace sluice::dcp {
 namespace {
 
 using protocol::DcpStreamEndStatus;
-
-Duration Seconds(double s) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
 
 }  // namespace
 

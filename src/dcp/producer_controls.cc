@@ -5,15 +5,12 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "dcp/producer.h"
 
 namespace sluice::dcp {
 namespace {
-
-Duration Seconds(double s) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
 
 bool ParseU32(std::string_view text, uint32_t* out) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);

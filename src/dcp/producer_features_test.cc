@@ -23,7 +23,7 @@ using testing::FakeNotifier;
 using testing::Msg;
 using testing::OfVb;
 
-constexpr uint64_t kMax = ~uint64_t{0};
+using testing::kMaxSeqno;
 
 // ---- The stream request's JSON value ----
 
@@ -108,8 +108,8 @@ TEST_F(ProducerFeaturesTest, CloseStreamNamesTheStreamId) {
   OpenBucket();
   auto p = Open("ids", notifier_);
   ASSERT_TRUE(p->Control("enable_stream_id", "true").ok());
-  ASSERT_TRUE(Req(*p, 3, 0, kMax, 0, 0, {}, {}, R"({"sid": 1})").status.ok());
-  ASSERT_TRUE(Req(*p, 3, 0, kMax, 0, 0, {}, {}, R"({"sid": 2})").status.ok());
+  ASSERT_TRUE(Req(*p, 3, 0, kMaxSeqno, 0, 0, {}, {}, R"({"sid": 1})").status.ok());
+  ASSERT_TRUE(Req(*p, 3, 0, kMaxSeqno, 0, 0, {}, {}, R"({"sid": 2})").status.ok());
   EXPECT_EQ(p->CloseStream(3).code(), Errc::kDcpStreamIdInvalid) << "no sid";
   EXPECT_EQ(p->CloseStream(3, uint16_t{9}).code(), Errc::kStreamNotFound);
   EXPECT_TRUE(p->CloseStream(3, uint16_t{1}).ok());
@@ -122,7 +122,7 @@ TEST_F(ProducerFeaturesTest, CloseStreamNamesTheStreamId) {
 TEST_F(ProducerFeaturesTest, ASidWithoutTheControlIsRefused) {
   OpenBucket();
   auto p = Open("plain", notifier_);
-  EXPECT_EQ(Req(*p, 0, 0, kMax, 0, 0, {}, {}, R"({"sid": 1})").status.code(),
+  EXPECT_EQ(Req(*p, 0, 0, kMaxSeqno, 0, 0, {}, {}, R"({"sid": 1})").status.code(),
             Errc::kDcpStreamIdInvalid);
   ASSERT_TRUE(Req(*p, 0).status.ok());
   EXPECT_EQ(p->CloseStream(0, uint16_t{1}).code(), Errc::kDcpStreamIdInvalid);
@@ -136,12 +136,12 @@ TEST_F(ProducerFeaturesTest, DefaultCollectionFilterStreamsAndOthersAreRefused) 
   OpenBucket();
   WriteMany(0, 5);
   auto p = OpenCollections("filtered");
-  EXPECT_EQ(Req(*p, 0, 0, kMax, 0, 0, {}, {}, R"({"collections": ["8"]})").status.code(),
+  EXPECT_EQ(Req(*p, 0, 0, kMaxSeqno, 0, 0, {}, {}, R"({"collections": ["8"]})").status.code(),
             Errc::kUnknownCollection);
-  EXPECT_EQ(Req(*p, 0, 0, kMax, 0, 0, {}, {}, R"({"scope": "8"})").status.code(),
+  EXPECT_EQ(Req(*p, 0, 0, kMaxSeqno, 0, 0, {}, {}, R"({"scope": "8"})").status.code(),
             Errc::kUnknownScope);
   ASSERT_TRUE(Req(*p, 0, 0, 5, 0, 0, {}, {}, R"({"collections": ["0"]})").status.ok());
-  ASSERT_TRUE(Req(*p, 1, 0, kMax, 0, 0, {}, {}, R"({"scope": "0"})").status.ok());
+  ASSERT_TRUE(Req(*p, 1, 0, kMaxSeqno, 0, 0, {}, {}, R"({"scope": "0"})").status.ok());
   EXPECT_THAT(ItemSeqnos(OfVb(PumpUntilEnded(*p, {0}), 0)), ElementsAre(1, 2, 3, 4, 5));
 }
 

@@ -15,7 +15,7 @@ using testing::FakeNotifier;
 using testing::Msg;
 using testing::OfVb;
 
-constexpr uint64_t kMax = ~uint64_t{0};
+using testing::kMaxSeqno;
 
 class StreamRequestTest : public DcpTest {
  protected:
@@ -36,7 +36,7 @@ TEST_F(StreamRequestTest, NotMyVbucket) {
   EXPECT_EQ(Req(*p, kNumVbuckets).status.code(), Errc::kNotMyVbucket);  // no such vbucket
   ASSERT_TRUE(bucket_->SetVBucketState(3, VBucketState::kReplica).ok());
   // kv_engine: a replica may be streamed from, unless the request asks for an active vbucket.
-  EXPECT_EQ(Req(*p, 3, 0, kMax, protocol::kDcpStreamActiveVbOnly).status.code(),
+  EXPECT_EQ(Req(*p, 3, 0, kMaxSeqno, protocol::kDcpStreamActiveVbOnly).status.code(),
             Errc::kNotMyVbucket);
   EXPECT_TRUE(Req(*p, 3).status.ok());
   ASSERT_TRUE(bucket_->SetVBucketState(3, VBucketState::kDead).ok());
@@ -50,14 +50,18 @@ TEST_F(StreamRequestTest, RangeErrors) {
   WriteMany(0, 10);
   auto p = Fresh();
   const uint64_t uuid = Uuid(0);
-  EXPECT_EQ(Req(*p, 0, 5, 4, 0, uuid).status.code(), Errc::kRange);           // start > end
-  EXPECT_EQ(Req(*p, 0, 5, kMax, 0, uuid, 6, 8).status.code(), Errc::kRange);  // snap_start > start
-  EXPECT_EQ(Req(*p, 0, 5, kMax, 0, uuid, 2, 4).status.code(), Errc::kRange);  // start > snap_end
+  EXPECT_EQ(Req(*p, 0, 5, 4, 0, uuid).status.code(), Errc::kRange);  // start > end
+  EXPECT_EQ(Req(*p, 0, 5, kMaxSeqno, 0, uuid, 6, 8).status.code(),
+            Errc::kRange);  // snap_start > start
+  EXPECT_EQ(Req(*p, 0, 5, kMaxSeqno, 0, uuid, 2, 4).status.code(),
+            Errc::kRange);  // start > snap_end
   // DiskOnly: the end becomes the persisted seqno (0: nothing flushed), below the start.
-  EXPECT_EQ(Req(*p, 0, 5, kMax, protocol::kDcpStreamDiskOnly, uuid).status.code(), Errc::kRange);
-  EXPECT_EQ(Req(*p, 0, 0, kMax, 0, 0, 0, 0, "not json").status.code(), Errc::kInvalid);
-  EXPECT_EQ(Req(*p, 0, 0, kMax, 0x8000).status.code(), Errc::kInvalid);  // unknown flag
-  EXPECT_EQ(Req(*p, 0, 0, kMax, protocol::kDcpStreamTakeOver).status.code(), Errc::kNotSupported);
+  EXPECT_EQ(Req(*p, 0, 5, kMaxSeqno, protocol::kDcpStreamDiskOnly, uuid).status.code(),
+            Errc::kRange);
+  EXPECT_EQ(Req(*p, 0, 0, kMaxSeqno, 0, 0, 0, 0, "not json").status.code(), Errc::kInvalid);
+  EXPECT_EQ(Req(*p, 0, 0, kMaxSeqno, 0x8000).status.code(), Errc::kInvalid);  // unknown flag
+  EXPECT_EQ(Req(*p, 0, 0, kMaxSeqno, protocol::kDcpStreamTakeOver).status.code(),
+            Errc::kNotSupported);
   // None of these left a stream behind.
   EXPECT_TRUE(Req(*p, 0).status.ok());
 }
@@ -84,24 +88,24 @@ TEST_F(StreamRequestTest, RollbackDecisionBranches) {
   auto p = Fresh();
   const uint64_t uuid = Uuid(0);
   // start 0, uuid 0: never a rollback.
-  EXPECT_TRUE(Req(*p, 0, 0, kMax, 0, 0).status.ok());
+  EXPECT_TRUE(Req(*p, 0, 0, kMaxSeqno, 0, 0).status.ok());
   ASSERT_TRUE(p->CloseStream(0).ok());
   // start 0 with an unknown uuid: only StrictVbUuid checks it.
-  EXPECT_TRUE(Req(*p, 0, 0, kMax, 0, 12345).status.ok());
+  EXPECT_TRUE(Req(*p, 0, 0, kMaxSeqno, 0, 12345).status.ok());
   ASSERT_TRUE(p->CloseStream(0).ok());
-  StreamRequestResult r = Req(*p, 0, 0, kMax, protocol::kDcpStreamStrictVbUuid, 12345);
+  StreamRequestResult r = Req(*p, 0, 0, kMaxSeqno, protocol::kDcpStreamStrictVbUuid, 12345);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 0u);
   // Unknown uuid with a start: roll back to 0.
-  r = Req(*p, 0, 5, kMax, 0, 12345);
+  r = Req(*p, 0, 5, kMaxSeqno, 0, 12345);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 0u);
   // The consumer is ahead of us (it saw seqnos we do not have): back to our high seqno.
-  r = Req(*p, 0, 15, kMax, 0, uuid, 12, 15);
+  r = Req(*p, 0, 15, kMaxSeqno, 0, uuid, 12, 15);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 10u);
   // Known uuid, inside our history: resume.
-  r = Req(*p, 0, 7, kMax, 0, uuid, 5, 9);
+  r = Req(*p, 0, 7, kMaxSeqno, 0, uuid, 5, 9);
   EXPECT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(r.failover_log.size(), 1u);
   EXPECT_EQ(r.failover_log[0].uuid, uuid);
@@ -124,19 +128,19 @@ TEST_F(StreamRequestTest, SnapshotStraddlingAFailoverPointAfterAnUncleanRestart)
   auto p = Fresh();
   // The consumer saw 11 and 12 of the old branch, inside snapshot [11, 15]: roll back to the
   // branch point.
-  StreamRequestResult r = Req(*p, 0, 12, kMax, 0, old_uuid, 11, 15);
+  StreamRequestResult r = Req(*p, 0, 12, kMaxSeqno, 0, old_uuid, 11, 15);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 10u);
   // Its snapshot [8, 15] began before the branch point: roll back to the snapshot start.
-  r = Req(*p, 0, 12, kMax, 0, old_uuid, 8, 15);
+  r = Req(*p, 0, 12, kMaxSeqno, 0, old_uuid, 8, 15);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 8u);
   // It completed snapshot [11, 15] (start == snap_end): the start counts as the snapshot start.
-  r = Req(*p, 0, 15, kMax, 0, old_uuid, 11, 15);
+  r = Req(*p, 0, 15, kMaxSeqno, 0, old_uuid, 11, 15);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 10u);
   // It stopped exactly at the branch point: nothing to undo, it resumes on the new branch.
-  r = Req(*p, 0, 10, kMax, 0, old_uuid, 10, 10);
+  r = Req(*p, 0, 10, kMaxSeqno, 0, old_uuid, 10, 10);
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(r.failover_log, log);
   const auto v = OfVb(Pump(*p), 0);
@@ -163,18 +167,18 @@ TEST_F(StreamRequestTest, PurgedTombstonesForceARollbackUnlessExcused) {
   ASSERT_EQ(bucket_->GetVBucket(0)->purge_seqno(), 5u);
   const uint64_t uuid = Uuid(0);
   auto p = Fresh();
-  StreamRequestResult r = Req(*p, 0, 3, kMax, 0, uuid);
+  StreamRequestResult r = Req(*p, 0, 3, kMaxSeqno, 0, uuid);
   EXPECT_EQ(r.status.code(), Errc::kRollback);
   EXPECT_EQ(r.rollback_seqno, 0u);
   // From 0 there is nothing the consumer could have missed.
-  EXPECT_TRUE(Req(*p, 0, 0, kMax, 0, uuid).status.ok());
+  EXPECT_TRUE(Req(*p, 0, 0, kMaxSeqno, 0, uuid).status.ok());
   ASSERT_TRUE(p->CloseStream(0).ok());
   // The consumer says it saw that purge already.
-  r = Req(*p, 0, 3, kMax, 0, uuid, 3, 3, R"({"purge_seqno":"5"})");
+  r = Req(*p, 0, 3, kMaxSeqno, 0, uuid, 3, 3, R"({"purge_seqno":"5"})");
   EXPECT_TRUE(r.status.ok()) << r.status.ToString();
   ASSERT_TRUE(p->CloseStream(0).ok());
   // Or it does not care about purged tombstones; the backfill then skips its own purge check.
-  r = Req(*p, 0, 3, kMax, protocol::kDcpStreamIgnorePurgedTombstones, uuid);
+  r = Req(*p, 0, 3, kMaxSeqno, protocol::kDcpStreamIgnorePurgedTombstones, uuid);
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   const auto v = OfVb(Pump(*p), 0);
   ASSERT_FALSE(v.empty());
@@ -189,11 +193,11 @@ TEST_F(StreamRequestTest, FromLatestToLatestDiskOnly) {
   WriteMany(0, 5, "more");  // 11..15, not persisted
   auto p = Fresh();
   // FromLatest: starts at the high seqno (uuid filled in); only new writes arrive.
-  ASSERT_TRUE(Req(*p, 0, 0, kMax, protocol::kDcpStreamFromLatest).status.ok());
+  ASSERT_TRUE(Req(*p, 0, 0, kMaxSeqno, protocol::kDcpStreamFromLatest).status.ok());
   // ToLatest: ends at today's high seqno although more writes follow.
-  ASSERT_TRUE(Req(*p, 1, 0, kMax, protocol::kDcpStreamToLatest).status.ok());
+  ASSERT_TRUE(Req(*p, 1, 0, kMaxSeqno, protocol::kDcpStreamToLatest).status.ok());
   // DiskOnly: ends at the persisted seqno and reads only from disk.
-  ASSERT_TRUE(Req(*p, 2, 0, kMax, protocol::kDcpStreamDiskOnly).status.ok());
+  ASSERT_TRUE(Req(*p, 2, 0, kMaxSeqno, protocol::kDcpStreamDiskOnly).status.ok());
   WriteMany(1, 3);
   WriteMany(2, 3);
   Flush();
@@ -215,7 +219,7 @@ TEST_F(StreamRequestTest, DiskOnlyReadsOnlyWhatWasPersisted) {
   Flush();
   WriteMany(0, 5, "more");  // 11..15, not persisted at the request
   auto q = Fresh();
-  ASSERT_TRUE(Req(*q, 0, 0, kMax, protocol::kDcpStreamDiskOnly).status.ok());
+  ASSERT_TRUE(Req(*q, 0, 0, kMaxSeqno, protocol::kDcpStreamDiskOnly).status.ok());
   const auto d = OfVb(PumpUntilEnded(*q, {0}), 0);
   size_t items = 0;
   uint64_t last = 0;
@@ -236,7 +240,7 @@ TEST_F(StreamRequestTest, ToLatestStopsAtTheHighSeqnoOfTheRequest) {
   OpenBucket();
   WriteMany(0, 10);
   auto p = Fresh();
-  ASSERT_TRUE(Req(*p, 0, 0, kMax, protocol::kDcpStreamToLatest).status.ok());
+  ASSERT_TRUE(Req(*p, 0, 0, kMaxSeqno, protocol::kDcpStreamToLatest).status.ok());
   WriteMany(0, 5, "later");
   const auto v = OfVb(PumpUntilEnded(*p, {0}), 0);
   size_t items = 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/clock.h"
 #include "common/logging.h"
 
 namespace sluice::engine {
@@ -21,10 +22,6 @@ CheckpointConfig MakeCheckpointConfig(const Config& c) {
     cc.max_size_bytes = std::max<size_t>(256 << 10, static_cast<size_t>(per));
   }
   return cc;
-}
-
-Duration Seconds(double s) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "engine/bucket.h"
 #include "testing/manual_executor.h"
+#include "testing/recording_waiter.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::engine {
@@ -12,15 +13,7 @@ namespace {
 using executor::ManualExecutor;
 using executor::TaskGroup;
 
-class RecordingWaiter : public IoCompletion {
- public:
-  void NotifyIoComplete(Status status) override {
-    ++notified;
-    last = status;
-  }
-  int notified = 0;
-  Status last;
-};
+using testing::RecordingWaiter;
 
 VBucketTopology Chain(std::vector<TopologyNode> nodes) { return VBucketTopology{{nodes}}; }
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "testing/manual_executor.h"
+#include "testing/recording_waiter.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::engine {
@@ -15,15 +16,7 @@ namespace {
 using executor::ManualExecutor;
 using executor::TaskGroup;
 
-class RecordingWaiter : public IoCompletion {
- public:
-  void NotifyIoComplete(Status status) override {
-    ++notified;
-    last = status;
-  }
-  int notified = 0;
-  Status last;
-};
+using testing::RecordingWaiter;
 
 class BucketTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "engine/bucket.h"
 #include "testing/fault_injecting_kvstore.h"
 #include "testing/manual_executor.h"
+#include "testing/recording_waiter.h"
 #include "testing/temp_dir.h"
 
 namespace sluice::engine {
@@ -28,15 +29,7 @@ using executor::ManualExecutor;
 using executor::TaskGroup;
 using storage::FaultInjector;
 
-class RecordingWaiter : public IoCompletion {
- public:
-  void NotifyIoComplete(Status status) override {
-    ++notified;
-    last = status;
-  }
-  int notified = 0;
-  Status last;
-};
+using testing::RecordingWaiter;
 
 class FlusherFaultTest : public ::testing::Test {
  protected:

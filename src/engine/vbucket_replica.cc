@@ -12,18 +12,11 @@
 #include "engine/vbucket.h"
 
 namespace sluice::engine {
-namespace {
-
-bool AcceptsReplication(VBucketState state) {
-  return state == VBucketState::kReplica || state == VBucketState::kPending;
-}
-
-}  // namespace
 
 Status VBucket::ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint) {
   if (start > end) return Status(Errc::kRange, "snapshot start above its end");
   ReaderLock state(&state_lock_);
-  if (!AcceptsReplication(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
+  if (!IsReplicaState(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
   if (new_checkpoint) {
     checkpoints_.CreateSnapshot(start, end);
   } else {
@@ -39,7 +32,7 @@ Status VBucket::ApplyReplicated(const ReplicatedItem& in) {
   // Copy the value before taking any lock.
   BlobPtr value = in.value.empty() ? BlobPtr() : Blob::Make(in.value);
   ReaderLock state(&state_lock_);
-  if (!AcceptsReplication(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
+  if (!IsReplicaState(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
   hlc_.ForceAtLeast(in.cas);
   {
     HashTable::KeyLock lock(ht_, in.key);
@@ -103,7 +96,7 @@ Status NotAbove(uint64_t seqno, uint64_t high) {
 Status VBucket::ApplyReplicatedPrepare(const ReplicatedItem& in, SyncWriteLevel level) {
   StoredValue sv = ReplicatedValue(in);  // the value copied before taking any lock
   ReaderLock state(&state_lock_);
-  if (!AcceptsReplication(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
+  if (!IsReplicaState(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
   hlc_.ForceAtLeast(in.cas);
   {
     HashTable::KeyLock lock(ht_, in.key);
@@ -125,7 +118,7 @@ Status VBucket::ApplyReplicatedPrepare(const ReplicatedItem& in, SyncWriteLevel 
 Status VBucket::ApplyReplicatedCommit(std::string_view key, uint64_t prepared_seqno,
                                       uint64_t commit_seqno) {
   ReaderLock state(&state_lock_);
-  if (!AcceptsReplication(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
+  if (!IsReplicaState(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
   {
     HashTable::KeyLock lock(ht_, key);
     if (commit_seqno <= checkpoints_.GetHighSeqno()) {
@@ -159,7 +152,7 @@ Status VBucket::ApplyReplicatedCommit(std::string_view key, uint64_t prepared_se
 Status VBucket::ApplyReplicatedAbort(std::string_view key, uint64_t prepared_seqno,
                                      uint64_t abort_seqno) {
   ReaderLock state(&state_lock_);
-  if (!AcceptsReplication(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
+  if (!IsReplicaState(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
   {
     HashTable::KeyLock lock(ht_, key);
     auto item = std::make_shared<Item>();

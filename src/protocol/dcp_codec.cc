@@ -62,18 +62,6 @@ void AppendDcpRequest(std::string* out, Opcode opcode, Vbid vb, uint32_t opaque,
 }
 
 // Splits the key of a collection-aware message; leaves it whole otherwise.
-Status SplitKey(std::string_view wire_key, bool collections, uint32_t* cid, std::string_view* key) {
-  if (!collections) {
-    *cid = kDefaultCollectionId;
-    *key = wire_key;
-    return Status::Ok();
-  }
-  ASSIGN_OR_RETURN(CollectionKey split, SplitCollectionKey(wire_key));
-  *cid = split.collection_id;
-  *key = split.key;
-  return Status::Ok();
-}
-
 }  // namespace
 
 StatusOr<std::optional<uint16_t>> DecodeDcpStreamId(const Frame& frame) {
@@ -316,7 +304,7 @@ StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
   m.lock_time = LoadBe32(e + 24);
   if (LoadBe16(e + 28) != 0) return Invalid("DCP_MUTATION extended metadata is not supported");
   m.nru = static_cast<uint8_t>(e[30]);
-  RETURN_IF_ERROR(SplitKey(frame.key, collections, &m.collection_id, &m.key));
+  RETURN_IF_ERROR(SplitWireKey(frame.key, collections, &m.collection_id, &m.key));
   m.value = frame.value;
   ASSIGN_OR_RETURN(m.stream_id, DecodeDcpStreamId(frame));
   return m;
@@ -343,7 +331,7 @@ StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
   d.datatype = frame.datatype;
   d.by_seqno = LoadBe64(e);
   d.rev_seqno = LoadBe64(e + 8);
-  RETURN_IF_ERROR(SplitKey(frame.key, collections, &d.collection_id, &d.key));
+  RETURN_IF_ERROR(SplitWireKey(frame.key, collections, &d.collection_id, &d.key));
   d.value = frame.value;
   ASSIGN_OR_RETURN(d.stream_id, DecodeDcpStreamId(frame));
   return d;
@@ -365,7 +353,7 @@ StatusOr<DcpExpiration> DecodeDcpExpiration(const Frame& frame, bool collections
   x.by_seqno = LoadBe64(e);
   x.rev_seqno = LoadBe64(e + 8);
   x.delete_time = LoadBe32(e + 16);
-  RETURN_IF_ERROR(SplitKey(frame.key, collections, &x.collection_id, &x.key));
+  RETURN_IF_ERROR(SplitWireKey(frame.key, collections, &x.collection_id, &x.key));
   x.value = frame.value;
   ASSIGN_OR_RETURN(x.stream_id, DecodeDcpStreamId(frame));
   return x;

@@ -8,16 +8,12 @@
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
 #include "protocol/leb128.h"
+#include "testing/frame_util.h"
 
 namespace sluice::protocol {
 namespace {
 
-Frame Decode(const std::string& wire) {
-  const DecodeResult d = DecodeFrame(wire, 1 << 20);
-  EXPECT_EQ(d.status, DecodeStatus::kOk);
-  EXPECT_EQ(d.size, wire.size());
-  return d.frame;
-}
+using testing::DecodeWhole;
 
 TEST(DcpCodecTest, Open) {
   std::string wire;
@@ -25,7 +21,7 @@ TEST(DcpCodecTest, Open) {
                         .flags = kDcpOpenProducer | kDcpOpenIncludeDeleteTimes,
                         .name = "replication:1",
                         .json_value = "{}"});
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpOpen);
   EXPECT_EQ(f.datatype, kDatatypeJson);
   auto open = DecodeDcpOpen(f);
@@ -40,7 +36,7 @@ TEST(DcpCodecTest, Open) {
 TEST(DcpCodecTest, Control) {
   std::string wire;
   AppendDcpControl(&wire, {.opaque = 4, .key = "connection_buffer_size", .value = "1048576"});
-  auto control = DecodeDcpControl(Decode(wire));
+  auto control = DecodeDcpControl(DecodeWhole(wire));
   ASSERT_TRUE(control.ok());
   EXPECT_EQ(control->key, "connection_buffer_size");
   EXPECT_EQ(control->value, "1048576");
@@ -59,7 +55,7 @@ TEST(DcpCodecTest, StreamReq) {
                          .snap_end_seqno = 10,
                          .json_value = R"({"sid":3})"};
   AppendDcpStreamReq(&wire, in);
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.extras.size(), kDcpStreamReqExtrasSize);
   EXPECT_EQ(f.datatype, kDatatypeRaw);
   auto out = DecodeDcpStreamReq(f);
@@ -77,7 +73,7 @@ TEST(DcpCodecTest, StreamReq) {
   // Defaults: everything from the start.
   wire.clear();
   AppendDcpStreamReq(&wire, {});
-  auto all = DecodeDcpStreamReq(Decode(wire));
+  auto all = DecodeDcpStreamReq(DecodeWhole(wire));
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->end_seqno, ~uint64_t{0});
 }
@@ -107,7 +103,7 @@ TEST(DcpCodecTest, SnapshotMarkerV1) {
                                   .start_seqno = 1,
                                   .end_seqno = 8,
                                   .flags = kDcpSnapshotDisk | kDcpSnapshotCheckpoint});
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.magic, Magic::kClientRequest);
   EXPECT_EQ(f.extras.size(), kDcpSnapshotMarkerV1ExtrasSize);
   EXPECT_TRUE(f.value.empty());
@@ -135,7 +131,7 @@ TEST(DcpCodecTest, SnapshotMarkerV2) {
                                     .high_completed_seqno = 6,
                                     .purge_seqno = 3,
                                     .high_prepared_seqno = 5});
-    const Frame f = Decode(wire);
+    const Frame f = DecodeWhole(wire);
     EXPECT_EQ(f.extras.size(), 1u);
     auto m = DecodeDcpSnapshotMarker(f);
     ASSERT_TRUE(m.ok());
@@ -166,7 +162,7 @@ TEST(DcpCodecTest, MutationPlainAndCollectionAware) {
                    .key = "user::1",
                    .value = "{\"n\":1}"};
     AppendDcpMutation(&wire, in, collections);
-    const Frame f = Decode(wire);
+    const Frame f = DecodeWhole(wire);
     EXPECT_EQ(f.extras.size(), kDcpMutationExtrasSize);
     EXPECT_EQ(f.cas, 0x1234u);
     EXPECT_EQ(f.key.size(), in.key.size() + (collections ? 1 : 0));
@@ -204,7 +200,7 @@ TEST(DcpCodecTest, OwnedCopiesKeepEveryField) {
 TEST(DcpCodecTest, MutationWithStreamIdUsesAltMagic) {
   std::string wire;
   AppendDcpMutation(&wire, {.by_seqno = 1, .key = "k", .value = "v", .stream_id = 9}, false);
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.magic, Magic::kAltClientRequest);
   auto m = DecodeDcpMutation(f, false);
   ASSERT_TRUE(m.ok());
@@ -216,10 +212,10 @@ TEST(DcpCodecTest, MutationWithStreamIdUsesAltMagic) {
 TEST(DcpCodecTest, MutationRejectsBadPrefixAndExtras) {
   std::string wire;
   AppendDcpMutation(&wire, {.by_seqno = 1, .key = std::string_view("\x80", 1)}, false);
-  EXPECT_EQ(DecodeDcpMutation(Decode(wire), true).status().code(), Errc::kInvalid);
+  EXPECT_EQ(DecodeDcpMutation(DecodeWhole(wire), true).status().code(), Errc::kInvalid);
   wire.clear();
   AppendDcpExpiration(&wire, {.by_seqno = 1, .key = "k"}, false);
-  EXPECT_EQ(DecodeDcpMutation(Decode(wire), false).status().code(), Errc::kInvalid);
+  EXPECT_EQ(DecodeDcpMutation(DecodeWhole(wire), false).status().code(), Errc::kInvalid);
 }
 
 TEST(DcpCodecTest, DeletionV1AndV2) {
@@ -238,7 +234,7 @@ TEST(DcpCodecTest, DeletionV1AndV2) {
                        .key = "gone",
                        .value = "xattrs"},
                       true);
-    const Frame f = Decode(wire);
+    const Frame f = DecodeWhole(wire);
     EXPECT_EQ(f.extras.size(), version == DcpDeletionVersion::kV1 ? kDcpDeletionV1ExtrasSize
                                                                   : kDcpDeletionV2ExtrasSize);
     auto d = DecodeDcpDeletion(f, true);
@@ -266,7 +262,7 @@ TEST(DcpCodecTest, Expiration) {
                        .delete_time = 12,
                        .key = "ttl"},
                       false);
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.extras.size(), kDcpExpirationExtrasSize);
   auto x = DecodeDcpExpiration(f, false);
   ASSERT_TRUE(x.ok());
@@ -282,7 +278,7 @@ TEST(DcpCodecTest, StreamEnd) {
     std::string wire;
     AppendDcpStreamEnd(&wire,
                        {.vbucket = 3, .opaque = 4, .status = static_cast<DcpStreamEndStatus>(s)});
-    auto end = DecodeDcpStreamEnd(Decode(wire));
+    auto end = DecodeDcpStreamEnd(DecodeWhole(wire));
     ASSERT_TRUE(end.ok());
     EXPECT_EQ(static_cast<uint32_t>(end->status), s);
     EXPECT_NE(DcpStreamEndStatusName(end->status), "Unknown");
@@ -293,14 +289,14 @@ TEST(DcpCodecTest, StreamEnd) {
 TEST(DcpCodecTest, NoopBufferAckCloseStreamFailoverLog) {
   std::string wire;
   AppendDcpNoop(&wire, 99);
-  Frame f = Decode(wire);
+  Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpNoop);
   EXPECT_TRUE(f.is_request());
   EXPECT_EQ(f.opaque, 99u);
 
   wire.clear();
   AppendDcpNoopResponse(&wire, 99);
-  f = Decode(wire);
+  f = DecodeWhole(wire);
   EXPECT_EQ(f.magic, Magic::kClientResponse);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpNoop);
   EXPECT_EQ(f.opaque, 99u);
@@ -308,20 +304,20 @@ TEST(DcpCodecTest, NoopBufferAckCloseStreamFailoverLog) {
 
   wire.clear();
   AppendDcpBufferAck(&wire, 123456);
-  f = Decode(wire);
+  f = DecodeWhole(wire);
   EXPECT_EQ(f.opaque, 0u);
   EXPECT_EQ(*DecodeDcpBufferAck(f), 123456u);
 
   wire.clear();
   AppendDcpCloseStream(&wire, 12, 34);
-  f = Decode(wire);
+  f = DecodeWhole(wire);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpCloseStream);
   EXPECT_EQ(f.vbucket(), 12);
   EXPECT_EQ(f.body_size(), 0u);
 
   wire.clear();
   AppendDcpGetFailoverLog(&wire, 12, 34);
-  f = Decode(wire);
+  f = DecodeWhole(wire);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpGetFailoverLog);
   EXPECT_EQ(f.vbucket(), 12);
 }
@@ -329,13 +325,13 @@ TEST(DcpCodecTest, NoopBufferAckCloseStreamFailoverLog) {
 TEST(DcpCodecTest, SetVbucketStateAndSeqnoAdvanced) {
   std::string wire;
   AppendDcpSetVbucketState(&wire, {.vbucket = 1, .opaque = 2, .state = VBucketState::kPending});
-  auto s = DecodeDcpSetVbucketState(Decode(wire));
+  auto s = DecodeDcpSetVbucketState(DecodeWhole(wire));
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->state, VBucketState::kPending);
 
   wire.clear();
   AppendDcpSeqnoAdvanced(&wire, {.vbucket = 1, .opaque = 2, .by_seqno = 77});
-  auto a = DecodeDcpSeqnoAdvanced(Decode(wire));
+  auto a = DecodeDcpSeqnoAdvanced(DecodeWhole(wire));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->by_seqno, 77u);
 }
@@ -343,7 +339,7 @@ TEST(DcpCodecTest, SetVbucketStateAndSeqnoAdvanced) {
 TEST(DcpCodecTest, OsoSnapshotWithAndWithoutStreamId) {
   std::string wire;
   AppendDcpOsoSnapshot(&wire, {.vbucket = 3, .opaque = 9, .flags = kDcpOsoSnapshotStart});
-  auto start = DecodeDcpOsoSnapshot(Decode(wire));
+  auto start = DecodeDcpOsoSnapshot(DecodeWhole(wire));
   ASSERT_TRUE(start.ok());
   EXPECT_EQ(start->vbucket, 3);
   EXPECT_EQ(start->flags, kDcpOsoSnapshotStart);
@@ -352,7 +348,7 @@ TEST(DcpCodecTest, OsoSnapshotWithAndWithoutStreamId) {
   wire.clear();
   AppendDcpOsoSnapshot(
       &wire, {.vbucket = 3, .opaque = 9, .flags = kDcpOsoSnapshotEnd, .stream_id = uint16_t{7}});
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.magic, Magic::kAltClientRequest);
   auto end = DecodeDcpOsoSnapshot(f);
   ASSERT_TRUE(end.ok());
@@ -361,7 +357,7 @@ TEST(DcpCodecTest, OsoSnapshotWithAndWithoutStreamId) {
 
   wire.clear();
   AppendDcpOsoSnapshot(&wire, {.vbucket = 3, .opaque = 9, .flags = 3});
-  EXPECT_FALSE(DecodeDcpOsoSnapshot(Decode(wire)).ok());
+  EXPECT_FALSE(DecodeDcpOsoSnapshot(DecodeWhole(wire)).ok());
 }
 
 }  // namespace

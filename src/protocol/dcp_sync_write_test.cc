@@ -8,16 +8,12 @@
 
 #include "protocol/byte_order.h"
 #include "protocol/opcode.h"
+#include "testing/frame_util.h"
 
 namespace sluice::protocol {
 namespace {
 
-Frame Decode(const std::string& wire) {
-  const DecodeResult d = DecodeFrame(wire, 1 << 20);
-  EXPECT_EQ(d.status, DecodeStatus::kOk);
-  EXPECT_EQ(d.size, wire.size());
-  return d.frame;
-}
+using testing::DecodeWhole;
 
 TEST(DcpSyncWriteTest, PrepareRoundTrip) {
   DcpPrepare p;
@@ -36,7 +32,7 @@ TEST(DcpSyncWriteTest, PrepareRoundTrip) {
   for (bool collections : {false, true}) {
     std::string wire;
     AppendDcpPrepare(&wire, p, collections);
-    const Frame f = Decode(wire);
+    const Frame f = DecodeWhole(wire);
     EXPECT_EQ(f.client_opcode(), Opcode::kDcpPrepare);
     EXPECT_EQ(f.extras.size(), kDcpPrepareExtrasSize);
     EXPECT_EQ(static_cast<uint8_t>(f.extras[29]), 1);  // deleted
@@ -63,7 +59,7 @@ TEST(DcpSyncWriteTest, PrepareRefusesABadLevel) {
   p.durability_level = 0;
   std::string wire;
   AppendDcpPrepare(&wire, p, false);
-  EXPECT_EQ(DecodeDcpPrepare(Decode(wire), false).status().code(), Errc::kInvalid);
+  EXPECT_EQ(DecodeDcpPrepare(DecodeWhole(wire), false).status().code(), Errc::kInvalid);
 }
 
 // kv_engine's example: a commit of "hello", prepared at 4, committed at 5, vbucket 0x0210,
@@ -84,7 +80,7 @@ TEST(DcpSyncWriteTest, CommitMatchesTheDocumentedBytes) {
   EXPECT_EQ(LoadBe64(wire.data() + 24), 4u);
   EXPECT_EQ(LoadBe64(wire.data() + 32), 5u);
   EXPECT_EQ(wire.substr(40), "hello");
-  auto d = DecodeDcpResolution(Decode(wire), false);
+  auto d = DecodeDcpResolution(DecodeWhole(wire), false);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->prepared_seqno, 4u);
   EXPECT_EQ(d->seqno, 5u);
@@ -95,7 +91,7 @@ TEST(DcpSyncWriteTest, AbortRoundTripAndValidation) {
   std::string wire;
   AppendDcpResolution(&wire, static_cast<uint8_t>(Opcode::kDcpAbort),
                       {.vbucket = 1, .prepared_seqno = 7, .seqno = 9, .key = "k"}, false);
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpAbort);
   auto d = DecodeDcpResolution(f, false);
   ASSERT_TRUE(d.ok());
@@ -103,14 +99,14 @@ TEST(DcpSyncWriteTest, AbortRoundTripAndValidation) {
   std::string bad;
   AppendDcpResolution(&bad, static_cast<uint8_t>(Opcode::kDcpAbort),
                       {.prepared_seqno = 9, .seqno = 9, .key = "k"}, false);
-  EXPECT_EQ(DecodeDcpResolution(Decode(bad), false).status().code(), Errc::kInvalid);
+  EXPECT_EQ(DecodeDcpResolution(DecodeWhole(bad), false).status().code(), Errc::kInvalid);
 }
 
 TEST(DcpSyncWriteTest, SeqnoAcknowledged) {
   std::string wire;
   AppendDcpSeqnoAcknowledged(&wire, {.vbucket = 3, .opaque = 8, .prepared_seqno = 12});
   ASSERT_EQ(wire.size(), 32u);
-  const Frame f = Decode(wire);
+  const Frame f = DecodeWhole(wire);
   EXPECT_EQ(f.client_opcode(), Opcode::kDcpSeqnoAcknowledged);
   auto d = DecodeDcpSeqnoAcknowledged(f);
   ASSERT_TRUE(d.ok());

@@ -6,14 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "testing/frame_util.h"
+
 namespace sluice::protocol {
 namespace {
 
-std::string Bytes(std::initializer_list<int> bytes) {
-  std::string s;
-  for (int b : bytes) s.push_back(static_cast<char>(b));
-  return s;
-}
+using testing::Bytes;
 
 std::vector<FrameInfoEntry> All(std::string_view fe) {
   std::vector<FrameInfoEntry> out;

@@ -48,4 +48,17 @@ void AppendCollectionKey(std::string* out, uint32_t collection_id, std::string_v
   out->append(key);
 }
 
+Status SplitWireKey(std::string_view wire_key, bool collections, uint32_t* cid,
+                    std::string_view* key) {
+  if (!collections) {
+    *cid = kDefaultCollectionId;
+    *key = wire_key;
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(CollectionKey split, SplitCollectionKey(wire_key));
+  *cid = split.collection_id;
+  *key = split.key;
+  return Status::Ok();
+}
+
 }  // namespace sluice::protocol

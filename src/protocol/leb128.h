@@ -48,6 +48,11 @@ struct CollectionKey {
 // prefix does not decode or the logical key is empty.
 StatusOr<CollectionKey> SplitCollectionKey(std::string_view prefixed_key);
 
+// A key as a connection sends it: collection-prefixed on a collection-aware connection
+// (SplitCollectionKey's rules), otherwise the whole of it, in the default collection.
+Status SplitWireKey(std::string_view wire_key, bool collections, uint32_t* collection_id,
+                    std::string_view* key);
+
 // Appends LEB128(collection_id) + key.
 void AppendCollectionKey(std::string* out, uint32_t collection_id, std::string_view key);
 

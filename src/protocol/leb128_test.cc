@@ -5,14 +5,12 @@
 
 #include <string>
 
+#include "testing/frame_util.h"
+
 namespace sluice::protocol {
 namespace {
 
-std::string Bytes(std::initializer_list<int> bytes) {
-  std::string s;
-  for (int b : bytes) s.push_back(static_cast<char>(b));
-  return s;
-}
+using testing::Bytes;
 
 TEST(Leb128Test, RoundTripsBoundaries) {
   for (uint32_t v : {0u, 1u, 0x7fu, 0x80u, 0x3fffu, 0x4000u, 0x1fffffu, 0x200000u, 0xfffffffu,

@@ -22,7 +22,7 @@ struct OpcodeDef {
   Opcode counterpart;  // quiet <-> non-quiet partner; == op when there is none
 };
 
-constexpr uint16_t S = kSupported;
+constexpr uint16_t SUP = kSupported;
 constexpr uint16_t KV = kSupported | kCollection;
 constexpr uint16_t KVQ = kSupported | kCollection | kQuiet;
 constexpr uint16_t DCP = kSupported | kDcp;
@@ -36,51 +36,51 @@ constexpr OpcodeDef kDefs[] = {
     {Opcode::kDelete, "DELETE", KV | kDurability, Opcode::kDeleteq},
     {Opcode::kIncrement, "INCREMENT", KV | kDurability | kPreserveTtl, Opcode::kIncrementq},
     {Opcode::kDecrement, "DECREMENT", KV | kDurability | kPreserveTtl, Opcode::kDecrementq},
-    {Opcode::kQuit, "QUIT", S, Opcode::kQuitq},
+    {Opcode::kQuit, "QUIT", SUP, Opcode::kQuitq},
     {Opcode::kFlush, "FLUSH", 0, Opcode::kFlushq},
     {Opcode::kGetq, "GETQ", KVQ, Opcode::kGet},
-    {Opcode::kNoop, "NOOP", S, Opcode::kNoop},
-    {Opcode::kVersion, "VERSION", S, Opcode::kVersion},
+    {Opcode::kNoop, "NOOP", SUP, Opcode::kNoop},
+    {Opcode::kVersion, "VERSION", SUP, Opcode::kVersion},
     {Opcode::kGetk, "GETK", KV, Opcode::kGetkq},
     {Opcode::kGetkq, "GETKQ", KVQ, Opcode::kGetk},
     {Opcode::kAppend, "APPEND", KV | kDurability | kPreserveTtl, Opcode::kAppendq},
     {Opcode::kPrepend, "PREPEND", KV | kDurability | kPreserveTtl, Opcode::kPrependq},
-    {Opcode::kStat, "STAT", S, Opcode::kStat},
+    {Opcode::kStat, "STAT", SUP, Opcode::kStat},
     {Opcode::kSetq, "SETQ", KVQ | kPreserveTtl, Opcode::kSet},
     {Opcode::kAddq, "ADDQ", KVQ, Opcode::kAdd},
     {Opcode::kReplaceq, "REPLACEQ", KVQ | kPreserveTtl, Opcode::kReplace},
     {Opcode::kDeleteq, "DELETEQ", KVQ, Opcode::kDelete},
     {Opcode::kIncrementq, "INCREMENTQ", KVQ | kPreserveTtl, Opcode::kIncrement},
     {Opcode::kDecrementq, "DECREMENTQ", KVQ | kPreserveTtl, Opcode::kDecrement},
-    {Opcode::kQuitq, "QUITQ", S | kQuiet, Opcode::kQuit},
+    {Opcode::kQuitq, "QUITQ", SUP | kQuiet, Opcode::kQuit},
     {Opcode::kFlushq, "FLUSHQ", kQuiet, Opcode::kFlush},
     {Opcode::kAppendq, "APPENDQ", KVQ | kPreserveTtl, Opcode::kAppend},
     {Opcode::kPrependq, "PREPENDQ", KVQ | kPreserveTtl, Opcode::kPrepend},
-    {Opcode::kVerbosity, "VERBOSITY", S, Opcode::kVerbosity},
+    {Opcode::kVerbosity, "VERBOSITY", SUP, Opcode::kVerbosity},
     {Opcode::kTouch, "TOUCH", KV | kDurability, Opcode::kTouch},
     {Opcode::kGat, "GAT", KV | kDurability, Opcode::kGatq},
     {Opcode::kGatq, "GATQ", KVQ, Opcode::kGat},
-    {Opcode::kHello, "HELLO", S, Opcode::kHello},
-    {Opcode::kSaslListMechs, "SASL_LIST_MECHS", S, Opcode::kSaslListMechs},
-    {Opcode::kSaslAuth, "SASL_AUTH", S, Opcode::kSaslAuth},
-    {Opcode::kSaslStep, "SASL_STEP", S, Opcode::kSaslStep},
-    {Opcode::kIoctlGet, "IOCTL_GET", S, Opcode::kIoctlGet},
-    {Opcode::kIoctlSet, "IOCTL_SET", S, Opcode::kIoctlSet},
-    {Opcode::kConfigValidate, "CONFIG_VALIDATE", S, Opcode::kConfigValidate},
-    {Opcode::kConfigReload, "CONFIG_RELOAD", S, Opcode::kConfigReload},
-    {Opcode::kAuditPut, "AUDIT_PUT", S, Opcode::kAuditPut},
-    {Opcode::kAuditConfigReload, "AUDIT_CONFIG_RELOAD", S, Opcode::kAuditConfigReload},
-    {Opcode::kShutdown, "SHUTDOWN", S, Opcode::kShutdown},
-    {Opcode::kSetBucketThrottleProperties, "SET_BUCKET_THROTTLE_PROPERTIES", S,
+    {Opcode::kHello, "HELLO", SUP, Opcode::kHello},
+    {Opcode::kSaslListMechs, "SASL_LIST_MECHS", SUP, Opcode::kSaslListMechs},
+    {Opcode::kSaslAuth, "SASL_AUTH", SUP, Opcode::kSaslAuth},
+    {Opcode::kSaslStep, "SASL_STEP", SUP, Opcode::kSaslStep},
+    {Opcode::kIoctlGet, "IOCTL_GET", SUP, Opcode::kIoctlGet},
+    {Opcode::kIoctlSet, "IOCTL_SET", SUP, Opcode::kIoctlSet},
+    {Opcode::kConfigValidate, "CONFIG_VALIDATE", SUP, Opcode::kConfigValidate},
+    {Opcode::kConfigReload, "CONFIG_RELOAD", SUP, Opcode::kConfigReload},
+    {Opcode::kAuditPut, "AUDIT_PUT", SUP, Opcode::kAuditPut},
+    {Opcode::kAuditConfigReload, "AUDIT_CONFIG_RELOAD", SUP, Opcode::kAuditConfigReload},
+    {Opcode::kShutdown, "SHUTDOWN", SUP, Opcode::kShutdown},
+    {Opcode::kSetBucketThrottleProperties, "SET_BUCKET_THROTTLE_PROPERTIES", SUP,
      Opcode::kSetBucketThrottleProperties},
-    {Opcode::kSetBucketDataLimitExceeded, "SET_BUCKET_DATA_LIMIT_EXCEEDED", S,
+    {Opcode::kSetBucketDataLimitExceeded, "SET_BUCKET_DATA_LIMIT_EXCEEDED", SUP,
      Opcode::kSetBucketDataLimitExceeded},
     {Opcode::kSetNodeThrottleProperties, "SET_NODE_THROTTLE_PROPERTIES", 0,
      Opcode::kSetNodeThrottleProperties},
-    {Opcode::kSetActiveEncryptionKeys, "SET_ACTIVE_ENCRYPTION_KEYS", S,
+    {Opcode::kSetActiveEncryptionKeys, "SET_ACTIVE_ENCRYPTION_KEYS", SUP,
      Opcode::kSetActiveEncryptionKeys},
-    {Opcode::kPruneEncryptionKeys, "PRUNE_ENCRYPTION_KEYS", S, Opcode::kPruneEncryptionKeys},
-    {Opcode::kRegisterAuthToken, "REGISTER AUTH TOKEN", S, Opcode::kRegisterAuthToken},
+    {Opcode::kPruneEncryptionKeys, "PRUNE_ENCRYPTION_KEYS", SUP, Opcode::kPruneEncryptionKeys},
+    {Opcode::kRegisterAuthToken, "REGISTER AUTH TOKEN", SUP, Opcode::kRegisterAuthToken},
     {Opcode::kRget, "RGET", 0, Opcode::kRget},
     {Opcode::kRset, "RSET", 0, Opcode::kRset},
     {Opcode::kRsetq, "RSETQ", kQuiet, Opcode::kRsetq},
@@ -94,9 +94,9 @@ constexpr OpcodeDef kDefs[] = {
     {Opcode::kRincrq, "RINCRQ", kQuiet, Opcode::kRincrq},
     {Opcode::kRdecr, "RDECR", 0, Opcode::kRdecr},
     {Opcode::kRdecrq, "RDECRQ", kQuiet, Opcode::kRdecrq},
-    {Opcode::kSetVbucket, "SET_VBUCKET", S, Opcode::kSetVbucket},
-    {Opcode::kGetVbucket, "GET_VBUCKET", S, Opcode::kGetVbucket},
-    {Opcode::kDelVbucket, "DEL_VBUCKET", S, Opcode::kDelVbucket},
+    {Opcode::kSetVbucket, "SET_VBUCKET", SUP, Opcode::kSetVbucket},
+    {Opcode::kGetVbucket, "GET_VBUCKET", SUP, Opcode::kGetVbucket},
+    {Opcode::kDelVbucket, "DEL_VBUCKET", SUP, Opcode::kDelVbucket},
     {Opcode::kTapConnect, "TAP_CONNECT", 0, Opcode::kTapConnect},
     {Opcode::kTapMutation, "TAP_MUTATION", 0, Opcode::kTapMutation},
     {Opcode::kTapDelete, "TAP_DELETE", 0, Opcode::kTapDelete},
@@ -105,7 +105,7 @@ constexpr OpcodeDef kDefs[] = {
     {Opcode::kTapVbucketSet, "TAP_VBUCKET_SET", 0, Opcode::kTapVbucketSet},
     {Opcode::kTapCheckpointStart, "TAP_CHECKPOINT_START", 0, Opcode::kTapCheckpointStart},
     {Opcode::kTapCheckpointEnd, "TAP_CHECKPOINT_END", 0, Opcode::kTapCheckpointEnd},
-    {Opcode::kGetAllVbSeqnos, "GET_ALL_VB_SEQNOS", S, Opcode::kGetAllVbSeqnos},
+    {Opcode::kGetAllVbSeqnos, "GET_ALL_VB_SEQNOS", SUP, Opcode::kGetAllVbSeqnos},
     {Opcode::kGetEx, "GET_EX", KV, Opcode::kGetEx},
     {Opcode::kGetExReplica, "GET_EX_REPLICA", KV, Opcode::kGetExReplica},
     {Opcode::kMutateWithMeta, "MUTATE_WITH_META", KV, Opcode::kMutateWithMeta},
@@ -134,36 +134,39 @@ constexpr OpcodeDef kDefs[] = {
     {Opcode::kDcpOsoSnapshot, "DCP_OSO_SNAPSHOT", DCP, Opcode::kDcpOsoSnapshot},
     {Opcode::kDcpCacheTransfer, "DCP_CACHE_TRANSFER", DCP, Opcode::kDcpCacheTransfer},
     {Opcode::kDcpCacheTransferEnd, "DCP_CACHE_TRANSFER_END", DCP, Opcode::kDcpCacheTransferEnd},
-    {Opcode::kGetFusionStorageSnapshot, "GET_FUSION_STORAGE_SNAPSHOT", S,
+    {Opcode::kGetFusionStorageSnapshot, "GET_FUSION_STORAGE_SNAPSHOT", SUP,
      Opcode::kGetFusionStorageSnapshot},
-    {Opcode::kReleaseFusionStorageSnapshot, "RELEASE_FUSION_STORAGE_SNAPSHOT", S,
+    {Opcode::kReleaseFusionStorageSnapshot, "RELEASE_FUSION_STORAGE_SNAPSHOT", SUP,
      Opcode::kReleaseFusionStorageSnapshot},
-    {Opcode::kMountFusionVbucket, "MOUNT_FUSION_VBUCKET", S, Opcode::kMountFusionVbucket},
-    {Opcode::kUnmountFusionVbucket, "UNMOUNT_FUSION_VBUCKET", S, Opcode::kUnmountFusionVbucket},
-    {Opcode::kSyncFusionLogstore, "SYNC_FUSION_LOGSTORE", S, Opcode::kSyncFusionLogstore},
-    {Opcode::kStartFusionUploader, "START_FUSION_UPLOADER", S, Opcode::kStartFusionUploader},
-    {Opcode::kStopFusionUploader, "STOP_FUSION_UPLOADER", S, Opcode::kStopFusionUploader},
-    {Opcode::kDeleteFusionNamespace, "DELETE_FUSION_NAMESPACE", S, Opcode::kDeleteFusionNamespace},
-    {Opcode::kGetFusionNamespaces, "GET_FUSION_NAMESPACES", S, Opcode::kGetFusionNamespaces},
-    {Opcode::kCreateFusionNamespace, "CREATE_FUSION_NAMESPACE", S, Opcode::kCreateFusionNamespace},
-    {Opcode::kStopPersistence, "STOP_PERSISTENCE", S, Opcode::kStopPersistence},
-    {Opcode::kStartPersistence, "START_PERSISTENCE", S, Opcode::kStartPersistence},
-    {Opcode::kSetParam, "SET_PARAM", S, Opcode::kSetParam},
+    {Opcode::kMountFusionVbucket, "MOUNT_FUSION_VBUCKET", SUP, Opcode::kMountFusionVbucket},
+    {Opcode::kUnmountFusionVbucket, "UNMOUNT_FUSION_VBUCKET", SUP, Opcode::kUnmountFusionVbucket},
+    {Opcode::kSyncFusionLogstore, "SYNC_FUSION_LOGSTORE", SUP, Opcode::kSyncFusionLogstore},
+    {Opcode::kStartFusionUploader, "START_FUSION_UPLOADER", SUP, Opcode::kStartFusionUploader},
+    {Opcode::kStopFusionUploader, "STOP_FUSION_UPLOADER", SUP, Opcode::kStopFusionUploader},
+    {Opcode::kDeleteFusionNamespace, "DELETE_FUSION_NAMESPACE", SUP,
+     Opcode::kDeleteFusionNamespace},
+    {Opcode::kGetFusionNamespaces, "GET_FUSION_NAMESPACES", SUP, Opcode::kGetFusionNamespaces},
+    {Opcode::kCreateFusionNamespace, "CREATE_FUSION_NAMESPACE", SUP,
+     Opcode::kCreateFusionNamespace},
+    {Opcode::kStopPersistence, "STOP_PERSISTENCE", SUP, Opcode::kStopPersistence},
+    {Opcode::kStartPersistence, "START_PERSISTENCE", SUP, Opcode::kStartPersistence},
+    {Opcode::kSetParam, "SET_PARAM", SUP, Opcode::kSetParam},
     {Opcode::kGetReplica, "GET_REPLICA", KV, Opcode::kGetReplica},
-    {Opcode::kSetChronicleAuthToken, "SET_CHRONICLE_AUTH_TOKEN", S, Opcode::kSetChronicleAuthToken},
-    {Opcode::kCreateBucket, "CREATE_BUCKET", S, Opcode::kCreateBucket},
-    {Opcode::kDeleteBucket, "DELETE_BUCKET", S, Opcode::kDeleteBucket},
-    {Opcode::kListBuckets, "LIST_BUCKETS", S, Opcode::kListBuckets},
-    {Opcode::kSelectBucket, "SELECT_BUCKET", S, Opcode::kSelectBucket},
-    {Opcode::kPauseBucket, "PAUSE_BUCKET", S, Opcode::kPauseBucket},
-    {Opcode::kResumeBucket, "RESUME_BUCKET", S, Opcode::kResumeBucket},
-    {Opcode::kValidateBucketConfig, "VALIDATE_BUCKET_CONFIG", S, Opcode::kValidateBucketConfig},
-    {Opcode::kObserveSeqno, "OBSERVE_SEQNO", S, Opcode::kObserveSeqno},
-    {Opcode::kObserve, "OBSERVE", S, Opcode::kObserve},
+    {Opcode::kSetChronicleAuthToken, "SET_CHRONICLE_AUTH_TOKEN", SUP,
+     Opcode::kSetChronicleAuthToken},
+    {Opcode::kCreateBucket, "CREATE_BUCKET", SUP, Opcode::kCreateBucket},
+    {Opcode::kDeleteBucket, "DELETE_BUCKET", SUP, Opcode::kDeleteBucket},
+    {Opcode::kListBuckets, "LIST_BUCKETS", SUP, Opcode::kListBuckets},
+    {Opcode::kSelectBucket, "SELECT_BUCKET", SUP, Opcode::kSelectBucket},
+    {Opcode::kPauseBucket, "PAUSE_BUCKET", SUP, Opcode::kPauseBucket},
+    {Opcode::kResumeBucket, "RESUME_BUCKET", SUP, Opcode::kResumeBucket},
+    {Opcode::kValidateBucketConfig, "VALIDATE_BUCKET_CONFIG", SUP, Opcode::kValidateBucketConfig},
+    {Opcode::kObserveSeqno, "OBSERVE_SEQNO", SUP, Opcode::kObserveSeqno},
+    {Opcode::kObserve, "OBSERVE", SUP, Opcode::kObserve},
     {Opcode::kEvictKey, "EVICT_KEY", KV, Opcode::kEvictKey},
     {Opcode::kGetLocked, "GET_LOCKED", KV, Opcode::kGetLocked},
     {Opcode::kUnlockKey, "UNLOCK_KEY", KV, Opcode::kUnlockKey},
-    {Opcode::kGetFailoverLog, "GET_FAILOVER_LOG", S, Opcode::kGetFailoverLog},
+    {Opcode::kGetFailoverLog, "GET_FAILOVER_LOG", SUP, Opcode::kGetFailoverLog},
     {Opcode::kLastClosedCheckpoint, "LAST_CLOSED_CHECKPOINT", 0, Opcode::kLastClosedCheckpoint},
     {Opcode::kDeregisterTapClient, "DEREGISTER_TAP_CLIENT", 0, Opcode::kDeregisterTapClient},
     {Opcode::kResetReplicationChain, "RESET_REPLICATION_CHAIN", 0, Opcode::kResetReplicationChain},
@@ -179,24 +182,25 @@ constexpr OpcodeDef kDefs[] = {
     {Opcode::kDelqWithMeta, "DELQ_WITH_META", KVQ, Opcode::kDelWithMeta},
     {Opcode::kCreateCheckpoint, "CREATE_CHECKPOINT", 0, Opcode::kCreateCheckpoint},
     {Opcode::kNotifyVbucketUpdate, "NOTIFY_VBUCKET_UPDATE", 0, Opcode::kNotifyVbucketUpdate},
-    {Opcode::kEnableTraffic, "ENABLE_TRAFFIC", S, Opcode::kEnableTraffic},
-    {Opcode::kDisableTraffic, "DISABLE_TRAFFIC", S, Opcode::kDisableTraffic},
-    {Opcode::kIfconfig, "IFCONFIG", S, Opcode::kIfconfig},
+    {Opcode::kEnableTraffic, "ENABLE_TRAFFIC", SUP, Opcode::kEnableTraffic},
+    {Opcode::kDisableTraffic, "DISABLE_TRAFFIC", SUP, Opcode::kDisableTraffic},
+    {Opcode::kIfconfig, "IFCONFIG", SUP, Opcode::kIfconfig},
     {Opcode::kChangeVbFilter, "CHANGE_VB_FILTER", 0, Opcode::kChangeVbFilter},
     {Opcode::kCheckpointPersistence, "CHECKPOINT_PERSISTENCE", 0, Opcode::kCheckpointPersistence},
     {Opcode::kReturnMeta, "RETURN_META", KV, Opcode::kReturnMeta},
-    {Opcode::kCompactDb, "COMPACT_DB", S, Opcode::kCompactDb},
-    {Opcode::kSetClusterConfig, "SET_CLUSTER_CONFIG", S, Opcode::kSetClusterConfig},
-    {Opcode::kGetClusterConfig, "GET_CLUSTER_CONFIG", S, Opcode::kGetClusterConfig},
-    {Opcode::kGetRandomKey, "GET_RANDOM_KEY", S, Opcode::kGetRandomKey},
-    {Opcode::kSeqnoPersistence, "SEQNO_PERSISTENCE", S, Opcode::kSeqnoPersistence},
+    {Opcode::kCompactDb, "COMPACT_DB", SUP, Opcode::kCompactDb},
+    {Opcode::kSetClusterConfig, "SET_CLUSTER_CONFIG", SUP, Opcode::kSetClusterConfig},
+    {Opcode::kGetClusterConfig, "GET_CLUSTER_CONFIG", SUP, Opcode::kGetClusterConfig},
+    {Opcode::kGetRandomKey, "GET_RANDOM_KEY", SUP, Opcode::kGetRandomKey},
+    {Opcode::kSeqnoPersistence, "SEQNO_PERSISTENCE", SUP, Opcode::kSeqnoPersistence},
     {Opcode::kGetKeys, "GET_KEYS", KV, Opcode::kGetKeys},
-    {Opcode::kCollectionsSetManifest, "COLLECTIONS_SET_MANIFEST", S,
+    {Opcode::kCollectionsSetManifest, "COLLECTIONS_SET_MANIFEST", SUP,
      Opcode::kCollectionsSetManifest},
-    {Opcode::kCollectionsGetManifest, "COLLECTIONS_GET_MANIFEST", S,
+    {Opcode::kCollectionsGetManifest, "COLLECTIONS_GET_MANIFEST", SUP,
      Opcode::kCollectionsGetManifest},
-    {Opcode::kCollectionsGetId, "COLLECTIONS_GET_ID", S, Opcode::kCollectionsGetId},
-    {Opcode::kCollectionsGetScopeId, "COLLECTIONS_GET_SCOPE_ID", S, Opcode::kCollectionsGetScopeId},
+    {Opcode::kCollectionsGetId, "COLLECTIONS_GET_ID", SUP, Opcode::kCollectionsGetId},
+    {Opcode::kCollectionsGetScopeId, "COLLECTIONS_GET_SCOPE_ID", SUP,
+     Opcode::kCollectionsGetScopeId},
     {Opcode::kSetDriftCounterState, "SET_DRIFT_COUNTER_STATE", 0, Opcode::kSetDriftCounterState},
     {Opcode::kGetAdjustedTime, "GET_ADJUSTED_TIME", 0, Opcode::kGetAdjustedTime},
     {Opcode::kSubdocGet, "SUBDOC_GET", KV, Opcode::kSubdocGet},
@@ -225,55 +229,55 @@ constexpr OpcodeDef kDefs[] = {
     {Opcode::kSubdocGetCount, "SUBDOC_GET_COUNT", KV, Opcode::kSubdocGetCount},
     {Opcode::kSubdocReplaceBodyWithXattr, "SUBDOC_REPLACE_BODY_WITH_XATTR",
      KV | kDurability | kPreserveTtl, Opcode::kSubdocReplaceBodyWithXattr},
-    {Opcode::kRangeScanCreate, "RANGE_SCAN_CREATE", S, Opcode::kRangeScanCreate},
-    {Opcode::kRangeScanContinue, "RANGE_SCAN_CONTINUE", S, Opcode::kRangeScanContinue},
-    {Opcode::kRangeScanCancel, "RANGE_SCAN_CANCEL", S, Opcode::kRangeScanCancel},
-    {Opcode::kPrepareSnapshot, "PREPARE_SNAPSHOT", S, Opcode::kPrepareSnapshot},
-    {Opcode::kReleaseSnapshot, "RELEASE_SNAPSHOT", S, Opcode::kReleaseSnapshot},
-    {Opcode::kDownloadSnapshot, "DOWNLOAD_SNAPSHOT", S, Opcode::kDownloadSnapshot},
-    {Opcode::kGetFileFragment, "GET_FILE_FRAGMENT", S, Opcode::kGetFileFragment},
+    {Opcode::kRangeScanCreate, "RANGE_SCAN_CREATE", SUP, Opcode::kRangeScanCreate},
+    {Opcode::kRangeScanContinue, "RANGE_SCAN_CONTINUE", SUP, Opcode::kRangeScanContinue},
+    {Opcode::kRangeScanCancel, "RANGE_SCAN_CANCEL", SUP, Opcode::kRangeScanCancel},
+    {Opcode::kPrepareSnapshot, "PREPARE_SNAPSHOT", SUP, Opcode::kPrepareSnapshot},
+    {Opcode::kReleaseSnapshot, "RELEASE_SNAPSHOT", SUP, Opcode::kReleaseSnapshot},
+    {Opcode::kDownloadSnapshot, "DOWNLOAD_SNAPSHOT", SUP, Opcode::kDownloadSnapshot},
+    {Opcode::kGetFileFragment, "GET_FILE_FRAGMENT", SUP, Opcode::kGetFileFragment},
     {Opcode::kScrub, "SCRUB", 0, Opcode::kScrub},
-    {Opcode::kIsaslRefresh, "ISASL_REFRESH", S, Opcode::kIsaslRefresh},
+    {Opcode::kIsaslRefresh, "ISASL_REFRESH", SUP, Opcode::kIsaslRefresh},
     {Opcode::kSslCertsRefresh, "SSL_CERTS_REFRESH", 0, Opcode::kSslCertsRefresh},
-    {Opcode::kGetCmdTimer, "GET_CMD_TIMER", S, Opcode::kGetCmdTimer},
-    {Opcode::kSetCtrlToken, "SET_CTRL_TOKEN", S, Opcode::kSetCtrlToken},
-    {Opcode::kGetCtrlToken, "GET_CTRL_TOKEN", S, Opcode::kGetCtrlToken},
-    {Opcode::kUpdateExternalUserPermissions, "UPDATE_USER_PERMISSIONS", S,
+    {Opcode::kGetCmdTimer, "GET_CMD_TIMER", SUP, Opcode::kGetCmdTimer},
+    {Opcode::kSetCtrlToken, "SET_CTRL_TOKEN", SUP, Opcode::kSetCtrlToken},
+    {Opcode::kGetCtrlToken, "GET_CTRL_TOKEN", SUP, Opcode::kGetCtrlToken},
+    {Opcode::kUpdateExternalUserPermissions, "UPDATE_USER_PERMISSIONS", SUP,
      Opcode::kUpdateExternalUserPermissions},
-    {Opcode::kRbacRefresh, "RBAC_REFRESH", S, Opcode::kRbacRefresh},
-    {Opcode::kAuthProvider, "AUTH_PROVIDER", S, Opcode::kAuthProvider},
-    {Opcode::kDropPrivilege, "DROP_PRIVILEGES", S, Opcode::kDropPrivilege},
-    {Opcode::kAdjustTimeofday, "ADJUST_TIMEOFDAY", S, Opcode::kAdjustTimeofday},
-    {Opcode::kEwouldblockCtl, "EWB_CTL", S, Opcode::kEwouldblockCtl},
-    {Opcode::kGetErrorMap, "GET_ERROR_MAP", S, Opcode::kGetErrorMap},
+    {Opcode::kRbacRefresh, "RBAC_REFRESH", SUP, Opcode::kRbacRefresh},
+    {Opcode::kAuthProvider, "AUTH_PROVIDER", SUP, Opcode::kAuthProvider},
+    {Opcode::kDropPrivilege, "DROP_PRIVILEGES", SUP, Opcode::kDropPrivilege},
+    {Opcode::kAdjustTimeofday, "ADJUST_TIMEOFDAY", SUP, Opcode::kAdjustTimeofday},
+    {Opcode::kEwouldblockCtl, "EWB_CTL", SUP, Opcode::kEwouldblockCtl},
+    {Opcode::kGetErrorMap, "GET_ERROR_MAP", SUP, Opcode::kGetErrorMap},
 };
 
-struct Slot {
+struct OpcodeSlot {
   std::string_view name;  // empty: unassigned
   uint16_t attrs = 0;
   Opcode counterpart = Opcode::kInvalid;
 };
 
-constexpr std::array<Slot, 256> BuildTable() {
-  std::array<Slot, 256> table{};
+constexpr std::array<OpcodeSlot, 256> BuildOpcodeTable() {
+  std::array<OpcodeSlot, 256> table{};
   for (const auto& def : kDefs) {
-    table[static_cast<uint8_t>(def.op)] = Slot{def.name, def.attrs, def.counterpart};
+    table[static_cast<uint8_t>(def.op)] = OpcodeSlot{def.name, def.attrs, def.counterpart};
   }
   return table;
 }
 
-constexpr std::array<Slot, 256> kTable = BuildTable();
+constexpr std::array<OpcodeSlot, 256> kOpcodeTable = BuildOpcodeTable();
 
-const Slot& Lookup(Opcode op) { return kTable[static_cast<uint8_t>(op)]; }
-bool Has(Opcode op, uint16_t attr) { return (Lookup(op).attrs & attr) != 0; }
+const OpcodeSlot& LookupOpcode(Opcode op) { return kOpcodeTable[static_cast<uint8_t>(op)]; }
+bool HasAttr(Opcode op, uint16_t attr) { return (LookupOpcode(op).attrs & attr) != 0; }
 
 }  // namespace
 
-bool IsKnownOpcode(Opcode op) { return !Lookup(op).name.empty(); }
-bool IsSupportedOpcode(Opcode op) { return Has(op, kSupported); }
+bool IsKnownOpcode(Opcode op) { return !LookupOpcode(op).name.empty(); }
+bool IsSupportedOpcode(Opcode op) { return HasAttr(op, kSupported); }
 
 std::string_view OpcodeName(Opcode op) {
-  const Slot& slot = Lookup(op);
+  const OpcodeSlot& slot = LookupOpcode(op);
   return slot.name.empty() ? std::string_view("UNKNOWN") : slot.name;
 }
 
@@ -298,20 +302,20 @@ std::string_view ServerOpcodeName(ServerOpcode op) {
   return "UNKNOWN";
 }
 
-bool IsQuiet(Opcode op) { return Has(op, kQuiet); }
+bool IsQuiet(Opcode op) { return HasAttr(op, kQuiet); }
 
-Opcode NonQuietOpcode(Opcode op) { return IsQuiet(op) ? Lookup(op).counterpart : op; }
+Opcode NonQuietOpcode(Opcode op) { return IsQuiet(op) ? LookupOpcode(op).counterpart : op; }
 
 std::optional<Opcode> QuietOpcode(Opcode op) {
   if (IsQuiet(op) || !IsKnownOpcode(op)) return std::nullopt;
-  const Opcode partner = Lookup(op).counterpart;
+  const Opcode partner = LookupOpcode(op).counterpart;
   if (partner == op) return std::nullopt;
   return partner;
 }
 
-bool IsDcpOpcode(Opcode op) { return Has(op, kDcp); }
-bool SupportsDurability(Opcode op) { return Has(op, kDurability); }
-bool SupportsPreserveTtl(Opcode op) { return Has(op, kPreserveTtl); }
-bool IsCollectionKeyOpcode(Opcode op) { return Has(op, kCollection); }
+bool IsDcpOpcode(Opcode op) { return HasAttr(op, kDcp); }
+bool SupportsDurability(Opcode op) { return HasAttr(op, kDurability); }
+bool SupportsPreserveTtl(Opcode op) { return HasAttr(op, kPreserveTtl); }
+bool IsCollectionKeyOpcode(Opcode op) { return HasAttr(op, kCollection); }
 
 }  // namespace sluice::protocol

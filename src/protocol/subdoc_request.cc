@@ -10,33 +10,34 @@ constexpr uint8_t kMkdirP = kSubdocFlagMkdirP;
 constexpr uint8_t kXattr = kSubdocFlagXattrPath;
 constexpr uint8_t kMacros = kSubdocFlagExpandMacros;
 constexpr uint8_t kMkdoc = kSubdocDocFlagMkdoc;
-constexpr uint8_t kAdd = kSubdocDocFlagAdd;
 constexpr uint8_t kDeleted = kSubdocDocFlagAccessDeleted;
 constexpr uint8_t kCreateDeleted = kSubdocDocFlagCreateAsDeleted;
 constexpr uint8_t kRevive = kSubdocDocFlagReviveDocument;
 
-using S = SubdocScope;
 using R = SubdocResponse;
 
-constexpr SubdocTraits Lookup(uint8_t flags, bool empty_path, R response, S scope = S::kPath) {
+constexpr SubdocTraits Lookup(uint8_t flags, bool empty_path, R response,
+                              SubdocScope scope = SubdocScope::kPath) {
   return {scope, flags, 0, kDeleted | kRevive, false, empty_path, response, false};
 }
 constexpr SubdocTraits Mutation(uint8_t flags, uint8_t doc_flags, bool has_value, bool empty_path,
                                 R response = R::kNone) {
-  return {S::kPath, flags, 0, doc_flags, has_value, empty_path, response, true};
+  return {SubdocScope::kPath, flags, 0, doc_flags, has_value, empty_path, response, true};
 }
 
-constexpr uint8_t kCreateFlags = kMkdoc | kDeleted | kRevive | kAdd | kCreateDeleted;
+constexpr uint8_t kCreateFlags = kMkdoc | kDeleted | kRevive | kSubdocDocFlagAdd | kCreateDeleted;
 
 // ReplicaRead (lookups) and the BinaryValue path flag are left out: sluice refuses them.
 std::optional<SubdocTraits> Traits(Opcode op) {
   switch (op) {
     case Opcode::kGet:
-      return Lookup(0, true, R::kFromDocument, S::kWholeDoc);
+      return Lookup(0, true, R::kFromDocument, SubdocScope::kWholeDoc);
     case Opcode::kSet:
-      return SubdocTraits{S::kWholeDoc, 0, 0, kMkdoc | kAdd, true, true, R::kNone, true};
+      return SubdocTraits{
+          SubdocScope::kWholeDoc, 0, 0, kMkdoc | kSubdocDocFlagAdd, true, true, R::kNone, true};
     case Opcode::kDelete:
-      return SubdocTraits{S::kWholeDoc, 0, 0, kDeleted | kRevive, false, true, R::kNone, true};
+      return SubdocTraits{
+          SubdocScope::kWholeDoc, 0, 0, kDeleted | kRevive, false, true, R::kNone, true};
     case Opcode::kSubdocGet:
       return Lookup(kXattr, false, R::kJson);
     case Opcode::kSubdocExists:
@@ -49,19 +50,26 @@ std::optional<SubdocTraits> Traits(Opcode op) {
     case Opcode::kSubdocDelete:
       return Mutation(kXattr, kDeleted | kRevive, false, false);
     case Opcode::kSubdocReplace:
-      return Mutation(kXattr | kMacros, kDeleted | kRevive | kAdd, true, false);
+      return Mutation(kXattr | kMacros, kDeleted | kRevive | kSubdocDocFlagAdd, true, false);
     case Opcode::kSubdocArrayPushLast:
     case Opcode::kSubdocArrayPushFirst:
       return Mutation(kMkdirP | kXattr | kMacros, kCreateFlags, true, true);
     case Opcode::kSubdocArrayInsert:
-      return Mutation(kXattr | kMacros, kDeleted | kRevive | kAdd | kCreateDeleted, true, false);
+      return Mutation(kXattr | kMacros, kDeleted | kRevive | kSubdocDocFlagAdd | kCreateDeleted,
+                      true, false);
     case Opcode::kSubdocArrayAddUnique:
       return Mutation(kMkdirP | kXattr, kCreateFlags, true, true);
     case Opcode::kSubdocCounter:
       return Mutation(kMkdirP | kXattr, kCreateFlags, true, false, R::kJson);
     case Opcode::kSubdocReplaceBodyWithXattr:
-      return SubdocTraits{S::kXattrAndBody, kXattr, kXattr, kDeleted | kRevive, false, false,
-                          R::kNone,         true};
+      return SubdocTraits{SubdocScope::kXattrAndBody,
+                          kXattr,
+                          kXattr,
+                          kDeleted | kRevive,
+                          false,
+                          false,
+                          R::kNone,
+                          true};
     default:
       return std::nullopt;
   }
@@ -117,8 +125,9 @@ SubdocCheck CheckValuePresence(const SubdocTraits& t, std::string_view value) {
 
 // The doc-flag and CAS rules both forms share.
 SubdocCheck CheckDocFlags(uint8_t doc_flags, uint64_t cas) {
-  if ((doc_flags & kAdd) != 0 && cas != 0) return Einval("Request with add flag must have CAS 0");
-  if ((doc_flags & kAdd) != 0 && (doc_flags & kMkdoc) != 0) {
+  if ((doc_flags & kSubdocDocFlagAdd) != 0 && cas != 0)
+    return Einval("Request with add flag must have CAS 0");
+  if ((doc_flags & kSubdocDocFlagAdd) != 0 && (doc_flags & kMkdoc) != 0) {
     return Einval("Request must not contain both add and mkdoc flags");
   }
   return {};
@@ -139,7 +148,7 @@ SubdocCheck ParseSingle(const Frame& f, const SubdocTraits& t, bool xattr_enable
   if (SubdocCheck c = CheckValuePresence(t, spec.value); !c.ok()) return c;
   if (SubdocCheck c = CheckFlags(t, spec.flags, extras->doc_flags); !c.ok()) return c;
   if ((extras->doc_flags & kCreateDeleted) != 0) {
-    if ((extras->doc_flags & (kAdd | kMkdoc)) == 0) {
+    if ((extras->doc_flags & (kSubdocDocFlagAdd | kMkdoc)) == 0) {
       return Einval("CreateAsDeleted requires Mkdoc or Add");
     }
     if ((spec.flags & kXattr) == 0) return Einval("CreateAsDeleted does not support body path");
@@ -169,7 +178,7 @@ SubdocCheck CheckSpec(const SubdocSpec& spec, bool mutator, uint8_t doc_flags, b
   if (spec.path.size() > kSubdocMaxPathLength) {
     return Einval("Request path length exceeds maximum");
   }
-  if (t->scope == S::kWholeDoc && !spec.path.empty()) {
+  if (t->scope == SubdocScope::kWholeDoc && !spec.path.empty()) {
     return Einval("Request must not include path for wholedoc operations");
   }
   if (SubdocCheck c = CheckXattr(spec, mutator, xattr_enabled); !c.ok()) return c;

@@ -390,7 +390,7 @@ constexpr Rule kArith = Make(20, K::kNonZero, V::kZero, C::kNotSet, kRaw, true);
 constexpr Rule kGat = Make(4, K::kNonZero, V::kZero, C::kNotSet, kRaw, true);
 constexpr Rule kDcpNoBody = Make(0, K::kZero, V::kZero, C::kAny, kRaw, false);
 
-constexpr std::array<Rule, 256> BuildTable() {
+constexpr std::array<Rule, 256> BuildRuleTable() {
   std::array<Rule, 256> t{};
   auto set = [&t](Opcode op, Rule rule) { t[static_cast<uint8_t>(op)] = rule; };
   set(Opcode::kGet, kGet);
@@ -551,7 +551,7 @@ constexpr std::array<Rule, 256> BuildTable() {
   return t;
 }
 
-constexpr std::array<Rule, 256> kRules = BuildTable();
+constexpr std::array<Rule, 256> kRules = BuildRuleTable();
 
 }  // namespace
 

@@ -19,13 +19,7 @@ namespace {
 
 // A rollback asks again at once; three rounds settle any answer (a reset streams from 0).
 constexpr int kMaxRequestRounds = 3;
-// While acknowledgement is withheld for memory, how often Tick() looks again.
-constexpr std::chrono::milliseconds kThrottleRecheck{100};
 constexpr std::chrono::milliseconds kIdleTick{1000};
-
-bool IsReplicaState(VBucketState state) {
-  return state == VBucketState::kReplica || state == VBucketState::kPending;
-}
 
 }  // namespace
 

@@ -49,6 +49,9 @@ std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessage& mes
 // (DCP_BUFFER_ACKNOWLEDGEMENT) once a quarter of the buffer is applied or when the connection is
 // idle, and not at all while the bucket's memory is above the throttle threshold (the producer
 // stalls once the buffer is full: a replica under pressure slows its producer, never drops data).
+// While a BufferAcker withholds acknowledgement for memory, how often its owner looks again.
+inline constexpr std::chrono::milliseconds kThrottleRecheck{100};
+
 class BufferAcker {
  public:
   BufferAcker(uint32_t buffer_size, uint64_t throttle_mem_bytes)

@@ -23,8 +23,8 @@ namespace {
 using protocol::McbpStatus;
 using protocol::Opcode;
 
-constexpr Vbid kVb = 1;
-constexpr uint64_t kProducerUuid = 0xabcdef;
+constexpr Vbid kConsumerVb = 1;
+constexpr uint64_t kConsumerProducerUuid = 0xabcdef;
 
 // One frame the consumer wrote, owning its bytes.
 struct Sent {
@@ -50,7 +50,7 @@ class ConsumerTest : public ::testing::Test {
     auto b = engine::Bucket::Open(o);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     bucket_ = *b;
-    ASSERT_TRUE(bucket_->SetVBucketState(kVb, VBucketState::kReplica).ok());
+    ASSERT_TRUE(bucket_->SetVBucketState(kConsumerVb, VBucketState::kReplica).ok());
     ASSERT_TRUE(bucket_->SetVBucketState(2, VBucketState::kActive).ok());
   }
   void TearDown() override {
@@ -114,16 +114,16 @@ class ConsumerTest : public ::testing::Test {
         {.opcode = Opcode::kDcpAddStream, .vbucket = vb, .opaque = opaque, .extras = extras});
     return wire;
   }
-  // ADD_STREAM on kVb, the STREAM_REQ it sends answered Success: the stream's opaque.
+  // ADD_STREAM on kConsumerVb, the STREAM_REQ it sends answered Success: the stream's opaque.
   uint32_t Accept() {
-    EXPECT_TRUE(Feed(AddStream(kVb, 77)).ok());
+    EXPECT_TRUE(Feed(AddStream(kConsumerVb, 77)).ok());
     auto sent = Take();
     EXPECT_EQ(sent.size(), 1u);
     if (sent.size() != 1) return 0;
     EXPECT_EQ(sent[0].frame.client_opcode(), Opcode::kDcpStreamReq);
     const uint32_t opaque = sent[0].frame.opaque;
     std::string log;
-    protocol::AppendFailoverLog(&log, {{kProducerUuid, 0}});
+    protocol::AppendFailoverLog(&log, {{kConsumerProducerUuid, 0}});
     EXPECT_TRUE(Feed(Response(Opcode::kDcpStreamReq, opaque, McbpStatus::kSuccess, log)).ok());
     sent = Take();
     EXPECT_EQ(sent.size(), 1u);
@@ -134,7 +134,7 @@ class ConsumerTest : public ::testing::Test {
     EXPECT_EQ(protocol::LoadBe32(sent[0].frame.extras.data()), opaque);
     return opaque;
   }
-  std::string Marker(uint32_t opaque, uint64_t start, uint64_t end, Vbid vb = kVb) {
+  std::string Marker(uint32_t opaque, uint64_t start, uint64_t end, Vbid vb = kConsumerVb) {
     std::string wire;
     protocol::DcpSnapshotMarker m;
     m.vbucket = vb;
@@ -145,7 +145,8 @@ class ConsumerTest : public ::testing::Test {
     protocol::AppendDcpSnapshotMarker(&wire, m);
     return wire;
   }
-  std::string Mutation(uint32_t opaque, uint64_t seqno, std::string_view key, Vbid vb = kVb) {
+  std::string Mutation(uint32_t opaque, uint64_t seqno, std::string_view key,
+                       Vbid vb = kConsumerVb) {
     std::string wire;
     protocol::DcpMutation m;
     m.vbucket = vb;
@@ -172,7 +173,7 @@ class ConsumerTest : public ::testing::Test {
 
 TEST_F(ConsumerTest, NegotiatesTheControlsOneAtATimeBeforeAnyStream) {
   Make();
-  ASSERT_TRUE(Feed(AddStream(kVb, 77)).ok());  // waits for the controls
+  ASSERT_TRUE(Feed(AddStream(kConsumerVb, 77)).ok());  // waits for the controls
   auto first = Take();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].frame.key, "consumer_name");
@@ -216,7 +217,7 @@ TEST_F(ConsumerTest, AddStreamRefusals) {
   EXPECT_EQ(sent[0].frame.opaque, 5u);
   EXPECT_EQ(sent[1].frame.status(), McbpStatus::kNotMyVbucket);
   Accept();
-  ASSERT_TRUE(Feed(AddStream(kVb, 8)).ok());
+  ASSERT_TRUE(Feed(AddStream(kConsumerVb, 8)).ok());
   sent = Take();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].frame.client_opcode(), Opcode::kDcpAddStream);
@@ -238,8 +239,8 @@ TEST_F(ConsumerTest, AppliesTheProducersItemsAndAcksWhenDrained) {
   const auto stats = consumer_->stats();
   EXPECT_EQ(protocol::LoadBe32(sent[0].frame.extras.data()), stats.bytes_received);
   EXPECT_EQ(stats.bytes_acked, stats.bytes_received);
-  EXPECT_EQ(bucket_->GetVBucket(kVb)->high_seqno(), 2u);
-  auto got = bucket_->Get(kVb, "b", {}, false, engine::ReadFrom::kReplica);
+  EXPECT_EQ(bucket_->GetVBucket(kConsumerVb)->high_seqno(), 2u);
+  auto got = bucket_->Get(kConsumerVb, "b", {}, false, engine::ReadFrom::kReplica);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->cas, 0x1700000000000002u);
   EXPECT_EQ(got->flags, 0xf1a9u);
@@ -271,13 +272,13 @@ TEST_F(ConsumerTest, StreamEndRemovesTheStreamAndCloseStreamAnswers) {
   AgreeControls();
   uint32_t opaque = Accept();
   std::string end;
-  protocol::AppendDcpStreamEnd(&end, {.vbucket = kVb, .opaque = opaque});
+  protocol::AppendDcpStreamEnd(&end, {.vbucket = kConsumerVb, .opaque = opaque});
   ASSERT_TRUE(Feed(end).ok());
   EXPECT_TRUE(Take().empty());
   EXPECT_TRUE(consumer_->stats().streams.empty());
   opaque = Accept();
   std::string close;
-  protocol::AppendDcpCloseStream(&close, kVb, 99);
+  protocol::AppendDcpCloseStream(&close, kConsumerVb, 99);
   ASSERT_TRUE(Feed(close).ok());
   auto sent = Take();
   ASSERT_EQ(sent.size(), 1u);
@@ -295,13 +296,13 @@ TEST_F(ConsumerTest, SetVBucketStateIsAppliedAndAnswered) {
   const uint32_t opaque = Accept();
   std::string wire;
   protocol::AppendDcpSetVbucketState(
-      &wire, {.vbucket = kVb, .opaque = opaque, .state = VBucketState::kActive});
+      &wire, {.vbucket = kConsumerVb, .opaque = opaque, .state = VBucketState::kActive});
   ASSERT_TRUE(Feed(wire).ok());
   auto sent = Take();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].frame.client_opcode(), Opcode::kDcpSetVbucketState);
   EXPECT_EQ(sent[0].frame.status(), McbpStatus::kSuccess);
-  EXPECT_EQ(bucket_->GetVBucket(kVb)->state(), VBucketState::kActive);
+  EXPECT_EQ(bucket_->GetVBucket(kConsumerVb)->state(), VBucketState::kActive);
   EXPECT_TRUE(consumer_->stats().streams.empty());  // no longer a replica
 }
 
@@ -313,10 +314,10 @@ TEST_F(ConsumerTest, RollbackBelowTheHighSeqnoResetsAndAsksAgain) {
   ASSERT_TRUE(Feed(Mutation(opaque, 1, "a")).ok());
   ASSERT_TRUE(Feed(Mutation(opaque, 2, "b")).ok());
   std::string close;
-  protocol::AppendDcpCloseStream(&close, kVb, 1);
+  protocol::AppendDcpCloseStream(&close, kConsumerVb, 1);
   ASSERT_TRUE(Feed(close).ok());
   Take();
-  ASSERT_TRUE(Feed(AddStream(kVb, 40)).ok());
+  ASSERT_TRUE(Feed(AddStream(kConsumerVb, 40)).ok());
   auto sent = Take();
   ASSERT_EQ(sent.size(), 1u);
   std::string rollback;
@@ -357,7 +358,7 @@ TEST_F(ConsumerTest, NoopsAreAnsweredAndSilenceCloses) {
 TEST_F(ConsumerTest, WhatAConsumerDoesNotTakeCloses) {
   Make();
   std::string wire;
-  protocol::AppendDcpStreamReq(&wire, {.vbucket = kVb, .opaque = 3});
+  protocol::AppendDcpStreamReq(&wire, {.vbucket = kConsumerVb, .opaque = 3});
   EXPECT_FALSE(Consumer::Takes(Opcode::kDcpStreamReq));
   EXPECT_FALSE(Feed(wire).ok());
   EXPECT_FALSE(Feed(Response(Opcode::kGet, 1, McbpStatus::kSuccess)).ok());

@@ -14,10 +14,6 @@
 namespace sluice::replication {
 namespace {
 
-bool IsReplicaState(VBucketState state) {
-  return state == VBucketState::kReplica || state == VBucketState::kPending;
-}
-
 std::vector<storage::FailoverEntry> FromWire(const std::vector<protocol::FailoverEntry>& log) {
   std::vector<storage::FailoverEntry> out;
   out.reserve(log.size());

@@ -18,7 +18,7 @@ using protocol::McbpStatus;
 using protocol::Opcode;
 using Level = engine::SyncWriteLevel;
 
-constexpr Vbid kVb = 1;
+constexpr Vbid kSyncVb = 1;
 
 class PassiveStreamSyncWriteTest : public ::testing::Test {
  protected:
@@ -37,8 +37,8 @@ class PassiveStreamSyncWriteTest : public ::testing::Test {
     auto b = engine::Bucket::Open(o);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     bucket_ = *b;
-    ASSERT_TRUE(bucket_->SetVBucketState(kVb, VBucketState::kReplica).ok());
-    stream_ = std::make_unique<PassiveStream>(kVb, "test", *bucket_);
+    ASSERT_TRUE(bucket_->SetVBucketState(kSyncVb, VBucketState::kReplica).ok());
+    stream_ = std::make_unique<PassiveStream>(kSyncVb, "test", *bucket_);
     auto req = stream_->Request(opaque_);
     ASSERT_TRUE(req.ok());
     client::StreamReqResult r;
@@ -55,7 +55,7 @@ class PassiveStreamSyncWriteTest : public ::testing::Test {
   }
   Status Marker(uint64_t start, uint64_t end) {
     protocol::DcpSnapshotMarker m;
-    m.vbucket = kVb;
+    m.vbucket = kSyncVb;
     m.opaque = opaque_;
     m.start_seqno = start;
     m.end_seqno = end;
@@ -73,7 +73,7 @@ class PassiveStreamSyncWriteTest : public ::testing::Test {
   }
   Status Prepare(uint64_t seqno, const std::string& key, Level level, bool deleted = false) {
     protocol::DcpPrepare p;
-    p.vbucket = kVb;
+    p.vbucket = kSyncVb;
     p.opaque = opaque_;
     p.cas = 500 + seqno;
     p.by_seqno = seqno;
@@ -89,14 +89,17 @@ class PassiveStreamSyncWriteTest : public ::testing::Test {
   }
   Status Resolve(Opcode op, const std::string& key, uint64_t prepared, uint64_t seqno) {
     std::string wire;
-    protocol::AppendDcpResolution(
-        &wire, static_cast<uint8_t>(op),
-        {.vbucket = kVb, .opaque = opaque_, .prepared_seqno = prepared, .seqno = seqno, .key = key},
-        false);
+    protocol::AppendDcpResolution(&wire, static_cast<uint8_t>(op),
+                                  {.vbucket = kSyncVb,
+                                   .opaque = opaque_,
+                                   .prepared_seqno = prepared,
+                                   .seqno = seqno,
+                                   .key = key},
+                                  false);
     return Send(wire);
   }
   std::string Replica(const std::string& key) {
-    auto r = bucket_->Get(kVb, key, {}, false, engine::ReadFrom::kReplica);
+    auto r = bucket_->Get(kSyncVb, key, {}, false, engine::ReadFrom::kReplica);
     return r.ok() ? std::string(r->value.view()) : "<none>";
   }
   void Flush() {
@@ -118,11 +121,11 @@ TEST_F(PassiveStreamSyncWriteTest, PrepareIsInvisibleUntilCommitted) {
   ASSERT_TRUE(Marker(1, 3).ok());
   ASSERT_TRUE(Prepare(1, "k", Level::kMajority).ok());
   EXPECT_EQ(Replica("k"), "<none>");
-  EXPECT_EQ(bucket_->GetVBucket(kVb)->NumPreparesInFlight(), 1u);
+  EXPECT_EQ(bucket_->GetVBucket(kSyncVb)->NumPreparesInFlight(), 1u);
   ASSERT_TRUE(Resolve(Opcode::kDcpCommit, "k", 1, 2).ok());
   EXPECT_EQ(Replica("k"), "prepared-k");
-  EXPECT_EQ(bucket_->GetVBucket(kVb)->NumPreparesInFlight(), 0u);
-  EXPECT_EQ(bucket_->GetVBucket(kVb)->high_seqno(), 2u);
+  EXPECT_EQ(bucket_->GetVBucket(kSyncVb)->NumPreparesInFlight(), 0u);
+  EXPECT_EQ(bucket_->GetVBucket(kSyncVb)->high_seqno(), 2u);
   // An abort drops a prepare; a commit of one it does not hold closes the stream.
   ASSERT_TRUE(Prepare(3, "a", Level::kMajority).ok());
   ASSERT_TRUE(Marker(4, 5).ok());
@@ -157,8 +160,8 @@ TEST_F(PassiveStreamSyncWriteTest, PromotedReplicaCommitsWhatItHolds) {
   ASSERT_TRUE(Marker(1, 1).ok());
   ASSERT_TRUE(Prepare(1, "k", Level::kMajority).ok());
   Flush();
-  ASSERT_TRUE(bucket_->SetVBucketState(kVb, VBucketState::kActive).ok());
-  auto r = bucket_->Get(kVb, "k", {});
+  ASSERT_TRUE(bucket_->SetVBucketState(kSyncVb, VBucketState::kActive).ok());
+  auto r = bucket_->Get(kSyncVb, "k", {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->value.view(), "prepared-k");
 }
@@ -167,13 +170,13 @@ TEST_F(PassiveStreamSyncWriteTest, MutationOfTheKeyDropsItsPrepare) {
   ASSERT_TRUE(Marker(1, 2).ok());
   ASSERT_TRUE(Prepare(1, "k", Level::kMajority).ok());
   client::DcpMutation m;
-  m.vbucket = kVb;
+  m.vbucket = kSyncVb;
   m.opaque = opaque_;
   m.by_seqno = 2;
   m.key = "k";
   m.value = "committed";
   ASSERT_TRUE(stream_->OnMessage(client::DcpMessage(m)).ok());
-  EXPECT_EQ(bucket_->GetVBucket(kVb)->NumPreparesInFlight(), 0u);
+  EXPECT_EQ(bucket_->GetVBucket(kSyncVb)->NumPreparesInFlight(), 0u);
   EXPECT_EQ(Replica("k"), "committed");
 }
 

@@ -23,8 +23,6 @@ constexpr uint32_t kOpenFlags = protocol::kDcpOpenProducer | protocol::kDcpOpenI
                                 protocol::kDcpOpenIncludeDeletedUserXattrs;
 // Messages applied per Pump() before the loop looks at its streams again.
 constexpr int kPumpBatch = 1024;
-// While acknowledgement is withheld for memory, how often the loop looks again.
-constexpr milliseconds kThrottleRecheck{100};
 // The longest the loop waits with nothing to do (it then checks for a silent producer).
 constexpr milliseconds kMaxIdleWait{1000};
 // How often a prepare waiting for this replica's persistence is looked at again (kv_engine is

@@ -10,8 +10,6 @@
 namespace sluice::storage {
 namespace {
 
-std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
-
 constexpr size_t kMaxVBuckets = kPrepareNamespaceBit;  // vbids stay below the prepare bit
 
 }  // namespace
@@ -36,17 +34,17 @@ Status RocksDBHistory::Load() {
   const std::string begin(1, kHistoryBoundaryTag);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
   uint64_t total = 0;
-  for (it->Seek(begin); it->Valid() && View(it->key()).starts_with(begin); it->Next()) {
+  for (it->Seek(begin); it->Valid() && it->key().ToStringView().starts_with(begin); it->Next()) {
     char tag;
     Vbid vbid;
     bool prepare;
     HistoryBoundary b;
-    if (!DecodeHistoryKey(View(it->key()), &tag, &vbid, &b.seqno, &prepare) ||
+    if (!DecodeHistoryKey(it->key().ToStringView(), &tag, &vbid, &b.seqno, &prepare) ||
         vbid >= kMaxVBuckets) {
       return Status(Errc::kCorruption, "history: bad boundary key " + it->key().ToString(true));
     }
-    RETURN_IF_ERROR(
-        DecodeHistoryBoundary(View(it->value()), &b.time, &b.bytes, &b.snap_start, &b.snap_end));
+    RETURN_IF_ERROR(DecodeHistoryBoundary(it->value().ToStringView(), &b.time, &b.bytes,
+                                          &b.snap_start, &b.snap_end));
     windows_[vbid].push_back(b);  // keys sort by (vbid, seqno): oldest first
     total += b.bytes;
   }
@@ -147,12 +145,13 @@ Status RocksDBHistory::ForEachVersionAbove(
     Vbid v;
     uint64_t replaced_at;
     bool prepare = false;
-    if (!DecodeHistoryKey(View(it->key()), &tag, &v, &replaced_at, &prepare) || v != vbid) {
+    if (!DecodeHistoryKey(it->key().ToStringView(), &tag, &v, &replaced_at, &prepare) ||
+        v != vbid) {
       return Status(Errc::kCorruption, "history: bad version key " + it->key().ToString(true));
     }
     uint64_t old_seqno;
     std::string_view doc;
-    RETURN_IF_ERROR(DecodeHistoryVersion(View(it->value()), &old_seqno, &doc));
+    RETURN_IF_ERROR(DecodeHistoryVersion(it->value().ToStringView(), &old_seqno, &doc));
     RETURN_IF_ERROR(fn(prepare, old_seqno, doc));
   }
   return FromRocksDB(it->status(), "history: versions");

@@ -15,7 +15,7 @@ namespace {
 
 using ::testing::ElementsAre;
 
-constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+constexpr uint64_t kMaxSeqno = std::numeric_limits<uint64_t>::max();
 
 class RocksDBSeqnoScanTest : public StoreTest {
  protected:
@@ -53,7 +53,7 @@ TEST_F(RocksDBSeqnoScanTest, ScanViewsDeliversTheDocumentsInPlaceAndResumesAfter
   doc.datatype = 1;
   doc.rev_seqno = 3;
   CommitOk({doc, MakeTombstone(0, "b", 2), MakeDoc(0, "c", 3, "vc")}, {{0, MakeState(3)}});
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
   std::vector<DiskDoc> copies;  // what the views showed during their callback
   bool done = false;
   ASSERT_TRUE(scan->ScanViews(
@@ -89,7 +89,7 @@ TEST_F(RocksDBSeqnoScanTest, KeyOnlyScanViewsHaveNoValue) {
   CommitFive();
   ScanOptions options;
   options.key_only = true;
-  StatusOr<std::unique_ptr<SeqnoScan>> scan = store_->OpenSeqnoScan(0, 0, kMax, options);
+  StatusOr<std::unique_ptr<SeqnoScan>> scan = store_->OpenSeqnoScan(0, 0, kMaxSeqno, options);
   ASSERT_TRUE(scan.ok());
   std::vector<std::string> keys;
   bool done = false;
@@ -118,7 +118,7 @@ TEST_F(RocksDBSeqnoScanTest, EndIsClampedToTheSnapshotHighSeqno) {
   // Documents above the persisted high seqno exist but are not part of the snapshot's range.
   CommitOk({MakeDoc(0, "a", 1, "v"), MakeDoc(0, "b", 2, "v"), MakeDoc(0, "c", 3, "v")},
            {{0, MakeState(2)}});
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
   EXPECT_EQ(scan->state().high_seqno, 2u);
   EXPECT_EQ(scan->EstimateCount(), 2u);
   EXPECT_THAT(Seqnos(ScanAll(*scan)), ElementsAre(1, 2));
@@ -127,16 +127,16 @@ TEST_F(RocksDBSeqnoScanTest, EndIsClampedToTheSnapshotHighSeqno) {
 
 TEST_F(RocksDBSeqnoScanTest, VbucketWithoutStateScansEmpty) {
   CommitOk({MakeDoc(4, "a", 1, "v")});
-  std::unique_ptr<SeqnoScan> scan = OpenScan(4, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(4, 0, kMaxSeqno);
   EXPECT_EQ(scan->state(), VBucketStateRecord());
   EXPECT_EQ(scan->EstimateCount(), 0u);
   EXPECT_TRUE(ScanAll(*scan).empty());
-  EXPECT_TRUE(ScanRange(9, 0, kMax).empty());
+  EXPECT_TRUE(ScanRange(9, 0, kMaxSeqno).empty());
 }
 
 TEST_F(RocksDBSeqnoScanTest, SeesOnlyItsSnapshot) {
   CommitFive();
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
 
   // After the scan opened: rewrite a (moves 1 -> 6), delete the vbucket's d, add f.
   VBucketStateRecord later = MakeState(8);
@@ -152,22 +152,22 @@ TEST_F(RocksDBSeqnoScanTest, SeesOnlyItsSnapshot) {
   EXPECT_FALSE(docs[3].deleted);
 
   // A new scan sees the new state.
-  std::unique_ptr<SeqnoScan> fresh = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> fresh = OpenScan(0, 0, kMaxSeqno);
   EXPECT_EQ(fresh->state().high_seqno, 9u);
   EXPECT_THAT(Seqnos(ScanAll(*fresh)), ElementsAre(2, 3, 5, 6, 7, 8));
 }
 
 TEST_F(RocksDBSeqnoScanTest, SnapshotSurvivesDeleteVBucketAndFlush) {
   CommitFive();
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
   ASSERT_TRUE(store_->DeleteVBucket(0).ok());
   EXPECT_THAT(Seqnos(ScanAll(*scan)), ElementsAre(1, 2, 3, 4, 5));
-  EXPECT_TRUE(ScanRange(0, 0, kMax).empty());
+  EXPECT_TRUE(ScanRange(0, 0, kMaxSeqno).empty());
 }
 
 TEST_F(RocksDBSeqnoScanTest, YieldAndResume) {
   CommitFive();
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
   std::vector<uint64_t> seen;
   int calls = 0;
   bool done = false;
@@ -215,7 +215,7 @@ TEST_F(RocksDBSeqnoScanTest, YieldOnTheLastDocumentThenDone) {
 
 TEST_F(RocksDBSeqnoScanTest, YieldAcrossConcurrentCommits) {
   CommitFive();
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
   bool done = false;
   std::vector<uint64_t> seen;
   ASSERT_TRUE(scan->Scan(
@@ -234,58 +234,61 @@ TEST_F(RocksDBSeqnoScanTest, YieldAcrossConcurrentCommits) {
 TEST_F(RocksDBSeqnoScanTest, SkipDeletedAndKeyOnly) {
   CommitFive();
   const std::vector<DiskDoc> live =
-      ScanRange(0, 0, kMax, {.key_only = false, .skip_deleted = true});
+      ScanRange(0, 0, kMaxSeqno, {.key_only = false, .skip_deleted = true});
   EXPECT_THAT(Keys(live), ElementsAre("a", "b", "d", "e"));
   EXPECT_EQ(live[0].value, "va");
 
   const std::vector<DiskDoc> keys =
-      ScanRange(0, 0, kMax, {.key_only = true, .skip_deleted = false});
+      ScanRange(0, 0, kMaxSeqno, {.key_only = true, .skip_deleted = false});
   EXPECT_THAT(Keys(keys), ElementsAre("a", "b", "c", "d", "e"));
   for (const DiskDoc& doc : keys) EXPECT_TRUE(doc.value.empty()) << doc.key;
   EXPECT_TRUE(keys[2].deleted);
 
-  const std::vector<DiskDoc> both = ScanRange(0, 0, kMax, {.key_only = true, .skip_deleted = true});
+  const std::vector<DiskDoc> both =
+      ScanRange(0, 0, kMaxSeqno, {.key_only = true, .skip_deleted = true});
   EXPECT_THAT(Seqnos(both), ElementsAre(1, 2, 4, 5));
 }
 
 TEST_F(RocksDBSeqnoScanTest, EstimateCount) {
   CommitFive();
-  EXPECT_EQ(OpenScan(0, 0, kMax)->EstimateCount(), 5u);
+  EXPECT_EQ(OpenScan(0, 0, kMaxSeqno)->EstimateCount(), 5u);
   EXPECT_EQ(OpenScan(0, 2, 3)->EstimateCount(), 2u);
   EXPECT_EQ(OpenScan(0, 4, 2)->EstimateCount(), 0u);
-  EXPECT_EQ(OpenScan(0, 6, kMax)->EstimateCount(), 0u);
+  EXPECT_EQ(OpenScan(0, 6, kMaxSeqno)->EstimateCount(), 0u);
 }
 
 TEST_F(RocksDBSeqnoScanTest, VbucketsDoNotBleedAtBoundaries) {
   // vb 1 ends near the top of the seqno space; vb 2 starts at 1. vb 0x0100 vs 0x0001 differ
   // only in byte order.
-  CommitOk(
-      {MakeDoc(1, "x", kMax - 2, "v"), MakeDoc(1, "y", kMax - 1, "v"), MakeDoc(1, "z", kMax, "v")},
-      {{1, MakeState(kMax)}});
+  CommitOk({MakeDoc(1, "x", kMaxSeqno - 2, "v"), MakeDoc(1, "y", kMaxSeqno - 1, "v"),
+            MakeDoc(1, "z", kMaxSeqno, "v")},
+           {{1, MakeState(kMaxSeqno)}});
   CommitOk({MakeDoc(2, "x", 1, "v"), MakeDoc(2, "y", 2, "v")}, {{2, MakeState(2)}});
   CommitOk({MakeDoc(0x0100, "x", 1, "v")}, {{0x0100, MakeState(1)}});
-  CommitOk({MakeDoc(0, "x", kMax - 1, "v")}, {{0, MakeState(kMax - 1)}});
+  CommitOk({MakeDoc(0, "x", kMaxSeqno - 1, "v")}, {{0, MakeState(kMaxSeqno - 1)}});
 
-  EXPECT_THAT(Seqnos(ScanRange(1, 0, kMax)), ElementsAre(kMax - 2, kMax - 1, kMax));
-  EXPECT_THAT(Seqnos(ScanRange(1, kMax - 1, kMax)), ElementsAre(kMax - 1, kMax));
-  EXPECT_THAT(Seqnos(ScanRange(1, kMax, kMax)), ElementsAre(kMax));
-  EXPECT_THAT(Seqnos(ScanRange(2, 0, kMax)), ElementsAre(1, 2));
-  EXPECT_THAT(Seqnos(ScanRange(0, 0, kMax)), ElementsAre(kMax - 1));
-  const std::vector<DiskDoc> vb256 = ScanRange(0x0100, 0, kMax);
+  EXPECT_THAT(Seqnos(ScanRange(1, 0, kMaxSeqno)),
+              ElementsAre(kMaxSeqno - 2, kMaxSeqno - 1, kMaxSeqno));
+  EXPECT_THAT(Seqnos(ScanRange(1, kMaxSeqno - 1, kMaxSeqno)),
+              ElementsAre(kMaxSeqno - 1, kMaxSeqno));
+  EXPECT_THAT(Seqnos(ScanRange(1, kMaxSeqno, kMaxSeqno)), ElementsAre(kMaxSeqno));
+  EXPECT_THAT(Seqnos(ScanRange(2, 0, kMaxSeqno)), ElementsAre(1, 2));
+  EXPECT_THAT(Seqnos(ScanRange(0, 0, kMaxSeqno)), ElementsAre(kMaxSeqno - 1));
+  const std::vector<DiskDoc> vb256 = ScanRange(0x0100, 0, kMaxSeqno);
   ASSERT_EQ(vb256.size(), 1u);
   EXPECT_EQ(vb256[0].vbid, 0x0100);
-  EXPECT_EQ(OpenScan(1, 0, kMax)->EstimateCount(), kMax);  // [1, 2^64-1]
+  EXPECT_EQ(OpenScan(1, 0, kMaxSeqno)->EstimateCount(), kMaxSeqno);  // [1, 2^64-1]
 }
 
 TEST_F(RocksDBSeqnoScanTest, ScansSurviveReopenAndFlushedData) {
   CommitFive();
   Reopen();  // Close() flushed the memtables: the scan now reads SST files
-  EXPECT_THAT(Seqnos(ScanRange(0, 0, kMax)), ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_THAT(Seqnos(ScanRange(0, 0, kMaxSeqno)), ElementsAre(1, 2, 3, 4, 5));
 }
 
 TEST_F(RocksDBSeqnoScanTest, CloseIsRefusedWhileAScanIsOpen) {
   CommitFive();
-  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+  std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
   EXPECT_EQ(store_->GetStats().open_scans, 1u);
   EXPECT_EQ(store_->Close().code(), Errc::kInternal);
   // Still open and usable.
@@ -300,7 +303,7 @@ TEST_F(RocksDBSeqnoScanTest, DestroyingTheStoreWithAnOpenScanAborts) {
   CommitFive();
   EXPECT_DEATH(
       {
-        std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMax);
+        std::unique_ptr<SeqnoScan> scan = OpenScan(0, 0, kMaxSeqno);
         store_.reset();
       },
       "scan");
@@ -316,13 +319,13 @@ TEST_F(RocksDBSeqnoScanTest, KeyOrderYieldsTheSameDocumentsByKey) {
   CommitOk({MakeDoc(0, "b", 5, "vb")}, {{0, MakeState(5)}});
   ScanOptions by_key;
   by_key.key_order = true;
-  const std::vector<DiskDoc> docs = ScanRange(0, 0, kMax, by_key);
+  const std::vector<DiskDoc> docs = ScanRange(0, 0, kMaxSeqno, by_key);
   EXPECT_THAT(Keys(docs), ElementsAre("a", "b", "c", "d"));
   EXPECT_THAT(Seqnos(docs), ElementsAre(3, 5, 4, 1));
   EXPECT_EQ(docs[1].value, "vb");
   EXPECT_TRUE(docs[2].deleted);
   // The same documents as the seqno scan of the same range.
-  std::vector<uint64_t> in_order = Seqnos(ScanRange(0, 0, kMax));
+  std::vector<uint64_t> in_order = Seqnos(ScanRange(0, 0, kMaxSeqno));
   std::vector<uint64_t> by_key_sorted = Seqnos(docs);
   std::sort(by_key_sorted.begin(), by_key_sorted.end());
   EXPECT_EQ(by_key_sorted, in_order);
@@ -334,7 +337,7 @@ TEST_F(RocksDBSeqnoScanTest, KeyOrderHonoursTheRangeAndSkipDeleted) {
   options.key_order = true;
   EXPECT_THAT(Keys(ScanRange(0, 2, 4, options)), ElementsAre("b", "c", "d"));
   options.skip_deleted = true;
-  EXPECT_THAT(Keys(ScanRange(0, 0, kMax, options)), ElementsAre("a", "b", "d", "e"));
+  EXPECT_THAT(Keys(ScanRange(0, 0, kMaxSeqno, options)), ElementsAre("a", "b", "d", "e"));
 }
 
 }  // namespace

@@ -31,6 +31,9 @@
 
 namespace sluice::dcp::testing {
 
+// The end seqno of a stream that never ends.
+inline constexpr uint64_t kMaxSeqno = ~uint64_t{0};
+
 class FakeNotifier final : public ProducerNotifier {
  public:
   void NotifyProducerReady() override {

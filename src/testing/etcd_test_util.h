@@ -1,9 +1,9 @@
 // File: testing/etcd_test_util.h
 //
 // What the etcd tests (src/cluster, etcd_test) share: EtcdTest, a fixture with a fresh etcd
-// (testing/etcd_process.h) and a client of it; the TTLs and deadlines the tests use (longer in
-// sanitizer builds, whose threads may miss renewals on two busy cores); Eventually(), a condition
-// polled until a deadline.
+// (testing/etcd_process.h) and a client of it; the TTLs and deadlines (Deadline()) the tests use
+// (longer in sanitizer builds, whose threads may miss renewals on two busy cores); Eventually(), a
+// condition polled until a deadline.
 //
 // Ownership: test-only. Thread safety: the test's thread.
 #pragma once
@@ -33,6 +33,11 @@ inline EtcdOptions TestOptions(const std::string& endpoint) {
   options.connect_timeout = std::chrono::milliseconds(500);
   options.request_timeout = std::chrono::seconds(10);
   return options;
+}
+
+// The deadline of an awaited condition started now.
+inline std::chrono::steady_clock::time_point Deadline() {
+  return std::chrono::steady_clock::now() + kWait;
 }
 
 // Polls `pred` (an etcd read, say) until it holds or `timeout` passes.
