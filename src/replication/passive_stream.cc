@@ -140,8 +140,10 @@ PassiveStream::AfterResponse PassiveStream::Rollback(uint64_t rollback_seqno) {
     return AfterResponse::kRequestAgain;
   }
   if (rolled.status().code() == Errc::kNotMyVbucket) return AfterResponse::kRetryLater;
+  // Beyond the history window, or kv_engine's midpoint rule (at least half of the items would
+  // go): the status's message says which.
   LOG_WARN(
-      "passive stream {}: rollback from seqno {} to {} is beyond the replica's history ({}): "
+      "passive stream {}: cannot roll back from seqno {} to {} from the replica's history ({}): "
       "resetting the vbucket (copied again from 0)",
       name_, pos.high_seqno, rollback_seqno, rolled.status().ToString());
   StatusOr<std::shared_ptr<engine::VBucket>> reset = bucket_.ResetVBucket(vb_);
