@@ -81,6 +81,17 @@ struct PassiveStreamStats {
   uint64_t errors = 0;               // times the stream was closed for a bad message
   uint64_t last_snapshot_start = 0;  // the last snapshot received whole
   uint64_t last_snapshot_end = 0;
+  // kv_engine's PassiveStream stats ("STAT dcp"): the last stream request, the current snapshot.
+  uint32_t flags = 0;
+  uint32_t opaque = 0;
+  uint64_t start_seqno = 0;
+  uint64_t vb_uuid = 0;
+  uint64_t snap_start_seqno = 0;
+  uint64_t snap_end_seqno = 0;
+  std::string_view cur_snapshot_type = "none";  // "none" (no marker yet), "memory", "disk"
+  uint64_t cur_snapshot_start = 0;
+  uint64_t cur_snapshot_end = 0;
+  bool cur_snapshot_prepare = false;  // a prepare arrived in the current snapshot
 };
 
 class PassiveStream {
@@ -108,7 +119,8 @@ class PassiveStream {
   // kPending -> kAwaitingResponse: the stream request (with `opaque`) from the replica's resume
   // point: its high seqno, the snapshot it is in and its newest failover uuid (0 from seqno 0).
   // kNotMyVbucket (staying pending) if the local vbucket is missing or not a replica.
-  StatusOr<protocol::DcpStreamReqRequest> Request(uint32_t opaque);
+  // `flags`: the request's (a driver's ADD_STREAM flags), kept for the stats.
+  StatusOr<protocol::DcpStreamReqRequest> Request(uint32_t opaque, uint32_t flags = 0);
   // kAwaitingResponse: the producer's answer. Success adopts its failover log; Rollback rolls
   // the replica back (see the file comment); anything else is logged and retried later.
   AfterResponse OnResponse(const client::StreamReqResult& result);
@@ -175,6 +187,16 @@ class PassiveStream {
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> whole_start_{0};
   std::atomic<uint64_t> whole_end_{0};
+  std::atomic<uint32_t> req_flags_{0};  // the last stream request (stats only)
+  std::atomic<uint32_t> req_opaque_{0};
+  std::atomic<uint64_t> req_start_{0};
+  std::atomic<uint64_t> req_uuid_{0};
+  std::atomic<uint64_t> req_snap_start_{0};
+  std::atomic<uint64_t> req_snap_end_{0};
+  std::atomic<uint32_t> cur_snap_flags_{0};  // the current marker's flags; 0: none yet
+  std::atomic<uint64_t> cur_snap_start_{0};
+  std::atomic<uint64_t> cur_snap_end_{0};
+  std::atomic<bool> cur_snap_prepare_{false};
 };
 
 }  // namespace sluice::replication

@@ -366,6 +366,40 @@ TEST_F(ReplicationTest, ReplicaConvergesOnEveryKindOfChange) {
   EXPECT_EQ(repl.count(conn + ":connected"), 1u) << ::testing::PrintToString(repl);
   EXPECT_EQ(StatU64(repl, conn + ":num_streams"), kVbuckets);
   EXPECT_EQ(StatOf(*b_, "", "ep_rollback_resets"), 0u);
+  // STAT dcp on B lists the same connection as the consumer it is, with kv_engine's consumer
+  // and passive-stream stat names.
+  {
+    const std::map<Vbid, uint64_t> before = HighSeqnos(*b_);
+    const StatMap bdcp = StatsOf(*b_, "dcp");
+    const std::map<Vbid, uint64_t> after = HighSeqnos(*b_);
+    auto at = [&](const std::string& key) {
+      auto it = bdcp.find(key);
+      return it == bdcp.end() ? std::string("<missing " + key + ">") : it->second;
+    };
+    EXPECT_EQ(at(conn + ":type"), "consumer") << ::testing::PrintToString(bdcp);
+    EXPECT_EQ(at(conn + ":user"), ServerProcess::kUser);
+    EXPECT_EQ(at(conn + ":synchronous_replication"), "true");
+    EXPECT_EQ(at(conn + ":paused"), "false");
+    EXPECT_GT(StatU64(bdcp, conn + ":total_acked_bytes").value_or(0), 0u);
+    EXPECT_GT(StatU64(bdcp, conn + ":max_buffer_bytes").value_or(0), 0u);
+    EXPECT_TRUE(StatU64(bdcp, conn + ":unacked_bytes").has_value());
+    for (Vbid vb = 0; vb < kVbuckets; ++vb) {
+      const std::string s = fmt::format("{}:stream_{}_", conn, vb);
+      EXPECT_EQ(at(s + "state"), "reading") << vb;
+      const auto last = StatU64(bdcp, s + "last_received_seqno");
+      ASSERT_TRUE(last.has_value()) << vb;
+      EXPECT_GE(*last, before.at(vb)) << vb;
+      EXPECT_LE(*last, after.at(vb)) << vb;
+      for (const char* name :
+           {"opaque", "flags", "start_seqno", "vb_uuid", "snap_start_seqno", "snap_end_seqno"}) {
+        EXPECT_TRUE(StatU64(bdcp, s + name).has_value()) << s << name;
+      }
+      // A snapshot's range once a marker arrived since the stream request.
+      const std::string type = at(s + "cur_snapshot_type");
+      EXPECT_TRUE(type == "none" || type == "memory" || type == "disk") << type;
+      EXPECT_EQ(StatU64(bdcp, s + "cur_snapshot_end").has_value(), type != "none") << vb;
+    }
+  }
   // A names the consumer.
   const StatMap dcp = StatsOf(*a_, "dcp");
   bool named = false;
