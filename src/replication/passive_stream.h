@@ -27,10 +27,12 @@
 // Rollback: a ROLLBACK(seqno) answer at or above the replica's high seqno only means the
 // snapshot it was in can be treated as whole. Below it, the replica rewinds from its history
 // (engine::Bucket::RollbackVBucket: the newest commit boundary at or below seqno, counted in
-// ep_rollback_count, logged) and requests again from the seqno reached; beyond its history it
-// falls back to a reset: the vbucket is emptied (engine::Bucket::ResetVBucket, counted in
-// ep_rollback_count, ep_rollback_resets and vb_N:rollback_resets, logged) and requested again
-// from 0. Either way the prepares tracked above the new position are forgotten.
+// ep_rollback_count, logged) and requests again from the seqno reached; beyond its history, or
+// when that would discard at least half of the vbucket's items on disk (kv_engine's midpoint
+// rule, KVStore::Rollback), it falls back to a reset: the vbucket is emptied
+// (engine::Bucket::ResetVBucket, counted in ep_rollback_count, ep_rollback_resets and
+// vb_N:rollback_resets, logged) and requested again from 0. Either way the prepares tracked above
+// the new position are forgotten.
 //
 // Snapshot tracking: the stream knows the last snapshot it received whole ([start, end] of the
 // last marker whose end seqno arrived) and the one it is in; the replica's resume point itself
