@@ -242,10 +242,11 @@ class ReplicationTest : public ::testing::Test {
     }
   }
 
-  // Leaves B ahead of A: A is restarted uncleanly from a copy of its data taken before 200
-  // more changes (overwrites, deletions, new keys) that B received, as if A had crashed before
-  // persisting them. Then A takes new writes.
-  void MakeReplicaAheadOfItsActive() {
+  // Leaves B ahead of A: A is restarted uncleanly from a copy of its data taken before 2 * n
+  // more changes (n overwrites, n / 2 deletions, n / 2 new keys) that B received, as if A had
+  // crashed before persisting them. Then A takes new writes. The default n = 40 is a quarter of
+  // B's items, under the midpoint rule's half; n = 200 is all of them.
+  void MakeReplicaAheadOfItsActive(int n = 40) {
     WriteMany("old", 300);
     ExpectConverged();
     ASSERT_TRUE(PollUntil([&] { return StatOf(*b_, "", "ep_queue_size") == 0; }));
@@ -255,16 +256,17 @@ class ReplicationTest : public ::testing::Test {
     fs::remove_all(copy);
     fs::copy(a_->data_dir(), copy, fs::copy_options::recursive);
     StartA();
-    // 80 changes above the 300 keys: a quarter of B's items, under the midpoint rule's half.
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < n; ++i) {
       const std::string key = "old" + std::to_string(i);
       ASSERT_EQ(Must(writer_conn_->Set(key, "changed-" + key)).status, McbpStatus::kSuccess);
     }
-    for (int i = 40; i < 60; ++i) {
+    for (int i = n; i < n + n / 2; ++i) {
       ASSERT_EQ(Must(writer_conn_->Delete("old" + std::to_string(i))).status, McbpStatus::kSuccess);
     }
-    WriteMany("lost", 20);
+    WriteMany("lost", n / 2);
     ExpectConverged();
+    // On B's disk, so that its rollback is a rollback of its disk.
+    ASSERT_TRUE(PollUntil([&] { return StatOf(*b_, "", "ep_queue_size") == 0; }));
     a_->Kill();
     fs::remove_all(a_->data_dir());
     fs::rename(copy, a_->data_dir());
@@ -471,6 +473,18 @@ TEST_F(ReplicationTest, ReplicaAheadOfAnUncleanlyRestartedActiveRollsBackFromIts
   ASSERT_EQ(b_->Stop(), 0);
   ASSERT_TRUE(b_->Start()) << b_->error();
   ExpectConverged();
+}
+
+TEST_F(ReplicationTest, ReplicaAheadByHalfItsItemsOrMoreResetsByTheMidpointRule) {
+  MakeReplicaAheadOfItsActive(/*n=*/200);  // every key of every vbucket changed
+  // Within its history, but kv_engine's midpoint rule resets instead (logged with the reason),
+  // and B converges on A by copying again.
+  ExpectConverged();
+  EXPECT_GE(StatOf(*b_, "", "ep_rollback_resets"), 1u);
+  EXPECT_NE(
+      b_->Log().find("at least half (midpoint_rollback_optimisation)): resetting the vbucket"),
+      std::string::npos);
+  EXPECT_EQ(b_->Log().find("from its history:"), std::string::npos);
 }
 
 class NoHistoryReplicationTest : public ReplicationTest {
