@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -293,6 +295,42 @@ TEST_F(ConsumerTest, StatsBoardListsTheConnectionAndItsStreamsWithKvEnginesNames
   // The board outlives the connection's consumer, with no streams left.
   consumer_.reset();
   EXPECT_EQ(read().count(s + "state"), 0u);
+}
+
+// STAT dcp reads the board on another connection's thread while the consumer applies messages
+// and adds and removes streams (TSan runs this).
+TEST_F(ConsumerTest, StatsBoardIsReadWhileTheConsumerWorks) {
+  Make();
+  std::shared_ptr<ConsumerStatsBoard> board = consumer_->stats_board();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      size_t n = 0;
+      AddConsumerDcpStats(board->Read(), DcpStreamStatsFormat::kLegacy,
+                          [&](std::string_view, std::string_view) { ++n; });
+      EXPECT_GT(n, 0u);
+      reads.fetch_add(1);
+    }
+  });
+  AgreeControls();
+  for (int round = 0; round < 3; ++round) {
+    const uint32_t opaque = Accept();
+    const uint64_t base = bucket_->GetVBucket(kVb)->high_seqno();
+    ASSERT_TRUE(Feed(Marker(opaque, base + 1, base + 20)).ok());
+    for (uint64_t s = base + 1; s <= base + 20; ++s) {
+      ASSERT_TRUE(Feed(Mutation(opaque, s, "k" + std::to_string(s))).ok());
+    }
+    consumer_->Flush(&out_);
+    std::string close;
+    protocol::AppendDcpCloseStream(&close, kVb, 99);
+    ASSERT_TRUE(Feed(close).ok());
+    Take();
+  }
+  while (reads.load() < 10) std::this_thread::yield();
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(consumer_->stats().streams.size(), 0u);
 }
 
 TEST_F(ConsumerTest, BadMessagesGetAStatusAndCloseOnlyTheirStream) {
