@@ -12,6 +12,9 @@
 //   OUT_DIR/sasl/     PLAIN and SCRAM exchanges for each sasl_fuzzer mode
 //   OUT_DIR/config/   config JSON (every parameter), --set values, sizes, users files
 //   OUT_DIR/subdoc/   values with xattrs and one subdoc operation of each kind
+//   OUT_DIR/consumer/ what a producer sends a replica (consumer_fuzzer)
+//   OUT_DIR/syncwrite/ a setup byte, then prepares, commits, aborts and seqno-acks, durability
+//                     frame infos (syncwrite_fuzzer)
 //
 // Files are named after what they hold and overwritten in place; nothing else in OUT_DIR is
 // touched, so regression inputs saved there (crash-*, see README "Fuzzing") stay. `make corpus`
@@ -32,6 +35,7 @@
 #include "protocol/byte_order.h"
 #include "protocol/datatype.h"
 #include "protocol/dcp_codec.h"
+#include "protocol/dcp_sync_write.h"
 #include "protocol/encode.h"
 #include "protocol/feature.h"
 #include "protocol/frame.h"
@@ -851,15 +855,130 @@ void WriteConsumer(const fs::path& out) {
   std::printf("consumer: %zu seeds\n", writer.count());
 }
 
+// syncwrite_fuzzer: a setup byte (bit 0 collections, bit 1 a second chain, bit 2 a null slot),
+// then SyncWrite messages. A seqno-ack's vbucket picks the node: 0 the active's persistence, 1
+// and 2 the replicas, 3 a node outside the topology.
+class SyncWriteStream {
+ public:
+  explicit SyncWriteStream(uint8_t setup) : out_(1, static_cast<char>(setup)) {}
+  SyncWriteStream& Prepare(uint64_t seqno, std::string_view key, uint8_t level,
+                           uint32_t collection = 0, std::optional<uint16_t> stream_id = {}) {
+    DcpPrepare p;
+    p.opaque = 1;
+    p.cas = 0x1700000000000000 + seqno;
+    p.by_seqno = seqno;
+    p.rev_seqno = 1;
+    p.flags = 0xf1a9;
+    p.durability_level = level;
+    p.collection_id = collection;
+    p.key = key;
+    p.value = "value";
+    p.stream_id = stream_id;
+    AppendDcpPrepare(&out_, p, (out_[0] & 1) != 0);
+    return *this;
+  }
+  SyncWriteStream& Resolve(Opcode opcode, uint64_t prepared, uint64_t seqno, std::string_view key,
+                           uint32_t collection = 0) {
+    DcpResolution r;
+    r.opaque = 1;
+    r.prepared_seqno = prepared;
+    r.seqno = seqno;
+    r.collection_id = collection;
+    r.key = key;
+    AppendDcpResolution(&out_, static_cast<uint8_t>(opcode), r, (out_[0] & 1) != 0);
+    return *this;
+  }
+  SyncWriteStream& Ack(Vbid node, uint64_t seqno) {
+    AppendDcpSeqnoAcknowledged(&out_, DcpSeqnoAcknowledged{node, 1, seqno});
+    return *this;
+  }
+  SyncWriteStream& Raw(Opcode opcode, std::string_view extras, std::string_view key,
+                       std::string_view value, std::string_view framing = {}) {
+    AppendFrame(&out_, framing.empty() ? Magic::kClientRequest : Magic::kAltClientRequest,
+                static_cast<uint8_t>(opcode), 0, 0, 1, 0, framing, extras, key, value);
+    return *this;
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+void WriteSyncWrite(const fs::path& out) {
+  CorpusWriter writer(out / "syncwrite");
+  writer.Write("majority-ack-commit", SyncWriteStream(0)
+                                          .Prepare(1, "a", 1)
+                                          .Prepare(2, "b", 1)
+                                          .Ack(1, 1)
+                                          .Resolve(Opcode::kDcpCommit, 1, 3, "a")
+                                          .Ack(2, 2)
+                                          .Resolve(Opcode::kDcpAbort, 2, 4, "b")
+                                          .bytes());
+  writer.Write("persistence-levels", SyncWriteStream(0)
+                                         .Prepare(1, "a", 2)
+                                         .Prepare(2, "b", 3)
+                                         .Prepare(3, "c", 1)
+                                         .Ack(1, 3)
+                                         .Ack(0, 1)
+                                         .Ack(2, 2)
+                                         .Ack(0, 3)
+                                         .bytes());
+  writer.Write("two-chains-null-slot", SyncWriteStream(6)
+                                           .Prepare(1, "a", 1)
+                                           .Ack(3, 1)
+                                           .Ack(2, 1)
+                                           .Ack(1, 1)
+                                           .Prepare(2, "b", 3)
+                                           .Ack(0, 2)
+                                           .Ack(1, 2)
+                                           .bytes());
+  writer.Write("collections-stream-id", SyncWriteStream(1)
+                                            .Prepare(1, "a", 1, 8, 3)
+                                            .Resolve(Opcode::kDcpAbort, 1, 2, "a", 8)
+                                            .Prepare(3, "b", 3, 0xfffffff)
+                                            .Resolve(Opcode::kDcpCommit, 3, 5, "b", 0xfffffff)
+                                            .bytes());
+  {
+    std::string majority;
+    AppendDurabilityFrameInfo(&majority, DurabilityRequirement{DurabilityLevel::kMajority, {}});
+    std::string persist;
+    AppendDurabilityFrameInfo(&persist,
+                              DurabilityRequirement{DurabilityLevel::kPersistToMajority, 1500});
+    std::string bad_level;
+    AppendFrameInfo(&bad_level, static_cast<uint16_t>(RequestFrameInfoId::kDurability),
+                    std::string(1, '\x04'));
+    std::string mutation_extras(8, '\0');
+    writer.Write("durability-frame-infos",
+                 SyncWriteStream(0)
+                     .Raw(Opcode::kSet, mutation_extras, "k", "v", majority)
+                     .Raw(Opcode::kDelete, {}, "k", {}, persist)
+                     .Raw(Opcode::kSet, mutation_extras, "k", "v", bad_level)
+                     .bytes());
+  }
+  // Malformed: a level of 0, a commit not above its prepare, an ack with a key, short extras.
+  std::string prepare_extras(kDcpPrepareExtrasSize, '\0');
+  prepare_extras[7] = 9;  // by_seqno 9, durability level 0
+  std::string resolution(kDcpCommitExtrasSize, '\0');
+  resolution[7] = 5;
+  resolution[15] = 5;  // prepared 5, commit 5
+  writer.Write("malformed", SyncWriteStream(0)
+                                .Raw(Opcode::kDcpPrepare, prepare_extras, "k", "v")
+                                .Raw(Opcode::kDcpCommit, resolution, "k", {})
+                                .Raw(Opcode::kDcpSeqnoAcknowledged, std::string(8, '\0'), "k", {})
+                                .Raw(Opcode::kDcpAbort, std::string(15, '\0'), "k", {})
+                                .bytes());
+  std::printf("syncwrite: %zu seeds\n", writer.count());
+}
+
 }  // namespace
 }  // namespace sluice::fuzz
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(
-        stderr,
-        "usage: %s OUT_DIR   (writes OUT_DIR/{frame,request,sasl,config,subdoc,consumer}/)\n",
-        argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s OUT_DIR   (writes "
+                 "OUT_DIR/{frame,request,sasl,config,subdoc,consumer,syncwrite}/)\n",
+                 argv[0]);
     return 2;
   }
   const std::filesystem::path out(argv[1]);
@@ -870,5 +989,6 @@ int main(int argc, char** argv) {
   sluice::fuzz::WriteConfig(out);
   sluice::fuzz::WriteSubdoc(out);
   sluice::fuzz::WriteConsumer(out);
+  sluice::fuzz::WriteSyncWrite(out);
   return 0;
 }

@@ -90,6 +90,11 @@ const std::vector<Entry>& Entries() {
         "Age beyond which rollback history is trimmed (kv_engine's magma parameter); 0: no age "
         "bound."},
        &Config::history_retention_seconds},
+      {{"midpoint_rollback_optimisation", ParamType::kBool, "bool",
+        "A replica's rollback that would discard at least half of a vbucket's items on disk "
+        "resets the vbucket and copies it again instead (kv_engine's "
+        "couchstore_midpoint_rollback_optimisation)."},
+       &Config::midpoint_rollback_optimisation},
       {{"num_reader_threads", ParamType::kUInt, "count",
         "Threads of the reader task group (background fetches)."},
        &Config::num_reader_threads},

@@ -51,6 +51,7 @@ struct Config {
   uint64_t rocksdb_write_buffer_size = 64ULL << 20;  // bytes per memtable
   uint64_t history_retention_bytes = 256ULL << 20;   // rollback history on disk (all vbuckets)
   uint64_t history_retention_seconds = 0;            // age bound of the history; 0 = none
+  bool midpoint_rollback_optimisation = true;  // reset instead of rolling back >= half the items
 
   // ---- background tasks ----
   uint64_t num_reader_threads = 2;

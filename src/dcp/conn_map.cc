@@ -298,7 +298,8 @@ DcpStatsOptions ParseDcpStatsOptions(std::string_view options) {
 }  // namespace
 
 Status ConnMap::GetStats(std::string_view group, std::string_view options,
-                         const engine::AddStatFn& add) const {
+                         const engine::AddStatFn& add,
+                         const ConsumerStatsFn& consumer_stats) const {
   // "dcp [json]" or "dcpagg [sep]".
   std::string_view name = group;
   std::string_view arg;
@@ -336,6 +337,7 @@ Status ConnMap::GetStats(std::string_view group, std::string_view options,
     for (const auto& p : producers) {
       if (parsed.Includes(*p)) p->AddStats(add, parsed.format);
     }
+    if (consumer_stats) consumer_stats({parsed.format, parsed.user, parsed.port}, add);
     return Status::Ok();
   }
   if (name == "dcpagg") {

@@ -37,8 +37,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,8 +89,17 @@ class ConnMap final : public engine::SeqnoListener,
   // when absent), and {"filter": {"user": U, "port": P}} lists (and aggregates) only the
   // connections opened by user U on server port P (either may be left out); ep_dcp_count still
   // counts every one. As in kv_engine, options that do not parse are ignored (logged).
-  Status GetStats(std::string_view group, std::string_view options,
-                  const engine::AddStatFn& add) const;
+  // `consumers` adds the consumer connections' entries to "dcp" (kv_engine lists them beside
+  // the producers; they live above dcp, in src/replication, so the server passes them in), given
+  // the parsed options: it lists only those that match the filter.
+  struct StatsFilter {
+    Producer::StreamStatsFormat format = Producer::StreamStatsFormat::kLegacy;
+    std::optional<std::string> user;
+    std::optional<uint16_t> port;
+  };
+  using ConsumerStatsFn = std::function<void(const StatsFilter&, const engine::AddStatFn&)>;
+  Status GetStats(std::string_view group, std::string_view options, const engine::AddStatFn& add,
+                  const ConsumerStatsFn& consumers = {}) const;
   Status GetStats(std::string_view group, const engine::AddStatFn& add) const {
     return GetStats(group, {}, add);
   }

@@ -70,6 +70,7 @@ Status Bucket::Warmup() {
   ropts.write_buffer_size = options_.config.rocksdb_write_buffer_size;
   ropts.history_retention_bytes = options_.config.history_retention_bytes;
   ropts.history_retention_seconds = options_.config.history_retention_seconds;
+  ropts.midpoint_rollback_optimisation = options_.config.midpoint_rollback_optimisation;
   ASSIGN_OR_RETURN(store_, storage::OpenRocksDBKVStore(dir, ropts));
   if (options_.wrap_store) store_ = options_.wrap_store(std::move(store_));
   for (size_t shard = 0; shard < options_.config.max_num_shards; ++shard) {

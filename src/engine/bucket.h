@@ -180,7 +180,9 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // table, prepares, high seqno, snapshot range, failover log without the entries above it). DCP
   // streams on it end as for a deletion. Counted (ep_rollback_count, rollback_item_count,
   // vb_N:rollback_item_count) and logged. kNotFound when the history does not reach back that
-  // far (or is disabled): the caller resets instead (ResetVBucket). kNotMyVbucket as
+  // far (or is disabled), or when the rollback would discard at least half of the vbucket's
+  // items on disk (kv_engine's midpoint rule, Config::midpoint_rollback_optimisation): the caller
+  // resets instead (ResetVBucket; the status's message says which). kNotMyVbucket as
   // ResetVBucket; a storage error as is (nothing changed).
   StatusOr<VBucketRollback> RollbackVBucket(Vbid vbid, uint64_t seqno);
   // (vbid, high seqno) of vbuckets in `state` (nullopt = all alive ones), ascending vbid.

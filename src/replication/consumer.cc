@@ -27,8 +27,11 @@ Consumer::Consumer(ConsumerOptions options, std::shared_ptr<engine::Bucket> buck
     : options_(std::move(options)),
       bucket_(std::move(bucket)),
       acker_(options_.controls.buffer_size, options_.throttle_mem_bytes),
-      last_input_(options_.clock->Now()) {
+      last_input_(options_.clock->Now()),
+      board_(std::make_shared<ConsumerStatsBoard>(
+          options_.name, options_.user, options_.controls.buffer_size, options_.clock->Now())) {
   for (auto& control : ConsumerControls(options_.controls)) controls_.push_back(control);
+  PublishControls();
 }
 
 Consumer::~Consumer() { Disconnect(); }
@@ -75,7 +78,9 @@ Status Consumer::OnRequest(const Frame& request, std::string* out) {
         AddStream(add, out);
       } else {
         pending_adds_.push_back(add);  // kv_engine: streams wait for the controls
+        PublishControls();
       }
+      PublishCounters();
       return Status::Ok();
     }
     case Opcode::kDcpCloseStream:
@@ -98,6 +103,7 @@ Status Consumer::OnRequest(const Frame& request, std::string* out) {
   counters_.bytes_received += bytes;
   OnMessage(request, out);
   Ack(/*idle=*/false, out);
+  PublishCounters();
   return Status::Ok();
 }
 
@@ -119,7 +125,8 @@ void Consumer::AddStream(const PendingAdd& add, std::string* out) {
     return;
   }
   StreamEntry& entry = streams_[add.vb];
-  entry.stream = std::make_unique<PassiveStream>(add.vb, options_.name, *bucket_);
+  entry.stream = std::make_shared<PassiveStream>(add.vb, options_.name, *bucket_);
+  board_->SetStream(add.vb, entry.stream);
   entry.add_opaque = add.opaque;
   entry.flags = add.flags;
   RequestStream(add.vb, entry, out);
@@ -127,7 +134,7 @@ void Consumer::AddStream(const PendingAdd& add, std::string* out) {
 
 bool Consumer::RequestStream(Vbid vb, StreamEntry& entry, std::string* out) {
   StatusOr<protocol::DcpStreamReqRequest> request =
-      entry.rounds < kMaxRequestRounds ? entry.stream->Request(++next_opaque_)
+      entry.rounds < kMaxRequestRounds ? entry.stream->Request(++next_opaque_, entry.flags)
                                        : StatusOr<protocol::DcpStreamReqRequest>(Status(
                                              Errc::kTempFail, "the rollbacks did not settle"));
   if (!request.ok()) {
@@ -141,7 +148,6 @@ bool Consumer::RequestStream(Vbid vb, StreamEntry& entry, std::string* out) {
     return false;
   }
   entry.rounds++;
-  request->flags = entry.flags;
   requests_[request->opaque] = vb;
   protocol::AppendDcpStreamReq(out, *request);
   return true;
@@ -185,6 +191,7 @@ Status Consumer::OnControlResponse(const Frame& response, std::string* out) {
     adds.swap(pending_adds_);
     for (const PendingAdd& add : adds) AddStream(add, out);
   }
+  PublishControls();
   return Status::Ok();
 }
 
@@ -334,6 +341,7 @@ void Consumer::RemoveStream(Vbid vb) {
     r = r->second == vb ? requests_.erase(r) : std::next(r);
   }
   streams_.erase(it);
+  board_->RemoveStream(vb);
 }
 
 void Consumer::Answer(const Frame& request, McbpStatus status, std::string* out) {
@@ -343,13 +351,28 @@ void Consumer::Answer(const Frame& request, McbpStatus status, std::string* out)
 }
 
 void Consumer::Ack(bool idle, std::string* out) {
-  const uint32_t bytes = acker_.Take(bucket_->MemUsed(), idle);
+  bool throttled = false;
+  const uint32_t bytes = acker_.Take(bucket_->MemUsed(), idle, &throttled);
+  if (throttled) backoffs_++;
   if (bytes == 0) return;
   protocol::AppendDcpBufferAck(out, bytes, ++next_opaque_);
   counters_.bytes_acked += bytes;
 }
 
-void Consumer::Flush(std::string* out) { Ack(/*idle=*/true, out); }
+void Consumer::PublishCounters() {
+  board_->SetCounters(counters_.messages, counters_.bytes_received, counters_.bytes_acked,
+                      acker_.pending(), backoffs_);
+}
+
+void Consumer::PublishControls() {
+  board_->SetControls(controls_.size(), controls_.empty() ? "" : controls_.front().first,
+                      controls_.empty() ? "" : controls_.front().second, !pending_adds_.empty());
+}
+
+void Consumer::Flush(std::string* out) {
+  Ack(/*idle=*/true, out);
+  PublishCounters();
+}
 
 Status Consumer::Tick(std::string* out) {
   const auto silent = options_.clock->Now() - last_input_;
@@ -360,6 +383,7 @@ Status Consumer::Tick(std::string* out) {
     return Status(Errc::kDisconnect, "producer silent");
   }
   Ack(/*idle=*/true, out);
+  PublishCounters();
   return Status::Ok();
 }
 
@@ -372,6 +396,8 @@ void Consumer::Disconnect() {
   streams_.clear();
   requests_.clear();
   pending_adds_.clear();
+  board_->ClearStreams();
+  PublishControls();
 }
 
 ConsumerStats Consumer::stats() const {

@@ -30,7 +30,9 @@
 //   (BufferAcker). Nothing from the producer for SilenceLimit(noop interval): Tick() says close.
 //
 // Ownership: owned by its server connection (unique_ptr), which calls every method on its I/O
-// thread; holds the bucket by shared_ptr (the connection's selected bucket). Owns its streams.
+// thread; holds the bucket by shared_ptr (the connection's selected bucket). Owns its streams,
+// sharing them (shared_ptr) with its ConsumerStatsBoard, which the server reads for STAT dcp on
+// other threads (replication/consumer_stats.h).
 // Thread safety: thread-compatible (the connection's I/O thread).
 #pragma once
 
@@ -48,12 +50,14 @@
 #include "protocol/frame.h"
 #include "protocol/opcode.h"
 #include "replication/consumer_common.h"
+#include "replication/consumer_stats.h"
 #include "replication/passive_stream.h"
 
 namespace sluice::replication {
 
 struct ConsumerOptions {
-  std::string name;  // the DCP_OPEN name (logs)
+  std::string name;  // the DCP_OPEN name (logs, STAT dcp)
+  std::string user;  // the connection's user (STAT dcp)
   ControlOptions controls;
   uint64_t throttle_mem_bytes = UINT64_MAX;  // no acknowledgement above this bucket memory use
   bool collections = false;                  // keys carry a LEB128 collection id (HELLO)
@@ -99,17 +103,19 @@ class Consumer {
   void Disconnect();
 
   ConsumerStats stats() const;
+  // What STAT dcp lists of this connection, readable on any thread while this lives and after.
+  std::shared_ptr<ConsumerStatsBoard> stats_board() const { return board_; }
   const std::string& name() const { return options_.name; }
   // Deletions arrive in the v2 form (DCP_OPEN IncludeDeleteTimes): how they are validated.
   bool delete_v2() const { return options_.delete_times; }
 
  private:
   struct StreamEntry {
-    std::unique_ptr<PassiveStream> stream;
-    uint32_t add_opaque = 0;  // the ADD_STREAM whose answer waits for the producer's
-    uint32_t flags = 0;       // the ADD_STREAM's flags, passed on in each STREAM_REQ
-    bool answered = false;    // the ADD_STREAM was answered
-    int rounds = 0;           // stream requests since the ADD_STREAM (rollbacks ask again)
+    std::shared_ptr<PassiveStream> stream;  // shared with board_ (stats only)
+    uint32_t add_opaque = 0;                // the ADD_STREAM whose answer waits for the producer's
+    uint32_t flags = 0;                     // the ADD_STREAM's flags, passed on in each STREAM_REQ
+    bool answered = false;                  // the ADD_STREAM was answered
+    int rounds = 0;  // stream requests since the ADD_STREAM (rollbacks ask again)
   };
   struct PendingAdd {
     uint32_t opaque;
@@ -134,6 +140,9 @@ class Consumer {
   void AnswerAddStream(StreamEntry& entry, protocol::McbpStatus status, std::string* out);
   void Answer(const protocol::Frame& request, protocol::McbpStatus status, std::string* out);
   void Ack(bool idle, std::string* out);
+  // Copies the counters / the controls and waiting ADD_STREAMs to board_.
+  void PublishCounters();
+  void PublishControls();
 
   const ConsumerOptions options_;
   const std::shared_ptr<engine::Bucket> bucket_;
@@ -148,6 +157,8 @@ class Consumer {
   BufferAcker acker_;
   SteadyTime last_input_;
   ConsumerStats counters_;
+  uint64_t backoffs_ = 0;  // acknowledgements withheld for memory
+  const std::shared_ptr<ConsumerStatsBoard> board_;
 };
 
 }  // namespace sluice::replication

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -244,6 +247,91 @@ TEST_F(ConsumerTest, AppliesTheProducersItemsAndAcksWhenDrained) {
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->cas, 0x1700000000000002u);
   EXPECT_EQ(got->flags, 0xf1a9u);
+}
+
+// STAT dcp's entry of the connection (consumer_stats.h): kv_engine's consumer and passive-stream
+// names, read from the board another thread would read.
+TEST_F(ConsumerTest, StatsBoardListsTheConnectionAndItsStreamsWithKvEnginesNames) {
+  Make();
+  std::shared_ptr<ConsumerStatsBoard> board = consumer_->stats_board();
+  auto read = [&](DcpStreamStatsFormat format = DcpStreamStatsFormat::kLegacy) {
+    std::map<std::string, std::string> stats;
+    AddConsumerDcpStats(board->Read(), format,
+                        [&](std::string_view k, std::string_view v) { stats.emplace(k, v); });
+    return stats;
+  };
+  const std::string conn = "eq_dcpq:test-consumer:";
+  auto stats = read();
+  EXPECT_EQ(stats[conn + "type"], "consumer");
+  EXPECT_EQ(stats[conn + "pending_control"], "consumer_name");  // the first, sent at Start
+  EXPECT_EQ(stats[conn + "pending_add_stream"], "false");
+  EXPECT_EQ(stats[conn + "max_buffer_bytes"], std::to_string(10u << 20));
+  AgreeControls();
+  const uint32_t opaque = Accept();
+  ASSERT_TRUE(Feed(Marker(opaque, 1, 2)).ok());
+  ASSERT_TRUE(Feed(Mutation(opaque, 1, "a")).ok());
+  stats = read();
+  EXPECT_EQ(stats.count(conn + "pending_control"), 0u);
+  EXPECT_EQ(stats[conn + "num_streams"], "1");
+  EXPECT_EQ(stats[conn + "unacked_bytes"], stats[conn + "total_bytes_received"]);
+  const std::string s = conn + "stream_1_";
+  EXPECT_EQ(stats[s + "state"], "reading");
+  EXPECT_EQ(stats[s + "opaque"], std::to_string(opaque));
+  EXPECT_EQ(stats[s + "flags"], "0");
+  EXPECT_EQ(stats[s + "start_seqno"], "0");
+  EXPECT_EQ(stats[s + "vb_uuid"], "0");  // from 0: no uuid
+  EXPECT_EQ(stats[s + "last_received_seqno"], "1");
+  EXPECT_EQ(stats[s + "cur_snapshot_type"], "memory");
+  EXPECT_EQ(stats[s + "cur_snapshot_start"], "1");
+  EXPECT_EQ(stats[s + "cur_snapshot_end"], "2");
+  EXPECT_EQ(stats[s + "cur_snapshot_prepare"], "false");
+  consumer_->Flush(&out_);
+  stats = read();
+  EXPECT_EQ(stats[conn + "unacked_bytes"], "0");
+  EXPECT_EQ(stats[conn + "total_acked_bytes"], stats[conn + "total_bytes_received"]);
+  // One JSON value per stream, or none.
+  stats = read(DcpStreamStatsFormat::kJson);
+  EXPECT_NE(stats[conn + "stream_1"].find("\"last_received_seqno\":\"1\""), std::string::npos);
+  EXPECT_EQ(read(DcpStreamStatsFormat::kSkip).count(s + "state"), 0u);
+  // The board outlives the connection's consumer, with no streams left.
+  consumer_.reset();
+  EXPECT_EQ(read().count(s + "state"), 0u);
+}
+
+// STAT dcp reads the board on another connection's thread while the consumer applies messages
+// and adds and removes streams (TSan runs this).
+TEST_F(ConsumerTest, StatsBoardIsReadWhileTheConsumerWorks) {
+  Make();
+  std::shared_ptr<ConsumerStatsBoard> board = consumer_->stats_board();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      size_t n = 0;
+      AddConsumerDcpStats(board->Read(), DcpStreamStatsFormat::kLegacy,
+                          [&](std::string_view, std::string_view) { ++n; });
+      EXPECT_GT(n, 0u);
+      reads.fetch_add(1);
+    }
+  });
+  AgreeControls();
+  for (int round = 0; round < 3; ++round) {
+    const uint32_t opaque = Accept();
+    const uint64_t base = bucket_->GetVBucket(kVb)->high_seqno();
+    ASSERT_TRUE(Feed(Marker(opaque, base + 1, base + 20)).ok());
+    for (uint64_t s = base + 1; s <= base + 20; ++s) {
+      ASSERT_TRUE(Feed(Mutation(opaque, s, "k" + std::to_string(s))).ok());
+    }
+    consumer_->Flush(&out_);
+    std::string close;
+    protocol::AppendDcpCloseStream(&close, kVb, 99);
+    ASSERT_TRUE(Feed(close).ok());
+    Take();
+  }
+  while (reads.load() < 10) std::this_thread::yield();
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(consumer_->stats().streams.size(), 0u);
 }
 
 TEST_F(ConsumerTest, BadMessagesGetAStatusAndCloseOnlyTheirStream) {

@@ -66,7 +66,7 @@ void PassiveStream::Transition(State next) {
   state_.store(next, std::memory_order_relaxed);
 }
 
-StatusOr<protocol::DcpStreamReqRequest> PassiveStream::Request(uint32_t opaque) {
+StatusOr<protocol::DcpStreamReqRequest> PassiveStream::Request(uint32_t opaque, uint32_t flags) {
   std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
   if (vb == nullptr || !IsReplicaState(vb->state())) {
     return Status(Errc::kNotMyVbucket, "the local vbucket is missing or not a replica");
@@ -81,7 +81,16 @@ StatusOr<protocol::DcpStreamReqRequest> PassiveStream::Request(uint32_t opaque) 
   req.vbucket_uuid = pos.uuid;
   req.snap_start_seqno = pos.snap_start;
   req.snap_end_seqno = pos.snap_end;
+  req.flags = flags;
   opaque_ = opaque;
+  req_flags_.store(flags, std::memory_order_relaxed);
+  req_opaque_.store(opaque, std::memory_order_relaxed);
+  req_start_.store(req.start_seqno, std::memory_order_relaxed);
+  req_uuid_.store(req.vbucket_uuid, std::memory_order_relaxed);
+  req_snap_start_.store(req.snap_start_seqno, std::memory_order_relaxed);
+  req_snap_end_.store(req.snap_end_seqno, std::memory_order_relaxed);
+  cur_snap_flags_.store(0, std::memory_order_relaxed);
+  cur_snap_prepare_.store(false, std::memory_order_relaxed);
   requested_start_ = pos.high_seqno;
   marker_seen_ = false;
   marker_flags_ = 0;
@@ -136,8 +145,10 @@ PassiveStream::AfterResponse PassiveStream::Rollback(uint64_t rollback_seqno) {
     return AfterResponse::kRequestAgain;
   }
   if (rolled.status().code() == Errc::kNotMyVbucket) return AfterResponse::kRetryLater;
+  // Beyond the history window, or kv_engine's midpoint rule (at least half of the items would
+  // go): the status's message says which.
   LOG_WARN(
-      "passive stream {}: rollback from seqno {} to {} is beyond the replica's history ({}): "
+      "passive stream {}: cannot roll back from seqno {} to {} from the replica's history ({}): "
       "resetting the vbucket (copied again from 0)",
       name_, pos.high_seqno, rollback_seqno, rolled.status().ToString());
   StatusOr<std::shared_ptr<engine::VBucket>> reset = bucket_.ResetVBucket(vb_);
@@ -262,6 +273,11 @@ Status PassiveStream::OnMarker(const protocol::DcpSnapshotMarker& m) {
   marker_flags_ = m.flags;
   snap_start_ = m.start_seqno;
   snap_end_ = m.end_seqno;
+  // Memory unless disk (kv_engine's cur_snapshot_type); never 0 once a marker arrived.
+  cur_snap_flags_.store(m.flags | protocol::kDcpSnapshotMemory, std::memory_order_relaxed);
+  cur_snap_start_.store(m.start_seqno, std::memory_order_relaxed);
+  cur_snap_end_.store(m.end_seqno, std::memory_order_relaxed);
+  cur_snap_prepare_.store(false, std::memory_order_relaxed);
   markers_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -351,6 +367,7 @@ Status PassiveStream::OnPrepare(const protocol::Frame& frame) {
         fmt::format("DCP_PREPARE seqno {} not applied: {}", p->by_seqno, s.ToString()));
   }
   unacked_prepares_.emplace_back(p->by_seqno, level);
+  cur_snap_prepare_.store(true, std::memory_order_relaxed);
   last_seqno_.store(p->by_seqno, std::memory_order_relaxed);
   items_.fetch_add(1, std::memory_order_relaxed);
   if (p->by_seqno == snap_end_) OnSnapshotEnd();
@@ -414,6 +431,19 @@ PassiveStreamStats PassiveStream::stats() const {
   s.errors = errors_.load(std::memory_order_relaxed);
   s.last_snapshot_start = whole_start_.load(std::memory_order_relaxed);
   s.last_snapshot_end = whole_end_.load(std::memory_order_relaxed);
+  s.flags = req_flags_.load(std::memory_order_relaxed);
+  s.opaque = req_opaque_.load(std::memory_order_relaxed);
+  s.start_seqno = req_start_.load(std::memory_order_relaxed);
+  s.vb_uuid = req_uuid_.load(std::memory_order_relaxed);
+  s.snap_start_seqno = req_snap_start_.load(std::memory_order_relaxed);
+  s.snap_end_seqno = req_snap_end_.load(std::memory_order_relaxed);
+  const uint32_t snap = cur_snap_flags_.load(std::memory_order_relaxed);
+  s.cur_snapshot_type = snap == 0                                  ? "none"
+                        : (snap & protocol::kDcpSnapshotDisk) != 0 ? "disk"
+                                                                   : "memory";
+  s.cur_snapshot_start = cur_snap_start_.load(std::memory_order_relaxed);
+  s.cur_snapshot_end = cur_snap_end_.load(std::memory_order_relaxed);
+  s.cur_snapshot_prepare = cur_snap_prepare_.load(std::memory_order_relaxed);
   return s;
 }
 

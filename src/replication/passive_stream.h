@@ -27,10 +27,12 @@
 // Rollback: a ROLLBACK(seqno) answer at or above the replica's high seqno only means the
 // snapshot it was in can be treated as whole. Below it, the replica rewinds from its history
 // (engine::Bucket::RollbackVBucket: the newest commit boundary at or below seqno, counted in
-// ep_rollback_count, logged) and requests again from the seqno reached; beyond its history it
-// falls back to a reset: the vbucket is emptied (engine::Bucket::ResetVBucket, counted in
-// ep_rollback_count, ep_rollback_resets and vb_N:rollback_resets, logged) and requested again
-// from 0. Either way the prepares tracked above the new position are forgotten.
+// ep_rollback_count, logged) and requests again from the seqno reached; beyond its history, or
+// when that would discard at least half of the vbucket's items on disk (kv_engine's midpoint
+// rule, KVStore::Rollback), it falls back to a reset: the vbucket is emptied
+// (engine::Bucket::ResetVBucket, counted in ep_rollback_count, ep_rollback_resets and
+// vb_N:rollback_resets, logged) and requested again from 0. Either way the prepares tracked above
+// the new position are forgotten.
 //
 // Snapshot tracking: the stream knows the last snapshot it received whole ([start, end] of the
 // last marker whose end seqno arrived) and the one it is in; the replica's resume point itself
@@ -81,6 +83,17 @@ struct PassiveStreamStats {
   uint64_t errors = 0;               // times the stream was closed for a bad message
   uint64_t last_snapshot_start = 0;  // the last snapshot received whole
   uint64_t last_snapshot_end = 0;
+  // kv_engine's PassiveStream stats ("STAT dcp"): the last stream request, the current snapshot.
+  uint32_t flags = 0;
+  uint32_t opaque = 0;
+  uint64_t start_seqno = 0;
+  uint64_t vb_uuid = 0;
+  uint64_t snap_start_seqno = 0;
+  uint64_t snap_end_seqno = 0;
+  std::string_view cur_snapshot_type = "none";  // "none" (no marker yet), "memory", "disk"
+  uint64_t cur_snapshot_start = 0;
+  uint64_t cur_snapshot_end = 0;
+  bool cur_snapshot_prepare = false;  // a prepare arrived in the current snapshot
 };
 
 class PassiveStream {
@@ -108,7 +121,8 @@ class PassiveStream {
   // kPending -> kAwaitingResponse: the stream request (with `opaque`) from the replica's resume
   // point: its high seqno, the snapshot it is in and its newest failover uuid (0 from seqno 0).
   // kNotMyVbucket (staying pending) if the local vbucket is missing or not a replica.
-  StatusOr<protocol::DcpStreamReqRequest> Request(uint32_t opaque);
+  // `flags`: the request's (a driver's ADD_STREAM flags), kept for the stats.
+  StatusOr<protocol::DcpStreamReqRequest> Request(uint32_t opaque, uint32_t flags = 0);
   // kAwaitingResponse: the producer's answer. Success adopts its failover log; Rollback rolls
   // the replica back (see the file comment); anything else is logged and retried later.
   AfterResponse OnResponse(const client::StreamReqResult& result);
@@ -175,6 +189,16 @@ class PassiveStream {
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> whole_start_{0};
   std::atomic<uint64_t> whole_end_{0};
+  std::atomic<uint32_t> req_flags_{0};  // the last stream request (stats only)
+  std::atomic<uint32_t> req_opaque_{0};
+  std::atomic<uint64_t> req_start_{0};
+  std::atomic<uint64_t> req_uuid_{0};
+  std::atomic<uint64_t> req_snap_start_{0};
+  std::atomic<uint64_t> req_snap_end_{0};
+  std::atomic<uint32_t> cur_snap_flags_{0};  // the current marker's flags; 0: none yet
+  std::atomic<uint64_t> cur_snap_start_{0};
+  std::atomic<uint64_t> cur_snap_end_{0};
+  std::atomic<bool> cur_snap_prepare_{false};
 };
 
 }  // namespace sluice::replication

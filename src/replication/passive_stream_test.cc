@@ -330,52 +330,89 @@ std::string ReplicaValue(engine::Bucket& bucket, std::string_view key) {
 
 TEST_F(PassiveStreamTest, RollbackWithinTheHistoryRewindsWithoutAReset) {
   Accept();
-  Fill(3);  // k1..k3 in snapshot [1, 3]
+  Fill(8);  // k1..k8 in snapshot [1, 8]
   Flush();
-  ASSERT_TRUE(Marker(4, 6).ok());
-  ASSERT_TRUE(Mutation(4, "k1", "new1").ok());
-  ASSERT_TRUE(Mutation(5, "k5").ok());
-  ASSERT_TRUE(Mutation(6, "k2", "new2").ok());
+  ASSERT_TRUE(Marker(9, 11).ok());
+  ASSERT_TRUE(Mutation(9, "k1", "new1").ok());
+  ASSERT_TRUE(Mutation(10, "kn").ok());
+  ASSERT_TRUE(Mutation(11, "k2", "new2").ok());
   Flush();
-  ASSERT_TRUE(Marker(7, 7).ok());
-  ASSERT_TRUE(Mutation(7, "k3", "memory only").ok());  // never persisted
+  ASSERT_TRUE(Marker(12, 12).ok());
+  ASSERT_TRUE(Mutation(12, "k3", "memory only").ok());  // never persisted
   stream_->Reset("reconnect");
   ASSERT_TRUE(stream_->Request(++opaque_).ok());
   client::StreamReqResult rollback;
   rollback.status = McbpStatus::kRollback;
-  rollback.rollback_seqno = 4;  // the disk was at 3 or 6: it reaches 3
+  // The disk was at 8 or 11: it reaches 8, discarding 3 of its 9 items (under half: no reset).
+  rollback.rollback_seqno = 9;
   EXPECT_EQ(stream_->OnResponse(rollback), PassiveStream::AfterResponse::kRequestAgain);
-  EXPECT_EQ(Vb()->high_seqno(), 3u);
+  EXPECT_EQ(Vb()->high_seqno(), 8u);
   EXPECT_EQ(ReplicaValue(*bucket_, "k1"), "v");
   EXPECT_EQ(ReplicaValue(*bucket_, "k2"), "v");
   EXPECT_EQ(ReplicaValue(*bucket_, "k3"), "v");
-  EXPECT_EQ(ReplicaValue(*bucket_, "k5"), "");
+  EXPECT_EQ(ReplicaValue(*bucket_, "kn"), "");
   EXPECT_EQ(stream_->stats().rollbacks, 1u);
   EXPECT_EQ(stream_->stats().rollback_resets, 0u);
   EXPECT_EQ(Stat("", "ep_rollback_count"), 1u);
   EXPECT_EQ(Stat("", "ep_rollback_resets"), 0u);
-  EXPECT_EQ(Stat("vbucket-details", "vb_1:rollback_item_count"), 4u);  // 4, 5, 6 and 7
-  // Asked again from there, with the producer's uuid (the snapshot [1, 3] is whole at 3).
+  EXPECT_EQ(Stat("vbucket-details", "vb_1:rollback_item_count"), 4u);  // 9, 10, 11 and 12
+  // Asked again from there, with the producer's uuid (the snapshot [1, 8] is whole at 8).
   auto req = stream_->Request(++opaque_);
   ASSERT_TRUE(req.ok());
-  EXPECT_EQ(req->start_seqno, 3u);
-  EXPECT_EQ(req->snap_start_seqno, 3u);
-  EXPECT_EQ(req->snap_end_seqno, 3u);
+  EXPECT_EQ(req->start_seqno, 8u);
+  EXPECT_EQ(req->snap_start_seqno, 8u);
+  EXPECT_EQ(req->snap_end_seqno, 8u);
   EXPECT_EQ(req->vbucket_uuid, kProducerUuid);
   client::StreamReqResult ok;
   ok.status = McbpStatus::kSuccess;
-  ok.failover_log = {{0x999, 3}, {kProducerUuid, 0}};
+  ok.failover_log = {{0x999, 8}, {kProducerUuid, 0}};
   ASSERT_EQ(stream_->OnResponse(ok), PassiveStream::AfterResponse::kReading);
-  ASSERT_TRUE(Marker(4, 4).ok());
-  ASSERT_TRUE(Mutation(4, "k2", "other").ok());
+  ASSERT_TRUE(Marker(9, 9).ok());
+  ASSERT_TRUE(Mutation(9, "k2", "other").ok());
   EXPECT_EQ(ReplicaValue(*bucket_, "k2"), "other");
   // What was rolled back stays so after a restart.
   Flush();
   Restart();
-  EXPECT_EQ(Vb()->high_seqno(), 4u);
+  EXPECT_EQ(Vb()->high_seqno(), 9u);
   EXPECT_EQ(ReplicaValue(*bucket_, "k1"), "v");
-  EXPECT_EQ(ReplicaValue(*bucket_, "k5"), "");
+  EXPECT_EQ(ReplicaValue(*bucket_, "kn"), "");
 }
+
+// kv_engine's midpoint rule: a rollback within the history that would discard at least half of
+// the items on disk resets instead (midpoint_rollback_optimisation, on by default).
+class PassiveStreamMidpointTest : public PassiveStreamTest,
+                                  public ::testing::WithParamInterface<bool> {};
+
+TEST_P(PassiveStreamMidpointTest, RollbackOfHalfTheItemsResetsUnlessTheRuleIsOff) {
+  const bool rule = GetParam();
+  config_.midpoint_rollback_optimisation = rule;
+  Restart();
+  Accept();
+  Fill(4);
+  Flush();
+  ASSERT_TRUE(Marker(5, 6).ok());
+  ASSERT_TRUE(Mutation(5, "k1", "new1").ok());
+  ASSERT_TRUE(Mutation(6, "k2", "new2").ok());
+  Flush();
+  stream_->Reset("reconnect");
+  ASSERT_TRUE(stream_->Request(++opaque_).ok());
+  client::StreamReqResult rollback;
+  rollback.status = McbpStatus::kRollback;
+  rollback.rollback_seqno = 4;  // 2 of the 4 items on disk: 4 / 2 <= 2
+  EXPECT_EQ(stream_->OnResponse(rollback), PassiveStream::AfterResponse::kRequestAgain);
+  EXPECT_EQ(Vb()->high_seqno(), rule ? 0u : 4u);
+  EXPECT_EQ(stream_->stats().rollbacks, 1u);
+  EXPECT_EQ(stream_->stats().rollback_resets, rule ? 1u : 0u);
+  EXPECT_EQ(Stat("", "ep_rollback_count"), 1u);
+  EXPECT_EQ(Stat("", "ep_rollback_resets"), rule ? 1u : 0u);
+  EXPECT_EQ(Stat("vbucket-details", "vb_1:rollback_resets"), rule ? 1u : 0u);
+  auto req = stream_->Request(++opaque_);
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->start_seqno, rule ? 0u : 4u);
+  if (!rule) EXPECT_EQ(ReplicaValue(*bucket_, "k1"), "v");
+}
+
+INSTANTIATE_TEST_SUITE_P(RuleOnAndOff, PassiveStreamMidpointTest, ::testing::Bool());
 
 TEST_F(PassiveStreamTest, RollbackBeyondTheHistoryResets) {
   config_.history_retention_bytes = 0;  // no history at all

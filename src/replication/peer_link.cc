@@ -403,6 +403,7 @@ LinkStats PeerLink::stats() const {
   s.bytes_acked = bytes_acked_.load();
   s.unacked_bytes = unacked_bytes_.load();
   s.throttled = throttled_.load();
+  s.created = created_;
   {
     MutexLock lock(&error_mu_);
     s.last_error = last_error_;

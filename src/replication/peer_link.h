@@ -83,6 +83,7 @@ struct LinkStats {
   uint64_t unacked_bytes = 0;
   uint64_t throttled = 0;  // times acknowledgement was withheld for memory
   std::string last_error;
+  SteadyTime created{};  // when the link was made (STAT dcp's created)
   std::map<Vbid, PassiveStreamStats> streams;
 };
 
@@ -137,6 +138,7 @@ class PeerLink {
   // ---- constant after construction ----
   const LinkOptions options_;
   const std::shared_ptr<engine::Bucket> bucket_;
+  const SteadyTime created_ = Clock::Real()->Now();
   int wake_fd_ = -1;  // eventfd: SetVBuckets and Stop write, the thread polls
 
   std::atomic<bool> stopping_{false};

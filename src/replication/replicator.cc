@@ -144,4 +144,31 @@ void Replicator::AddStats(const engine::AddStatFn& add) const {
   }
 }
 
+void Replicator::AddDcpStats(DcpStreamStatsFormat format, const engine::AddStatFn& add,
+                             const std::optional<std::string>& user) const {
+  std::vector<std::pair<LinkOptions, LinkStats>> links;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [node, link] : links_) {
+      links.emplace_back(link.link->options(), link.link->stats());
+    }
+  }
+  for (auto& [options, s] : links) {
+    if (user && *user != options.user) continue;
+    ConsumerConnStats c;
+    c.name = options.conn_name;
+    c.user = options.user;
+    c.created = s.created;
+    c.total_acked_bytes = s.bytes_acked;
+    c.max_buffer_bytes = options.buffer_size;
+    c.unacked_bytes = s.unacked_bytes;
+    c.total_backoffs = s.throttled;
+    c.messages = s.messages;
+    c.total_bytes_received = s.bytes_received;
+    c.synchronous_replication = true;  // the links always ask for enable_sync_writes
+    c.streams = std::move(s.streams);
+    AddConsumerDcpStats(c, format, add);
+  }
+}
+
 }  // namespace sluice::replication

@@ -24,12 +24,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/mutex.h"
 #include "engine/bucket.h"
 #include "engine/engine_types.h"
+#include "replication/consumer_stats.h"
 #include "replication/peer_link.h"
 
 namespace sluice::replication {
@@ -77,6 +79,11 @@ class Replicator {
   // STAT "replication": kv_engine-style consumer stats, "eq_dcpq:<conn>:<name>" and
   // "eq_dcpq:<conn>:stream_<vb>_<name>".
   void AddStats(const engine::AddStatFn& add) const EXCLUDES(mu_);
+  // STAT "dcp": each link as the consumer connection it is, with kv_engine's consumer and
+  // passive-stream stat names (replication/consumer_stats.h); with `user`, only the links that
+  // connect as that user (STAT dcp's filter).
+  void AddDcpStats(DcpStreamStatsFormat format, const engine::AddStatFn& add,
+                   const std::optional<std::string>& user = std::nullopt) const EXCLUDES(mu_);
 
  private:
   struct Link {

@@ -58,6 +58,31 @@ void AddServerStats(Connection& conn, const engine::AddStatFn& add) {
 
 }  // namespace
 
+namespace {
+
+// STAT dcp's consumer connections (kv_engine lists them beside the producers): the replicator's
+// links (they connect out: no server port, so a port filter leaves them out) and the consumers
+// drivers opened with DCP_OPEN.
+void AddConsumerDcpStats(const ServerContext& ctx, const dcp::ConnMap::StatsFilter& filter,
+                         const engine::AddStatFn& add) {
+  using Format = dcp::Producer::StreamStatsFormat;
+  const replication::DcpStreamStatsFormat format =
+      filter.format == Format::kJson   ? replication::DcpStreamStatsFormat::kJson
+      : filter.format == Format::kSkip ? replication::DcpStreamStatsFormat::kSkip
+                                       : replication::DcpStreamStatsFormat::kLegacy;
+  if (!filter.port) {
+    if (auto replicator = ctx.replicator()) replicator->AddDcpStats(format, add, filter.user);
+  }
+  for (const auto& [board, port] : ctx.ConsumerBoards()) {
+    if (filter.port && *filter.port != port) continue;
+    const replication::ConsumerConnStats c = board->Read();
+    if (filter.user && *filter.user != c.user) continue;
+    replication::AddConsumerDcpStats(c, format, add);
+  }
+}
+
+}  // namespace
+
 CommandResult Stat(Connection& conn, const Frame& req, const CommandFacts&) {
   const std::string_view group = req.key;
   // Each stat is one response (key = name, value = text) with the request's opaque, then an
@@ -81,7 +106,12 @@ CommandResult Stat(Connection& conn, const Frame& req, const CommandFacts&) {
       AddTimingStats(conn.ctx().timings(), cbstats ? TimingsFormat::kCbstats : TimingsFormat::kJson,
                      add);
     } else if (dcp_group && conn.ctx().conn_map()) {
-      s = conn.ctx().conn_map()->GetStats(group, req.value, add);
+      s = conn.ctx().conn_map()->GetStats(
+          group, req.value, add,
+          [&ctx = conn.ctx()](const dcp::ConnMap::StatsFilter& filter,
+                              const engine::AddStatFn& add_stat) {
+            AddConsumerDcpStats(ctx, filter, add_stat);
+          });
     } else if (group == "replication") {
       // The consumer side (src/replication): one entry per replication connection and stream.
       if (auto replicator = conn.ctx().replicator()) replicator->AddStats(add);

@@ -50,6 +50,7 @@ CommandResult OpenConsumer(Connection& conn, const Frame& req,
   const Config& config = conn.ctx().config();
   replication::ConsumerOptions options;
   options.name = std::string(open.name);
+  options.user = conn.user();
   options.controls.consumer_name = ConsumerName(open.json_value);
   options.controls.noop_interval_seconds = static_cast<uint32_t>(config.replication_noop_interval);
   options.controls.buffer_size = static_cast<uint32_t>(config.replication_buffer_size);

@@ -151,6 +151,7 @@ void Connection::Close(std::string_view why) {
 void Connection::SetConsumer(std::unique_ptr<replication::Consumer> consumer) {
   consumer_ = std::move(consumer);
   if (ctx_.conn_map()) ctx_.conn_map()->ConsumerOpened();
+  ctx_.AddConsumerBoard(consumer_->stats_board(), local_port());
   consumer_->Start(&out_);
   ArmConsumerTimer();
 }

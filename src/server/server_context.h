@@ -85,6 +85,24 @@ class ServerContext final : public engine::VBucketMapListener {
     MutexLock lock(&replicator_mu_);
     return replicator_;
   }
+  // The DCP consumer connections' stats boards (STAT dcp), each with the server port its
+  // connection came in on. Weak: a board leaves the list when its consumer and any reader let
+  // it go.
+  void AddConsumerBoard(std::weak_ptr<replication::ConsumerStatsBoard> board, uint16_t port)
+      EXCLUDES(consumers_mu_) {
+    MutexLock lock(&consumers_mu_);
+    std::erase_if(consumer_boards_, [](const auto& b) { return b.first.expired(); });
+    consumer_boards_.emplace_back(std::move(board), port);
+  }
+  std::vector<std::pair<std::shared_ptr<replication::ConsumerStatsBoard>, uint16_t>>
+  ConsumerBoards() const EXCLUDES(consumers_mu_) {
+    std::vector<std::pair<std::shared_ptr<replication::ConsumerStatsBoard>, uint16_t>> out;
+    MutexLock lock(&consumers_mu_);
+    for (const auto& [weak, port] : consumer_boards_) {
+      if (auto board = weak.lock()) out.emplace_back(std::move(board), port);
+    }
+    return out;
+  }
   ServerStats& stats() { return stats_; }
   // Per-opcode execution latency, recorded by the dispatcher.
   CommandTimings& timings() { return timings_; }
@@ -132,6 +150,10 @@ class ServerContext final : public engine::VBucketMapListener {
 
   mutable Mutex replicator_mu_;
   std::shared_ptr<replication::Replicator> replicator_ GUARDED_BY(replicator_mu_);
+
+  mutable Mutex consumers_mu_;
+  std::vector<std::pair<std::weak_ptr<replication::ConsumerStatsBoard>, uint16_t>> consumer_boards_
+      GUARDED_BY(consumers_mu_);
 
   mutable Mutex conns_mu_;
   std::map<uint64_t, std::weak_ptr<ClosableConnection>> conns_ GUARDED_BY(conns_mu_);

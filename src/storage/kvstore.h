@@ -284,8 +284,11 @@ class KVStore {
   // are removed), prepares included; `seq` entries above it are removed; the state record gets
   // high seqno = snapshot start = snapshot end = the boundary and loses the failover entries
   // above it (the oldest one stays); history above it is dropped. kNotFound when the history
-  // does not reach back that far (or is disabled, or seqno is 0): the caller resets the vbucket
-  // instead. kInvalid when seqno is not below the persisted high seqno. Same writer rule as
+  // does not reach back that far (or is disabled, or seqno is 0), or, with
+  // RocksDBOptions::midpoint_rollback_optimisation, when the `seq` entries above the boundary are
+  // at least half of the vbucket's (kv_engine's rule: T / 2 <= D, T all entries, D those above;
+  // prepares and tombstones count): the caller resets the vbucket instead. The status's message
+  // says which. kInvalid when seqno is not below the persisted high seqno. Same writer rule as
   // Commit (the caller serialises it with the vbucket's flushes).
   virtual StatusOr<RollbackResult> Rollback(Vbid vbid, uint64_t seqno) = 0;
 
@@ -311,6 +314,10 @@ struct RocksDBOptions {
   // that kind); both 0 = no history. Bytes are for the whole store.
   uint64_t history_retention_seconds = 0;
   uint64_t history_retention_bytes = 0;
+  // kv_engine's couchstore_midpoint_rollback_optimisation: a Rollback() that would remove at
+  // least half of the vbucket's `seq` entries is refused (kNotFound) so that the caller resets
+  // the vbucket instead. The engine sets it from its config (on by default, as kv_engine).
+  bool midpoint_rollback_optimisation = false;
   // Test seam: the history's clock (unix seconds); null = the system clock.
   std::function<uint64_t()> history_clock;
   // Test seam: a RocksDB Env (e.g. one that fails writes with "no space") used instead of the

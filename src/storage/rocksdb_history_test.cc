@@ -205,6 +205,63 @@ TEST_F(RocksDBHistoryTest, DisabledHistoryRefusesAndIsDroppedAtOpen) {
   EXPECT_EQ(store_->GetStats().history_bytes, 0u);
 }
 
+// kv_engine's midpoint rule: T / 2 <= D refuses (T the vbucket's `seq` entries, D those above
+// the boundary), so the caller resets instead.
+class RocksDBMidpointRollbackTest : public RocksDBHistoryTest {
+ protected:
+  void SetUp() override {
+    RocksDBOptions options = HistoryOptions();
+    options.midpoint_rollback_optimisation = true;
+    Open(options);
+    // Six keys k1..k6 at 1..6 in one commit (boundary 6).
+    std::vector<DiskDoc> docs;
+    for (uint64_t s = 1; s <= 6; ++s) docs.push_back(MakeDoc(0, "k" + std::to_string(s), s, "v"));
+    CommitOk(std::move(docs), {{0, MakeState(6)}});
+  }
+  // Overwrites k1..kn at 7.. in one commit.
+  void Overwrite(uint64_t n) {
+    std::vector<DiskDoc> docs;
+    for (uint64_t i = 1; i <= n; ++i)
+      docs.push_back(MakeDoc(0, "k" + std::to_string(i), 6 + i, "x"));
+    CommitOk(std::move(docs), {{0, MakeState(6 + n)}});
+  }
+};
+
+TEST_F(RocksDBMidpointRollbackTest, LessThanHalfRollsBack) {
+  Overwrite(2);  // T = 6, D = 2: 3 > 2
+  StatusOr<RollbackResult> r = store_->Rollback(0, 6);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->seqno, 6u);
+  EXPECT_EQ(r->items_rolled_back, 2u);
+  EXPECT_EQ(store_->Get(0, "k1")->value, "v");
+}
+
+TEST_F(RocksDBMidpointRollbackTest, HalfOrMoreIsRefusedAndNothingChanges) {
+  Overwrite(3);  // T = 6, D = 3: 3 <= 3
+  const std::vector<std::string> before = Contents();
+  StatusOr<RollbackResult> r = store_->Rollback(0, 6);
+  ASSERT_EQ(r.status().code(), Errc::kNotFound);
+  EXPECT_NE(r.status().message().find("would discard 3 of its 6 items on disk, at least half"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(Contents(), before);
+  EXPECT_EQ(store_->LoadVBucketStates()->at(0).high_seqno, 9u);
+  // Tombstones and prepares are entries too: deleting k4 and preparing k5 makes D = 5 of T = 7.
+  CommitOk({MakeTombstone(0, "k4", 10), Prepare("k5", 11, "p")}, {{0, MakeState(11)}});
+  EXPECT_NE(store_->Rollback(0, 6).status().message().find("would discard 5 of its 7 items"),
+            std::string::npos);
+}
+
+TEST_F(RocksDBMidpointRollbackTest, OffRollsBackWhateverTheShare) {
+  Overwrite(6);  // every key
+  RocksDBOptions options = HistoryOptions();
+  options.midpoint_rollback_optimisation = false;
+  Reopen(options);
+  StatusOr<RollbackResult> r = store_->Rollback(0, 6);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->items_rolled_back, 6u);
+}
+
 TEST_F(RocksDBHistoryTest, DeleteVBucketDropsItsHistory) {
   ThreeCommits();
   ASSERT_TRUE(store_->DeleteVBucket(0).ok());

@@ -63,7 +63,8 @@ StatusOr<std::unique_ptr<RocksDBKVStore>> RocksDBKVStore::Open(const std::string
                          std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
                          {.retention_seconds = options.history_retention_seconds,
                           .retention_bytes = options.history_retention_bytes,
-                          .now = options.history_clock}));
+                          .now = options.history_clock},
+                         options.midpoint_rollback_optimisation));
   if (!options.read_only) RETURN_IF_ERROR(store->history_.Load());
   return store;
 }
@@ -72,10 +73,11 @@ RocksDBKVStore::RocksDBKVStore(std::string dir, bool read_only,
                                std::shared_ptr<rocksdb::Cache> block_cache,
                                std::unique_ptr<rocksdb::DB> db,
                                std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                               RocksDBHistory::Options history)
+                               RocksDBHistory::Options history, bool midpoint_rollback)
     : dir_(std::move(dir)),
       read_only_(read_only),
       block_cache_(std::move(block_cache)),
+      midpoint_rollback_(midpoint_rollback),
       db_(std::move(db)),
       handles_(std::move(handles)),
       seq_cf_(handles_.at(1)),
@@ -440,6 +442,19 @@ StatusOr<RollbackResult> RocksDBKVStore::Rollback(Vbid vbid, uint64_t seqno) {
   result.seqno = boundary->seqno;
   rocksdb::WriteBatch wb;
   RETURN_IF_ERROR(RollbackDocs(vbid, boundary->seqno, &wb, &result));
+  if (midpoint_rollback_) {
+    // kv_engine's midpoint rule (couch-kvstore): reset when T / 2 <= D, with T the entries and D
+    // those above the boundary; T = B + D (B at or below it), so it holds exactly when B <= D + 1
+    // and counting B stops at D + 2.
+    const uint64_t discard = result.items_rolled_back;
+    ASSIGN_OR_RETURN(const uint64_t kept, CountSeqEntries(vbid, boundary->seqno, discard + 2));
+    if (kept <= discard + 1) {
+      return Status(Errc::kNotFound,
+                    fmt::format("rollback of vb:{} to seqno {} would discard {} of its {} items "
+                                "on disk, at least half (midpoint_rollback_optimisation)",
+                                vbid, boundary->seqno, discard, kept + discard));
+    }
+  }
   RocksDBHistory::Pending history;
   history_.DropAbove(vbid, boundary->seqno, &wb, &history);
 
@@ -499,6 +514,19 @@ Status RocksDBKVStore::RollbackDocs(Vbid vbid, uint64_t boundary, rocksdb::Write
     ++result->items_restored;
   }
   return Status::Ok();
+}
+
+StatusOr<uint64_t> RocksDBKVStore::CountSeqEntries(Vbid vbid, uint64_t seqno, uint64_t limit) {
+  const std::string begin = SeqKey(vbid, 0);
+  const std::string end = SeqKey(vbid, seqno + 1);
+  rocksdb::ReadOptions read;
+  const rocksdb::Slice upper(end);
+  read.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, seq_cf_));
+  uint64_t n = 0;
+  for (it->Seek(begin); it->Valid() && n < limit; it->Next()) ++n;
+  RETURN_IF_ERROR(FromRocksDB(it->status(), "rollback: seq count"));
+  return n;
 }
 
 StatusOr<bool> RocksDBKVStore::HasCleanShutdownMarker() {

@@ -65,7 +65,7 @@ class RocksDBKVStore final : public KVStore {
  private:
   RocksDBKVStore(std::string dir, bool read_only, std::shared_ptr<rocksdb::Cache> block_cache,
                  std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                 RocksDBHistory::Options history);
+                 RocksDBHistory::Options history, bool midpoint_rollback);
   // A key replaced (or a prepare resolved) by this commit whose older version is on disk.
   struct Replaced {
     Vbid vbid;
@@ -80,6 +80,8 @@ class RocksDBKVStore final : public KVStore {
   // Rollback's batch: `seq` above the boundary removed, `key` entries fixed, versions restored.
   Status RollbackDocs(Vbid vbid, uint64_t boundary, rocksdb::WriteBatch* wb,
                       RollbackResult* result);
+  // The number of vbid's `seq` entries at or below `seqno`, counting no further than `limit`.
+  StatusOr<uint64_t> CountSeqEntries(Vbid vbid, uint64_t seqno, uint64_t limit);
 
   // kCancelled once closed.
   Status CheckOpen() const;
@@ -105,6 +107,7 @@ class RocksDBKVStore final : public KVStore {
   const std::string dir_;
   const bool read_only_;
   const std::shared_ptr<rocksdb::Cache> block_cache_;  // shared with the table factories
+  const bool midpoint_rollback_;  // RocksDBOptions::midpoint_rollback_optimisation
 
   // ---- Set by Open(), released by Close() (which never races other calls) ----
   std::unique_ptr<rocksdb::DB> db_;

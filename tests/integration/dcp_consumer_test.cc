@@ -281,6 +281,14 @@ TEST_F(DcpConsumerTest, TheProxyModelReplicatesKeysWithTheProducersMetadata) {
   auto dcp_stats = FetchStats(*reader_, "dcp");
   ASSERT_TRUE(dcp_stats.ok());
   EXPECT_EQ(StatU64(*dcp_stats, "ep_dcp_consumer_count"), 1u);
+  // The consumer connection is listed with kv_engine's consumer and passive-stream names.
+  const std::string conn = "eq_dcpq:replication:a->b:default:";
+  EXPECT_EQ((*dcp_stats)[conn + "type"], "consumer") << ::testing::PrintToString(*dcp_stats);
+  EXPECT_EQ((*dcp_stats)[conn + "num_streams"], "1");
+  const std::string s = fmt::format("{}stream_{}_", conn, kVb);
+  EXPECT_EQ((*dcp_stats)[s + "state"], "reading");
+  EXPECT_EQ(StatU64(*dcp_stats, s + "opaque"), stream_opaque);
+  EXPECT_EQ(StatU64(*dcp_stats, s + "last_received_seqno"), 51u);
 
   // SET_VBUCKET_STATE over DCP (a kv_engine producer's takeover ends with one; the proxy plays
   // it here): B's vbucket becomes active and takes writes; its stream ends.

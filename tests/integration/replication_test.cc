@@ -242,10 +242,11 @@ class ReplicationTest : public ::testing::Test {
     }
   }
 
-  // Leaves B ahead of A: A is restarted uncleanly from a copy of its data taken before 200
-  // more changes (overwrites, deletions, new keys) that B received, as if A had crashed before
-  // persisting them. Then A takes new writes.
-  void MakeReplicaAheadOfItsActive() {
+  // Leaves B ahead of A: A is restarted uncleanly from a copy of its data taken before 2 * n
+  // more changes (n overwrites, n / 2 deletions, n / 2 new keys) that B received, as if A had
+  // crashed before persisting them. Then A takes new writes. The default n = 40 is a quarter of
+  // B's items, under the midpoint rule's half; n = 200 is all of them.
+  void MakeReplicaAheadOfItsActive(int n = 40) {
     WriteMany("old", 300);
     ExpectConverged();
     ASSERT_TRUE(PollUntil([&] { return StatOf(*b_, "", "ep_queue_size") == 0; }));
@@ -255,15 +256,17 @@ class ReplicationTest : public ::testing::Test {
     fs::remove_all(copy);
     fs::copy(a_->data_dir(), copy, fs::copy_options::recursive);
     StartA();
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < n; ++i) {
       const std::string key = "old" + std::to_string(i);
       ASSERT_EQ(Must(writer_conn_->Set(key, "changed-" + key)).status, McbpStatus::kSuccess);
     }
-    for (int i = 100; i < 150; ++i) {
+    for (int i = n; i < n + n / 2; ++i) {
       ASSERT_EQ(Must(writer_conn_->Delete("old" + std::to_string(i))).status, McbpStatus::kSuccess);
     }
-    WriteMany("lost", 50);
+    WriteMany("lost", n / 2);
     ExpectConverged();
+    // On B's disk, so that its rollback is a rollback of its disk.
+    ASSERT_TRUE(PollUntil([&] { return StatOf(*b_, "", "ep_queue_size") == 0; }));
     a_->Kill();
     fs::remove_all(a_->data_dir());
     fs::rename(copy, a_->data_dir());
@@ -365,6 +368,40 @@ TEST_F(ReplicationTest, ReplicaConvergesOnEveryKindOfChange) {
   EXPECT_EQ(repl.count(conn + ":connected"), 1u) << ::testing::PrintToString(repl);
   EXPECT_EQ(StatU64(repl, conn + ":num_streams"), kVbuckets);
   EXPECT_EQ(StatOf(*b_, "", "ep_rollback_resets"), 0u);
+  // STAT dcp on B lists the same connection as the consumer it is, with kv_engine's consumer
+  // and passive-stream stat names.
+  {
+    const std::map<Vbid, uint64_t> before = HighSeqnos(*b_);
+    const StatMap bdcp = StatsOf(*b_, "dcp");
+    const std::map<Vbid, uint64_t> after = HighSeqnos(*b_);
+    auto at = [&](const std::string& key) {
+      auto it = bdcp.find(key);
+      return it == bdcp.end() ? std::string("<missing " + key + ">") : it->second;
+    };
+    EXPECT_EQ(at(conn + ":type"), "consumer") << ::testing::PrintToString(bdcp);
+    EXPECT_EQ(at(conn + ":user"), ServerProcess::kUser);
+    EXPECT_EQ(at(conn + ":synchronous_replication"), "true");
+    EXPECT_EQ(at(conn + ":paused"), "false");
+    EXPECT_GT(StatU64(bdcp, conn + ":total_acked_bytes").value_or(0), 0u);
+    EXPECT_GT(StatU64(bdcp, conn + ":max_buffer_bytes").value_or(0), 0u);
+    EXPECT_TRUE(StatU64(bdcp, conn + ":unacked_bytes").has_value());
+    for (Vbid vb = 0; vb < kVbuckets; ++vb) {
+      const std::string s = fmt::format("{}:stream_{}_", conn, vb);
+      EXPECT_EQ(at(s + "state"), "reading") << vb;
+      const auto last = StatU64(bdcp, s + "last_received_seqno");
+      ASSERT_TRUE(last.has_value()) << vb;
+      EXPECT_GE(*last, before.at(vb)) << vb;
+      EXPECT_LE(*last, after.at(vb)) << vb;
+      for (const char* name :
+           {"opaque", "flags", "start_seqno", "vb_uuid", "snap_start_seqno", "snap_end_seqno"}) {
+        EXPECT_TRUE(StatU64(bdcp, s + name).has_value()) << s << name;
+      }
+      // A snapshot's range once a marker arrived since the stream request.
+      const std::string type = at(s + "cur_snapshot_type");
+      EXPECT_TRUE(type == "none" || type == "memory" || type == "disk") << type;
+      EXPECT_EQ(StatU64(bdcp, s + "cur_snapshot_end").has_value(), type != "none") << vb;
+    }
+  }
   // A names the consumer.
   const StatMap dcp = StatsOf(*a_, "dcp");
   bool named = false;
@@ -431,11 +468,23 @@ TEST_F(ReplicationTest, ReplicaAheadOfAnUncleanlyRestartedActiveRollsBackFromIts
   EXPECT_GE(StatOf(*b_, "", "ep_rollback_count"), 1u);
   EXPECT_GT(StatOf(*b_, "", "rollback_item_count"), 0u);
   EXPECT_NE(b_->Log().find("from its history"), std::string::npos);
-  EXPECT_EQ(b_->Log().find("beyond the replica's history"), std::string::npos);
+  EXPECT_EQ(b_->Log().find("resetting the vbucket"), std::string::npos);
   // What was rolled back stays rolled back after a restart of B.
   ASSERT_EQ(b_->Stop(), 0);
   ASSERT_TRUE(b_->Start()) << b_->error();
   ExpectConverged();
+}
+
+TEST_F(ReplicationTest, ReplicaAheadByHalfItsItemsOrMoreResetsByTheMidpointRule) {
+  MakeReplicaAheadOfItsActive(/*n=*/200);  // every key of every vbucket changed
+  // Within its history, but kv_engine's midpoint rule resets instead (logged with the reason),
+  // and B converges on A by copying again.
+  ExpectConverged();
+  EXPECT_GE(StatOf(*b_, "", "ep_rollback_resets"), 1u);
+  EXPECT_NE(
+      b_->Log().find("at least half (midpoint_rollback_optimisation)): resetting the vbucket"),
+      std::string::npos);
+  EXPECT_EQ(b_->Log().find("from its history:"), std::string::npos);
 }
 
 class NoHistoryReplicationTest : public ReplicationTest {
@@ -450,7 +499,7 @@ TEST_F(NoHistoryReplicationTest, ReplicaAheadOfItsActiveWithoutHistoryResets) {
   ExpectConverged();
   EXPECT_GE(StatOf(*b_, "", "ep_rollback_resets"), 1u);
   EXPECT_EQ(StatOf(*b_, "", "ep_rollback_count"), StatOf(*b_, "", "ep_rollback_resets"));
-  EXPECT_NE(b_->Log().find("beyond the replica's history"), std::string::npos);
+  EXPECT_NE(b_->Log().find("from the replica's history (NotFound: rollback to"), std::string::npos);
 }
 
 TEST_F(ReplicationTest, ReplicaAheadOfItsActiveResetsAndConverges) {
@@ -473,7 +522,7 @@ TEST_F(ReplicationTest, ReplicaAheadOfItsActiveResetsAndConverges) {
   for (Vbid vb = 0; vb < kVbuckets; ++vb) {
     EXPECT_EQ(StatU64(details, fmt::format("vb_{}:rollback_resets", vb)), 1u) << vb;
   }
-  EXPECT_NE(b_->Log().find("beyond the replica's history"), std::string::npos);
+  EXPECT_NE(b_->Log().find("from the replica's history (NotFound: rollback to"), std::string::npos);
   // Nothing of the old history survives a restart of B either.
   ASSERT_EQ(b_->Stop(), 0);
   ASSERT_TRUE(b_->Start()) << b_->error();
