@@ -317,14 +317,14 @@ TEST_F(ConsumerTest, StatsBoardIsReadWhileTheConsumerWorks) {
   AgreeControls();
   for (int round = 0; round < 3; ++round) {
     const uint32_t opaque = Accept();
-    const uint64_t base = bucket_->GetVBucket(kVb)->high_seqno();
+    const uint64_t base = bucket_->GetVBucket(kConsumerVb)->high_seqno();
     ASSERT_TRUE(Feed(Marker(opaque, base + 1, base + 20)).ok());
     for (uint64_t s = base + 1; s <= base + 20; ++s) {
       ASSERT_TRUE(Feed(Mutation(opaque, s, "k" + std::to_string(s))).ok());
     }
     consumer_->Flush(&out_);
     std::string close;
-    protocol::AppendDcpCloseStream(&close, kVb, 99);
+    protocol::AppendDcpCloseStream(&close, kConsumerVb, 99);
     ASSERT_TRUE(Feed(close).ok());
     Take();
   }
