@@ -38,7 +38,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kVBuckets = 16;
 constexpr const char* kCluster = "rb";
 constexpr int kTtl = 3;
-constexpr int kPreload = 2000;
+constexpr int kPreload = 20000;
 
 int RunCli(const std::string& args, std::string* output) {
   const std::string cmd = std::string(SLUICE_BINARY_DIR) + "/sluice " + args + " 2>&1";
@@ -73,27 +73,39 @@ class ClusterRebalanceTest : public EtcdNodesTest {
     return static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
   }
 
+  // A writer's view: connections to each node (reopened after an error) and the map it last read
+  // from etcd (re-read after a write was refused), as a smart client's config.
+  struct Route {
+    std::vector<std::unique_ptr<client::Connection>> conns;
+    std::optional<cluster::ClusterMap> map;
+  };
+
   // Writes `key` on its vbucket's active as the map in etcd names it, following NOT_MY_VBUCKET
-  // and TMPFAIL (re-reading the map) until acknowledged or a minute passed. `conns[i]` is a
-  // connection to node i (reopened after an error). Counts the retries.
-  bool WriteFollowingMap(std::vector<std::unique_ptr<client::Connection>>& conns,
-                         const std::string& key, int64_t* retries, std::string* last) {
+  // and TMPFAIL (re-reading the map) until acknowledged or a minute passed. Counts the retries.
+  bool WriteFollowingMap(Route& route, const std::string& key, int64_t* retries,
+                         std::string* last) {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     const Vbid vb = VBucketForKey(key, kVBuckets);
+    route.conns.resize(ids_.size());
     while (Clock::now() < deadline) {
-      auto map = Map();
-      if (!map) continue;
-      const size_t i = IndexOf(map->first.ActiveOf(vb).id);
-      if (i >= conns.size()) return false;
-      if (!conns[i]) conns[i] = Connect(i);
-      if (!conns[i]) return false;
-      auto r = conns[i]->Set(key, "v-" + key);
+      if (!route.map) {
+        auto map = Map();
+        if (!map) continue;
+        route.map = std::move(map->first);
+      }
+      const size_t i = IndexOf(route.map->ActiveOf(vb).id);
+      if (i >= ids_.size()) return false;
+      auto& conn = route.conns[i];
+      if (!conn) conn = Connect(i);
+      if (!conn) return false;
+      auto r = conn->Set(key, "v-" + key);
       if (r.ok() && r->status == McbpStatus::kSuccess) return true;
-      if (!r.ok()) conns[i].reset();
+      if (!r.ok()) conn.reset();
       *last = r.ok() ? std::string(protocol::McbpStatusName(r->status)) : r.status().ToString();
       ++*retries;
+      route.map.reset();
       // The node has not applied the newest map yet, or the vbucket is in its takeover.
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return false;
   }
@@ -108,10 +120,10 @@ class ClusterRebalanceTest : public EtcdNodesTest {
   };
   void StartWriter(Writer* w, const std::string& prefix) {
     w->thread = std::thread([this, w, prefix] {
-      std::vector<std::unique_ptr<client::Connection>> conns(ids_.size());
+      Route route;
       std::string last;
       for (int64_t i = 0; !w->stop.load(); ++i) {
-        if (!WriteFollowingMap(conns, prefix + std::to_string(i), &w->retries, &last)) {
+        if (!WriteFollowingMap(route, prefix + std::to_string(i), &w->retries, &last)) {
           w->failure = prefix + std::to_string(i) + " never acknowledged: " + last;
           return;
         }
@@ -159,9 +171,12 @@ class ClusterRebalanceTest : public EtcdNodesTest {
     EXPECT_EQ(writer.failure, "");
     *acked = writer.acked.load();
     std::printf(
-        "[ figure ] rebalance under a writer: %.2f s; %lld writes acknowledged, %lld "
-        "retried (TMPFAIL / NOT_MY_VBUCKET / map not applied yet)\n",
-        seconds, static_cast<long long>(*acked), static_cast<long long>(writer.retries));
+        "[ figure ] rebalance under a writer (%d items preloaded, %u vbuckets): %.2f s; %lld "
+        "writes acknowledged meanwhile, %lld retried (TMPFAIL / NOT_MY_VBUCKET / map not "
+        "applied yet)\n",
+        kPreload, kVBuckets, seconds, static_cast<long long>(*acked),
+        static_cast<long long>(writer.retries));
+    std::fflush(stdout);
     return seconds;
   }
 
@@ -211,11 +226,11 @@ TEST_F(ClusterRebalanceTest, AddANodeThenRemoveOneUnderAWriter) {
             0)
       << out;
   {  // data on a and b before c joins
-    std::vector<std::unique_ptr<client::Connection>> conns(ids_.size());
+    Route route;
     int64_t retries = 0;
     std::string last;
     for (int i = 0; i < kPreload; ++i) {
-      ASSERT_TRUE(WriteFollowingMap(conns, "pre-" + std::to_string(i), &retries, &last)) << last;
+      ASSERT_TRUE(WriteFollowingMap(route, "pre-" + std::to_string(i), &retries, &last)) << last;
     }
   }
 
