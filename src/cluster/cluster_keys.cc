@@ -47,8 +47,9 @@ StatusOr<std::string> StringField(const Json& doc, const char* key, std::string_
   return it->get<std::string>();
 }
 
-constexpr std::string_view kStatusNames[] = {"active", "failover_requested", "failed_over",
-                                             "pending_add", "pending_remove"};
+constexpr std::string_view kStatusNames[] = {"active",         "failover_requested",
+                                             "failed_over",    "pending_add",
+                                             "pending_remove", "graceful_failover_requested"};
 constexpr std::string_view kRebalanceStates[] = {"requested", "running", "done", "failed"};
 
 Json ChainJson(const TopologyChain& chain) {

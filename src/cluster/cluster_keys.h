@@ -81,6 +81,8 @@ std::string FormatNodeRegistration(const NodeRegistration& node);
 //   kActive ── sluice cluster remove ──▶ kPendingRemove ── rebalance done ──▶ (key deleted)
 //   kActive ── failover request (sluice cluster failover) ──▶ kFailoverRequested
 //      │                                                            │ manager: hard failover
+//      ├── sluice cluster failover --graceful ──▶ kGracefulFailoverRequested ──▶ kFailedOver
+//      │     (manager: its actives move to their replicas first; hard if it is not alive)
 //      └────────── manager: automatic failover ──────────────────▶ kFailedOver
 //
 // A failed-over member stays in members/ (it is out of every map) until `add` brings it back.
@@ -91,7 +93,8 @@ enum class MemberStatus : uint8_t {
   kFailoverRequested,
   kFailedOver,
   kPendingAdd,
-  kPendingRemove
+  kPendingRemove,
+  kGracefulFailoverRequested
 };
 std::string_view MemberStatusName(MemberStatus status);  // "active", "failover_requested", ...
 StatusOr<MemberStatus> ParseMember(std::string_view json);

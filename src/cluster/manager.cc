@@ -141,6 +141,14 @@ bool Manager::EvaluateFailovers(const Leadership& term, const ClusterState& stat
         FailedOverAndCaughtUp(FailOver(term, id, Kind::kManual))) {
       return true;
     }
+    // Graceful: its actives move to their replicas first (manager_rebalance.cc), then the hard
+    // failover takes it out of the maps; a node that is not alive is failed over hard at once.
+    if (status == MemberStatus::kGracefulFailoverRequested) {
+      // While its moves are under way the other checks go on (a node that dies meanwhile is
+      // still failed over automatically; its failover drops the moves, which then restart).
+      if (state.IsAlive(id) && !GracefulStep(term, state, id)) continue;
+      if (FailedOverAndCaughtUp(FailOver(term, id, Kind::kManual))) return true;
+    }
   }
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [id, status] : state.members) {
@@ -149,7 +157,10 @@ bool Manager::EvaluateFailovers(const Leadership& term, const ClusterState& stat
     if (!holds_data || state.IsAlive(id)) {
       absent_since_.erase(id);
       // A pending request keeps its logged error (logged once, not at every look).
-      if (status != MemberStatus::kFailoverRequested) refusal_logged_.erase(id);
+      if (status != MemberStatus::kFailoverRequested &&
+          status != MemberStatus::kGracefulFailoverRequested) {
+        refusal_logged_.erase(id);
+      }
       continue;
     }
     const auto since = absent_since_.try_emplace(id, now).first->second;

@@ -139,6 +139,11 @@ class Manager {
   // Writes `txn` with the rebalance key's mod_revision as read added to its compares; "" or why
   // not.
   std::string WriteRebalance(TxnRequest txn, const ClusterState& state) EXCLUDES(mu_);
+  // A graceful failover's step for `node` (alive): moves each vbucket it is active for to its
+  // first replica (as a rebalance's moves do), writing the maps by guarded txn. True when none is
+  // left (the hard failover may go ahead), false while moves are under way.
+  bool GracefulStep(const Leadership& term, const ClusterState& state, const std::string& node)
+      EXCLUDES(mu_);
   // The seqnos of the moves' sources and new nodes in `bucket`, and (in *revs) the config
   // revision each takeover's source serves; a node that does not answer is left out.
   std::map<std::string, std::map<Vbid, VbucketSeqnos>> ProbeMoves(

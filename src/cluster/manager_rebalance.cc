@@ -210,6 +210,53 @@ void Manager::RebalanceStep(const Leadership& term, const ClusterState& state) {
   rebalance_logged_ = outcome;
 }
 
+bool Manager::GracefulStep(const Leadership& term, const ClusterState& state,
+                           const std::string& node) {
+  TxnRequest txn;
+  txn.compare.push_back(term.Guard());
+  txn.compare.push_back(Compare::ModRevision(keys_.Member(node), CompareOp::kEqual,
+                                             state.member_mod_revisions.at(node)));
+  bool left = false;
+  std::string summary;
+  for (const auto& [bucket, b] : state.buckets) {
+    if (!b.map) continue;
+    const ClusterMap& map = *b.map;
+    BucketStep step{.chains = ChainsOf(map), .moves = map.moves()};
+    std::vector<TopologyChain> target = step.chains;  // its actives swapped with a live replica
+    for (auto& chain : target) {
+      if (*chain[0] != node) continue;
+      for (size_t i = 1; i < chain.size(); ++i) {
+        if (chain[i] && state.IsAlive(*chain[i])) {
+          std::swap(chain[0], chain[i]);
+          break;
+        }
+      }
+    }
+    std::map<std::string, int64_t> revs;
+    AdvanceMoves(map, b.mod_revision, ProbeMoves(state, bucket, map, &revs), revs, &step);
+    StartMoves(target, state.settings.rebalance_moves_per_node, &step);
+    left = left || !step.moves.empty() || step.chains != target;
+    if (!step.changed()) continue;
+    txn.compare.push_back(
+        Compare::ModRevision(keys_.Map(bucket), CompareOp::kEqual, b.mod_revision));
+    txn.success.push_back(
+        TxnOp::Put(keys_.Map(bucket),
+                   FormatMapValue(map.nodes(), map.num_replicas(), step.chains, step.moves)));
+    summary += fmt::format(" bucket {}: started {}; takeover {}; moved {};", bucket,
+                           VbList(step.started), VbList(step.takeovers), VbList(step.switched));
+  }
+  if (!txn.success.empty()) {
+    auto written = client_->Txn(txn);
+    if (written.ok() && written->succeeded) {
+      LOG_INFO("manager {}: graceful failover of {}:{}", options_.node_id, node, summary);
+      mirror_.WaitForRevision(written->revision,
+                              std::chrono::steady_clock::now() + options_.poll * 10);
+    }
+    return false;  // look again at what was written
+  }
+  return !left;
+}
+
 std::string Manager::WriteRebalance(TxnRequest txn, const ClusterState& state) {
   txn.compare.push_back(
       Compare::ModRevision(keys_.Rebalance(), CompareOp::kEqual, state.rebalance_mod_revision));

@@ -242,6 +242,9 @@ void AddCluster(CLI::App& app, CommandLine* cmd) {
   failover->add_option("node", flags.node, "Node id")->required();
   failover->add_flag("--no-wait", flags.no_wait,
                      "Return once requested instead of waiting for the manager to do it");
+  failover->add_flag("--graceful", flags.graceful,
+                     "The node is alive: move its actives to their replicas first (no write is "
+                     "lost), then fail it over");
   AddClusterSubcommand(cluster, "reset-failover-count",
                        "Allow automatic failovers again (auto_failover_max_count)",
                        Command::kClusterResetFailoverCount, cmd);

@@ -80,6 +80,7 @@ struct ClusterFlags {
   std::string node;
   // failover, rebalance: return once requested, without waiting for the manager
   bool no_wait = false;
+  bool graceful = false;  // failover: move the node's actives to their replicas first
 };
 
 struct CommandLine {

@@ -352,6 +352,9 @@ TEST(CommandLineTest, ClusterSubcommands) {
   EXPECT_EQ(failover.command, Command::kClusterFailover);
   EXPECT_EQ(failover.cluster.node, "b");
   EXPECT_TRUE(failover.connection.json);
+  EXPECT_FALSE(failover.cluster.graceful);
+  EXPECT_TRUE(ParseOk({"cluster", "failover", "b", "--graceful", "--etcd", "e:1", "--cluster", "c"})
+                  .cluster.graceful);
   EXPECT_EQ(ParseOk({"cluster", "status", "--etcd", "e:1", "--cluster", "c"}).command,
             Command::kClusterStatus);
   EXPECT_EQ(ParseOk({"cluster", "reset-failover-count", "--etcd", "e:1", "--cluster", "c"}).command,
