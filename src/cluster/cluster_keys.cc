@@ -47,7 +47,32 @@ StatusOr<std::string> StringField(const Json& doc, const char* key, std::string_
   return it->get<std::string>();
 }
 
-constexpr std::string_view kStatusNames[] = {"active", "failover_requested", "failed_over"};
+constexpr std::string_view kStatusNames[] = {"active",         "failover_requested",
+                                             "failed_over",    "pending_add",
+                                             "pending_remove", "graceful_failover_requested"};
+constexpr std::string_view kRebalanceStates[] = {"requested", "running", "done", "failed"};
+
+Json ChainJson(const TopologyChain& chain) {
+  Json c = Json::array();
+  for (const auto& slot : chain) c.push_back(slot ? Json(*slot) : Json(nullptr));
+  return c;
+}
+
+StatusOr<TopologyChain> ChainFromJson(const Json& j, std::string_view what) {
+  if (!j.is_array() || j.empty()) return Invalid(fmt::format("{}: a chain must be an array", what));
+  TopologyChain chain;
+  for (const auto& slot : j) {
+    if (slot.is_null()) {
+      chain.emplace_back(std::nullopt);
+    } else if (slot.is_string()) {
+      chain.emplace_back(slot.get<std::string>());
+    } else {
+      return Invalid(fmt::format("{}: a chain holds node ids or null", what));
+    }
+  }
+  if (!chain[0]) return Invalid(fmt::format("{}: a chain's active cannot be null", what));
+  return chain;
+}
 
 }  // namespace
 
@@ -109,8 +134,10 @@ std::string FormatMember(MemberStatus status) {
 
 StatusOr<ClusterSettings> ParseSettings(std::string_view json, const ClusterSettings& defaults) {
   constexpr std::string_view kWhat = "settings";
-  ASSIGN_OR_RETURN(Json doc,
-                   ParseObject(json, {"auto_failover_timeout", "auto_failover_max_count"}, kWhat));
+  ASSIGN_OR_RETURN(Json doc, ParseObject(json,
+                                         {"auto_failover_timeout", "auto_failover_max_count",
+                                          "rebalance_moves_per_node"},
+                                         kWhat));
   ClusterSettings settings;
   ASSIGN_OR_RETURN(
       const int64_t timeout,
@@ -120,13 +147,82 @@ StatusOr<ClusterSettings> ParseSettings(std::string_view json, const ClusterSett
   ASSIGN_OR_RETURN(settings.auto_failover_max_count,
                    IntField(doc, "auto_failover_max_count", 0, 1'000'000,
                             defaults.auto_failover_max_count, kWhat));
+  ASSIGN_OR_RETURN(
+      settings.rebalance_moves_per_node,
+      IntField(doc, "rebalance_moves_per_node", 1, 1024, defaults.rebalance_moves_per_node, kWhat));
   return settings;
 }
 
 std::string FormatSettings(const ClusterSettings& settings) {
   return Json{{"auto_failover_timeout", settings.auto_failover_timeout.count()},
-              {"auto_failover_max_count", settings.auto_failover_max_count}}
+              {"auto_failover_max_count", settings.auto_failover_max_count},
+              {"rebalance_moves_per_node", settings.rebalance_moves_per_node}}
       .dump();
+}
+
+std::string_view RebalanceStateName(RebalanceStatus::State state) {
+  return kRebalanceStates[static_cast<size_t>(state)];
+}
+
+StatusOr<RebalanceStatus> ParseRebalance(std::string_view json) {
+  constexpr std::string_view kWhat = "rebalance";
+  ASSIGN_OR_RETURN(
+      Json doc,
+      ParseObject(json, {"state", "moves_total", "moves_done", "message", "nodes", "target"},
+                  kWhat));
+  RebalanceStatus out;
+  ASSIGN_OR_RETURN(const std::string state, StringField(doc, "state", kWhat));
+  auto name = std::find(std::begin(kRebalanceStates), std::end(kRebalanceStates), state);
+  if (name == std::end(kRebalanceStates)) {
+    return Invalid(fmt::format("rebalance: unknown state \"{}\"", state));
+  }
+  out.state = static_cast<RebalanceStatus::State>(name - std::begin(kRebalanceStates));
+  ASSIGN_OR_RETURN(out.moves_total, IntField(doc, "moves_total", 0, 1 << 30, 0, kWhat));
+  ASSIGN_OR_RETURN(out.moves_done, IntField(doc, "moves_done", 0, out.moves_total, 0, kWhat));
+  if (auto m = doc.find("message"); m != doc.end()) {
+    if (!m->is_string()) return Invalid("rebalance: \"message\" must be a string");
+    out.message = m->get<std::string>();
+  }
+  if (auto nodes = doc.find("nodes"); nodes != doc.end()) {
+    if (!nodes->is_array()) return Invalid("rebalance: \"nodes\" must be an array of ids");
+    for (const auto& id : *nodes) {
+      if (!id.is_string()) return Invalid("rebalance: \"nodes\" must be an array of ids");
+      out.nodes.push_back(id.get<std::string>());
+    }
+  }
+  if (auto target = doc.find("target"); target != doc.end()) {
+    if (!target->is_object()) return Invalid("rebalance: \"target\" must be an object");
+    for (const auto& [bucket, chains] : target->items()) {
+      if (!chains.is_array()) return Invalid("rebalance: a target must be an array of chains");
+      auto& out_chains = out.target[bucket];
+      for (const auto& chain : chains) {
+        ASSIGN_OR_RETURN(TopologyChain c, ChainFromJson(chain, kWhat));
+        out_chains.push_back(std::move(c));
+      }
+    }
+  }
+  if (out.state == RebalanceStatus::State::kRunning && (out.target.empty() || out.nodes.empty())) {
+    return Invalid("rebalance: a running rebalance needs \"nodes\" and \"target\"");
+  }
+  return out;
+}
+
+std::string FormatRebalance(const RebalanceStatus& status) {
+  nlohmann::ordered_json doc = {{"state", RebalanceStateName(status.state)},
+                                {"moves_done", status.moves_done},
+                                {"moves_total", status.moves_total}};
+  if (!status.message.empty()) doc["message"] = status.message;
+  if (!status.nodes.empty()) doc["nodes"] = status.nodes;
+  if (!status.target.empty()) {
+    nlohmann::ordered_json target = nlohmann::ordered_json::object();
+    for (const auto& [bucket, chains] : status.target) {
+      Json list = Json::array();
+      for (const auto& chain : chains) list.push_back(ChainJson(chain));
+      target[bucket] = std::move(list);
+    }
+    doc["target"] = std::move(target);
+  }
+  return doc.dump();
 }
 
 StatusOr<int64_t> ParseCounter(std::string_view text) {
@@ -149,21 +245,26 @@ StatusOr<ClusterMap> ParseMapValue(std::string_view json) {
 }
 
 std::string FormatMapValue(const std::vector<ClusterNode>& nodes, size_t num_replicas,
-                           const std::vector<TopologyChain>& chains) {
+                           const std::vector<TopologyChain>& chains,
+                           const std::map<Vbid, VbucketMove>& moves) {
   Json node_list = Json::array();
   for (const auto& node : nodes) {
     node_list.push_back({{"id", node.id}, {"host", node.host}, {"port", node.port}});
   }
   Json vbmap = Json::array();
-  for (const auto& chain : chains) {
-    Json c = Json::array();
-    for (const auto& slot : chain) c.push_back(slot ? Json(*slot) : Json(nullptr));
-    vbmap.push_back(std::move(c));
-  }
-  return Json{{"nodes", std::move(node_list)},
+  for (const auto& chain : chains) vbmap.push_back(ChainJson(chain));
+  Json doc = {{"nodes", std::move(node_list)},
               {"num_replicas", num_replicas},
-              {"vbucket_map", std::move(vbmap)}}
-      .dump();
+              {"vbucket_map", std::move(vbmap)}};
+  if (!moves.empty()) {
+    Json list = Json::array();
+    for (const auto& [vb, move] : moves) {
+      list.push_back(
+          {{"vbucket", vb}, {"to", ChainJson(move.to)}, {"phase", MovePhaseName(move.phase)}});
+    }
+    doc["moves"] = std::move(list);
+  }
+  return doc.dump();
 }
 
 }  // namespace sluice::cluster

@@ -11,6 +11,7 @@
 //   /sluice/<cluster>/epoch                decimal integer (revEpoch)
 //   /sluice/<cluster>/failover_count       decimal integer: automatic failovers since the reset
 //   /sluice/<cluster>/settings             ClusterSettings {"auto_failover_timeout", ...}
+//   /sluice/<cluster>/rebalance            RebalanceStatus {"state","moves_done","moves_total",...}
 //
 // Parsers refuse unknown keys and wrong types (kInvalid naming the problem): a value written by a
 // newer or broken writer is reported, never half-read.
@@ -20,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +51,7 @@ class ClusterKeys {
   std::string Epoch() const { return prefix_ + "epoch"; }
   std::string FailoverCount() const { return prefix_ + "failover_count"; }
   std::string Settings() const { return prefix_ + "settings"; }
+  std::string Rebalance() const { return prefix_ + "rebalance"; }
 
   // What follows `prefix` in `key` (a node or member id), or nullopt if `key` is not under it or
   // names nothing.
@@ -74,13 +77,25 @@ std::string FormatNodeRegistration(const NodeRegistration& node);
 
 // members/<id>: the node's place in the cluster.
 //
+//   (none), kFailedOver ── sluice cluster add ──▶ kPendingAdd ── rebalance done ──▶ kActive
+//   kActive ── sluice cluster remove ──▶ kPendingRemove ── rebalance done ──▶ (key deleted)
 //   kActive ── failover request (sluice cluster failover) ──▶ kFailoverRequested
 //      │                                                            │ manager: hard failover
+//      ├── sluice cluster failover --graceful ──▶ kGracefulFailoverRequested ──▶ kFailedOver
+//      │     (manager: its actives move to their replicas first; hard if it is not alive)
 //      └────────── manager: automatic failover ──────────────────▶ kFailedOver
 //
-// A failed-over member stays in members/ (it is out of every map) until a later step (add)
-// brings it back.
-enum class MemberStatus : uint8_t { kActive, kFailoverRequested, kFailedOver };
+// A failed-over member stays in members/ (it is out of every map) until `add` brings it back.
+// A pending_add member is in no map until a rebalance moves vbuckets to it; a pending_remove
+// member keeps its vbuckets until a rebalance moves them away.
+enum class MemberStatus : uint8_t {
+  kActive,
+  kFailoverRequested,
+  kFailedOver,
+  kPendingAdd,
+  kPendingRemove,
+  kGracefulFailoverRequested
+};
 std::string_view MemberStatusName(MemberStatus status);  // "active", "failover_requested", ...
 StatusOr<MemberStatus> ParseMember(std::string_view json);
 std::string FormatMember(MemberStatus status);
@@ -90,19 +105,41 @@ struct ClusterSettings {
   static constexpr std::chrono::seconds kMinAutoFailoverTimeout{1};
   std::chrono::seconds auto_failover_timeout{5};  // >= 1 s
   int64_t auto_failover_max_count = 1;            // >= 0 (0: never automatically)
+  int64_t rebalance_moves_per_node = 4;           // >= 1: moves at once a node is part of
   friend bool operator==(const ClusterSettings&, const ClusterSettings&) = default;
 };
 // `defaults` supplies the keys the object lacks.
 StatusOr<ClusterSettings> ParseSettings(std::string_view json, const ClusterSettings& defaults);
 std::string FormatSettings(const ClusterSettings& settings);
 
+// rebalance: the operator's request and the manager's progress (docs/cluster.md, "Rebalance").
+//
+//   kRequested ── manager plans ──▶ kRunning ── every move done ──▶ kDone
+//        │                              │ the plan cannot go on (a target node left)
+//        └──────────────────────────────┴──▶ kFailed
+//
+// `sluice cluster rebalance` writes kRequested (unless one runs); the manager writes the rest.
+struct RebalanceStatus {
+  enum class State : uint8_t { kRequested, kRunning, kDone, kFailed };
+  State state = State::kRequested;
+  int64_t moves_total = 0;  // vbuckets whose chain differs from the target when planned
+  int64_t moves_done = 0;
+  std::string message;                                       // a failure's reason, or empty
+  std::vector<std::string> nodes;                            // the target's members, in order
+  std::map<std::string, std::vector<TopologyChain>> target;  // by bucket; kRunning only
+};
+std::string_view RebalanceStateName(RebalanceStatus::State state);  // "requested", ...
+StatusOr<RebalanceStatus> ParseRebalance(std::string_view json);
+std::string FormatRebalance(const RebalanceStatus& status);
+
 // epoch / failover_count: a non-negative decimal integer.
 StatusOr<int64_t> ParseCounter(std::string_view text);
 
 // A map value: the cluster file's JSON with the vbucket count its "vbucket_map" has.
 StatusOr<ClusterMap> ParseMapValue(std::string_view json);
-// The map value of `nodes` (in this order), `num_replicas` and `chains`.
+// The map value of `nodes` (in this order), `num_replicas`, `chains` and the moves under way.
 std::string FormatMapValue(const std::vector<ClusterNode>& nodes, size_t num_replicas,
-                           const std::vector<TopologyChain>& chains);
+                           const std::vector<TopologyChain>& chains,
+                           const std::map<Vbid, VbucketMove>& moves = {});
 
 }  // namespace sluice::cluster

@@ -34,8 +34,8 @@ TEST(ClusterKeysTest, Registration) {
 }
 
 TEST(ClusterKeysTest, Member) {
-  for (auto s :
-       {MemberStatus::kActive, MemberStatus::kFailoverRequested, MemberStatus::kFailedOver}) {
+  for (auto s : {MemberStatus::kActive, MemberStatus::kFailoverRequested, MemberStatus::kFailedOver,
+                 MemberStatus::kPendingAdd, MemberStatus::kPendingRemove}) {
     EXPECT_EQ(*ParseMember(FormatMember(s)), s);
   }
   EXPECT_EQ(FormatMember(MemberStatus::kFailedOver), R"({"status":"failed_over"})");
@@ -54,6 +54,30 @@ TEST(ClusterKeysTest, Settings) {
   EXPECT_FALSE(ParseSettings(R"({"auto_failover_timeout":0})", defaults).ok());  // min 1 s
   EXPECT_FALSE(ParseSettings(R"({"auto_failover_max_count":-1})", defaults).ok());
   EXPECT_FALSE(ParseSettings(R"({"timeout":5})", defaults).ok());
+  EXPECT_EQ(defaults.rebalance_moves_per_node, 4);
+  EXPECT_EQ(ParseSettings(R"({"rebalance_moves_per_node":2})", defaults)->rebalance_moves_per_node,
+            2);
+  EXPECT_FALSE(ParseSettings(R"({"rebalance_moves_per_node":0})", defaults).ok());
+}
+
+TEST(ClusterKeysTest, Rebalance) {
+  RebalanceStatus running{.state = RebalanceStatus::State::kRunning,
+                          .moves_total = 5,
+                          .moves_done = 2,
+                          .nodes = {"a", "b"},
+                          .target = {{"default", {{TopologyNode("a"), std::nullopt}}}}};
+  auto parsed = ParseRebalance(FormatRebalance(running));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->state, RebalanceStatus::State::kRunning);
+  EXPECT_EQ(parsed->moves_done, 2);
+  EXPECT_EQ(parsed->moves_total, 5);
+  EXPECT_EQ(parsed->nodes, running.nodes);
+  EXPECT_EQ(parsed->target, running.target);
+  EXPECT_EQ(FormatRebalance(RebalanceStatus{}),
+            R"({"state":"requested","moves_done":0,"moves_total":0})");
+  EXPECT_FALSE(ParseRebalance(R"({"state":"running"})").ok());  // no target
+  EXPECT_FALSE(ParseRebalance(R"({"state":"done","moves_done":3,"moves_total":2})").ok());
+  EXPECT_FALSE(ParseRebalance(R"({"state":"paused"})").ok());
 }
 
 TEST(ClusterKeysTest, Counter) {

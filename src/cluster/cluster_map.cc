@@ -113,6 +113,40 @@ StatusOr<TopologyChain> ParseChain(const Json& j, size_t vb, size_t num_replicas
   return chain;
 }
 
+constexpr std::string_view kPhaseNames[] = {"backfill", "takeover"};
+
+StatusOr<std::pair<Vbid, VbucketMove>> ParseMove(const Json& j, size_t index, size_t num_vbuckets,
+                                                 size_t num_replicas,
+                                                 const std::set<std::string>& ids) {
+  const std::string where = fmt::format("moves[{}]", index);
+  if (!j.is_object()) return Invalid(where + " must be an object, found " + Dump(j));
+  RETURN_IF_ERROR(CheckKeys(j, {"vbucket", "to", "phase"}, where));
+  auto vb = j.find("vbucket");
+  if (vb == j.end() || !vb->is_number_integer() || vb->get<int64_t>() < 0 ||
+      vb->get<int64_t>() >= static_cast<int64_t>(num_vbuckets)) {
+    return Invalid(
+        fmt::format("{}: \"vbucket\" must be an integer from 0 to {}", where, num_vbuckets - 1));
+  }
+  const auto vbid = static_cast<Vbid>(vb->get<int64_t>());
+  auto to = j.find("to");
+  if (to == j.end()) return Invalid(where + ": \"to\" is missing");
+  VbucketMove move;
+  ASSIGN_OR_RETURN(move.to, ParseChain(*to, vbid, num_replicas, ids));
+  auto phase = j.find("phase");
+  if (phase == j.end() || !phase->is_string()) {
+    return Invalid(where + ": \"phase\" must be \"backfill\" or \"takeover\"");
+  }
+  const std::string name = phase->get<std::string>();
+  if (name == kPhaseNames[0]) {
+    move.phase = VbucketMove::Phase::kBackfill;
+  } else if (name == kPhaseNames[1]) {
+    move.phase = VbucketMove::Phase::kTakeover;
+  } else {
+    return Invalid(where + ": \"phase\" must be \"backfill\" or \"takeover\"");
+  }
+  return std::make_pair(vbid, std::move(move));
+}
+
 // 64-bit FNV-1a, fed with length-prefixed fields so that field boundaries count.
 class Fnv64 {
  public:
@@ -139,11 +173,14 @@ StatusOr<ClusterMap> ClusterMap::Parse(std::string_view json, size_t num_vbucket
   const Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Invalid("not valid JSON");
   if (!doc.is_object()) return Invalid("must be a JSON object, found " + Dump(doc));
-  RETURN_IF_ERROR(CheckKeys(doc, {"nodes", "num_replicas", "vbucket_map"}, "the cluster map"));
+  RETURN_IF_ERROR(
+      CheckKeys(doc, {"nodes", "num_replicas", "vbucket_map", "moves"}, "the cluster map"));
   ClusterMap map;
   ASSIGN_OR_RETURN(map.nodes_, ParseNodes(doc));
   ASSIGN_OR_RETURN(map.num_replicas_, ParseNumReplicas(doc));
   auto vbmap = doc.find("vbucket_map");
+  if (vbmap == doc.end() && doc.contains("moves"))
+    return Invalid("\"moves\" needs \"vbucket_map\"");
   if (vbmap == doc.end()) {
     std::vector<std::string> ids;
     for (const auto& node : map.nodes_) ids.push_back(node.id);
@@ -165,7 +202,20 @@ StatusOr<ClusterMap> ClusterMap::Parse(std::string_view json, size_t num_vbucket
     map.chains_.push_back(std::move(chain));
   }
   map.vbucket_map_given_ = true;
+  if (auto moves = doc.find("moves"); moves != doc.end()) {
+    if (!moves->is_array()) return Invalid("\"moves\" must be an array");
+    for (size_t i = 0; i < moves->size(); ++i) {
+      ASSIGN_OR_RETURN(auto move, ParseMove((*moves)[i], i, num_vbuckets, map.num_replicas_, ids));
+      if (!map.moves_.emplace(move.first, std::move(move.second)).second) {
+        return Invalid(fmt::format("moves[{}]: vbucket {} moves twice", i, move.first));
+      }
+    }
+  }
   return map;
+}
+
+std::string_view MovePhaseName(VbucketMove::Phase phase) {
+  return kPhaseNames[static_cast<size_t>(phase)];
 }
 
 StatusOr<ClusterMap> ClusterMap::Load(const std::string& path, size_t num_vbuckets) {
@@ -202,7 +252,31 @@ VBucketState ClusterMap::RoleOf(std::string_view id, Vbid vb) const {
   for (size_t i = 0; i < chain.size(); ++i) {
     if (chain[i] && *chain[i] == id) return i == 0 ? VBucketState::kActive : VBucketState::kReplica;
   }
+  if (const VbucketMove* move = MoveOf(vb)) {
+    for (const auto& node : move->to) {
+      if (node && *node == id) return VBucketState::kReplica;  // incoming: streams from the active
+    }
+  }
   return VBucketState::kDead;
+}
+
+VBucketTopology ClusterMap::TopologyOf(Vbid vb) const {
+  const VbucketMove* move = MoveOf(vb);
+  if (move && move->phase == VbucketMove::Phase::kTakeover) {
+    return VBucketTopology{{chains_[vb], move->to}};
+  }
+  return VBucketTopology{{chains_[vb]}};
+}
+
+const VbucketMove* ClusterMap::MoveOf(Vbid vb) const {
+  auto it = moves_.find(vb);
+  return it == moves_.end() ? nullptr : &it->second;
+}
+
+bool ClusterMap::InTakeover(std::string_view id, Vbid vb) const {
+  const VbucketMove* move = MoveOf(vb);
+  return move && move->phase == VbucketMove::Phase::kTakeover && chains_[vb][0] &&
+         *chains_[vb][0] == id;
 }
 
 std::map<std::string, std::vector<Vbid>> ClusterMap::ReplicaVbucketsBySource(
@@ -232,6 +306,12 @@ uint64_t ClusterMap::Fingerprint() const {
       h.AddNumber(node ? 1 : 0);
       if (node) h.Add(*node);
     }
+  }
+  // A map without moves keeps the fingerprint it had before moves existed (node-state files).
+  for (const auto& [vb, move] : moves_) {
+    h.AddNumber(vb);
+    h.AddNumber(static_cast<uint64_t>(move.phase));
+    for (const auto& node : move.to) h.Add(node.value_or(""));
   }
   return h.value();
 }

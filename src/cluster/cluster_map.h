@@ -15,6 +15,13 @@
 //                 a node id (the active), then node ids or null (no replica in that slot); no
 //                 node twice in a chain. Without it every node computes the same balanced layout
 //                 (cluster/vbucket_layout.h).
+//   moves         optional (written by the manager during a rebalance; docs/cluster.md, "Moving a
+//                 vbucket"): [{"vbucket": 5, "to": ["c", "a"], "phase": "backfill"}, ...], at most
+//                 one per vbucket; "to" is the chain the vbucket moves to (same length, nodes in
+//                 "nodes", its active non-null); phase "backfill" (the nodes of "to" not in the
+//                 chain hold replicas streaming from the current active) or "takeover" (the same,
+//                 and the current active refuses front-end writes with TMPFAIL and carries "to"
+//                 as its topology's second chain).
 // Any other key, in the file or in a node, is an error (a typo must not pass silently).
 //
 // The narrow interface other parts read: ChainOf / ActiveOf / RoleOf per vbucket, and for the
@@ -45,6 +52,15 @@ struct ClusterNode {
   friend bool operator==(const ClusterNode&, const ClusterNode&) = default;
 };
 
+// A vbucket on its way from its chain to `to` (the map's "moves").
+struct VbucketMove {
+  enum class Phase : uint8_t { kBackfill, kTakeover };
+  TopologyChain to;
+  Phase phase = Phase::kBackfill;
+  friend bool operator==(const VbucketMove&, const VbucketMove&) = default;
+};
+std::string_view MovePhaseName(VbucketMove::Phase phase);  // "backfill", "takeover"
+
 class ClusterMap {
  public:
   static constexpr size_t kMaxReplicas = 3;
@@ -71,11 +87,17 @@ class ClusterMap {
   const TopologyChain& ChainOf(Vbid vb) const { return chains_[vb]; }
   // The node active for vb. REQUIRES: vb < num_vbuckets().
   const ClusterNode& ActiveOf(Vbid vb) const;
-  // What node `id` holds of vb: kActive (first in the chain), kReplica (later in it) or kDead
-  // (not in it).
+  // What node `id` holds of vb: kActive (first in the chain), kReplica (later in it, or in the
+  // chain of vb's move) or kDead (neither).
   VBucketState RoleOf(std::string_view id, Vbid vb) const;
-  // The topology an active vbucket gets from the map: its chain as chain 0.
-  VBucketTopology TopologyOf(Vbid vb) const { return VBucketTopology{{chains_[vb]}}; }
+  // The topology an active vbucket gets from the map: its chain as chain 0, and during a move's
+  // takeover the chain it moves to as chain 1.
+  VBucketTopology TopologyOf(Vbid vb) const;
+  // vb's move, or null.
+  const VbucketMove* MoveOf(Vbid vb) const;
+  const std::map<Vbid, VbucketMove>& moves() const { return moves_; }
+  // Whether `id` is vb's active and vb is in a move's takeover (its front-end writes refused).
+  bool InTakeover(std::string_view id, Vbid vb) const;
   // For each node X active for some vbucket where `me` is a replica: those vbuckets, ascending.
   // Empty for a node that is nobody's replica (or not in the map).
   std::map<std::string, std::vector<Vbid>> ReplicaVbucketsBySource(std::string_view me) const;
@@ -91,6 +113,7 @@ class ClusterMap {
   std::vector<ClusterNode> nodes_;
   size_t num_replicas_ = 0;
   std::vector<TopologyChain> chains_;
+  std::map<Vbid, VbucketMove> moves_;
   bool vbucket_map_given_ = false;
 };
 

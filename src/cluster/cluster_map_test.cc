@@ -163,5 +163,42 @@ TEST(ClusterMapTest, LoadNamesTheFile) {
   rmdir(dir.c_str());
 }
 
+TEST(ClusterMapTest, MovesGiveTheirNodesReplicasAndATakeoverTopology) {
+  const std::string nodes = R"("nodes": [{"id": "a", "host": "h", "port": 1},
+            {"id": "b", "host": "h", "port": 2}, {"id": "c", "host": "h", "port": 3}],
+            "num_replicas": 1, "vbucket_map": [["a", "b"], ["b", "a"]])";
+  auto map =
+      ClusterMap::Parse("{" + nodes +
+                            R"(, "moves": [{"vbucket": 0, "to": ["c", "a"], "phase": "backfill"},
+                         {"vbucket": 1, "to": ["c", "b"], "phase": "takeover"}]})",
+                        2);
+  ASSERT_TRUE(map.ok()) << map.status().ToString();
+  ASSERT_EQ(map->moves().size(), 2u);
+  EXPECT_EQ(map->RoleOf("c", 0), VBucketState::kReplica);  // streams from a
+  EXPECT_EQ(map->RoleOf("a", 0), VBucketState::kActive);
+  EXPECT_EQ(map->TopologyOf(0), (VBucketTopology{{map->ChainOf(0)}}));
+  EXPECT_FALSE(map->InTakeover("a", 0));
+  EXPECT_TRUE(map->InTakeover("b", 1));
+  EXPECT_FALSE(map->InTakeover("c", 1));
+  EXPECT_EQ(
+      map->TopologyOf(1),
+      (VBucketTopology{{map->ChainOf(1), TopologyChain{TopologyNode("c"), TopologyNode("b")}}}));
+  const auto sources = map->ReplicaVbucketsBySource("c");
+  EXPECT_EQ(sources.at("a"), std::vector<Vbid>{0});
+  EXPECT_EQ(sources.at("b"), std::vector<Vbid>{1});
+  auto plain = ClusterMap::Parse("{" + nodes + "}", 2);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(plain->Fingerprint(), map->Fingerprint());
+
+  for (const char* bad : {R"([{"vbucket": 2, "to": ["c", "a"], "phase": "backfill"}])",
+                          R"([{"vbucket": 0, "to": ["z", "a"], "phase": "backfill"}])",
+                          R"([{"vbucket": 0, "to": ["c"], "phase": "backfill"}])",
+                          R"([{"vbucket": 0, "to": ["c", "a"], "phase": "later"}])",
+                          R"([{"vbucket": 0, "to": ["c", "a"], "phase": "backfill"},
+                              {"vbucket": 0, "to": ["c", "b"], "phase": "backfill"}])"}) {
+    EXPECT_FALSE(ClusterMap::Parse("{" + nodes + R"(, "moves": )" + bad + "}", 2).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::cluster

@@ -47,6 +47,11 @@ void ReadKey(const ClusterKeys& keys, const EtcdKeyValue& kv, ClusterState* stat
     auto count = ParseCounter(kv.value);
     if (!count.ok()) return Problem(state, key, count.status());
     state->failover_count = *count;
+  } else if (key == keys.Rebalance()) {
+    state->rebalance_mod_revision = kv.mod_revision;
+    auto rebalance = ParseRebalance(kv.value);
+    if (!rebalance.ok()) return Problem(state, key, rebalance.status());
+    state->rebalance = std::move(*rebalance);
   } else if (key == keys.Settings()) {
     auto settings = ParseSettings(kv.value, state->settings);
     if (!settings.ok()) return Problem(state, key, settings.status());

@@ -42,7 +42,9 @@ struct ClusterState {
   int64_t failover_count = 0;
   int64_t failover_count_mod_revision = 0;  // 0: no such key yet
   ClusterSettings settings;
-  std::vector<std::string> problems;  // "<key>: <why>" for each value left out
+  std::optional<RebalanceStatus> rebalance;
+  int64_t rebalance_mod_revision = 0;  // 0: no such key
+  std::vector<std::string> problems;   // "<key>: <why>" for each value left out
 
   // `kvs`: every key under keys.prefix() at `revision`; `defaults` for settings not given.
   static ClusterState Read(const ClusterKeys& keys, const std::map<std::string, EtcdKeyValue>& kvs,
@@ -53,6 +55,11 @@ struct ClusterState {
   // Members whose status is not failed_over: the ones the maps are made of.
   std::vector<std::string> InClusterMembers() const;
   bool IsAlive(const std::string& id) const { return alive.count(id) != 0; }
+  // The status of member `id`, or nullopt when it is not a member.
+  std::optional<MemberStatus> StatusOf(const std::string& id) const {
+    auto it = members.find(id);
+    return it == members.end() ? std::nullopt : std::optional<MemberStatus>(it->second);
+  }
 };
 
 }  // namespace sluice::cluster

@@ -130,20 +130,37 @@ std::optional<std::string> Manager::AutoRefusal(const ClusterState& state,
 }
 
 void Manager::Evaluate(const Leadership& term, const ClusterState& state) {
+  if (!EvaluateFailovers(term, state)) RebalanceStep(term, state);
+}
+
+bool Manager::EvaluateFailovers(const Leadership& term, const ClusterState& state) {
   // Requests first: the operator asked. One failover per look: the next is judged on the state
   // the first one wrote. A failover that could not be done does not hold up the others.
   for (const auto& [id, status] : state.members) {
     if (status == MemberStatus::kFailoverRequested &&
         FailedOverAndCaughtUp(FailOver(term, id, Kind::kManual))) {
-      return;
+      return true;
+    }
+    // Graceful: its actives move to their replicas first (manager_rebalance.cc), then the hard
+    // failover takes it out of the maps; a node that is not alive is failed over hard at once.
+    if (status == MemberStatus::kGracefulFailoverRequested) {
+      // While its moves are under way the other checks go on (a node that dies meanwhile is
+      // still failed over automatically; its failover drops the moves, which then restart).
+      if (state.IsAlive(id) && !GracefulStep(term, state, id)) continue;
+      if (FailedOverAndCaughtUp(FailOver(term, id, Kind::kManual))) return true;
     }
   }
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [id, status] : state.members) {
-    if (status != MemberStatus::kActive || state.IsAlive(id)) {
+    const bool holds_data =
+        status == MemberStatus::kActive || status == MemberStatus::kPendingRemove;
+    if (!holds_data || state.IsAlive(id)) {
       absent_since_.erase(id);
       // A pending request keeps its logged error (logged once, not at every look).
-      if (status != MemberStatus::kFailoverRequested) refusal_logged_.erase(id);
+      if (status != MemberStatus::kFailoverRequested &&
+          status != MemberStatus::kGracefulFailoverRequested) {
+        refusal_logged_.erase(id);
+      }
       continue;
     }
     const auto since = absent_since_.try_emplace(id, now).first->second;
@@ -159,9 +176,10 @@ void Manager::Evaluate(const Leadership& term, const ClusterState& state) {
     }
     if (FailedOverAndCaughtUp(FailOver(term, id, Kind::kAutomatic))) {
       absent_since_.erase(id);
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 void Manager::LogNewProblems(const std::vector<std::string>& problems) {

@@ -15,6 +15,13 @@
 //   - on request: a member whose status is `failover_requested` (`sluice cluster failover`) is
 //     failed over hard at once (no count, majority or data-loss check: the operator asked).
 //
+// Rebalance (manager_rebalance.cc; docs/cluster.md, "Rebalance"): when `rebalance` is requested,
+// the manager plans a balanced map over the active and pending_add members, stores it as the
+// target, and moves vbuckets towards it through the map (a move's backfill, then its takeover,
+// then the switch), at most rebalance_moves_per_node at once per node, probing the nodes
+// (SeqnoProbe) between steps; when all are moved it writes the final map, makes pending_add
+// members active and deletes pending_remove ones. Each step is one guarded txn.
+//
 // A failover reads the cluster's keys at one revision, asks each surviving replica of the failed
 // node's active vbuckets for its seqnos (SeqnoProbe), plans every bucket's new map
 // (cluster/map_planner.h) and writes it in ONE txn:
@@ -70,9 +77,10 @@ struct ManagerOptions {
 };
 
 struct ManagerStats {
-  int64_t failovers = 0;       // failovers this manager wrote
-  int64_t writes_refused = 0;  // failover txns etcd refused (deposed, or the keys changed)
-  int64_t refusals = 0;        // automatic failovers the rules refused (count, majority, data)
+  int64_t failovers = 0;         // failovers this manager wrote
+  int64_t writes_refused = 0;    // failover txns etcd refused (deposed, or the keys changed)
+  int64_t refusals = 0;          // automatic failovers the rules refused (count, majority, data)
+  int64_t rebalance_writes = 0;  // rebalance steps written
 };
 
 class Manager {
@@ -95,8 +103,11 @@ class Manager {
   struct Outcome;  // manager_failover.cc
 
   void Loop() EXCLUDES(mu_);
-  // One look at the cluster while leading `term`: requests first, then absences.
+  // One look at the cluster while leading `term`: failovers (requests first, then absences), then,
+  // if none was written, a rebalance step.
   void Evaluate(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
+  // Whether a failover was written.
+  bool EvaluateFailovers(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
   // Whether `node` may be failed over automatically now; else the reason.
   std::optional<std::string> AutoRefusal(const ClusterState& state, const std::string& node) const;
   // Fails `node` over under `term` (see the header comment); logs and counts the outcome. The
@@ -116,6 +127,29 @@ class Manager {
                                                    const std::string& node);
   void Wake() EXCLUDES(mu_);
 
+  // ---- rebalance (manager_rebalance.cc); each returns what it did, for the log ("": nothing) ----
+  // One step of a requested or running rebalance under `term`: at most one txn.
+  void RebalanceStep(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
+  std::string StartRebalance(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
+  std::string AdvanceRebalance(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
+  std::string FinishRebalance(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
+  // Marks the rebalance failed and drops the maps' moves (takeovers end, writes resume).
+  std::string FailRebalance(const Leadership& term, const ClusterState& state,
+                            const std::string& why) EXCLUDES(mu_);
+  // Writes `txn` with the rebalance key's mod_revision as read added to its compares; "" or why
+  // not.
+  std::string WriteRebalance(TxnRequest txn, const ClusterState& state) EXCLUDES(mu_);
+  // A graceful failover's step for `node` (alive): moves each vbucket it is active for to its
+  // first replica (as a rebalance's moves do), writing the maps by guarded txn. True when none is
+  // left (the hard failover may go ahead), false while moves are under way.
+  bool GracefulStep(const Leadership& term, const ClusterState& state, const std::string& node)
+      EXCLUDES(mu_);
+  // The seqnos of the moves' sources and new nodes in `bucket`, and (in *revs) the config
+  // revision each takeover's source serves; a node that does not answer is left out.
+  std::map<std::string, std::map<Vbid, VbucketSeqnos>> ProbeMoves(
+      const ClusterState& state, const std::string& bucket, const ClusterMap& map,
+      std::map<std::string, int64_t>* revs);
+
   const std::shared_ptr<EtcdClient> client_;
   const ManagerOptions options_;
   const ClusterKeys keys_;
@@ -128,6 +162,7 @@ class Manager {
   std::shared_ptr<const MirrorSnapshot> parsed_from_;
   std::optional<ClusterState> state_;  // parsed_from_, parsed
   std::vector<std::string> problems_;  // the values that did not parse, as last logged
+  std::string rebalance_logged_;       // the last rebalance step's outcome logged
 
   mutable Mutex mu_;
   CondVar cv_{&mu_};  // a change seen, a term begun or ended, stopping

@@ -138,9 +138,12 @@ Manager::Outcome Manager::TryFailOver(const Leadership& term, const std::string&
   const ClusterState state = ClusterState::Read(keys_, *range, options_.defaults);
   auto member = state.members.find(node);
   if (member == state.members.end()) return {Result::kNothing, "not a member"};
-  const MemberStatus wanted =
-      kind == Kind::kManual ? MemberStatus::kFailoverRequested : MemberStatus::kActive;
-  if (member->second != wanted) return {Result::kNothing, "its status changed"};
+  const bool wanted = kind == Kind::kManual
+                          ? (member->second == MemberStatus::kFailoverRequested ||
+                             member->second == MemberStatus::kGracefulFailoverRequested)
+                          : (member->second == MemberStatus::kActive ||
+                             member->second == MemberStatus::kPendingRemove);
+  if (!wanted) return {Result::kNothing, "its status changed"};
   if (kind == Kind::kAutomatic) {
     if (state.IsAlive(node)) return {Result::kNothing, "it registered again"};
     if (auto refusal = AutoRefusal(state, node)) return {Result::kRefused, *refusal};

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,18 @@ class ScriptedProbe : public SeqnoProbe {
     }
     return out;
   }
+  // What a node would answer: the `rev` set by SetRevision (0 until then).
+  StatusOr<int64_t> ConfigRevision(const NodeRegistration& node, const std::string& bucket) override
+      EXCLUDES(mu_) {
+    (void)node;
+    (void)bucket;
+    MutexLock lock(&mu_);
+    return revision_;
+  }
+  void SetRevision(int64_t rev) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    revision_ = rev;
+  }
   // Every vbucket of `node` reports `seqnos`.
   void Set(const std::string& node, VbucketSeqnos seqnos) EXCLUDES(mu_) {
     MutexLock lock(&mu_);
@@ -71,6 +84,7 @@ class ScriptedProbe : public SeqnoProbe {
   bool closed_ GUARDED_BY(mu_) = false;
   bool entered_ GUARDED_BY(mu_) = false;
   std::map<std::string, VbucketSeqnos> table_ GUARDED_BY(mu_);
+  int64_t revision_ GUARDED_BY(mu_) = 0;
 };
 
 class ManagerTest : public EtcdTest {
@@ -296,6 +310,55 @@ TEST_F(ManagerTest, ARequestedFailoverIsHardAndNotCounted) {
   ExpectOutOfMap("b");
   EXPECT_EQ(FailoverCount(), 0);
   EXPECT_TRUE(KeyExists(keys_.Node("b")));  // it was alive: a hard failover all the same
+}
+
+// A rebalance that adds c: the first manager plans it and starts moves, which cannot finish while
+// c has not caught up; it stops (resigns) mid-rebalance, and the second manager continues the
+// stored plan to the end: a balanced map over a, b, c, c active, every move counted once.
+TEST_F(ManagerTest, ARebalanceIsResumedByTheNextManager) {
+  FormCluster({"a", "b"}, 1);
+  Register({"c", "127.0.0.1", 20002});
+  ASSERT_TRUE(client_->Put(keys_.Member("c"), FormatMember(MemberStatus::kPendingAdd)).ok());
+  for (auto* p : {p1_.get(), p2_.get()}) {
+    p->Set("a", {.high_seqno = 100, .uuid = 7});
+    p->Set("b", {.high_seqno = 100, .uuid = 7});
+    p->Set("c", {.high_seqno = 0, .uuid = 0});            // not streaming yet: no move can advance
+    p->SetRevision(std::numeric_limits<int64_t>::max());  // every node has applied every map
+  }
+  m1_ = StartManager("m1", p1_);
+  ASSERT_TRUE(Eventually([&] { return m1_->leadership().has_value(); }));
+  ASSERT_TRUE(client_->Put(keys_.Rebalance(), FormatRebalance(RebalanceStatus{})).ok());
+  ASSERT_TRUE(Eventually([&] { return !Map().moves().empty(); }));
+  const ClusterMap moving = Map();
+  for (const auto& [vb, move] : moving.moves()) {
+    EXPECT_EQ(move.phase, VbucketMove::Phase::kBackfill) << vb;
+  }
+  EXPECT_LE(moving.moves().size(), 4u);  // rebalance_moves_per_node: c is in every move
+  m1_->Stop();
+  m2_ = StartManager("m2", p2_);
+  p2_->Set("c", {.high_seqno = 100, .uuid = 7});  // c caught up
+  ASSERT_TRUE(Eventually([&] {
+    auto kv = client_->Get(keys_.Rebalance());
+    auto r = kv.ok() ? ParseRebalance(kv->value) : StatusOr<RebalanceStatus>(kv.status());
+    return r.ok() && r->state == RebalanceStatus::State::kDone;
+  }));
+  auto done = ParseRebalance(client_->Get(keys_.Rebalance())->value);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->moves_done, done->moves_total);
+  EXPECT_GT(done->moves_total, 0);
+  EXPECT_EQ(Member("c"), MemberStatus::kActive);
+  const ClusterMap map = Map();
+  EXPECT_TRUE(map.moves().empty());
+  EXPECT_EQ(map.nodes().size(), 3u);
+  std::map<std::string, size_t> actives;
+  for (size_t vb = 0; vb < map.num_vbuckets(); ++vb) {
+    ++actives[*map.ChainOf(static_cast<Vbid>(vb))[0]];
+    EXPECT_NE(map.ChainOf(static_cast<Vbid>(vb))[0], map.ChainOf(static_cast<Vbid>(vb))[1]);
+  }
+  EXPECT_GE(actives["c"], 2u);  // 8 vbuckets over 3 nodes: 3, 3, 2
+  EXPECT_LE(actives["a"], 3u);
+  EXPECT_LE(actives["b"], 3u);
+  EXPECT_GT(m2_->stats().rebalance_writes, 0);
 }
 
 }  // namespace

@@ -121,7 +121,126 @@ size_t Refill(const std::vector<std::string>& remaining, std::vector<TopologyCha
   return added;
 }
 
+// Each node's share of `total` items: total / n, one more for the first total % n nodes in
+// descending order of `have` (ties: the nodes' order), so that nodes holding more keep more.
+std::vector<size_t> Shares(size_t total, const std::vector<size_t>& have) {
+  const size_t n = have.size();
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return have[a] > have[b]; });
+  std::vector<size_t> share(n, total / n);
+  for (size_t i = 0; i < total % n; ++i) ++share[order[i]];
+  return share;
+}
+
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+// Index of `node` in `nodes`, or kNone (null, or not a target node).
+size_t Find(const std::vector<std::string>& nodes, const TopologyNode& node) {
+  if (!node) return kNone;
+  const size_t i = IndexOf(nodes, *node);
+  return i == nodes.size() ? kNone : i;
+}
+
+// The new active of each vbucket (an index into `nodes`).
+std::vector<size_t> PlanActives(const std::vector<TopologyChain>& chains,
+                                const std::vector<std::string>& nodes) {
+  const size_t n = nodes.size();
+  std::vector<size_t> have(n, 0);
+  for (const auto& chain : chains) {
+    if (size_t a = Find(nodes, chain[0]); a != kNone) ++have[a];
+  }
+  const std::vector<size_t> share = Shares(chains.size(), have);
+  std::vector<size_t> count(n, 0);
+  std::vector<size_t> active(chains.size(), kNone);
+  for (size_t vb = 0; vb < chains.size(); ++vb) {  // keep what fits the share
+    const size_t a = Find(nodes, chains[vb][0]);
+    if (a != kNone && count[a] < share[a]) active[vb] = a, ++count[a];
+  }
+  // First to a node that holds a replica (the data are there), then to any node with room; each
+  // time the one with the most room.
+  for (bool need_data : {true, false}) {
+    for (size_t vb = 0; vb < chains.size(); ++vb) {
+      if (active[vb] != kNone) continue;
+      size_t best = kNone;
+      for (size_t c = 0; c < n; ++c) {
+        if (count[c] >= share[c] || (need_data && !InChain(chains[vb], nodes[c]))) continue;
+        if (best == kNone || share[c] - count[c] > share[best] - count[best]) best = c;
+      }
+      if (best != kNone) active[vb] = best, ++count[best];
+    }
+  }
+  return active;
+}
+
+// Moves replica slots from nodes over their share to nodes under it, where the chain allows.
+void EvenReplicas(const std::vector<std::string>& nodes, const std::vector<size_t>& share,
+                  std::vector<size_t>* count, std::vector<TopologyChain>* out) {
+  for (size_t over = 0; over < nodes.size(); ++over) {
+    for (size_t under = 0; under < nodes.size() && (*count)[over] > share[over]; ++under) {
+      for (auto& chain : *out) {
+        if ((*count)[over] <= share[over] || (*count)[under] >= share[under]) break;
+        if (InChain(chain, nodes[under])) continue;
+        for (size_t slot = 1; slot < chain.size(); ++slot) {
+          if (chain[slot] && *chain[slot] == nodes[over]) {
+            chain[slot] = nodes[under];
+            --(*count)[over], ++(*count)[under];
+            break;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<TopologyChain> PlanRebalance(const std::vector<TopologyChain>& chains,
+                                         const std::vector<std::string>& nodes,
+                                         size_t num_replicas) {
+  const size_t n = nodes.size();
+  const size_t width = std::min(num_replicas, n - 1);  // replicas a chain can hold
+  const std::vector<size_t> active = PlanActives(chains, nodes);
+  std::vector<size_t> have(n, 0);
+  for (const auto& chain : chains) {
+    for (size_t i = 1; i < chain.size(); ++i) {
+      if (size_t r = Find(nodes, chain[i]); r != kNone) ++have[r];
+    }
+  }
+  const std::vector<size_t> share = Shares(chains.size() * width, have);
+  std::vector<size_t> count(n, 0);
+  std::vector<TopologyChain> out(chains.size(), TopologyChain(num_replicas + 1));
+  for (size_t vb = 0; vb < chains.size(); ++vb) {
+    TopologyChain& chain = out[vb];
+    chain[0] = nodes[active[vb]];
+    auto take = [&](size_t slot, size_t r) { chain[slot] = nodes[r], ++count[r]; };
+    // Keep the replicas that stay, in their slots; then the old active (it has the data).
+    for (size_t slot = 1; slot <= width && slot < chains[vb].size(); ++slot) {
+      const size_t r = Find(nodes, chains[vb][slot]);
+      if (r != kNone && r != active[vb] && count[r] < share[r]) take(slot, r);
+    }
+    for (size_t slot = 1; slot <= width; ++slot) {
+      if (chain[slot]) continue;
+      const size_t old = Find(nodes, chains[vb][0]);
+      size_t best = kNone;
+      if (old != kNone && !InChain(chain, nodes[old]) && count[old] < share[old]) best = old;
+      auto room = [&](size_t c) { return share[c] - std::min(share[c], count[c]); };
+      for (size_t k = 1; best == kNone || k < n; ++k) {  // the most room, from the active on
+        if (k >= n) break;
+        const size_t c = (active[vb] + k) % n;
+        if (InChain(chain, nodes[c])) continue;
+        if (best == kNone || room(c) > room(best) ||
+            (room(c) == room(best) && count[c] < count[best])) {
+          best = c;
+        }
+      }
+      take(slot, best);
+    }
+  }
+  EvenReplicas(nodes, share, &count, &out);
+  return out;
+}
 
 std::vector<TopologyChain> PlanInitialMap(const std::vector<std::string>& node_ids,
                                           size_t num_replicas, size_t num_vbuckets) {

@@ -13,6 +13,11 @@
 //                    rank below those that did, in chain order. The replica slots freed (the
 //                    failed node's and the promoted replica's) are refilled on remaining nodes not
 //                    yet in the chain, each going to the node holding the fewest replicas.
+//   PlanRebalance    the balanced map over a new set of nodes that changes the fewest chains:
+//                    actives and replicas each spread within one of even, replicas never on their
+//                    active's node; a node keeps the actives and replicas it has while under its
+//                    share, a vbucket whose active must move goes to one of its replicas when one
+//                    has room (its data are there already).
 //   LeavesMajority   the "never fail over into a minority" rule.
 //
 // Thread safety: pure functions.
@@ -35,6 +40,8 @@ namespace sluice::cluster {
 struct VbucketSeqnos {
   uint64_t high_prepared_seqno = 0;
   uint64_t high_seqno = 0;
+  uint64_t uuid =
+      0;  // the latest failover entry's (a replica adopts its active's); 0: not reported
   friend bool operator==(const VbucketSeqnos&, const VbucketSeqnos&) = default;
 };
 // node id -> vbucket -> its seqnos there; a node or vbucket missing reported nothing.
@@ -66,6 +73,13 @@ StatusOr<FailoverPlan> PlanFailover(const std::vector<TopologyChain>& chains,
                                     const std::string& failed,
                                     const std::vector<std::string>& remaining,
                                     const SeqnoReport& seqnos);
+
+// The rebalanced chains of `chains` over `nodes` (the members the map will hold, in the map's
+// order), each num_replicas + 1 long (null slots when there are too few nodes).
+// REQUIRES: nodes non-empty and distinct.
+std::vector<TopologyChain> PlanRebalance(const std::vector<TopologyChain>& chains,
+                                         const std::vector<std::string>& nodes,
+                                         size_t num_replicas);
 
 // Never fail over into a minority: true when `alive_after` nodes still alive after the failover
 // are a strict majority of the `members` the cluster had before it.

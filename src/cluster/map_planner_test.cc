@@ -169,8 +169,99 @@ TEST(SeqnoProbeTest, SeqnosFromTheVbucketSeqnoStatsGroup) {
       {"vb_5:high_seqno", "1"}};
   const auto seqnos = SeqnosFromVbucketSeqnoStats(stats, {0, 3, 4, 5, 6});
   ASSERT_EQ(seqnos.size(), 2u);  // 4: not a number; 5: no high_prepared_seqno; 6: absent
-  EXPECT_EQ(seqnos.at(0), (VbucketSeqnos{.high_prepared_seqno = 12, .high_seqno = 17}));
+  EXPECT_EQ(seqnos.at(0), (VbucketSeqnos{.high_prepared_seqno = 12, .high_seqno = 17, .uuid = 99}));
   EXPECT_EQ(seqnos.at(3), (VbucketSeqnos{.high_prepared_seqno = 5, .high_seqno = 5}));
+}
+
+// How many vbuckets change their active, and how many chains change at all.
+size_t ActivesMoved(const Chains& from, const Chains& to) {
+  size_t n = 0;
+  for (size_t vb = 0; vb < from.size(); ++vb) n += from[vb][0] != to[vb][0] ? 1 : 0;
+  return n;
+}
+
+void ExpectRebalanced(const Chains& chains, const std::vector<std::string>& nodes,
+                      size_t replicas) {
+  ExpectNoNodeTwice(chains);
+  ExpectBalanced(CountSlots(chains, true), nodes.size());
+  if (replicas > 0 && nodes.size() > 1) ExpectBalanced(CountSlots(chains, false), nodes.size());
+  for (const auto& chain : chains) {
+    ASSERT_EQ(chain.size(), replicas + 1);
+    for (size_t i = 0; i < chain.size(); ++i) {
+      if (i <= std::min(replicas, nodes.size() - 1)) {
+        ASSERT_TRUE(chain[i].has_value());
+        EXPECT_NE(std::find(nodes.begin(), nodes.end(), *chain[i]), nodes.end()) << *chain[i];
+      } else {
+        EXPECT_FALSE(chain[i].has_value());
+      }
+    }
+  }
+}
+
+TEST(MapPlannerTest, RebalanceOfABalancedMapChangesNothing) {
+  for (size_t replicas : {0, 1, 2}) {
+    const Chains chains = PlanInitialMap({"a", "b", "c"}, replicas, 16);
+    EXPECT_EQ(PlanRebalance(chains, {"a", "b", "c"}, replicas), chains) << replicas;
+  }
+}
+
+TEST(MapPlannerTest, AddingANodeMovesOnlyItsShare) {
+  const Chains before = PlanInitialMap({"a", "b"}, 1, 16);
+  const Chains after = PlanRebalance(before, {"a", "b", "c"}, 1);
+  ExpectRebalanced(after, {"a", "b", "c"}, 1);
+  // c's 5 actives are the only actives that move (16 = 6 + 5 + 5).
+  EXPECT_EQ(CountSlots(after, true)["c"], 5u);
+  EXPECT_EQ(ActivesMoved(before, after), 5u);
+  // An active that stays keeps its replica unless that replica's node is over its share.
+  size_t replicas_kept = 0;
+  for (size_t vb = 0; vb < 16; ++vb) replicas_kept += before[vb][1] == after[vb][1] ? 1 : 0;
+  EXPECT_GE(replicas_kept, 5u);
+}
+
+TEST(MapPlannerTest, AddingANodeWithTwoReplicasAndManyVbuckets) {
+  const Chains before = PlanInitialMap({"a", "b", "c"}, 2, 1024);
+  const Chains after = PlanRebalance(before, {"a", "b", "c", "d"}, 2);
+  ExpectRebalanced(after, {"a", "b", "c", "d"}, 2);
+  EXPECT_EQ(ActivesMoved(before, after), 256u);  // exactly d's share
+}
+
+TEST(MapPlannerTest, RemovingANodeEmptiesItAndPromotesItsReplicas) {
+  const Chains before = PlanInitialMap({"a", "b", "c"}, 1, 16);
+  const Chains after = PlanRebalance(before, {"a", "b"}, 1);
+  ExpectRebalanced(after, {"a", "b"}, 1);
+  size_t to_replica = 0;
+  for (size_t vb = 0; vb < 16; ++vb) {
+    for (const auto& n : after[vb]) EXPECT_NE(n, TopologyNode("c"));
+    // Only c's actives move, to the node holding their replica where that node has room.
+    if (before[vb][0] != TopologyNode("c")) EXPECT_EQ(after[vb][0], before[vb][0]) << vb;
+    if (before[vb][0] == TopologyNode("c")) to_replica += after[vb][0] == before[vb][1];
+  }
+  EXPECT_EQ(ActivesMoved(before, after), CountSlots(before, true)["c"]);
+  // a and b need 8 - (their actives) more each; c's replicas sit where the layout put them.
+  const size_t c_on_a = [&] {
+    size_t n = 0;
+    for (const auto& chain : before)
+      n += chain[0] == TopologyNode("c") && chain[1] == TopologyNode("a");
+    return n;
+  }();
+  const size_t a_needs = 8 - CountSlots(before, true)["a"];
+  const size_t b_needs = 8 - CountSlots(before, true)["b"];
+  const size_t c_on_b = CountSlots(before, true)["c"] - c_on_a;
+  EXPECT_EQ(to_replica, std::min(c_on_a, a_needs) + std::min(c_on_b, b_needs));
+}
+
+TEST(MapPlannerTest, RebalanceDownToOneNodeLeavesReplicaSlotsEmpty) {
+  const Chains before = PlanInitialMap({"a", "b"}, 1, 8);
+  const Chains after = PlanRebalance(before, {"a"}, 1);
+  ExpectRebalanced(after, {"a"}, 1);
+}
+
+TEST(MapPlannerTest, RebalanceAfterAFailoverRefillsAndEvens) {
+  const Chains initial = PlanInitialMap({"a", "b", "c"}, 1, 16);
+  auto failover = PlanFailover(initial, "c", {"a", "b"}, {});
+  ASSERT_TRUE(failover.ok());
+  const Chains after = PlanRebalance(failover->chains, {"a", "b", "c"}, 1);
+  ExpectRebalanced(after, {"a", "b", "c"}, 1);
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ std::map<Vbid, VbucketSeqnos> SeqnosFromVbucketSeqnoStats(
         !ParseU64(*hs->second, &seqnos.high_seqno)) {
       continue;
     }
+    auto uuid = by_key.find(fmt::format("vb_{}:uuid", vb));
+    if (uuid != by_key.end() && !ParseU64(*uuid->second, &seqnos.uuid)) seqnos.uuid = 0;
     out[vb] = seqnos;
   }
   return out;

@@ -517,6 +517,19 @@ StatusOr<VBucketTopology> Bucket::GetVBucketTopology(Vbid vbid) const {
   return vb->topology();
 }
 
+Status Bucket::SetVBucketTakeover(Vbid vbid, bool takeover) {
+  auto vb = vbuckets_.Get(vbid);
+  if (!vb) return Errc::kNotMyVbucket;
+  vb->SetTakeover(takeover);
+  return Status::Ok();
+}
+
+StatusOr<bool> Bucket::GetVBucketTakeover(Vbid vbid) const {
+  auto vb = vbuckets_.Get(vbid);
+  if (!vb) return Errc::kNotMyVbucket;
+  return vb->takeover();
+}
+
 Status Bucket::PersistAll() {
   for (auto& f : flushers_) RETURN_IF_ERROR(f->FlushAll());
   return Status::Ok();

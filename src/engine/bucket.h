@@ -162,6 +162,9 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   StatusOr<VBucketState> GetVBucketState(Vbid vbid) const;
   // The vbucket's topology (empty if it has none); kNotMyVbucket if it does not exist.
   StatusOr<VBucketTopology> GetVBucketTopology(Vbid vbid) const;
+  // VBucket::SetTakeover / takeover() of `vbid`; kNotMyVbucket when the bucket has no such vbucket.
+  Status SetVBucketTakeover(Vbid vbid, bool takeover);
+  StatusOr<bool> GetVBucketTakeover(Vbid vbid) const;
   // DEL_VBUCKET: removes the vbucket and its data, whatever its state (kv_engine marks it dead
   // first: its DCP streams end). kNotMyVbucket if it does not exist.
   Status DeleteVBucket(Vbid vbid);

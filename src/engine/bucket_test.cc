@@ -139,6 +139,27 @@ TEST_F(BucketTest, StoreSemantics) {
   EXPECT_EQ(Set(0, "big", big).status().code(), Errc::kTooBig);
 }
 
+// A rebalance's takeover (docs/cluster.md, "Moving a vbucket"): front-end writes answer TMPFAIL,
+// reads go on, the other vbuckets are untouched; lifting it or a state change ends it.
+TEST_F(BucketTest, TakeoverRefusesWritesUntilLiftedOrTheStateChanges) {
+  Open();
+  ASSERT_TRUE(Set(0, "k", "v1").ok());
+  ASSERT_TRUE(bucket_->SetVBucketTakeover(0, true).ok());
+  EXPECT_TRUE(*bucket_->GetVBucketTakeover(0));
+  EXPECT_EQ(Set(0, "k", "v2").status().code(), Errc::kTempFail);
+  EXPECT_EQ(bucket_->Delete(0, "k", 0).status().code(), Errc::kTempFail);
+  EXPECT_EQ(GetValue(0, "k"), "v1");
+  EXPECT_TRUE(Set(1, "k", "other").ok());
+  ASSERT_TRUE(bucket_->SetVBucketTakeover(0, false).ok());
+  EXPECT_TRUE(Set(0, "k", "v2").ok());
+  ASSERT_TRUE(bucket_->SetVBucketTakeover(0, true).ok());
+  ASSERT_TRUE(bucket_->SetVBucketState(0, VBucketState::kReplica).ok());
+  EXPECT_FALSE(*bucket_->GetVBucketTakeover(0));
+  ASSERT_TRUE(bucket_->SetVBucketState(0, VBucketState::kActive).ok());
+  EXPECT_TRUE(Set(0, "k", "v3").ok());
+  EXPECT_EQ(bucket_->SetVBucketTakeover(99, true).code(), Errc::kNotMyVbucket);
+}
+
 TEST_F(BucketTest, ArithmeticAppendPrependTouch) {
   Open();
   auto waiter = std::make_shared<RecordingWaiter>();

@@ -194,6 +194,9 @@ Status VBucket::CheckWritable() const {
     return Status(Errc::kTempFail,
                   "writes fenced: this node's cluster membership is not confirmed");
   }
+  if (takeover_.load(std::memory_order_acquire)) {
+    return Status(Errc::kTempFail, "vbucket is being handed over to another node (rebalance)");
+  }
   return Status::Ok();
 }
 
@@ -603,6 +606,7 @@ bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopolo
       failover_.CreateEntry(high);
     }
     if (new_state != VBucketState::kActive) MarkSnapshotWholeAtHigh();
+    if (old != new_state) takeover_.store(false, std::memory_order_release);
     state_.store(new_state, std::memory_order_release);
     checkpoints_.QueueSetVBucketState(new_state);
     LOG_INFO("vb:{} state {} -> {}, topology {}", id_, VBucketStateName(old),
@@ -618,6 +622,14 @@ bool VBucket::SetState(VBucketState new_state, const std::optional<VBucketTopolo
     if (CheckActive().ok()) CommitSatisfied();  // a new topology may complete some
   }
   return true;
+}
+
+void VBucket::SetTakeover(bool takeover) {
+  WriterLock lock(&state_lock_);
+  if (takeover_.exchange(takeover, std::memory_order_acq_rel) != takeover) {
+    LOG_INFO("vb:{} takeover {}: front-end writes {}", id_, takeover ? "begins" : "ends",
+             takeover ? "answer TMPFAIL" : "accepted again");
+  }
 }
 
 VBucketTopology VBucket::topology() const {

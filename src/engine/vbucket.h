@@ -217,6 +217,13 @@ class VBucket {
   bool SetState(VBucketState state, const std::optional<VBucketTopology>& meta = std::nullopt);
   // The replication topology (empty unless the vbucket is active and was given one).
   VBucketTopology topology() const;
+  // A rebalance's takeover (docs/cluster.md, "Moving a vbucket"): while set, front-end writes to
+  // this active answer TMPFAIL while replication, reads and DCP go on. Taken under state_lock_
+  // exclusively, so when SetTakeover(true) returns no write that passed the check is still in
+  // flight: the high seqno only moves by SyncWrite commits and expiries. A state change clears
+  // it. Not persisted (a restarted node is fenced until it has applied the map again).
+  void SetTakeover(bool takeover);
+  bool takeover() const { return takeover_.load(std::memory_order_acquire); }
   uint64_t high_seqno() const { return checkpoints_.GetHighSeqno(); }
   uint64_t persisted_seqno() const { return persisted_seqno_.load(std::memory_order_acquire); }
   // The highest seqno covered by an fsynced commit (<= persisted_seqno(); equal at warmup).
@@ -350,7 +357,8 @@ class VBucket {
   // Document operations run only on an active vbucket, which it stays while the caller holds
   // state_lock_: OK, else kNotMyVbucket.
   Status CheckActive() const REQUIRES_SHARED(state_lock_);
-  // A front-end write: CheckActive, then kTempFail while the bucket's writes are fenced.
+  // A front-end write: CheckActive, then kTempFail while the bucket's writes are fenced or the
+  // vbucket is being taken over.
   Status CheckWritable() const REQUIRES_SHARED(state_lock_);
   // Has the bucket read version `seqno` of `key` from disk (0: its tombstone, see LoadTombstone)
   // and notify `waiter`. Returns kWouldBlock, the operation's answer meanwhile.
@@ -374,6 +382,7 @@ class VBucket {
   // vbucket after it stopped being active.
   mutable SharedMutex state_lock_;
   std::atomic<VBucketState> state_;
+  std::atomic<bool> takeover_{false};  // SetTakeover; written under state_lock_ (exclusive)
   // Written under state_lock_ (exclusive) by SetState; read by stats, the flusher and the
   // cluster config without it.
   mutable Mutex topology_mu_;

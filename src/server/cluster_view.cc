@@ -61,16 +61,23 @@ Status ClusterView::SetStates(const cluster::ClusterMap& map, bool only_changed)
     ++counts[role == VBucketState::kActive ? 0 : role == VBucketState::kReplica ? 1 : 2];
     std::optional<VBucketTopology> topology;
     if (role == VBucketState::kActive) topology = map.TopologyOf(vb);
+    bool same = false;
     if (only_changed) {
       const auto state = bucket_->GetVBucketState(vb);
       const auto current = bucket_->GetVBucketTopology(vb);
-      if (state.ok() && *state == role && current.ok() &&
-          *current == topology.value_or(VBucketTopology{})) {
-        continue;
-      }
+      same = state.ok() && *state == role && current.ok() &&
+             *current == topology.value_or(VBucketTopology{});
     }
-    RETURN_IF_ERROR(bucket_->SetVBucketState(vb, role, topology));
-    ++changed;
+    if (!same) {
+      RETURN_IF_ERROR(bucket_->SetVBucketState(vb, role, topology));
+      ++changed;
+    }
+    // A move's takeover: this active stops taking front-end writes (after its topology gained the
+    // chain it moves to); any other map lifts it.
+    const bool takeover = map.InTakeover(node_id_, vb);
+    if (auto now = bucket_->GetVBucketTakeover(vb); now.ok() && *now != takeover) {
+      RETURN_IF_ERROR(bucket_->SetVBucketTakeover(vb, takeover));
+    }
   }
   RETURN_IF_ERROR(bucket_->PersistAll());
   LOG_INFO(

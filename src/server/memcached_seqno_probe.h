@@ -6,6 +6,7 @@
 // users file), selects the bucket and reads the `vbucket-seqno` stats group, taking
 // vb_N:high_prepared_seqno and vb_N:high_seqno of the vbuckets asked about (kv_engine's names).
 // One short connection per Probe: failovers are rare, and a node just failed is not kept open.
+// ConfigRevision (for a rebalance's takeover) reads GET_CLUSTER_CONFIG's "rev" likewise.
 //
 // It lives in server (not cluster) because cluster depends on common only and the client on the
 // protocol; server depends on both.
@@ -43,6 +44,9 @@ class MemcachedSeqnoProbe : public cluster::SeqnoProbe {
   StatusOr<std::map<Vbid, cluster::VbucketSeqnos>> Probe(
       const cluster::NodeRegistration& node, const std::string& bucket,
       const std::vector<Vbid>& vbuckets) override;
+  // GET_CLUSTER_CONFIG's "rev" after selecting `bucket`.
+  StatusOr<int64_t> ConfigRevision(const cluster::NodeRegistration& node,
+                                   const std::string& bucket) override;
 
  private:
   const SeqnoProbeOptions options_;

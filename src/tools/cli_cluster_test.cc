@@ -169,13 +169,5 @@ TEST_F(CliClusterTest, FailoverOfANonMemberAndUnreachableEtcd) {
   EXPECT_EQ(unreachable.exit_code, 3) << unreachable.err;
 }
 
-TEST(CliClusterNotYetTest, AddRemoveRebalanceAreRefused) {
-  for (const char* later : {"add", "remove", "rebalance"}) {
-    auto run = RunSluice({"cluster", later, "x"});
-    EXPECT_EQ(run.exit_code, 2) << later;
-    EXPECT_NE(run.err.find("not available yet"), std::string::npos) << run.err;
-  }
-}
-
 }  // namespace
 }  // namespace sluice::tools

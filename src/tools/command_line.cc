@@ -211,7 +211,9 @@ CLI::App* AddClusterSubcommand(CLI::App* cluster, const char* name, const char* 
 
 void AddCluster(CLI::App& app, CommandLine* cmd) {
   CLI::App* cluster = app.add_subcommand(
-      "cluster", "A self-running cluster in etcd: form it, show it, fail a node over");
+      "cluster",
+      "A self-running cluster in etcd: form it, show it, add and remove nodes, rebalance, fail a "
+      "node over");
   cluster->require_subcommand(1);
   cluster->footer(kFooter);
   ClusterFlags& flags = cmd->cluster;
@@ -240,23 +242,27 @@ void AddCluster(CLI::App& app, CommandLine* cmd) {
   failover->add_option("node", flags.node, "Node id")->required();
   failover->add_flag("--no-wait", flags.no_wait,
                      "Return once requested instead of waiting for the manager to do it");
+  failover->add_flag("--graceful", flags.graceful,
+                     "The node is alive: move its actives to their replicas first (no write is "
+                     "lost), then fail it over");
   AddClusterSubcommand(cluster, "reset-failover-count",
                        "Allow automatic failovers again (auto_failover_max_count)",
                        Command::kClusterResetFailoverCount, cmd);
-}
-
-// `cluster add|remove|rebalance`: a later step. Refused by name rather than as unknown words.
-std::optional<std::string> NotYet(const std::vector<std::string>& args) {
-  if (args.size() < 2 || args[0] != "cluster") return std::nullopt;
-  for (const char* later : {"add", "remove", "rebalance"}) {
-    if (args[1] == later) {
-      return fmt::format(
-          "sluice cluster {}: not available yet: adding and removing nodes and rebalance are a "
-          "later step (today: init, status, failover, reset-failover-count)\n",
-          later);
-    }
-  }
-  return std::nullopt;
+  CLI::App* add = AddClusterSubcommand(
+      cluster, "add", "Make a registered node a member (pending_add) for the next rebalance",
+      Command::kClusterAdd, cmd);
+  add->add_option("node", flags.node, "Node id")->required();
+  CLI::App* remove = AddClusterSubcommand(
+      cluster, "remove", "Mark a member pending_remove: the next rebalance moves its vbuckets away",
+      Command::kClusterRemove, cmd);
+  remove->add_option("node", flags.node, "Node id")->required();
+  CLI::App* rebalance = AddClusterSubcommand(
+      cluster, "rebalance",
+      "Move vbuckets to a balanced map over the members (adds and removes pending ones); shows "
+      "progress until done",
+      Command::kClusterRebalance, cmd);
+  rebalance->add_flag("--no-wait", flags.no_wait,
+                      "Return once requested instead of showing progress until done");
 }
 
 Status CheckClusterFlags(const CommandLine& cmd) {
@@ -360,11 +366,6 @@ void BuildApp(CLI::App& app, CommandLine* cmd, Deferred* deferred) {
 
 ParseResult ParseCommandLine(const std::vector<std::string>& args) {
   ParseResult result;
-  if (auto refusal = NotYet(args)) {
-    result.error = *refusal;
-    result.exit_code = ToInt(ExitCode::kUsage);
-    return result;
-  }
   CommandLine cmd;
   Deferred deferred;
   CLI::App app{"sluice: command-line client of sluiced (and of memcached for `load --no-auth`)",

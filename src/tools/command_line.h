@@ -15,8 +15,8 @@
 //   --json (machine-readable output)  --timeout SECONDS (30: connect and each I/O wait)
 //
 // Subcommands: get, set, rm, touch, stats, vbucket-seqnos, failover-log, vbucket set, load, tail,
-// drain, cluster init|status|failover|reset-failover-count (these take --etcd URL --cluster NAME
-// instead of the server flags; `cluster add|remove|rebalance` are refused as not available yet)
+// drain, cluster init|status|failover|reset-failover-count|add|remove|rebalance (these take --etcd
+// URL --cluster NAME instead of the server flags)
 // (see --help of each). Exit codes: tools/failure.h.
 //
 // Thread safety: ParseCommandLine is a pure function of its arguments and the environment.
@@ -61,6 +61,9 @@ enum class Command : uint8_t {
   kClusterStatus,
   kClusterFailover,
   kClusterResetFailoverCount,
+  kClusterAdd,
+  kClusterRemove,
+  kClusterRebalance,
 };
 
 // `sluice cluster ...`: etcd instead of a server (the connection flags they take are --bucket,
@@ -73,9 +76,11 @@ struct ClusterFlags {
   size_t replicas = 1;
   size_t vbuckets = 1024;
   bool force = false;  // re-initialise a cluster that has members (a new epoch)
-  // failover
+  // failover / add / remove
   std::string node;
-  bool no_wait = false;  // return once requested, without waiting for the manager
+  // failover, rebalance: return once requested, without waiting for the manager
+  bool no_wait = false;
+  bool graceful = false;  // failover: move the node's actives to their replicas first
 };
 
 struct CommandLine {
@@ -107,7 +112,7 @@ struct CommandLine {
   TailOptions tail;
   DrainOptions drain;
 
-  // cluster init / status / failover / reset-failover-count
+  // cluster init / status / failover / reset-failover-count / add / remove / rebalance
   ClusterFlags cluster;
 };
 

@@ -352,10 +352,22 @@ TEST(CommandLineTest, ClusterSubcommands) {
   EXPECT_EQ(failover.command, Command::kClusterFailover);
   EXPECT_EQ(failover.cluster.node, "b");
   EXPECT_TRUE(failover.connection.json);
+  EXPECT_FALSE(failover.cluster.graceful);
+  EXPECT_TRUE(ParseOk({"cluster", "failover", "b", "--graceful", "--etcd", "e:1", "--cluster", "c"})
+                  .cluster.graceful);
   EXPECT_EQ(ParseOk({"cluster", "status", "--etcd", "e:1", "--cluster", "c"}).command,
             Command::kClusterStatus);
   EXPECT_EQ(ParseOk({"cluster", "reset-failover-count", "--etcd", "e:1", "--cluster", "c"}).command,
             Command::kClusterResetFailoverCount);
+  const CommandLine add = ParseOk({"cluster", "add", "d", "--etcd", "e:1", "--cluster", "c"});
+  EXPECT_EQ(add.command, Command::kClusterAdd);
+  EXPECT_EQ(add.cluster.node, "d");
+  EXPECT_EQ(ParseOk({"cluster", "remove", "d", "--etcd", "e:1", "--cluster", "c"}).command,
+            Command::kClusterRemove);
+  const CommandLine rebalance =
+      ParseOk({"cluster", "rebalance", "--no-wait", "--etcd", "e:1", "--cluster", "c"});
+  EXPECT_EQ(rebalance.command, Command::kClusterRebalance);
+  EXPECT_TRUE(rebalance.cluster.no_wait);
 
   ExpectUsageError({"cluster", "status", "--cluster", "c"}, "--etcd");
   ExpectUsageError({"cluster", "status", "--etcd", "e:1"}, "--cluster");
@@ -366,8 +378,8 @@ TEST(CommandLineTest, ClusterSubcommands) {
   ExpectUsageError(
       {"cluster", "init", "--etcd", "e:1", "--cluster", "c", "--nodes", "a", "--replicas", "4"},
       "--replicas");
-  ExpectUsageError({"cluster", "add", "x"}, "not available yet");
-  ExpectUsageError({"cluster", "rebalance"}, "not available yet");
+  ExpectUsageError({"cluster", "add", "--etcd", "e:1", "--cluster", "c"}, "node");
+  ExpectUsageError({"cluster", "rebalance", "x", "--etcd", "e:1", "--cluster", "c"}, "x");
 }
 
 }  // namespace

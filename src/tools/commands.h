@@ -25,6 +25,8 @@
 //   cluster status     nodes, member status, alive, manager, map rev, vbuckets per node
 //   cluster failover NODE            hard failover request; waits for the manager to do it
 //   cluster reset-failover-count     allows automatic failovers again
+//   cluster add NODE / remove NODE   member pending_add / pending_remove (for the next rebalance)
+//   cluster rebalance                requests a rebalance; a progress line until done (--no-wait)
 //
 // Thread safety: each call runs on the caller's thread (load and drain start and join their own
 // threads; tail starts a signal-watching thread, tools/interrupt.h).
@@ -55,5 +57,8 @@ int RunClusterInit(const CommandLine& cmd, Output& out);
 int RunClusterStatus(const CommandLine& cmd, Output& out);
 int RunClusterFailover(const CommandLine& cmd, Output& out);
 int RunClusterResetFailoverCount(const CommandLine& cmd, Output& out);
+int RunClusterAdd(const CommandLine& cmd, Output& out);
+int RunClusterRemove(const CommandLine& cmd, Output& out);
+int RunClusterRebalance(const CommandLine& cmd, Output& out);
 
 }  // namespace sluice::tools

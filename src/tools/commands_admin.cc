@@ -168,6 +168,12 @@ int RunCommand(const CommandLine& cmd, std::ostream& out_stream, std::ostream& e
       return RunClusterFailover(cmd, out);
     case Command::kClusterResetFailoverCount:
       return RunClusterResetFailoverCount(cmd, out);
+    case Command::kClusterAdd:
+      return RunClusterAdd(cmd, out);
+    case Command::kClusterRemove:
+      return RunClusterRemove(cmd, out);
+    case Command::kClusterRebalance:
+      return RunClusterRebalance(cmd, out);
   }
   return out.Fail({ExitCode::kUsage, "unknown command"});
 }

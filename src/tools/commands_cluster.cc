@@ -199,12 +199,17 @@ int RunClusterFailover(const CommandLine& cmd, Output& out) {
     return out.Fail({ExitCode::kServerError,
                      fmt::format("{} is not a member of cluster {}", node, cmd.cluster.cluster)});
   }
+  if (cmd.cluster.graceful && !state.IsAlive(node)) {
+    return out.Fail({ExitCode::kServerError,
+                     node + " is not registered (down): only a hard failover is possible"});
+  }
   if (member->second == MemberStatus::kActive) {
+    const MemberStatus request = cmd.cluster.graceful ? MemberStatus::kGracefulFailoverRequested
+                                                      : MemberStatus::kFailoverRequested;
     auto written = client.Txn(
         {.compare = {cluster::Compare::ModRevision(keys.Member(node), cluster::CompareOp::kEqual,
                                                    state.member_mod_revisions.at(node))},
-         .success = {cluster::TxnOp::Put(
-             keys.Member(node), cluster::FormatMember(MemberStatus::kFailoverRequested))}});
+         .success = {cluster::TxnOp::Put(keys.Member(node), cluster::FormatMember(request))}});
     if (!written.ok()) return out.Fail(FailureFromEtcd(written.status(), "requesting"));
     if (!written->succeeded) {
       return out.Fail({ExitCode::kServerError, node + "'s membership changed meanwhile; retry"});
@@ -226,7 +231,9 @@ int RunClusterFailover(const CommandLine& cmd, Output& out) {
                                    state.manager.value_or("none running"))});
     }
   }
-  const char* what = done ? "failed_over" : "failover_requested";
+  const char* what = done                   ? "failed_over"
+                     : cmd.cluster.graceful ? "graceful_failover_requested"
+                                            : "failover_requested";
   if (out.json()) {
     out.Json({{"node", node}, {"status", what}});
   } else {

@@ -63,6 +63,15 @@ Json ToJson(const CommandLine& cmd, const ClusterState& state, const cluster::Bu
                      {"replica_vbuckets", row.replicas}});
   }
   const bool has_map = b != nullptr && b->map.has_value();
+  Json rebalance = nullptr;
+  if (state.rebalance) {
+    rebalance = {{"state", cluster::RebalanceStateName(state.rebalance->state)},
+                 {"moves_done", state.rebalance->moves_done},
+                 {"moves_total", state.rebalance->moves_total},
+                 {"moves_in_flight", has_map ? b->map->moves().size() : 0},
+                 {"nodes", state.rebalance->nodes},
+                 {"message", state.rebalance->message}};
+  }
   return {{"cluster", cmd.cluster.cluster},
           {"revision", state.revision},
           {"epoch", state.epoch ? Json(*state.epoch) : Json(nullptr)},
@@ -70,6 +79,8 @@ Json ToJson(const CommandLine& cmd, const ClusterState& state, const cluster::Bu
           {"failover_count", state.failover_count},
           {"auto_failover_timeout", state.settings.auto_failover_timeout.count()},
           {"auto_failover_max_count", state.settings.auto_failover_max_count},
+          {"rebalance_moves_per_node", state.settings.rebalance_moves_per_node},
+          {"rebalance", std::move(rebalance)},
           {"bucket", cmd.connection.bucket},
           {"map_rev", b ? Json(b->mod_revision) : Json(nullptr)},
           {"num_vbuckets", has_map ? Json(b->map->num_vbuckets()) : Json(nullptr)},
@@ -92,6 +103,15 @@ std::string ToText(const CommandLine& cmd, const ClusterState& state,
   text += fmt::format("automatic failovers: {} of at most {} (after {} s)\n", state.failover_count,
                       state.settings.auto_failover_max_count,
                       state.settings.auto_failover_timeout.count());
+  if (state.rebalance) {
+    const auto& r = *state.rebalance;
+    text += fmt::format("rebalance: {}, {}/{} vbuckets moved{}{}\n",
+                        cluster::RebalanceStateName(r.state), r.moves_done, r.moves_total,
+                        b != nullptr && b->map && !b->map->moves().empty()
+                            ? fmt::format(", {} moving now", b->map->moves().size())
+                            : "",
+                        r.message.empty() ? "" : " (" + r.message + ")");
+  }
   Rows table = {{"node", "address", "status", "alive", "active", "replica"}};
   for (const auto& row : rows) {
     table.push_back({row.id, row.address, row.status.value_or("(not a member)"),
