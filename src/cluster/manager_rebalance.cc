@@ -34,10 +34,6 @@ bool Contains(const std::vector<std::string>& ids, const std::string& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-bool InChain(const TopologyChain& chain, const std::string& id) {
-  return std::any_of(chain.begin(), chain.end(), [&](const auto& n) { return n && *n == id; });
-}
-
 // The nodes of `to` that `chain` lacks: those a move has to fill.
 std::vector<std::string> NewNodes(const TopologyChain& chain, const TopologyChain& to) {
   std::vector<std::string> out;

@@ -7,10 +7,6 @@
 namespace sluice::cluster {
 namespace {
 
-bool InChain(const TopologyChain& chain, const std::string& id) {
-  return std::any_of(chain.begin(), chain.end(), [&](const auto& n) { return n && *n == id; });
-}
-
 // Whether replica `a` should be promoted before `b` for `vb` (higher high prepared seqno, then
 // higher high seqno; a replica that reported ranks above one that did not; else chain order).
 bool Better(const std::string& a, const std::string& b, Vbid vb, const SeqnoReport& seqnos) {

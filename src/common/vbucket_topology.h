@@ -32,6 +32,14 @@ namespace sluice {
 using TopologyNode = std::optional<std::string>;
 using TopologyChain = std::vector<TopologyNode>;
 
+// Whether node `id` holds a slot of `chain`.
+inline bool InChain(const TopologyChain& chain, const std::string& id) {
+  for (const TopologyNode& n : chain) {
+    if (n && *n == id) return true;
+  }
+  return false;
+}
+
 struct VBucketTopology {
   static constexpr size_t kMaxChains = 2;
   static constexpr size_t kMaxChainLength = 4;  // an active and up to 3 replicas

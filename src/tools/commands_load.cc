@@ -8,13 +8,12 @@
 #include "protocol/feature.h"
 #include "protocol/frame_info.h"
 #include "tools/commands.h"
+#include "tools/histogram.h"
 #include "tools/load_generator.h"
 #include "tools/session.h"
 
 namespace sluice::tools {
 namespace {
-
-double Micros(uint64_t nanos) { return static_cast<double>(nanos) / 1000.0; }
 
 void Report(const CommandLine& cmd, const LoadResult& r, uint32_t server_vbuckets, Output& out) {
   const LoadOptions& o = cmd.load;

@@ -53,8 +53,6 @@ class LatencyRecorder {
   uint64_t untimed_ = 0;
 };
 
-double Micros(uint64_t nanos) { return static_cast<double>(nanos) / 1000.0; }
-
 void ReportLatency(const LatencyRecorder& recorder, uint64_t changes, double seconds, Output& out) {
   const LatencyHistogram& h = recorder.histogram();
   const double rate = seconds > 0 ? static_cast<double>(changes) / seconds : 0;

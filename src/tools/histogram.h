@@ -25,6 +25,9 @@
 
 namespace sluice::tools {
 
+// A histogram value in nanoseconds as microseconds, as the tools print latencies.
+inline double Micros(uint64_t nanos) { return static_cast<double>(nanos) / 1000.0; }
+
 class LatencyHistogram {
  public:
   // 2^kSubBucketBits buckets per power of two.
