@@ -3,7 +3,7 @@
 // End-to-end tests of the DCP subcommands, `sluice tail` and `sluice drain` (and the `load`
 // options made for them, --rate and --timestamp-values): the sluice binary as a subprocess against
 // a real sluiced (testing/server_process.h), each test with a fresh server of
-// kVBuckets vbuckets so that item counts and seqnos are exact.
+// kDcpCliVBuckets vbuckets so that item counts and seqnos are exact.
 //
 // Checkpoints deduplicate: a key written twice before a stream reads it may be delivered once.
 // The tests therefore write distinct keys, or read from a seqno after the first write.
@@ -30,7 +30,7 @@ using testing::BackgroundProcess;
 using testing::RunResult;
 using testing::RunSluice;
 
-constexpr uint32_t kVBuckets = 16;
+constexpr uint32_t kDcpCliVBuckets = 16;
 constexpr milliseconds kWait(30'000);
 
 // Key length 7 ("key:" + 3 digits) + 100-byte value: a DCP_MUTATION of 24 + 31 + 107 bytes.
@@ -38,22 +38,14 @@ constexpr uint64_t kLoadMutationBytes = 24 + 31 + 7 + 100;
 constexpr uint64_t kMarkerBytes = 24 + 20;
 constexpr uint64_t kStreamEndBytes = 24 + 4;
 
-nlohmann::json ParseJson(const std::string& text) {
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using testing::Lines;
+using testing::ParseJson;
 
 class DcpCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sluice::testing::ServerOptions options;
-    options.extra_args = {"--vbuckets", std::to_string(kVBuckets)};
+    options.extra_args = {"--vbuckets", std::to_string(kDcpCliVBuckets)};
     server_ = std::make_unique<sluice::testing::ServerProcess>(options);
     ASSERT_TRUE(server_->Start()) << server_->error();
   }
@@ -156,7 +148,7 @@ TEST_F(DcpCliTest, TailFromASeqnoShowsOnlyLaterChangesIncludingDeletions) {
 }
 
 TEST_F(DcpCliTest, TailShowsExpirations) {
-  const Vbid vb = VBucketForKey("ephemeral", kVBuckets);
+  const Vbid vb = VBucketForKey("ephemeral", kDcpCliVBuckets);
   ASSERT_EQ(Set("ephemeral", "v", vb), 1u);
   BackgroundProcess tail;
   StartSluice(&tail, {"tail", "--vbuckets", std::to_string(vb), "--from", "1"});
@@ -173,8 +165,8 @@ TEST_F(DcpCliTest, TailFromLatestFollowsNewWritesUntilInterrupted) {
   BackgroundProcess tail;
   StartSluice(&tail, {"tail", "--verbose"});
   ASSERT_TRUE(tail.WaitForErr("Ctrl-C to stop", kWait)) << tail.err();
-  EXPECT_NE(tail.err().find(fmt::format("following {} vbucket(s) (0-{}) from now on", kVBuckets,
-                                        kVBuckets - 1)),
+  EXPECT_NE(tail.err().find(fmt::format("following {} vbucket(s) (0-{}) from now on",
+                                        kDcpCliVBuckets, kDcpCliVBuckets - 1)),
             std::string::npos)
       << tail.err();
   ASSERT_EQ(Set("new-key", "hello", 1), 2u);
@@ -236,15 +228,15 @@ TEST_F(DcpCliTest, DrainCountsEveryItemAndVerifies) {
   const nlohmann::json json = DrainJson({"--verify"});
   EXPECT_EQ(json["items"], 500);
   EXPECT_EQ(json["mutations"], 500);
-  EXPECT_EQ(json["vbuckets"], kVBuckets);
-  EXPECT_EQ(json["streams_ended_ok"], kVBuckets);
+  EXPECT_EQ(json["vbuckets"], kDcpCliVBuckets);
+  EXPECT_EQ(json["streams_ended_ok"], kDcpCliVBuckets);
   EXPECT_TRUE(json["verify"]["ok"].get<bool>()) << json.dump();
   EXPECT_EQ(json["verify"]["errors"], 0);
   // Bytes are wire sizes: every mutation, marker and stream end.
   const uint64_t markers = json["snapshot_markers"];
-  EXPECT_GE(markers, kVBuckets);
+  EXPECT_GE(markers, kDcpCliVBuckets);
   EXPECT_EQ(json["bytes"],
-            500 * kLoadMutationBytes + markers * kMarkerBytes + kVBuckets * kStreamEndBytes);
+            500 * kLoadMutationBytes + markers * kMarkerBytes + kDcpCliVBuckets * kStreamEndBytes);
   EXPECT_GT(json["seconds"].get<double>(), 0.0);
   EXPECT_GT(json["items_per_sec"].get<double>(), 0.0);
   EXPECT_GT(json["mb_per_sec"].get<double>(), 0.0);
@@ -256,7 +248,7 @@ TEST_F(DcpCliTest, DrainAfterRestartBackfillsFromDisk) {
   ASSERT_TRUE(server_->Start()) << server_->error();
   const nlohmann::json json = DrainJson({"--verify", "--buffer", "64k"});
   EXPECT_EQ(json["items"], 2000);
-  EXPECT_EQ(json["vbuckets"], kVBuckets);
+  EXPECT_EQ(json["vbuckets"], kDcpCliVBuckets);
   EXPECT_TRUE(json["verify"]["ok"].get<bool>()) << json.dump();
   // The same with several connections.
   const nlohmann::json three = DrainJson({"--verify", "--connections", "3"});

@@ -21,24 +21,16 @@ namespace {
 using testing::RunResult;
 using testing::RunSluice;
 
-constexpr uint32_t kVBuckets = 64;
+constexpr uint32_t kCliVBuckets = 64;
 
-nlohmann::json ParseJson(const std::string& text) {
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+using testing::Lines;
+using testing::ParseJson;
 
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     sluice::testing::ServerOptions options;
-    options.extra_args = {"--vbuckets", std::to_string(kVBuckets)};
+    options.extra_args = {"--vbuckets", std::to_string(kCliVBuckets)};
     server_ = new sluice::testing::ServerProcess(options);
     if (!server_->Start()) {
       start_error_ = server_->error();
@@ -104,7 +96,7 @@ TEST_F(CliTest, JsonGetReportsMetadataAndTheKeysVbucket) {
   EXPECT_EQ(json["value"], "{\"a\":1}");
   EXPECT_EQ(json["flags"], 42);
   EXPECT_NE(json["cas"], 0);
-  EXPECT_EQ(json["vbucket"], VBucketForKey("doc", kVBuckets));
+  EXPECT_EQ(json["vbucket"], VBucketForKey("doc", kCliVBuckets));
 }
 
 TEST_F(CliTest, SetJsonReportsTheMutationToken) {
@@ -112,7 +104,7 @@ TEST_F(CliTest, SetJsonReportsTheMutationToken) {
   ASSERT_EQ(set.exit_code, 0) << set.err;
   const nlohmann::json json = ParseJson(set.out);
   ASSERT_TRUE(json.is_object()) << set.out;
-  EXPECT_EQ(json["vbucket"], VBucketForKey("tokened", kVBuckets));
+  EXPECT_EQ(json["vbucket"], VBucketForKey("tokened", kCliVBuckets));
   EXPECT_GE(json["seqno"].get<uint64_t>(), 1u);
   EXPECT_TRUE(json.contains("vbucket_uuid"));
 }
@@ -132,8 +124,8 @@ TEST_F(CliTest, GetOfAMissingKeyExitsWithOne) {
 }
 
 TEST_F(CliTest, ExplicitVbucketIsUsed) {
-  const Vbid right = VBucketForKey("placed", kVBuckets);
-  const Vbid wrong = static_cast<Vbid>((right + 1) % kVBuckets);
+  const Vbid right = VBucketForKey("placed", kCliVBuckets);
+  const Vbid wrong = static_cast<Vbid>((right + 1) % kCliVBuckets);
   ASSERT_EQ(Sluice({"set", "placed", "x", "--vbucket", std::to_string(wrong)}).exit_code, 0);
   // Stored under the vbucket given, so the computed one does not find it.
   EXPECT_EQ(Sluice({"get", "placed"}).exit_code, 1);
@@ -143,7 +135,7 @@ TEST_F(CliTest, ExplicitVbucketIsUsed) {
 }
 
 TEST_F(CliTest, NotMyVbucketExitsWithFive) {
-  RunResult get = Sluice({"get", "k", "--vbucket", std::to_string(kVBuckets + 10)});
+  RunResult get = Sluice({"get", "k", "--vbucket", std::to_string(kCliVBuckets + 10)});
   EXPECT_EQ(get.exit_code, 5);
   EXPECT_NE(get.err.find("not my vbucket"), std::string::npos) << get.err;
 }
@@ -168,7 +160,7 @@ TEST_F(CliTest, VbucketSetChangesTheStateAndTheTopology) {
   EXPECT_EQ(Sluice({"get", "k", "--vbucket", "63"}).exit_code, 1) << "active again";
 
   // A vbucket out of range (ERANGE, as kv_engine), and a topology refused before anything is sent.
-  RunResult missing = Sluice({"vbucket", "set", std::to_string(kVBuckets + 1), "active"});
+  RunResult missing = Sluice({"vbucket", "set", std::to_string(kCliVBuckets + 1), "active"});
   EXPECT_EQ(missing.exit_code, 6) << missing.err;
   RunResult bad = Sluice({"vbucket", "set", "63", "active", "--topology", "[[1]]"});
   EXPECT_EQ(bad.exit_code, 2);
@@ -246,19 +238,19 @@ TEST_F(CliTest, StatsGroupAndUnknownGroup) {
 
 TEST_F(CliTest, VbucketSeqnosListsEveryVbucket) {
   ASSERT_EQ(Sluice({"set", "seqno-key", "v"}).exit_code, 0);
-  const Vbid vb = VBucketForKey("seqno-key", kVBuckets);
+  const Vbid vb = VBucketForKey("seqno-key", kCliVBuckets);
 
   RunResult text = Sluice({"vbucket-seqnos"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   const std::vector<std::string> lines = Lines(text.out);
-  ASSERT_EQ(lines.size(), kVBuckets + 1);
+  ASSERT_EQ(lines.size(), kCliVBuckets + 1);
   EXPECT_EQ(lines[0], "vbucket  high_seqno");
 
   RunResult json = Sluice({"vbucket-seqnos", "--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const nlohmann::json parsed = ParseJson(json.out);
   ASSERT_TRUE(parsed.is_object()) << json.out;
-  ASSERT_EQ(parsed["vbuckets"].size(), kVBuckets);
+  ASSERT_EQ(parsed["vbuckets"].size(), kCliVBuckets);
   bool found = false;
   for (const auto& entry : parsed["vbuckets"]) {
     if (entry["vbucket"] == vb) {
@@ -285,7 +277,7 @@ TEST_F(CliTest, FailoverLogOfAVbucket) {
   EXPECT_TRUE(parsed["entries"][0].contains("uuid"));
   EXPECT_TRUE(parsed["entries"][0].contains("seqno"));
 
-  RunResult missing = Sluice({"failover-log", std::to_string(kVBuckets + 1)});
+  RunResult missing = Sluice({"failover-log", std::to_string(kCliVBuckets + 1)});
   EXPECT_EQ(missing.exit_code, 5);
   EXPECT_NE(missing.err.find("not my vbucket"), std::string::npos) << missing.err;
 }
@@ -337,7 +329,7 @@ TEST_F(CliTest, LoadWithAnOpCountReportsExactlyThatMany) {
   EXPECT_EQ(json["errors"], 0);
   EXPECT_GT(json["seconds"].get<double>(), 0.0);
   EXPECT_GT(json["ops_per_sec"].get<double>(), 0.0);
-  EXPECT_EQ(json["server_vbuckets"], kVBuckets);
+  EXPECT_EQ(json["server_vbuckets"], kCliVBuckets);
   const double p50 = json["p50_us"], p90 = json["p90_us"], p99 = json["p99_us"],
                p999 = json["p999_us"];
   EXPECT_GT(p50, 0.0);

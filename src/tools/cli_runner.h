@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,12 @@ RunResult RunProgram(const std::string& program, const std::vector<std::string>&
 // RunProgram(SluiceBinary(), ...).
 RunResult RunSluice(const std::vector<std::string>& args,
                     const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// A command's JSON output (--json); a discarded value when it is not JSON.
+nlohmann::json ParseJson(const std::string& text);
+
+// A command's output split into lines.
+std::vector<std::string> Lines(const std::string& text);
 
 // A program running in the background with its stdout and stderr captured.
 class BackgroundProcess {
