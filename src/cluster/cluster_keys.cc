@@ -10,18 +10,16 @@ namespace {
 
 using Json = nlohmann::json;
 
-Status Invalid(std::string message) { return Status(Errc::kInvalid, std::move(message)); }
-
 // The JSON object in `text`, with no keys outside `known`.
 StatusOr<Json> ParseObject(std::string_view text, std::initializer_list<std::string_view> known,
                            std::string_view what) {
   Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return Invalid(fmt::format("{}: not a JSON object", what));
+    return Status::Invalid(fmt::format("{}: not a JSON object", what));
   }
   for (const auto& [key, value] : doc.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return Invalid(fmt::format("{}: unknown key \"{}\"", what, key));
+      return Status::Invalid(fmt::format("{}: unknown key \"{}\"", what, key));
     }
   }
   return doc;
@@ -34,7 +32,8 @@ StatusOr<int64_t> IntField(const Json& doc, const char* key, int64_t min, int64_
   if (it == doc.end() && fallback) return *fallback;
   if (it == doc.end() || !it->is_number_integer() || it->get<int64_t>() < min ||
       it->get<int64_t>() > max) {
-    return Invalid(fmt::format("{}: \"{}\" must be an integer from {} to {}", what, key, min, max));
+    return Status::Invalid(
+        fmt::format("{}: \"{}\" must be an integer from {} to {}", what, key, min, max));
   }
   return it->get<int64_t>();
 }
@@ -42,7 +41,7 @@ StatusOr<int64_t> IntField(const Json& doc, const char* key, int64_t min, int64_
 StatusOr<std::string> StringField(const Json& doc, const char* key, std::string_view what) {
   auto it = doc.find(key);
   if (it == doc.end() || !it->is_string() || it->get<std::string>().empty()) {
-    return Invalid(fmt::format("{}: \"{}\" must be a non-empty string", what, key));
+    return Status::Invalid(fmt::format("{}: \"{}\" must be a non-empty string", what, key));
   }
   return it->get<std::string>();
 }
@@ -59,7 +58,8 @@ Json ChainJson(const TopologyChain& chain) {
 }
 
 StatusOr<TopologyChain> ChainFromJson(const Json& j, std::string_view what) {
-  if (!j.is_array() || j.empty()) return Invalid(fmt::format("{}: a chain must be an array", what));
+  if (!j.is_array() || j.empty())
+    return Status::Invalid(fmt::format("{}: a chain must be an array", what));
   TopologyChain chain;
   for (const auto& slot : j) {
     if (slot.is_null()) {
@@ -67,10 +67,10 @@ StatusOr<TopologyChain> ChainFromJson(const Json& j, std::string_view what) {
     } else if (slot.is_string()) {
       chain.emplace_back(slot.get<std::string>());
     } else {
-      return Invalid(fmt::format("{}: a chain holds node ids or null", what));
+      return Status::Invalid(fmt::format("{}: a chain holds node ids or null", what));
     }
   }
-  if (!chain[0]) return Invalid(fmt::format("{}: a chain's active cannot be null", what));
+  if (!chain[0]) return Status::Invalid(fmt::format("{}: a chain's active cannot be null", what));
   return chain;
 }
 
@@ -125,7 +125,7 @@ StatusOr<MemberStatus> ParseMember(std::string_view json) {
   for (size_t i = 0; i < std::size(kStatusNames); ++i) {
     if (status == kStatusNames[i]) return static_cast<MemberStatus>(i);
   }
-  return Invalid(fmt::format("member: unknown status \"{}\"", status));
+  return Status::Invalid(fmt::format("member: unknown status \"{}\"", status));
 }
 
 std::string FormatMember(MemberStatus status) {
@@ -174,26 +174,27 @@ StatusOr<RebalanceStatus> ParseRebalance(std::string_view json) {
   ASSIGN_OR_RETURN(const std::string state, StringField(doc, "state", kWhat));
   auto name = std::find(std::begin(kRebalanceStates), std::end(kRebalanceStates), state);
   if (name == std::end(kRebalanceStates)) {
-    return Invalid(fmt::format("rebalance: unknown state \"{}\"", state));
+    return Status::Invalid(fmt::format("rebalance: unknown state \"{}\"", state));
   }
   out.state = static_cast<RebalanceStatus::State>(name - std::begin(kRebalanceStates));
   ASSIGN_OR_RETURN(out.moves_total, IntField(doc, "moves_total", 0, 1 << 30, 0, kWhat));
   ASSIGN_OR_RETURN(out.moves_done, IntField(doc, "moves_done", 0, out.moves_total, 0, kWhat));
   if (auto m = doc.find("message"); m != doc.end()) {
-    if (!m->is_string()) return Invalid("rebalance: \"message\" must be a string");
+    if (!m->is_string()) return Status::Invalid("rebalance: \"message\" must be a string");
     out.message = m->get<std::string>();
   }
   if (auto nodes = doc.find("nodes"); nodes != doc.end()) {
-    if (!nodes->is_array()) return Invalid("rebalance: \"nodes\" must be an array of ids");
+    if (!nodes->is_array()) return Status::Invalid("rebalance: \"nodes\" must be an array of ids");
     for (const auto& id : *nodes) {
-      if (!id.is_string()) return Invalid("rebalance: \"nodes\" must be an array of ids");
+      if (!id.is_string()) return Status::Invalid("rebalance: \"nodes\" must be an array of ids");
       out.nodes.push_back(id.get<std::string>());
     }
   }
   if (auto target = doc.find("target"); target != doc.end()) {
-    if (!target->is_object()) return Invalid("rebalance: \"target\" must be an object");
+    if (!target->is_object()) return Status::Invalid("rebalance: \"target\" must be an object");
     for (const auto& [bucket, chains] : target->items()) {
-      if (!chains.is_array()) return Invalid("rebalance: a target must be an array of chains");
+      if (!chains.is_array())
+        return Status::Invalid("rebalance: a target must be an array of chains");
       auto& out_chains = out.target[bucket];
       for (const auto& chain : chains) {
         ASSIGN_OR_RETURN(TopologyChain c, ChainFromJson(chain, kWhat));
@@ -202,7 +203,7 @@ StatusOr<RebalanceStatus> ParseRebalance(std::string_view json) {
     }
   }
   if (out.state == RebalanceStatus::State::kRunning && (out.target.empty() || out.nodes.empty())) {
-    return Invalid("rebalance: a running rebalance needs \"nodes\" and \"target\"");
+    return Status::Invalid("rebalance: a running rebalance needs \"nodes\" and \"target\"");
   }
   return out;
 }
@@ -229,7 +230,7 @@ StatusOr<int64_t> ParseCounter(std::string_view text) {
   int64_t value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < 0) {
-    return Invalid(fmt::format("\"{}\" is not a non-negative decimal integer", text));
+    return Status::Invalid(fmt::format("\"{}\" is not a non-negative decimal integer", text));
   }
   return value;
 }
@@ -239,7 +240,7 @@ StatusOr<ClusterMap> ParseMapValue(std::string_view json) {
   auto vbmap = doc.is_object() ? doc.find("vbucket_map") : doc.end();
   if (doc.is_discarded() || !doc.is_object() || vbmap == doc.end() || !vbmap->is_array() ||
       vbmap->empty()) {
-    return Invalid("a bucket map must be a JSON object with a non-empty \"vbucket_map\"");
+    return Status::Invalid("a bucket map must be a JSON object with a non-empty \"vbucket_map\"");
   }
   return ClusterMap::Parse(json, vbmap->size());
 }

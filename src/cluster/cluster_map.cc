@@ -15,15 +15,13 @@ namespace {
 
 using Json = nlohmann::json;
 
-Status Invalid(std::string message) { return Status(Errc::kInvalid, std::move(message)); }
-
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 Status CheckKeys(const Json& object, std::initializer_list<std::string_view> known,
                  std::string_view where) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return Invalid(fmt::format("{}: unknown key \"{}\"", where, key));
+      return Status::Invalid(fmt::format("{}: unknown key \"{}\"", where, key));
     }
   }
   return Status::Ok();
@@ -31,23 +29,23 @@ Status CheckKeys(const Json& object, std::initializer_list<std::string_view> kno
 
 StatusOr<ClusterNode> ParseNode(const Json& j, size_t index) {
   const std::string where = fmt::format("nodes[{}]", index);
-  if (!j.is_object()) return Invalid(where + " must be an object, found " + Dump(j));
+  if (!j.is_object()) return Status::Invalid(where + " must be an object, found " + Dump(j));
   RETURN_IF_ERROR(CheckKeys(j, {"id", "host", "port"}, where));
   ClusterNode node;
   auto id = j.find("id");
   if (id == j.end() || !id->is_string() || id->get<std::string>().empty()) {
-    return Invalid(where + ": \"id\" must be a non-empty string");
+    return Status::Invalid(where + ": \"id\" must be a non-empty string");
   }
   node.id = id->get<std::string>();
   auto host = j.find("host");
   if (host == j.end() || !host->is_string() || host->get<std::string>().empty()) {
-    return Invalid(where + ": \"host\" must be a non-empty string");
+    return Status::Invalid(where + ": \"host\" must be a non-empty string");
   }
   node.host = host->get<std::string>();
   auto port = j.find("port");
   if (port == j.end() || !port->is_number_integer() || port->get<int64_t>() < 1 ||
       port->get<int64_t>() > 65535) {
-    return Invalid(where + ": \"port\" must be an integer from 1 to 65535");
+    return Status::Invalid(where + ": \"port\" must be an integer from 1 to 65535");
   }
   node.port = static_cast<uint16_t>(port->get<int64_t>());
   return node;
@@ -56,7 +54,7 @@ StatusOr<ClusterNode> ParseNode(const Json& j, size_t index) {
 StatusOr<std::vector<ClusterNode>> ParseNodes(const Json& doc) {
   auto nodes = doc.find("nodes");
   if (nodes == doc.end() || !nodes->is_array() || nodes->empty()) {
-    return Invalid("\"nodes\" must be a non-empty array");
+    return Status::Invalid("\"nodes\" must be a non-empty array");
   }
   std::vector<ClusterNode> out;
   std::set<std::string> ids;
@@ -64,10 +62,11 @@ StatusOr<std::vector<ClusterNode>> ParseNodes(const Json& doc) {
   for (size_t i = 0; i < nodes->size(); ++i) {
     ASSIGN_OR_RETURN(ClusterNode node, ParseNode((*nodes)[i], i));
     if (!ids.insert(node.id).second) {
-      return Invalid(fmt::format("nodes[{}]: id \"{}\" is listed twice", i, node.id));
+      return Status::Invalid(fmt::format("nodes[{}]: id \"{}\" is listed twice", i, node.id));
     }
     if (!addresses.insert({node.host, node.port}).second) {
-      return Invalid(fmt::format("nodes[{}]: {}:{} is listed twice", i, node.host, node.port));
+      return Status::Invalid(
+          fmt::format("nodes[{}]: {}:{} is listed twice", i, node.host, node.port));
     }
     out.push_back(std::move(node));
   }
@@ -78,7 +77,7 @@ StatusOr<size_t> ParseNumReplicas(const Json& doc) {
   auto n = doc.find("num_replicas");
   if (n == doc.end() || !n->is_number_integer() || n->get<int64_t>() < 0 ||
       n->get<int64_t>() > static_cast<int64_t>(ClusterMap::kMaxReplicas)) {
-    return Invalid("\"num_replicas\" must be an integer from 0 to 3");
+    return Status::Invalid("\"num_replicas\" must be an integer from 0 to 3");
   }
   return static_cast<size_t>(n->get<int64_t>());
 }
@@ -87,8 +86,9 @@ StatusOr<TopologyChain> ParseChain(const Json& j, size_t vb, size_t num_replicas
                                    const std::set<std::string>& ids) {
   const std::string where = fmt::format("vbucket_map[{}]", vb);
   if (!j.is_array() || j.size() != num_replicas + 1) {
-    return Invalid(fmt::format("{} must be an array of {} (num_replicas + 1) node ids, found {}",
-                               where, num_replicas + 1, Dump(j)));
+    return Status::Invalid(
+        fmt::format("{} must be an array of {} (num_replicas + 1) node ids, found {}", where,
+                    num_replicas + 1, Dump(j)));
   }
   TopologyChain chain;
   std::set<std::string> seen;
@@ -98,15 +98,15 @@ StatusOr<TopologyChain> ParseChain(const Json& j, size_t vb, size_t num_replicas
       continue;
     }
     if (!j[i].is_string()) {
-      return Invalid(fmt::format("{}[{}] must be a node id{}, found {}", where, i,
-                                 i == 0 ? " (the active)" : " or null", Dump(j[i])));
+      return Status::Invalid(fmt::format("{}[{}] must be a node id{}, found {}", where, i,
+                                         i == 0 ? " (the active)" : " or null", Dump(j[i])));
     }
     const std::string id = j[i].get<std::string>();
     if (ids.count(id) == 0) {
-      return Invalid(fmt::format("{}[{}]: \"{}\" is not in \"nodes\"", where, i, id));
+      return Status::Invalid(fmt::format("{}[{}]: \"{}\" is not in \"nodes\"", where, i, id));
     }
     if (!seen.insert(id).second) {
-      return Invalid(fmt::format("{}: \"{}\" appears twice in the chain", where, id));
+      return Status::Invalid(fmt::format("{}: \"{}\" appears twice in the chain", where, id));
     }
     chain.emplace_back(id);
   }
@@ -119,22 +119,22 @@ StatusOr<std::pair<Vbid, VbucketMove>> ParseMove(const Json& j, size_t index, si
                                                  size_t num_replicas,
                                                  const std::set<std::string>& ids) {
   const std::string where = fmt::format("moves[{}]", index);
-  if (!j.is_object()) return Invalid(where + " must be an object, found " + Dump(j));
+  if (!j.is_object()) return Status::Invalid(where + " must be an object, found " + Dump(j));
   RETURN_IF_ERROR(CheckKeys(j, {"vbucket", "to", "phase"}, where));
   auto vb = j.find("vbucket");
   if (vb == j.end() || !vb->is_number_integer() || vb->get<int64_t>() < 0 ||
       vb->get<int64_t>() >= static_cast<int64_t>(num_vbuckets)) {
-    return Invalid(
+    return Status::Invalid(
         fmt::format("{}: \"vbucket\" must be an integer from 0 to {}", where, num_vbuckets - 1));
   }
   const auto vbid = static_cast<Vbid>(vb->get<int64_t>());
   auto to = j.find("to");
-  if (to == j.end()) return Invalid(where + ": \"to\" is missing");
+  if (to == j.end()) return Status::Invalid(where + ": \"to\" is missing");
   VbucketMove move;
   ASSIGN_OR_RETURN(move.to, ParseChain(*to, vbid, num_replicas, ids));
   auto phase = j.find("phase");
   if (phase == j.end() || !phase->is_string()) {
-    return Invalid(where + ": \"phase\" must be \"backfill\" or \"takeover\"");
+    return Status::Invalid(where + ": \"phase\" must be \"backfill\" or \"takeover\"");
   }
   const std::string name = phase->get<std::string>();
   if (name == kPhaseNames[0]) {
@@ -142,7 +142,7 @@ StatusOr<std::pair<Vbid, VbucketMove>> ParseMove(const Json& j, size_t index, si
   } else if (name == kPhaseNames[1]) {
     move.phase = VbucketMove::Phase::kTakeover;
   } else {
-    return Invalid(where + ": \"phase\" must be \"backfill\" or \"takeover\"");
+    return Status::Invalid(where + ": \"phase\" must be \"backfill\" or \"takeover\"");
   }
   return std::make_pair(vbid, std::move(move));
 }
@@ -171,8 +171,8 @@ class Fnv64 {
 
 StatusOr<ClusterMap> ClusterMap::Parse(std::string_view json, size_t num_vbuckets) {
   const Json doc = Json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Invalid("not valid JSON");
-  if (!doc.is_object()) return Invalid("must be a JSON object, found " + Dump(doc));
+  if (doc.is_discarded()) return Status::Invalid("not valid JSON");
+  if (!doc.is_object()) return Status::Invalid("must be a JSON object, found " + Dump(doc));
   RETURN_IF_ERROR(
       CheckKeys(doc, {"nodes", "num_replicas", "vbucket_map", "moves"}, "the cluster map"));
   ClusterMap map;
@@ -180,7 +180,7 @@ StatusOr<ClusterMap> ClusterMap::Parse(std::string_view json, size_t num_vbucket
   ASSIGN_OR_RETURN(map.num_replicas_, ParseNumReplicas(doc));
   auto vbmap = doc.find("vbucket_map");
   if (vbmap == doc.end() && doc.contains("moves"))
-    return Invalid("\"moves\" needs \"vbucket_map\"");
+    return Status::Invalid("\"moves\" needs \"vbucket_map\"");
   if (vbmap == doc.end()) {
     std::vector<std::string> ids;
     for (const auto& node : map.nodes_) ids.push_back(node.id);
@@ -188,7 +188,7 @@ StatusOr<ClusterMap> ClusterMap::Parse(std::string_view json, size_t num_vbucket
     return map;
   }
   if (!vbmap->is_array() || vbmap->size() != num_vbuckets) {
-    return Invalid(
+    return Status::Invalid(
         fmt::format("\"vbucket_map\" must be an array of one chain per vbucket ({}), "
                     "found {}",
                     num_vbuckets,
@@ -203,11 +203,11 @@ StatusOr<ClusterMap> ClusterMap::Parse(std::string_view json, size_t num_vbucket
   }
   map.vbucket_map_given_ = true;
   if (auto moves = doc.find("moves"); moves != doc.end()) {
-    if (!moves->is_array()) return Invalid("\"moves\" must be an array");
+    if (!moves->is_array()) return Status::Invalid("\"moves\" must be an array");
     for (size_t i = 0; i < moves->size(); ++i) {
       ASSIGN_OR_RETURN(auto move, ParseMove((*moves)[i], i, num_vbuckets, map.num_replicas_, ids));
       if (!map.moves_.emplace(move.first, std::move(move.second)).second) {
-        return Invalid(fmt::format("moves[{}]: vbucket {} moves twice", i, move.first));
+        return Status::Invalid(fmt::format("moves[{}]: vbucket {} moves twice", i, move.first));
       }
     }
   }

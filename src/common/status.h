@@ -84,6 +84,8 @@ class [[nodiscard]] Status {
   Status& operator=(Status&&) noexcept = default;
 
   static Status Ok() { return Status(); }
+  // kInvalid with `message`: the usual answer to input that breaks a rule.
+  static Status Invalid(std::string_view message) { return Status(Errc::kInvalid, message); }
 
   bool ok() const { return code_ == Errc::kOk; }
   Errc code() const { return code_; }

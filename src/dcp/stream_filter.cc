@@ -12,10 +12,8 @@ bool ParseUnsigned(std::string_view text, int base, uint64_t* out) {
   return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
 }
 
-Status Invalid(std::string message) { return Status(Errc::kInvalid, std::move(message)); }
-
 Status ParseStreamId(const nlohmann::json& value, StreamFilter* filter) {
-  if (!value.is_number_unsigned()) return Invalid("sid must be an unsigned integer");
+  if (!value.is_number_unsigned()) return Status::Invalid("sid must be an unsigned integer");
   const uint64_t sid = value.get<uint64_t>();
   if (sid == 0 || sid > UINT16_MAX) {
     return Status(Errc::kDcpStreamIdInvalid, "sid must be in 1..65535");
@@ -25,11 +23,11 @@ Status ParseStreamId(const nlohmann::json& value, StreamFilter* filter) {
 }
 
 Status ParseCollections(const nlohmann::json& value) {
-  if (!value.is_array()) return Invalid("collections must be an array of hex ids");
+  if (!value.is_array()) return Status::Invalid("collections must be an array of hex ids");
   for (const nlohmann::json& entry : value) {
     uint64_t id = 0;
     if (!entry.is_string() || !ParseUnsigned(entry.get_ref<const std::string&>(), 16, &id)) {
-      return Invalid("collections entries must be hex strings");
+      return Status::Invalid("collections entries must be hex strings");
     }
     if (id != 0) {
       return Status(Errc::kUnknownCollection,
@@ -42,7 +40,7 @@ Status ParseCollections(const nlohmann::json& value) {
 Status ParseScope(const nlohmann::json& value) {
   uint64_t id = 0;
   if (!value.is_string() || !ParseUnsigned(value.get_ref<const std::string&>(), 16, &id)) {
-    return Invalid("scope must be a hex string");
+    return Status::Invalid("scope must be a hex string");
   }
   if (id != 0) {
     return Status(Errc::kUnknownScope,
@@ -60,7 +58,7 @@ Status ParsePurgeSeqno(const nlohmann::json& value, StreamFilter* filter) {
       ParseUnsigned(value.get_ref<const std::string&>(), 10, &filter->remote_purge_seqno)) {
     return Status::Ok();
   }
-  return Invalid("purge_seqno must be an unsigned integer (or its decimal text)");
+  return Status::Invalid("purge_seqno must be an unsigned integer (or its decimal text)");
 }
 
 }  // namespace
@@ -70,7 +68,7 @@ StatusOr<StreamFilter> ParseStreamFilter(std::string_view json) {
   if (json.empty()) return filter;
   const nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return Invalid("stream request value is not a JSON object");
+    return Status::Invalid("stream request value is not a JSON object");
   }
   const auto sid = doc.find("sid");
   const auto uid = doc.find("uid");
@@ -82,13 +80,14 @@ StatusOr<StreamFilter> ParseStreamFilter(std::string_view json) {
   }
   if (sid == doc.end() && uid == doc.end() && collections == doc.end() && scope == doc.end() &&
       purge == doc.end()) {
-    return Invalid("stream request value has no sid, uid, scope, collections or purge_seqno");
+    return Status::Invalid(
+        "stream request value has no sid, uid, scope, collections or purge_seqno");
   }
   if (collections != doc.end() && scope != doc.end()) {
-    return Invalid("a stream request cannot name both a scope and collections");
+    return Status::Invalid("a stream request cannot name both a scope and collections");
   }
   if (sid != doc.end()) RETURN_IF_ERROR(ParseStreamId(*sid, &filter));
-  if (uid != doc.end() && !uid->is_string()) return Invalid("uid must be a hex string");
+  if (uid != doc.end() && !uid->is_string()) return Status::Invalid("uid must be a hex string");
   if (collections != doc.end()) {
     RETURN_IF_ERROR(ParseCollections(*collections));
     filter.collection_filter = true;

@@ -35,8 +35,6 @@ std::string_view DcpStreamEndStatusName(DcpStreamEndStatus status) {
 
 namespace {
 
-Status Invalid(const char* what) { return Status(Errc::kInvalid, what); }
-
 // Appends a DCP request, adding the stream-id frame info (and so the alt magic) when asked.
 void AppendDcpRequest(std::string* out, Opcode opcode, Vbid vb, uint32_t opaque, uint64_t cas,
                       uint8_t datatype, std::optional<uint16_t> stream_id, std::string_view extras,
@@ -78,7 +76,7 @@ StatusOr<std::optional<uint16_t>> DecodeDcpStreamId(const Frame& frame) {
     }
     return true;
   }));
-  if (bad_size) return Invalid("DCP stream-id frame info must be 2 bytes");
+  if (bad_size) return Status::Invalid("DCP stream-id frame info must be 2 bytes");
   return stream_id;
 }
 
@@ -94,7 +92,8 @@ void AppendDcpOpen(std::string* out, const DcpOpenRequest& r) {
 }
 
 StatusOr<DcpOpenRequest> DecodeDcpOpen(const Frame& frame) {
-  if (frame.extras.size() != kDcpOpenExtrasSize) return Invalid("DCP_OPEN extras must be 8 bytes");
+  if (frame.extras.size() != kDcpOpenExtrasSize)
+    return Status::Invalid("DCP_OPEN extras must be 8 bytes");
   DcpOpenRequest r;
   r.opaque = frame.opaque;
   r.seqno = LoadBe32(frame.extras.data());
@@ -112,8 +111,8 @@ void AppendDcpControl(std::string* out, const DcpControlRequest& r) {
 }
 
 StatusOr<DcpControlRequest> DecodeDcpControl(const Frame& frame) {
-  if (!frame.extras.empty()) return Invalid("DCP_CONTROL must not have extras");
-  if (frame.key.empty()) return Invalid("DCP_CONTROL requires a key");
+  if (!frame.extras.empty()) return Status::Invalid("DCP_CONTROL must not have extras");
+  if (frame.key.empty()) return Status::Invalid("DCP_CONTROL requires a key");
   return DcpControlRequest{frame.opaque, frame.key, frame.value};
 }
 
@@ -135,7 +134,7 @@ void AppendDcpStreamReq(std::string* out, const DcpStreamReqRequest& r) {
 
 StatusOr<DcpStreamReqRequest> DecodeDcpStreamReq(const Frame& frame) {
   if (frame.extras.size() != kDcpStreamReqExtrasSize) {
-    return Invalid("DCP_STREAM_REQ extras must be 48 bytes");
+    return Status::Invalid("DCP_STREAM_REQ extras must be 48 bytes");
   }
   const char* e = frame.extras.data();
   DcpStreamReqRequest r;
@@ -160,7 +159,7 @@ void AppendFailoverLog(std::string* out, const std::vector<FailoverEntry>& log) 
 }
 
 StatusOr<std::vector<FailoverEntry>> DecodeFailoverLog(std::string_view value) {
-  if (value.size() % 16 != 0) return Invalid("failover log is not a multiple of 16 bytes");
+  if (value.size() % 16 != 0) return Status::Invalid("failover log is not a multiple of 16 bytes");
   std::vector<FailoverEntry> log;
   log.reserve(value.size() / 16);
   for (size_t i = 0; i < value.size(); i += 16) {
@@ -172,7 +171,7 @@ StatusOr<std::vector<FailoverEntry>> DecodeFailoverLog(std::string_view value) {
 void AppendRollbackSeqno(std::string* out, uint64_t seqno) { AppendBe64(out, seqno); }
 
 StatusOr<uint64_t> DecodeRollbackSeqno(std::string_view value) {
-  if (value.size() != 8) return Invalid("rollback seqno must be 8 bytes");
+  if (value.size() != 8) return Status::Invalid("rollback seqno must be 8 bytes");
   return LoadBe64(value.data());
 }
 
@@ -198,7 +197,7 @@ void AppendDcpBufferAck(std::string* out, uint32_t bytes, uint32_t opaque) {
 
 StatusOr<uint32_t> DecodeDcpBufferAck(const Frame& frame) {
   if (frame.extras.size() != kDcpBufferAckExtrasSize) {
-    return Invalid("DCP_BUFFER_ACKNOWLEDGEMENT extras must be 4 bytes");
+    return Status::Invalid("DCP_BUFFER_ACKNOWLEDGEMENT extras must be 4 bytes");
   }
   return LoadBe32(frame.extras.data());
 }
@@ -249,16 +248,18 @@ StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame) {
   m.vbucket = frame.vbucket();
   m.opaque = frame.opaque;
   ASSIGN_OR_RETURN(m.stream_id, DecodeDcpStreamId(frame));
-  if (!frame.key.empty()) return Invalid("DCP_SNAPSHOT_MARKER must not have a key");
+  if (!frame.key.empty()) return Status::Invalid("DCP_SNAPSHOT_MARKER must not have a key");
   if (frame.extras.size() == kDcpSnapshotMarkerV1ExtrasSize) {
-    if (!frame.value.empty()) return Invalid("V1 DCP_SNAPSHOT_MARKER must not have a value");
+    if (!frame.value.empty())
+      return Status::Invalid("V1 DCP_SNAPSHOT_MARKER must not have a value");
     m.version = DcpSnapshotMarkerVersion::kV1;
     m.start_seqno = LoadBe64(frame.extras.data());
     m.end_seqno = LoadBe64(frame.extras.data() + 8);
     m.flags = LoadBe32(frame.extras.data() + 16);
     return m;
   }
-  if (frame.extras.size() != 1) return Invalid("DCP_SNAPSHOT_MARKER extras must be 20 or 1 bytes");
+  if (frame.extras.size() != 1)
+    return Status::Invalid("DCP_SNAPSHOT_MARKER extras must be 20 or 1 bytes");
   const auto version = static_cast<uint8_t>(frame.extras[0]);
   size_t expected = 0;
   if (version == 0) {
@@ -268,9 +269,10 @@ StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame) {
     m.version = DcpSnapshotMarkerVersion::kV2_2;
     expected = 52;
   } else {
-    return Invalid("unsupported DCP_SNAPSHOT_MARKER version");
+    return Status::Invalid("unsupported DCP_SNAPSHOT_MARKER version");
   }
-  if (frame.value.size() != expected) return Invalid("DCP_SNAPSHOT_MARKER value has wrong size");
+  if (frame.value.size() != expected)
+    return Status::Invalid("DCP_SNAPSHOT_MARKER value has wrong size");
   const char* v = frame.value.data();
   m.start_seqno = LoadBe64(v);
   m.end_seqno = LoadBe64(v + 8);
@@ -288,9 +290,9 @@ StatusOr<DcpSnapshotMarker> DecodeDcpSnapshotMarker(const Frame& frame) {
 
 StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpMutationExtrasSize) {
-    return Invalid("DCP_MUTATION extras must be 31 bytes");
+    return Status::Invalid("DCP_MUTATION extras must be 31 bytes");
   }
-  if (frame.key.empty()) return Invalid("DCP_MUTATION requires a key");
+  if (frame.key.empty()) return Status::Invalid("DCP_MUTATION requires a key");
   const char* e = frame.extras.data();
   DcpMutation m;
   m.vbucket = frame.vbucket();
@@ -302,7 +304,8 @@ StatusOr<DcpMutation> DecodeDcpMutation(const Frame& frame, bool collections) {
   m.flags = LoadBe32(e + 16);
   m.expiration = LoadBe32(e + 20);
   m.lock_time = LoadBe32(e + 24);
-  if (LoadBe16(e + 28) != 0) return Invalid("DCP_MUTATION extended metadata is not supported");
+  if (LoadBe16(e + 28) != 0)
+    return Status::Invalid("DCP_MUTATION extended metadata is not supported");
   m.nru = static_cast<uint8_t>(e[30]);
   RETURN_IF_ERROR(SplitWireKey(frame.key, collections, &m.collection_id, &m.key));
   m.value = frame.value;
@@ -317,14 +320,15 @@ StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
   const char* e = frame.extras.data();
   if (frame.extras.size() == kDcpDeletionV1ExtrasSize) {
     d.version = DcpDeletionVersion::kV1;
-    if (LoadBe16(e + 16) != 0) return Invalid("DCP_DELETION extended metadata is not supported");
+    if (LoadBe16(e + 16) != 0)
+      return Status::Invalid("DCP_DELETION extended metadata is not supported");
   } else if (frame.extras.size() == kDcpDeletionV2ExtrasSize) {
     d.version = DcpDeletionVersion::kV2;
     d.delete_time = LoadBe32(e + 16);
   } else {
-    return Invalid("DCP_DELETION extras must be 18 or 21 bytes");
+    return Status::Invalid("DCP_DELETION extras must be 18 or 21 bytes");
   }
-  if (frame.key.empty()) return Invalid("DCP_DELETION requires a key");
+  if (frame.key.empty()) return Status::Invalid("DCP_DELETION requires a key");
   d.vbucket = frame.vbucket();
   d.opaque = frame.opaque;
   d.cas = frame.cas;
@@ -341,9 +345,9 @@ StatusOr<DcpDeletion> DecodeDcpDeletion(const Frame& frame, bool collections) {
 
 StatusOr<DcpExpiration> DecodeDcpExpiration(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpExpirationExtrasSize) {
-    return Invalid("DCP_EXPIRATION extras must be 20 bytes");
+    return Status::Invalid("DCP_EXPIRATION extras must be 20 bytes");
   }
-  if (frame.key.empty()) return Invalid("DCP_EXPIRATION requires a key");
+  if (frame.key.empty()) return Status::Invalid("DCP_EXPIRATION requires a key");
   const char* e = frame.extras.data();
   DcpExpiration x;
   x.vbucket = frame.vbucket();
@@ -370,7 +374,7 @@ void AppendDcpStreamEnd(std::string* out, const DcpStreamEnd& end) {
 
 StatusOr<DcpStreamEnd> DecodeDcpStreamEnd(const Frame& frame) {
   if (frame.extras.size() != kDcpStreamEndExtrasSize) {
-    return Invalid("DCP_STREAM_END extras must be 4 bytes");
+    return Status::Invalid("DCP_STREAM_END extras must be 4 bytes");
   }
   DcpStreamEnd end;
   end.vbucket = frame.vbucket();
@@ -389,9 +393,10 @@ void AppendDcpSetVbucketState(std::string* out, const DcpSetVbucketState& messag
 }
 
 StatusOr<DcpSetVbucketState> DecodeDcpSetVbucketState(const Frame& frame) {
-  if (frame.extras.size() != 1) return Invalid("DCP_SET_VBUCKET_STATE extras must be 1 byte");
+  if (frame.extras.size() != 1)
+    return Status::Invalid("DCP_SET_VBUCKET_STATE extras must be 1 byte");
   const auto state = static_cast<uint8_t>(frame.extras[0]);
-  if (!IsValidVBucketState(state)) return Invalid("invalid vbucket state");
+  if (!IsValidVBucketState(state)) return Status::Invalid("invalid vbucket state");
   return DcpSetVbucketState{frame.vbucket(), frame.opaque, static_cast<VBucketState>(state)};
 }
 
@@ -404,7 +409,7 @@ void AppendDcpSeqnoAdvanced(std::string* out, const DcpSeqnoAdvanced& message) {
 }
 
 StatusOr<DcpSeqnoAdvanced> DecodeDcpSeqnoAdvanced(const Frame& frame) {
-  if (frame.extras.size() != 8) return Invalid("DCP_SEQNO_ADVANCED extras must be 8 bytes");
+  if (frame.extras.size() != 8) return Status::Invalid("DCP_SEQNO_ADVANCED extras must be 8 bytes");
   DcpSeqnoAdvanced message;
   message.vbucket = frame.vbucket();
   message.opaque = frame.opaque;
@@ -422,13 +427,13 @@ void AppendDcpOsoSnapshot(std::string* out, const DcpOsoSnapshot& message) {
 }
 
 StatusOr<DcpOsoSnapshot> DecodeDcpOsoSnapshot(const Frame& frame) {
-  if (frame.extras.size() != 4) return Invalid("DCP_OSO_SNAPSHOT extras must be 4 bytes");
+  if (frame.extras.size() != 4) return Status::Invalid("DCP_OSO_SNAPSHOT extras must be 4 bytes");
   DcpOsoSnapshot message;
   message.vbucket = frame.vbucket();
   message.opaque = frame.opaque;
   message.flags = LoadBe32(frame.extras.data());
   if (message.flags != kDcpOsoSnapshotStart && message.flags != kDcpOsoSnapshotEnd) {
-    return Invalid("DCP_OSO_SNAPSHOT flags must be start (1) or end (2)");
+    return Status::Invalid("DCP_OSO_SNAPSHOT flags must be start (1) or end (2)");
   }
   ASSIGN_OR_RETURN(message.stream_id, DecodeDcpStreamId(frame));
   return message;

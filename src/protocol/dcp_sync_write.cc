@@ -8,8 +8,6 @@
 namespace sluice::protocol {
 namespace {
 
-Status InvalidSyncWrite(const char* what) { return Status(Errc::kInvalid, what); }
-
 // Appends a frame of `extras_size` extras, `fill` writing them; returns nothing.
 template <typename Fill>
 void AppendItemFrame(std::string* out, Opcode opcode, Vbid vb, uint32_t opaque, uint64_t cas,
@@ -58,9 +56,9 @@ void AppendDcpPrepare(std::string* out, const DcpPrepare& m, bool collections) {
 
 StatusOr<DcpPrepare> DecodeDcpPrepare(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpPrepareExtrasSize) {
-    return InvalidSyncWrite("DCP_PREPARE extras must be 31 bytes");
+    return Status::Invalid("DCP_PREPARE extras must be 31 bytes");
   }
-  if (frame.key.empty()) return InvalidSyncWrite("DCP_PREPARE requires a key");
+  if (frame.key.empty()) return Status::Invalid("DCP_PREPARE requires a key");
   const char* e = frame.extras.data();
   DcpPrepare m;
   m.vbucket = frame.vbucket();
@@ -74,11 +72,11 @@ StatusOr<DcpPrepare> DecodeDcpPrepare(const Frame& frame, bool collections) {
   m.lock_time = LoadBe32(e + 24);
   m.nru = static_cast<uint8_t>(e[28]);
   const auto deleted = static_cast<uint8_t>(e[29]);
-  if (deleted > 1) return InvalidSyncWrite("DCP_PREPARE deleted must be 0 or 1");
+  if (deleted > 1) return Status::Invalid("DCP_PREPARE deleted must be 0 or 1");
   m.deleted = deleted == 1;
   m.durability_level = static_cast<uint8_t>(e[30]);
   if (m.durability_level < 1 || m.durability_level > 3) {
-    return InvalidSyncWrite("DCP_PREPARE durability level must be 1 to 3");
+    return Status::Invalid("DCP_PREPARE durability level must be 1 to 3");
   }
   RETURN_IF_ERROR(SplitWireKey(frame.key, collections, &m.collection_id, &m.key));
   m.value = frame.value;
@@ -97,17 +95,17 @@ void AppendDcpResolution(std::string* out, uint8_t opcode, const DcpResolution& 
 
 StatusOr<DcpResolution> DecodeDcpResolution(const Frame& frame, bool collections) {
   if (frame.extras.size() != kDcpCommitExtrasSize) {
-    return InvalidSyncWrite("DCP_COMMIT/DCP_ABORT extras must be 16 bytes");
+    return Status::Invalid("DCP_COMMIT/DCP_ABORT extras must be 16 bytes");
   }
-  if (frame.key.empty()) return InvalidSyncWrite("DCP_COMMIT/DCP_ABORT requires a key");
-  if (!frame.value.empty()) return InvalidSyncWrite("DCP_COMMIT/DCP_ABORT must not have a value");
+  if (frame.key.empty()) return Status::Invalid("DCP_COMMIT/DCP_ABORT requires a key");
+  if (!frame.value.empty()) return Status::Invalid("DCP_COMMIT/DCP_ABORT must not have a value");
   DcpResolution m;
   m.vbucket = frame.vbucket();
   m.opaque = frame.opaque;
   m.prepared_seqno = LoadBe64(frame.extras.data());
   m.seqno = LoadBe64(frame.extras.data() + 8);
   if (m.prepared_seqno == 0 || m.seqno <= m.prepared_seqno) {
-    return InvalidSyncWrite("DCP_COMMIT/DCP_ABORT seqno must be above its prepared seqno");
+    return Status::Invalid("DCP_COMMIT/DCP_ABORT seqno must be above its prepared seqno");
   }
   RETURN_IF_ERROR(SplitWireKey(frame.key, collections, &m.collection_id, &m.key));
   ASSIGN_OR_RETURN(m.stream_id, DecodeDcpStreamId(frame));
@@ -122,10 +120,10 @@ void AppendDcpSeqnoAcknowledged(std::string* out, const DcpSeqnoAcknowledged& m)
 
 StatusOr<DcpSeqnoAcknowledged> DecodeDcpSeqnoAcknowledged(const Frame& frame) {
   if (frame.extras.size() != kDcpSeqnoAcknowledgedExtrasSize) {
-    return InvalidSyncWrite("DCP_SEQNO_ACKNOWLEDGED extras must be 8 bytes");
+    return Status::Invalid("DCP_SEQNO_ACKNOWLEDGED extras must be 8 bytes");
   }
   if (!frame.key.empty() || !frame.value.empty()) {
-    return InvalidSyncWrite("DCP_SEQNO_ACKNOWLEDGED has no key and no value");
+    return Status::Invalid("DCP_SEQNO_ACKNOWLEDGED has no key and no value");
   }
   DcpSeqnoAcknowledged m;
   m.vbucket = frame.vbucket();

@@ -42,19 +42,18 @@ struct Rule {
   CheckFn check = nullptr;   // command-specific rules, run after the common ones
 };
 
-Status Invalid(const char* reason) { return Status(Errc::kInvalid, reason); }
-
 // kv_engine's is_document_key_valid, for collection-aware connections.
 Status CheckDocumentKey(std::string_view key) {
-  if (key.size() <= 1) return Invalid("Key length must be >= 2");
+  if (key.size() <= 1) return Status::Invalid("Key length must be >= 2");
   const std::optional<Leb128Value> leb = DecodeLeb128(key);
-  if (!leb) return Invalid("Key contains an invalid leb128 collection prefix");
+  if (!leb) return Status::Invalid("Key contains an invalid leb128 collection prefix");
   const size_t logical = key.size() - leb->length;
-  if (logical == 0) return Invalid("No logical key found");
-  if (leb->value >= 1 && leb->value <= 7) return Invalid("Invalid (reserved) collection-id");
+  if (logical == 0) return Status::Invalid("No logical key found");
+  if (leb->value >= 1 && leb->value <= 7)
+    return Status::Invalid("Invalid (reserved) collection-id");
   const size_t max =
       leb->value == kDefaultCollectionId ? kMaxKeyLength : kMaxCollectionsLogicalKeyLength;
-  if (logical > max) return Invalid("Logical key exceeds the maximum length");
+  if (logical > max) return Status::Invalid("Logical key exceeds the maximum length");
   return Status::Ok();
 }
 
@@ -62,7 +61,7 @@ Status CheckFrameInfos(const Frame& f) {
   if (f.framing_extras.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(RequestFrameInfos infos, ParseRequestFrameInfos(f.framing_extras));
   if (infos.durability && !SupportsDurability(f.client_opcode())) {
-    return Invalid("The requested command does not support durability requirements");
+    return Status::Invalid("The requested command does not support durability requirements");
   }
   if (infos.preserve_ttl && !SupportsPreserveTtl(f.client_opcode())) {
     return Status(Errc::kNotSupported, "This command does not support PreserveTtl");
@@ -71,45 +70,45 @@ Status CheckFrameInfos(const Frame& f) {
 }
 
 Status CheckCommon(const Rule& rule, const Frame& f, const ValidationContext& ctx) {
-  if (!IsValidDatatype(f.datatype)) return Invalid("Request datatype invalid");
+  if (!IsValidDatatype(f.datatype)) return Status::Invalid("Request datatype invalid");
   if (rule.extras != kCheckedLater && f.extras.size() != static_cast<size_t>(rule.extras)) {
-    return Invalid(rule.extras == 0 ? "Request must not include extras"
-                                    : "Request extras have the wrong length");
+    return Status::Invalid(rule.extras == 0 ? "Request must not include extras"
+                                            : "Request extras have the wrong length");
   }
   switch (rule.key) {
     case KeyRule::kZero:
-      if (!f.key.empty()) return Invalid("Request must not include key");
+      if (!f.key.empty()) return Status::Invalid("Request must not include key");
       break;
     case KeyRule::kNonZero:
-      if (f.key.empty()) return Invalid("Request must include key");
+      if (f.key.empty()) return Status::Invalid("Request must include key");
       [[fallthrough]];
     case KeyRule::kAny:
       if (f.key.size() > (ctx.collections ? kMaxCollectionsKeyLength : kMaxKeyLength)) {
-        return Invalid("Key length exceeds the maximum");
+        return Status::Invalid("Key length exceeds the maximum");
       }
       break;
   }
   switch (rule.value) {
     case ValueRule::kZero:
-      if (!f.value.empty()) return Invalid("Request must not include value");
+      if (!f.value.empty()) return Status::Invalid("Request must not include value");
       break;
     case ValueRule::kNonZero:
-      if (f.value.empty()) return Invalid("Request must include value");
+      if (f.value.empty()) return Status::Invalid("Request must include value");
       break;
     case ValueRule::kAny:
       break;
   }
   switch (rule.cas) {
     case CasRule::kNotSet:
-      if (f.cas != 0) return Invalid("Request CAS must not be set");
+      if (f.cas != 0) return Status::Invalid("Request CAS must not be set");
       break;
     case CasRule::kSet:
-      if (f.cas == 0) return Invalid("Request CAS must be set");
+      if (f.cas == 0) return Status::Invalid("Request CAS must be set");
       break;
     case CasRule::kAny:
       break;
   }
-  if ((f.datatype & ~rule.datatypes) != 0) return Invalid("Request datatype invalid");
+  if ((f.datatype & ~rule.datatypes) != 0) return Status::Invalid("Request datatype invalid");
   RETURN_IF_ERROR(CheckFrameInfos(f));
   if (rule.doc_key && ctx.collections) RETURN_IF_ERROR(CheckDocumentKey(f.key));
   return Status::Ok();
@@ -121,7 +120,7 @@ Status CheckCommon(const Rule& rule, const Frame& f, const ValidationContext& ct
 // (kv_engine: EINVAL "Datatype ... not enabled", XATTR_EINVAL).
 Status CheckStoreValue(const Frame& f, const ValidationContext& ctx) {
   if ((f.datatype & kDatatypeXattr) == 0) return Status::Ok();
-  if (!ctx.xattr) return Invalid("Datatype (xattr) not enabled for the connection");
+  if (!ctx.xattr) return Status::Invalid("Datatype (xattr) not enabled for the connection");
   if (!xattr::Validate(f.value)) {
     return Status(Errc::kXattrInvalid, "The provided xattr segment is not valid");
   }
@@ -135,23 +134,23 @@ bool IsJsonObject(std::string_view text, nlohmann::json* out) {
 
 Status CheckStat(const Frame& f, const ValidationContext&) {
   if (f.value.empty()) return Status::Ok();
-  if ((f.datatype & kDatatypeJson) == 0) return Invalid("Datatype must be JSON");
-  if (!nlohmann::json::accept(f.value)) return Invalid("value is not valid JSON");
+  if ((f.datatype & kDatatypeJson) == 0) return Status::Invalid("Datatype must be JSON");
+  if (!nlohmann::json::accept(f.value)) return Status::Invalid("value is not valid JSON");
   return Status::Ok();
 }
 
 Status CheckHello(const Frame& f, const ValidationContext&) {
-  if (f.value.size() % 2 != 0) return Invalid("Request value must be of even length");
+  if (f.value.size() % 2 != 0) return Status::Invalid("Request value must be of even length");
   return Status::Ok();
 }
 
 Status CheckSetVbucket(const Frame& f, const ValidationContext&) {
   if (f.value.empty() ? f.datatype != kDatatypeRaw : f.datatype != kDatatypeJson) {
-    return Invalid(f.value.empty() ? "Datatype should be set to RAW"
-                                   : "Datatype should be set to JSON");
+    return Status::Invalid(f.value.empty() ? "Datatype should be set to RAW"
+                                           : "Datatype should be set to JSON");
   }
   if (!IsValidVBucketState(static_cast<uint8_t>(f.extras[0]))) {
-    return Invalid("The provided vbucket state is invalid");
+    return Status::Invalid("The provided vbucket state is invalid");
   }
   return Status::Ok();
 }
@@ -159,53 +158,54 @@ Status CheckSetVbucket(const Frame& f, const ValidationContext&) {
 Status CheckGetAllVbSeqnos(const Frame& f, const ValidationContext&) {
   if (f.extras.empty()) return Status::Ok();
   if (f.extras.size() != 4 && f.extras.size() != 8) {
-    return Invalid("Request extras must be of length 0 or 4 or 8");
+    return Status::Invalid("Request extras must be of length 0 or 4 or 8");
   }
-  if (LoadBe32(f.extras.data()) > 4) return Invalid("Request vbucket state invalid");
+  if (LoadBe32(f.extras.data()) > 4) return Status::Invalid("Request vbucket state invalid");
   return Status::Ok();
 }
 
 Status CheckStreamFlags(uint32_t flags) {
   if ((flags & ~kDcpStreamKnownFlags) != 0) {
-    return Invalid((flags & kDcpStreamNoValue) != 0
-                       ? "DCP_ADD_STREAM_FLAG_NO_VALUE{8} flag is no longer used"
-                       : "Request contains invalid flags");
+    return Status::Invalid((flags & kDcpStreamNoValue) != 0
+                               ? "DCP_ADD_STREAM_FLAG_NO_VALUE{8} flag is no longer used"
+                               : "Request contains invalid flags");
   }
   if ((flags & kDcpStreamCacheTransfer) != 0 &&
       (flags & ~(kDcpStreamCacheTransfer | kDcpStreamTakeOver | kDcpStreamActiveVbOnly)) != 0) {
-    return Invalid("CacheTransfer flag can only be combined with TakeOver or ActiveVbOnly");
+    return Status::Invalid("CacheTransfer flag can only be combined with TakeOver or ActiveVbOnly");
   }
   return Status::Ok();
 }
 
 Status CheckDcpOpen(const Frame& f, const ValidationContext&) {
   const uint32_t flags = LoadBe32(f.extras.data() + 4);
-  if ((flags & ~kDcpOpenKnownFlags) != 0) return Invalid("Request contains invalid flags");
+  if ((flags & ~kDcpOpenKnownFlags) != 0) return Status::Invalid("Request contains invalid flags");
   if ((flags & kDcpOpenSkipDeletesInInitialBackfill) != 0 && (flags & kDcpOpenProducer) == 0) {
-    return Invalid("SkipDeletesInInitialBackfill may only be requested on a producer stream");
+    return Status::Invalid(
+        "SkipDeletesInInitialBackfill may only be requested on a producer stream");
   }
   if ((flags & kDcpOpenNoValue) != 0 && (flags & kDcpOpenNoValueWithUnderlyingDatatype) != 0) {
-    return Invalid(
+    return Status::Invalid(
         "Request contains invalid flags combination (NO_VALUE && "
         "NO_VALUE_WITH_UNDERLYING_DATATYPE)");
   }
   if ((flags & kDcpOpenIncludeDeletedUserXattrs) != 0 && (flags & kDcpOpenIncludeXattrs) == 0) {
-    return Invalid("IncludeDeletedUserXattrs requires IncludeXattrs");
+    return Status::Invalid("IncludeDeletedUserXattrs requires IncludeXattrs");
   }
   if (f.value.empty()) {
-    if (f.datatype != kDatatypeRaw) return Invalid("datatype should be set to RAW");
+    if (f.datatype != kDatatypeRaw) return Status::Invalid("datatype should be set to RAW");
     return Status::Ok();
   }
   if (f.datatype != kDatatypeJson)
-    return Invalid("datatype should be set to JSON for non-empty value");
+    return Status::Invalid("datatype should be set to JSON for non-empty value");
   nlohmann::json json;
-  if (!IsJsonObject(f.value, &json)) return Invalid("value must be JSON of type object");
+  if (!IsJsonObject(f.value, &json)) return Status::Invalid("value must be JSON of type object");
   for (const auto& item : json.items()) {
-    if (item.key() != "consumer_name") return Invalid("Unsupported JSON property");
+    if (item.key() != "consumer_name") return Status::Invalid("Unsupported JSON property");
     if ((flags & kDcpOpenProducer) != 0) {
-      return Invalid("consumer_name only valid for Consumer connections");
+      return Status::Invalid("consumer_name only valid for Consumer connections");
     }
-    if (!item.value().is_string()) return Invalid("consumer_name must be a string");
+    if (!item.value().is_string()) return Status::Invalid("consumer_name must be a string");
   }
   return Status::Ok();
 }
@@ -216,70 +216,70 @@ Status CheckDcpAddStream(const Frame& f, const ValidationContext&) {
 
 Status CheckDcpStreamReq(const Frame& f, const ValidationContext& ctx) {
   if (!ctx.collections && !f.value.empty()) {
-    return Invalid("Request must not include value (collections not enabled)");
+    return Status::Invalid("Request must not include value (collections not enabled)");
   }
   return CheckStreamFlags(LoadBe32(f.extras.data()));
 }
 
 Status CheckDcpSnapshotMarker(const Frame& f, const ValidationContext&) {
   if (f.extras.size() == kDcpSnapshotMarkerV1ExtrasSize) {
-    if (!f.value.empty()) return Invalid("Request must not include value");
+    if (!f.value.empty()) return Status::Invalid("Request must not include value");
     return Status::Ok();
   }
-  if (f.extras.size() != 1) return Invalid("Request extras must be of length 20 or 1");
+  if (f.extras.size() != 1) return Status::Invalid("Request extras must be of length 20 or 1");
   const auto version = static_cast<uint8_t>(f.extras[0]);
-  if (version != 0 && version != 2) return Invalid("Unsupported dcp snapshot version");
-  if (f.value.size() != (version == 0 ? 36u : 52u)) return Invalid("valuelen not expected");
+  if (version != 0 && version != 2) return Status::Invalid("Unsupported dcp snapshot version");
+  if (f.value.size() != (version == 0 ? 36u : 52u)) return Status::Invalid("valuelen not expected");
   return Status::Ok();
 }
 
 Status CheckDcpMutation(const Frame& f, const ValidationContext&) {
-  if (LoadBe64(f.extras.data()) == 0) return Invalid("Invalid seqno(0) for DCP mutation");
+  if (LoadBe64(f.extras.data()) == 0) return Status::Invalid("Invalid seqno(0) for DCP mutation");
   if (LoadBe16(f.extras.data() + 28) != 0) {
-    return Invalid("DCP does not support extended metadata");
+    return Status::Invalid("DCP does not support extended metadata");
   }
   return Status::Ok();
 }
 
 Status CheckDcpDeletion(const Frame& f, const ValidationContext& ctx) {
   const size_t expected = ctx.dcp_delete_v2 ? kDcpDeletionV2ExtrasSize : kDcpDeletionV1ExtrasSize;
-  if (f.extras.size() != expected) return Invalid("Request extras have the wrong length");
+  if (f.extras.size() != expected) return Status::Invalid("Request extras have the wrong length");
   // kv_engine's valid_dcp_delete_datatype: raw or xattr, each optionally snappy, and xattr|json.
   const uint8_t dt = f.datatype;
   const bool ok = dt == kDatatypeRaw || dt == (kDatatypeRaw | kDatatypeSnappy) ||
                   dt == kDatatypeXattr || dt == (kDatatypeXattr | kDatatypeSnappy) ||
                   dt == (kDatatypeXattr | kDatatypeJson) ||
                   dt == (kDatatypeXattr | kDatatypeSnappy | kDatatypeJson);
-  if (!ok) return Invalid("Request datatype invalid");
+  if (!ok) return Status::Invalid("Request datatype invalid");
   if (!ctx.dcp_delete_v2 && LoadBe16(f.extras.data() + 16) != 0) {
-    return Invalid("DCP deletion does not support extended metadata");
+    return Status::Invalid("DCP deletion does not support extended metadata");
   }
   return Status::Ok();
 }
 
 Status CheckDcpSetVbucketState(const Frame& f, const ValidationContext&) {
   if (!IsValidVBucketState(static_cast<uint8_t>(f.extras[0]))) {
-    return Invalid("Request body state invalid");
+    return Status::Invalid("Request body state invalid");
   }
   return Status::Ok();
 }
 
 Status CheckObserveSeqno(const Frame& f, const ValidationContext&) {
-  if (f.body_size() != 8) return Invalid("Request value must be of length 8");
+  if (f.body_size() != 8) return Status::Invalid("Request value must be of length 8");
   return Status::Ok();
 }
 
 Status CheckGetLocked(const Frame& f, const ValidationContext&) {
   if (!f.extras.empty() && f.extras.size() != 4) {
-    return Invalid("Request extras must be of length 0 or 4");
+    return Status::Invalid("Request extras must be of length 0 or 4");
   }
   return Status::Ok();
 }
 
 Status CheckGetMeta(const Frame& f, const ValidationContext&) {
-  if (f.extras.size() > 1) return Invalid("Request extras must be of length 0 or 1");
+  if (f.extras.size() > 1) return Status::Invalid("Request extras must be of length 0 or 1");
   if (f.extras.size() == 1 && static_cast<uint8_t>(f.extras[0]) > 2) {
-    return Invalid("Request extras invalid");
+    return Status::Invalid("Request extras invalid");
   }
   return Status::Ok();
 }
@@ -288,14 +288,14 @@ Status CheckGetMeta(const Frame& f, const ValidationContext&) {
 // flags u8]; multi lookup extras = [doc flags u8]. The specs are checked by the handler.
 Status CheckSubdocSingleLookup(const Frame& f, const ValidationContext&) {
   if (f.extras.size() != 3 && f.extras.size() != 4) {
-    return Invalid("Request extras must be of length 3 or 4");
+    return Status::Invalid("Request extras must be of length 3 or 4");
   }
-  if (LoadBe16(f.extras.data()) != f.value.size()) return Invalid("Invalid path length");
+  if (LoadBe16(f.extras.data()) != f.value.size()) return Status::Invalid("Invalid path length");
   return Status::Ok();
 }
 
 Status CheckSubdocMultiLookup(const Frame& f, const ValidationContext&) {
-  if (f.extras.size() > 1) return Invalid("Request extras must be of length 0 or 1");
+  if (f.extras.size() > 1) return Status::Invalid("Request extras must be of length 0 or 1");
   return Status::Ok();
 }
 
@@ -304,50 +304,52 @@ Status CheckSubdocMultiLookup(const Frame& f, const ValidationContext&) {
 // specs and flag rules are protocol/subdoc_request.h's (answered by the handler).
 Status CheckSubdocSingleMutation(const Frame& f, const ValidationContext&) {
   auto extras = DecodeSubdocSingleExtras(f.extras);
-  if (!extras.ok()) return Invalid("Invalid extras section");
-  if (extras->path_length > f.value.size()) return Invalid("Path length can't exceed value");
+  if (!extras.ok()) return Status::Invalid("Invalid extras section");
+  if (extras->path_length > f.value.size())
+    return Status::Invalid("Path length can't exceed value");
   return Status::Ok();
 }
 
 Status CheckSubdocMultiMutation(const Frame& f, const ValidationContext&) {
-  if (!DecodeSubdocMultiExtras(f.extras).ok()) return Invalid("Request extras invalid");
+  if (!DecodeSubdocMultiExtras(f.extras).ok()) return Status::Invalid("Request extras invalid");
   return Status::Ok();
 }
 
 Status CheckGetClusterConfig(const Frame& f, const ValidationContext&) {
   if (f.extras.empty()) return Status::Ok();
-  if (f.extras.size() != 16) return Invalid("Request extras must be of length 0 or 16");
+  if (f.extras.size() != 16) return Status::Invalid("Request extras must be of length 0 or 16");
   const auto epoch = static_cast<int64_t>(LoadBe64(f.extras.data()));
   const auto revision = static_cast<int64_t>(LoadBe64(f.extras.data() + 8));
-  if (revision < 1) return Invalid("Revision number must not be less than 1");
-  if (epoch < 1 && epoch != -1) return Invalid("Epoch must not be less than 1 (or -1)");
+  if (revision < 1) return Status::Invalid("Revision number must not be less than 1");
+  if (epoch < 1 && epoch != -1) return Status::Invalid("Epoch must not be less than 1 (or -1)");
   return Status::Ok();
 }
 
 Status CheckGetRandomKey(const Frame& f, const ValidationContext& ctx) {
   if (ctx.collections) {
     if (f.extras.size() != 4 && f.extras.size() != 5) {
-      return Invalid("Extras should contain collection id (and optionally flag to request xattrs)");
+      return Status::Invalid(
+          "Extras should contain collection id (and optionally flag to request xattrs)");
     }
   } else if (!f.extras.empty()) {
-    return Invalid("Extras should be empty for clients without collections support");
+    return Status::Invalid("Extras should be empty for clients without collections support");
   }
   return Status::Ok();
 }
 
 Status CheckVbucketZero(const Frame& f, const ValidationContext&) {
-  if (f.vbucket() != 0) return Invalid("Request vbucket id must be 0");
+  if (f.vbucket() != 0) return Status::Invalid("Request vbucket id must be 0");
   return Status::Ok();
 }
 
 Status CheckCollectionsGetId(const Frame& f, const ValidationContext& ctx) {
-  if (!f.key.empty() && !f.value.empty()) return Invalid("Cannot set both key and value");
+  if (!f.key.empty() && !f.value.empty()) return Status::Invalid("Cannot set both key and value");
   return CheckVbucketZero(f, ctx);
 }
 
 Status CheckGetErrorMap(const Frame& f, const ValidationContext& ctx) {
   RETURN_IF_ERROR(CheckVbucketZero(f, ctx));
-  if (f.value.size() != 2) return Invalid("Request value must be of length 2");
+  if (f.value.size() != 2) return Status::Invalid("Request value must be of length 2");
   return Status::Ok();
 }
 
@@ -559,7 +561,7 @@ bool IsValidatedOpcode(Opcode op) { return kRules[static_cast<uint8_t>(op)].pres
 
 Status ValidateRequest(const Frame& request, const ValidationContext& context) {
   if (request.magic != Magic::kClientRequest && request.magic != Magic::kAltClientRequest) {
-    return Invalid("not a client request");
+    return Status::Invalid("not a client request");
   }
   const Rule& rule = kRules[request.opcode];
   if (!rule.present) return Status(Errc::kUnknownCommand);

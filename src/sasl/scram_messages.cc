@@ -9,8 +9,6 @@
 namespace sluice::sasl {
 namespace {
 
-Status Invalid(std::string_view reason) { return Status(Errc::kInvalid, reason); }
-
 // One "k=value" element of an attribute list. `offset` is where its key starts in the message.
 struct Attribute {
   char key;
@@ -22,7 +20,7 @@ bool IsAttributeKey(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <=
 
 // Splits "k=v,k=v,..." at commas. Values are opaque (anything but ',', possibly empty).
 StatusOr<std::vector<Attribute>> SplitAttributes(std::string_view list) {
-  if (list.empty()) return Invalid("empty attribute list");
+  if (list.empty()) return Status::Invalid("empty attribute list");
   std::vector<Attribute> out;
   size_t pos = 0;
   while (true) {
@@ -30,7 +28,7 @@ StatusOr<std::vector<Attribute>> SplitAttributes(std::string_view list) {
     std::string_view item =
         list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     if (item.size() < 2 || !IsAttributeKey(item[0]) || item[1] != '=') {
-      return Invalid("malformed attribute (expected a letter followed by '=')");
+      return Status::Invalid("malformed attribute (expected a letter followed by '=')");
     }
     out.push_back(Attribute{item[0], item.substr(2), pos});
     if (comma == std::string_view::npos) break;
@@ -43,9 +41,10 @@ std::string Quoted(char key) { return std::string("'") + key + "='"; }
 
 // Expects attribute `index` of `attrs` to have `key`.
 Status Expect(const std::vector<Attribute>& attrs, size_t index, char key) {
-  if (index >= attrs.size()) return Invalid("missing attribute " + Quoted(key));
+  if (index >= attrs.size()) return Status::Invalid("missing attribute " + Quoted(key));
   if (attrs[index].key != key) {
-    return Invalid("expected attribute " + Quoted(key) + " but found " + Quoted(attrs[index].key));
+    return Status::Invalid("expected attribute " + Quoted(key) + " but found " +
+                           Quoted(attrs[index].key));
   }
   return Status::Ok();
 }
@@ -62,8 +61,8 @@ std::optional<uint64_t> ParseDecimal(std::string_view text) {
 }
 
 Status CheckSize(std::string_view message) {
-  if (message.empty()) return Invalid("empty message");
-  if (message.size() > kMaxScramMessageSize) return Invalid("message too long");
+  if (message.empty()) return Status::Invalid("empty message");
+  if (message.size() > kMaxScramMessageSize) return Status::Invalid("message too long");
   return Status::Ok();
 }
 
@@ -85,7 +84,7 @@ std::string EncodeSaslName(std::string_view name) {
 }
 
 StatusOr<std::string> DecodeSaslName(std::string_view saslname) {
-  if (saslname.empty()) return Invalid("empty user name");
+  if (saslname.empty()) return Status::Invalid("empty user name");
   std::string out;
   out.reserve(saslname.size());
   for (size_t i = 0; i < saslname.size(); ++i) {
@@ -99,7 +98,7 @@ StatusOr<std::string> DecodeSaslName(std::string_view saslname) {
     } else if (escape == "=3D") {
       out += '=';
     } else {
-      return Invalid("bad '=' escape in user name (only =2C and =3D are allowed)");
+      return Status::Invalid("bad '=' escape in user name (only =2C and =3D are allowed)");
     }
     i += 2;
   }
@@ -108,28 +107,28 @@ StatusOr<std::string> DecodeSaslName(std::string_view saslname) {
 
 StatusOr<ClientFirstMessage> ParseClientFirst(std::string_view message) {
   RETURN_IF_ERROR(CheckSize(message));
-  if (message[0] == 'p') return Invalid("channel binding (p=) requested but not supported");
+  if (message[0] == 'p') return Status::Invalid("channel binding (p=) requested but not supported");
   if ((message[0] != 'n' && message[0] != 'y') || message.size() < 2 || message[1] != ',') {
-    return Invalid("bad gs2 header (expected \"n,\" or \"y,\")");
+    return Status::Invalid("bad gs2 header (expected \"n,\" or \"y,\")");
   }
   size_t authz_end = message.find(',', 2);
-  if (authz_end == std::string_view::npos) return Invalid("gs2 header not terminated");
+  if (authz_end == std::string_view::npos) return Status::Invalid("gs2 header not terminated");
   ClientFirstMessage out;
   std::string_view authz = message.substr(2, authz_end - 2);
   if (!authz.empty()) {
-    if (authz.substr(0, 2) != "a=") return Invalid("bad authzid in gs2 header");
+    if (authz.substr(0, 2) != "a=") return Status::Invalid("bad authzid in gs2 header");
     ASSIGN_OR_RETURN(out.authzid, DecodeSaslName(authz.substr(2)));
   }
   out.gs2_header = std::string(message.substr(0, authz_end + 1));
   out.bare = std::string(message.substr(authz_end + 1));
 
   ASSIGN_OR_RETURN(auto attrs, SplitAttributes(out.bare));
-  if (attrs[0].key == 'm') return Invalid("mandatory extension (m=) not supported");
+  if (attrs[0].key == 'm') return Status::Invalid("mandatory extension (m=) not supported");
   RETURN_IF_ERROR(Expect(attrs, 0, 'n'));
   RETURN_IF_ERROR(Expect(attrs, 1, 'r'));
-  if (attrs.size() > 2) return Invalid("unsupported extension " + Quoted(attrs[2].key));
+  if (attrs.size() > 2) return Status::Invalid("unsupported extension " + Quoted(attrs[2].key));
   ASSIGN_OR_RETURN(out.user, DecodeSaslName(attrs[0].value));
-  if (attrs[1].value.empty()) return Invalid("empty client nonce");
+  if (attrs[1].value.empty()) return Status::Invalid("empty client nonce");
   out.nonce = std::string(attrs[1].value);
   return out;
 }
@@ -137,20 +136,20 @@ StatusOr<ClientFirstMessage> ParseClientFirst(std::string_view message) {
 StatusOr<ServerFirstMessage> ParseServerFirst(std::string_view message) {
   RETURN_IF_ERROR(CheckSize(message));
   ASSIGN_OR_RETURN(auto attrs, SplitAttributes(message));
-  if (attrs[0].key == 'm') return Invalid("mandatory extension (m=) not supported");
+  if (attrs[0].key == 'm') return Status::Invalid("mandatory extension (m=) not supported");
   RETURN_IF_ERROR(Expect(attrs, 0, 'r'));
   RETURN_IF_ERROR(Expect(attrs, 1, 's'));
   RETURN_IF_ERROR(Expect(attrs, 2, 'i'));
   // Attributes after i= are extensions, which a client without them ignores.
   ServerFirstMessage out;
-  if (attrs[0].value.empty()) return Invalid("empty nonce");
+  if (attrs[0].value.empty()) return Status::Invalid("empty nonce");
   out.nonce = std::string(attrs[0].value);
   auto salt = Base64Decode(attrs[1].value);
-  if (!salt.ok()) return Invalid("salt is not valid base64");
-  if (salt->empty()) return Invalid("empty salt");
+  if (!salt.ok()) return Status::Invalid("salt is not valid base64");
+  if (salt->empty()) return Status::Invalid("empty salt");
   out.salt = std::move(salt).value();
   std::optional<uint64_t> iterations = ParseDecimal(attrs[2].value);
-  if (!iterations || *iterations == 0) return Invalid("bad iteration count");
+  if (!iterations || *iterations == 0) return Status::Invalid("bad iteration count");
   out.iterations = *iterations;
   return out;
 }
@@ -170,15 +169,15 @@ StatusOr<ClientFinalMessage> ParseClientFinal(std::string_view message) {
   ASSIGN_OR_RETURN(auto attrs, SplitAttributes(message));
   RETURN_IF_ERROR(Expect(attrs, 0, 'c'));
   RETURN_IF_ERROR(Expect(attrs, 1, 'r'));
-  if (attrs.size() > 3) return Invalid("unsupported extension " + Quoted(attrs[2].key));
+  if (attrs.size() > 3) return Status::Invalid("unsupported extension " + Quoted(attrs[2].key));
   RETURN_IF_ERROR(Expect(attrs, 2, 'p'));
   ClientFinalMessage out;
   auto binding = Base64Decode(attrs[0].value);
-  if (!binding.ok()) return Invalid("channel binding (c=) is not valid base64");
+  if (!binding.ok()) return Status::Invalid("channel binding (c=) is not valid base64");
   out.channel_binding = std::move(binding).value();
   out.nonce = std::string(attrs[1].value);
   auto proof = Base64Decode(attrs[2].value);
-  if (!proof.ok()) return Invalid("proof (p=) is not valid base64");
+  if (!proof.ok()) return Status::Invalid("proof (p=) is not valid base64");
   out.proof = std::move(proof).value();
   // p= is the last attribute; what precedes its separating comma is signed by the proof.
   out.without_proof = std::string(message.substr(0, attrs[2].offset - 1));
@@ -193,7 +192,7 @@ StatusOr<std::string> ParseServerFinal(std::string_view message) {
   }
   RETURN_IF_ERROR(Expect(attrs, 0, 'v'));
   auto signature = Base64Decode(attrs[0].value);
-  if (!signature.ok()) return Invalid("server signature (v=) is not valid base64");
+  if (!signature.ok()) return Status::Invalid("server signature (v=) is not valid base64");
   return std::move(signature).value();
 }
 
