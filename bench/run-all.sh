@@ -19,6 +19,7 @@ BENCHMARKS=(
   replication.sh        # 7. replica lag under SET load; catch-up of an empty replica vs the drain
   durable_latency.sh    # 8. majority durable write latency with one replica vs Redis SET + WAIT 1 0
   rollback.sh           # 9. a replica's rollback from history vs reset + re-copy; history write cost
+  fixed_cost.sh         # 10. RSS of an empty 1024-vbucket bucket after one write to each vs memcached
 )
 # ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
 [[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"
