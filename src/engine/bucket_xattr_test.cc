@@ -6,6 +6,7 @@
 
 #include "engine/bucket.h"
 #include "testing/manual_executor.h"
+#include "testing/recording_waiter.h"
 #include "testing/temp_dir.h"
 #include "xattr/blob.h"
 
@@ -18,15 +19,7 @@ using executor::TaskGroup;
 constexpr uint8_t kJson = 0x01;
 constexpr uint8_t kXattr = xattr::kDatatypeXattr;
 
-class Waiter : public IoCompletion {
- public:
-  void NotifyIoComplete(Status status) override {
-    ++notified;
-    last = status;
-  }
-  int notified = 0;
-  Status last;
-};
+using testing::RecordingWaiter;
 
 class BucketXattrTest : public ::testing::Test {
  protected:
@@ -69,7 +62,7 @@ class BucketXattrTest : public ::testing::Test {
   }
   // Get with include_deleted, running a background fetch if one is needed.
   StatusOr<GetResult> GetDeleted(std::string_view key, bool* fetched = nullptr) {
-    auto w = std::make_shared<Waiter>();
+    auto w = std::make_shared<RecordingWaiter>();
     auto r = bucket_->Get(0, key, w, /*include_deleted=*/true);
     if (fetched != nullptr) *fetched = r.status().code() == Errc::kWouldBlock;
     if (r.status().code() != Errc::kWouldBlock) return r;
@@ -91,7 +84,7 @@ const std::string kSystem = xattr::Encode({{"_s", R"({"v":1})"}});
 TEST_F(BucketXattrTest, DeleteKeepsSystemXattrsInMemoryAndOnDisk) {
   ASSERT_TRUE(Store("k", kBoth + R"({"a":1})", kJson | kXattr).ok());
   ASSERT_TRUE(bucket_->Delete(0, "k", 0).ok());
-  auto w = std::make_shared<Waiter>();
+  auto w = std::make_shared<RecordingWaiter>();
   EXPECT_EQ(bucket_->Get(0, "k", w).status().code(), Errc::kNotFound);
   bool fetched = true;
   auto t = GetDeleted("k", &fetched);
@@ -134,7 +127,7 @@ TEST_F(BucketXattrTest, BodyCommandsKeepXattrs) {
   ASSERT_TRUE(Store("s", kBoth + "mid", kXattr).ok());
   ASSERT_TRUE(bucket_->AppendPrepend(0, "s", "-end", true, 0, {}).ok());
   ASSERT_TRUE(bucket_->AppendPrepend(0, "s", "[", false, 0, {}).ok());
-  auto w = std::make_shared<Waiter>();
+  auto w = std::make_shared<RecordingWaiter>();
   auto got = bucket_->Get(0, "s", w);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->value.view(), kBoth + "[mid-end");
@@ -201,7 +194,7 @@ TEST_F(BucketXattrTest, SubdocStoreOptions) {
   ASSERT_TRUE(p.ok());
   char expected[32];
   std::snprintf(expected, sizeof(expected), "CAS=%016llx", static_cast<unsigned long long>(p->cas));
-  auto w = std::make_shared<Waiter>();
+  auto w = std::make_shared<RecordingWaiter>();
   EXPECT_EQ(bucket_->Get(0, "p", w)->value.view(), expected);
   Flush();
 }

@@ -43,18 +43,6 @@ constexpr int kTtl = 2;
 constexpr int kTtl = 1;
 #endif
 
-// Runs the sluice CLI with `args`; its exit code and output.
-int RunCli(const std::string& args, std::string* output) {
-  const std::string cmd = std::string(SLUICE_BINARY_DIR) + "/sluice " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 class ClusterFailoverTest : public EtcdNodesTest {
  protected:
   ClusterFailoverTest() : EtcdNodesTest(kCluster, kVBuckets) {}

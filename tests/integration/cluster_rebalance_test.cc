@@ -42,17 +42,6 @@ constexpr const char* kCluster = "rb";
 constexpr int kTtl = 3;
 constexpr int kPreload = 20000;
 
-int RunCli(const std::string& args, std::string* output) {
-  const std::string cmd = std::string(SLUICE_BINARY_DIR) + "/sluice " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 class ClusterRebalanceTest : public EtcdNodesTest {
  protected:
   ClusterRebalanceTest() : EtcdNodesTest(kCluster, kVBuckets) {}

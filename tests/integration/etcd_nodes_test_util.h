@@ -11,7 +11,9 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/wait.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -23,6 +25,19 @@
 #include "testing/wire_util.h"
 
 namespace sluice::testing {
+
+// Runs the sluice CLI of this build with `args`; its exit code (128 + signal if killed) and its
+// output, stdout and stderr together.
+inline int RunCli(const std::string& args, std::string* output) {
+  const std::string cmd = std::string(SLUICE_BINARY_DIR) + "/sluice " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 class EtcdNodesTest : public ::testing::Test {
  protected:
