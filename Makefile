@@ -39,9 +39,10 @@ SAN_CMAKE = -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 # The test binaries `make test-tsan` builds and runs under TSan (an anchored regex over test
 # binary names; every test is labelled with its binary's name, see cmake/sluice.cmake): the
 # executor and the test-support seams (testing_test), the checkpoint manager and the rest of the
-# engine, storage, DCP (unit and the DCP integration tests), and the integration tests with
-# concurrent clients, many connections and shutdown under load.
-TSAN_TESTS ?= common_test|executor_test|testing_test|engine_test|bucket_test|storage_test|dcp_.*|passive_stream_test|replication_test|cluster_map_test|sync_write_cluster_test|etcd_test|etcd_cluster_test|cluster_rebalance_test|client_test|sasl_test|server_test|kv_commands_test|malformed_test|persistence_test|durability_test|hostile_client_test|security_test|tls_test|metrics_test
+# engine, storage, DCP (unit and dcp_integration_test), and two more integration binaries:
+# kv_integration_test (concurrent clients, many connections, shutdown under load) and
+# cluster_integration_test (replication and the cluster's nodes).
+TSAN_TESTS ?= common_test|executor_test|testing_test|engine_test|bucket_test|storage_test|dcp_.*|passive_stream_test|etcd_test|client_test|sasl_test|server_test|kv_integration_test|cluster_integration_test
 
 FUZZ_SECONDS ?= 20
 FUZZ_SERVER_SECONDS ?= 30

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "protocol/opcode.h"
+
 namespace sluice::testing {
 
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
@@ -39,6 +41,12 @@ client::KvResult Must(StatusOr<client::KvResult> result) {
   client::KvResult failed;
   failed.status = kNoAnswer;
   return failed;
+}
+
+client::Response Exec(client::Connection& conn, protocol::RequestFields request) {
+  auto r = conn.Execute(request);
+  EXPECT_TRUE(r.ok()) << protocol::OpcodeName(request.opcode) << ": " << r.status().ToString();
+  return r.ok() ? std::move(*r) : client::Response{};
 }
 
 uint64_t ProcStatusBytes(pid_t pid, std::string_view field) {

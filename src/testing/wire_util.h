@@ -61,6 +61,9 @@ inline constexpr auto kNoAnswer = static_cast<protocol::McbpStatus>(0xffff);
 // returns a result with status kNoAnswer, so a broken connection fails the test instead of
 // dereferencing an error.
 client::KvResult Must(StatusOr<client::KvResult> result);
+// `request` on `conn`; on a transport failure it records a test failure (naming the opcode) and
+// returns an empty Response.
+client::Response Exec(client::Connection& conn, protocol::RequestFields request);
 
 // A size field of /proc/<pid>/status ("VmRSS", "VmData", ...) in bytes; 0 if unknown.
 uint64_t ProcStatusBytes(pid_t pid, std::string_view field);

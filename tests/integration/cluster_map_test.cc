@@ -26,9 +26,9 @@ using protocol::McbpStatus;
 using protocol::Opcode;
 using Json = nlohmann::json;
 
-constexpr uint32_t kVBuckets = 8;
+constexpr uint32_t kMapVBuckets = 8;
 
-Json ParseJson(std::string_view text) { return Json::parse(text, nullptr, false); }
+Json ParseConfig(std::string_view text) { return Json::parse(text, nullptr, false); }
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -39,7 +39,7 @@ class ClusterTest : public ::testing::Test {
     return cluster_.File(ids, num_replicas, vbucket_map);
   }
   void StartCluster(const Json& file) {
-    ASSERT_TRUE(cluster_.Start(file, kVBuckets)) << cluster_.error();
+    ASSERT_TRUE(cluster_.Start(file, kMapVBuckets)) << cluster_.error();
     map_ = &cluster_.map();
   }
   std::unique_ptr<client::Connection> Connect(size_t node,
@@ -51,7 +51,7 @@ class ClusterTest : public ::testing::Test {
   Json Config(client::Connection& conn) {
     auto r = Must(conn.GetClusterConfig());
     EXPECT_EQ(r.status, McbpStatus::kSuccess);
-    Json config = ParseJson(r.value);
+    Json config = ParseConfig(r.value);
     EXPECT_FALSE(config.is_discarded()) << r.value;
     return config;
   }
@@ -81,8 +81,8 @@ class ClusterTest : public ::testing::Test {
     }
     EXPECT_EQ(config["vBucketServerMap"]["numReplicas"], map_->num_replicas());
     const auto& vbmap = config["vBucketServerMap"]["vBucketMap"];
-    ASSERT_EQ(vbmap.size(), kVBuckets);
-    for (Vbid vb = 0; vb < kVBuckets; ++vb) EXPECT_EQ(vbmap[vb], ExpectedRow(vb)) << "vb " << vb;
+    ASSERT_EQ(vbmap.size(), kMapVBuckets);
+    for (Vbid vb = 0; vb < kMapVBuckets; ++vb) EXPECT_EQ(vbmap[vb], ExpectedRow(vb)) << "vb " << vb;
     EXPECT_TRUE(config["rev"].is_number_integer());
     EXPECT_EQ(config["revEpoch"], 1);
   }
@@ -91,7 +91,7 @@ class ClusterTest : public ::testing::Test {
   std::string KeyWhere(std::string_view id, VBucketState role, Vbid* vb_out = nullptr) const {
     for (int i = 0;; ++i) {
       std::string key = "key-" + std::to_string(i);
-      const Vbid vb = VBucketForKey(key, kVBuckets);
+      const Vbid vb = VBucketForKey(key, kMapVBuckets);
       if (map_->RoleOf(id, vb) == role) {
         if (vb_out != nullptr) *vb_out = vb;
         return key;
@@ -102,12 +102,6 @@ class ClusterTest : public ::testing::Test {
   StaticCluster cluster_;
   const cluster::ClusterMap* map_ = nullptr;
 };
-
-client::Response Exec(client::Connection& conn, protocol::RequestFields request) {
-  auto r = conn.Execute(request);
-  EXPECT_TRUE(r.ok()) << protocol::OpcodeName(request.opcode) << ": " << r.status().ToString();
-  return r.ok() ? std::move(*r) : client::Response{};
-}
 
 StatMap VBucketDetails(client::Connection& conn) {
   auto stats = FetchStats(conn, "vbucket-details");
@@ -123,7 +117,7 @@ TEST_F(ClusterTest, ThreeNodesTakeTheirStatesFromTheComputedLayout) {
     auto conn = Connect(n);
     ASSERT_NE(conn, nullptr);
     const StatMap details = VBucketDetails(*conn);
-    for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    for (Vbid vb = 0; vb < kMapVBuckets; ++vb) {
       const VBucketState role = map_->RoleOf(cluster_.id(n), vb);
       auto state = conn->GetVBucket(vb);
       ASSERT_TRUE(state.ok()) << state.status().ToString();
@@ -151,7 +145,7 @@ TEST_F(ClusterTest, NotMyVbucketAndGetReplicaFollowTheStates) {
   const std::string elsewhere = KeyWhere("a", VBucketState::kDead);
   auto set = Must(a->Set(elsewhere, "v"));
   EXPECT_EQ(set.status, McbpStatus::kNotMyVbucket);
-  const Json body = ParseJson(set.value);
+  const Json body = ParseConfig(set.value);
   ASSERT_FALSE(body.is_discarded()) << set.value;
   ExpectConfigOfTheMap(body, 0);
 
@@ -172,7 +166,7 @@ TEST_F(ClusterTest, NotMyVbucketAndGetReplicaFollowTheStates) {
   auto replica_read =
       Exec(*a, {.opcode = Opcode::kGetReplica, .vbucket = active_vb, .key = on_active});
   EXPECT_EQ(replica_read.status, McbpStatus::kNotMyVbucket);
-  EXPECT_FALSE(ParseJson(replica_read.value).is_discarded());
+  EXPECT_FALSE(ParseConfig(replica_read.value).is_discarded());
   Vbid dead_vb = 0;
   KeyWhere("a", VBucketState::kDead, &dead_vb);
   EXPECT_EQ(Exec(*a, {.opcode = Opcode::kGetReplica, .vbucket = dead_vb, .key = "k"}).status,
@@ -182,7 +176,7 @@ TEST_F(ClusterTest, NotMyVbucketAndGetReplicaFollowTheStates) {
 TEST_F(ClusterTest, SetVBucketTopologyPersistsAcrossRestartsAndMovesTheRevision) {
   // Two nodes and a listed map: a is active for 0-3, b for 4-7.
   Json vbmap = Json::array();
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+  for (Vbid vb = 0; vb < kMapVBuckets; ++vb) {
     vbmap.push_back(vb < 4 ? Json::array({"a", "b"}) : Json::array({"b", "a"}));
   }
   StartCluster(ClusterFile({"a", "b"}, 1, vbmap));
@@ -316,7 +310,7 @@ TEST_F(ClusterTest, ConfigChangesArePushedToDuplexClients) {
   EXPECT_EQ(version->revision, rev);
   EXPECT_EQ(push->key, "default");
   EXPECT_EQ(push->datatype, protocol::kDatatypeJson);
-  const Json pushed = ParseJson(push->value);
+  const Json pushed = ParseConfig(push->value);
   ASSERT_FALSE(pushed.is_discarded()) << push->value;
   EXPECT_EQ(pushed["rev"], rev);
   EXPECT_EQ(pushed["vBucketServerMap"]["vBucketMap"][vb], Json::array({0, -1}));
@@ -350,9 +344,9 @@ TEST_F(ClusterTest, ReplicaVbucketsReplicateFromTheirActivesInTheMap) {
   }
   // One key per vbucket, written on its active.
   std::map<Vbid, std::string> keys;
-  for (int i = 0; keys.size() < kVBuckets; ++i) {
+  for (int i = 0; keys.size() < kMapVBuckets; ++i) {
     std::string key = "replicated-" + std::to_string(i);
-    keys.emplace(VBucketForKey(key, kVBuckets), std::move(key));
+    keys.emplace(VBucketForKey(key, kMapVBuckets), std::move(key));
   }
   for (const auto& [vb, key] : keys) {
     const size_t active = *map_->NodeIndex(map_->ActiveOf(vb).id);
@@ -420,7 +414,7 @@ TEST_F(ClusterTest, BadClusterFilesAndNodeIdsExitWithCodeTwo) {
   bad_map["vbucket_map"] = Json::array({Json::array({"a", "b"})});
   Json unknown_node = good;
   unknown_node["vbucket_map"] = Json::array();
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) unknown_node["vbucket_map"].push_back({"a", "zz"});
+  for (Vbid vb = 0; vb < kMapVBuckets; ++vb) unknown_node["vbucket_map"].push_back({"a", "zz"});
   const std::vector<Case> cases = {
       {"unknown node id",
        good.dump(),
@@ -450,7 +444,7 @@ TEST_F(ClusterTest, BadClusterFilesAndNodeIdsExitWithCodeTwo) {
     SCOPED_TRACE(c.what);
     cluster_.WriteFile(c.file);
     ServerOptions options;
-    options.extra_args = {"--vbuckets", std::to_string(kVBuckets), "--metrics-port", "0"};
+    options.extra_args = {"--vbuckets", std::to_string(kMapVBuckets), "--metrics-port", "0"};
     const std::vector<std::string> args =
         c.args.empty() ? std::vector<std::string>{"--node-id",     "a",
                                                   "--cluster-map", cluster_.map_path(),

@@ -37,24 +37,24 @@ using protocol::McbpStatus;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kVBuckets = 16;
-constexpr const char* kCluster = "rb";
+constexpr uint32_t kRebalanceVBuckets = 16;
+constexpr const char* kRebalanceCluster = "rb";
 constexpr int kTtl = 3;
 constexpr int kPreload = 20000;
 
 class ClusterRebalanceTest : public EtcdNodesTest {
  protected:
-  ClusterRebalanceTest() : EtcdNodesTest(kCluster, kVBuckets) {}
+  ClusterRebalanceTest() : EtcdNodesTest(kRebalanceCluster, kRebalanceVBuckets) {}
 
   std::string EtcdFlags() const {
-    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kCluster;
+    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kRebalanceCluster;
   }
 
   // The map in etcd and its mod_revision (nullopt while there is none).
   std::optional<std::pair<cluster::ClusterMap, int64_t>> Map() {
-    auto kv = etcd_client_->Get(cluster::ClusterKeys(kCluster).Map("default"));
+    auto kv = etcd_client_->Get(cluster::ClusterKeys(kRebalanceCluster).Map("default"));
     if (!kv.ok()) return std::nullopt;
-    auto map = cluster::ClusterMap::Parse(kv->value, kVBuckets);
+    auto map = cluster::ClusterMap::Parse(kv->value, kRebalanceVBuckets);
     EXPECT_TRUE(map.ok()) << map.status().ToString();
     if (!map.ok()) return std::nullopt;
     return std::make_pair(*map, kv->mod_revision);
@@ -76,7 +76,7 @@ class ClusterRebalanceTest : public EtcdNodesTest {
   bool WriteFollowingMap(Route& route, const std::string& key, int64_t* retries,
                          std::string* last) {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
-    const Vbid vb = VBucketForKey(key, kVBuckets);
+    const Vbid vb = VBucketForKey(key, kRebalanceVBuckets);
     route.conns.resize(ids_.size());
     while (Clock::now() < deadline) {
       if (!route.map) {
@@ -132,7 +132,7 @@ class ClusterRebalanceTest : public EtcdNodesTest {
     int64_t lost = 0;
     for (int64_t k = 0; k < n; ++k) {
       const std::string key = prefix + std::to_string(k);
-      const size_t i = IndexOf(map->first.ActiveOf(VBucketForKey(key, kVBuckets)).id);
+      const size_t i = IndexOf(map->first.ActiveOf(VBucketForKey(key, kRebalanceVBuckets)).id);
       std::optional<client::KvResult> got;
       EXPECT_TRUE(Eventually([&] {  // NOT_MY_VBUCKET until the node has applied the map
         auto r = conns[i]->Get(key);
@@ -165,7 +165,7 @@ class ClusterRebalanceTest : public EtcdNodesTest {
         "[ figure ] rebalance under a writer (%d items preloaded, %u vbuckets): %.2f s; %lld "
         "writes acknowledged meanwhile, %lld retried (TMPFAIL / NOT_MY_VBUCKET / map not "
         "applied yet)\n",
-        kPreload, kVBuckets, seconds, static_cast<long long>(*acked),
+        kPreload, kRebalanceVBuckets, seconds, static_cast<long long>(*acked),
         static_cast<long long>(writer.retries));
     std::fflush(stdout);
     return seconds;
@@ -178,7 +178,7 @@ class ClusterRebalanceTest : public EtcdNodesTest {
     EXPECT_TRUE(map->first.moves().empty());
     ASSERT_EQ(map->first.nodes().size(), members.size());
     std::map<std::string, size_t> actives, replicas;
-    for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    for (Vbid vb = 0; vb < kRebalanceVBuckets; ++vb) {
       const auto& chain = map->first.ChainOf(vb);
       ++actives[*chain[0]];
       ASSERT_TRUE(chain[1].has_value());
@@ -186,10 +186,10 @@ class ClusterRebalanceTest : public EtcdNodesTest {
       ++replicas[*chain[1]];
     }
     for (const auto& id : members) {
-      EXPECT_GE(actives[id], kVBuckets / members.size()) << id;
-      EXPECT_LE(actives[id], kVBuckets / members.size() + 1) << id;
-      EXPECT_GE(replicas[id], kVBuckets / members.size()) << id;
-      EXPECT_LE(replicas[id], kVBuckets / members.size() + 1) << id;
+      EXPECT_GE(actives[id], kRebalanceVBuckets / members.size()) << id;
+      EXPECT_LE(actives[id], kRebalanceVBuckets / members.size() + 1) << id;
+      EXPECT_GE(replicas[id], kRebalanceVBuckets / members.size()) << id;
+      EXPECT_LE(replicas[id], kRebalanceVBuckets / members.size() + 1) << id;
     }
     for (size_t i = 0; i < ids_.size(); ++i) {
       auto conn = Connect(i);
@@ -212,7 +212,7 @@ TEST_F(ClusterRebalanceTest, AddANodeThenRemoveOneUnderAWriter) {
   ASSERT_FALSE(HasFatalFailure());
   std::string out;
   ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b --replicas 1 --vbuckets " +
-                       std::to_string(kVBuckets),
+                       std::to_string(kRebalanceVBuckets),
                    &out),
             0)
       << out;
@@ -253,7 +253,7 @@ TEST_F(ClusterRebalanceTest, AddANodeThenRemoveOneUnderAWriter) {
   ExpectSettled({"a", "c"});
   auto conn_b = Connect(IndexOf("b"));
   ASSERT_NE(conn_b, nullptr);
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+  for (Vbid vb = 0; vb < kRebalanceVBuckets; ++vb) {
     EXPECT_TRUE(Eventually([&] {
       auto state = conn_b->GetVBucket(vb);
       return state.ok() && *state == VBucketState::kDead;
@@ -273,7 +273,7 @@ TEST_F(ClusterRebalanceTest, AGracefulFailoverMovesTheActivesFirstUnderAWriter) 
   ASSERT_FALSE(HasFatalFailure());
   std::string out;
   ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
-                       std::to_string(kVBuckets),
+                       std::to_string(kRebalanceVBuckets),
                    &out),
             0)
       << out;
@@ -302,14 +302,14 @@ TEST_F(ClusterRebalanceTest, AGracefulFailoverMovesTheActivesFirstUnderAWriter) 
   EXPECT_EQ(map->first.FindNode("c"), nullptr);
   EXPECT_TRUE(map->first.moves().empty());
   // The map just before the failover's (etcd keeps the history): c still in it, active for none.
-  auto before = etcd_client_->Range(cluster::ClusterKeys(kCluster).Map("default"),
+  auto before = etcd_client_->Range(cluster::ClusterKeys(kRebalanceCluster).Map("default"),
                                     {.revision = map->second - 1});
   ASSERT_TRUE(before.ok() && before->kvs.size() == 1) << before.status().ToString();
-  auto drained = cluster::ClusterMap::Parse(before->kvs[0].value, kVBuckets);
+  auto drained = cluster::ClusterMap::Parse(before->kvs[0].value, kRebalanceVBuckets);
   ASSERT_TRUE(drained.ok()) << drained.status().ToString();
   EXPECT_NE(drained->FindNode("c"), nullptr);
   EXPECT_TRUE(drained->moves().empty());
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) EXPECT_NE(drained->ActiveOf(vb).id, "c") << vb;
+  for (Vbid vb = 0; vb < kRebalanceVBuckets; ++vb) EXPECT_NE(drained->ActiveOf(vb).id, "c") << vb;
   ExpectAllReadable("pre-", 2000);
   ExpectAllReadable("gf-", writer.acked.load());
   std::printf(

@@ -28,14 +28,14 @@ namespace {
 using protocol::McbpStatus;
 using protocol::Opcode;
 
-constexpr uint32_t kVbuckets = 4;
+constexpr uint32_t kConsumerVbuckets = 4;
 constexpr Vbid kVb = 0;
 // Opaques of the requests the proxy itself sends: their answers are the proxy's, not relayed.
 constexpr uint32_t kProxyOpaque = 0xf0000000;
 
 std::unique_ptr<client::Connection> ConnectTo(const ServerProcess& server) {
   client::ConnectOptions options;
-  options.num_vbuckets = kVbuckets;
+  options.num_vbuckets = kConsumerVbuckets;
   auto conn = client::Connection::Connect(server.host(), server.port(), options);
   if (!conn.ok()) return nullptr;
   if (!(*conn)->Hello("consumer-it", DefaultFeatures()).ok()) return nullptr;
@@ -171,7 +171,7 @@ class DcpConsumerTest : public ::testing::Test {
   void SetUp() override {
     for (auto* node : {&a_, &b_}) {
       ServerOptions options;
-      options.extra_args = {"--vbuckets", std::to_string(kVbuckets)};
+      options.extra_args = {"--vbuckets", std::to_string(kConsumerVbuckets)};
       options.log_level = "info";
       *node = std::make_unique<ServerProcess>(options);
       ASSERT_TRUE((*node)->Start()) << (*node)->error();
@@ -205,7 +205,7 @@ class DcpConsumerTest : public ::testing::Test {
   std::map<std::string, uint64_t> Write(int n, std::string_view prefix) {
     std::map<std::string, uint64_t> cas;
     for (int i = 0; i < n; ++i) {
-      const std::string key = KeyInVbucket(prefix, kVb, kVbuckets, &next_key_);
+      const std::string key = KeyInVbucket(prefix, kVb, kConsumerVbuckets, &next_key_);
       auto r = writer_->Set(key, fmt::format("value of {}", key));
       EXPECT_TRUE(r.ok()) << r.status().ToString();
       if (r.ok()) cas[key] = r->cas;
@@ -301,7 +301,7 @@ TEST_F(DcpConsumerTest, TheProxyModelReplicatesKeysWithTheProducersMetadata) {
     return r.ok() && r->value.size() == 4 &&
            protocol::LoadBe32(r->value.data()) == static_cast<uint32_t>(VBucketState::kActive);
   }));
-  auto write = reader_->Set(KeyInVbucket("on_b", kVb, kVbuckets, &next_key_), "v");
+  auto write = reader_->Set(KeyInVbucket("on_b", kVb, kConsumerVbuckets, &next_key_), "v");
   ASSERT_TRUE(write.ok());
   EXPECT_EQ(write->status, McbpStatus::kSuccess);
   EXPECT_TRUE(relay_->ended().empty()) << relay_->ended();

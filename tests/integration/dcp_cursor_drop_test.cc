@@ -15,7 +15,7 @@ namespace {
 
 using ::testing::IsEmpty;
 
-constexpr uint32_t kWindow = 4096;
+constexpr uint32_t kDropWindow = 4096;
 
 class DcpCursorDropTest : public DcpTest {
  protected:
@@ -62,7 +62,7 @@ class DcpCursorDropTest : public DcpTest {
 };
 
 TEST_F(DcpCursorDropTest, DroppedCursorsReBackfillWithoutLoss) {
-  auto consumer = StalledConsumer("droppable", true, kWindow);
+  auto consumer = StalledConsumer("droppable", true, kDropWindow);
   ASSERT_TRUE(consumer);
   auto kv = Connect();
   ASSERT_TRUE(kv);
@@ -86,7 +86,7 @@ TEST_F(DcpCursorDropTest, DroppedCursorsReBackfillWithoutLoss) {
   for (int i = 1; i < 400; i += 10) ASSERT_TRUE(writer.Delete("key" + std::to_string(i)));
 
   // Read again, acknowledging every half window from now on.
-  consumer->conn().SetDcpAutoAck(kWindow);
+  consumer->conn().SetDcpAutoAck(kDropWindow);
   Status s = consumer->ReadUntilSeqnos(writer.high_seqnos());
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_THAT(consumer->violations(), IsEmpty());
@@ -121,7 +121,7 @@ TEST_F(DcpCursorDropTest, CursorDroppedWhileBackfillingReBackfillsWithoutLoss) {
     expected = preload.docs();
   }
   RestartClean();
-  auto consumer = StalledConsumer("backfilling", true, kWindow);
+  auto consumer = StalledConsumer("backfilling", true, kDropWindow);
   ASSERT_TRUE(consumer);
   auto kv = Connect();
   ASSERT_TRUE(kv);
@@ -140,7 +140,7 @@ TEST_F(DcpCursorDropTest, CursorDroppedWhileBackfillingReBackfillsWithoutLoss) {
   for (int i = 0; i < 3000; i += 3) ASSERT_TRUE(writer.Delete("old" + std::to_string(i)));
   for (const auto& [key, doc] : writer.docs()) expected[key] = doc;
 
-  consumer->conn().SetDcpAutoAck(kWindow);
+  consumer->conn().SetDcpAutoAck(kDropWindow);
   Status s = consumer->ReadUntilSeqnos(writer.high_seqnos());
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_THAT(consumer->violations(), IsEmpty());
@@ -153,7 +153,7 @@ TEST_F(DcpCursorDropTest, CursorDroppedWhileBackfillingReBackfillsWithoutLoss) {
 }
 
 TEST_F(DcpCursorDropTest, CursorsOfAConsumerWithoutCursorDroppingAreKept) {
-  auto consumer = StalledConsumer("pinned", false, kWindow);
+  auto consumer = StalledConsumer("pinned", false, kDropWindow);
   ASSERT_TRUE(consumer);
   auto kv = Connect();
   ASSERT_TRUE(kv);
@@ -165,7 +165,7 @@ TEST_F(DcpCursorDropTest, CursorsOfAConsumerWithoutCursorDroppingAreKept) {
   EXPECT_GT(StatU64(memory, "ep_checkpoint_memory").value_or(0),
             StatU64(memory, "ep_checkpoint_memory_quota").value_or(~uint64_t{0}));
 
-  consumer->conn().SetDcpAutoAck(kWindow);
+  consumer->conn().SetDcpAutoAck(kDropWindow);
   Status s = consumer->ReadUntilSeqnos(writer.high_seqnos());
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_THAT(consumer->violations(), IsEmpty());

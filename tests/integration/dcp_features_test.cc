@@ -17,13 +17,13 @@ namespace {
 using protocol::McbpStatus;
 using ::testing::ElementsAre;
 
-constexpr uint32_t kVbuckets = 4;
+constexpr uint32_t kFeatureVbuckets = 4;
 
 class DcpFeaturesTest : public DcpTest {
  protected:
   ServerOptions Options() const override {
     ServerOptions o;
-    o.extra_args = {"--vbuckets", std::to_string(kVbuckets)};
+    o.extra_args = {"--vbuckets", std::to_string(kFeatureVbuckets)};
     return o;
   }
 

@@ -17,7 +17,7 @@ using protocol::McbpStatus;
 using protocol::Opcode;
 using ::testing::IsEmpty;
 
-constexpr uint32_t kWindow = 8192;
+constexpr uint32_t kFlowWindow = 8192;
 
 class DcpFlowControlTest : public DcpTest {
  protected:
@@ -39,7 +39,7 @@ TEST_F(DcpFlowControlTest, UnackedBytesStayWithinTheWindowUntilAcknowledged) {
   auto raw = ConnectRawDcp();
   ASSERT_TRUE(raw);
   ASSERT_TRUE(raw->DcpOpen("flow", protocol::kDcpOpenProducer).ok());
-  ASSERT_TRUE(raw->DcpControl("connection_buffer_size", std::to_string(kWindow)).ok());
+  ASSERT_TRUE(raw->DcpControl("connection_buffer_size", std::to_string(kFlowWindow)).ok());
   for (Vbid vb = 0; vb < vbuckets(); ++vb) {
     auto request = StreamRequest(0, ~uint64_t{0}, protocol::kDcpStreamToLatest);
     request.vbucket = vb;
@@ -58,7 +58,7 @@ TEST_F(DcpFlowControlTest, UnackedBytesStayWithinTheWindowUntilAcknowledged) {
     ASSERT_NE(frame.client_opcode(), Opcode::kDcpNoop) << "noops were not enabled";
     unacked += frame.size;
     largest = std::max(largest, frame.size);
-    EXPECT_LE(unacked, kWindow + largest) << "the producer overran its window";
+    EXPECT_LE(unacked, kFlowWindow + largest) << "the producer overran its window";
     if (frame.client_opcode() == Opcode::kDcpMutation) ++mutations;
     if (frame.client_opcode() == Opcode::kDcpStreamEnd) ++ended;
   };
@@ -82,8 +82,8 @@ TEST_F(DcpFlowControlTest, UnackedBytesStayWithinTheWindowUntilAcknowledged) {
               StatU64(*stats, prefix + "unacked_bytes") == unacked;
   }
   ASSERT_TRUE(blocked) << "the producer never reported BufferLogFull; received " << unacked;
-  EXPECT_GE(unacked, kWindow);
-  EXPECT_LE(unacked, kWindow + largest);
+  EXPECT_GE(unacked, kFlowWindow);
+  EXPECT_LE(unacked, kFlowWindow + largest);
   EXPECT_LT(mutations, static_cast<uint64_t>(kKeys));
   // The one bounded wait for silence: nothing more may arrive while we do not acknowledge.
   auto silence = raw->Read(1s);
@@ -92,7 +92,7 @@ TEST_F(DcpFlowControlTest, UnackedBytesStayWithinTheWindowUntilAcknowledged) {
 
   // Acknowledge as a consumer does (every half window): the streams run to completion.
   while (ended < vbuckets()) {
-    if (unacked >= kWindow / 2) {
+    if (unacked >= kFlowWindow / 2) {
       ASSERT_TRUE(raw->BufferAck(static_cast<uint32_t>(unacked)).ok());
       unacked = 0;
     }
@@ -106,7 +106,7 @@ TEST_F(DcpFlowControlTest, UnackedBytesStayWithinTheWindowUntilAcknowledged) {
   ASSERT_TRUE(stats.ok());
   EXPECT_GT(StatU64(*stats, prefix + "total_acked_bytes").value_or(0), 0u);
   EXPECT_EQ((*stats)[prefix + "flow_control"], "enabled");
-  EXPECT_EQ(StatU64(*stats, prefix + "max_buffer_bytes"), kWindow);
+  EXPECT_EQ(StatU64(*stats, prefix + "max_buffer_bytes"), kFlowWindow);
 }
 
 TEST_F(DcpFlowControlTest, AutomaticAcknowledgementCompletesAFullBackfill) {

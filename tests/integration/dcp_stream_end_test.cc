@@ -33,7 +33,7 @@ using protocol::Opcode;
 // turns; a small vbucket's slice (8 items of 10 bytes) adds little, and a small backfill needs 125
 // slices, so none can complete first. The consumer acknowledges nothing past its 16 KiB window, so
 // the buffer stays full, and ending small streams leaves it full.
-constexpr uint32_t kVbuckets = 8;
+constexpr uint32_t kStreamEndVbuckets = 8;
 constexpr Vbid kBig = 0;
 constexpr int kBigKeys = 300;  // 3 MB
 constexpr size_t kBigValue = 10000;
@@ -49,7 +49,7 @@ class DcpStreamEndTest : public DcpTest {
   }
   ServerOptions Options() const override {
     ServerOptions o;
-    o.extra_args = {"--vbuckets", std::to_string(kVbuckets)};
+    o.extra_args = {"--vbuckets", std::to_string(kStreamEndVbuckets)};
     for (const std::string& set : Sets()) o.extra_args.insert(o.extra_args.end(), {"--set", set});
     return o;
   }
@@ -63,11 +63,12 @@ class DcpStreamEndTest : public DcpTest {
       TrackedWriter writer(*kv);
       std::vector<std::pair<std::string, std::string>> docs;
       uint32_t next = 0;
-      for (Vbid vb = 0; vb < kVbuckets; ++vb) {
+      for (Vbid vb = 0; vb < kStreamEndVbuckets; ++vb) {
         const int n = vb == kBig ? kBigKeys : kSmallKeys;
         const size_t size = vb == kBig ? kBigValue : kSmallValue;
         for (int i = 0; i < n; ++i) {
-          docs.emplace_back(KeyInVbucket("k", vb, kVbuckets, &next), std::string(size, 'v'));
+          docs.emplace_back(KeyInVbucket("k", vb, kStreamEndVbuckets, &next),
+                            std::string(size, 'v'));
         }
       }
       ASSERT_TRUE(writer.SetMany(docs));
@@ -88,14 +89,14 @@ class DcpStreamEndTest : public DcpTest {
     ASSERT_TRUE(dcp_->DcpControl("connection_buffer_size", "16384").ok());
     std::string wire;
     constexpr uint32_t kOpaqueBase = 0x5000;
-    for (Vbid vb = 0; vb < kVbuckets; ++vb) {
+    for (Vbid vb = 0; vb < kStreamEndVbuckets; ++vb) {
       auto request = StreamRequest(0, ~uint64_t{0}, protocol::kDcpStreamToLatest);
       request.vbucket = vb;
       request.opaque = kOpaqueBase + vb;
       protocol::AppendDcpStreamReq(&wire, request);
     }
     ASSERT_TRUE(dcp_->Send(wire).ok());
-    for (uint32_t answered = 0; answered < kVbuckets;) {
+    for (uint32_t answered = 0; answered < kStreamEndVbuckets;) {
       auto f = dcp_->Read(std::chrono::seconds(30));
       ASSERT_TRUE(f.ok()) << f.status().ToString();
       ASSERT_TRUE(f->has_value()) << "no answer to the stream requests";
@@ -104,7 +105,7 @@ class DcpStreamEndTest : public DcpTest {
       ASSERT_EQ(frame.status(), McbpStatus::kSuccess) << "vb " << frame.opaque - kOpaqueBase;
       ++answered;
     }
-    ASSERT_TRUE(WaitUntilFull(kVbuckets));
+    ASSERT_TRUE(WaitUntilFull(kStreamEndVbuckets));
   }
 
   // Waits until the buffer is full and `streams` backfills hold a unit (the task is then parked).
@@ -131,7 +132,7 @@ class DcpStreamEndTest : public DcpTest {
   }
   // A small vbucket whose stream is still backfilling; `reading`: its backfill has read items.
   std::optional<Vbid> Backfilling(const StatMap& stats, bool reading) {
-    for (Vbid vb = 1; vb < kVbuckets; ++vb) {
+    for (Vbid vb = 1; vb < kStreamEndVbuckets; ++vb) {
       const std::string p = "stream_" + std::to_string(vb) + "_";
       if (Get(stats, p + "state") != "backfilling") continue;
       if ((Get(stats, p + "backfill_disk_items") != "0") == reading) return vb;
@@ -142,7 +143,7 @@ class DcpStreamEndTest : public DcpTest {
   // With the buffer full, ends a small stream with `end` (which returns once the server
   // answered); the unit and, if it was reading, the snapshot must be gone in the very next stats.
   void ExpectReleasedByTheAnswer(const std::string& how, const std::function<void(Vbid)>& end) {
-    ASSERT_TRUE(WaitUntilFull(kVbuckets - ended_));
+    ASSERT_TRUE(WaitUntilFull(kStreamEndVbuckets - ended_));
     const StatMap before = DcpStats();
     std::optional<Vbid> vb = Backfilling(before, /*reading=*/true);
     const bool reading = vb.has_value();
@@ -199,7 +200,7 @@ TEST_F(DcpStreamEndTest, DelVbucketReleasesTheBackfillAtOnce) {
 
 TEST_F(DcpStreamEndTest, ClosingEveryStreamButTheBigOneLeavesOneUnit) {
   StallWithEveryStreamBackfilling();
-  for (Vbid vb = 1; vb < kVbuckets; ++vb) {
+  for (Vbid vb = 1; vb < kStreamEndVbuckets; ++vb) {
     auto r = dcp_->Call({.opcode = Opcode::kDcpCloseStream, .vbucket = vb});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
@@ -235,7 +236,7 @@ TEST_F(DcpStreamEndTooSlowTest, TooSlowReleasesEveryStalledBackfill) {
       *admin_,
       [](const StatMap& s) {
         return StatU64(s, "ep_dcp_num_running_backfills").value_or(99) <
-                   static_cast<uint64_t>(kVbuckets) &&
+                   static_cast<uint64_t>(kStreamEndVbuckets) &&
                StatU64(s, "ep_dcp_backfill_open_scans") <=
                    StatU64(s, "ep_dcp_num_running_backfills");
       },

@@ -38,7 +38,7 @@ using protocol::Opcode;
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr uint32_t kVBuckets = 8;
+constexpr uint32_t kEtcdVBuckets = 8;
 constexpr const char* kCluster = "it";
 #ifdef SLUICE_SANITIZER_BUILD
 constexpr int kFenceTtl = 2;
@@ -52,19 +52,13 @@ Json ParseJson(std::string_view text) { return Json::parse(text, nullptr, false)
 std::string KeyIn(Vbid vb, std::string_view prefix = "key-") {
   for (int i = 0;; ++i) {
     std::string key = std::string(prefix) + std::to_string(i);
-    if (VBucketForKey(key, kVBuckets) == vb) return key;
+    if (VBucketForKey(key, kEtcdVBuckets) == vb) return key;
   }
-}
-
-client::Response Exec(client::Connection& conn, protocol::RequestFields request) {
-  auto r = conn.Execute(request);
-  EXPECT_TRUE(r.ok()) << protocol::OpcodeName(request.opcode) << ": " << r.status().ToString();
-  return r.ok() ? std::move(*r) : client::Response{};
 }
 
 class EtcdClusterTest : public EtcdNodesTest {
  protected:
-  EtcdClusterTest() : EtcdNodesTest(kCluster, kVBuckets) {}
+  EtcdClusterTest() : EtcdNodesTest(kCluster, kEtcdVBuckets) {}
 
   void StartNodes(const std::vector<std::string>& ids, int ttl = 2) {
     EtcdNodesTest::StartNodes(ids, ttl);
@@ -149,7 +143,7 @@ class EtcdClusterTest : public EtcdNodesTest {
   int64_t Form(int ttl = 2) {
     StartNodes({"a", "b", "c"}, ttl);
     if (HasFatalFailure()) return 0;
-    const int64_t rev = PutMap(cluster::ComputeLayout(ids_, 1, kVBuckets));
+    const int64_t rev = PutMap(cluster::ComputeLayout(ids_, 1, kEtcdVBuckets));
     WaitForRev(rev);
     return rev;
   }
@@ -188,13 +182,13 @@ TEST_F(EtcdClusterTest, FormationRegistersAppliesTheMapAndReplicates) {
     EXPECT_EQ(StatU64(stats, "cluster_map_rev"), 0u);
   }
 
-  const int64_t rev = PutMap(cluster::ComputeLayout(ids_, 1, kVBuckets));
+  const int64_t rev = PutMap(cluster::ComputeLayout(ids_, 1, kEtcdVBuckets));
   ASSERT_GT(rev, 0);
   WaitForRev(rev);
 
   // Every vbucket: its active takes writes, its replica answers NOT_MY_VBUCKET and, through
   // GET_REPLICA, holds what the active took; the third node has nothing of it.
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+  for (Vbid vb = 0; vb < kEtcdVBuckets; ++vb) {
     SCOPED_TRACE("vb " + std::to_string(vb));
     const std::string key = KeyIn(vb);
     const size_t active = NodeAt(vb, 0);
@@ -222,7 +216,7 @@ TEST_F(EtcdClusterTest, FormationRegistersAppliesTheMapAndReplicates) {
     const Json config = Config(*conn);
     ASSERT_EQ(config["nodesExt"].size(), 3u);
     EXPECT_EQ(config["nodesExt"][i].value("thisNode", false), true);
-    for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    for (Vbid vb = 0; vb < kEtcdVBuckets; ++vb) {
       EXPECT_EQ(config["vBucketServerMap"]["vBucketMap"][vb],
                 Json::array({static_cast<int>(NodeAt(vb, 0)), static_cast<int>(NodeAt(vb, 1))}))
           << ids_[i] << " vb " << vb;
@@ -336,7 +330,7 @@ TEST_F(EtcdClusterTest, ANodeTheMapDoesNotNameHoldsNothing) {
   StartNodes({"a", "b", "d"});
   // The map names a and b only (its node list too): d takes no write and names no node as
   // itself.
-  std::vector<TopologyChain> chains = cluster::ComputeLayout({"a", "b"}, 1, kVBuckets);
+  std::vector<TopologyChain> chains = cluster::ComputeLayout({"a", "b"}, 1, kEtcdVBuckets);
   chains_ = chains;
   Json map = ParseJson(MapJson(chains, 1));
   map["nodes"].erase(2);
@@ -345,7 +339,7 @@ TEST_F(EtcdClusterTest, ANodeTheMapDoesNotNameHoldsNothing) {
   WaitForRev(put->revision);
   auto d = Connect(2);
   ASSERT_NE(d, nullptr);
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+  for (Vbid vb = 0; vb < kEtcdVBuckets; ++vb) {
     EXPECT_EQ(Must(d->Set(KeyIn(vb), "x")).status, McbpStatus::kNotMyVbucket) << "vb " << vb;
   }
   const Json config = Config(*d);
@@ -385,7 +379,7 @@ TEST(EtcdFlagsTest, BadCombinationsAreUsageErrors) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.in_log);
     ServerOptions options;
-    options.extra_args = {"--vbuckets", std::to_string(kVBuckets), "--metrics-port", "0"};
+    options.extra_args = {"--vbuckets", std::to_string(kEtcdVBuckets), "--metrics-port", "0"};
     options.extra_args.insert(options.extra_args.end(), c.args.begin(), c.args.end());
     ServerProcess node(options);
     EXPECT_FALSE(node.Start(30s));

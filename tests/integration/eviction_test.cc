@@ -15,9 +15,9 @@ using protocol::McbpStatus;
 using protocol::Opcode;
 using protocol::RequestFields;
 
-constexpr uint64_t kQuota = 32ull << 20;
+constexpr uint64_t kEvictionQuota = 32ull << 20;
 constexpr size_t kValueSize = 4096;
-constexpr int kDocs = static_cast<int>(kQuota * 5 / 2 / kValueSize);  // ~2.5x the quota
+constexpr int kDocs = static_cast<int>(kEvictionQuota * 5 / 2 / kValueSize);  // ~2.5x the quota
 constexpr int kBatch = 256;
 constexpr int kEarlyDocs = 50;  // written first, so evicted by the end
 
@@ -133,7 +133,7 @@ class EvictionTest : public SluicedTest {
       state = "mem_used " + (*s)["mem_used"] + ", ep_num_value_ejects " +
               (*s)["ep_num_value_ejects"] + ", ep_num_non_resident " + (*s)["ep_num_non_resident"] +
               ", curr_items " + (*s)["curr_items"];
-      return StatU64(*s, "mem_used").value_or(UINT64_MAX) < kQuota &&
+      return StatU64(*s, "mem_used").value_or(UINT64_MAX) < kEvictionQuota &&
              StatU64(*s, "ep_num_non_resident").value_or(0) > 0 &&
              StatU64(*s, "curr_items") == items;
     })) << state;
@@ -143,7 +143,7 @@ class EvictionTest : public SluicedTest {
     std::printf(
         "eviction (%s): %d docs of %zu bytes, %lu TMPFAIL retries, max mem_used %lu of %lu\n",
         phase, kDocs, kValueSize, static_cast<unsigned long>(tmpfails_),
-        static_cast<unsigned long>(max_mem_used_), static_cast<unsigned long>(kQuota));
+        static_cast<unsigned long>(max_mem_used_), static_cast<unsigned long>(kEvictionQuota));
   }
 
   std::vector<std::string> keys_;
@@ -157,7 +157,7 @@ TEST_F(EvictionTest, MemoryStaysUnderQuotaAndEveryDocumentReadsBack) {
   ASSERT_NE(conn, nullptr);
   auto stats = FetchStats(*conn);
   ASSERT_TRUE(stats.ok());
-  ASSERT_EQ(StatU64(*stats, "ep_max_size"), kQuota);
+  ASSERT_EQ(StatU64(*stats, "ep_max_size"), kEvictionQuota);
 
   WriteAll(*conn);
   if (HasFatalFailure()) return;
@@ -165,7 +165,7 @@ TEST_F(EvictionTest, MemoryStaysUnderQuotaAndEveryDocumentReadsBack) {
   auto after_writes = FetchStats(*conn);
   ASSERT_TRUE(after_writes.ok());
   EXPECT_GT(StatU64(*after_writes, "ep_num_value_ejects").value_or(0), 0u);
-  EXPECT_LE(max_mem_used_, kQuota) << "mem_used went over the quota while writing";
+  EXPECT_LE(max_mem_used_, kEvictionQuota) << "mem_used went over the quota while writing";
   Report("write");
 
   ReadAllBack(*conn);
@@ -173,8 +173,8 @@ TEST_F(EvictionTest, MemoryStaysUnderQuotaAndEveryDocumentReadsBack) {
   auto after = FetchStats(*conn);
   ASSERT_TRUE(after.ok());
   EXPECT_GT(StatU64(*after, "ep_bg_fetched").value_or(0), 0u) << "values came from disk";
-  EXPECT_LE(max_mem_used_, kQuota) << "mem_used went over the quota while reading";
-  EXPECT_TRUE(PollUntil([&] { return SampleMemUsed(*conn) < kQuota; }));
+  EXPECT_LE(max_mem_used_, kEvictionQuota) << "mem_used went over the quota while reading";
+  EXPECT_TRUE(PollUntil([&] { return SampleMemUsed(*conn) < kEvictionQuota; }));
   Report("read");
 }
 
@@ -227,7 +227,7 @@ TEST_F(EvictionTest, MutationsOfEvictedDocuments) {
   ASSERT_TRUE(after.ok());
   EXPECT_GT(StatU64(*after, "ep_bg_fetched").value_or(0), fetched_before)
       << "the mutations needed values from disk";
-  EXPECT_LE(max_mem_used_, kQuota);
+  EXPECT_LE(max_mem_used_, kEvictionQuota);
 }
 
 TEST_F(EvictionTest, MoreDataThanQuotaSurvivesARestart) {
@@ -243,10 +243,10 @@ TEST_F(EvictionTest, MoreDataThanQuotaSurvivesARestart) {
   // Warmup loads metadata for everything and values only while memory allows.
   auto conn = Connect();
   ASSERT_NE(conn, nullptr);
-  EXPECT_LT(SampleMemUsed(*conn), kQuota) << "warmup stayed under the quota";
+  EXPECT_LT(SampleMemUsed(*conn), kEvictionQuota) << "warmup stayed under the quota";
   ReadAllBack(*conn);
   if (HasFatalFailure()) return;
-  EXPECT_LE(max_mem_used_, kQuota);
+  EXPECT_LE(max_mem_used_, kEvictionQuota);
   auto stats = FetchStats(*conn);
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(StatU64(*stats, "curr_items"), static_cast<uint64_t>(kDocs));

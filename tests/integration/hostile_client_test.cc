@@ -19,7 +19,7 @@ namespace {
 using protocol::McbpStatus;
 using protocol::Opcode;
 
-size_t Count(const std::string& haystack, const std::string& needle) {
+size_t Occurrences(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
        at = haystack.find(needle, at + needle.size())) {
@@ -80,7 +80,7 @@ TEST_F(MaxConnectionsTest, AFloodPastTheLimitIsRefusedAndEstablishedClientsGoOn)
   EXPECT_EQ(StatU64(*stats, "rejected_conns"), uint64_t{kFlood});
   EXPECT_EQ(StatU64(*stats, "max_connections"), uint64_t{kMaxConnections});
   EXPECT_EQ(StatU64(*stats, "curr_connections"), uint64_t{kMaxConnections});
-  EXPECT_EQ(Count(server().Log(), "max_connections (8) reached"), size_t{kFlood});
+  EXPECT_EQ(Occurrences(server().Log(), "max_connections (8) reached"), size_t{kFlood});
   // Room again once two clients leave.
   held.resize(kMaxConnections - 2);
   EXPECT_TRUE(PollUntil([&] {
@@ -173,7 +173,7 @@ TEST_F(HalfFrameTest, HundredHalfFramesCostWhatWasSentAndAreClosedWhenIdle) {
   }
   holders.clear();
   EXPECT_GE(Stat("idle_disconnects"), uint64_t{kClients});
-  EXPECT_GE(Count(server().Log(), "(connection_idle_time); closing"), size_t{kClients});
+  EXPECT_GE(Occurrences(server().Log(), "(connection_idle_time); closing"), size_t{kClients});
   EXPECT_TRUE(PollUntil([&] { return Stat("curr_connections") == 1u; }));
   EXPECT_EQ(Must(Connect()->Get("half0")).status, McbpStatus::kKeyEnoent) << "nothing stored";
   const uint64_t rss_after = ResidentBytes(server().pid());

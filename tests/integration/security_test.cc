@@ -21,7 +21,7 @@ namespace {
 using protocol::McbpStatus;
 using protocol::Opcode;
 
-size_t Count(const std::string& haystack, const std::string& needle) {
+size_t CountIn(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
        at = haystack.find(needle, at + needle.size())) {
@@ -84,7 +84,7 @@ TEST_F(AuthLimitTest, FailuresAreLoggedDelayedAndTheLimitClosesTheConnection) {
   EXPECT_EQ(StatU64(*stats, "auth_failure_disconnects"), 1u);
   // Every failure is in the log, with its reason; the disconnect too.
   const std::string log = server().Log();
-  EXPECT_EQ(Count(log, "authentication failed ("), 3u) << log;
+  EXPECT_EQ(CountIn(log, "authentication failed ("), 3u) << log;
   EXPECT_NE(log.find("3 failed authentication attempts; closing the connection"),
             std::string::npos);
 }

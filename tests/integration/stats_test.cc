@@ -10,7 +10,7 @@ namespace {
 using protocol::McbpStatus;
 using protocol::Opcode;
 
-constexpr uint64_t kQuota = 64ull << 20;
+constexpr uint64_t kStatsQuota = 64ull << 20;
 
 class StatsTest : public SluicedTest {
  protected:
@@ -64,10 +64,10 @@ TEST_F(StatsTest, DefaultGroupHasTheContractStats) {
   auto version = conn_->Version();
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(stats["version"], *version);
-  EXPECT_EQ(StatU64(stats, "ep_max_size"), kQuota);
+  EXPECT_EQ(StatU64(stats, "ep_max_size"), kStatsQuota);
   const uint64_t high_wat = StatU64(stats, "ep_mem_high_wat").value_or(0);
-  EXPECT_GT(high_wat, kQuota / 2);
-  EXPECT_LT(high_wat, kQuota);
+  EXPECT_GT(high_wat, kStatsQuota / 2);
+  EXPECT_LT(high_wat, kStatsQuota);
   EXPECT_EQ(StatU64(stats, "curr_items"), 0u);
   EXPECT_EQ(StatU64(stats, "ep_queue_size"), 0u);
   EXPECT_GE(StatU64(stats, "curr_connections").value_or(0), 1u);
@@ -175,10 +175,10 @@ TEST_F(StatsTest, CheckpointAndMemoryGroups) {
                            "ep_kv_size", "ep_checkpoint_memory"}) {
     EXPECT_TRUE(StatU64(memory, name).has_value()) << name;
   }
-  EXPECT_EQ(StatU64(memory, "ep_max_size"), kQuota);
+  EXPECT_EQ(StatU64(memory, "ep_max_size"), kStatsQuota);
   EXPECT_LT(StatU64(memory, "ep_mem_low_wat").value_or(UINT64_MAX),
             StatU64(memory, "ep_mem_high_wat").value_or(0));
-  EXPECT_LT(StatU64(memory, "mem_used").value_or(UINT64_MAX), kQuota);
+  EXPECT_LT(StatU64(memory, "mem_used").value_or(UINT64_MAX), kStatsQuota);
 }
 
 TEST_F(StatsTest, PerVbucketArguments) {

@@ -36,12 +36,12 @@ using protocol::McbpStatus;
 using protocol::Opcode;
 using Json = nlohmann::json;
 
-constexpr uint32_t kVBuckets = 4;
+constexpr uint32_t kSyncVBuckets = 4;
 
 // Every vbucket with the same chain.
 Json MapOf(const Json& chain) {
   Json map = Json::array();
-  for (uint32_t vb = 0; vb < kVBuckets; ++vb) map.push_back(chain);
+  for (uint32_t vb = 0; vb < kSyncVBuckets; ++vb) map.push_back(chain);
   return map;
 }
 
@@ -56,7 +56,7 @@ class SyncWriteClusterTest : public ::testing::Test {
     cluster_.StopAll(/*print_logs=*/HasFailure());
   }
   void Start(const std::vector<std::string>& ids, const Json& chain) {
-    ASSERT_TRUE(cluster_.Start(cluster_.File(ids, chain.size() - 1, MapOf(chain)), kVBuckets))
+    ASSERT_TRUE(cluster_.Start(cluster_.File(ids, chain.size() - 1, MapOf(chain)), kSyncVBuckets))
         << cluster_.error();
   }
   // SIGSTOP, then waits until the kernel reports the process stopped (delivery is asynchronous:
@@ -87,7 +87,7 @@ class SyncWriteClusterTest : public ::testing::Test {
   // Waits until node `replica` serves `key` to GET_REPLICA with `value`.
   void ExpectOnReplica(client::Connection& replica, const std::string& key,
                        const std::string& value) {
-    const Vbid vb = VBucketForKey(key, kVBuckets);
+    const Vbid vb = VBucketForKey(key, kSyncVBuckets);
     client::Response last;
     EXPECT_TRUE(PollUntil([&] {
       auto r = replica.Execute({.opcode = Opcode::kGetReplica, .vbucket = vb, .key = key});
@@ -138,7 +138,7 @@ TEST_F(SyncWriteClusterTest, OneReplicaAcknowledgesBeforeTheClientIsAnswered) {
   EXPECT_EQ(Must(active->Get("late")).value, "resumed");
   ExpectOnReplica(*replica, "late", "resumed");
   auto lost = replica->Execute({.opcode = Opcode::kGetReplica,
-                                .vbucket = VBucketForKey("lost-majority", kVBuckets),
+                                .vbucket = VBucketForKey("lost-majority", kSyncVBuckets),
                                 .key = "lost-majority"});
   ASSERT_TRUE(lost.ok());
   EXPECT_EQ(lost->status, McbpStatus::kKeyEnoent);
@@ -187,7 +187,7 @@ TEST_F(SyncWriteClusterTest, AcknowledgedWritesSurviveKillOfTheActive) {
   cluster_.node(0).Kill();
   auto promoted = cluster_.Connect(1);
   ASSERT_NE(promoted, nullptr);
-  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+  for (Vbid vb = 0; vb < kSyncVBuckets; ++vb) {
     ASSERT_TRUE(promoted->SetVBucket(vb, VBucketState::kActive).ok());
   }
   for (const auto& key : keys) {
@@ -204,7 +204,7 @@ TEST_F(SyncWriteClusterTest, DcpStreamsCarryPreparesOnlyWithSyncWrites) {
   Start({"a", "b"}, Json::array({"a", "b"}));
   if (HasFatalFailure()) return;
   const std::string key = "streamed";
-  const Vbid vb = VBucketForKey(key, kVBuckets);
+  const Vbid vb = VBucketForKey(key, kSyncVBuckets);
   auto open = [&](bool sync_writes) {
     auto conn = cluster_.Connect(0);
     EXPECT_NE(conn, nullptr);
