@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # KV throughput: pipelined GET and SET with 100-byte values, sluiced against memcached, both with 2
 # worker threads, driven by the same `sluice load` client, in one run on this machine.
-# (Issue 2's first benchmark; benchmark 1 of issue 5.)
+# (Issue 2's first benchmark; benchmark 1 of issue 5. With CONNECTIONS=200 PIPELINE=1 it is issue
+# 15's "many plain clients": bench/many_clients.sh.)
 #
 # For each server in turn: start it, populate KEYS keys, run a GET-only phase and a SET-only phase
 # (CONNECTIONS connections x PIPELINE requests in flight, DURATION seconds each), stop it. sluiced
@@ -272,7 +273,12 @@ row() {  # row NAME PHASE
 REPORT="$WORK/report.md"
 {
   echo
-  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — KV throughput: pipelined GET/SET, ${VALUE_SIZE}-byte values${QUICK_NOTE}"
+  if [[ "$PIPELINE" = 1 ]]; then
+    SHAPE="$CONNECTIONS plain clients (one request in flight each)"
+  else
+    SHAPE="pipelined ($CONNECTIONS connections x $PIPELINE in flight)"
+  fi
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — KV throughput: GET/SET, $SHAPE, ${VALUE_SIZE}-byte values${QUICK_NOTE}"
   echo
   echo "- Machine: $(nproc) cores ($CPU_MODEL), ${RAM_GB} GB RAM, $(uname -sr); client and server share the cores; load average at start $LOADAVG"
   echo "- CPU columns: cores used on average during the phase by the server, by the \`sluice load\` client, and by everything else on the machine (other users' work: a high figure means a noisy run)"

@@ -20,6 +20,7 @@ BENCHMARKS=(
   durable_latency.sh    # 8. majority durable write latency with one replica vs Redis SET + WAIT 1 0
   rollback.sh           # 9. a replica's rollback from history vs reset + re-copy; history write cost
   fixed_cost.sh         # 10. RSS of an empty 1024-vbucket bucket after one write to each vs memcached
+  many_clients.sh       # 11. GET/SET from 200 connections, one request in flight each, vs memcached
 )
 # ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
 [[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"
