@@ -319,7 +319,12 @@ void Bucket::ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter 
               if (auto w = waiter.lock()) w->NotifyIoComplete(status);
               return false;
             }
-            auto doc = bucket->store_->Get(vbid, key);
+            // The hash table knows where the ejected value lives: one `seq` read. Were that
+            // version gone (replaced on disk meanwhile), read the key's latest one instead.
+            auto doc = bucket->store_->GetAtSeqno(vbid, seqno, key);
+            if (!doc.ok() && doc.status().code() == Errc::kNotFound) {
+              doc = bucket->store_->Get(vbid, key);
+            }
             if (doc.ok()) {
               vb->BgFetchCompleted(key, seqno, *doc);
               // A restored value takes memory like a write does: reads alone must not push

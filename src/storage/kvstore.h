@@ -263,6 +263,11 @@ class KVStore {
   // The latest persisted version of `key` (tombstones included: check `deleted`).
   // NotFound if the key has no entry.
   virtual StatusOr<DiskDoc> Get(Vbid vbid, std::string_view key) = 0;
+  // The persisted version of `key` at `seqno`: one `seq` read and no `key` lookup, for a caller
+  // that knows where the key's latest version lives (the hash table keeps the seqno of an ejected
+  // value). NotFound if `seq` has no entry at `seqno`, or the entry holds another key or a
+  // prepare.
+  virtual StatusOr<DiskDoc> GetAtSeqno(Vbid vbid, uint64_t seqno, std::string_view key) = 0;
 
   // Every persisted vbucket state.
   virtual StatusOr<std::map<Vbid, VBucketStateRecord>> LoadVBucketStates() = 0;

@@ -327,6 +327,23 @@ StatusOr<DiskDoc> RocksDBKVStore::Get(Vbid vbid, std::string_view key) {
   return doc;
 }
 
+StatusOr<DiskDoc> RocksDBKVStore::GetAtSeqno(Vbid vbid, uint64_t seqno, std::string_view key) {
+  RETURN_IF_ERROR(CheckOpen());
+  gets_.fetch_add(1, std::memory_order_relaxed);
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), seq_cf_, SeqKey(vbid, seqno), &value);
+  if (!s.ok()) return FromRocksDB(s, "get at seqno");
+  DiskDoc doc;
+  RETURN_IF_ERROR(DecodeDoc(View(value), /*key_only=*/false, &doc));
+  // A prepare is not a version of the key (Get reads the committed namespace only).
+  if (doc.key != key || doc.prepared) {
+    return Status(Errc::kNotFound, "get at seqno: the entry holds another key or a prepare");
+  }
+  doc.vbid = vbid;
+  doc.seqno = seqno;
+  return doc;
+}
+
 StatusOr<std::map<Vbid, VBucketStateRecord>> RocksDBKVStore::LoadVBucketStates() {
   RETURN_IF_ERROR(CheckOpen());
   std::map<Vbid, VBucketStateRecord> states;

@@ -51,6 +51,7 @@ class RocksDBKVStore final : public KVStore {
 
   Status Commit(const FlushBatch& batch, bool sync) override;
   StatusOr<DiskDoc> Get(Vbid vbid, std::string_view key) override;
+  StatusOr<DiskDoc> GetAtSeqno(Vbid vbid, uint64_t seqno, std::string_view key) override;
   StatusOr<std::map<Vbid, VBucketStateRecord>> LoadVBucketStates() override;
   Status SaveVBucketState(Vbid vbid, const VBucketStateRecord& state, bool sync) override;
   StatusOr<std::unique_ptr<SeqnoScan>> OpenSeqnoScan(Vbid vbid, uint64_t start, uint64_t end,

@@ -47,6 +47,23 @@ TEST_F(RocksDBKVStoreTest, MissingKeyIsNotFound) {
   EXPECT_EQ(store_->Get(1, "a").status().code(), Errc::kNotFound);
 }
 
+TEST_F(RocksDBKVStoreTest, GetAtSeqnoReadsThatVersionOnly) {
+  CommitOk({MakeDoc(0, "a", 1, "a1"), MakeDoc(0, "b", 2, "b1")}, {{0, MakeState(2)}});
+  StatusOr<DiskDoc> got = store_->GetAtSeqno(0, 2, "b");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->vbid, 0);
+  EXPECT_EQ(got->seqno, 2u);
+  EXPECT_EQ(got->value, "b1");
+  // Another key's version, a seqno with no entry, another vbucket: not found.
+  EXPECT_EQ(store_->GetAtSeqno(0, 1, "b").status().code(), Errc::kNotFound);
+  EXPECT_EQ(store_->GetAtSeqno(0, 7, "b").status().code(), Errc::kNotFound);
+  EXPECT_EQ(store_->GetAtSeqno(1, 2, "b").status().code(), Errc::kNotFound);
+  // A version replaced on disk is gone (the caller then reads the latest with Get).
+  CommitOk({MakeDoc(0, "b", 3, "b2")}, {{0, MakeState(3)}});
+  EXPECT_EQ(store_->GetAtSeqno(0, 2, "b").status().code(), Errc::kNotFound);
+  EXPECT_EQ(store_->GetAtSeqno(0, 3, "b")->value, "b2");
+}
+
 TEST_F(RocksDBKVStoreTest, EmptyBatchIsANoOp) {
   EXPECT_TRUE(store_->Commit(FlushBatch(), true).ok());
   EXPECT_EQ(store_->GetStats().commits, 0u);

@@ -36,6 +36,12 @@ TEST_F(RocksDBPrepareTest, PrepareDoesNotShadowTheCommittedVersion) {
   EXPECT_EQ(all[1].value, "prepared");
 }
 
+TEST_F(RocksDBPrepareTest, GetAtSeqnoDoesNotReturnAPrepare) {
+  CommitOk({MakeDoc(0, "k", 1, "committed"), Prepare("k", 2, "prepared")}, {{0, MakeState(2)}});
+  EXPECT_EQ(store_->GetAtSeqno(0, 2, "k").status().code(), Errc::kNotFound);
+  EXPECT_EQ(store_->GetAtSeqno(0, 1, "k")->value, "committed");
+}
+
 TEST_F(RocksDBPrepareTest, CommitRemovesThePrepareAcrossBatches) {
   CommitOk({Prepare("k", 1, "v")}, {{0, MakeState(1)}});
   FlushBatch batch;

@@ -91,6 +91,11 @@ StatusOr<DiskDoc> FaultInjectingKVStore::Get(Vbid vbid, std::string_view key) {
   return inner_->Get(vbid, key);
 }
 
+StatusOr<DiskDoc> FaultInjectingKVStore::GetAtSeqno(Vbid vbid, uint64_t seqno,
+                                                    std::string_view key) {
+  return inner_->GetAtSeqno(vbid, seqno, key);
+}
+
 StatusOr<std::map<Vbid, VBucketStateRecord>> FaultInjectingKVStore::LoadVBucketStates() {
   return inner_->LoadVBucketStates();
 }
