@@ -21,6 +21,7 @@ BENCHMARKS=(
   rollback.sh           # 9. a replica's rollback from history vs reset + re-copy; history write cost
   fixed_cost.sh         # 10. RSS of an empty 1024-vbucket bucket after one write to each vs memcached
   many_clients.sh       # 11. GET/SET from 200 connections, one request in flight each, vs memcached
+  disk_reads.sh         # 12. GETs of a value-evicted dataset 3x the quota vs plain RocksDB lookups
 )
 # ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
 [[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"
