@@ -303,51 +303,58 @@ void Bucket::WakeItemPagerIfOverHighWatermark() {
 }
 
 void Bucket::ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) {
+  if (!bg_fetches_.Push({vbid, std::move(key), seqno, std::move(waiter)})) return;
   std::weak_ptr<Bucket> weak = weak_from_this();  // weak: see StartTasks
-  auto task = executor::MakeTask(
-      executor::TaskGroup::kReader, "bg_fetch",
-      [weak, vbid, key = std::move(key), seqno, waiter = std::move(waiter)](executor::Task&) {
-        Status status;
-        if (auto bucket = weak.lock()) {
-          if (auto vb = bucket->GetVBucket(vbid)) {
-            if (seqno == 0) {
-              // VBucket::Get(include_deleted) of a key memory does not hold.
-              status = vb->LoadTombstone(*bucket->store_, key);
-              if (!status.ok() && status.code() != Errc::kInternal) {
-                status = Status(Errc::kTempFail, status.ToString());
-              }
-              if (auto w = waiter.lock()) w->NotifyIoComplete(status);
-              return false;
-            }
-            // The hash table knows where the ejected value lives: one `seq` read. Were that
-            // version gone (replaced on disk meanwhile), read the key's latest one instead.
-            auto doc = bucket->store_->GetAtSeqno(vbid, seqno, key);
-            if (!doc.ok() && doc.status().code() == Errc::kNotFound) {
-              doc = bucket->store_->Get(vbid, key);
-            }
-            if (doc.ok()) {
-              vb->BgFetchCompleted(key, seqno, *doc);
-              // A restored value takes memory like a write does: reads alone must not push
-              // memory past the quota while the pager sleeps.
-              bucket->WakeItemPagerIfOverHighWatermark();
-              // Past the level where writes get TMPFAIL the pager is lagging (a busy machine):
-              // free memory here, so that reads cannot outrun it towards the quota.
-              const Config& c = bucket->config();
-              if (static_cast<double>(bucket->MemUsed()) >
-                  static_cast<double>(c.max_size) * c.mutation_mem_ratio) {
-                bucket->RunItemPager();
-              }
-            } else if (doc.status().code() != Errc::kNotFound) {
-              status = Status(Errc::kTempFail, doc.status().ToString());
-            }
-          }
-        } else {
-          status = Errc::kCancelled;
-        }
-        if (auto w = waiter.lock()) w->NotifyIoComplete(status);
-        return false;
-      });
-  options_.executor->Schedule(std::move(task));
+  options_.executor->Schedule(
+      executor::MakeTask(executor::TaskGroup::kReader, "bg_fetch", [weak](executor::Task&) {
+        // Without the bucket the queue is gone too, and it answered its waiters.
+        auto bucket = weak.lock();
+        return bucket ? bucket->RunBgFetches() : false;
+      }));
+}
+
+bool Bucket::RunBgFetches() {
+  // A slice of a few fetches, then the task yields its reader thread (backfills share them).
+  constexpr size_t kBgFetchBatch = 32;
+  std::vector<BgFetchQueue::Fetch> batch = bg_fetches_.Take(kBgFetchBatch);
+  for (BgFetchQueue::Fetch& fetch : batch) {
+    const Status status = BgFetchOne(fetch);
+    if (auto w = fetch.waiter.lock()) w->NotifyIoComplete(status);
+  }
+  return !batch.empty();
+}
+
+Status Bucket::BgFetchOne(const BgFetchQueue::Fetch& fetch) {
+  auto vb = GetVBucket(fetch.vbid);
+  if (!vb) return Status::Ok();  // the GET runs again and answers NOT_MY_VBUCKET
+  if (fetch.seqno == 0) {
+    // VBucket::Get(include_deleted) of a key memory does not hold.
+    Status status = vb->LoadTombstone(*store_, fetch.key);
+    if (!status.ok() && status.code() != Errc::kInternal) {
+      status = Status(Errc::kTempFail, status.ToString());
+    }
+    return status;
+  }
+  // The hash table knows where the ejected value lives: one `seq` read. Were that version gone
+  // (replaced on disk meanwhile), read the key's latest one instead.
+  auto doc = store_->GetAtSeqno(fetch.vbid, fetch.seqno, fetch.key);
+  if (!doc.ok() && doc.status().code() == Errc::kNotFound) doc = store_->Get(fetch.vbid, fetch.key);
+  if (!doc.ok()) {
+    return doc.status().code() == Errc::kNotFound
+               ? Status::Ok()
+               : Status(Errc::kTempFail, doc.status().ToString());
+  }
+  vb->BgFetchCompleted(fetch.key, fetch.seqno, *doc);
+  // A restored value takes memory like a write does: reads alone must not push memory past the
+  // quota while the pager sleeps.
+  WakeItemPagerIfOverHighWatermark();
+  // Past the level where writes get TMPFAIL the pager is lagging (a busy machine): free memory
+  // here, so that reads cannot outrun it towards the quota.
+  const Config& c = config();
+  if (static_cast<double>(MemUsed()) > static_cast<double>(c.max_size) * c.mutation_mem_ratio) {
+    RunItemPager();
+  }
+  return Status::Ok();
 }
 
 StatusOr<std::shared_ptr<VBucket>> Bucket::ActiveVBucket(Vbid vbid) const {

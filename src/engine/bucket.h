@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/status.h"
+#include "engine/bg_fetch_queue.h"
 #include "engine/engine_stats.h"
 #include "engine/engine_types.h"
 #include "engine/flusher.h"
@@ -227,11 +228,15 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // ---- VBucketListener ----
   void OnQueued(VBucket& vb, uint64_t seqno) override;
   void OnSyncWriteTracked(VBucket& vb) override;
+  // Queues the fetch (BgFetchQueue); a reader task drains the queue.
   void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) override;
 
   // ---- for the background tasks (called with a promoted shared_ptr) ----
   Flusher& flusher_for(Vbid vbid) { return *flushers_[vbid % flushers_.size()]; }
   void RunItemPager();
+  // One slice of a bg_fetch drainer: a few queued fetches done and their waiters told. False once
+  // the queue was empty (the drainer has ended).
+  bool RunBgFetches();
   void RunExpiryPager();
   // Aborts the SyncWrites whose durability timeout passed (kv_engine's durability timeout task).
   // Returns whether some remain tracked (the task then runs again soon, else sleeps until
@@ -263,6 +268,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   void WakeItemPagerIfOverHighWatermark();
   // config_revision_ moves and the map listener hears it. Call without lifecycle_mu_ held.
   void VBucketMapChanged();
+  // Reads one fetch's value from disk into its vbucket: what its waiter is told.
+  Status BgFetchOne(const BgFetchQueue::Fetch& fetch);
 
   // ---- constant after Open ----
   const BucketOptions options_;
@@ -281,6 +288,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::atomic<bool> pager_wake_pending_{false};
   std::atomic<bool> remover_wake_pending_{false};
   std::atomic<uint64_t> config_revision_{1};
+  // Drained by at most num_reader_threads bg_fetch tasks at a time.
+  BgFetchQueue bg_fetches_{options_.config.num_reader_threads};
 
   // Serialises vbucket creation and deletion (SET_VBUCKET / DEL_VBUCKET).
   Mutex lifecycle_mu_;
