@@ -67,7 +67,13 @@ TxnRequest RejoinTxn(const ClusterKeys& keys, const Leadership& term, const Clus
     std::vector<TopologyChain> chains;
     for (size_t vb = 0; vb < map.num_vbuckets(); ++vb) chains.push_back(map.ChainOf(Vbid(vb)));
     const RejoinPlan plan = PlanRejoin(chains, node, map.num_replicas());
-    std::vector<ClusterNode> nodes = map.nodes();
+    // The map's nodes at their registered addresses (else the map's), then the returning one.
+    std::vector<ClusterNode> nodes;
+    for (const ClusterNode& n : map.nodes()) {
+      auto r = state.registrations.find(n.id);
+      nodes.push_back(
+          r == state.registrations.end() ? n : ClusterNode{n.id, r->second.host, r->second.port});
+    }
     if (!map.FindNode(node)) nodes.push_back({node, reg.host, reg.port});
     txn.compare.push_back(
         Compare::ModRevision(keys.Map(bucket), CompareOp::kEqual, b.mod_revision));
