@@ -361,6 +361,25 @@ TEST_F(ManagerTest, ARebalanceIsResumedByTheNextManager) {
   EXPECT_GT(m2_->stats().rebalance_writes, 0);
 }
 
+// a comes back while the manager is mid-failover (it read the cluster with a absent and is
+// probing the replicas): a may already serve the map it saw at its registration, so the
+// failover's txn (which requires nodes/a still absent) is refused and a stays active.
+TEST_F(ManagerTest, ANodeThatRegistersAgainMidFailoverIsNotFailedOver) {
+  FormCluster({"a", "b", "c"}, 2);
+  p1_->Close();
+  m1_ = StartManager("m1", p1_);
+  const int64_t rev = MapRevision();
+  Kill("a");
+  ASSERT_TRUE(p1_->AwaitEntered(kWait));  // after the read, before the txn
+  Register({"a", "127.0.0.1", 20000});
+  p1_->Open();
+  ASSERT_TRUE(Eventually([&] { return m1_->stats().writes_refused >= 1; }));
+  EXPECT_EQ(Member("a"), MemberStatus::kActive);
+  EXPECT_EQ(MapRevision(), rev);
+  EXPECT_EQ(FailoverCount(), 0);
+  EXPECT_EQ(m1_->stats().failovers, 0);
+}
+
 // ---- a failed-over node's return (manager_rejoin.cc) ----
 
 // a is failed over automatically (marked "auto"); with two replicas over three nodes every chain
