@@ -202,6 +202,23 @@ TEST_F(ClusterPartitionTest, AStoppedNodeIsFailedOverNeverTakesAWriteAndRejoinsA
   }
   ASSERT_FALSE(a_active.empty());
 
+  // Every node holds every write before the partition (a majority write needs one replica of
+  // two): the same high seqno everywhere.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const auto on_a = Seqnos(kA), on_b = Seqnos(kB), on_c = Seqnos(kC);
+        for (Vbid vb = 0; vb < kPartitionVBuckets; ++vb) {
+          if (!on_a.count(vb) || !on_b.count(vb) || !on_c.count(vb) ||
+              on_a.at(vb).high_seqno != on_b.at(vb).high_seqno ||
+              on_a.at(vb).high_seqno != on_c.at(vb).high_seqno) {
+            return false;
+          }
+        }
+        return true;
+      },
+      kWaitTimeout, 50ms))
+      << "the replicas did not catch up before the partition";
+
   // Writes only a has: its replicas b and c are stopped (cleanly: everything they had is on
   // disk); a keeps serving (a failover of b or c would leave a minority: refused).
   ASSERT_EQ(nodes_[kB]->Stop(), 0);
