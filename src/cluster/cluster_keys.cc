@@ -118,18 +118,34 @@ std::string_view MemberStatusName(MemberStatus status) {
   return kStatusNames[static_cast<size_t>(status)];
 }
 
-StatusOr<MemberStatus> ParseMember(std::string_view json) {
+StatusOr<MemberValue> ParseMemberValue(std::string_view json) {
   constexpr std::string_view kWhat = "member";
-  ASSIGN_OR_RETURN(Json doc, ParseObject(json, {"status"}, kWhat));
+  ASSIGN_OR_RETURN(Json doc, ParseObject(json, {"status", "auto"}, kWhat));
   ASSIGN_OR_RETURN(const std::string status, StringField(doc, "status", kWhat));
-  for (size_t i = 0; i < std::size(kStatusNames); ++i) {
-    if (status == kStatusNames[i]) return static_cast<MemberStatus>(i);
+  auto name = std::find(std::begin(kStatusNames), std::end(kStatusNames), status);
+  if (name == std::end(kStatusNames)) {
+    return Status::Invalid(fmt::format("member: unknown status \"{}\"", status));
   }
-  return Status::Invalid(fmt::format("member: unknown status \"{}\"", status));
+  MemberValue out{.status = static_cast<MemberStatus>(name - std::begin(kStatusNames))};
+  if (auto it = doc.find("auto"); it != doc.end()) {
+    if (!it->is_boolean()) return Status::Invalid("member: \"auto\" must be true or false");
+    out.auto_failover = it->get<bool>();
+    if (out.auto_failover && out.status != MemberStatus::kFailedOver) {
+      return Status::Invalid("member: \"auto\" is only for a failed_over member");
+    }
+  }
+  return out;
 }
 
-std::string FormatMember(MemberStatus status) {
-  return Json{{"status", MemberStatusName(status)}}.dump();
+StatusOr<MemberStatus> ParseMember(std::string_view json) {
+  ASSIGN_OR_RETURN(const MemberValue value, ParseMemberValue(json));
+  return value.status;
+}
+
+std::string FormatMember(MemberStatus status, bool auto_failover) {
+  nlohmann::ordered_json doc = {{"status", MemberStatusName(status)}};
+  if (auto_failover) doc["auto"] = true;
+  return doc.dump();
 }
 
 StatusOr<ClusterSettings> ParseSettings(std::string_view json, const ClusterSettings& defaults) {

@@ -5,7 +5,7 @@
 // node agent, the manager and `sluice cluster` read and write the same bytes.
 //
 //   /sluice/<cluster>/nodes/<id>           NodeRegistration  {"id","host","port","metrics_port"}
-//   /sluice/<cluster>/members/<id>         MemberStatus      {"status":"active"|...}
+//   /sluice/<cluster>/members/<id>         MemberValue       {"status":"active"|...[,"auto":true]}
 //   /sluice/<cluster>/manager              the manager's id (cluster/election.h)
 //   /sluice/<cluster>/buckets/<b>/map      the cluster file's JSON (cluster/cluster_map.h)
 //   /sluice/<cluster>/epoch                decimal integer (revEpoch)
@@ -83,9 +83,14 @@ std::string FormatNodeRegistration(const NodeRegistration& node);
 //      │                                                            │ manager: hard failover
 //      ├── sluice cluster failover --graceful ──▶ kGracefulFailoverRequested ──▶ kFailedOver
 //      │     (manager: its actives move to their replicas first; hard if it is not alive)
-//      └────────── manager: automatic failover ──────────────────▶ kFailedOver
+//      └────────── manager: automatic failover ──────────────────▶ kFailedOver (auto)
+//   kFailedOver (auto) ── manager: the node registered again ──▶ kActive (a replica where chains
+//                                                                 are short)
 //
-// A failed-over member stays in members/ (it is out of every map) until `add` brings it back.
+// A failed-over member stays in members/ (it is out of every map) until `add` brings it back, or,
+// after an automatic failover ({"status":"failed_over","auto":true}), until the manager re-adds
+// it when it registers again (docs/cluster.md, "A failed-over node's return"). A member failed
+// over on request has no "auto": the operator decides whether it comes back.
 // A pending_add member is in no map until a rebalance moves vbuckets to it; a pending_remove
 // member keeps its vbuckets until a rebalance moves them away.
 enum class MemberStatus : uint8_t {
@@ -97,8 +102,18 @@ enum class MemberStatus : uint8_t {
   kGracefulFailoverRequested
 };
 std::string_view MemberStatusName(MemberStatus status);  // "active", "failover_requested", ...
+// A members/<id> value: the status and, for kFailedOver only, whether the manager failed it over
+// automatically ("auto": true; absent = false, as every value written before it existed).
+struct MemberValue {
+  MemberStatus status = MemberStatus::kActive;
+  bool auto_failover = false;
+  friend bool operator==(const MemberValue&, const MemberValue&) = default;
+};
+StatusOr<MemberValue> ParseMemberValue(std::string_view json);
+// The status alone (ParseMemberValue's).
 StatusOr<MemberStatus> ParseMember(std::string_view json);
-std::string FormatMember(MemberStatus status);
+// {"status":S}, plus "auto":true when `auto_failover` (REQUIRES: status kFailedOver then).
+std::string FormatMember(MemberStatus status, bool auto_failover = false);
 
 // settings: the manager's tunables; a key absent from the object keeps its default.
 struct ClusterSettings {

@@ -43,6 +43,21 @@ TEST(ClusterKeysTest, Member) {
   EXPECT_FALSE(ParseMember(R"({})").ok());
 }
 
+// An automatic failover is marked "auto"; values written before the mark existed read as not
+// automatic; the mark belongs to failed_over only.
+TEST(ClusterKeysTest, MemberFailedOverAutomatically) {
+  const std::string value = FormatMember(MemberStatus::kFailedOver, /*auto_failover=*/true);
+  EXPECT_EQ(value, R"({"status":"failed_over","auto":true})");
+  EXPECT_EQ(*ParseMemberValue(value),
+            (MemberValue{.status = MemberStatus::kFailedOver, .auto_failover = true}));
+  EXPECT_EQ(*ParseMember(value), MemberStatus::kFailedOver);
+  EXPECT_EQ(*ParseMemberValue(R"({"status":"failed_over"})"),
+            (MemberValue{.status = MemberStatus::kFailedOver, .auto_failover = false}));
+  EXPECT_EQ(ParseMemberValue(R"({"status":"failed_over","auto":false})")->auto_failover, false);
+  EXPECT_FALSE(ParseMemberValue(R"({"status":"active","auto":true})").ok());
+  EXPECT_FALSE(ParseMemberValue(R"({"status":"failed_over","auto":1})").ok());
+}
+
 TEST(ClusterKeysTest, Settings) {
   const ClusterSettings defaults;
   auto parsed = ParseSettings(R"({"auto_failover_timeout":2})", defaults);

@@ -14,6 +14,7 @@ void ReadKey(const ClusterKeys& keys, const EtcdKeyValue& kv, ClusterState* stat
   const std::string& key = kv.key;
   if (auto id = ClusterKeys::Suffix(key, keys.NodesPrefix())) {
     state->alive.insert(*id);
+    state->registration_revisions[*id] = kv.create_revision;
     auto node = ParseNodeRegistration(kv.value);
     if (node.ok() && node->id != *id) node = Status(Errc::kInvalid, "its id is " + node->id);
     if (node.ok()) {
@@ -22,9 +23,10 @@ void ReadKey(const ClusterKeys& keys, const EtcdKeyValue& kv, ClusterState* stat
       Problem(state, key, node.status());
     }
   } else if (auto member = ClusterKeys::Suffix(key, keys.MembersPrefix())) {
-    auto status = ParseMember(kv.value);
-    if (!status.ok()) return Problem(state, key, status.status());
-    state->members[*member] = *status;
+    auto value = ParseMemberValue(kv.value);
+    if (!value.ok()) return Problem(state, key, value.status());
+    state->members[*member] = value->status;
+    if (value->auto_failover) state->auto_failed_over.insert(*member);
     state->member_mod_revisions[*member] = kv.mod_revision;
   } else if (auto bucket = keys.BucketOfMapKey(key)) {
     BucketMapState& b = state->buckets[*bucket];

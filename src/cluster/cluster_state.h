@@ -33,7 +33,9 @@ struct ClusterState {
   int64_t revision = 0;  // the store revision read at
   std::map<std::string, MemberStatus> members;
   std::map<std::string, int64_t> member_mod_revisions;
+  std::set<std::string> auto_failed_over;                 // failed_over members with "auto": true
   std::set<std::string> alive;                            // ids with a nodes/<id> key
+  std::map<std::string, int64_t> registration_revisions;  // nodes/<id>'s create_revision
   std::map<std::string, NodeRegistration> registrations;  // those whose value parsed
   std::map<std::string, BucketMapState> buckets;
   std::optional<std::string> manager;

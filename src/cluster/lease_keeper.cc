@@ -152,6 +152,9 @@ bool LeaseKeeper::Grant() {
     next_renewal_ = sent + RenewInterval();
     TransitionLocked(State::kHeld);
   }
+  if (callbacks_.on_expiry) {
+    callbacks_.on_expiry(granted->id, sent + std::chrono::seconds(granted->ttl));
+  }
   if (callbacks_.on_granted) callbacks_.on_granted(granted->id);
   return true;
 }
@@ -188,14 +191,17 @@ bool LeaseKeeper::Renew() {
     Lose(ttl.status());
     return true;
   }
-  MutexLock lock(&mu_);
-  if (ttl.ok()) {
+  {
+    MutexLock lock(&mu_);
+    if (!ttl.ok()) {
+      // etcd away or slow: retry soon, until the local expiry decides.
+      next_renewal_ = Clock::now() + std::max(RenewInterval() / 3, std::chrono::milliseconds(50));
+      return true;
+    }
     expiry_ = sent + std::chrono::seconds(*ttl);
     next_renewal_ = sent + RenewInterval();
-  } else {
-    // etcd away or slow: retry soon, until the local expiry decides.
-    next_renewal_ = Clock::now() + std::max(RenewInterval() / 3, std::chrono::milliseconds(50));
   }
+  if (callbacks_.on_expiry) callbacks_.on_expiry(lease, sent + std::chrono::seconds(*ttl));
   return true;
 }
 

@@ -53,6 +53,12 @@ class LeaseKeeper {
     std::function<void(int64_t lease)> on_granted;
     // The lease is lost: whatever lived under it must be taken as gone.
     std::function<void(int64_t lease, const Status& why)> on_lost;
+    // The held lease's local expiry (the sending of the last renewal etcd confirmed + its TTL,
+    // never later than etcd's own expiry) moved: at each grant, before on_granted, and at each
+    // confirmed renewal. A holder that must stop acting with the lease checks its own clock
+    // against it (the node agent's write fence) rather than waiting for on_lost, which comes
+    // late when this process was paused.
+    std::function<void(int64_t lease, std::chrono::steady_clock::time_point expiry)> on_expiry;
   };
 
   LeaseKeeper(std::shared_ptr<EtcdClient> client, LeaseKeeperOptions options,

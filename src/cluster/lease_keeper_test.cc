@@ -79,6 +79,37 @@ TEST_F(LeaseKeeperTest, UnrenewedLeaseIsReportedLostAndExpires) {
   EXPECT_TRUE(keeper.Stop().ok());
 }
 
+// on_expiry: at the grant (before on_granted) and at each confirmed renewal, a local expiry at
+// most one TTL after the call, moving forward; while renewals stop it stays, and passes before
+// the loss is reported.
+TEST_F(LeaseKeeperTest, ReportsTheLocalExpiryAtEachGrantAndRenewal) {
+  using Clock = std::chrono::steady_clock;
+  Recorder<Clock::time_point> expiries;
+  Recorder<int64_t> granted;
+  Recorder<int64_t> lost;
+  LeaseKeeper keeper(client_, {.ttl = kTtl},
+                     {.on_granted =
+                          [&](int64_t id) {
+                            EXPECT_EQ(expiries.values().size(), 1u);  // told first
+                            granted.Add(id);
+                          },
+                      .on_lost = [&](int64_t id, const Status&) { lost.Add(id); },
+                      .on_expiry = [&](int64_t, Clock::time_point at) { expiries.Add(at); }});
+  const auto started = Clock::now();
+  keeper.Start();
+  ASSERT_TRUE(granted.WaitForCount(1, kWait));
+  ASSERT_TRUE(expiries.WaitForCount(3, kWait));  // the grant and two renewals
+  const auto seen = expiries.values();
+  EXPECT_GT(seen[0], started);
+  EXPECT_LE(seen[0], Clock::now() + kTtl);
+  EXPECT_GT(seen[2], seen[0]);
+  keeper.PauseRenewalsForTesting();
+  const size_t before_loss = expiries.values().size();
+  ASSERT_TRUE(lost.WaitForCount(1, kWait));
+  EXPECT_GE(Clock::now(), expiries.values()[before_loss - 1]);  // the loss comes at or after it
+  keeper.Stop().IgnoreError();
+}
+
 TEST_F(LeaseKeeperTest, StopWithEtcdDownDoesNotHang) {
   LeaseKeeper keeper(client_, {.ttl = kTtl});
   keeper.Start();

@@ -1,7 +1,7 @@
 // File: cluster/manager.cc
 //
 // The manager's lifecycle and its loop: when to fail whom over. The failover itself is in
-// manager_failover.cc.
+// manager_failover.cc, a failed-over node's return in manager_rejoin.cc.
 #include "cluster/manager.h"
 
 #include <algorithm>
@@ -130,7 +130,8 @@ std::optional<std::string> Manager::AutoRefusal(const ClusterState& state,
 }
 
 void Manager::Evaluate(const Leadership& term, const ClusterState& state) {
-  if (!EvaluateFailovers(term, state)) RebalanceStep(term, state);
+  if (EvaluateFailovers(term, state) || EvaluateRejoins(term, state)) return;
+  RebalanceStep(term, state);
 }
 
 bool Manager::EvaluateFailovers(const Leadership& term, const ClusterState& state) {

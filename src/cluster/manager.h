@@ -15,6 +15,13 @@
 //   - on request: a member whose status is `failover_requested` (`sluice cluster failover`) is
 //     failed over hard at once (no count, majority or data-loss check: the operator asked).
 //
+// A member failed over automatically is marked so ({"status":"failed_over","auto":true}); when
+// its node registers again, the manager re-adds it (manager_rejoin.cc): the member active again
+// and the node a replica in every chain short of replicas (PlanRejoin), in one txn guarded by the
+// term, the member's, the registration's, the rebalance key's and every map's revisions. Not
+// while a rebalance is requested or running or a map has moves. A member failed over on request
+// stays failed_over: the operator decides (`sluice cluster add`).
+//
 // Rebalance (manager_rebalance.cc; docs/cluster.md, "Rebalance"): when `rebalance` is requested,
 // the manager plans a balanced map over the active and pending_add members, stores it as the
 // target, and moves vbuckets towards it through the map (a move's backfill, then its takeover,
@@ -30,7 +37,11 @@
 //        and mod_revision(members/<id>) == as read      cannot write, whatever it believes)
 //        and mod_revision(buckets/<b>/map) == as read   (for every bucket)
 //        and mod_revision(failover_count) == as read    (automatic only)
-//   then put every buckets/<b>/map, members/<id> = failed_over, failover_count + 1 (automatic)
+//        and create_revision(nodes/<id>) == 0           (automatic only: still unregistered,
+//                                                        so a node that came back in time is
+//                                                        never failed over behind its back)
+//   then put every buckets/<b>/map, members/<id> = failed_over (+ "auto"), failover_count + 1
+//        (automatic)
 //
 // so a failover happens once: a manager that takes over reads the member as failed_over. A txn
 // whose compares fail changes nothing; the manager looks again at the next change.
@@ -81,6 +92,7 @@ struct ManagerStats {
   int64_t writes_refused = 0;    // failover txns etcd refused (deposed, or the keys changed)
   int64_t refusals = 0;          // automatic failovers the rules refused (count, majority, data)
   int64_t rebalance_writes = 0;  // rebalance steps written
+  int64_t rejoins = 0;           // automatically failed-over members re-added
 };
 
 class Manager {
@@ -118,6 +130,12 @@ class Manager {
   // describes them in `summary`; the outcome that ends the failover instead, if any.
   std::optional<Outcome> PlanBuckets(const ClusterState& state, const std::string& node, Kind kind,
                                      TxnRequest* txn, std::string* summary);
+  // ---- a failed-over node's return (manager_rejoin.cc) ----
+  // Whether a member failed over automatically whose node registered again was re-added.
+  bool EvaluateRejoins(const Leadership& term, const ClusterState& state) EXCLUDES(mu_);
+  // Re-adds `node` under `term` (a fresh read, then one guarded txn); logs and counts it. The
+  // revision written, or 0.
+  int64_t Rejoin(const Leadership& term, const std::string& node) EXCLUDES(mu_);
   // Logs each value that does not parse once (ClusterState::problems).
   void LogNewProblems(const std::vector<std::string>& problems);
   // Whether FailOver wrote (`revision` != 0); if so, waits a little for the mirror to see it.
@@ -163,6 +181,7 @@ class Manager {
   std::optional<ClusterState> state_;  // parsed_from_, parsed
   std::vector<std::string> problems_;  // the values that did not parse, as last logged
   std::string rebalance_logged_;       // the last rebalance step's outcome logged
+  std::map<std::string, std::string> rejoin_logged_;  // per returning member: its last wait/error
 
   mutable Mutex mu_;
   CondVar cv_{&mu_};  // a change seen, a term begun or ended, stopping

@@ -154,8 +154,12 @@ Manager::Outcome Manager::TryFailOver(const Leadership& term, const std::string&
                                              state.member_mod_revisions.at(node)));
   std::string summary;
   if (auto failed = PlanBuckets(state, node, kind, &txn, &summary)) return *failed;
-  txn.success.push_back(TxnOp::Put(keys_.Member(node), FormatMember(MemberStatus::kFailedOver)));
+  txn.success.push_back(TxnOp::Put(
+      keys_.Member(node), FormatMember(MemberStatus::kFailedOver, kind == Kind::kAutomatic)));
   if (kind == Kind::kAutomatic) {
+    // Still unregistered: a node that registered again after the read (and may already serve
+    // the map it saw at its registration) is not failed over behind its back.
+    txn.compare.push_back(Compare::CreateRevision(keys_.Node(node), CompareOp::kEqual, 0));
     txn.compare.push_back(Compare::ModRevision(keys_.FailoverCount(), CompareOp::kEqual,
                                                state.failover_count_mod_revision));
     txn.success.push_back(

@@ -361,5 +361,94 @@ TEST_F(ManagerTest, ARebalanceIsResumedByTheNextManager) {
   EXPECT_GT(m2_->stats().rebalance_writes, 0);
 }
 
+// a comes back while the manager is mid-failover (it read the cluster with a absent and is
+// probing the replicas): a may already serve the map it saw at its registration, so the
+// failover's txn (which requires nodes/a still absent) is refused and a stays active.
+TEST_F(ManagerTest, ANodeThatRegistersAgainMidFailoverIsNotFailedOver) {
+  FormCluster({"a", "b", "c"}, 2);
+  p1_->Close();
+  m1_ = StartManager("m1", p1_);
+  const int64_t rev = MapRevision();
+  Kill("a");
+  ASSERT_TRUE(p1_->AwaitEntered(kWait));  // after the read, before the txn
+  Register({"a", "127.0.0.1", 20000});
+  p1_->Open();
+  ASSERT_TRUE(Eventually([&] { return m1_->stats().writes_refused >= 1; }));
+  EXPECT_EQ(Member("a"), MemberStatus::kActive);
+  EXPECT_EQ(MapRevision(), rev);
+  EXPECT_EQ(FailoverCount(), 0);
+  EXPECT_EQ(m1_->stats().failovers, 0);
+}
+
+// ---- a failed-over node's return (manager_rejoin.cc) ----
+
+// a is failed over automatically (marked "auto"); with two replicas over three nodes every chain
+// is then one replica short. When a registers again the manager re-adds it: member active, listed
+// in the map, a replica in every chain, active nowhere; the actives the failover chose stay.
+TEST_F(ManagerTest, AnAutomaticallyFailedOverNodeThatRegistersAgainIsReAddedAsAReplica) {
+  FormCluster({"a", "b", "c"}, 2);
+  m1_ = StartManager("m1", p1_);
+  Kill("a");
+  ASSERT_TRUE(Eventually([&] { return FailedOver("a"); }));
+  auto value = ParseMemberValue(client_->Get(keys_.Member("a"))->value);
+  ASSERT_TRUE(value.ok());
+  EXPECT_TRUE(value->auto_failover);
+  const ClusterMap failed = Map();
+  for (size_t vb = 0; vb < kVbuckets; ++vb) {
+    EXPECT_EQ(failed.ChainOf(Vbid(vb))[2], std::nullopt) << "vb " << vb << ": no room for it";
+  }
+  Register({"a", "127.0.0.1", 20000});
+  ASSERT_TRUE(Eventually([&] { return Member("a") == MemberStatus::kActive; }));
+  const ClusterMap map = Map();
+  ASSERT_NE(map.FindNode("a"), nullptr);
+  EXPECT_EQ(map.FindNode("a")->port, 20000);
+  for (size_t vb = 0; vb < kVbuckets; ++vb) {
+    const TopologyChain& chain = map.ChainOf(Vbid(vb));
+    EXPECT_EQ(chain[0], failed.ChainOf(Vbid(vb))[0]) << "vb " << vb;
+    EXPECT_EQ(chain[1], failed.ChainOf(Vbid(vb))[1]) << "vb " << vb;
+    EXPECT_EQ(chain[2], TopologyNode("a")) << "vb " << vb;
+    EXPECT_EQ(map.RoleOf("a", Vbid(vb)), VBucketState::kReplica) << "vb " << vb;
+  }
+  EXPECT_TRUE(Eventually([&] { return m1_->stats().rejoins == 1; }));
+  EXPECT_EQ(FailoverCount(), 1);  // the count stays until the operator resets it
+}
+
+// A failover the operator asked for is not undone: b, failed over on request while alive, stays
+// failed_over and out of the map, while a, failed over automatically in the same run, is re-added.
+TEST_F(ManagerTest, ARequestedFailoverIsNotUndoneWhenTheNodeIsRegistered) {
+  FormCluster({"a", "b", "c", "d"}, 2);
+  m1_ = StartManager("m1", p1_);
+  ASSERT_TRUE(client_->Put(keys_.Member("b"), FormatMember(MemberStatus::kFailoverRequested)).ok());
+  ASSERT_TRUE(Eventually([&] { return FailedOver("b"); }));
+  EXPECT_FALSE(ParseMemberValue(client_->Get(keys_.Member("b"))->value)->auto_failover);
+  Kill("a");
+  ASSERT_TRUE(Eventually([&] { return FailedOver("a"); }));
+  Register({"a", "127.0.0.1", 20000});
+  ASSERT_TRUE(Eventually([&] { return m1_->stats().rejoins == 1; }));
+  EXPECT_EQ(Member("a"), MemberStatus::kActive);
+  EXPECT_TRUE(KeyExists(keys_.Node("b")));  // registered all along
+  EXPECT_EQ(Member("b"), MemberStatus::kFailedOver);
+  ExpectOutOfMap("b");
+}
+
+// No room: with one replica over four nodes the failover rebuilt every replica on the other
+// three. The node comes back as an active member listed in the map and holding nothing (every
+// vbucket dead there) until a rebalance gives it its share.
+TEST_F(ManagerTest, ARejoiningNodeWithNoShortChainIsAMemberWithNoVbuckets) {
+  FormCluster({"a", "b", "c", "d"}, 1);
+  m1_ = StartManager("m1", p1_);
+  Kill("a");
+  ASSERT_TRUE(Eventually([&] { return FailedOver("a"); }));
+  const ClusterMap failed = Map();
+  Register({"a", "127.0.0.1", 20000});
+  ASSERT_TRUE(Eventually([&] { return Member("a") == MemberStatus::kActive; }));
+  const ClusterMap map = Map();
+  EXPECT_NE(map.FindNode("a"), nullptr);
+  for (size_t vb = 0; vb < kVbuckets; ++vb) {
+    EXPECT_EQ(map.ChainOf(Vbid(vb)), failed.ChainOf(Vbid(vb))) << "vb " << vb;
+    EXPECT_EQ(map.RoleOf("a", Vbid(vb)), VBucketState::kDead) << "vb " << vb;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::cluster

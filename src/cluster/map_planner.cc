@@ -270,4 +270,23 @@ StatusOr<FailoverPlan> PlanFailover(const std::vector<TopologyChain>& chains,
   return plan;
 }
 
+RejoinPlan PlanRejoin(const std::vector<TopologyChain>& chains, const std::string& node,
+                      size_t num_replicas) {
+  RejoinPlan plan{.chains = chains};
+  for (size_t vb = 0; vb < plan.chains.size(); ++vb) {
+    TopologyChain& chain = plan.chains[vb];
+    if (chain.empty() || InChain(chain, node)) continue;
+    auto empty = std::find(chain.begin() + 1, chain.end(), std::nullopt);
+    if (empty != chain.end()) {
+      *empty = node;
+    } else if (chain.size() < num_replicas + 1) {
+      chain.emplace_back(node);
+    } else {
+      continue;
+    }
+    plan.replica_of.push_back(static_cast<Vbid>(vb));
+  }
+  return plan;
+}
+
 }  // namespace sluice::cluster

@@ -18,6 +18,9 @@
 //                    active's node; a node keeps the actives and replicas it has while under its
 //                    share, a vbucket whose active must move goes to one of its replicas when one
 //                    has room (its data are there already).
+//   PlanRejoin       a node failed over automatically is back: it takes the first empty replica
+//                    slot of every chain short of replicas (the replicas its failover could not
+//                    rebuild), and nothing else; a rebalance gives it its share.
 //   LeavesMajority   the "never fail over into a minority" rule.
 //
 // Thread safety: pure functions.
@@ -80,6 +83,17 @@ StatusOr<FailoverPlan> PlanFailover(const std::vector<TopologyChain>& chains,
 std::vector<TopologyChain> PlanRebalance(const std::vector<TopologyChain>& chains,
                                          const std::vector<std::string>& nodes,
                                          size_t num_replicas);
+
+struct RejoinPlan {
+  std::vector<TopologyChain> chains;
+  std::vector<Vbid> replica_of;  // the vbuckets `node` became a replica of, ascending
+};
+
+// `node` placed as a replica in every chain of `chains` that is short of replicas (an empty
+// replica slot, or fewer than num_replicas replicas) and does not hold it: in the first empty
+// slot, else appended. Actives and the other replicas are unchanged.
+RejoinPlan PlanRejoin(const std::vector<TopologyChain>& chains, const std::string& node,
+                      size_t num_replicas);
 
 // Never fail over into a minority: true when `alive_after` nodes still alive after the failover
 // are a strict majority of the `members` the cluster had before it.

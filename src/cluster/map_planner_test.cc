@@ -264,5 +264,43 @@ TEST(MapPlannerTest, RebalanceAfterAFailoverRefillsAndEvens) {
   ExpectRebalanced(after, {"a", "b", "c"}, 1);
 }
 
+// A node back after an automatic failover fills the replica slots its failover left empty, as a
+// replica only: actives and the other replicas stay where they are.
+TEST(MapPlannerTest, RejoinFillsTheShortChainsAsAReplica) {
+  // a, b, c with two replicas; a was failed over: every chain is one replica short.
+  const Chains before = PlanInitialMap({"a", "b", "c"}, 2, 8);
+  auto failover = PlanFailover(before, "a", {"b", "c"}, {});
+  ASSERT_TRUE(failover.ok());
+  EXPECT_EQ(failover->replicas_added, 0u);  // no room on b and c
+  const RejoinPlan plan = PlanRejoin(failover->chains, "a", 2);
+  ASSERT_EQ(plan.replica_of.size(), 8u);
+  for (size_t vb = 0; vb < 8; ++vb) {
+    const TopologyChain& chain = plan.chains[vb];
+    ASSERT_EQ(chain.size(), 3u);
+    EXPECT_EQ(chain[0], failover->chains[vb][0]) << vb;
+    EXPECT_EQ(chain[1], failover->chains[vb][1]) << vb;
+    EXPECT_EQ(chain[2], TopologyNode("a")) << vb;
+  }
+  ExpectNoNodeTwice(plan.chains);
+}
+
+TEST(MapPlannerTest, RejoinTakesNothingWhereChainsAreFull) {
+  const Chains chains = {C({"b", "c"}), C({"c", "d"}), C({"d", "b"})};
+  const RejoinPlan plan = PlanRejoin(chains, "a", 1);
+  EXPECT_TRUE(plan.replica_of.empty());
+  EXPECT_EQ(plan.chains, chains);
+}
+
+TEST(MapPlannerTest, RejoinSkipsChainsThatHoldItAndAppendsToShortOnes) {
+  const Chains chains = {C({"b", nullptr, nullptr}), C({"a", "b", nullptr}), C({"c"}),
+                         C({"b", "c", "d"})};
+  const RejoinPlan plan = PlanRejoin(chains, "a", 2);
+  EXPECT_EQ(plan.replica_of, (std::vector<Vbid>{0, 2}));
+  EXPECT_EQ(plan.chains[0], C({"b", "a", nullptr}));
+  EXPECT_EQ(plan.chains[1], chains[1]);
+  EXPECT_EQ(plan.chains[2], C({"c", "a"}));
+  EXPECT_EQ(plan.chains[3], chains[3]);
+}
+
 }  // namespace
 }  // namespace sluice::cluster

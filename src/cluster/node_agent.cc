@@ -54,7 +54,9 @@ NodeAgent::NodeAgent(std::shared_ptr<EtcdClient> client, NodeAgentOptions option
       client_, keeper_options,
       LeaseKeeper::Callbacks{
           .on_granted = [this](int64_t lease) { OnGranted(lease); },
-          .on_lost = [this](int64_t lease, const Status& why) { OnLost(lease, why); }});
+          .on_lost = [this](int64_t lease, const Status& why) { OnLost(lease, why); },
+          .on_expiry = [this](int64_t,
+                              Clock::time_point expiry) { host_.SetWritesValidUntil(expiry); }});
   mirror_ = std::make_unique<PrefixMirror>(
       client_, ClusterKeys(options_.cluster).prefix(),
       PrefixMirror::Callbacks{.on_update = [this](const MirrorUpdate& update) { OnUpdate(update); },

@@ -9,7 +9,9 @@
 //     <bucket>/map (the static cluster file's JSON, cluster/cluster_map.h) and /sluice/<cluster>/
 //     epoch (a decimal integer, absent = 1); each new map (or epoch) goes to the host's ApplyMap
 //     with rev = the map key's mod_revision, the same on every node;
-//   - fences: writes to this node's actives answer TMPFAIL in every state but kServing.
+//   - fences: writes to this node's actives answer TMPFAIL in every state but kServing, and in
+//     kServing too once the lease's local expiry has passed (the host checks the time at each
+//     write: a process paused past its lease refuses writes before its threads run again).
 //
 //   Start()
 //     │
@@ -31,9 +33,11 @@
 // state (a demotion is always safe; a promotion is fenced until kServing). While etcd is away the
 // mirror keeps the last map, the agent logs it once, and both loops recover by themselves.
 //
-// Not built yet (docs/cluster.md): kRejoining (a node failed over while away rolls back or
-// resets its vbuckets before serving them as replica); the manager, which may share this agent's
-// EtcdClient (client()).
+// A node failed over while it was away needs no state of its own (docs/cluster.md, "The states
+// of a node", on kRejoining): the map it waits for in kWaitingForMap no longer makes it active
+// anywhere, so its writes answer NOT_MY_VBUCKET; the manager re-adds it as a replica, and its
+// passive streams roll back or reset its vbuckets to the new actives' histories (DCP's rollback)
+// before they take anything from them.
 //
 // Ownership: owned by main (sluiced); shares the EtcdClient; borrows the host, which must outlive
 // Stop(). Threads: the keeper's thread (grants, losses) and the mirror's (maps) call in, one
@@ -65,6 +69,10 @@ class NodeAgentHost {
   virtual Status ApplyMap(std::shared_ptr<const ClusterMap> map, int64_t rev, int64_t epoch) = 0;
   // While fenced, front-end writes to this node's active vbuckets answer TMPFAIL. Any thread.
   virtual void SetWritesFenced(bool fenced) = 0;
+  // Front-end writes answer TMPFAIL from `until` on (checked at each write), whatever
+  // SetWritesFenced says: the lease's local expiry, moved at each grant and confirmed renewal.
+  // On the keeper's thread.
+  virtual void SetWritesValidUntil(std::chrono::steady_clock::time_point until) = 0;
   // The agent's state changed (StateName: for stats and logs). Under the agent's lock: cheap.
   virtual void OnStateChanged(std::string_view state) {}
 

@@ -199,7 +199,7 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // "failovers [vb]", "checkpoint [vb]", "memory". kNotFound for an unknown group.
   Status GetStats(std::string_view group, const AddStatFn& add) const;
   int64_t MemUsed() const override;
-  uint64_t QueueSize() const;
+  uint64_t QueueSize() const;  // ep_queue_size: writes not yet persisted
 
   // ---- write fence ----
   // While fenced, front-end writes to active vbuckets (store, delete, arithmetic, append/prepend,
@@ -207,9 +207,19 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // fences while its cluster membership is not confirmed (docs/cluster.md, "The states of a
   // node"). Any thread.
   void SetWritesFenced(bool fenced) { writes_fenced_.store(fenced, std::memory_order_relaxed); }
+  // Writes are also fenced from `until` on (steady clock), whatever SetWritesFenced says: the
+  // local expiry of the etcd lease the node's claim on its actives rests on, moved forward by
+  // each renewal etcd confirmed. Checked at each write, so a process that was stopped (SIGSTOP,
+  // a long pause) past it refuses its first write after resuming, before any thread of its own
+  // has noticed the loss. Default: never. Any thread.
+  void SetWritesValidUntil(std::chrono::steady_clock::time_point until) {
+    writes_valid_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
+  }
   bool WritesFenced() const override {
-    return writes_fenced_.load(std::memory_order_relaxed);
-  }  // ep_queue_size: writes not yet persisted
+    return writes_fenced_.load(std::memory_order_relaxed) ||
+           std::chrono::steady_clock::now().time_since_epoch().count() >=
+               writes_valid_until_.load(std::memory_order_relaxed);
+  }
 
   // Changes whenever the vbucket map changes (a state change, creation or deletion), so the
   // cluster config's "rev" moves and clients refetch it.
@@ -285,6 +295,8 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::atomic<VBucketMapListener*> map_listener_{nullptr};
   std::atomic<bool> shut_down_{false};
   std::atomic<bool> writes_fenced_{false};
+  std::atomic<std::chrono::steady_clock::rep> writes_valid_until_{
+      std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
   std::atomic<bool> pager_wake_pending_{false};
   std::atomic<bool> remover_wake_pending_{false};
   std::atomic<uint64_t> config_revision_{1};

@@ -160,6 +160,27 @@ TEST_F(BucketTest, TakeoverRefusesWritesUntilLiftedOrTheStateChanges) {
   EXPECT_EQ(bucket_->SetVBucketTakeover(99, true).code(), Errc::kNotMyVbucket);
 }
 
+// The node agent's fence: the flag, and the lease's local expiry, read at each write (the steady
+// clock, not the bucket's clock: a paused process must refuse its first write after resuming).
+TEST_F(BucketTest, WritesAreFencedByTheFlagAndPastTheLeaseExpiry) {
+  Open();
+  using Steady = std::chrono::steady_clock;
+  ASSERT_TRUE(Set(0, "k", "v1").ok());
+  bucket_->SetWritesFenced(true);
+  EXPECT_EQ(Set(0, "k", "v2").status().code(), Errc::kTempFail);
+  EXPECT_EQ(bucket_->Delete(0, "k", 0).status().code(), Errc::kTempFail);
+  bucket_->SetWritesFenced(false);
+  bucket_->SetWritesValidUntil(Steady::now() + std::chrono::hours(1));
+  EXPECT_TRUE(Set(0, "k", "v2").ok());
+  bucket_->SetWritesValidUntil(Steady::now());  // expired: no thread had to notice
+  EXPECT_EQ(Set(0, "k", "v3").status().code(), Errc::kTempFail);
+  EXPECT_EQ(GetValue(0, "k"), "v2");  // reads go on
+  ASSERT_TRUE(bucket_->SetVBucketState(1, VBucketState::kReplica).ok());
+  EXPECT_EQ(Set(1, "k", "x").status().code(), Errc::kNotMyVbucket);     // ownership first
+  bucket_->SetWritesValidUntil(Steady::now() + std::chrono::hours(1));  // a renewal
+  EXPECT_TRUE(Set(0, "k", "v3").ok());
+}
+
 TEST_F(BucketTest, ArithmeticAppendPrependTouch) {
   Open();
   auto waiter = std::make_shared<RecordingWaiter>();

@@ -67,7 +67,8 @@ class VBucketListener {
   // Bytes of memory in use in the bucket (for write admission).
   virtual int64_t MemUsed() const = 0;
   // True while front-end writes to active vbuckets must answer TMPFAIL: the node may have lost
-  // its claim on its actives (Bucket::SetWritesFenced; a node agent whose etcd lease is lost).
+  // its claim on its actives (Bucket::SetWritesFenced; a node agent whose etcd lease is lost, or
+  // whose lease's local expiry passed: Bucket::SetWritesValidUntil).
   virtual bool WritesFenced() const { return false; }
 };
 

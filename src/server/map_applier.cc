@@ -18,6 +18,10 @@ void MapApplier::SetWritesFenced(bool fenced) {
   if (ctx_.bucket()) ctx_.bucket()->SetWritesFenced(fenced);
 }
 
+void MapApplier::SetWritesValidUntil(std::chrono::steady_clock::time_point until) {
+  if (ctx_.bucket()) ctx_.bucket()->SetWritesValidUntil(until);
+}
+
 void MapApplier::OnStateChanged(std::string_view state) { ctx_.cluster().set_node_state(state); }
 
 }  // namespace sluice::server

@@ -10,11 +10,11 @@
 //      differ) and the map is published with its revision and epoch;
 //   3. clients that asked for pushes get the new config;
 //   4. the feed refreshes again: vbuckets that became replicas here start streaming.
-// Writes are fenced through the bucket (engine::Bucket::SetWritesFenced).
+// Writes are fenced through the bucket (engine::Bucket::SetWritesFenced, SetWritesValidUntil).
 //
 // Ownership: owned by main beside the agent, which borrows it; borrows the ServerContext and
 // shares the sources and the feed (null feed: no replication). Thread safety: ApplyMap from the
-// agent's mirror thread, one call at a time; SetWritesFenced from any thread.
+// agent's mirror thread, one call at a time; the fence's setters from any thread.
 #pragma once
 
 #include <memory>
@@ -35,6 +35,7 @@ class MapApplier final : public cluster::NodeAgentHost {
   Status ApplyMap(std::shared_ptr<const cluster::ClusterMap> map, int64_t rev,
                   int64_t epoch) override;
   void SetWritesFenced(bool fenced) override;
+  void SetWritesValidUntil(std::chrono::steady_clock::time_point until) override;
   void OnStateChanged(std::string_view state) override;
 
  private:

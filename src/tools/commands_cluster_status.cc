@@ -20,6 +20,7 @@ struct NodeRow {
   std::string address;  // host:port, from the registration (else the map)
   uint16_t metrics_port = 0;
   std::optional<std::string> status;  // member status; nullopt: registered but not a member
+  bool auto_failover = false;         // failed over automatically: re-added when it returns
   bool alive = false;
   size_t actives = 0;
   size_t replicas = 0;
@@ -39,6 +40,7 @@ std::vector<NodeRow> NodeRows(const ClusterState& state, const cluster::ClusterM
     }
     if (auto m = state.members.find(id); m != state.members.end()) {
       row.status = std::string(cluster::MemberStatusName(m->second));
+      row.auto_failover = state.auto_failed_over.count(id) != 0;
     }
     for (size_t vb = 0; map && vb < map->num_vbuckets(); ++vb) {
       const auto role = map->RoleOf(id, static_cast<Vbid>(vb));
@@ -58,6 +60,7 @@ Json ToJson(const CommandLine& cmd, const ClusterState& state, const cluster::Bu
                      {"address", row.address},
                      {"metrics_port", row.metrics_port},
                      {"status", row.status ? Json(*row.status) : Json(nullptr)},
+                     {"auto_failover", row.auto_failover},
                      {"alive", row.alive},
                      {"active_vbuckets", row.actives},
                      {"replica_vbuckets", row.replicas}});
@@ -114,9 +117,10 @@ std::string ToText(const CommandLine& cmd, const ClusterState& state,
   }
   Rows table = {{"node", "address", "status", "alive", "active", "replica"}};
   for (const auto& row : rows) {
-    table.push_back({row.id, row.address, row.status.value_or("(not a member)"),
-                     row.alive ? "yes" : "no", std::to_string(row.actives),
-                     std::to_string(row.replicas)});
+    table.push_back(
+        {row.id, row.address,
+         row.status ? *row.status + (row.auto_failover ? " (auto)" : "") : "(not a member)",
+         row.alive ? "yes" : "no", std::to_string(row.actives), std::to_string(row.replicas)});
   }
   text += FormatTable(table);
   for (const auto& problem : state.problems) text += "problem: " + problem + "\n";
