@@ -1,5 +1,8 @@
 #include "testing/wire_util.h"
 
+#include <sys/wait.h>
+
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -47,6 +50,16 @@ client::Response Exec(client::Connection& conn, protocol::RequestFields request)
   auto r = conn.Execute(request);
   EXPECT_TRUE(r.ok()) << protocol::OpcodeName(request.opcode) << ": " << r.status().ToString();
   return r.ok() ? std::move(*r) : client::Response{};
+}
+
+int RunCommand(const std::string& command, std::string* output) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 uint64_t ProcStatusBytes(pid_t pid, std::string_view field) {

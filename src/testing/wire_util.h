@@ -65,6 +65,10 @@ client::KvResult Must(StatusOr<client::KvResult> result);
 // returns an empty Response.
 client::Response Exec(client::Connection& conn, protocol::RequestFields request);
 
+// Runs `command` with /bin/sh and appends its standard output to *output; returns its exit code
+// (128 + the signal if killed, -1 if it could not start). It runs to its end: give it bounded work.
+int RunCommand(const std::string& command, std::string* output);
+
 // A size field of /proc/<pid>/status ("VmRSS", "VmData", ...) in bytes; 0 if unknown.
 uint64_t ProcStatusBytes(pid_t pid, std::string_view field);
 // The resident set size of process `pid` in bytes (VmRSS). Memory checks compare it before and

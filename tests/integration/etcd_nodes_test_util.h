@@ -11,9 +11,7 @@
 #pragma once
 
 #include <signal.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -30,13 +28,7 @@ namespace sluice::testing {
 // output, stdout and stderr together.
 inline int RunCli(const std::string& args, std::string* output) {
   const std::string cmd = std::string(SLUICE_BINARY_DIR) + "/sluice " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return RunCommand(cmd, output);
 }
 
 class EtcdNodesTest : public ::testing::Test {

@@ -16,9 +16,7 @@
 // `make deps`); without them these tests fail and say so.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -39,13 +37,7 @@ int RunNode(const std::string& script, const std::string& env, std::string* outp
                           " SLUICE_USER=" + ServerProcess::kUser +
                           " SLUICE_PASSWORD=" + ServerProcess::kPassword +
                           " SLUICE_BUCKET=default node " + script + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output->append(buf.data(), n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return RunCommand(cmd, output);
 }
 
 // Debian's chromium, or $CHROMIUM.
