@@ -193,9 +193,11 @@ void Bucket::StartTasks() {
   auto durability = MakeTask(TaskGroup::kNonIO, "durability_timeout", [weak](Task& self) {
     auto bucket = weak.lock();
     if (!bucket) return false;
-    const uint64_t before = bucket->sync_writes_tracked_.load(std::memory_order_acquire);
-    if (bucket->RunDurabilityTimeouts() ||
-        bucket->sync_writes_tracked_.load(std::memory_order_acquire) != before) {
+    // Parked from before the scan: a SyncWrite tracked from now on wakes the task (a wake during
+    // this run runs it again), so none can be missed by the park below.
+    bucket->durability_task_parked_.store(true);
+    if (bucket->RunDurabilityTimeouts()) {
+      bucket->durability_task_parked_.store(false);  // the periodic runs watch the new ones too
       self.Snooze(kDurabilityTimeoutInterval);
     } else {
       self.SnoozeForever();
@@ -438,13 +440,19 @@ bool Bucket::RunDurabilityTimeouts() {
 }
 
 void Bucket::OnSyncWriteTracked(VBucket& vb) {
-  sync_writes_tracked_.fetch_add(1, std::memory_order_acq_rel);
+  // Only a parked task needs waking: a running or snoozing one sees the write on its next run
+  // (waking it per write made it scan every vbucket per write).
+  if (!durability_task_parked_.exchange(false)) return;
   std::shared_ptr<executor::Task> task;
   {
     MutexLock lock(&tasks_mu_);
     task = durability_timeouts_;
   }
-  if (task) task->Wake();
+  if (task) {
+    task->Wake();
+  } else {
+    durability_task_parked_.store(true);  // not started yet: StartTasks' task parks first
+  }
 }
 
 StatusOr<GetResult> Bucket::Touch(Vbid vbid, std::string_view key, uint32_t expiry, bool fetch,

@@ -315,9 +315,9 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   std::shared_ptr<executor::Task> item_pager_ GUARDED_BY(tasks_mu_);
   std::shared_ptr<executor::Task> checkpoint_remover_ GUARDED_BY(tasks_mu_);
   std::shared_ptr<executor::Task> durability_timeouts_ GUARDED_BY(tasks_mu_);
-  // SyncWrites tracked so far: a run of the timeout task that saw none may sleep only if this
-  // did not move during the run.
-  std::atomic<uint64_t> sync_writes_tracked_{0};
+  // The durability timeout task is parked (or about to be) until a SyncWrite is tracked: the
+  // first OnSyncWriteTracked to clear it wakes the task.
+  std::atomic<bool> durability_task_parked_{true};
 };
 
 }  // namespace sluice::engine
