@@ -72,6 +72,9 @@ class Connection {
 
   // Writes `bytes` as they are (also flushes anything Enqueue()d before).
   Status SendRaw(std::string_view bytes);
+  // Appends `bytes` as they are to the send buffer; nothing is written until Flush() (or the next
+  // SendRaw / request), so several small frames leave in one write.
+  void EnqueueRaw(std::string_view bytes) { send_buf_.append(bytes); }
   // The next frame the server sent, whatever it is (stashed frames are not consulted, NOOPs are not
   // answered). Valid until the next call on this connection.
   StatusOr<protocol::Frame> ReadFrame();
@@ -208,6 +211,8 @@ class Connection {
   // DCP_BUFFER_ACKNOWLEDGEMENT of `bytes` (for a consumer acknowledging by hand, without
   // SetDcpAutoAck).
   Status DcpBufferAck(uint32_t bytes);
+  // The same acknowledgement appended to the send buffer (written by the next Flush()).
+  void EnqueueDcpBufferAck(uint32_t bytes);
   // Sends DCP_CONTROL connection_buffer_size=`buffer_size` and acknowledges automatically.
   Status EnableDcpFlowControl(uint32_t buffer_size);
   // Local part only: count and acknowledge against a window of `buffer_size` (0 = off).

@@ -182,11 +182,14 @@ StatusOr<bool> Connection::WaitForInput(std::chrono::milliseconds timeout, int w
 
 Status Connection::DcpBufferAck(uint32_t bytes) {
   if (bytes == 0) return Status::Ok();
-  std::string wire;
-  protocol::AppendDcpBufferAck(&wire, bytes);
-  RETURN_IF_ERROR(SendRaw(wire));
+  EnqueueDcpBufferAck(bytes);
+  return Flush();
+}
+
+void Connection::EnqueueDcpBufferAck(uint32_t bytes) {
+  if (bytes == 0) return;
+  protocol::AppendDcpBufferAck(&send_buf_, bytes);
   bytes_acked_ += bytes;
-  return Status::Ok();
 }
 
 }  // namespace sluice::client

@@ -28,6 +28,10 @@ constexpr milliseconds kMaxIdleWait{1000};
 // How often a prepare waiting for this replica's persistence is looked at again (kv_engine is
 // told by its flusher; the link polls).
 constexpr milliseconds kSeqnoAckRecheck{2};
+// Below a quarter of the buffer, applied bytes are acknowledged once the input is drained and this
+// long after the previous acknowledgement: not on every idle moment, which at a low write rate
+// meant a second write (and a wake-up of the producer) per message.
+constexpr milliseconds kIdleAckDelay{100};
 
 SteadyTime Now() { return std::chrono::steady_clock::now(); }
 
@@ -113,6 +117,8 @@ void PeerLink::Run() {
     // Every stream is requested again as soon as the next session is up (Session()).
     retry_at_.clear();
     stream_backoff_.clear();
+    for (Vbid vb : ack_watch_) ack_watched_[vb] = false;
+    ack_watch_.clear();
     acker_.Clear();
     unacked_bytes_.store(0);
     if (stopping_.load()) break;
@@ -154,13 +160,12 @@ Status PeerLink::Session() {
   while (!stopping_.load()) {
     RETURN_IF_ERROR(SyncStreams(**conn));
     bool got = false;
-    RETURN_IF_ERROR(Pump(**conn, &got));
-    if (got) {
-      RETURN_IF_ERROR(SendSeqnoAcks(**conn));
-      continue;  // more may be buffered: look again before waiting
-    }
-    RETURN_IF_ERROR(MaybeAck(**conn, /*idle=*/true));
-    RETURN_IF_ERROR(SendSeqnoAcks(**conn));
+    bool drained = false;
+    RETURN_IF_ERROR(Pump(**conn, &got, &drained));
+    QueueSeqnoAcks(**conn);
+    MaybeAck(**conn, drained);
+    RETURN_IF_ERROR((*conn)->Flush());  // one write for the whole pass
+    if (got && !drained) continue;      // a full batch: more may be buffered
     if ((*conn)->dcp_noops_answered() != noops_seen_) {
       noops_seen_ = (*conn)->dcp_noops_answered();
       last_input_ = Now();
@@ -280,6 +285,7 @@ Status PeerLink::RequestStream(client::Connection& conn, PassiveStream& stream) 
     ASSIGN_OR_RETURN(client::StreamReqResult result, conn.DcpStreamReq(*request));
     switch (stream.OnResponse(result)) {
       case PassiveStream::AfterResponse::kReading:
+        Watch(vb);  // a stream that resumes may owe an acknowledgement
         retry_at_.erase(vb);
         backoff = options_.min_backoff;
         return Status::Ok();
@@ -294,11 +300,15 @@ Status PeerLink::RequestStream(client::Connection& conn, PassiveStream& stream) 
   return Status::Ok();
 }
 
-Status PeerLink::Pump(client::Connection& conn, bool* got) {
+Status PeerLink::Pump(client::Connection& conn, bool* got, bool* drained) {
   *got = false;
+  *drained = false;
   for (int i = 0; i < kPumpBatch && !stopping_.load(); ++i) {
     ASSIGN_OR_RETURN(std::optional<client::DcpMessage> message, conn.PollDcpMessage());
-    if (!message.has_value()) break;
+    if (!message.has_value()) {
+      *drained = true;
+      break;
+    }
     *got = true;
     last_input_ = Now();
     messages_.fetch_add(1, std::memory_order_relaxed);
@@ -309,7 +319,7 @@ Status PeerLink::Pump(client::Connection& conn, bool* got) {
       acker_.Add(bytes);
       bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
       unacked_bytes_.store(acker_.pending(), std::memory_order_relaxed);
-      RETURN_IF_ERROR(MaybeAck(conn, /*idle=*/false));
+      MaybeAck(conn, /*drained=*/false);
     }
   }
   return Status::Ok();
@@ -332,6 +342,7 @@ Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& me
     return Status::Ok();
   }
   const Status s = stream->OnMessage(message);
+  Watch(vb);
   if (stream->state() == PassiveStream::State::kPending) {
     milliseconds& backoff = stream_backoff_[vb];
     if (backoff.count() == 0) backoff = options_.min_backoff;
@@ -347,45 +358,61 @@ Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& me
   return Status::Ok();
 }
 
-Status PeerLink::MaybeAck(client::Connection& conn, bool idle) {
+void PeerLink::MaybeAck(client::Connection& conn, bool drained) {
+  const bool idle = drained && Now() - last_buffer_ack_ >= kIdleAckDelay;
   bool throttled = false;
   const uint32_t bytes = acker_.Take(bucket_->MemUsed(), idle, &throttled);
   if (throttled && idle) throttled_.fetch_add(1, std::memory_order_relaxed);
-  if (bytes == 0) return Status::Ok();
-  RETURN_IF_ERROR(conn.DcpBufferAck(bytes));
+  if (bytes == 0) return;
+  conn.EnqueueDcpBufferAck(bytes);
+  last_buffer_ack_ = Now();
   bytes_acked_.fetch_add(bytes, std::memory_order_relaxed);
   unacked_bytes_.store(acker_.pending(), std::memory_order_relaxed);
-  return Status::Ok();
 }
 
-Status PeerLink::SendSeqnoAcks(client::Connection& conn) {
+void PeerLink::Watch(Vbid vb) {
+  if (vb >= ack_watched_.size()) ack_watched_.resize(vb + 1, false);
+  if (ack_watched_[vb]) return;
+  ack_watched_[vb] = true;
+  ack_watch_.push_back(vb);
+}
+
+void PeerLink::QueueSeqnoAcks(client::Connection& conn) {
+  if (ack_watch_.empty()) return;
   std::string wire;
+  std::vector<Vbid> still_waiting;
   {
     MutexLock lock(&streams_mu_);
-    for (const auto& [vb, stream] : streams_) {
-      if (std::optional<uint64_t> hps = stream->TakeSeqnoAck()) {
+    for (Vbid vb : ack_watch_) {
+      auto it = streams_.find(vb);
+      if (it == streams_.end()) continue;
+      PassiveStream& stream = *it->second;
+      if (std::optional<uint64_t> hps = stream.TakeSeqnoAck()) {
         protocol::AppendDcpSeqnoAcknowledged(
-            &wire, {.vbucket = vb, .opaque = stream->opaque(), .prepared_seqno = *hps});
+            &wire, {.vbucket = vb, .opaque = stream.opaque(), .prepared_seqno = *hps});
+      }
+      if (stream.state() == PassiveStream::State::kReading && stream.AwaitsPersistence()) {
+        still_waiting.push_back(vb);
       }
     }
   }
-  if (wire.empty()) return Status::Ok();
-  return conn.SendRaw(wire);
-}
-
-bool PeerLink::AwaitsPersistence() const {
-  MutexLock lock(&streams_mu_);
-  for (const auto& [vb, stream] : streams_) {
-    if (stream->AwaitsPersistence()) return true;
-  }
-  return false;
+  for (Vbid vb : ack_watch_) ack_watched_[vb] = false;
+  ack_watch_.clear();
+  for (Vbid vb : still_waiting) Watch(vb);
+  if (!wire.empty()) conn.EnqueueRaw(wire);
 }
 
 milliseconds PeerLink::NextWait() const {
   milliseconds wait = kMaxIdleWait;
   if (AwaitsPersistence()) wait = kSeqnoAckRecheck;
-  if (acker_.pending() != 0) wait = kThrottleRecheck;  // acknowledgement withheld for memory
   const SteadyTime now = Now();
+  if (acker_.pending() != 0) {
+    // Due for the idle acknowledgement, or withheld for memory.
+    const auto due =
+        std::chrono::duration_cast<milliseconds>(last_buffer_ack_ + kIdleAckDelay - now) +
+        milliseconds(1);
+    wait = std::min({wait, kThrottleRecheck, std::max(due, milliseconds(1))});
+  }
   for (const auto& [vb, at] : retry_at_) {
     const auto until = std::chrono::duration_cast<milliseconds>(at - now) + milliseconds(1);
     wait = std::min(wait, std::max(until, milliseconds(0)));

@@ -16,9 +16,13 @@
 //     - read what the producer sent and hand each message to its vbucket's stream (a message
 //       whose opaque is not the stream's current one belongs to a closed stream: dropped);
 //     - acknowledge the bytes of applied messages (DCP_BUFFER_ACKNOWLEDGEMENT) once a quarter of
-//       the buffer is applied or when idle; while the bucket's memory is above the throttle
-//       threshold nothing is acknowledged (the producer stops once the buffer is full), so a
-//       replica under pressure slows its producer and never drops data;
+//       the buffer is applied, or once nothing more is buffered and kIdleAckDelay has passed
+//       since the last acknowledgement (kv_engine: a ratio of the buffer, or some seconds); while
+//       the bucket's memory is above the throttle threshold nothing is acknowledged (the producer
+//       stops once the buffer is full), so a replica under pressure slows its producer and never
+//       drops data;
+//     - write what it has to say (seqno acknowledgements first, then buffer acknowledgements) in
+//       one write per pass: each write wakes the producer's thread;
 //     - answer NOOPs (the client does), and treat a producer silent for 3 noop intervals (+2 s)
 //       as gone.
 //   Any error ends the session: every stream goes back to pending and the link reconnects after
@@ -28,6 +32,9 @@
 // SyncWrites: the link also sends enable_sync_writes, and after applying messages (and while
 // idle: every kSeqnoAckRecheck while a prepare waits for local persistence) it sends each
 // stream's DCP_SEQNO_ACKNOWLEDGED when its high prepared seqno moved (PassiveStream::TakeSeqnoAck).
+// Only the streams that received something since the last pass, or that hold a prepare waiting
+// for persistence, are looked at (the ack watch): a pass costs what arrived, not the number of
+// vbuckets.
 //
 // Ownership: the Replicator owns its links (unique_ptr) and destroys a link only after Stop().
 // The link owns its thread, its streams and its wake-up eventfd, and holds the bucket by
@@ -116,16 +123,22 @@ class PeerLink {
   // UpdateStreams, CLOSE_STREAM for the removed open ones, then requests the due pending ones.
   Status SyncStreams(client::Connection& conn) EXCLUDES(streams_mu_, desired_mu_);
   Status RequestStream(client::Connection& conn, PassiveStream& stream) EXCLUDES(streams_mu_);
-  // Reads and applies up to a batch of messages; `*got` says whether any came.
-  Status Pump(client::Connection& conn, bool* got) EXCLUDES(streams_mu_);
+  // Reads and applies up to a batch of messages; `*got` says whether any came, `*drained` that
+  // the batch ended because nothing more was there to read.
+  Status Pump(client::Connection& conn, bool* got, bool* drained) EXCLUDES(streams_mu_);
   Status Dispatch(client::Connection& conn, const client::DcpMessage& message)
       EXCLUDES(streams_mu_);
-  // Acknowledges applied bytes: all of them when `idle`, else once a quarter of the buffer.
-  Status MaybeAck(client::Connection& conn, bool idle);
-  // Sends DCP_SEQNO_ACKNOWLEDGED for every stream whose high prepared seqno moved.
-  Status SendSeqnoAcks(client::Connection& conn) EXCLUDES(streams_mu_);
-  // Some stream holds a prepare that waits for local persistence before its ack.
-  bool AwaitsPersistence() const EXCLUDES(streams_mu_);
+  // Queues the acknowledgement of applied bytes (written by the pass's Flush): a quarter of the
+  // buffer at once; less only when `drained` and kIdleAckDelay passed since the last one.
+  void MaybeAck(client::Connection& conn, bool drained);
+  // Queues DCP_SEQNO_ACKNOWLEDGED for every watched stream whose high prepared seqno moved; the
+  // streams still waiting for persistence stay watched.
+  void QueueSeqnoAcks(client::Connection& conn) EXCLUDES(streams_mu_);
+  // `vb`'s stream is looked at by the next QueueSeqnoAcks.
+  void Watch(Vbid vb);
+  // Some stream holds a prepare that waits for local persistence before its ack (valid after
+  // QueueSeqnoAcks: only those stay watched).
+  bool AwaitsPersistence() const { return !ack_watch_.empty(); }
   // How long the loop may wait for input before it has something to do.
   std::chrono::milliseconds NextWait() const EXCLUDES(streams_mu_);
   // Waits up to `timeout` for a wake-up (SetVBuckets, Stop); false when stopping.
@@ -159,6 +172,9 @@ class PeerLink {
   std::map<Vbid, SteadyTime> retry_at_;  // pending streams: when to request again
   std::map<Vbid, std::chrono::milliseconds> stream_backoff_;
   BufferAcker acker_{options_.buffer_size, options_.throttle_mem_bytes};
+  SteadyTime last_buffer_ack_{};
+  std::vector<Vbid> ack_watch_;    // the ack watch (file comment), each vbucket once
+  std::vector<bool> ack_watched_;  // by vbid: in ack_watch_
   SteadyTime last_input_{};
   uint64_t noops_seen_ = 0;
 
