@@ -98,6 +98,16 @@ class VBucketStateObserver {
   virtual void OnVBucketStatesChanged() = 0;
 };
 
+// Told on the flusher's thread that a replica vbucket's fsynced seqno moved while it held a
+// persistToMajority prepare above the old one (kv_engine: the flusher notifies the passive
+// durability monitor), so that its seqno acknowledgement goes out without polling. Called with
+// no bucket lock held; an implementation only wakes whoever acknowledges, never waits.
+class ReplicaPersistenceObserver {
+ public:
+  virtual ~ReplicaPersistenceObserver() = default;
+  virtual void OnReplicaSynced(Vbid vb) = 0;
+};
+
 // What Bucket::RollbackVBucket did.
 struct VBucketRollback {
   uint64_t seqno = 0;  // the seqno reached (<= the one asked for)
@@ -228,6 +238,9 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // Adds an observer of vbucket state changes (e.g. the replicator's topology source). Weak:
   // the observer's owner may go away before the bucket; expired ones are skipped.
   void AddStateObserver(std::weak_ptr<VBucketStateObserver> observer);
+  // Sets the one observer of replica persistence (the replicator). Weak: the replicator stops and
+  // goes before the bucket's flushers do.
+  void SetReplicaPersistenceObserver(std::weak_ptr<ReplicaPersistenceObserver> observer);
 
   // ---- DCP hook ----
   // At most one listener; set it before serving traffic and clear it before it is destroyed.
@@ -238,6 +251,7 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // ---- VBucketListener ----
   void OnQueued(VBucket& vb, uint64_t seqno) override;
   void OnSyncWriteTracked(VBucket& vb) override;
+  void OnReplicaSynced(VBucket& vb) override;
   // Queues the fetch (BgFetchQueue); a reader task drains the queue.
   void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) override;
 
@@ -308,6 +322,7 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
 
   Mutex observers_mu_ ACQUIRED_AFTER(lifecycle_mu_);
   std::vector<std::weak_ptr<VBucketStateObserver>> state_observers_ GUARDED_BY(observers_mu_);
+  std::weak_ptr<ReplicaPersistenceObserver> persistence_observer_ GUARDED_BY(observers_mu_);
 
   // Background tasks other than the flushers'; set in StartTasks, cancelled in CancelTasks.
   Mutex tasks_mu_;

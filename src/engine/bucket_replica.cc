@@ -122,6 +122,20 @@ void Bucket::AddStateObserver(std::weak_ptr<VBucketStateObserver> observer) {
   state_observers_.push_back(std::move(observer));
 }
 
+void Bucket::SetReplicaPersistenceObserver(std::weak_ptr<ReplicaPersistenceObserver> observer) {
+  MutexLock lock(&observers_mu_);
+  persistence_observer_ = std::move(observer);
+}
+
+void Bucket::OnReplicaSynced(VBucket& vb) {
+  std::shared_ptr<ReplicaPersistenceObserver> observer;
+  {
+    MutexLock lock(&observers_mu_);
+    observer = persistence_observer_.lock();
+  }
+  if (observer) observer->OnReplicaSynced(vb.id());
+}
+
 void Bucket::NotifyStateObservers() {
   std::vector<std::shared_ptr<VBucketStateObserver>> live;
   {

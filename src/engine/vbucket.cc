@@ -740,10 +740,17 @@ bool VBucket::FlushSucceeded(const FlushPlan& plan, bool synced) {
   persisted_seqno_.store(plan.high_seqno, std::memory_order_release);
   // An fsync of the WAL covers every earlier commit too.
   if (synced) {
-    synced_seqno_.store(plan.high_seqno, std::memory_order_release);
+    const uint64_t synced_before = synced_seqno_.exchange(plan.high_seqno);
     adm_.NotifyLocalPersisted(plan.high_seqno);
-    ReaderLock lock(&state_lock_);
-    if (CheckActive().ok()) CommitSatisfied();
+    {
+      ReaderLock lock(&state_lock_);
+      if (CheckActive().ok()) CommitSatisfied();
+    }
+    // Some persistToMajority prepare was waiting above the old synced seqno: this sync may cover
+    // it (the replicator looks at what is ackable now).
+    if (replica_sync_wanted_.load(std::memory_order_acquire) > synced_before) {
+      ctx_.listener->OnReplicaSynced(*this);
+    }
   }
   ctx_.stats->total_persisted.fetch_add(plan.items.size(), std::memory_order_relaxed);
 
@@ -781,6 +788,10 @@ void VBucket::AddPersistenceWaiter(uint64_t seqno, Waiter waiter) {
 
 bool VBucket::HasPersistenceWaiters() const {
   if (adm_.WaitsForLocalPersistence()) return true;
+  if (replica_sync_wanted_.load(std::memory_order_acquire) >
+      synced_seqno_.load(std::memory_order_acquire)) {
+    return true;
+  }
   MutexLock lock(&waiters_mu_);
   return !persistence_waiters_.empty();
 }

@@ -62,6 +62,9 @@ class VBucketListener {
   virtual void OnQueued(VBucket& vb, uint64_t seqno) = 0;
   // The vbucket's durability monitor tracks a new SyncWrite (its timeout must be watched).
   virtual void OnSyncWriteTracked(VBucket& vb) {}
+  // A replica vbucket's fsynced seqno reached a persistToMajority prepare it holds: its seqno
+  // acknowledgement may now move (flusher thread).
+  virtual void OnReplicaSynced(VBucket& vb) {}
   // The value of `key` (version `seqno`) is not resident: fetch it and notify `waiter`.
   virtual void ScheduleBgFetch(Vbid vbid, std::string key, uint64_t seqno, Waiter waiter) = 0;
   // Bytes of memory in use in the bucket (for write admission).
@@ -392,6 +395,9 @@ class VBucket {
   // ---- atomics: independent values read without locks by stats and the front end ----
   std::atomic<uint64_t> persisted_seqno_;
   std::atomic<uint64_t> synced_seqno_;
+  // The highest persistToMajority prepare applied as a replica: the flusher syncs until
+  // synced_seqno_ covers it (HasPersistenceWaiters), as the prepare's acknowledgement waits for.
+  std::atomic<uint64_t> replica_sync_wanted_{0};
   std::atomic<uint64_t> persisted_snap_start_;
   std::atomic<uint64_t> persisted_snap_end_;
   std::atomic<uint64_t> purge_seqno_;

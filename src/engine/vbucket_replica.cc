@@ -111,6 +111,10 @@ Status VBucket::ApplyReplicatedPrepare(const ReplicatedItem& in, SyncWriteLevel 
     MutexLock plock(&prepare_mu_);
     prepares_[std::string(in.key)] = PendingPrepare{std::move(sv), in.deleted, in.seqno, level};
   }
+  // Before the flusher can be told (NotifyQueued): its flush of this prepare must be synced.
+  if (level == SyncWriteLevel::kPersistToMajority) {
+    replica_sync_wanted_.store(in.seqno, std::memory_order_release);
+  }
   NotifyQueued(in.seqno);
   return Status::Ok();
 }

@@ -396,12 +396,14 @@ Status PassiveStream::OnResolution(const protocol::Frame& frame) {
 
 std::optional<uint64_t> PassiveStream::TakeSeqnoAck() {
   if (state() != State::kReading) return std::nullopt;
-  // The link asks every stream after each batch it reads: a stream without prepares in flight
-  // answers without looking the vbucket up.
+  // The link asks each stream that received something (and each one awaiting persistence): a
+  // stream without prepares in flight answers without looking the vbucket up.
   uint64_t persisted = 0;
   if (!unacked_prepares_.empty()) {
     std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
-    if (vb != nullptr) persisted = vb->persisted_seqno();
+    // Persisted means fsynced (it survives a power loss, not only a process crash): the flusher
+    // syncs for such a prepare (VBucket::HasPersistenceWaiters).
+    if (vb != nullptr) persisted = vb->synced_seqno();
   }
   while (!unacked_prepares_.empty()) {
     const auto [seqno, level] = unacked_prepares_.front();

@@ -145,15 +145,34 @@ TEST_F(PassiveStreamSyncWriteTest, MajorityIsAcknowledgedAtSnapshotEnd) {
   EXPECT_EQ(stream_->TakeSeqnoAck(), std::nullopt);  // acknowledged once
 }
 
+// Records what the flusher tells the replicator.
+class SyncedVBuckets final : public engine::ReplicaPersistenceObserver {
+ public:
+  void OnReplicaSynced(Vbid vb) override { told.push_back(vb); }
+  std::vector<Vbid> told;
+};
+
 TEST_F(PassiveStreamSyncWriteTest, PersistToMajorityIsAcknowledgedOncePersisted) {
+  auto observer = std::make_shared<SyncedVBuckets>();
+  bucket_->SetReplicaPersistenceObserver(observer);
   ASSERT_TRUE(Marker(1, 2).ok());
   ASSERT_TRUE(Prepare(1, "p", Level::kPersistToMajority).ok());
   ASSERT_TRUE(Prepare(2, "m", Level::kMajority).ok());
   EXPECT_TRUE(stream_->AwaitsPersistence());
   EXPECT_EQ(stream_->TakeSeqnoAck(), std::nullopt);  // in order: m waits behind p
+  // The prepare makes the flusher sync (persisted means fsynced), and tell the observer.
+  EXPECT_TRUE(bucket_->GetVBucket(kSyncVb)->HasPersistenceWaiters());
   Flush();
+  EXPECT_GE(bucket_->GetVBucket(kSyncVb)->synced_seqno(), 2u);
+  EXPECT_EQ(observer->told, std::vector<Vbid>{kSyncVb});
   EXPECT_EQ(stream_->TakeSeqnoAck(), std::optional<uint64_t>(2));
   EXPECT_FALSE(stream_->AwaitsPersistence());
+}
+
+TEST_F(PassiveStreamSyncWriteTest, MajorityPreparesDoNotMakeTheReplicaSync) {
+  ASSERT_TRUE(Marker(1, 1).ok());
+  ASSERT_TRUE(Prepare(1, "m", Level::kMajority).ok());
+  EXPECT_FALSE(bucket_->GetVBucket(kSyncVb)->HasPersistenceWaiters());
 }
 
 TEST_F(PassiveStreamSyncWriteTest, PromotedReplicaCommitsWhatItHolds) {

@@ -25,9 +25,10 @@ constexpr uint32_t kOpenFlags = protocol::kDcpOpenProducer | protocol::kDcpOpenI
 constexpr int kPumpBatch = 1024;
 // The longest the loop waits with nothing to do (it then checks for a silent producer).
 constexpr milliseconds kMaxIdleWait{1000};
-// How often a prepare waiting for this replica's persistence is looked at again (kv_engine is
-// told by its flusher; the link polls).
-constexpr milliseconds kSeqnoAckRecheck{2};
+// How often a prepare waiting for this replica's persistence is looked at again without being
+// told: the flusher wakes the link when it synced such a prepare (NotifyPersisted, as kv_engine's
+// flusher notifies its passive durability monitor); this is the safety net.
+constexpr milliseconds kSeqnoAckRecheck{50};
 // Below a quarter of the buffer, applied bytes are acknowledged once the input is drained and this
 // long after the previous acknowledgement: not on every idle moment, which at a low write rate
 // meant a second write (and a wake-up of the producer) per message.
@@ -362,7 +363,7 @@ void PeerLink::MaybeAck(client::Connection& conn, bool drained) {
   const bool idle = drained && Now() - last_buffer_ack_ >= kIdleAckDelay;
   bool throttled = false;
   const uint32_t bytes = acker_.Take(bucket_->MemUsed(), idle, &throttled);
-  if (throttled && idle) throttled_.fetch_add(1, std::memory_order_relaxed);
+  if (throttled && drained) throttled_.fetch_add(1, std::memory_order_relaxed);
   if (bytes == 0) return;
   conn.EnqueueDcpBufferAck(bytes);
   last_buffer_ack_ = Now();

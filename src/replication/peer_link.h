@@ -107,6 +107,9 @@ class PeerLink {
   // Ends the session (no CLOSE_STREAM is sent: the connection simply closes) and joins the
   // thread. Idempotent.
   void Stop();
+  // This node's flusher synced a replica vbucket of the link: a prepare waiting for persistence
+  // may be acknowledged now (the thread looks at once). Any thread; never blocks.
+  void NotifyPersisted() { Wake(); }
   LinkStats stats() const EXCLUDES(streams_mu_, error_mu_);
   const LinkOptions& options() const { return options_; }
 

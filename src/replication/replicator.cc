@@ -65,6 +65,8 @@ void Replicator::SetSources(std::vector<ReplicaSource> sources) {
         ++it;
       }
     }
+    source_node_.clear();
+    for (const auto& [vb, s] : by_vb) source_node_.emplace(vb, s->node_id);
     for (auto& [node, entry] : by_node) {
       auto it = links_.find(node);
       if (it == links_.end()) {
@@ -88,8 +90,17 @@ void Replicator::Stop() {
     MutexLock lock(&mu_);
     stopped_ = true;
     links.swap(links_);
+    source_node_.clear();
   }
   for (auto& [node, link] : links) link.link->Stop();
+}
+
+void Replicator::OnReplicaSynced(Vbid vb) {
+  MutexLock lock(&mu_);
+  auto source = source_node_.find(vb);
+  if (source == source_node_.end()) return;
+  auto link = links_.find(source->second);
+  if (link != links_.end()) link->second.link->NotifyPersisted();
 }
 
 std::map<std::string, LinkStats> Replicator::Stats() const {

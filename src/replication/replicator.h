@@ -59,10 +59,10 @@ struct ReplicatorOptions {
   std::chrono::milliseconds io_timeout{10000};
 };
 
-class Replicator {
+class Replicator final : public engine::ReplicaPersistenceObserver {
  public:
   Replicator(ReplicatorOptions options, std::shared_ptr<engine::Bucket> bucket);
-  ~Replicator();  // Stop()
+  ~Replicator() override;  // Stop()
   Replicator(const Replicator&) = delete;
   Replicator& operator=(const Replicator&) = delete;
 
@@ -71,6 +71,9 @@ class Replicator {
   void SetSources(std::vector<ReplicaSource> sources) EXCLUDES(mu_);
   // Stops every link (joins their threads). Idempotent.
   void Stop() EXCLUDES(mu_);
+  // engine::ReplicaPersistenceObserver (a flusher thread): wakes the link carrying `vb`, whose
+  // persistToMajority acknowledgement may now go out.
+  void OnReplicaSynced(Vbid vb) override EXCLUDES(mu_);
 
   // The DCP connection name of the link to `node_id`.
   std::string ConnName(const std::string& node_id) const;
@@ -98,7 +101,8 @@ class Replicator {
 
   mutable Mutex mu_;
   bool stopped_ GUARDED_BY(mu_) = false;
-  std::map<std::string, Link> links_ GUARDED_BY(mu_);  // by source node id
+  std::map<std::string, Link> links_ GUARDED_BY(mu_);        // by source node id
+  std::map<Vbid, std::string> source_node_ GUARDED_BY(mu_);  // the last SetSources
 };
 
 }  // namespace sluice::replication

@@ -28,7 +28,9 @@ StatusOr<std::shared_ptr<replication::Replicator>> MakeReplicator(const Replicat
   options.buffer_size = static_cast<uint32_t>(config.replication_buffer_size);
   options.noop_interval_seconds = static_cast<uint32_t>(config.replication_noop_interval);
   options.throttle_threshold = config.replication_throttle_threshold;
-  return std::make_shared<replication::Replicator>(options, setup.bucket);
+  auto replicator = std::make_shared<replication::Replicator>(options, setup.bucket);
+  setup.bucket->SetReplicaPersistenceObserver(replicator);
+  return replicator;
 }
 
 StatusOr<ReplicationRuntime> Start(replication::SourceOf source_of, const ReplicationSetup& setup) {
