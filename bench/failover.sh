@@ -83,7 +83,8 @@ machine_info
 R[redis.version]="$("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
 R[etcd.version]="$("$ETCD" --version | sed -n 's/^etcd Version: //p')"
 
-# wait_for SECONDS WHAT CMD...: runs CMD every 0.1 s until it succeeds; dies after SECONDS.
+# wait_for SECONDS WHAT CMD...: runs CMD every 0.1 s until it succeeds; dies after SECONDS (with
+# the end of the file WAIT_LOG names, if any).
 wait_for() {
   local seconds="$1" what="$2" i
   shift 2
@@ -91,15 +92,30 @@ wait_for() {
     "$@" && return 0
     sleep 0.1
   done
+  [[ -z "${WAIT_LOG:-}" ]] || tail -5 "$WAIT_LOG" >&2
   die "$what: not within $seconds s"
 }
 
-# reap PID: waits for a process the probe killed, without bash's "Killed" notice (printed on the
-# shell's stderr at the moment it reaps).
-reap() {
+# probe_then_reap WHAT: runs PROBE_CMD (its JSON in $out) and waits for the process it killed
+# (victim_pid ADDRESS, defined by the side), with the shell's stderr closed meanwhile: bash
+# prints a "Killed" notice there when it reaps a child that died of a signal.
+probe_then_reap() {
   exec 3>&2 2>/dev/null
-  wait "$1" || true
+  out="$("${PROBE_CMD[@]}" 2>&3)" || { exec 2>&3 3>&-; die "$1: the probe failed"; }
+  wait "$(victim_pid "$(json_field "$out" victim)")" || true
   exec 2>&3 3>&-
+}
+
+# fixed_port: a free loopback port below the ephemeral range (32768-60999 by default). A killed
+# node restarts on its port, and meanwhile its peers keep connecting to it: with the port in the
+# ephemeral range, one of those connects can be given the port itself as its source and connect to
+# itself (TCP simultaneous open on loopback), holding the port so the restart cannot listen.
+fixed_port() {
+  local port
+  while true; do
+    port=$((22000 + RANDOM % 10000))
+    ss -Htan "sport = :$port" | grep -q . || { echo "$port"; return; }
+  done
 }
 
 # ---- sluice ----
@@ -107,8 +123,8 @@ CLUSTER=bench
 ETCD_FLAGS=()
 start_etcd() {
   local client peer
-  client="$(free_port)"
-  peer="$(free_port)"
+  client="$(fixed_port)"
+  peer="$(fixed_port)"
   ETCD_URL="http://127.0.0.1:$client"
   R[etcd.cmd]="$ETCD --name bench --data-dir \$TMP/etcd --listen-client-urls $ETCD_URL --advertise-client-urls $ETCD_URL --listen-peer-urls http://127.0.0.1:$peer --initial-advertise-peer-urls http://127.0.0.1:$peer --initial-cluster bench=http://127.0.0.1:$peer --heartbeat-interval 10 --election-timeout 100"
   "$ETCD" --name bench --data-dir "$WORK/etcd" --listen-client-urls "$ETCD_URL" \
@@ -124,13 +140,13 @@ start_etcd() {
 # start_etcd_node ID: sluiced as node ID on NODE_PORT[ID] (kept across restarts), data in $WORK/ID.
 start_etcd_node() {
   local id="$1" cmd
-  [[ -n "${NODE_PORT[$id]:-}" ]] || NODE_PORT[$id]="$(free_port)"
+  [[ -n "${NODE_PORT[$id]:-}" ]] || NODE_PORT[$id]="$(fixed_port)"
   cmd="$BUILD_DIR/sluiced --etcd $ETCD_URL --cluster $CLUSTER --node-id $id --node-ttl 1 --port ${NODE_PORT[$id]} --data-dir $WORK/$id --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level warn"
   R[node.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g; s#--port [0-9]*#--port PORT#; s#$ETCD_URL#ETCD_URL#" <<<"$cmd")"
   : >"$WORK/$id.out"
   $cmd >"$WORK/$id.out" 2>>"$WORK/$id.err" &
   NODE_PID[$id]=$!
-  wait_for 60 "node $id listening" grep -q '^sluiced listening on ' "$WORK/$id.out"
+  WAIT_LOG="$WORK/$id.err" wait_for 60 "node $id listening" grep -q '^sluiced listening on ' "$WORK/$id.out"
 }
 
 # Node rows of `sluice cluster status`: "id status alive actives replicas".
@@ -148,7 +164,12 @@ sluice_balanced() {
 sluice_rejoined() { cluster_rows | awk -v id="$1" '$1 == id && $2 == "active" && $3 == "yes" {f = 1} END {exit !f}'; }
 sluice_manager() { "$SLUICE" cluster status "${ETCD_FLAGS[@]}" 2>/dev/null | sed -n 's/^manager: //p'; }
 
+node_of() {  # node_of ADDRESS: the sluice node id listening there
+  local id
+  for id in "${!NODE_PORT[@]}"; do [[ "127.0.0.1:${NODE_PORT[$id]}" != "$1" ]] || echo "$id"; done
+}
 run_sluice() {
+  victim_pid() { echo "${NODE_PID[$(node_of "$1")]}"; }
   local id trial out victim vid hosts pids manager start
   echo '{"users":[{"name":"bench","password":"bench"}]}' >"$WORK/users.json"
   start_etcd
@@ -171,10 +192,9 @@ run_sluice() {
     PROBE_CMD=("$PROBE" --side sluice --hosts "$hosts" "${pids[@]}" --victim-rank "$trial"
       --prefix "t$trial-" --warmup "$WARMUP" --durable-grace "$DURABLE_GRACE" --value-size "$VALUE_SIZE")
     ((trial > 0)) || record "${PROBE_CMD[@]}"
-    out="$("${PROBE_CMD[@]}")" || die "sluice trial $trial: the probe failed"
+    probe_then_reap "sluice trial $trial"
     victim="$(json_field "$out" victim)"
-    for id in n1 n2 n3; do [[ "127.0.0.1:${NODE_PORT[$id]}" = "$victim" ]] && vid="$id"; done
-    reap "${NODE_PID[$vid]}"
+    vid="$(node_of "$victim")"
     echo "$out" | sed "s/}\$/,\"victim_id\":\"$vid\",\"manager\":$([[ $vid = "$manager" ]] && echo 1 || echo 0)}/" >>"$WORK/sluice.trials"
     log "sluice trial $trial: killed $vid$([[ $vid = "$manager" ]] && echo ' (the manager)'): first write $(json_field "$out" kill_to_first_write_ms) ms, durable $(json_field "$out" durable_first_ms) ms; lost plain $(json_field "$out" plain_lost), durable $(json_field "$out" durable_lost)"
     # Restore: restart, wait for the re-add, rebalance.
@@ -204,14 +224,15 @@ start_redis() {  # start_redis PORT
     --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT_MS" --save '' \
     --appendonly no >>"$WORK/redis-$port.log" 2>&1 &
   REDIS_PID[$port]=$!
-  wait_for 30 "redis $port ($(tail -3 "$WORK/redis-$port.log"))" redis_up "$port"
+  WAIT_LOG="$WORK/redis-$port.log" wait_for 30 "redis $port" redis_up "$port"
 }
-# A port for a cluster node: it and its cluster bus port (+10000) free.
+# A port for a cluster node: it and its cluster bus port (+10000) free, both below the ephemeral
+# range (see fixed_port).
 redis_free_port() {
   local port
   while true; do
-    port=$((20000 + RANDOM % 20000))
-    ss -Htln "sport = :$port or sport = :$((port + 10000))" | grep -q . || { echo "$port"; return; }
+    port=$((12000 + RANDOM % 10000))
+    ss -Htan "sport = :$port or sport = :$((port + 10000))" | grep -q . || { echo "$port"; return; }
   done
 }
 redis_up() { "$REDIS_CLI" -p "$1" ping >/dev/null 2>&1; }
@@ -233,6 +254,7 @@ redis_healthy() {
 }
 
 run_redis() {
+  victim_pid() { echo "${REDIS_PID[${1##*:}]}"; }
   local port trial out victim hosts pids start create
   REDIS_PORTS=()
   for _ in 1 2 3 4 5 6; do REDIS_PORTS+=("$(redis_free_port)"); done
@@ -254,10 +276,9 @@ run_redis() {
       --prefix "t$trial-" --warmup "$WARMUP" --durable-grace "$DURABLE_GRACE"
       --value-size "$VALUE_SIZE" --wait-timeout-ms "$WAIT_TIMEOUT_MS")
     ((trial > 0)) || record "${PROBE_CMD[@]}"
-    out="$("${PROBE_CMD[@]}")" || die "redis trial $trial: the probe failed"
+    probe_then_reap "redis trial $trial"
     victim="$(json_field "$out" victim)"
     port="${victim##*:}"
-    reap "${REDIS_PID[$port]}"
     echo "$out" | sed "s/}\$/,\"victim_id\":\"$port\",\"manager\":0}/" >>"$WORK/redis.trials"
     log "redis trial $trial: killed $port: first write $(json_field "$out" kill_to_first_write_ms) ms, durable $(json_field "$out" durable_first_ms) ms; lost plain $(json_field "$out" plain_lost), durable $(json_field "$out" durable_lost)"
     start="$(now)"
@@ -285,16 +306,15 @@ stats() {
       printf "%.0f %.0f %.0f %d\n", p50, p99, v[NR], NR }'
 }
 total() { grep -o "\"$2\":[0-9]*" "$1" | cut -d: -f2 | awk '{s += $1} END {print s + 0}'; }
-maxof() { grep -o "\"$2\":[-0-9.]*" "$1" | cut -d: -f2 | sort -n | tail -1; }
 
 for side in $SIDES; do
   f="$WORK/$side.trials"
   read -r R[$side.p50] R[$side.p99] R[$side.max] R[$side.n] <<<"$(stats "$f" kill_to_first_write_ms)"
   read -r R[$side.dp50] R[$side.dp99] R[$side.dmax] R[$side.dn] <<<"$(stats "$f" durable_first_ms)"
-  for field in plain_acked durable_acked plain_lost durable_lost plain_lost_after_kill durable_lost_after_kill; do
+  for field in plain_acked durable_acked plain_lost durable_lost plain_lost_elsewhere durable_lost_elsewhere; do
     R[$side.$field]="$(total "$f" "$field")"
   done
-  R[$side.oldest]="$(maxof "$f" plain_lost_oldest_ms)"
+  R[$side.oldest]="$(grep -v '"plain_lost":0,' "$f" | grep -o '"plain_lost_oldest_ms":[-0-9.]*' | cut -d: -f2 | sort -n | tail -1 || true)"
   R[$side.restore]="$(sort -n "$WORK/$side.restore" | awk '{v[NR] = $1} END {printf "%.1f-%.1f", v[1], v[NR]}')"
 done
 
@@ -327,14 +347,14 @@ REPORT="$WORK/report.md"
   [[ " $SIDES " != *" redis "* ]] || echo "- Redis: 6 \`${R[redis.cmd]}\`, \`redis-cli --cluster create --cluster-replicas 1\` (3 primaries, 1 replica each); durable = SET + \`WAIT 1 $WAIT_TIMEOUT_MS\` (acknowledged when WAIT answers 1: the primary's only replica, the one a failover promotes, has the write). After each trial the killed primary is restarted (empty, same nodes.conf) and rejoins as a replica (${R[redis.restore]:-?} s per restore)"
   echo "- \`cluster-node-timeout\` $NODE_TIMEOUT_MS ms: the same second sluice gets (a 1 s lease, \`auto_failover_timeout\` 1 s). Redis's default is 15 s; below 1 s, a node stalled for a moment on these 2 shared cores (a fork, a full sync to the returning node) would be failed over spuriously, and a replica's failover delay (500 ms + up to 500 ms random + rank) does not shrink with it"
   echo
-  echo "| side | trials | kill -> first write p50 ms | p99 ms | max ms | kill -> first durable write p50 / p99 / max ms | writes acknowledged plain / durable | lost plain (oldest, ms before the kill) | lost durable | lost, acknowledged after the kill |"
+  echo "| side | trials | kill -> first write p50 ms | p99 ms | max ms | kill -> first durable write p50 / p99 / max ms | writes acknowledged plain / durable | lost plain (the oldest acknowledged, ms before the kill) | lost durable | lost, acknowledged by a node not killed |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for side in $SIDES; do
     name="sluice"
     [[ "$side" = sluice ]] || name="Redis Cluster"
     durable="${R[$side.dp50]} / ${R[$side.dp99]} / ${R[$side.dmax]}"
     [[ "${R[$side.dn]}" = "${R[$side.n]}" ]] || durable="$durable (${R[$side.dn]} of ${R[$side.n]} trials within ${DURABLE_GRACE} s of the plain writer)"
-    echo "| $name | ${R[$side.n]} | ${R[$side.p50]} | ${R[$side.p99]} | ${R[$side.max]} | $durable | ${R[$side.plain_acked]} / ${R[$side.durable_acked]} | ${R[$side.plain_lost]} ($(fmt1 "${R[$side.oldest]}")) | ${R[$side.durable_lost]} | $((R[$side.plain_lost_after_kill] + R[$side.durable_lost_after_kill])) |"
+    echo "| $name | ${R[$side.n]} | ${R[$side.p50]} | ${R[$side.p99]} | ${R[$side.max]} | $durable | ${R[$side.plain_acked]} / ${R[$side.durable_acked]} | ${R[$side.plain_lost]}${R[$side.oldest]:+ ($(fmt1 "${R[$side.oldest]}"))} | ${R[$side.durable_lost]} | $((R[$side.plain_lost_elsewhere] + R[$side.durable_lost_elsewhere])) |"
   done
   echo
   if [[ " $SIDES " = *" sluice "* && " $SIDES " = *" redis "* ]]; then
@@ -346,11 +366,15 @@ REPORT="$WORK/report.md"
   if [[ " $SIDES " = *" sluice "* ]]; then
     echo "| sluice kill -> first write p99 | $(fmt2 "$(awk -v v="${R[sluice.p99]}" 'BEGIN {print v / 1000}')") s | < 3 s | $P99_VERDICT |"
     echo "| sluice acknowledged durable writes lost | ${R[sluice.durable_lost]} of ${R[sluice.durable_acked]} | 0 | $LOSS_VERDICT |"
+    echo "| sluice lost writes a node not killed acknowledged | $((R[sluice.plain_lost_elsewhere] + R[sluice.durable_lost_elsewhere])) | 0 | $([[ $((R[sluice.plain_lost_elsewhere] + R[sluice.durable_lost_elsewhere])) = 0 ]] && echo met || echo "**missed**") |"
   fi
   if [[ -n "${P50_RATIO:-}" ]]; then
     echo "| Redis / sluice kill -> first write, p50 | ${P50_RATIO}x | (reported) | |"
     echo "| Redis / sluice kill -> first write, p99 | ${P99_RATIO}x | (reported) | |"
   fi
+  echo
+  echo "Lost plain writes are those the killed node acknowledged before its replica had them (a plain write is acknowledged once in the active's memory); the oldest column says how long before the kill the oldest of them was acknowledged (negative: its answer, sent just before the kill, was read after it). A lost write acknowledged by a node that was not killed, or a lost durable write, would be a bug."
+  [[ " $SIDES " != *" redis "* ]] || echo "Redis durable writes to the failed primary's slots cannot resume before the restore: the promoted replica has no replica of its own (the killed primary was its only partner, and replica migration only takes a replica from a primary with more than \`cluster-migration-barrier\` = 1), so \`WAIT 1\` answers 0 there; sluice's failover refills the replica slot on the third node, so \`majority\` writes resume with the plain ones."
   for side in $SIDES; do
     echo
     echo "Trials, $side (victim, vbuckets or slots it owned, kill -> first write ms, kill -> first durable write ms (-1: none in the trial), acknowledged plain / durable, lost plain / durable):"

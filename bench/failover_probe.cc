@@ -19,8 +19,10 @@
 //
 // Prints one JSON object: victim, affected, kill_to_first_write_ms (either writer), plain_first_ms,
 // durable_first_ms (-1: none within the trial), plain_acked, durable_acked, plain_lost,
-// durable_lost, plain_lost_after_kill, durable_lost_after_kill, plain_lost_oldest_ms (how long
-// before the kill the oldest lost plain write was acknowledged), refreshes.
+// durable_lost, plain_lost_elsewhere and durable_lost_elsewhere (lost writes a node other than the
+// killed one acknowledged: never expected), plain_lost_oldest_ms (how long before the kill the
+// oldest lost plain write was acknowledged; negative: its answer was read after the kill, the
+// killed node having sent it just before), refreshes.
 //
 //   sluice_failover_probe --side sluice|redis --hosts H:P[,H:P...] --pid H:P=PID [--pid ...]
 //       [--victim-rank 0] [--prefix t0-] [--warmup 1] [--tail 0.3] [--durable-grace 3]
@@ -515,6 +517,7 @@ int64_t NowNs() {
 struct Writer {
   bool durable = false;
   std::string prefix;
+  std::vector<bool> by_victim;    // key i was acknowledged by the node the trial kills
   std::vector<int64_t> acked_ns;  // acknowledgement time of key i (acked keys: 0..n-1)
   std::atomic<int64_t> acked{0};
   std::atomic<int64_t> first_ns{0};  // first ack after the kill to an affected partition
@@ -546,6 +549,7 @@ void RunWriter(const Options& o, Trial* t, Writer* w) {
           w->first_ns.store(NowNs());
         }
         w->acked_ns.push_back(NowNs());
+        w->by_victim.push_back(by == t->victim);
         w->acked.store(i + 1);
         break;
       }
@@ -584,8 +588,9 @@ void AwaitRecovery(const Options& o, const Writer& plain, const Writer& durable,
 }
 
 struct Loss {
-  int64_t lost = 0, lost_after_kill = 0;
-  double oldest_ms = 0;  // the oldest lost write's acknowledgement, ms before the kill
+  int64_t lost = 0;
+  int64_t lost_elsewhere = 0;  // acknowledged by a node that was not killed: never expected
+  double oldest_ms = -1e9;     // the oldest lost write's acknowledgement, ms before the kill
 };
 
 // Reads every acknowledged key of `w` back.
@@ -606,7 +611,7 @@ Loss Verify(const Options& o, Store* store, const Writer& w, int64_t kill) {
     if (r == Store::Read::kFound && value == Value(key, o.value_size)) continue;
     ++loss.lost;
     const int64_t at = w.acked_ns[static_cast<size_t>(i)];
-    if (at >= kill) ++loss.lost_after_kill;
+    if (!w.by_victim[static_cast<size_t>(i)]) ++loss.lost_elsewhere;
     loss.oldest_ms = std::max(loss.oldest_ms, static_cast<double>(kill - at) / 1e6);
   }
   return loss;
@@ -659,11 +664,11 @@ int main(int argc, char** argv) {
   fmt::print(
       "{{\"victim\":\"{}\",\"affected\":{},\"kill_to_first_write_ms\":{:.1f},"
       "\"plain_first_ms\":{:.1f},\"durable_first_ms\":{:.1f},\"plain_acked\":{},"
-      "\"durable_acked\":{},\"plain_lost\":{},\"durable_lost\":{},\"plain_lost_after_kill\":{},"
-      "\"durable_lost_after_kill\":{},\"plain_lost_oldest_ms\":{:.1f},\"refreshes\":{}}}\n",
+      "\"durable_acked\":{},\"plain_lost\":{},\"durable_lost\":{},\"plain_lost_elsewhere\":{},"
+      "\"durable_lost_elsewhere\":{},\"plain_lost_oldest_ms\":{:.1f},\"refreshes\":{}}}\n",
       t.victim, std::count(t.affected.begin(), t.affected.end(), true), first, plain_ms, durable_ms,
       plain.acked_ns.size(), durable.acked_ns.size(), plain_loss.lost, durable_loss.lost,
-      plain_loss.lost_after_kill, durable_loss.lost_after_kill, plain_loss.oldest_ms,
-      plain.refreshes + durable.refreshes);
+      plain_loss.lost_elsewhere, durable_loss.lost_elsewhere,
+      plain_loss.lost > 0 ? plain_loss.oldest_ms : 0.0, plain.refreshes + durable.refreshes);
   return 0;
 }
