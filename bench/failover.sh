@@ -32,6 +32,8 @@
 #   TRIALS [20] per side   VBUCKETS [64]   WARMUP [1] s   DURABLE_GRACE [3] s   VALUE_SIZE [100]
 #   NODE_TIMEOUT_MS [1000] (Redis cluster-node-timeout)   WAIT_TIMEOUT_MS [1000] (Redis WAIT)
 #   SIDES ["sluice redis"]   QUICK=1 (TRIALS=4; RESULTS.md says so)
+#   LOG_LEVEL [warn] (the nodes')   KEEP_LOGS=DIR (copy the node, etcd and Redis logs and the
+#   trials' JSON lines there; each trial's kill_unix_ms lines them up with the logs)
 #   REDIS_SERVER / REDIS_CLI [from PATH]   ETCD [etcd from PATH]
 #   RESULTS [bench/RESULTS.md]; RESULTS=/dev/null to not record
 set -euo pipefail
@@ -52,6 +54,7 @@ VALUE_SIZE="${VALUE_SIZE:-100}"
 NODE_TIMEOUT_MS="${NODE_TIMEOUT_MS:-1000}"
 WAIT_TIMEOUT_MS="${WAIT_TIMEOUT_MS:-1000}"
 SIDES="${SIDES:-sluice redis}"
+LOG_LEVEL="${LOG_LEVEL:-warn}"
 REDIS_SERVER="${REDIS_SERVER:-$(command -v redis-server || true)}"
 REDIS_CLI="${REDIS_CLI:-$(command -v redis-cli || true)}"
 ETCD="${ETCD:-$(command -v etcd || true)}"
@@ -68,6 +71,9 @@ cleanup() {
   local pid
   for pid in "${NODE_PID[@]}" "${REDIS_PID[@]}" $ETCD_PID; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ -n "${KEEP_LOGS:-}" ]]; then
+    mkdir -p "$KEEP_LOGS" && cp "$WORK"/*.err "$WORK"/*.log "$WORK"/*.trials "$KEEP_LOGS"/ 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -141,8 +147,8 @@ start_etcd() {
 start_etcd_node() {
   local id="$1" cmd
   [[ -n "${NODE_PORT[$id]:-}" ]] || NODE_PORT[$id]="$(fixed_port)"
-  cmd="$BUILD_DIR/sluiced --etcd $ETCD_URL --cluster $CLUSTER --node-id $id --node-ttl 1 --port ${NODE_PORT[$id]} --data-dir $WORK/$id --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level warn"
-  R[node.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g; s#--port [0-9]*#--port PORT#; s#$ETCD_URL#ETCD_URL#" <<<"$cmd")"
+  cmd="$BUILD_DIR/sluiced --etcd $ETCD_URL --cluster $CLUSTER --node-id $id --node-ttl 1 --port ${NODE_PORT[$id]} --data-dir $WORK/$id --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level $LOG_LEVEL"
+  R[node.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g; s#--port [0-9]*#--port PORT#; s#$ETCD_URL#ETCD_URL#; s#$id#ID#g" <<<"$cmd")"
   : >"$WORK/$id.out"
   $cmd >"$WORK/$id.out" 2>>"$WORK/$id.err" &
   NODE_PID[$id]=$!
@@ -387,7 +393,7 @@ REPORT="$WORK/report.md"
   echo "Commands (\$TMP is a fresh temporary directory; ports as in this run):"
   echo
   echo '```'
-  [[ " $SIDES " != *" sluice "* ]] || printf '%s\n%s   # n1, n2, n3\n' "${R[etcd.cmd]}" "${R[node.cmd]}"
+  [[ " $SIDES " != *" sluice "* ]] || printf '%s\n%s   # ID = n1, n2, n3\n' "${R[etcd.cmd]}" "${R[node.cmd]}"
   [[ " $SIDES " != *" redis "* ]] || echo "${R[redis.cmd]}   # x 6"
   printf '%s\n' "${COMMANDS[@]}"
   echo '```'

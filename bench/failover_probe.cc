@@ -17,7 +17,8 @@
 // or after --max-wait seconds. Then every acknowledged key is read back from its partition's
 // owner: an absent key or another value is a lost write.
 //
-// Prints one JSON object: victim, affected, kill_to_first_write_ms (either writer), plain_first_ms,
+// Prints one JSON object: victim, kill_unix_ms (the kill's wall-clock time, to line up with
+// logs), affected, kill_to_first_write_ms (either writer), plain_first_ms,
 // durable_first_ms (-1: none within the trial), plain_acked, durable_acked, plain_lost,
 // durable_lost, plain_lost_elsewhere and durable_lost_elsewhere (lost writes a node other than the
 // killed one acknowledged: never expected), plain_lost_oldest_ms (how long before the kill the
@@ -645,6 +646,7 @@ int main(int argc, char** argv) {
   if (plain.acked.load() == 0 || durable.acked.load() == 0)
     Die("no write acknowledged before the kill");
 
+  const auto kill_wall = std::chrono::system_clock::now();
   const int64_t kill = NowNs();
   t.kill_ns.store(kill);
   if (::kill(o.pids.at(t.victim), SIGKILL) != 0) Die(fmt::format("kill: {}", std::strerror(errno)));
@@ -662,11 +664,13 @@ int main(int argc, char** argv) {
   double first = plain_ms;
   if (durable_ms >= 0 && (first < 0 || durable_ms < first)) first = durable_ms;
   fmt::print(
-      "{{\"victim\":\"{}\",\"affected\":{},\"kill_to_first_write_ms\":{:.1f},"
+      "{{\"victim\":\"{}\",\"kill_unix_ms\":{},\"affected\":{},\"kill_to_first_write_ms\":{:.1f},"
       "\"plain_first_ms\":{:.1f},\"durable_first_ms\":{:.1f},\"plain_acked\":{},"
       "\"durable_acked\":{},\"plain_lost\":{},\"durable_lost\":{},\"plain_lost_elsewhere\":{},"
       "\"durable_lost_elsewhere\":{},\"plain_lost_oldest_ms\":{:.1f},\"refreshes\":{}}}\n",
-      t.victim, std::count(t.affected.begin(), t.affected.end(), true), first, plain_ms, durable_ms,
+      t.victim,
+      std::chrono::duration_cast<std::chrono::milliseconds>(kill_wall.time_since_epoch()).count(),
+      std::count(t.affected.begin(), t.affected.end(), true), first, plain_ms, durable_ms,
       plain.acked_ns.size(), durable.acked_ns.size(), plain_loss.lost, durable_loss.lost,
       plain_loss.lost_elsewhere, durable_loss.lost_elsewhere,
       plain_loss.lost > 0 ? plain_loss.oldest_ms : 0.0, plain.refreshes + durable.refreshes);
