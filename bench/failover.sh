@@ -72,7 +72,8 @@ cleanup() {
   for pid in "${NODE_PID[@]}" "${REDIS_PID[@]}" $ETCD_PID; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [[ -n "${KEEP_LOGS:-}" ]]; then
-    mkdir -p "$KEEP_LOGS" && cp "$WORK"/*.err "$WORK"/*.log "$WORK"/*.trials "$KEEP_LOGS"/ 2>/dev/null || true
+    mkdir -p "$KEEP_LOGS"
+    cp "$WORK"/*.err "$WORK"/*.log "$WORK"/*.trials "$KEEP_LOGS"/ 2>/dev/null || true
   fi
   rm -rf "$WORK"
 }
@@ -210,7 +211,7 @@ run_sluice() {
     "$SLUICE" cluster rebalance --timeout 120 "${ETCD_FLAGS[@]}" >"$WORK/rebalance.out" 2>&1 ||
       die "rebalance after trial $trial failed: $(tail -3 "$WORK/rebalance.out")"
     wait_for 60 "3 balanced sluice nodes" sluice_balanced
-    echo "$(since "$start")" >>"$WORK/sluice.restore"
+    since "$start" >>"$WORK/sluice.restore"
   done
   for id in n3 n2 n1; do stop_node "$id"; done
   kill -TERM "$ETCD_PID" 2>/dev/null || true
@@ -290,7 +291,7 @@ run_redis() {
     start="$(now)"
     start_redis "$port"
     wait_for 60 "Redis Cluster healthy again after trial $trial" redis_healthy
-    echo "$(since "$start")" >>"$WORK/redis.restore"
+    since "$start" >>"$WORK/redis.restore"
   done
   for port in "${REDIS_PORTS[@]}"; do kill -TERM "${REDIS_PID[$port]}" 2>/dev/null || true; done
   wait "${REDIS_PID[@]}" 2>/dev/null || true
@@ -315,8 +316,8 @@ total() { grep -o "\"$2\":[0-9]*" "$1" | cut -d: -f2 | awk '{s += $1} END {print
 
 for side in $SIDES; do
   f="$WORK/$side.trials"
-  read -r R[$side.p50] R[$side.p99] R[$side.max] R[$side.n] <<<"$(stats "$f" kill_to_first_write_ms)"
-  read -r R[$side.dp50] R[$side.dp99] R[$side.dmax] R[$side.dn] <<<"$(stats "$f" durable_first_ms)"
+  read -r "R[$side.p50]" "R[$side.p99]" "R[$side.max]" "R[$side.n]" <<<"$(stats "$f" kill_to_first_write_ms)"
+  read -r "R[$side.dp50]" "R[$side.dp99]" "R[$side.dmax]" "R[$side.dn]" <<<"$(stats "$f" durable_first_ms)"
   for field in plain_acked durable_acked plain_lost durable_lost plain_lost_elsewhere durable_lost_elsewhere; do
     R[$side.$field]="$(total "$f" "$field")"
   done
