@@ -3,7 +3,8 @@
 #   gnuplot-nox  the PNG plot of bench/scaling.sh (without it the script reports a table only)
 #   linux-perf   PROFILE=1 of bench/drain_vs_scan.sh and bench/profile_sluiced.sh
 #   memcached    the other side of bench/kv_throughput.sh
-#   redis-server the other side of bench/durable_latency.sh (a primary and a replica, WAIT)
+#   redis-server the other side of bench/durable_latency.sh (a primary and a replica, WAIT) and of
+#                bench/failover.sh (Redis Cluster)
 # Idempotent: only missing packages are installed (apt-get as root or via sudo). bench/run-all.sh
 # runs it first; a failure to install is reported and the benchmarks run without the extras.
 set -euo pipefail
