@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 
@@ -19,6 +20,13 @@ MetricsServer::~MetricsServer() { Stop(); }
 Status MetricsServer::Start(const std::string& host, uint16_t port) {
   if (http_) return Status(Errc::kInvalid, "metrics server already started");
   auto http = std::make_unique<httplib::Server>();
+  // cpp-httplib's default also sets SO_REUSEPORT: a second sluiced given the same metrics port
+  // would then share it silently (the kernel spreads requests over both processes) instead of
+  // failing to start. SO_REUSEADDR only, as the memcached port.
+  http->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   http->new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
   http->set_read_timeout(std::chrono::seconds(5));
   http->set_write_timeout(std::chrono::seconds(5));

@@ -483,6 +483,21 @@ class MetricsOffTest : public SluicedTest {
   }
 };
 
+// Two nodes on one machine given the same metrics port: the second cannot take it (no
+// SO_REUSEPORT: the kernel would otherwise spread the scrapes over both processes), says so and
+// serves the memcached port without /metrics.
+TEST_F(MetricsTest, ASecondServerCannotShareTheMetricsPort) {
+  const uint16_t taken = MetricsPort();
+  ASSERT_NE(taken, 0);
+  ServerProcess second({.extra_args = {"--metrics-port", std::to_string(taken)}});
+  ASSERT_TRUE(second.Start()) << second.error();
+  EXPECT_TRUE(PollUntil([&] {
+    return second.Log().find("metrics: cannot listen") != std::string::npos;
+  })) << second.Log();
+  EXPECT_EQ(second.Log().find("sluiced metrics on"), std::string::npos) << second.Log();
+  EXPECT_FALSE(Scrape(taken).empty());  // the first one still answers
+}
+
 TEST_F(MetricsOffTest, MetricsPortZeroServesNothing) {
   auto kv = Connect();
   ASSERT_TRUE(kv);
