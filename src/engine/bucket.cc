@@ -270,12 +270,37 @@ uint64_t Bucket::QueueSize() const {
   return n;
 }
 
+namespace {
+// This thread's Bucket::DeferFlusherWakes, if any.
+thread_local Bucket::DeferFlusherWakes* t_defer_flusher_wakes = nullptr;
+}  // namespace
+
+Bucket::DeferFlusherWakes::DeferFlusherWakes(Bucket& bucket)
+    : bucket_(bucket), shards_(bucket.flushers_.size(), false) {
+  t_defer_flusher_wakes = this;
+}
+
+Bucket::DeferFlusherWakes::~DeferFlusherWakes() {
+  t_defer_flusher_wakes = nullptr;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i]) bucket_.flushers_[i]->WakeTask();
+  }
+}
+
 void Bucket::OnQueued(VBucket& vb, uint64_t seqno) {
-  flusher_for(vb.id()).NotifyDirty(vb);
+  // DCP first: a replica's copy (and a SyncWrite's acknowledgement) waits on the producer's
+  // wake-up, persistence does not.
   if (seqno != 0) {
     if (SeqnoListener* l = seqno_listener_.load(std::memory_order_acquire)) {
       l->OnSeqnoAdvanced(vb.id(), seqno);
     }
+  }
+  if (DeferFlusherWakes* defer = t_defer_flusher_wakes;
+      defer != nullptr && &defer->bucket_ == this) {
+    flusher_for(vb.id()).QueueDirty(vb);
+    defer->shards_[vb.id() % flushers_.size()] = true;
+  } else {
+    flusher_for(vb.id()).NotifyDirty(vb);
   }
   WakeItemPagerIfOverHighWatermark();
   const Config& c = options_.config;

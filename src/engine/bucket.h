@@ -248,6 +248,24 @@ class Bucket final : public VBucketListener, public std::enable_shared_from_this
   // The cluster config's hook, with the same rules.
   void SetVBucketMapListener(VBucketMapListener* listener) { map_listener_.store(listener); }
 
+  // While one exists on a thread, the flusher wake-ups of that thread's writes to this bucket
+  // wait until it is destroyed (the writes are queued for persistence at once). The replicator
+  // applies a batch of messages and writes its acknowledgements first: waking a writer thread
+  // per message put a syscall and a competing thread before each SyncWrite's acknowledgement.
+  // Not nested; keep it short (persistence waits for it).
+  class DeferFlusherWakes {
+   public:
+    explicit DeferFlusherWakes(Bucket& bucket);
+    ~DeferFlusherWakes();
+    DeferFlusherWakes(const DeferFlusherWakes&) = delete;
+    DeferFlusherWakes& operator=(const DeferFlusherWakes&) = delete;
+
+   private:
+    friend class Bucket;
+    Bucket& bucket_;
+    std::vector<bool> shards_;  // by flusher: a write queued a vbucket without waking it
+  };
+
   // ---- VBucketListener ----
   void OnQueued(VBucket& vb, uint64_t seqno) override;
   void OnSyncWriteTracked(VBucket& vb) override;

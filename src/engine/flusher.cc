@@ -84,6 +84,15 @@ void Flusher::Enqueue(VBucket& vb, bool wake) {
   if (task && wake) task->Wake();
 }
 
+void Flusher::WakeTask() {
+  std::shared_ptr<executor::Task> task;
+  {
+    MutexLock lock(&dirty_mu_);
+    task = task_;
+  }
+  if (task) task->Wake();
+}
+
 FlushOutcome Flusher::FlushOnce() {
   MutexLock serial(&flush_mu_);
   // A vbucket re-queued by a writer while this batch is being collected must wait for the next

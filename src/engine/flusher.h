@@ -59,6 +59,10 @@ class Flusher {
 
   // vbid has unpersisted changes (or a new state). Wakes the task if vbid was not queued yet.
   void NotifyDirty(VBucket& vb) { Enqueue(vb, /*wake=*/true); }
+  // The same without waking the task: the caller calls WakeTask() soon (Bucket's deferred
+  // wake-ups).
+  void QueueDirty(VBucket& vb) { Enqueue(vb, /*wake=*/false); }
+  void WakeTask() EXCLUDES(dirty_mu_);
   FlushOutcome FlushOnce() EXCLUDES(flush_mu_, dirty_mu_);
   // Flushes until the queue is empty, retrying failed commits up to `max_failures` times.
   Status FlushAll(int max_failures = 10);

@@ -162,11 +162,15 @@ Status PeerLink::Session() {
     RETURN_IF_ERROR(SyncStreams(**conn));
     bool got = false;
     bool drained = false;
-    RETURN_IF_ERROR(Pump(**conn, &got, &drained));
-    QueueSeqnoAcks(**conn);
-    MaybeAck(**conn, drained);
-    RETURN_IF_ERROR((*conn)->Flush());  // one write for the whole pass
-    if (got && !drained) continue;      // a full batch: more may be buffered
+    {
+      // The acknowledgements leave before the writer threads are woken for what was applied.
+      engine::Bucket::DeferFlusherWakes defer(*bucket_);
+      RETURN_IF_ERROR(Pump(**conn, &got, &drained));
+      QueueSeqnoAcks(**conn);
+      MaybeAck(**conn, drained);
+      RETURN_IF_ERROR((*conn)->Flush());  // one write for the whole pass
+    }
+    if (got && !drained) continue;  // a full batch: more may be buffered
     if ((*conn)->dcp_noops_answered() != noops_seen_) {
       noops_seen_ = (*conn)->dcp_noops_answered();
       last_input_ = Now();
