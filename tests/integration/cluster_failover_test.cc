@@ -165,5 +165,107 @@ TEST_F(ClusterFailoverTest, AKilledNodeIsFailedOverAndNoAcknowledgedDurableWrite
   EXPECT_NE(out.find("failed_over"), std::string::npos) << out;
 }
 
+// The number of failover-log entries of `vb` on the node `conn` reaches (STAT failovers).
+std::optional<int> FailoverEntries(client::Connection& conn, Vbid vb) {
+  auto stats = conn.Stats("failovers " + std::to_string(vb));
+  if (!stats.ok()) return std::nullopt;
+  for (const auto& [k, v] : *stats) {
+    if (k == "vb_" + std::to_string(vb) + ":num_entries") return std::stoi(v);
+  }
+  return std::nullopt;
+}
+
+// The manager's node dies: another node is elected (its election lease ran out with the node's),
+// fails the dead node over, and each of its vbuckets is promoted exactly once (one new
+// failover-log entry on its new active, one active per chain).
+TEST_F(ClusterFailoverTest, AKilledManagerIsReplacedAndNothingIsPromotedTwice) {
+  StartNodes({"a", "b", "c"}, kTtl);
+  ASSERT_FALSE(HasFatalFailure());
+  std::string out;
+  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
+                       std::to_string(kVBuckets),
+                   &out),
+            0)
+      << out;
+  ASSERT_TRUE(
+      etcd_client_->Put(cluster::ClusterKeys(kCluster).Settings(), R"({"auto_failover_timeout":1})")
+          .ok());
+  const std::string manager_key = cluster::ClusterKeys(kCluster).Manager();
+  std::string manager;
+  ASSERT_TRUE(Eventually([&] {
+    auto kv = etcd_client_->Get(manager_key);
+    if (!kv.ok()) return false;
+    manager = kv->value;
+    return !manager.empty();
+  })) << "no manager elected";
+  const auto before = Map();
+  ASSERT_TRUE(before.has_value());
+  // Every replica has caught up with its active (one write per vbucket, then equal seqnos), so
+  // the failover has a replica to promote for each of the manager's vbuckets.
+  std::set<Vbid> affected;
+  std::map<Vbid, int> entries_before;  // on the replica that will be promoted
+  for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+    if (before->ActiveOf(vb).id != manager) continue;
+    affected.insert(vb);
+    const auto& chain = before->ChainOf(vb);
+    ASSERT_GE(chain.size(), 2u);
+    ASSERT_TRUE(chain[1].has_value());
+    auto replica = Connect(IndexOf(*chain[1]));
+    ASSERT_NE(replica, nullptr);
+    std::optional<int> n;
+    ASSERT_TRUE(Eventually([&] { return (n = FailoverEntries(*replica, vb)).has_value(); }));
+    entries_before[vb] = *n;
+  }
+  ASSERT_FALSE(affected.empty()) << manager << " holds no active vbucket";
+
+  const auto killed_at = std::chrono::steady_clock::now();
+  nodes_[IndexOf(manager)]->Kill();
+  std::string successor;
+  ASSERT_TRUE(Eventually([&] {
+    auto kv = etcd_client_->Get(manager_key);
+    if (!kv.ok()) return false;
+    successor = kv->value;
+    return !successor.empty() && successor != manager;
+  })) << "no node took over from the killed manager "
+      << manager;
+  std::printf("[ figure ] manager %s killed -> %s elected: %lld ms (ttl %d s)\n", manager.c_str(),
+              successor.c_str(),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - killed_at)
+                                         .count()),
+              kTtl);
+
+  std::optional<cluster::ClusterMap> after;
+  ASSERT_TRUE(Eventually([&] {
+    after = Map();
+    if (!after) return false;
+    for (Vbid vb = 0; vb < kVBuckets; ++vb) {
+      for (const auto& node : after->ChainOf(vb)) {
+        if (node && *node == manager) return false;
+      }
+    }
+    return true;
+  })) << "the killed manager "
+      << manager << " was not written out of the map";
+  for (Vbid vb : affected) {
+    const std::string active = after->ActiveOf(vb).id;
+    EXPECT_EQ(active, *before->ChainOf(vb)[1]) << "vb " << vb << ": not its replica promoted";
+    auto conn = Connect(IndexOf(active));
+    ASSERT_NE(conn, nullptr);
+    // Promoted once: one failover entry more, also after the map settled (no second promotion).
+    std::optional<int> n;
+    EXPECT_TRUE(Eventually([&] {
+      n = FailoverEntries(*conn, vb);
+      return n.has_value() && *n > entries_before[vb];
+    })) << "vb "
+        << vb << " was not promoted on " << active;
+    auto settled = Map();
+    ASSERT_TRUE(settled.has_value());
+    EXPECT_EQ(settled->ActiveOf(vb).id, active);
+    EXPECT_EQ(FailoverEntries(*conn, vb), std::optional<int>(entries_before[vb] + 1))
+        << "vb " << vb << " promoted more than once on " << active;
+  }
+}
+
 }  // namespace
 }  // namespace sluice::testing
