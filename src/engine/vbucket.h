@@ -171,7 +171,9 @@ class VBucket {
   // A DCP snapshot marker: the changes that follow belong to the snapshot [start, end]. With
   // `new_checkpoint` it opens a checkpoint of its own (kv_engine: the marker's checkpoint flag, a
   // disk snapshot, or a change of snapshot type), else it extends the open one's snapshot.
-  Status ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint);
+  // `disk`: the marker announces a disk snapshot (its checkpoint deduplicates nothing:
+  // CheckpointManager::CreateSnapshot). REQUIRES: new_checkpoint when disk.
+  Status ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint, bool disk);
   // A mutation, deletion or expiration stored with the producer's seqno, CAS, rev seqno, flags,
   // expiry and datatype. kRange (nothing applied) unless item.seqno is above the high seqno.
   // Never refused for memory: a replica throttles its producer instead (flow control).

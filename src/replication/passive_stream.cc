@@ -265,7 +265,9 @@ Status PassiveStream::OnMarker(const protocol::DcpSnapshotMarker& m) {
       (marker_flags_ & protocol::kDcpSnapshotDisk) != 0;
   std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
   if (vb == nullptr) return Violation("the local vbucket is gone");
-  if (Status s = vb->ApplySnapshotMarker(m.start_seqno, m.end_seqno, new_checkpoint); !s.ok()) {
+  const bool disk = (m.flags & protocol::kDcpSnapshotDisk) != 0;
+  if (Status s = vb->ApplySnapshotMarker(m.start_seqno, m.end_seqno, new_checkpoint, disk);
+      !s.ok()) {
     return Violation(fmt::format("snapshot marker [{}, {}] not applied: {}", m.start_seqno,
                                  m.end_seqno, s.ToString()));
   }
