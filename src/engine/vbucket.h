@@ -418,6 +418,14 @@ class VBucket {
   mutable Mutex prepare_mu_;
   absl::flat_hash_map<std::string, PendingPrepare, StringViewHash, StringViewEq> prepares_
       GUARDED_BY(prepare_mu_);
+  // prepares_.size(), stored under prepare_mu_ after each change, so a writer holding a key's
+  // stripe lock can skip prepare_mu_ when there is none: a prepare of that key was added under
+  // the same stripe lock, so its count is visible (a count of another key's prepare may not be,
+  // which does not matter). The common case of a vbucket without SyncWrites takes no lock.
+  std::atomic<size_t> num_prepares_{0};
+  void CountPreparesLocked() REQUIRES(prepare_mu_) {
+    num_prepares_.store(prepares_.size(), std::memory_order_relaxed);
+  }
 
   // ---- replication: the snapshot the replica is in (see ReplicaResumePoint) ----
   mutable Mutex replica_mu_;

@@ -110,6 +110,7 @@ Status VBucket::ApplyReplicatedPrepare(const ReplicatedItem& in, SyncWriteLevel 
     sv.dirty = true;
     MutexLock plock(&prepare_mu_);
     prepares_[std::string(in.key)] = PendingPrepare{std::move(sv), in.deleted, in.seqno, level};
+    CountPreparesLocked();
   }
   NotifyQueued(in.seqno);
   return Status::Ok();
