@@ -99,6 +99,14 @@ PassiveStream* PeerLink::Find(Vbid vb) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+PassiveStream* PeerLink::FindCached(Vbid vb) {
+  if (cached_stream_ == nullptr || cached_vb_ != vb) {
+    cached_stream_ = Find(vb);
+    cached_vb_ = vb;
+  }
+  return cached_stream_;
+}
+
 void PeerLink::Run() {
   milliseconds backoff = options_.min_backoff;
   while (!stopping_.load()) {
@@ -207,6 +215,7 @@ std::vector<Vbid> PeerLink::UpdateStreams() {
   }
   std::vector<Vbid> were_open;
   std::vector<std::unique_ptr<PassiveStream>> removed;  // destroyed after the lock
+  cached_stream_ = nullptr;                             // it may be removed below
   {
     MutexLock lock(&streams_mu_);
     for (auto it = streams_.begin(); it != streams_.end();) {
@@ -297,10 +306,10 @@ Status PeerLink::RequestStream(client::Connection& conn, PassiveStream& stream) 
 Status PeerLink::Pump(client::Connection& conn, bool* got) {
   *got = false;
   for (int i = 0; i < kPumpBatch && !stopping_.load(); ++i) {
-    ASSIGN_OR_RETURN(std::optional<client::DcpMessage> message, conn.PollDcpMessage());
+    // Views into the connection's buffer: applied (copied into the vbucket) before the next read.
+    ASSIGN_OR_RETURN(std::optional<client::DcpMessageView> message, conn.PollDcpMessageView());
     if (!message.has_value()) break;
     *got = true;
-    last_input_ = Now();
     messages_.fetch_add(1, std::memory_order_relaxed);
     const bool counted = AddressOf(*message).has_value();  // flow control counts these
     RETURN_IF_ERROR(Dispatch(conn, *message));
@@ -312,10 +321,11 @@ Status PeerLink::Pump(client::Connection& conn, bool* got) {
       RETURN_IF_ERROR(MaybeAck(conn, /*idle=*/false));
     }
   }
+  if (*got) last_input_ = Now();
   return Status::Ok();
 }
 
-Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& message) {
+Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessageView& message) {
   const auto address = AddressOf(message);
   if (!address.has_value()) {
     LOG_DEBUG("replication {}: ignored {}", options_.conn_name,
@@ -323,7 +333,9 @@ Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& me
     return Status::Ok();
   }
   const auto [vb, opaque] = *address;
-  PassiveStream* stream = Find(vb);
+  // A prepare, commit or abort (the frames the client does not decode): seqno acks from now on.
+  if (std::holds_alternative<protocol::Frame>(message.message)) sync_writes_seen_ = true;
+  PassiveStream* stream = FindCached(vb);
   if (stream == nullptr || stream->state() != PassiveStream::State::kReading ||
       stream->opaque() != opaque) {
     // What a closed (or replaced) stream still had in flight.
@@ -359,6 +371,9 @@ Status PeerLink::MaybeAck(client::Connection& conn, bool idle) {
 }
 
 Status PeerLink::SendSeqnoAcks(client::Connection& conn) {
+  // Only prepares move a high prepared seqno: without any, no stream has one to acknowledge
+  // (this runs after every batch; walking every stream each time cost ~3% of a catch-up).
+  if (!sync_writes_seen_) return Status::Ok();
   std::string wire;
   {
     MutexLock lock(&streams_mu_);
@@ -374,6 +389,7 @@ Status PeerLink::SendSeqnoAcks(client::Connection& conn) {
 }
 
 bool PeerLink::AwaitsPersistence() const {
+  if (!sync_writes_seen_) return false;
   MutexLock lock(&streams_mu_);
   for (const auto& [vb, stream] : streams_) {
     if (stream->AwaitsPersistence()) return true;

@@ -118,7 +118,7 @@ class PeerLink {
   Status RequestStream(client::Connection& conn, PassiveStream& stream) EXCLUDES(streams_mu_);
   // Reads and applies up to a batch of messages; `*got` says whether any came.
   Status Pump(client::Connection& conn, bool* got) EXCLUDES(streams_mu_);
-  Status Dispatch(client::Connection& conn, const client::DcpMessage& message)
+  Status Dispatch(client::Connection& conn, const client::DcpMessageView& message)
       EXCLUDES(streams_mu_);
   // Acknowledges applied bytes: all of them when `idle`, else once a quarter of the buffer.
   Status MaybeAck(client::Connection& conn, bool idle);
@@ -134,6 +134,8 @@ class PeerLink {
   void Wake();
   void SetError(const Status& status) EXCLUDES(error_mu_);
   PassiveStream* Find(Vbid vb) EXCLUDES(streams_mu_);
+  // Find() remembering the last answer: a producer sends each vbucket's messages in runs.
+  PassiveStream* FindCached(Vbid vb) EXCLUDES(streams_mu_);
 
   // ---- constant after construction ----
   const LinkOptions options_;
@@ -161,6 +163,10 @@ class PeerLink {
   BufferAcker acker_{options_.buffer_size, options_.throttle_mem_bytes};
   SteadyTime last_input_{};
   uint64_t noops_seen_ = 0;
+  // FindCached's last answer; only UpdateStreams (this thread) removes streams, and forgets it.
+  Vbid cached_vb_ = 0;
+  PassiveStream* cached_stream_ = nullptr;
+  bool sync_writes_seen_ = false;  // a prepare, commit or abort arrived on some session
 
   // ---- counters (the thread writes, stats() reads) ----
   std::atomic<bool> connected_{false};
