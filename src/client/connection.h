@@ -201,12 +201,15 @@ class Connection {
   // has nothing more to read right now (a large frame is gathered over several calls). For a
   // consumer that waits on WaitForInput() between calls (the replicator).
   StatusOr<std::optional<DcpMessage>> PollDcpMessage();
+  // PollDcpMessage without copying: the views of ReadDcpMessageView, valid until the next call
+  // on this connection (the replicator's path: no allocation per message).
+  StatusOr<std::optional<DcpMessageView>> PollDcpMessageView();
   // Waits up to `timeout` for bytes from the server or for `wake_fd` (-1 = none) to be readable;
   // returns true if input may be there (buffered or on the socket), false on a wake-up or a
   // timeout. Never reads the socket, never marks the connection broken.
   StatusOr<bool> WaitForInput(std::chrono::milliseconds timeout, int wake_fd);
-  // The wire size (header included) of the last message ReadDcpMessage / PollDcpMessage
-  // returned: what a consumer acknowledging by hand counts.
+  // The wire size (header included) of the last message ReadDcpMessage / PollDcpMessage (or
+  // their view forms) returned: what a consumer acknowledging by hand counts.
   uint32_t last_dcp_message_bytes() const { return last_message_bytes_; }
   // DCP_BUFFER_ACKNOWLEDGEMENT of `bytes` (for a consumer acknowledging by hand, without
   // SetDcpAutoAck).
@@ -240,6 +243,10 @@ class Connection {
   // Reads whatever the socket has into the read buffer (waiting up to io_timeout); makes room
   // for at least `needed` bytes from the unconsumed start first.
   Status Fill(size_t needed);
+  // The next whole frame from the producer that is not a NOOP (NOOPs are answered), without
+  // waiting: from the stash (its bytes then kept in *held) or the read buffer, reading the socket
+  // only while it has bytes; nullopt when no whole frame is there yet.
+  StatusOr<std::optional<protocol::Frame>> PollDcpFrame(std::string* held);
   // Decodes the next frame from the socket; `raw` is its bytes.
   StatusOr<protocol::Frame> ReadFrameInternal(std::string_view* raw);
   // The next response: answers NOOPs and stashes other server requests on the way. `raw`, if

@@ -139,11 +139,11 @@ StatusOr<DcpMessageView> Connection::ReadDcpMessageView() {
   return message;
 }
 
-StatusOr<std::optional<DcpMessage>> Connection::PollDcpMessage() {
+StatusOr<std::optional<Frame>> Connection::PollDcpFrame(std::string* held) {
   if (!broken_.ok()) return broken_;
   if (!stashed_.empty()) {
-    ASSIGN_OR_RETURN(DcpMessage message, ReadDcpMessage());
-    return std::optional<DcpMessage>(std::move(message));
+    ASSIGN_OR_RETURN(Frame frame, NextDcpFrame(held));
+    return std::optional<Frame>(frame);
   }
   while (true) {
     if (rpos_ == rend_) rpos_ = rend_ = 0;
@@ -151,7 +151,7 @@ StatusOr<std::optional<DcpMessage>> Connection::PollDcpMessage() {
         protocol::DecodeFrame(rbuf_.data() + rpos_, rend_ - rpos_, options_.max_frame_body);
     if (d.status == protocol::DecodeStatus::kNeedMore) {
       ASSIGN_OR_RETURN(Socket::Input input, socket_.WaitForInput(std::chrono::milliseconds(0), -1));
-      if (!input.readable) return std::optional<DcpMessage>();
+      if (!input.readable) return std::optional<Frame>();
       RETURN_IF_ERROR(Fill(d.size));
       continue;
     }
@@ -163,9 +163,28 @@ StatusOr<std::optional<DcpMessage>> Connection::PollDcpMessage() {
       RETURN_IF_ERROR(AnswerNoop(frame.opaque));
       continue;
     }
-    ASSIGN_OR_RETURN(DcpMessage message, TakeDcpMessage(frame));
-    return std::optional<DcpMessage>(std::move(message));
+    return std::optional<Frame>(frame);
   }
+}
+
+StatusOr<std::optional<DcpMessage>> Connection::PollDcpMessage() {
+  std::string held;  // backs the frame when it comes from the stash
+  ASSIGN_OR_RETURN(std::optional<Frame> frame, PollDcpFrame(&held));
+  if (!frame.has_value()) return std::optional<DcpMessage>();
+  ASSIGN_OR_RETURN(DcpMessage message, TakeDcpMessage(*frame));
+  return std::optional<DcpMessage>(std::move(message));
+}
+
+StatusOr<std::optional<DcpMessageView>> Connection::PollDcpMessageView() {
+  // As ReadDcpMessageView: the views point into the read buffer or into view_held_.
+  ASSIGN_OR_RETURN(std::optional<Frame> frame, PollDcpFrame(&view_held_));
+  if (!frame.has_value()) return std::optional<DcpMessageView>();
+  ASSIGN_OR_RETURN(DcpMessageView message, ToDcpMessageView(*frame, dcp_collections_));
+  if (frame->is_request() && frame->magic != protocol::Magic::kServerRequest) {
+    RETURN_IF_ERROR(AccountDcpBytes(frame->size));
+  }
+  last_message_bytes_ = static_cast<uint32_t>(frame->size);
+  return std::optional<DcpMessageView>(std::move(message));
 }
 
 StatusOr<bool> Connection::WaitForInput(std::chrono::milliseconds timeout, int wake_fd) {

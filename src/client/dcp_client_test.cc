@@ -2,7 +2,10 @@
 // acknowledgement accounting, stream requests with interleaved traffic, message decoding.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -286,6 +289,50 @@ TEST(DcpClientTest, MessageViewsInOrderWithTheirWireSizes) {
   EXPECT_EQ(std::get<protocol::DcpStreamEnd>(end->message).vbucket, 1);
   h.script.join();
   EXPECT_EQ(wire, (std::vector<uint32_t>(sizes.begin(), sizes.end())));
+}
+
+// PollDcpMessageView: never waits (nullopt while a frame is incomplete), answers NOOPs, and
+// hands back views with the frame's wire size, which flow control counts.
+TEST(DcpClientTest, PollDcpMessageViewNeverWaits) {
+  DcpHarness h;
+  std::atomic<bool> half_read{false};
+  const std::string mutation = Mutation(7, "key", std::string(100, 'v'));
+  h.Run([&](FakePeer& peer) {
+    AcceptOpen(peer, protocol::kDcpOpenProducer);
+    std::string out;
+    protocol::AppendDcpNoop(&out, 0x42);
+    out += mutation.substr(0, 30);
+    peer.Write(out);
+    const std::string reply = peer.ReadFrameBytes();  // the NOOP's answer
+    EXPECT_EQ(ViewFrame(reply).opaque, 0x42u);
+    while (!half_read.load()) std::this_thread::yield();
+    peer.Write(mutation.substr(30));
+  });
+  ASSERT_TRUE(h.conn->DcpOpen("test-consumer", protocol::kDcpOpenProducer).ok());
+  // The NOOP and half a mutation: the NOOP is answered, nothing is returned.
+  while (h.conn->dcp_noops_answered() == 0) {
+    ASSERT_TRUE(h.conn->WaitForInput(std::chrono::milliseconds(1000), -1).ok());
+    auto m = h.conn->PollDcpMessageView();
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_FALSE(m->has_value());
+  }
+  half_read.store(true);
+  std::optional<DcpMessageView> got;
+  while (!got.has_value()) {
+    ASSERT_TRUE(h.conn->WaitForInput(std::chrono::milliseconds(1000), -1).ok());
+    auto m = h.conn->PollDcpMessageView();
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    got = *m;
+  }
+  const auto& view = std::get<protocol::DcpMutation>(got->message);
+  EXPECT_EQ(view.by_seqno, 7u);
+  EXPECT_EQ(view.key, "key");
+  EXPECT_EQ(view.value, std::string(100, 'v'));
+  EXPECT_EQ(got->wire_size, mutation.size());
+  EXPECT_EQ(h.conn->last_dcp_message_bytes(), mutation.size());
+  auto none = h.conn->PollDcpMessageView();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
 }
 
 TEST(DcpClientTest, StreamRequestRollbackAndErrors) {

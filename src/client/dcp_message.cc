@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <type_traits>
+#include <variant>
+
 namespace sluice::client {
 
 using protocol::Opcode;
@@ -149,6 +152,65 @@ StatusOr<StreamReqResult> ToStreamReqResult(const protocol::Frame& response) {
 
 std::string DescribeDcpMessage(const DcpMessage& message) {
   return std::visit(Describer{}, message);
+}
+
+DcpMessageView ViewOf(const DcpMessage& message) {
+  DcpMessageView view;
+  std::visit(
+      [&view](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, DcpMutation> || std::is_same_v<T, DcpDeletion> ||
+                      std::is_same_v<T, DcpExpiration>) {
+          view.message = m.template As<std::string_view>();
+        } else if constexpr (std::is_same_v<T, Response>) {
+          protocol::Frame f;
+          f.magic = m.magic;
+          f.opcode = static_cast<uint8_t>(m.opcode);
+          f.datatype = m.datatype;
+          f.specific = static_cast<uint16_t>(m.status);
+          f.opaque = m.opaque;
+          f.cas = m.cas;
+          f.framing_extras = m.framing_extras;
+          f.extras = m.extras;
+          f.key = m.key;
+          f.value = m.value;
+          view.message = f;
+        } else if constexpr (std::is_same_v<T, DcpOtherRequest>) {
+          protocol::Frame f;
+          f.magic = m.magic;
+          f.opcode = m.opcode;
+          f.datatype = m.datatype;
+          f.specific = m.vbucket;
+          f.opaque = m.opaque;
+          f.cas = m.cas;
+          f.extras = m.extras;
+          f.key = m.key;
+          f.value = m.value;
+          view.message = f;
+        } else {
+          view.message = m;
+        }
+      },
+      message);
+  return view;
+}
+
+std::string DescribeDcpMessage(const DcpMessageView& message) {
+  return std::visit(
+      [](const auto& m) -> std::string {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, protocol::DcpMutation> ||
+                      std::is_same_v<T, protocol::DcpDeletion> ||
+                      std::is_same_v<T, protocol::DcpExpiration>) {
+          return DescribeDcpMessage(DcpMessage(m.template As<std::string>()));
+        } else if constexpr (std::is_same_v<T, protocol::Frame>) {
+          StatusOr<DcpMessage> owned = ToDcpMessage(m, /*collections=*/false);
+          return owned.ok() ? DescribeDcpMessage(*owned) : owned.status().ToString();
+        } else {
+          return DescribeDcpMessage(DcpMessage(m));
+        }
+      },
+      message.message);
 }
 
 }  // namespace sluice::client

@@ -72,4 +72,12 @@ struct DcpMessageView {
 // Decodes a frame the producer sent into views of it (see DcpMessageView).
 StatusOr<DcpMessageView> ToDcpMessageView(const protocol::Frame& frame, bool collections);
 
+// Views of an owned message, valid while `message` lives and is not modified (for a caller that
+// holds owned messages and hands them to code that takes views). A Response or DcpOtherRequest
+// becomes the frame it came from (its size is only the header's: wire_size is 0, unknown).
+DcpMessageView ViewOf(const DcpMessage& message);
+
+// DescribeDcpMessage of a view (for logs: it copies).
+std::string DescribeDcpMessage(const DcpMessageView& message);
+
 }  // namespace sluice::client

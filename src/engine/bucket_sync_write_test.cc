@@ -219,13 +219,13 @@ TEST_F(BucketSyncWriteTest, AbortedPrepareIsGoneAfterWarmup) {
 TEST_F(BucketSyncWriteTest, ReplicaMutationResolvingAPrepareRemovesItFromDisk) {
   ASSERT_TRUE(bucket_->SetVBucketState(0, VBucketState::kReplica).ok());
   auto vb = bucket_->GetVBucket(0);
-  ASSERT_TRUE(vb->ApplySnapshotMarker(1, 1, true).ok());
+  ASSERT_TRUE(vb->ApplySnapshotMarker(1, 1, true, false).ok());
   ASSERT_TRUE(vb->ApplyReplicatedPrepare({.key = "k", .value = "p", .seqno = 1, .cas = 5},
                                          SyncWriteLevel::kMajority)
                   .ok());
   Flush();
   // A disk snapshot's committed version of the key: the prepare was resolved meanwhile.
-  ASSERT_TRUE(vb->ApplySnapshotMarker(2, 3, true).ok());
+  ASSERT_TRUE(vb->ApplySnapshotMarker(2, 3, true, false).ok());
   ASSERT_TRUE(vb->ApplyReplicated({.key = "k", .value = "c", .seqno = 3, .cas = 7}).ok());
   EXPECT_EQ(vb->NumPreparesInFlight(), 0u);
   Flush();

@@ -25,8 +25,8 @@ Checkpoint::Appended Checkpoint::AppendMutation(QueuedItem item) {
   items_.push_back(std::move(item));
   Appended result{std::prev(items_.end()), std::nullopt};
   // Prepares and aborts are never deduplicated, nor deduplicate anything (kv_engine keeps the
-  // prepare namespace apart; a replica needs every prepare).
-  if ((*result.added)->InPrepareNamespace()) return result;
+  // prepare namespace apart; a replica needs every prepare); a disk checkpoint has no index.
+  if ((*result.added)->InPrepareNamespace() || disk_) return result;
   // The index key views the key of the item it maps to, so on a duplicate the entry is replaced
   // by one viewing the new item (the old item may be freed once erased from the list).
   const std::string_view key = (*result.added)->key;

@@ -12,7 +12,10 @@
 //     the seqno the next mutation will get, so comparing seqnos orders any element against a
 //     mutation.
 //   Indexed while open: the index holds exactly the committed-namespace mutations of the list,
-//     one per key (prepares and aborts are not indexed: never deduplicated).
+//     one per key (prepares and aborts are not indexed: never deduplicated). A replica's disk
+//     checkpoint (one declaring a disk snapshot) has no index at all, as in kv_engine: a disk
+//     snapshot holds each key once (a history snapshot may hold several versions, all kept), and
+//     an index of a whole backfilled vbucket would only cost memory and time.
 //   Counted memory: memory_bytes() = sizeof(Checkpoint) + sum of ElementBytes() over the list.
 //
 // Ownership: owned by its CheckpointManager (unique_ptr in its list). The index keys are views of
@@ -59,12 +62,19 @@ class Checkpoint {
   bool has_declared_snapshot() const { return declared_end_ != 0; }
   uint64_t declared_start() const { return declared_start_; }
   uint64_t declared_end() const { return declared_end_; }
-  // REQUIRES: start <= end, end > 0.
-  void DeclareSnapshot(uint64_t start, uint64_t end) {
+  // Whether the declared snapshot is a disk snapshot (the checkpoint deduplicates nothing).
+  bool is_disk() const { return disk_; }
+  // REQUIRES: start <= end, end > 0; to turn disk on, no mutation yet (the index must be empty).
+  void DeclareSnapshot(uint64_t start, uint64_t end, bool disk) {
     declared_start_ = start;
     declared_end_ = end;
+    disk_ = disk;
   }
-  void ClearDeclaredSnapshot() { declared_start_ = declared_end_ = 0; }
+  // REQUIRES: no mutation (an active's own writes are indexed from the first one).
+  void ClearDeclaredSnapshot() {
+    declared_start_ = declared_end_ = 0;
+    disk_ = false;
+  }
 
   // Cursors (and the persistence backup) positioned in this checkpoint.
   size_t num_cursors() const { return num_cursors_; }
@@ -80,7 +90,8 @@ class Checkpoint {
     // off it, then calls Erase().
     std::optional<CheckpointItems::iterator> replaced;
   };
-  // Appends a mutation. REQUIRES: open; item->by_seqno above every seqno in the checkpoint.
+  // Appends a mutation (deduplicating its key unless is_disk()). REQUIRES: open; item->by_seqno
+  // above every seqno in the checkpoint.
   Appended AppendMutation(QueuedItem item);
   // Removes a mutation returned as Appended::replaced and returns it (so the caller can release
   // it after dropping its lock).
@@ -100,6 +111,7 @@ class Checkpoint {
   size_t num_cursors_ = 0;
   uint64_t declared_start_ = 0;
   uint64_t declared_end_ = 0;  // 0: no declared snapshot
+  bool disk_ = false;          // the declared snapshot is a disk one: no index
   CheckpointItems items_;
   absl::flat_hash_map<std::string_view, CheckpointItems::iterator> index_;  // open only
 };

@@ -66,7 +66,8 @@ void CheckpointManager::CloseOpenCheckpointLocked() {
   OpenCheckpointLocked();
   if (ckpt.has_declared_snapshot() && ckpt.declared_end() > high_seqno_) {
     // A replica's snapshot is not complete yet: its next items belong to it too.
-    checkpoints_.back()->DeclareSnapshot(ckpt.declared_start(), ckpt.declared_end());
+    checkpoints_.back()->DeclareSnapshot(ckpt.declared_start(), ckpt.declared_end(),
+                                         ckpt.is_disk());
   }
   if (ckpt.num_cursors() == 0) return;
   // Cursors that read every mutation of the closed checkpoint would only step over its end: move
@@ -184,16 +185,17 @@ QueuedItem CheckpointManager::AppendLocked(std::shared_ptr<Item> item) {
   return replaced;
 }
 
-void CheckpointManager::CreateSnapshot(uint64_t start, uint64_t end) {
+void CheckpointManager::CreateSnapshot(uint64_t start, uint64_t end, bool disk) {
   MutexLock lock(&mu_);
   if (checkpoints_.back()->num_mutations() > 0) CloseOpenCheckpointLocked();
-  checkpoints_.back()->DeclareSnapshot(start, end);
+  checkpoints_.back()->DeclareSnapshot(start, end, disk);
 }
 
 void CheckpointManager::ExtendSnapshot(uint64_t end) {
   MutexLock lock(&mu_);
   Checkpoint& open = *checkpoints_.back();
-  open.DeclareSnapshot(open.has_declared_snapshot() ? open.declared_start() : high_seqno_ + 1, end);
+  open.DeclareSnapshot(open.has_declared_snapshot() ? open.declared_start() : high_seqno_ + 1, end,
+                       open.is_disk());
 }
 
 void CheckpointManager::QueueSetVBucketState(VBucketState state) {

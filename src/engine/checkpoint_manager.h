@@ -29,7 +29,8 @@
 //   RemoveClosedUnrefCheckpoints(); the open checkpoint is never freed.
 // - Replicas: items arrive with their producer's seqnos (QueueWithSeqno: above the high seqno,
 //   gaps allowed) and each DCP snapshot marker opens a checkpoint that *declares* the marker's
-//   range (CreateSnapshot; ExtendSnapshot for a memory marker that continues one). Readers then
+//   range (CreateSnapshot; ExtendSnapshot for a memory marker that continues one); a disk
+//   snapshot's checkpoints deduplicate nothing (kv_engine: no key index). Readers then
 //   report that range, so the flusher persists the snapshot the replica is in and a DCP stream
 //   from the replica sends its producer's snapshot boundaries. A checkpoint closed for size while
 //   its snapshot is incomplete passes the declaration on to the next one. Queue() (own seqnos: a
@@ -185,7 +186,9 @@ class CheckpointManager {
   bool QueueWithSeqno(std::shared_ptr<Item> item);
   // A replica received the DCP snapshot marker [start, end]: closes the open checkpoint if it
   // holds mutations and has the open one declare [start, end] (replacing an empty one's range).
-  void CreateSnapshot(uint64_t start, uint64_t end);
+  // `disk`: a disk snapshot, whose checkpoints (this one and those it continues in when closed
+  // for size) keep every item without deduplicating (kv_engine's disk checkpoints).
+  void CreateSnapshot(uint64_t start, uint64_t end, bool disk = false);
   // The open checkpoint's declared snapshot now ends at `end` (a memory marker that continues a
   // memory snapshot, kv_engine's extendOpenCheckpoint); one without a declaration gets
   // [high seqno + 1, end].

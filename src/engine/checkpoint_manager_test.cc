@@ -1029,6 +1029,29 @@ TEST_F(CheckpointManagerTest, EachMarkerOpensACheckpointUnlessExtended) {
   EXPECT_EQ(mgr->GetStats().num_checkpoints, 2u);
 }
 
+TEST_F(CheckpointManagerTest, ADiskSnapshotDeduplicatesNothing) {
+  CheckpointConfig config;
+  config.max_size_bytes = 600;  // a few items per checkpoint
+  auto mgr = Make(0, config);
+  mgr->CreateSnapshot(1, 9, /*disk=*/true);
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", 1)));
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", 2)));  // a history snapshot: both versions kept
+  for (uint64_t s = 3; s <= 6; ++s) ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("a", s)));
+  ASSERT_GT(mgr->GetStats().num_checkpoints, 1u);  // closed for size: the next one is disk too
+  EXPECT_EQ(mgr->GetStats().num_items, 6u);
+  // A memory snapshot after it deduplicates again.
+  mgr->CreateSnapshot(10, 12);
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("b", 10)));
+  ASSERT_TRUE(mgr->QueueWithSeqno(MutAt("b", 12)));
+  EXPECT_EQ(mgr->GetStats().num_items, 7u);
+  auto reg = mgr->RegisterCursor("dcp", 0, /*droppable=*/true);
+  CursorItems got = mgr->GetItemsForCursor(reg.cursor, 100);
+  ASSERT_FALSE(got.snapshots.empty());
+  EXPECT_EQ(got.NumItems(), 7u);
+  EXPECT_EQ(got.snapshots.back().items.back()->by_seqno, 12u);
+  ExpectCounterMatches(*mgr);
+}
+
 TEST_F(CheckpointManagerTest, ASnapshotSplitForSizeKeepsItsRange) {
   CheckpointConfig config;
   config.max_size_bytes = 1;  // every item closes the checkpoint before the next

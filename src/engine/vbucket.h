@@ -174,7 +174,9 @@ class VBucket {
   // A DCP snapshot marker: the changes that follow belong to the snapshot [start, end]. With
   // `new_checkpoint` it opens a checkpoint of its own (kv_engine: the marker's checkpoint flag, a
   // disk snapshot, or a change of snapshot type), else it extends the open one's snapshot.
-  Status ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint);
+  // `disk`: the marker announces a disk snapshot (its checkpoint deduplicates nothing:
+  // CheckpointManager::CreateSnapshot). REQUIRES: new_checkpoint when disk.
+  Status ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint, bool disk);
   // A mutation, deletion or expiration stored with the producer's seqno, CAS, rev seqno, flags,
   // expiry and datatype. kRange (nothing applied) unless item.seqno is above the high seqno.
   // Never refused for memory: a replica throttles its producer instead (flow control).
@@ -422,6 +424,14 @@ class VBucket {
   mutable Mutex prepare_mu_;
   absl::flat_hash_map<std::string, PendingPrepare, StringViewHash, StringViewEq> prepares_
       GUARDED_BY(prepare_mu_);
+  // prepares_.size(), stored under prepare_mu_ after each change, so a writer holding a key's
+  // stripe lock can skip prepare_mu_ when there is none: a prepare of that key was added under
+  // the same stripe lock, so its count is visible (a count of another key's prepare may not be,
+  // which does not matter). The common case of a vbucket without SyncWrites takes no lock.
+  std::atomic<size_t> num_prepares_{0};
+  void CountPreparesLocked() REQUIRES(prepare_mu_) {
+    num_prepares_.store(prepares_.size(), std::memory_order_relaxed);
+  }
 
   // ---- replication: the snapshot the replica is in (see ReplicaResumePoint) ----
   mutable Mutex replica_mu_;

@@ -13,12 +13,12 @@
 
 namespace sluice::engine {
 
-Status VBucket::ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint) {
+Status VBucket::ApplySnapshotMarker(uint64_t start, uint64_t end, bool new_checkpoint, bool disk) {
   if (start > end) return Status(Errc::kRange, "snapshot start above its end");
   ReaderLock state(&state_lock_);
   if (!IsReplicaState(state_.load(std::memory_order_relaxed))) return Errc::kNotMyVbucket;
   if (new_checkpoint) {
-    checkpoints_.CreateSnapshot(start, end);
+    checkpoints_.CreateSnapshot(start, end, disk);
   } else {
     checkpoints_.ExtendSnapshot(end);
   }
@@ -110,6 +110,7 @@ Status VBucket::ApplyReplicatedPrepare(const ReplicatedItem& in, SyncWriteLevel 
     sv.dirty = true;
     MutexLock plock(&prepare_mu_);
     prepares_[std::string(in.key)] = PendingPrepare{std::move(sv), in.deleted, in.seqno, level};
+    CountPreparesLocked();
   }
   // Before the flusher can be told (NotifyQueued): its flush of this prepare must be synced.
   if (level == SyncWriteLevel::kPersistToMajority) {

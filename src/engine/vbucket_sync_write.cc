@@ -9,6 +9,7 @@ namespace sluice::engine {
 
 Status VBucket::CheckNoPrepareLocked(const HashTable::KeyLock& /*lock*/,
                                      std::string_view key) const {
+  if (num_prepares_.load(std::memory_order_relaxed) == 0) return Status::Ok();
   MutexLock lock(&prepare_mu_);
   if (prepares_.find(key) != prepares_.end()) return Errc::kSyncWriteInProgress;
   return Status::Ok();
@@ -32,14 +33,18 @@ uint64_t VBucket::QueuePrepareLocked(const HashTable::KeyLock& /*lock*/, std::st
   sv.resident = true;
   MutexLock lock(&prepare_mu_);
   prepares_[std::string(key)] = PendingPrepare{std::move(sv), deleted, seqno, sync.level};
+  CountPreparesLocked();
   adm_.Add(seqno, std::string(key), sync.level, ctx_.clock->Now() + sync.timeout, sync.waiter);
   return seqno;
 }
 
 void VBucket::DropPrepareLocked(const HashTable::KeyLock& /*lock*/, std::string_view key) {
+  if (num_prepares_.load(std::memory_order_relaxed) == 0) return;
   MutexLock plock(&prepare_mu_);
   auto it = prepares_.find(key);
-  if (it != prepares_.end()) prepares_.erase(it);
+  if (it == prepares_.end()) return;
+  prepares_.erase(it);
+  CountPreparesLocked();
 }
 
 std::optional<VBucket::PendingPrepare> VBucket::TakePrepareLocked(
@@ -49,6 +54,7 @@ std::optional<VBucket::PendingPrepare> VBucket::TakePrepareLocked(
   if (it == prepares_.end() || it->second.seqno != seqno) return std::nullopt;
   PendingPrepare p = std::move(it->second);
   prepares_.erase(it);
+  CountPreparesLocked();
   return p;
 }
 
@@ -146,6 +152,7 @@ void VBucket::WarmupLoadPrepare(storage::DiskDoc&& doc) {
                 : SyncWriteLevel::kMajority;
   MutexLock lock(&prepare_mu_);
   prepares_[doc.key] = std::move(p);
+  CountPreparesLocked();
 }
 
 void VBucket::WarmupComplete() {

@@ -298,7 +298,8 @@ void Consumer::OnMessage(const Frame& request, std::string* out) {
     Answer(request, McbpStatus::kEinval, out);
     return;
   }
-  StatusOr<client::DcpMessage> message = client::ToDcpMessage(request, options_.collections);
+  StatusOr<client::DcpMessageView> message =
+      client::ToDcpMessageView(request, options_.collections);
   if (!message.ok()) {
     LOG_WARN("dcp consumer {}: vb:{} undecodable {}: {}", options_.name, vb,
              protocol::OpcodeName(request.client_opcode()), message.status().ToString());

@@ -39,6 +39,20 @@ std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessage& mes
       message);
 }
 
+std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessageView& message) {
+  return std::visit(
+      [](const auto& m) -> std::optional<std::pair<Vbid, uint32_t>> {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, protocol::Frame>) {
+          if (m.is_response() || m.magic == protocol::Magic::kServerRequest) return std::nullopt;
+          return std::make_pair(m.vbucket(), m.opaque);
+        } else {
+          return std::make_pair(m.vbucket, m.opaque);
+        }
+      },
+      message.message);
+}
+
 uint32_t BufferAcker::Take(int64_t mem_used, bool idle, bool* throttled) {
   if (pending_ == 0) return 0;
   if (static_cast<uint64_t>(std::max<int64_t>(mem_used, 0)) > throttle_mem_bytes_) {

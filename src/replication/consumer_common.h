@@ -44,6 +44,7 @@ std::chrono::milliseconds SilenceLimit(uint32_t noop_interval_seconds);
 // stream (responses to the consumer's requests, server-initiated requests). Flow control counts
 // exactly the addressed messages.
 std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessage& message);
+std::optional<std::pair<Vbid, uint32_t>> AddressOf(const client::DcpMessageView& message);
 
 // Flow control from the consumer's side: bytes of applied producer messages, acknowledged
 // (DCP_BUFFER_ACKNOWLEDGEMENT) once a quarter of the buffer is applied or when the connection is

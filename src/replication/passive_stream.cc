@@ -177,7 +177,7 @@ Status PassiveStream::Violation(std::string what) {
   return Status(Errc::kInvalid, std::move(what));
 }
 
-Status PassiveStream::OnMessage(const client::DcpMessage& message) {
+Status PassiveStream::OnMessage(const client::DcpMessageView& message) {
   if (state() != State::kReading) {
     return Status(Errc::kInvalid, fmt::format("a message while {}", StateName(state())));
   }
@@ -186,7 +186,7 @@ Status PassiveStream::OnMessage(const client::DcpMessage& message) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, protocol::DcpSnapshotMarker>) {
           return OnMarker(m);
-        } else if constexpr (std::is_same_v<T, client::DcpMutation>) {
+        } else if constexpr (std::is_same_v<T, protocol::DcpMutation>) {
           RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_MUTATION"));
           return Apply({.key = m.key,
                         .value = m.value,
@@ -197,7 +197,7 @@ Status PassiveStream::OnMessage(const client::DcpMessage& message) {
                         .expiry = m.expiration,
                         .datatype = m.datatype},
                        "DCP_MUTATION");
-        } else if constexpr (std::is_same_v<T, client::DcpDeletion>) {
+        } else if constexpr (std::is_same_v<T, protocol::DcpDeletion>) {
           RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_DELETION"));
           return Apply({.key = m.key,
                         .value = m.value,
@@ -209,7 +209,7 @@ Status PassiveStream::OnMessage(const client::DcpMessage& message) {
                         .deleted = true,
                         .delete_source = DeleteSource::kExplicit},
                        "DCP_DELETION");
-        } else if constexpr (std::is_same_v<T, client::DcpExpiration>) {
+        } else if constexpr (std::is_same_v<T, protocol::DcpExpiration>) {
           RETURN_IF_ERROR(CheckSeqno(m.by_seqno, "DCP_EXPIRATION"));
           return Apply({.key = m.key,
                         .value = m.value,
@@ -231,17 +231,16 @@ Status PassiveStream::OnMessage(const client::DcpMessage& message) {
                    protocol::DcpStreamEndStatusName(m.status), last_seqno_.load());
           Transition(State::kPending);
           return Status::Ok();
-        } else if constexpr (std::is_same_v<T, client::Response>) {
-          return Status::Ok();  // an answer to one of our requests: not the stream's business
-        } else if constexpr (std::is_same_v<T, client::DcpOtherRequest>) {
-          return OnSyncWrite(m);
         } else if constexpr (std::is_same_v<T, protocol::DcpOsoSnapshot>) {
           return Violation("an out-of-order snapshot, which this consumer did not ask for");
         } else {
-          return Violation(fmt::format("unexpected message {}", client::DescribeDcpMessage(m)));
+          static_assert(std::is_same_v<T, protocol::Frame>);
+          // An answer to one of our requests is not the stream's business.
+          if (m.is_response()) return Status::Ok();
+          return OnSyncWrite(m);
         }
       },
-      message);
+      message.message);
 }
 
 Status PassiveStream::OnMarker(const protocol::DcpSnapshotMarker& m) {
@@ -265,7 +264,9 @@ Status PassiveStream::OnMarker(const protocol::DcpSnapshotMarker& m) {
       (marker_flags_ & protocol::kDcpSnapshotDisk) != 0;
   std::shared_ptr<engine::VBucket> vb = bucket_.GetVBucket(vb_);
   if (vb == nullptr) return Violation("the local vbucket is gone");
-  if (Status s = vb->ApplySnapshotMarker(m.start_seqno, m.end_seqno, new_checkpoint); !s.ok()) {
+  const bool disk = (m.flags & protocol::kDcpSnapshotDisk) != 0;
+  if (Status s = vb->ApplySnapshotMarker(m.start_seqno, m.end_seqno, new_checkpoint, disk);
+      !s.ok()) {
     return Violation(fmt::format("snapshot marker [{}, {}] not applied: {}", m.start_seqno,
                                  m.end_seqno, s.ToString()));
   }
@@ -327,22 +328,13 @@ void PassiveStream::Close() {
   if (state() != State::kDead) Transition(State::kDead);
 }
 
-Status PassiveStream::OnSyncWrite(const client::DcpOtherRequest& m) {
-  const auto opcode = static_cast<protocol::Opcode>(m.opcode);
-  if (m.magic != protocol::Magic::kClientRequest ||
+Status PassiveStream::OnSyncWrite(const protocol::Frame& frame) {
+  const auto opcode = frame.client_opcode();
+  if (frame.magic != protocol::Magic::kClientRequest ||
       (opcode != protocol::Opcode::kDcpPrepare && opcode != protocol::Opcode::kDcpCommit &&
        opcode != protocol::Opcode::kDcpAbort)) {
-    return Violation(fmt::format("unexpected message opcode {:#04x}", m.opcode));
+    return Violation(fmt::format("unexpected message opcode {:#04x}", frame.opcode));
   }
-  protocol::Frame frame;
-  frame.opcode = m.opcode;
-  frame.datatype = m.datatype;
-  frame.specific = m.vbucket;
-  frame.opaque = m.opaque;
-  frame.cas = m.cas;
-  frame.extras = m.extras;
-  frame.key = m.key;
-  frame.value = m.value;
   return opcode == protocol::Opcode::kDcpPrepare ? OnPrepare(frame) : OnResolution(frame);
 }
 

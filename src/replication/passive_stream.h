@@ -40,7 +40,7 @@
 // data, so a restarted node resumes where its disk is.
 //
 // SyncWrites: DCP_PREPARE, DCP_COMMIT and DCP_ABORT (which the client hands over as
-// DcpOtherRequest) obey the item rules and are applied with the producer's seqnos
+// raw frames) obey the item rules and are applied with the producer's seqnos
 // (engine::VBucket::ApplyReplicatedPrepare/Commit/Abort). The stream's high prepared seqno (HPS,
 // kv_engine's PassiveDurabilityMonitor) moves in seqno order over the prepares it received: past
 // a majority or majorityAndPersistActive prepare once the snapshot holding it was received whole,
@@ -129,7 +129,10 @@ class PassiveStream {
   // kReading: one message of this stream (the caller matched its opaque). Not OK: the stream was
   // closed (now kPending) and the status says why; the caller tells the producer (CLOSE_STREAM)
   // and requests again after a back-off. DCP_STREAM_END also returns to kPending, with OK.
-  Status OnMessage(const client::DcpMessage& message);
+  // The views need to live for the call only (the values are copied into the vbucket).
+  Status OnMessage(const client::DcpMessageView& message);
+  // The same for an owned message.
+  Status OnMessage(const client::DcpMessage& message) { return OnMessage(client::ViewOf(message)); }
   // Any state but kDead -> kPending: the connection was lost or the caller closed the stream.
   void Reset(std::string_view why);
   // -> kDead: this vbucket is no longer replicated from this producer.
@@ -153,8 +156,8 @@ class PassiveStream {
   Status Apply(const engine::ReplicatedItem& item, std::string_view what);
   // The end of the current snapshot was reached.
   void OnSnapshotEnd();
-  // DCP_PREPARE / DCP_COMMIT / DCP_ABORT (a DcpOtherRequest of those opcodes).
-  Status OnSyncWrite(const client::DcpOtherRequest& m);
+  // DCP_PREPARE / DCP_COMMIT / DCP_ABORT (a frame the client does not decode itself).
+  Status OnSyncWrite(const protocol::Frame& frame);
   Status OnPrepare(const protocol::Frame& frame);
   Status OnResolution(const protocol::Frame& frame);
   AfterResponse Rollback(uint64_t rollback_seqno);

@@ -21,6 +21,8 @@ using std::chrono::milliseconds;
 constexpr uint32_t kOpenFlags = protocol::kDcpOpenProducer | protocol::kDcpOpenIncludeXattrs |
                                 protocol::kDcpOpenIncludeDeleteTimes |
                                 protocol::kDcpOpenIncludeDeletedUserXattrs;
+// A rollback asks again at once; three rounds settle any answer (a reset streams from 0).
+constexpr int kMaxStreamRequestRounds = 3;
 // Messages applied per Pump() before the loop looks at its streams again.
 constexpr int kPumpBatch = 1024;
 // The longest the loop waits with nothing to do (it then checks for a silent producer).
@@ -104,6 +106,14 @@ PassiveStream* PeerLink::Find(Vbid vb) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+PassiveStream* PeerLink::FindCached(Vbid vb) {
+  if (cached_stream_ == nullptr || cached_vb_ != vb) {
+    cached_stream_ = Find(vb);
+    cached_vb_ = vb;
+  }
+  return cached_stream_;
+}
+
 void PeerLink::Run() {
   milliseconds backoff = options_.min_backoff;
   while (!stopping_.load()) {
@@ -120,6 +130,8 @@ void PeerLink::Run() {
     stream_backoff_.clear();
     for (Vbid vb : ack_watch_) ack_watched_[vb] = false;
     ack_watch_.clear();
+    stream_requests_.clear();
+    request_rounds_.clear();
     acker_.Clear();
     unacked_bytes_.store(0);
     if (stopping_.load()) break;
@@ -217,6 +229,7 @@ std::vector<Vbid> PeerLink::UpdateStreams() {
   }
   std::vector<Vbid> were_open;
   std::vector<std::unique_ptr<PassiveStream>> removed;  // destroyed after the lock
+  cached_stream_ = nullptr;                             // it may be removed below
   {
     MutexLock lock(&streams_mu_);
     for (auto it = streams_.begin(); it != streams_.end();) {
@@ -248,11 +261,9 @@ std::vector<Vbid> PeerLink::UpdateStreams() {
 }
 
 Status PeerLink::SyncStreams(client::Connection& conn) {
-  for (Vbid vb : UpdateStreams()) {
-    std::string wire;
-    protocol::AppendDcpCloseStream(&wire, vb, conn.NextOpaque());
-    RETURN_IF_ERROR(conn.SendRaw(wire));  // its answer arrives later and is ignored
-  }
+  std::string wire;  // every request of this round in one write
+  for (Vbid vb : UpdateStreams()) protocol::AppendDcpCloseStream(&wire, vb, conn.NextOpaque());
+  // Closed streams' answers arrive later and are ignored.
   const SteadyTime now = Now();
   std::vector<Vbid> due;
   for (const auto& [vb, at] : retry_at_) {
@@ -260,48 +271,81 @@ Status PeerLink::SyncStreams(client::Connection& conn) {
   }
   for (Vbid vb : due) {
     if (stopping_.load()) break;
+    retry_at_.erase(vb);
     PassiveStream* stream = Find(vb);
-    if (stream == nullptr || stream->state() != PassiveStream::State::kPending) {
-      retry_at_.erase(vb);
-      continue;
+    if (stream == nullptr || stream->state() != PassiveStream::State::kPending) continue;
+    request_rounds_[vb] = 0;
+    AppendStreamRequest(conn, *stream, &wire);
+  }
+  if (!wire.empty()) RETURN_IF_ERROR(conn.SendRaw(wire));
+  return CheckStreamRequestsAnswered(now);
+}
+
+void PeerLink::RetryLater(Vbid vb) {
+  milliseconds& backoff = stream_backoff_[vb];
+  if (backoff.count() == 0) backoff = options_.min_backoff;
+  retry_at_[vb] = Now() + backoff;
+  backoff = std::min(backoff * 2, options_.max_backoff);
+  request_rounds_.erase(vb);
+}
+
+void PeerLink::AppendStreamRequest(client::Connection& conn, PassiveStream& stream,
+                                   std::string* wire) {
+  const Vbid vb = stream.vbid();
+  StatusOr<protocol::DcpStreamReqRequest> request = stream.Request(conn.NextOpaque());
+  if (!request.ok()) {
+    LOG_DEBUG("replication {}: vb:{} not requested: {}", options_.conn_name, vb,
+              request.status().ToString());
+    RetryLater(vb);
+    return;
+  }
+  request_rounds_[vb]++;
+  stream_requests_[request->opaque] = {vb, Now()};
+  protocol::AppendDcpStreamReq(wire, *request);
+}
+
+Status PeerLink::OnStreamReqResponse(client::Connection& conn, const protocol::Frame& response) {
+  auto it = stream_requests_.find(response.opaque);
+  if (it == stream_requests_.end()) return Status::Ok();  // not a stream request of this session
+  const Vbid vb = it->second.vb;
+  stream_requests_.erase(it);
+  PassiveStream* stream = FindCached(vb);
+  if (stream == nullptr || stream->state() != PassiveStream::State::kAwaitingResponse ||
+      stream->opaque() != response.opaque) {
+    return Status::Ok();  // the stream was removed (or closed) meanwhile
+  }
+  ASSIGN_OR_RETURN(client::StreamReqResult result, client::ToStreamReqResult(response));
+  switch (stream->OnResponse(result)) {
+    case PassiveStream::AfterResponse::kReading:
+      Watch(vb);  // a stream that resumes may owe an acknowledgement
+      stream_backoff_[vb] = options_.min_backoff;
+      request_rounds_.erase(vb);
+      return Status::Ok();
+    case PassiveStream::AfterResponse::kRequestAgain: {
+      // A rollback asks again at once; three rounds settle any answer (a reset streams from 0).
+      if (request_rounds_[vb] >= kMaxStreamRequestRounds) {
+        RetryLater(vb);
+        return Status::Ok();
+      }
+      std::string wire;
+      AppendStreamRequest(conn, *stream, &wire);
+      return wire.empty() ? Status::Ok() : conn.SendRaw(wire);
     }
-    RETURN_IF_ERROR(RequestStream(conn, *stream));
+    case PassiveStream::AfterResponse::kRetryLater:
+      RetryLater(vb);
+      return Status::Ok();
   }
   return Status::Ok();
 }
 
-Status PeerLink::RequestStream(client::Connection& conn, PassiveStream& stream) {
-  const Vbid vb = stream.vbid();
-  milliseconds& backoff = stream_backoff_[vb];
-  if (backoff.count() == 0) backoff = options_.min_backoff;
-  auto retry_later = [&] {
-    retry_at_[vb] = Now() + backoff;
-    backoff = std::min(backoff * 2, options_.max_backoff);
-  };
-  // A rollback asks again at once; two rounds settle any answer (a reset streams from 0).
-  for (int round = 0; round < 3; ++round) {
-    StatusOr<protocol::DcpStreamReqRequest> request = stream.Request(conn.NextOpaque());
-    if (!request.ok()) {
-      LOG_DEBUG("replication {}: vb:{} not requested: {}", options_.conn_name, vb,
-                request.status().ToString());
-      retry_later();
-      return Status::Ok();
-    }
-    ASSIGN_OR_RETURN(client::StreamReqResult result, conn.DcpStreamReq(*request));
-    switch (stream.OnResponse(result)) {
-      case PassiveStream::AfterResponse::kReading:
-        Watch(vb);  // a stream that resumes may owe an acknowledgement
-        retry_at_.erase(vb);
-        backoff = options_.min_backoff;
-        return Status::Ok();
-      case PassiveStream::AfterResponse::kRequestAgain:
-        continue;
-      case PassiveStream::AfterResponse::kRetryLater:
-        retry_later();
-        return Status::Ok();
+Status PeerLink::CheckStreamRequestsAnswered(SteadyTime now) const {
+  for (const auto& [opaque, pending] : stream_requests_) {
+    if (now - pending.sent > options_.io_timeout) {
+      return Status(Errc::kTempFail,
+                    fmt::format("no answer to the stream request of vb:{} in {} ms", pending.vb,
+                                options_.io_timeout.count()));
     }
   }
-  retry_later();
   return Status::Ok();
 }
 
@@ -309,13 +353,13 @@ Status PeerLink::Pump(client::Connection& conn, bool* got, bool* drained) {
   *got = false;
   *drained = false;
   for (int i = 0; i < kPumpBatch && !stopping_.load(); ++i) {
-    ASSIGN_OR_RETURN(std::optional<client::DcpMessage> message, conn.PollDcpMessage());
+    // Views into the connection's buffer: applied (copied into the vbucket) before the next read.
+    ASSIGN_OR_RETURN(std::optional<client::DcpMessageView> message, conn.PollDcpMessageView());
     if (!message.has_value()) {
       *drained = true;
       break;
     }
     *got = true;
-    last_input_ = Now();
     messages_.fetch_add(1, std::memory_order_relaxed);
     const bool counted = AddressOf(*message).has_value();  // flow control counts these
     RETURN_IF_ERROR(Dispatch(conn, *message));
@@ -327,10 +371,16 @@ Status PeerLink::Pump(client::Connection& conn, bool* got, bool* drained) {
       MaybeAck(conn, /*drained=*/false);
     }
   }
+  if (*got) last_input_ = Now();
   return Status::Ok();
 }
 
-Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& message) {
+Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessageView& message) {
+  if (const auto* frame = std::get_if<protocol::Frame>(&message.message);
+      frame != nullptr && frame->is_response() &&
+      frame->client_opcode() == protocol::Opcode::kDcpStreamReq) {
+    return OnStreamReqResponse(conn, *frame);
+  }
   const auto address = AddressOf(message);
   if (!address.has_value()) {
     LOG_DEBUG("replication {}: ignored {}", options_.conn_name,
@@ -338,7 +388,7 @@ Status PeerLink::Dispatch(client::Connection& conn, const client::DcpMessage& me
     return Status::Ok();
   }
   const auto [vb, opaque] = *address;
-  PassiveStream* stream = Find(vb);
+  PassiveStream* stream = FindCached(vb);
   if (stream == nullptr || stream->state() != PassiveStream::State::kReading ||
       stream->opaque() != opaque) {
     // What a closed (or replaced) stream still had in flight.
