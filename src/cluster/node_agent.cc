@@ -46,7 +46,8 @@ NodeAgent::NodeAgent(std::shared_ptr<EtcdClient> client, NodeAgentOptions option
       options_(std::move(options)),
       host_(host),
       map_key_(ClusterKeys(options_.cluster).Map(options_.bucket)),
-      epoch_key_(ClusterKeys(options_.cluster).Epoch()) {
+      epoch_key_(ClusterKeys(options_.cluster).Epoch()),
+      rebalance_key_(ClusterKeys(options_.cluster).Rebalance()) {
   LeaseKeeperOptions keeper_options;
   keeper_options.ttl = options_.ttl;
   keeper_options.retry = options_.retry;
@@ -238,8 +239,25 @@ bool NodeAgent::ApplySnapshot(const MirrorSnapshot& snapshot) {
   return true;
 }
 
+void NodeAgent::TellRebalance(const MirrorSnapshot& snapshot) {
+  auto it = snapshot.kvs.find(rebalance_key_);
+  const int64_t rev = it == snapshot.kvs.end() ? 0 : it->second.mod_revision;
+  {
+    MutexLock lock(&mu_);
+    if (rev == rebalance_rev_) return;
+    rebalance_rev_ = rev;
+  }
+  std::optional<RebalanceStatus> status;
+  if (it != snapshot.kvs.end()) {
+    auto parsed = ParseRebalance(it->second.value);
+    if (parsed.ok()) status = std::move(*parsed);
+  }
+  host_.OnRebalance(status);
+}
+
 void NodeAgent::OnUpdate(const MirrorUpdate& update) {
   const bool current = ApplySnapshot(*update.snapshot);
+  TellRebalance(*update.snapshot);
   MutexLock lock(&mu_);
   if (interrupted_) {
     interrupted_ = false;

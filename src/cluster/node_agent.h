@@ -48,9 +48,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "cluster/cluster_keys.h"
 #include "cluster/cluster_map.h"
 #include "cluster/etcd_client.h"
 #include "cluster/lease_keeper.h"
@@ -75,6 +77,9 @@ class NodeAgentHost {
   virtual void SetWritesValidUntil(std::chrono::steady_clock::time_point until) = 0;
   // The agent's state changed (StateName: for stats and logs). Under the agent's lock: cheap.
   virtual void OnStateChanged(std::string_view state) {}
+  // The cluster's rebalance record changed (nullopt: none, or one that does not parse), for the
+  // console. On the mirror's thread.
+  virtual void OnRebalance(const std::optional<RebalanceStatus>& status) {}
 
  protected:
   ~NodeAgentHost() = default;
@@ -124,6 +129,8 @@ class NodeAgent {
   // Puts nodes/<id> under `lease`, retrying while the lease may be valid. The put's revision, or
   // 0 if it could not be made.
   int64_t Register(int64_t lease) EXCLUDES(mu_);
+  // Tells the host the snapshot's rebalance record if it changed.
+  void TellRebalance(const MirrorSnapshot& snapshot) EXCLUDES(mu_);
   // Applies the snapshot's map and epoch if they are new. Whether the snapshot's map (if any) is
   // now the applied one.
   bool ApplySnapshot(const MirrorSnapshot& snapshot) EXCLUDES(mu_);
@@ -138,6 +145,7 @@ class NodeAgent {
   NodeAgentHost& host_;
   const std::string map_key_;
   const std::string epoch_key_;
+  const std::string rebalance_key_;
   std::unique_ptr<LeaseKeeper> keeper_;
   std::unique_ptr<PrefixMirror> mirror_;
 
@@ -149,8 +157,9 @@ class NodeAgent {
   bool map_current_ GUARDED_BY(mu_) = false;    // that snapshot's map is the applied one
   int64_t applied_rev_ GUARDED_BY(mu_) = 0;     // the applied map's mod_revision
   int64_t applied_epoch_ GUARDED_BY(mu_) = 1;
-  int64_t refused_rev_ GUARDED_BY(mu_) = 0;   // a map that did not parse (logged once)
-  bool interrupted_ GUARDED_BY(mu_) = false;  // the mirror lost etcd (logged once)
+  int64_t refused_rev_ GUARDED_BY(mu_) = 0;     // a map that did not parse (logged once)
+  int64_t rebalance_rev_ GUARDED_BY(mu_) = -1;  // the rebalance record last told (0: none)
+  bool interrupted_ GUARDED_BY(mu_) = false;    // the mirror lost etcd (logged once)
 };
 
 }  // namespace sluice::cluster

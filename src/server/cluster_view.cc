@@ -132,6 +132,16 @@ std::string ClusterView::node_state() {
   return node_state_;
 }
 
+void ClusterView::set_rebalance(std::optional<cluster::RebalanceStatus> status) {
+  MutexLock lock(&mu_);
+  rebalance_ = std::move(status);
+}
+
+std::optional<cluster::RebalanceStatus> ClusterView::rebalance() {
+  MutexLock lock(&mu_);
+  return rebalance_;
+}
+
 int64_t ClusterView::Epoch() {
   MutexLock lock(&mu_);
   return epoch_;

@@ -39,6 +39,7 @@
 #include <optional>
 #include <string>
 
+#include "cluster/cluster_keys.h"
 #include "cluster/cluster_map.h"
 #include "common/mutex.h"
 #include "common/status.h"
@@ -104,6 +105,10 @@ class ClusterView {
   // Dynamic: the node agent's state (cluster/node_agent.h), for STAT.
   void set_node_state(std::string_view state) EXCLUDES(mu_);
   std::string node_state() EXCLUDES(mu_);
+  // Dynamic: the cluster's rebalance record as the node agent last saw it (nullopt: none), for
+  // the console.
+  void set_rebalance(std::optional<cluster::RebalanceStatus> status) EXCLUDES(mu_);
+  std::optional<cluster::RebalanceStatus> rebalance() EXCLUDES(mu_);
 
  private:
   std::string Build(const cluster::ClusterMap* map, int64_t rev, int64_t epoch,
@@ -125,6 +130,7 @@ class ClusterView {
   int64_t dynamic_rev_ GUARDED_BY(mu_) = 0;  // dynamic: the published map's revision
   int64_t epoch_ GUARDED_BY(mu_) = kEpoch;
   std::string node_state_ GUARDED_BY(mu_);
+  std::optional<cluster::RebalanceStatus> rebalance_ GUARDED_BY(mu_);
   uint64_t seen_generation_ GUARDED_BY(mu_) = 0;  // the bucket map generation rev_ is for
   int64_t rev_ GUARDED_BY(mu_) = 0;
   int64_t persisted_rev_ GUARDED_BY(mu_) = 0;  // highest revision written to the node state

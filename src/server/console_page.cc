@@ -160,8 +160,18 @@ function drawTables(state) {
     cell(tr, c.items_remaining);
     cell(tr, c.paused ? "yes" : "no");
   });
-  document.getElementById("rebalance").textContent =
-      state.rebalance.running ? "running: " + JSON.stringify(state.rebalance) : "none running";
+  document.getElementById("rebalance").textContent = rebalanceText(state.rebalance);
+}
+
+// "running: 3 of 8 moves (37%) to a, b, c", "done: 8 of 8 moves", "failed: why", "none".
+function rebalanceText(r) {
+  if (!r || r.state === "none") return "none";
+  const moves = r.moves_done + " of " + r.moves_total + " moves";
+  const pct = r.moves_total > 0 ? " (" + Math.floor(100 * r.moves_done / r.moves_total) + "%)" : "";
+  const to = r.nodes && r.nodes.length ? " to " + r.nodes.join(", ") : "";
+  if (r.state === "failed") return "failed: " + (r.message || moves);
+  if (r.state === "requested") return "requested" + to;
+  return r.state + ": " + moves + (r.state === "running" ? pct : "") + to;
 }
 
 function chart(id, values) {

@@ -106,6 +106,18 @@ void LinkSection(ServerContext& ctx, const std::string& me, Json* replication,
   }
 }
 
+// The cluster's rebalance record (docs/cluster.md, `rebalance`): {"state": "none"} without one.
+Json RebalanceSection(const std::optional<cluster::RebalanceStatus>& status) {
+  if (!status) return {{"running", false}, {"state", "none"}};
+  using State = cluster::RebalanceStatus::State;
+  return {{"running", status->state == State::kRequested || status->state == State::kRunning},
+          {"state", std::string(cluster::RebalanceStateName(status->state))},
+          {"moves_done", status->moves_done},
+          {"moves_total", status->moves_total},
+          {"nodes", status->nodes},
+          {"message", status->message}};
+}
+
 }  // namespace
 
 std::string ConsoleStateJson(ServerContext& ctx, const std::string& host) {
@@ -144,7 +156,7 @@ std::string ConsoleStateJson(ServerContext& ctx, const std::string& host) {
     ops["mem_used"] = U64(stats, "mem_used");
   }
   state["ops"] = std::move(ops);
-  state["rebalance"] = {{"running", false}};
+  state["rebalance"] = RebalanceSection(ctx.cluster().rebalance());
   return state.dump();
 }
 

@@ -24,4 +24,8 @@ void MapApplier::SetWritesValidUntil(std::chrono::steady_clock::time_point until
 
 void MapApplier::OnStateChanged(std::string_view state) { ctx_.cluster().set_node_state(state); }
 
+void MapApplier::OnRebalance(const std::optional<cluster::RebalanceStatus>& status) {
+  ctx_.cluster().set_rebalance(status);
+}
+
 }  // namespace sluice::server

@@ -37,6 +37,7 @@ class MapApplier final : public cluster::NodeAgentHost {
   void SetWritesFenced(bool fenced) override;
   void SetWritesValidUntil(std::chrono::steady_clock::time_point until) override;
   void OnStateChanged(std::string_view state) override;
+  void OnRebalance(const std::optional<cluster::RebalanceStatus>& status) override;
 
  private:
   ServerContext& ctx_;

@@ -19,6 +19,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -207,6 +208,30 @@ class ClusterRebalanceTest : public EtcdNodesTest {
   }
 };
 
+// Node i's console (/console/state.json on its metrics port, named on its stderr) reports the
+// rebalance done, every planned move made.
+void ExpectRebalanceDoneOnConsole(const ServerProcess& node) {
+  static const std::regex kLine(R"(sluiced metrics on (http://[^ ]+):(\d+)/metrics)");
+  std::smatch m;
+  const std::string log = node.Log();
+  ASSERT_TRUE(std::regex_search(log, m, kLine)) << "no metrics port in the log";
+  const std::string url = m[1].str() + ":" + m[2].str() + "/console/state.json";
+  Json rebalance;
+  EXPECT_TRUE(Eventually([&] {
+    std::string body;
+    if (RunCommand("curl -sf " + url, &body) != 0) return false;
+    const Json state = Json::parse(body, nullptr, false);
+    if (state.is_discarded() || !state.contains("rebalance")) return false;
+    rebalance = state["rebalance"];
+    return rebalance.value("state", "") == "done";
+  })) << url
+      << ": " << rebalance.dump();
+  EXPECT_FALSE(rebalance.value("running", true)) << rebalance.dump();
+  EXPECT_GT(rebalance.value("moves_total", 0), 0) << rebalance.dump();
+  EXPECT_EQ(rebalance.value("moves_done", -1), rebalance.value("moves_total", 0))
+      << rebalance.dump();
+}
+
 TEST_F(ClusterRebalanceTest, AddANodeThenRemoveOneUnderAWriter) {
   StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
@@ -243,6 +268,7 @@ TEST_F(ClusterRebalanceTest, AddANodeThenRemoveOneUnderAWriter) {
     EXPECT_EQ(node["status"], "active") << out;
     EXPECT_GE(node["active_vbuckets"].get<int>(), 5) << out;  // c holds its share
   }
+  ExpectRebalanceDoneOnConsole(*nodes_[IndexOf("a")]);
 
   // Out: b leaves.
   out.clear();
