@@ -86,7 +86,8 @@ void Manager::Loop() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      const auto deadline = std::chrono::steady_clock::now() + options_.poll;
+      const auto deadline = std::chrono::steady_clock::now() +
+                            (moves_in_flight_ ? options_.move_poll : options_.poll);
       while (!stopping_ && !woken_) {
         if (!cv_.WaitUntil(&mu_, deadline)) break;
       }
@@ -101,7 +102,10 @@ void Manager::Loop() {
       refusal_logged_.clear();
       timed_term_ = term ? term->create_revision : 0;
     }
-    if (!term || !snapshot) continue;
+    if (!term || !snapshot) {
+      moves_in_flight_ = false;
+      continue;
+    }
     if (snapshot != parsed_from_) {  // parse each snapshot once
       state_ = ClusterState::Read(keys_, snapshot->kvs, snapshot->revision, options_.defaults);
       parsed_from_ = snapshot;
@@ -130,6 +134,7 @@ std::optional<std::string> Manager::AutoRefusal(const ClusterState& state,
 }
 
 void Manager::Evaluate(const Leadership& term, const ClusterState& state) {
+  moves_in_flight_ = false;  // set again by a rebalance or graceful step still under way
   if (EvaluateFailovers(term, state) || EvaluateRejoins(term, state)) return;
   RebalanceStep(term, state);
 }

@@ -232,6 +232,7 @@ bool Manager::GracefulStep(const Leadership& term, const ClusterState& state,
     AdvanceMoves(map, b.mod_revision, ProbeMoves(state, bucket, map, &revs), revs, &step);
     StartMoves(target, state.settings.rebalance_moves_per_node, &step);
     left = left || !step.moves.empty() || step.chains != target;
+    moves_in_flight_ = moves_in_flight_ || !step.moves.empty();
     if (!step.changed()) continue;
     txn.compare.push_back(
         Compare::ModRevision(keys_.Map(bucket), CompareOp::kEqual, b.mod_revision));
@@ -389,6 +390,7 @@ std::string Manager::AdvanceRebalance(const Leadership& term, const ClusterState
                            VbList(step.started), VbList(step.takeovers), VbList(step.switched));
   }
   if (all_done) return FinishRebalance(term, state);
+  moves_in_flight_ = true;
   if (txn.success.empty()) return "";  // waiting on the nodes
   txn.success.push_back(TxnOp::Put(keys_.Rebalance(), FormatRebalance(next)));
   const std::string error = WriteRebalance(std::move(txn), state);
