@@ -154,7 +154,7 @@ class SluiceStore : public Store {
     *by = owners_[vb];
     Connection* conn = Conn(*by);
     if (conn == nullptr) {
-      ++refusals_["connection"];
+      ++refusals_[by->empty() ? "no owner in the map" : "connect failed"];
       return false;
     }
     sluice::client::MutationOptions m;
@@ -167,7 +167,7 @@ class SluiceStore : public Store {
     auto r = conn->Set(key, value, m);
     if (!r.ok()) {
       conns_.erase(*by);
-      ++refusals_["connection"];
+      ++refusals_["connection: " + r.status().ToString()];
       return false;
     }
     if (r->status == McbpStatus::kSuccess) return true;
