@@ -90,19 +90,6 @@ machine_info
 R[redis.version]="$("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
 R[etcd.version]="$("$ETCD" --version | sed -n 's/^etcd Version: //p')"
 
-# wait_for SECONDS WHAT CMD...: runs CMD every 0.1 s until it succeeds; dies after SECONDS (with
-# the end of the file WAIT_LOG names, if any).
-wait_for() {
-  local seconds="$1" what="$2" i
-  shift 2
-  for ((i = 0; i < seconds * 10; i++)); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  [[ -z "${WAIT_LOG:-}" ]] || tail -5 "$WAIT_LOG" >&2
-  die "$what: not within $seconds s"
-}
-
 # probe_then_reap WHAT: runs PROBE_CMD (its JSON in $out) and waits for the process it killed
 # (victim_pid ADDRESS, defined by the side), with the shell's stderr closed meanwhile: bash
 # prints a "Killed" notice there when it reaps a child that died of a signal.
@@ -113,54 +100,9 @@ probe_then_reap() {
   exec 2>&3 3>&-
 }
 
-# fixed_port: a free loopback port below the ephemeral range (32768-60999 by default). A killed
-# node restarts on its port, and meanwhile its peers keep connecting to it: with the port in the
-# ephemeral range, one of those connects can be given the port itself as its source and connect to
-# itself (TCP simultaneous open on loopback), holding the port so the restart cannot listen.
-fixed_port() {
-  local port
-  while true; do
-    port=$((22000 + RANDOM % 10000))
-    ss -Htan "sport = :$port" | grep -q . || { echo "$port"; return; }
-  done
-}
-
 # ---- sluice ----
 CLUSTER=bench
 ETCD_FLAGS=()
-start_etcd() {
-  local client peer
-  client="$(fixed_port)"
-  peer="$(fixed_port)"
-  ETCD_URL="http://127.0.0.1:$client"
-  R[etcd.cmd]="$ETCD --name bench --data-dir \$TMP/etcd --listen-client-urls $ETCD_URL --advertise-client-urls $ETCD_URL --listen-peer-urls http://127.0.0.1:$peer --initial-advertise-peer-urls http://127.0.0.1:$peer --initial-cluster bench=http://127.0.0.1:$peer --heartbeat-interval 10 --election-timeout 100"
-  "$ETCD" --name bench --data-dir "$WORK/etcd" --listen-client-urls "$ETCD_URL" \
-    --advertise-client-urls "$ETCD_URL" --listen-peer-urls "http://127.0.0.1:$peer" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-    --initial-cluster "bench=http://127.0.0.1:$peer" --heartbeat-interval 10 \
-    --election-timeout 100 >"$WORK/etcd.log" 2>&1 &
-  ETCD_PID=$!
-  wait_for 30 "etcd health" curl -fs "$ETCD_URL/health" -o /dev/null
-  ETCD_FLAGS=(--etcd "$ETCD_URL" --cluster "$CLUSTER")
-}
-
-# start_etcd_node ID: sluiced as node ID on NODE_PORT[ID] (kept across restarts), data in $WORK/ID.
-start_etcd_node() {
-  local id="$1" cmd
-  [[ -n "${NODE_PORT[$id]:-}" ]] || NODE_PORT[$id]="$(fixed_port)"
-  cmd="$BUILD_DIR/sluiced --etcd $ETCD_URL --cluster $CLUSTER --node-id $id --node-ttl 1 --port ${NODE_PORT[$id]} --data-dir $WORK/$id --users $WORK/users.json --vbuckets $VBUCKETS --set replication_user=bench --log-level $LOG_LEVEL"
-  R[node.cmd]="$(sed "s#$WORK#\$TMP#g; s#$BUILD_DIR/##g; s#--port [0-9]*#--port PORT#; s#$ETCD_URL#ETCD_URL#; s#$id#ID#g" <<<"$cmd")"
-  : >"$WORK/$id.out"
-  $cmd >"$WORK/$id.out" 2>>"$WORK/$id.err" &
-  NODE_PID[$id]=$!
-  WAIT_LOG="$WORK/$id.err" wait_for 60 "node $id listening" grep -q '^sluiced listening on ' "$WORK/$id.out"
-}
-
-# Node rows of `sluice cluster status`: "id status alive actives replicas".
-cluster_rows() {
-  "$SLUICE" cluster status "${ETCD_FLAGS[@]}" 2>/dev/null |
-    awk '$2 ~ /:[0-9]+$/ {st = $3; i = 4; if ($4 == "(auto)") {st = st "(auto)"; i = 5}; print $1, st, $i, $(i + 1), $(i + 2)}'
-}
 # Every node is an active member, alive, holding actives and replicas; no rebalance under way.
 sluice_balanced() {
   local rows

@@ -23,6 +23,7 @@ BENCHMARKS=(
   many_clients.sh       # 11. GET/SET from 200 connections, one request in flight each, vs memcached
   disk_reads.sh         # 12. GETs of a value-evicted dataset 3x the quota vs plain RocksDB lookups
   failover.sh           # 13. SIGKILL of a node holding actives: kill -> first write, vs Redis Cluster
+  rebalance.sh          # 14. a third node rebalanced in and out under a writer: items/s vs drain, Redis
 )
 # ONLY="drain_vs_scan.sh scaling.sh" runs a subset.
 [[ -z "${ONLY:-}" ]] || read -r -a BENCHMARKS <<<"$ONLY"
