@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -264,6 +265,85 @@ TEST_F(ClusterFailoverTest, AKilledManagerIsReplacedAndNothingIsPromotedTwice) {
     EXPECT_EQ(settled->ActiveOf(vb).id, active);
     EXPECT_EQ(FailoverEntries(*conn, vb), std::optional<int>(entries_before[vb] + 1))
         << "vb " << vb << " promoted more than once on " << active;
+  }
+}
+
+// The one multi-node test at the full vbucket count (the others use few: the count does not
+// matter to them): three nodes of 1024 vbuckets formed by `sluice cluster init`, every node
+// serving the same config, and every vbucket's write reaching its replica.
+class FullSizeClusterTest : public EtcdNodesTest {
+ protected:
+  static constexpr uint32_t kFullVBuckets = 1024;
+  FullSizeClusterTest() : EtcdNodesTest(kCluster, kFullVBuckets) {}
+  std::string EtcdFlags() const {
+    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kCluster;
+  }
+};
+
+TEST_F(FullSizeClusterTest, ThreeNodesOf1024VBucketsServeOneConfigAndReplicateEveryVBucket) {
+  StartNodes({"a", "b", "c"}, kTtl);
+  ASSERT_FALSE(HasFatalFailure());
+  std::string out;
+  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
+                       std::to_string(kFullVBuckets),
+                   &out),
+            0)
+      << out;
+  auto kv = etcd_client_->Get(cluster::ClusterKeys(kCluster).Map("default"));
+  ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+  auto map = cluster::ClusterMap::Parse(kv->value, kFullVBuckets);
+  ASSERT_TRUE(map.ok()) << map.status().ToString();
+  const int64_t rev = kv->mod_revision;
+
+  std::array<std::unique_ptr<client::Connection>, 3> conns;
+  for (size_t i = 0; i < conns.size(); ++i) {
+    conns[i] = Connect(i);
+    ASSERT_NE(conns[i], nullptr);
+    // Every node serves the map's revision.
+    int64_t served = 0;
+    EXPECT_TRUE(Eventually([&] {
+      auto r = conns[i]->GetClusterConfig();
+      if (!r.ok() || r->status != McbpStatus::kSuccess) return false;
+      served = Json::parse(r->value, nullptr, false).value("rev", int64_t{0});
+      return served == rev;
+    })) << ids_[i]
+        << " serves rev " << served << ", not " << rev;
+  }
+  auto index_of = [&](const std::string& id) {
+    return static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
+  };
+  // A key per vbucket, written on its active (retried while the node applies the map).
+  std::vector<std::string> keys(kFullVBuckets);
+  size_t found = 0;
+  for (int i = 0; found < kFullVBuckets; ++i) {
+    const std::string key = "full-" + std::to_string(i);
+    std::string& slot = keys[VBucketForKey(key, kFullVBuckets)];
+    if (slot.empty()) {
+      slot = key;
+      ++found;
+    }
+  }
+  for (Vbid vb = 0; vb < kFullVBuckets; ++vb) {
+    client::Connection& active = *conns[index_of(map->ActiveOf(vb).id)];
+    McbpStatus last = McbpStatus::kEinval;
+    ASSERT_TRUE(Eventually([&] {
+      auto r = active.Set(keys[vb], "v-" + keys[vb]);
+      last = r.ok() ? r->status : McbpStatus::kEinval;
+      return last == McbpStatus::kSuccess;
+    })) << "vb "
+        << vb << ": " << protocol::McbpStatusName(last);
+  }
+  // Each reached its replica.
+  for (Vbid vb = 0; vb < kFullVBuckets; ++vb) {
+    const auto& replica_id = map->ChainOf(vb)[1];
+    ASSERT_TRUE(replica_id.has_value()) << "vb " << vb;
+    client::Connection& replica = *conns[index_of(*replica_id)];
+    EXPECT_TRUE(Eventually([&] {
+      auto r =
+          Exec(replica, {.opcode = protocol::Opcode::kGetReplica, .vbucket = vb, .key = keys[vb]});
+      return r.status == McbpStatus::kSuccess && r.value == "v-" + keys[vb];
+    })) << "vb "
+        << vb << " on " << *replica_id;
   }
 }
 
