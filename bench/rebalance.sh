@@ -314,7 +314,16 @@ redis_met() { [[ "$("$REDIS_CLI" -p "${REDIS_PORTS[0]}" cluster nodes | grep -vc
 # redis_replicate R P: R becomes P's replica (refused until R has heard of P).
 redis_replicate() { [[ "$("$REDIS_CLI" -p "$1" cluster replicate "$(redis_id "$2")")" = OK ]]; }
 redis_ok_nodes() { "$REDIS_CLI" -p "${REDIS_PORTS[0]}" cluster info | grep -q '^cluster_known_nodes:4'; }
-redis_dbsize() { "$REDIS_CLI" -p "$1" dbsize; }
+# A node's key count; waits while it answers LOADING (a replica loading its primary's copy).
+redis_dbsize() {
+  local n i
+  for ((i = 0; i < 600; i++)); do
+    n="$("$REDIS_CLI" -p "$1" dbsize 2>/dev/null || true)"
+    [[ "$n" =~ ^[0-9]+$ ]] && { echo "$n"; return 0; }
+    sleep 0.1
+  done
+  die "redis on port $1 answered no key count: $n"
+}
 # Every node of IN_CLUSTER agrees the cluster is ok and the slots all covered.
 redis_ok() {
   local port
