@@ -107,7 +107,14 @@ for _ in $(seq 1 300); do
 done
 "$SLUICE" stats replication --port "${NODE_PORT[b]}" "${AUTH[@]}" --json |
   grep -q '"eq_dcpq:replication:a->b:default:connected":"true"' || die "b's replication did not connect"
-LOAD=("$SLUICE" load --port "${NODE_PORT[a]}" "${AUTH[@]}" --set-ratio 1 --durability "$LEVEL"
+# `sluice load --durability` spells the levels as the SDKs' enums do.
+case "$LEVEL" in
+  majority) LOAD_LEVEL=majority ;;
+  majorityAndPersistActive) LOAD_LEVEL=majority_and_persist_on_master ;;
+  persistToMajority) LOAD_LEVEL=persist_to_majority ;;
+  *) die "LEVEL must be majority, majorityAndPersistActive or persistToMajority" ;;
+esac
+LOAD=("$SLUICE" load --port "${NODE_PORT[a]}" "${AUTH[@]}" --set-ratio 1 --durability "$LOAD_LEVEL"
   --duration "$DURATION" --keys "$KEYS" --value-size "$VALUE_SIZE" --connections "$CONNECTIONS"
   --pipeline 1 --json)
 record "${LOAD[@]}"
