@@ -48,10 +48,6 @@ class ClusterFailoverTest : public EtcdNodesTest {
  protected:
   ClusterFailoverTest() : EtcdNodesTest(kCluster, kVBuckets) {}
 
-  std::string EtcdFlags() const {
-    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kCluster;
-  }
-
   // The map in etcd, parsed (nullopt while there is none).
   std::optional<cluster::ClusterMap> Map() {
     auto kv = etcd_client_->Get(cluster::ClusterKeys(kCluster).Map("default"));
@@ -70,12 +66,8 @@ class ClusterFailoverTest : public EtcdNodesTest {
 TEST_F(ClusterFailoverTest, AKilledNodeIsFailedOverAndNoAcknowledgedDurableWriteIsLost) {
   StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
-  std::string out;
-  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
-                       std::to_string(kVBuckets),
-                   &out),
-            0)
-      << out;
+  InitCluster("a,b,c", 1);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_TRUE(
       etcd_client_->Put(cluster::ClusterKeys(kCluster).Settings(), R"({"auto_failover_timeout":1})")
           .ok());
@@ -159,7 +151,7 @@ TEST_F(ClusterFailoverTest, AKilledNodeIsFailedOverAndNoAcknowledgedDurableWrite
                 static_cast<long long>(first_write->count()), kTtl);
   }
 
-  out.clear();
+  std::string out;
   ASSERT_EQ(RunCli("cluster status --json " + EtcdFlags(), &out), 0) << out;
   const Json status = Json::parse(out, nullptr, false);
   ASSERT_FALSE(status.is_discarded()) << out;
@@ -182,12 +174,8 @@ std::optional<int> FailoverEntries(client::Connection& conn, Vbid vb) {
 TEST_F(ClusterFailoverTest, AKilledManagerIsReplacedAndNothingIsPromotedTwice) {
   StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
-  std::string out;
-  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
-                       std::to_string(kVBuckets),
-                   &out),
-            0)
-      << out;
+  InitCluster("a,b,c", 1);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_TRUE(
       etcd_client_->Put(cluster::ClusterKeys(kCluster).Settings(), R"({"auto_failover_timeout":1})")
           .ok());
@@ -275,20 +263,13 @@ class FullSizeClusterTest : public EtcdNodesTest {
  protected:
   static constexpr uint32_t kFullVBuckets = 1024;
   FullSizeClusterTest() : EtcdNodesTest(kCluster, kFullVBuckets) {}
-  std::string EtcdFlags() const {
-    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kCluster;
-  }
 };
 
 TEST_F(FullSizeClusterTest, ThreeNodesOf1024VBucketsServeOneConfigAndReplicateEveryVBucket) {
   StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
-  std::string out;
-  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
-                       std::to_string(kFullVBuckets),
-                   &out),
-            0)
-      << out;
+  InitCluster("a,b,c", 1);
+  ASSERT_FALSE(HasFatalFailure());
   auto kv = etcd_client_->Get(cluster::ClusterKeys(kCluster).Map("default"));
   ASSERT_TRUE(kv.ok()) << kv.status().ToString();
   auto map = cluster::ClusterMap::Parse(kv->value, kFullVBuckets);

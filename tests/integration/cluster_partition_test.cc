@@ -110,10 +110,6 @@ class ClusterPartitionTest : public EtcdNodesTest {
   ClusterPartitionTest() : EtcdNodesTest(kPartitionCluster, kPartitionVBuckets) {}
   ~ClusterPartitionTest() override { prober_.Join(); }
 
-  std::string EtcdFlags() const {
-    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kPartitionCluster;
-  }
-
   std::optional<cluster::ClusterMap> PartitionMap() {
     auto kv = etcd_client_->Get(cluster::ClusterKeys(kPartitionCluster).Map("default"));
     if (!kv.ok()) return std::nullopt;
@@ -175,12 +171,8 @@ class ClusterPartitionTest : public EtcdNodesTest {
 TEST_F(ClusterPartitionTest, AStoppedNodeIsFailedOverNeverTakesAWriteAndRejoinsAsAReplica) {
   StartNodes({"a", "b", "c"}, kPartitionTtl);
   ASSERT_FALSE(HasFatalFailure());
-  std::string out;
-  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 2 --vbuckets " +
-                       std::to_string(kPartitionVBuckets),
-                   &out),
-            0)
-      << out;
+  InitCluster("a,b,c", 2);
+  ASSERT_FALSE(HasFatalFailure());
   const cluster::ClusterKeys keys(kPartitionCluster);
   ASSERT_TRUE(etcd_client_->Put(keys.Settings(), R"({"auto_failover_timeout":1})").ok());
   const auto before = PartitionMap();

@@ -47,10 +47,6 @@ class ClusterRebalanceTest : public EtcdNodesTest {
  protected:
   ClusterRebalanceTest() : EtcdNodesTest(kRebalanceCluster, kRebalanceVBuckets) {}
 
-  std::string EtcdFlags() const {
-    return "--etcd http://" + etcd_.endpoint() + " --cluster " + kRebalanceCluster;
-  }
-
   // The map in etcd and its mod_revision (nullopt while there is none).
   std::optional<std::pair<cluster::ClusterMap, int64_t>> Map() {
     auto kv = etcd_client_->Get(cluster::ClusterKeys(kRebalanceCluster).Map("default"));
@@ -236,11 +232,8 @@ TEST_F(ClusterRebalanceTest, AddANodeThenRemoveOneUnderAWriter) {
   StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
   std::string out;
-  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b --replicas 1 --vbuckets " +
-                       std::to_string(kRebalanceVBuckets),
-                   &out),
-            0)
-      << out;
+  InitCluster("a,b", 1);
+  ASSERT_FALSE(HasFatalFailure());
   {  // data on a and b before c joins
     Route route;
     int64_t retries = 0;
@@ -298,11 +291,8 @@ TEST_F(ClusterRebalanceTest, AGracefulFailoverMovesTheActivesFirstUnderAWriter) 
   StartNodes({"a", "b", "c"}, kTtl);
   ASSERT_FALSE(HasFatalFailure());
   std::string out;
-  ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes a,b,c --replicas 1 --vbuckets " +
-                       std::to_string(kRebalanceVBuckets),
-                   &out),
-            0)
-      << out;
+  InitCluster("a,b,c", 1);
+  ASSERT_FALSE(HasFatalFailure());
   {
     Route route;
     int64_t retries = 0;

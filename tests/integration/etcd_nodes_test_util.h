@@ -105,6 +105,22 @@ class EtcdNodesTest : public ::testing::Test {
     return std::move(*conn);
   }
 
+  // The `sluice cluster` flags naming this test's etcd and cluster.
+  std::string EtcdFlags() const {
+    return "--etcd http://" + etcd_.endpoint() + " --cluster " + cluster_;
+  }
+
+  // `sluice cluster init --nodes NODES --replicas REPLICAS` at the fixture's vbucket count; a
+  // fatal failure (with the CLI's output) if it does not exit 0.
+  void InitCluster(const std::string& nodes, int replicas) {
+    std::string out;
+    ASSERT_EQ(RunCli("cluster init " + EtcdFlags() + " --nodes " + nodes + " --replicas " +
+                         std::to_string(replicas) + " --vbuckets " + std::to_string(vbuckets_),
+                     &out),
+              0)
+        << out;
+  }
+
   const std::string cluster_;
   const uint32_t vbuckets_;
   EtcdProcess etcd_;
