@@ -82,13 +82,7 @@ trap cleanup EXIT
 for bin in "$SLUICE" "$BUILD_DIR/sluiced" "$PROBE"; do
   [[ -x "$bin" ]] || die "no $bin: build first (make build)"
 done
-[[ -x "$REDIS_SERVER" && -x "$REDIS_CLI" ]] ||
-  die "redis-server / redis-cli not found (bench/install-bench-deps.sh installs redis-server)"
-[[ -x "$ETCD" ]] || die "etcd not found (Debian: etcd-server; make deps installs it)"
-machine_info
-[[ "$BUILD_TYPE" != Debug ]] || log "warning: $BUILD_DIR is a Debug build; figures will not be representative"
-R[redis.version]="$("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
-R[etcd.version]="$("$ETCD" --version | sed -n 's/^etcd Version: //p')"
+cluster_bench_preamble
 
 # probe_then_reap WHAT: runs PROBE_CMD (its JSON in $out) and waits for the process it killed
 # (victim_pid ADDRESS, defined by the side), with the shell's stderr closed meanwhile: bash

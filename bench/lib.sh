@@ -326,3 +326,16 @@ cluster_rows() {
   "$SLUICE" cluster status "${ETCD_FLAGS[@]}" 2>/dev/null |
     awk '$2 ~ /:[0-9]+$/ {st = $3; i = 4; if ($4 == "(auto)") {st = st "(auto)"; i = 5}; print $1, st, $i, $(i + 1), $(i + 2)}'
 }
+
+# cluster_bench_preamble: the cluster benchmarks' checks (Redis and etcd present), machine_info,
+# a Debug-build warning, and R[redis.version] / R[etcd.version]. Needs REDIS_SERVER, REDIS_CLI,
+# ETCD, BUILD_TYPE and BUILD_DIR set, and the associative array R declared.
+cluster_bench_preamble() {
+  [[ -x "$REDIS_SERVER" && -x "$REDIS_CLI" ]] ||
+    die "redis-server / redis-cli not found (bench/install-bench-deps.sh installs redis-server)"
+  [[ -x "$ETCD" ]] || die "etcd not found (Debian: etcd-server; make deps installs it)"
+  machine_info
+  [[ "$BUILD_TYPE" != Debug ]] || log "warning: $BUILD_DIR is a Debug build; figures will not be representative"
+  R[redis.version]="$("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
+  R[etcd.version]="$("$ETCD" --version | sed -n 's/^etcd Version: //p')"
+}

@@ -90,13 +90,7 @@ trap cleanup EXIT
 for bin in "$SLUICE" "$BUILD_DIR/sluiced" "$WRITER"; do
   [[ -x "$bin" ]] || die "no $bin: build first (make build)"
 done
-[[ -x "$REDIS_SERVER" && -x "$REDIS_CLI" ]] ||
-  die "redis-server / redis-cli not found (bench/install-bench-deps.sh installs redis-server)"
-[[ -x "$ETCD" ]] || die "etcd not found (Debian: etcd-server; make deps installs it)"
-machine_info
-[[ "$BUILD_TYPE" != Debug ]] || log "warning: $BUILD_DIR is a Debug build; figures will not be representative"
-R[redis.version]="$("$REDIS_SERVER" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
-R[etcd.version]="$("$ETCD" --version | sed -n 's/^etcd Version: //p')"
+cluster_bench_preamble
 
 # ---- The writer (both sides) ----
 # writer_start SIDE HOSTS PREFIX / writer_stop NAME: the writer's JSON in $WORK/NAME.writer.json
