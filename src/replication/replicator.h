@@ -15,7 +15,9 @@
 // Ownership: shared by the server's start-up code, which creates it after the bucket and stops
 // it before the bucket shuts down (Stop() joins every link's thread, so nothing touches the
 // bucket afterwards), and its ServerContext (STAT replication); a stopped replicator stays
-// valid and inert. Links are owned here (unique_ptr). No weak references.
+// valid and inert. Links are owned here (unique_ptr). The bucket holds it weakly as its
+// ReplicaPersistenceObserver (the replicator stops and goes before the bucket's flushers do);
+// OnReplicaSynced runs on a flusher thread and only wakes a link.
 // Thread safety: thread-safe. SetSources and Stop may block while a removed link finishes a
 // blocking client call (at most io_timeout); call them from a thread that may wait (never with a
 // bucket lock held).
